@@ -169,7 +169,8 @@ int kdr_lex(YYSTYPE *v, YYLTYPE *l, yyscan_t scanner)
         }
         if (tok == 0) {
             /* end the last statement, then end the file */
-            if (!P->eof_nl_done && !at_stmt_start(P->last_tok)) {
+            if (!P->eof_nl_done && !at_stmt_start(P->last_tok) &&
+                (P->depth == 0 || P->nest[P->depth - 1] == '{')) {
                 P->eof_nl_done = 1;
                 l->beg = l->end = (uint32_t)P->unit->len;
                 tok = NL;
@@ -325,4 +326,39 @@ void kdr_unit_free(kdr_unit *u)
     if (!u) return;
     kdr_arena_free(u->arena);
     free(u);
+}
+
+size_t kdr_tokenize(const char *buf, size_t len, int *toks, kdr_loc *locs, size_t max,
+                    kdr_diag *d)
+{
+    kdr_unit *u = unit_new("<tokens>");
+    if (!u) return 0;
+    char *src = kdr_arena_alloc(u->arena, len + 1);
+    if (len) memcpy(src, buf, len);
+    u->src = src;
+    u->len = len;
+    kdr_parser P;
+    memset(&P, 0, sizeof P);
+    P.unit = u;
+    P.diag = d;
+    P.arena = u->arena;
+    yyscan_t scanner;
+    size_t n = 0;
+    if (yylex_init_extra(&P, &scanner) == 0) {
+        yy_scan_bytes(src, (int)len, scanner);
+        for (;;) {
+            YYSTYPE v;
+            YYLTYPE l;
+            int t = kdr_lex(&v, &l, scanner);
+            if (n < max) { toks[n] = t; if (locs) locs[n] = l; }
+            n++;
+            if (t == 0) break;
+        }
+        yylex_destroy(scanner);
+    }
+    /* messages refer to this temporary unit: keep only their text */
+    for (size_t i = 0; i < d->count; i++)
+        if (d->msgs[i].unit == u) d->msgs[i].unit = NULL;
+    kdr_unit_free(u);
+    return n;
 }

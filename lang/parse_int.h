@@ -42,6 +42,11 @@ kdr_node *kdr_depth(kdr_parser *P, kdr_node *n);
 kdr_node *kdr_stmt_depth(kdr_parser *P, kdr_node *n);
 const char *kdr_intern(kdr_parser *P, const char *s, size_t n);
 
+/* Tokenize a buffer with the full token layer (for tests); returns the
+ * number of tokens including the final end-of-file (0). */
+size_t kdr_tokenize(const char *buf, size_t len, int *toks, kdr_loc *locs, size_t max,
+                    kdr_diag *d);
+
 /* lexer.l */
 const char *kdr_token_text(int tok);   /* a readable name for error messages */
 

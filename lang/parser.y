@@ -9,6 +9,7 @@
 %define api.pure full
 %define api.location.type {kdr_loc}
 %define parse.error custom
+%define parse.lac full
 %locations
 %expect 0
 %param {yyscan_t scanner}
@@ -408,7 +409,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, const char *msg)
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
 {
     kdr_parser *P = PARSER;
-    enum { NEXP = 6 };
+    enum { NEXP = 64 };
     if (P->fatal) return 0;   /* the lexer already said why it stopped */
     /* Recover at the end of the line: close the open ( and [ of the current
      * statement so that the lexer reports newlines again. */
@@ -440,12 +441,30 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
         const char *name = yysymbol_name(tok);
         o += (size_t)snprintf(buf + o, sizeof buf - o, "unexpected %s", name);
     }
-    if (n > 0 && n < NEXP) {
+    if (n > 0 && n <= 5) {
         o += (size_t)snprintf(buf + o, sizeof buf - o, "; expected ");
         for (int i = 0; i < n && o < sizeof buf; i++)
             o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s",
                                   i == 0 ? "" : (i == n - 1 ? " or " : ", "),
                                   yysymbol_name(exp[i]));
+    } else if (n > 5) {
+        /* After a complete expression every operator may follow: say
+         * "an operator" and name only the closers that would also fit. */
+        int has_op = 0, k = 0;
+        yysymbol_kind_t closers[6];
+        for (int i = 0; i < n; i++) {
+            const char *nm = yysymbol_name(exp[i]);
+            if (strcmp(nm, "'+'") == 0) has_op = 1;
+            if (k < 6 && (strcmp(nm, "')'") == 0 || strcmp(nm, "']'") == 0 ||
+                          strcmp(nm, "','") == 0 || exp[i] == YYSYMBOL_NL))
+                closers[k++] = exp[i];
+        }
+        if (has_op) {
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "; expected an operator");
+            for (int i = 0; i < k && o < sizeof buf; i++)
+                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s",
+                                      i == k - 1 ? " or " : ", ", yysymbol_name(closers[i]));
+        }
     }
     kdr_diag_push(P->diag, KDR_ERROR, P->unit, b, e, "%s", buf);
     return 0;
