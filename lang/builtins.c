@@ -1,0 +1,342 @@
+/* builtins.c — the table of builtins of the .kdr language.
+ *
+ * HOW TO READ AN ENTRY
+ *
+ *   B(name, context, flags, "doc", ARGS...)
+ *
+ *   T(x)            required tensor argument x
+ *   REQ(x, kind)    required argument of another kind
+ *   OPT(x, kind, "default")   optional argument with its default
+ *   ...GE(v) / GT(v) / IN(a, b) / UNIT   range of a number: >= v, > v, a..b, [0, 1)
+ *   SYM(x, "a|b", "a")        a bare word from a set, with its default
+ *
+ * Positional arguments bind to parameters in order; named arguments bind by
+ * name (`conv(in, 32, k: 3, stride: 2)`).  Ops flagged TIN take the input
+ * tensor as their first positional argument; inside `choice(...)` it is left
+ * out (`choice(dconv(k: 3, d: 2), maxpool(3), skip, zero)`).  BARE entries
+ * may be written without parentheses; AT_K metrics take `@k` (`hr@10`).
+ *
+ * Integers are numbers whose value is integral (INT).  All ranges are checked
+ * by `kdrun --check` when the value is a literal or a `let` constant.
+ */
+#include <string.h>
+#include "builtins.h"
+
+#define END             { .name = NULL }
+#define T(n)            { .name = n, .kind = KDR_A_TENSOR, .req = 1 }
+#define TS(n)           { .name = n, .kind = KDR_A_TENSORS, .req = 1 }
+#define REQ(n, k, ...)  { .name = n, .kind = k, .req = 1, __VA_ARGS__ }
+#define OPT(n, k, d, ...) { .name = n, .kind = k, .def = d, __VA_ARGS__ }
+#define SYM(n, s, d)    { .name = n, .kind = KDR_A_SYM, .syms = s, .def = d, .req = (d) == NULL }
+#define GE(v)           .range = KDR_R_LO, .lo = (v)
+#define GT(v)           .range = KDR_R_LO | KDR_R_LO_OPEN, .lo = (v)
+#define IN(a, b)        .range = KDR_R_LO | KDR_R_HI, .lo = (a), .hi = (b)
+#define UNIT            .range = KDR_R_LO | KDR_R_HI | KDR_R_HI_OPEN, .lo = 0, .hi = 1
+#define CALLS(c)        .ctx = (c)
+
+#define B(nm, cx, fl, dc, ...) \
+    { .name = nm, .ctx = cx, .flags = fl, .doc = dc, \
+      .args = (const kdr_argspec[]){ __VA_ARGS__ } }
+
+#define NET    KDR_CTX_NET
+#define SHAPE  KDR_CTX_SHAPE
+#define LOSS   KDR_CTX_LOSS
+#define METRIC KDR_CTX_METRIC
+#define LOADER KDR_CTX_LOADER
+#define AUG    KDR_CTX_AUG
+#define NOISE  KDR_CTX_NOISE
+#define OPTIM  KDR_CTX_OPTIM
+#define LR     KDR_CTX_LR
+#define WEIGHT KDR_CTX_WEIGHT
+#define POOL   KDR_CTX_POOL
+#define SEARCH KDR_CTX_SEARCH
+#define FOLLOW KDR_CTX_FOLLOWS
+#define VALUE  KDR_CTX_VALUE
+#define TIN    KDR_B_TENSOR_IN
+#define BARE   KDR_B_BARE
+#define ATK    KDR_B_AT_K
+
+static const kdr_builtin table[] = {
+    /* ---- net ops: NCHW images, NCT sequences ------------------------- */
+    B("conv", NET, TIN, "2-D convolution to c channels, k x k kernel",
+      T("in"), REQ("c", KDR_A_INT, GE(1)), REQ("k", KDR_A_INT, GE(1)),
+      OPT("stride", KDR_A_INT, "1", GE(1)), OPT("pad", KDR_A_INT, "0", GE(0)),
+      OPT("dilation", KDR_A_INT, "1", GE(1)), OPT("groups", KDR_A_INT, "1", GE(1)),
+      OPT("bias", KDR_A_BOOL, "false"), END),
+    B("conv1d", NET, TIN, "1-D convolution over time to c channels (causal: pad on the left only)",
+      T("in"), REQ("c", KDR_A_INT, GE(1)), REQ("k", KDR_A_INT, GE(1)),
+      OPT("dilation", KDR_A_INT, "1", GE(1)), OPT("causal", KDR_A_BOOL, "false"),
+      OPT("bias", KDR_A_BOOL, "true"), END),
+    B("dconv", NET, TIN, "dilated causal 1-D convolution keeping the channel count (NextItNet, AdaRec)",
+      T("in"), OPT("k", KDR_A_INT, "3", GE(1)), OPT("d", KDR_A_INT, "1", GE(1)), END),
+    B("dwconv", NET, TIN, "depthwise 2-D convolution (one k x k filter per channel, channels kept)",
+      T("in"), REQ("k", KDR_A_INT, GE(1)), OPT("stride", KDR_A_INT, "1", GE(1)),
+      OPT("pad", KDR_A_INT, "0", GE(0)), OPT("dilation", KDR_A_INT, "1", GE(1)), END),
+    B("deconv", NET, TIN, "transposed 2-D convolution to c channels (upsamples by stride)",
+      T("in"), REQ("c", KDR_A_INT, GE(1)), OPT("k", KDR_A_INT, "2", GE(1)),
+      OPT("stride", KDR_A_INT, "2", GE(1)), END),
+    B("upsample", NET, TIN, "resize by an integer factor",
+      T("in"), OPT("factor", KDR_A_INT, "2", GE(1)),
+      SYM("mode", "nearest|bilinear", "nearest"), END),
+    B("linear", NET, TIN, "fully connected layer to n features (over the last axis)",
+      T("in"), REQ("n", KDR_A_INT, GE(1)), OPT("bias", KDR_A_BOOL, "true"), END),
+    B("matmul", NET, 0, "matrix product of two tensors (batched over leading axes)",
+      T("a"), T("b"), END),
+    B("embedding", NET, TIN, "look up integer ids in a table of n vectors of size dim",
+      T("in"), REQ("n", KDR_A_INT, GE(1)), REQ("dim", KDR_A_INT, GE(1)), END),
+    B("bn", NET, TIN, "batch normalization over channels (learned scale and shift)",
+      T("in"), OPT("eps", KDR_A_NUM, "1e-5", GT(0)), OPT("momentum", KDR_A_NUM, "0.1", IN(0, 1)), END),
+    B("layernorm", NET, TIN, "layer normalization over the last axis",
+      T("in"), OPT("eps", KDR_A_NUM, "1e-5", GT(0)), END),
+    B("relu", NET, TIN, "max(x, 0)", T("in"), END),
+    B("relu6", NET, TIN, "min(max(x, 0), 6)", T("in"), END),
+    B("leaky_relu", NET, TIN, "x for x > 0, slope * x otherwise",
+      T("in"), OPT("slope", KDR_A_NUM, "0.01", GE(0)), END),
+    B("sigmoid", NET, TIN, "1 / (1 + exp(-x))", T("in"), END),
+    B("tanh", NET, TIN, "hyperbolic tangent", T("in"), END),
+    B("softmax", NET, TIN, "softmax over the class axis (last axis), with temperature T",
+      T("in"), OPT("T", KDR_A_NUM, "1", GT(0)), END),
+    B("log_softmax", NET, TIN, "log of softmax over the class axis, with temperature T",
+      T("in"), OPT("T", KDR_A_NUM, "1", GT(0)), END),
+    B("concat", NET, 0, "concatenate tensors along an axis (1 = channels): concat(a, b, ...) or concat([a, b])",
+      { .name = "tensors", .kind = KDR_A_TENSORS, .req = 1, .rest = 1 },
+      OPT("axis", KDR_A_INT, "1", GE(0)), END),
+    B("split", NET, TIN, "channel part `part` (1-based) of `parts` equal parts (ShuffleNetV2)",
+      T("in"), REQ("parts", KDR_A_INT, GE(1)), REQ("part", KDR_A_INT, GE(1)), END),
+    B("shuffle", NET, TIN, "channel shuffle across groups (ShuffleNetV2)",
+      T("in"), OPT("groups", KDR_A_INT, "2", GE(1)), END),
+    B("slice", NET, TIN, "elements start..stop-1 along an axis",
+      T("in"), REQ("axis", KDR_A_INT, GE(0)), REQ("start", KDR_A_INT, GE(0)),
+      REQ("stop", KDR_A_INT, GE(0)), END),
+    B("reshape", NET, TIN, "reshape keeping the batch axis; one entry of shape may be -1",
+      T("in"), REQ("shape", KDR_A_LIST), END),
+    B("flatten", NET, TIN, "flatten every axis but the batch axis", T("in"), END),
+    B("mean", NET, TIN, "average over spatial (hw), channel (c), time (t) or all non-batch axes",
+      T("in"), SYM("over", "hw|c|t|all", "hw"), END),
+    B("maxpool", NET, TIN, "max pooling with a k-wide window (2-D on images, 1-D on sequences)",
+      T("in"), REQ("k", KDR_A_INT, GE(1)), OPT("stride", KDR_A_INT, "k", GE(1)),
+      OPT("pad", KDR_A_INT, "0", GE(0)), END),
+    B("avgpool", NET, TIN, "average pooling with a k-wide window (2-D on images, 1-D on sequences)",
+      T("in"), REQ("k", KDR_A_INT, GE(1)), OPT("stride", KDR_A_INT, "k", GE(1)),
+      OPT("pad", KDR_A_INT, "0", GE(0)), END),
+    B("dropout", NET, TIN, "zero each element with probability p while training",
+      T("in"), OPT("p", KDR_A_NUM, "0.5", UNIT), END),
+    B("pixel_shuffle", NET, TIN, "move channel blocks to space: C*f*f x H x W -> C x H*f x W*f",
+      T("in"), REQ("factor", KDR_A_INT, GE(1)), END),
+    B("pixel_unshuffle", NET, TIN, "move space to channels: C x H*f x W*f -> C*f*f x H x W",
+      T("in"), REQ("factor", KDR_A_INT, GE(1)), END),
+    B("feature_align", NET, TIN, "modulate x by a scale and shift computed from the noisy input resized to x",
+      T("x"), T("noisy"), END),
+    B("skip", NET, TIN | BARE, "identity (a candidate of choice)", T("in"), END),
+    B("zero", NET, TIN | BARE, "zeros shaped like the input (the `none` candidate of choice)",
+      T("in"), END),
+
+    /* ---- search constructs ------------------------------------------- */
+    B("aggregate", SEARCH, 0, "softmax(alpha)-weighted sum of tensors, alpha learned in a search phase",
+      TS("list"), END),
+    B("choice", SEARCH, 0, "mixed op: Gumbel-softmax weighted candidates, one kept after derive",
+      { .name = "candidates", .kind = KDR_A_ANY, .req = 1, .rest = 1 },
+      OPT("tau", KDR_A_NUM, "1", GT(0)), OPT("cost", KDR_A_LIST, "(params of each candidate)"), END),
+
+    /* ---- shape queries (numbers) ------------------------------------- */
+    B("channels", SHAPE, 0, "number of channels of a tensor", T("t"), END),
+    B("height", SHAPE, 0, "height of an image tensor", T("t"), END),
+    B("width", SHAPE, 0, "width of an image tensor", T("t"), END),
+    B("length", SHAPE, 0, "number of time steps of a sequence tensor", T("t"), END),
+
+    /* ---- arithmetic on numbers (hyperparameters, channel counts) ------- */
+    B("min", KDR_CTX_MATH, 0, "the smaller of two numbers", REQ("a", KDR_A_NUM), REQ("b", KDR_A_NUM), END),
+    B("max", KDR_CTX_MATH, 0, "the larger of two numbers", REQ("a", KDR_A_NUM), REQ("b", KDR_A_NUM), END),
+    B("round", KDR_CTX_MATH, 0, "nearest integer (halves away from zero)", REQ("x", KDR_A_NUM), END),
+    B("floor", KDR_CTX_MATH, 0, "largest integer <= x", REQ("x", KDR_A_NUM), END),
+    B("ceil", KDR_CTX_MATH, 0, "smallest integer >= x", REQ("x", KDR_A_NUM), END),
+    B("abs", KDR_CTX_MATH, 0, "absolute value of a number", REQ("x", KDR_A_NUM), END),
+
+    /* ---- losses (mean over the batch) -------------------------------- */
+    B("ce", LOSS, 0, "cross-entropy of logits against integer labels, optional label smoothing",
+      T("logits"), T("label"), OPT("smoothing", KDR_A_NUM, "0", UNIT), END),
+    B("kd", LOSS, 0, "Hinton KD: T^2 * KL(softmax(teacher/T) || softmax(student/T))",
+      T("student"), T("teacher"), OPT("T", KDR_A_NUM, "4", GT(0)), END),
+    B("kl", LOSS, 0, "KL(softmax(q/T) || softmax(p/T)) of logits p (learner) and q (target)",
+      T("p"), T("q"), OPT("T", KDR_A_NUM, "1", GT(0)), END),
+    B("l2", LOSS, 0, "mean squared difference (same as mse)", T("a"), T("b"), END),
+    B("mse", LOSS, 0, "mean squared difference", T("a"), T("b"), END),
+    B("l1", LOSS, 0, "mean absolute difference", T("a"), T("b"), END),
+    B("smooth_l1", LOSS, 0, "Huber loss with threshold beta",
+      T("a"), T("b"), OPT("beta", KDR_A_NUM, "1", GT(0)), END),
+    B("bce_with_logits", LOSS, 0, "binary cross-entropy of logits against 0/1 targets",
+      T("logits"), T("target"), END),
+    B("gan_g", LOSS, 0, "generator loss: the discriminator output on fakes should read real",
+      T("fake"), SYM("kind", "lsgan|bce", "lsgan"), END),
+    B("gan_d", LOSS, 0, "discriminator loss: real read as real, fake as fake",
+      T("real"), T("fake"), SYM("kind", "lsgan|bce", "lsgan"), END),
+    B("at", LOSS, 0, "attention transfer: distance of normalized channel-pooled |x|^p maps",
+      T("student"), T("teacher"), OPT("p", KDR_A_NUM, "2", GT(0)), END),
+    B("attention", LOSS, 0, "attention transfer (`at` is a reserved word): distance of normalized channel-pooled |x|^p maps",
+      T("student"), T("teacher"), OPT("p", KDR_A_NUM, "2", GT(0)), END),
+    B("cosine", LOSS, 0, "1 - cosine similarity, averaged over the batch", T("a"), T("b"), END),
+    B("emd", LOSS, 0, "EMD layer mapping: transport-weighted distances between teacher and student layers",
+      TS("teacher"), TS("student"), SYM("cost", "mse|l1|cosine", "mse"),
+      OPT("T", KDR_A_NUM, "1", GT(0)), END),
+    B("cost", LOSS, 0, "expected size of a searched model under its architecture weights",
+      REQ("model", KDR_A_MODEL), SYM("target", "params|macs", "params"), END),
+    B("hint", LOSS, 0, "FitNets hint: mean squared difference of features (adapt shapes first)",
+      T("student"), T("teacher"), END),
+
+    /* ---- metrics (in `evaluate ... : m, ...`) ------------------------- */
+    B("top1", METRIC, BARE, "top-1 accuracy, %", END),
+    B("top5", METRIC, BARE, "top-5 accuracy, %", END),
+    B("psnr", METRIC, BARE, "peak signal-to-noise ratio against clean, dB", END),
+    B("ssim", METRIC, BARE, "structural similarity against clean", END),
+    B("hr", METRIC, BARE | ATK, "hit rate @k: target ranked in the top k", END),
+    B("ndcg", METRIC, BARE | ATK, "normalized discounted cumulative gain @k", END),
+    B("mrr", METRIC, BARE | ATK, "mean reciprocal rank, cut at k", END),
+    B("params", METRIC, BARE, "number of parameters", END),
+    B("macs", METRIC, BARE, "multiply-accumulates per sample", END),
+
+    /* ---- data loaders ------------------------------------------------ */
+    B("idx", LOADER, 0, "MNIST-style IDX files in a directory (train/t10k splits)",
+      REQ("dir", KDR_A_STR), END),
+    B("cifar10", LOADER, 0, "CIFAR-10 binary batches in a directory (train/test)",
+      REQ("dir", KDR_A_STR), END),
+    B("cifar100", LOADER, 0, "CIFAR-100 binary files in a directory (train/test, fine labels)",
+      REQ("dir", KDR_A_STR), END),
+    B("cinic10", LOADER, 0, "CINIC-10 image tree in a directory (train/valid/test)",
+      REQ("dir", KDR_A_STR), END),
+    B("image_folder", LOADER, 0, "one sub-directory per class per split, images resized to size",
+      REQ("dir", KDR_A_STR), OPT("size", KDR_A_INT, "32", GE(1)), END),
+    B("sequences", LOADER, 0, "user sessions (MovieLens ratings.dat or user,item,timestamp CSV), leave-one-out splits",
+      REQ("file", KDR_A_STR), SYM("format", "movielens|csv", "csv"),
+      OPT("max_len", KDR_A_INT, "50", GE(2)), OPT("negatives", KDR_A_INT, "100", GE(1)), END),
+    B("synth_sequences", LOADER, 0, "generated sessions with known structure (a random sparse item-transition chain), leave-one-out splits",
+      OPT("users", KDR_A_INT, "2000", GE(1)), OPT("items", KDR_A_INT, "500", GE(2)),
+      OPT("length", KDR_A_INT, "30", GE(3)), OPT("max_len", KDR_A_INT, "50", GE(2)),
+      OPT("negatives", KDR_A_INT, "100", GE(1)), OPT("seed", KDR_A_INT, "1", GE(0)), END),
+    B("raw_synth", LOADER, 0, "synthetic RAW denoising pairs from sRGB images (noisy, clean)",
+      REQ("images", KDR_A_STR), OPT("unprocess", KDR_A_BOOL, "true"),
+      REQ("noise", KDR_A_CALL, CALLS(NOISE)), OPT("patch", KDR_A_INT, "64", GE(2)), END),
+
+    /* ---- noise models ------------------------------------------------ */
+    B("poisson_gauss", NOISE, 0, "shot/read noise, log shot level uniform in log_shot, read level tied to it",
+      REQ("log_shot", KDR_A_LIST), END),
+
+    /* ---- augmentations ----------------------------------------------- */
+    B("crop", AUG, 0, "random size x size crop after zero padding by pad",
+      REQ("size", KDR_A_INT, GE(1)), OPT("pad", KDR_A_INT, "0", GE(0)), END),
+    B("flip", AUG, 0, "random flip with probability 1/2",
+      SYM("dir", "horizontal|vertical", "horizontal"), END),
+    B("normalize", AUG, 0, "subtract mean and divide by std (numbers or per-channel lists)",
+      REQ("mean", KDR_A_ANY), REQ("std", KDR_A_ANY), END),
+
+    /* ---- optimizers -------------------------------------------------- */
+    B("sgd", OPTIM, 0, "stochastic gradient descent with momentum",
+      REQ("lr", KDR_A_NUM, GT(0)), OPT("momentum", KDR_A_NUM, "0", UNIT),
+      OPT("weight_decay", KDR_A_NUM, "0", GE(0)), OPT("nesterov", KDR_A_BOOL, "false"), END),
+    B("adam", OPTIM, 0, "Adam (L2 weight decay added to the gradient)",
+      OPT("lr", KDR_A_NUM, "1e-3", GT(0)), OPT("betas", KDR_A_LIST, "[0.9, 0.999]"),
+      OPT("eps", KDR_A_NUM, "1e-8", GT(0)), OPT("weight_decay", KDR_A_NUM, "0", GE(0)), END),
+    B("adamw", OPTIM, 0, "Adam with decoupled weight decay",
+      OPT("lr", KDR_A_NUM, "1e-3", GT(0)), OPT("betas", KDR_A_LIST, "[0.9, 0.999]"),
+      OPT("eps", KDR_A_NUM, "1e-8", GT(0)), OPT("weight_decay", KDR_A_NUM, "0.01", GE(0)), END),
+
+    /* ---- learning-rate schedules (factor on the optimizer's lr, per epoch) */
+    B("constant", LR, 0, "keep the learning rate", END),
+    B("step", LR, 0, "multiply by gamma at each milestone epoch",
+      REQ("milestones", KDR_A_LIST), OPT("gamma", KDR_A_NUM, "0.1", GT(0)), END),
+    B("multistep", LR, 0, "same as step", REQ("milestones", KDR_A_LIST),
+      OPT("gamma", KDR_A_NUM, "0.1", GT(0)), END),
+    B("cosine", LR, 0, "cosine annealing from lr to min_lr over the phase's epochs",
+      OPT("min_lr", KDR_A_NUM, "0", GE(0)), END),
+    B("warmup", LR, 0, "linear warm-up over the first epochs, then another schedule",
+      REQ("epochs", KDR_A_INT, GE(0)), OPT("then", KDR_A_CALL, "constant()", CALLS(LR)), END),
+    B("exponential", LR, 0, "multiply by gamma every epoch",
+      REQ("gamma", KDR_A_NUM, GT(0)), END),
+
+    /* ---- weight schedules (factors in a loss) ------------------------ */
+    B("ramp", WEIGHT, 0, "linear from `from` to `to` over the first epochs, then `to`",
+      REQ("from", KDR_A_NUM), REQ("to", KDR_A_NUM), REQ("epochs", KDR_A_INT, GE(1)), END),
+    B("until", WEIGHT, 0, "1 before the given epoch, 0 from it on (ESKD: stop the KD term early)",
+      REQ("epoch", KDR_A_INT, GE(0)), END),
+    B("decay", WEIGHT, 0, "start * factor^floor(epoch / every), e.g. a Gumbel temperature (choice tau:)",
+      REQ("start", KDR_A_NUM, GT(0)), REQ("factor", KDR_A_NUM, GT(0)),
+      REQ("every", KDR_A_INT, GE(1)), END),
+
+    /* ---- teacher pools ----------------------------------------------- */
+    B("checkpoints", POOL, 0, "teachers from a checkpoint route: all, every N epochs, or the listed epochs",
+      REQ("route", KDR_A_ROUTE), OPT("every", KDR_A_INT, "(every checkpoint)", GE(1)),
+      OPT("epochs", KDR_A_LIST, "(every checkpoint)"), END),
+    B("follows", FOLLOW, 0, "`teacher follows POOL(...)`: anchor schedule of a pool (RCO)",
+      SYM("strategy", "equal|greedy", "equal"), OPT("threshold", KDR_A_NUM, "0", GE(0)),
+      OPT("patience", KDR_A_INT, "1", GE(1)), END),
+
+    /* ---- predefined names -------------------------------------------- */
+    B("label", VALUE, KDR_B_VALUE, "the integer class labels of the batch", END),
+    B("noisy", VALUE, KDR_B_VALUE, "the noisy input of a denoising batch (also the net input)", END),
+    B("clean", VALUE, KDR_B_VALUE, "the clean target of a denoising batch", END),
+    B("target", VALUE, KDR_B_VALUE, "the next item of each sequence (sequences loader)", END),
+    B("items", VALUE, KDR_B_VALUE, "the item ids of each sequence (sequences loader)", END),
+};
+
+const kdr_builtin *kdr_builtins(size_t *n)
+{
+    if (n)
+        *n = sizeof table / sizeof table[0];
+    return table;
+}
+
+const kdr_builtin *kdr_builtin_find(const char *name, unsigned ctx_mask)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if ((table[i].ctx & ctx_mask) && strcmp(table[i].name, name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+size_t kdr_builtin_nargs(const kdr_builtin *b)
+{
+    size_t n = 0;
+    while (b && b->args[n].name)
+        n++;
+    return n;
+}
+
+const char *kdr_ctx_name(unsigned ctx)
+{
+    switch (ctx) {
+    case KDR_CTX_NET: return "net op";
+    case KDR_CTX_SHAPE: return "shape query";
+    case KDR_CTX_LOSS: return "loss";
+    case KDR_CTX_METRIC: return "metric";
+    case KDR_CTX_LOADER: return "data loader";
+    case KDR_CTX_AUG: return "augmentation";
+    case KDR_CTX_NOISE: return "noise model";
+    case KDR_CTX_OPTIM: return "optimizer";
+    case KDR_CTX_LR: return "learning-rate schedule";
+    case KDR_CTX_WEIGHT: return "weight schedule";
+    case KDR_CTX_POOL: return "pool constructor";
+    case KDR_CTX_SEARCH: return "search construct";
+    case KDR_CTX_FOLLOWS: return "teacher-follows option set";
+    case KDR_CTX_VALUE: return "predefined name";
+    case KDR_CTX_MATH: return "number function";
+    }
+    return "";
+}
+
+int kdr_sym_in(const char *syms, const char *word)
+{
+    if (!syms || !word)
+        return 0;
+    size_t n = strlen(word);
+    const char *p = syms;
+    for (;;) {
+        const char *e = strchr(p, '|');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, word, n) == 0)
+            return 1;
+        if (!e)
+            return 0;
+        p = e + 1;
+    }
+}
