@@ -1,0 +1,1161 @@
+/* compile.c — expanding `net` templates into an op graph.
+ *
+ * A model declaration `model m = resnet(depth: 20, classes: 10)` is
+ * evaluated like a small program: template parameters, `let` constants and
+ * loop variables are numbers (or lists, strings, symbols); a tensor is a
+ * graph node.  Calling a template runs its body in a new frame whose named
+ * tensors are registered under a path ("m.block[2,1].h"); calling an op of
+ * the builtins table binds the recipe's arguments (names and defaults as
+ * documented in kdr(5)), translates them to the op's attributes, creates
+ * the node and infers its shape.  Every error is located at the recipe text
+ * that caused it, with notes for the template calls it happened inside.
+ *
+ * Not yet compiled (reported as "not in this build yet", never as a recipe
+ * error): ops that ops/ does not provide yet, search mixtures (choice),
+ * model application and `.with()` substitution, which belong to phases.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "../lang/builtins.h"
+
+#define MAX_CALL_DEPTH 64
+#define MAX_LOOP 100000
+
+/* ---- values ---------------------------------------------------------------- */
+
+typedef enum { KV_NONE, KV_NUM, KV_BOOL, KV_STR, KV_SYM, KV_LIST, KV_TENSOR } kv_kind;
+
+typedef struct kv {
+    kv_kind k;
+    double num;
+    const char *s;          /* STR, SYM */
+    int32_t t;              /* TENSOR: node id */
+    struct kv *items;       /* LIST */
+    int n;
+} kv;
+
+typedef struct bind {
+    const char *name;
+    kv v;
+    struct bind *next;
+} bind;
+
+typedef struct opcount { const char *op; int n; struct opcount *next; } opcount;
+
+typedef struct frame {
+    bind *vars;
+    const char *path;        /* prefix of named tensors and parameters */
+    int has_input;
+    kv input;
+    int has_out;
+    kv out;
+    kv last;                 /* the last value assigned (value of a repeat body) */
+    opcount *counts;         /* per-op counters for parameter names */
+    int anon;                /* counter for unnamed template calls */
+} frame;
+
+typedef struct callsite { const kdr_unit *unit; const kdr_node *at; const char *net; } callsite;
+
+typedef struct cc {
+    kd_graph *g;
+    const kdr_program *p;
+    kdr_diag *d;
+    const kdr_unit *unit;    /* unit of the code being evaluated */
+    int model;
+    int failed;              /* a located error was reported */
+    int unsupported;         /* something this build cannot compile yet */
+    char why[256];           /* ... what */
+    callsite stack[MAX_CALL_DEPTH];
+    int depth;
+    int32_t input_node;
+    int64_t batch;
+    const kd_data_shape *data;
+} cc;
+
+static kv kv_num(double x) { kv v = { .k = KV_NUM, .num = x }; return v; }
+static kv kv_tensor(int32_t t) { kv v = { .k = KV_TENSOR, .t = t }; return v; }
+static kv kv_none(void) { kv v = { .k = KV_NONE }; return v; }
+
+static void *alloc(cc *C, size_t n) { return kdr_arena_alloc(C->g->arena, n); }
+
+static const char *str(cc *C, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
+    return kdr_arena_intern(C->g->arena, buf, (size_t)n);
+}
+
+static const char *kind_name(kv_kind k)
+{
+    switch (k) {
+    case KV_NUM: return "a number";
+    case KV_BOOL: return "a boolean";
+    case KV_STR: return "a string";
+    case KV_SYM: return "a name";
+    case KV_LIST: return "a list";
+    case KV_TENSOR: return "a tensor";
+    default: return "nothing";
+    }
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+static void err(cc *C, const kdr_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void err(cc *C, const kdr_node *at, const char *fmt, ...)
+{
+    char buf[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (C->failed || C->unsupported) return;   /* report the first problem only */
+    C->failed = 1;
+    kdr_diag_push(C->d, KDR_ERROR, C->unit, at ? at->beg : 0, at ? at->end : 0, "%s", buf);
+    for (int i = C->depth - 1, k = 0; i >= 0 && k < 4; i--, k++)
+        kdr_diag_push(C->d, KDR_NOTE, C->stack[i].unit, C->stack[i].at->beg, C->stack[i].at->end,
+                      "in '%s', called here", C->stack[i].net);
+}
+
+static void unsupported(cc *C, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void unsupported(cc *C, const char *fmt, ...)
+{
+    if (C->failed || C->unsupported) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(C->why, sizeof C->why, fmt, ap);
+    va_end(ap);
+    C->unsupported = 1;
+}
+
+#define STOP(C) ((C)->failed || (C)->unsupported)
+
+/* ---- program lookups ------------------------------------------------------- */
+
+static const kdr_node *find_decl(const kdr_program *p, kdr_kind kind, const char *name,
+                                 const kdr_unit **unit)
+{
+    for (size_t i = 0; i < p->nunits; i++) {
+        const kdr_unit *u = p->units[i];
+        if (!u->root) continue;
+        for (const kdr_node *n = u->root->kids; n; n = n->next)
+            if (n->kind == kind && n->name && strcmp(n->name, name) == 0) {
+                if (unit) *unit = u;
+                return n;
+            }
+    }
+    return NULL;
+}
+
+static const kdr_unit *unit_of(const kdr_program *p, const kdr_node *decl)
+{
+    for (size_t i = 0; i < p->nunits; i++) {
+        const kdr_unit *u = p->units[i];
+        if (!u->root) continue;
+        for (const kdr_node *n = u->root->kids; n; n = n->next)
+            if (n == decl) return u;
+    }
+    return p->nunits ? p->units[0] : NULL;
+}
+
+/* ---- graph building ------------------------------------------------------- */
+
+static int32_t new_node(cc *C)
+{
+    kd_graph *g = C->g;
+    if (g->nnodes == g->cap_nodes) {
+        int32_t cap = g->cap_nodes ? g->cap_nodes * 2 : 256;
+        kd_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return -1;
+        g->nodes = nn;
+        g->cap_nodes = cap;
+    }
+    kd_node *n = &g->nodes[g->nnodes];
+    memset(n, 0, sizeof *n);
+    n->model = C->model;
+    n->unit = C->unit;
+    return g->nnodes++;
+}
+
+static int32_t new_param(cc *C, const char *name, kd_shape shape, kd_param_init init, int arch)
+{
+    kd_graph *g = C->g;
+    if (g->nparams == g->cap_params) {
+        int32_t cap = g->cap_params ? g->cap_params * 2 : 128;
+        kd_param *np = realloc(g->params, (size_t)cap * sizeof *np);
+        if (!np) return -1;
+        g->params = np;
+        g->cap_params = cap;
+    }
+    kd_param *q = &g->params[g->nparams];
+    q->name = name;
+    q->shape = shape;
+    q->offset = g->param_count;
+    q->init = init;
+    q->model = C->model;
+    q->arch = arch;
+    q->trainable = 1;
+    g->param_count += (size_t)kd_shape_numel(&shape);
+    return g->nparams++;
+}
+
+static void name_tensor(cc *C, const char *full, int32_t node)
+{
+    kd_graph *g = C->g;
+    for (int32_t i = 0; i < g->nnamed; i++)
+        if (strcmp(g->named[i].name, full) == 0) { g->named[i].node = node; goto label; }
+    if (g->nnamed == g->cap_named) {
+        int32_t cap = g->cap_named ? g->cap_named * 2 : 128;
+        kd_named *nn = realloc(g->named, (size_t)cap * sizeof *nn);
+        if (!nn) return;
+        g->named = nn;
+        g->cap_named = cap;
+    }
+    g->named[g->nnamed].name = full;
+    g->named[g->nnamed].node = node;
+    g->nnamed++;
+label:
+    if (!g->nodes[node].name) g->nodes[node].name = full;
+}
+
+static int next_count(cc *C, frame *F, const char *op)
+{
+    for (opcount *c = F->counts; c; c = c->next)
+        if (strcmp(c->op, op) == 0) return c->n++;
+    opcount *c = alloc(C, sizeof *c);
+    c->op = op;
+    c->n = 1;
+    c->next = F->counts;
+    F->counts = c;
+    return 0;
+}
+
+static const char *slot_name(const kd_op_def *op, int slot)
+{
+    if (strcmp(op->name, "aggregate") == 0) return "alpha";
+    return slot == 0 ? "weight" : slot == 1 ? "bias" : "param";
+}
+
+/* Create an op node on data inputs `ins` with attributes `attr`; infer its
+ * shape and create its parameters.  -1 after a located error. */
+static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
+                      const int32_t *ins, int ndata, const kd_attr_val *attr, const char *label)
+{
+    if (ndata < op->min_inputs || ndata > op->max_inputs) {
+        err(C, at, "%s takes %d to %d tensor inputs, got %d", label, op->min_inputs,
+            op->max_inputs, ndata);
+        return -1;
+    }
+    if (ndata + op->nparams > KD_MAXIN) {
+        err(C, at, "%s: too many inputs", label);
+        return -1;
+    }
+    kd_op_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    kd_attr_val av[KD_MAXATTR];
+    memcpy(av, attr, sizeof av);
+    ctx.attr = av;
+    ctx.nin = ndata + op->nparams;
+    for (int i = 0; i < ndata; i++) ctx.in_shape[i] = C->g->nodes[ins[i]].shape;
+    kd_op_info info;
+    char msg[256] = "";
+    if (kd_op_infer(op, &ctx, &info, msg, sizeof msg) != 0) {
+        err(C, at, "%s", msg[0] ? msg : "invalid input shapes");
+        return -1;
+    }
+    int32_t id = new_node(C);
+    if (id < 0) { err(C, at, "out of memory"); return -1; }
+    kd_node *n = &C->g->nodes[id];
+    n->kind = KD_NODE_OP;
+    n->op = op;
+    memcpy(n->attr, av, sizeof av);
+    n->ndata = ndata;
+    n->shape = ctx.out_shape;
+    n->info = info;
+    n->label = label;
+    n->beg = at->beg;
+    n->end = at->end;
+    for (int i = 0; i < ctx.nin; i++) n->in_shape[i] = ctx.in_shape[i];
+    for (int i = 0; i < ndata; i++) n->in[i] = ins[i];
+    if (op->nparams > 0) {
+        const char *base = str(C, "%s.%s%d", F->path, op->alias ? op->alias : op->name,
+                               next_count(C, F, op->name));
+        for (int s = 0; s < op->nparams; s++) {
+            int slot = ndata + s;
+            if (ctx.in_shape[slot].ndim == KD_ABSENT) { C->g->nodes[id].in[slot] = -1; continue; }
+            int32_t pid = new_param(C, str(C, "%s.%s", base, slot_name(op, s)),
+                                    ctx.in_shape[slot], info.init[slot],
+                                    strcmp(op->name, "aggregate") == 0);
+            C->g->nodes[id].in[slot] = pid;
+        }
+        /* MACs of the layers that dominate: conv and linear */
+        n = &C->g->nodes[id];
+        if (strcmp(op->name, "conv2d") == 0 || strcmp(op->name, "linear") == 0) {
+            const kd_shape *w = &n->in_shape[ndata];
+            int64_t per_out = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
+            n->macs = kd_shape_numel(&n->shape) * per_out;
+        }
+    }
+    return id;
+}
+
+/* ---- scopes ----------------------------------------------------------------- */
+
+static void set_var(cc *C, frame *F, const char *name, kv v)
+{
+    for (bind *b = F->vars; b; b = b->next)
+        if (b->name == name || strcmp(b->name, name) == 0) { b->v = v; return; }
+    bind *b = alloc(C, sizeof *b);
+    b->name = name;
+    b->v = v;
+    b->next = F->vars;
+    F->vars = b;
+}
+
+static bind *get_var(frame *F, const char *name)
+{
+    for (bind *b = F->vars; b; b = b->next)
+        if (strcmp(b->name, name) == 0) return b;
+    return NULL;
+}
+
+static kv eval(cc *C, frame *F, const kdr_node *e, const char *hint);
+static void exec_stmts(cc *C, frame *F, const kdr_node *s);
+
+/* ---- numbers ------------------------------------------------------------------ */
+
+static int truthy(cc *C, const kdr_node *at, kv v)
+{
+    if (v.k == KV_BOOL || v.k == KV_NUM) return v.num != 0;
+    err(C, at, "a condition must be a number or a boolean, not %s", kind_name(v.k));
+    return 0;
+}
+
+static int want_num(cc *C, const kdr_node *at, kv v, double *out)
+{
+    if (v.k == KV_NUM || v.k == KV_BOOL) { *out = v.num; return 0; }
+    if (v.k == KV_SYM)
+        err(C, at, "unknown name '%s'", v.s);
+    else
+        err(C, at, "expected a number, got %s", kind_name(v.k));
+    return -1;
+}
+
+static int want_int(cc *C, const kdr_node *at, kv v, int64_t *out)
+{
+    double x;
+    if (want_num(C, at, v, &x)) return -1;
+    if (x != floor(x) || fabs(x) > 1e15) {
+        err(C, at, "expected an integer, got %g", x);
+        return -1;
+    }
+    *out = (int64_t)x;
+    return 0;
+}
+
+/* ---- indexed names ------------------------------------------------------------ */
+
+static const char *index_key(cc *C, frame *F, const kdr_node *idx_expr, const char *base)
+{
+    char buf[256];
+    size_t o = (size_t)snprintf(buf, sizeof buf, "%s[", base);
+    int first = 1;
+    for (const kdr_node *k = idx_expr->kids; k; k = k->next) {
+        kv v = eval(C, F, k, NULL);
+        int64_t i;
+        if (STOP(C) || want_int(C, k, v, &i)) return NULL;
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%lld", first ? "" : ",", (long long)i);
+        first = 0;
+        if (o >= sizeof buf - 2) break;
+    }
+    snprintf(buf + o, sizeof buf - o, "]");
+    return kdr_arena_intern(C->g->arena, buf, strlen(buf));
+}
+
+/* x[s, *]: every tensor bound as x[s, i], ordered by i. */
+static kv index_star(cc *C, frame *F, const kdr_node *e, const char *base)
+{
+    char prefix[256];
+    size_t o = (size_t)snprintf(prefix, sizeof prefix, "%s[", base);
+    int nstar = 0;
+    for (const kdr_node *k = e->kids; k; k = k->next) {
+        if (k->kind == KDR_STAR) { nstar++; break; }
+        kv v = eval(C, F, k, NULL);
+        int64_t i;
+        if (STOP(C) || want_int(C, k, v, &i)) return kv_none();
+        o += (size_t)snprintf(prefix + o, sizeof prefix - o, "%lld,", (long long)i);
+    }
+    if (nstar != 1 || e->kids == NULL) { err(C, e, "'*' must be the last index"); return kv_none(); }
+    for (const kdr_node *k = e->kids; k; k = k->next)
+        if (k->kind == KDR_STAR && k->next) { err(C, k, "'*' must be the last index"); return kv_none(); }
+    /* collect, in index order (bindings are newest first: reverse) */
+    int n = 0;
+    for (bind *b = F->vars; b; b = b->next)
+        if (strncmp(b->name, prefix, o) == 0 && b->v.k == KV_TENSOR && !strchr(b->name + o, ',')) n++;
+    if (n == 0) { err(C, e, "no tensor named %s*]", prefix); return kv_none(); }
+    kv *items = alloc(C, (size_t)n * sizeof *items);
+    int64_t *keys = alloc(C, (size_t)n * sizeof *keys);
+    int m = 0;
+    for (bind *b = F->vars; b; b = b->next)
+        if (strncmp(b->name, prefix, o) == 0 && b->v.k == KV_TENSOR && !strchr(b->name + o, ',')) {
+            keys[m] = strtoll(b->name + o, NULL, 10);
+            items[m++] = b->v;
+        }
+    for (int i = 1; i < m; i++)          /* insertion sort by index */
+        for (int j = i; j > 0 && keys[j - 1] > keys[j]; j--) {
+            int64_t tk = keys[j]; keys[j] = keys[j - 1]; keys[j - 1] = tk;
+            kv tv = items[j]; items[j] = items[j - 1]; items[j - 1] = tv;
+        }
+    kv v = { .k = KV_LIST, .items = items, .n = m };
+    return v;
+}
+
+/* ---- tensor arithmetic ------------------------------------------------------ */
+
+static int32_t op_simple(cc *C, frame *F, const kdr_node *at, const char *opname,
+                         const int32_t *ins, int n, double scale)
+{
+    const kd_op_def *op = kd_op_find(opname);
+    if (!op) { unsupported(C, "op '%s' is not in this build yet", opname); return -1; }
+    kd_attr_val av[KD_MAXATTR];
+    memset(av, 0, sizeof av);
+    kd_attrs_default(op, av);
+    if (strcmp(opname, "scale") == 0) av[0].num = scale;
+    return add_op(C, F, at, op, ins, n, av, opname);
+}
+
+static kv arith(cc *C, frame *F, const kdr_node *e, kv a, kv b)
+{
+    int op = e->op;
+    if ((a.k == KV_NUM || a.k == KV_BOOL) && (b.k == KV_NUM || b.k == KV_BOOL)) {
+        double x = a.num, y = b.num, r = 0;
+        switch (op) {
+        case '+': r = x + y; break;
+        case '-': r = x - y; break;
+        case '*': r = x * y; break;
+        case '/':
+            if (y == 0) { err(C, e, "division by zero"); return kv_none(); }
+            r = x / y; break;
+        case '%':
+            if (y == 0) { err(C, e, "modulo by zero"); return kv_none(); }
+            r = fmod(x, y); break;
+        case '^': r = pow(x, y); break;
+        case '<': return (kv){ .k = KV_BOOL, .num = x < y };
+        case '>': return (kv){ .k = KV_BOOL, .num = x > y };
+        case KDR_OP_LE: return (kv){ .k = KV_BOOL, .num = x <= y };
+        case KDR_OP_GE: return (kv){ .k = KV_BOOL, .num = x >= y };
+        case KDR_OP_EQ: return (kv){ .k = KV_BOOL, .num = x == y };
+        case KDR_OP_NE: return (kv){ .k = KV_BOOL, .num = x != y };
+        case KDR_OP_AND: return (kv){ .k = KV_BOOL, .num = (x != 0) && (y != 0) };
+        case KDR_OP_OR: return (kv){ .k = KV_BOOL, .num = (x != 0) || (y != 0) };
+        case KDR_OP_RANGE: {
+            int64_t lo, hi;
+            if (want_int(C, e->a, a, &lo) || want_int(C, e->b, b, &hi)) return kv_none();
+            if (hi - lo + 1 > MAX_LOOP) { err(C, e, "range too long"); return kv_none(); }
+            int n = hi >= lo ? (int)(hi - lo + 1) : 0;
+            kv *items = alloc(C, (size_t)(n ? n : 1) * sizeof *items);
+            for (int i = 0; i < n; i++) items[i] = kv_num((double)(lo + i));
+            return (kv){ .k = KV_LIST, .items = items, .n = n };
+        }
+        default: err(C, e, "this operator does not apply to numbers"); return kv_none();
+        }
+        if (!isfinite(r)) { err(C, e, "the result is not a finite number"); return kv_none(); }
+        return kv_num(r);
+    }
+    if ((a.k == KV_STR || a.k == KV_SYM) && (b.k == KV_STR || b.k == KV_SYM) &&
+        (op == KDR_OP_EQ || op == KDR_OP_NE)) {
+        int eq = strcmp(a.s, b.s) == 0;
+        return (kv){ .k = KV_BOOL, .num = op == KDR_OP_EQ ? eq : !eq };
+    }
+    if (a.k == KV_TENSOR && b.k == KV_TENSOR && (op == '+' || op == '-' || op == '*')) {
+        int32_t ins[2] = { a.t, b.t };
+        const kd_shape *sa = &C->g->nodes[a.t].shape, *sb = &C->g->nodes[b.t].shape;
+        if (!kd_shape_eq(sa, sb)) {
+            char b1[96], b2[96];
+            err(C, e, "'%c' needs tensors of the same shape, got %s and %s", op,
+                kd_shape_str(sa, b1, sizeof b1), kd_shape_str(sb, b2, sizeof b2));
+            return kv_none();
+        }
+        int32_t t = op_simple(C, F, e, op == '+' ? "add" : op == '-' ? "sub" : "mul", ins, 2, 0);
+        return t < 0 ? kv_none() : kv_tensor(t);
+    }
+    if ((a.k == KV_TENSOR && (b.k == KV_NUM)) || (a.k == KV_NUM && b.k == KV_TENSOR)) {
+        kv t = a.k == KV_TENSOR ? a : b;
+        double s = a.k == KV_NUM ? a.num : b.num;
+        if (op == '*' || (op == '/' && a.k == KV_TENSOR)) {
+            if (op == '/') {
+                if (s == 0) { err(C, e, "division by zero"); return kv_none(); }
+                s = 1 / s;
+            }
+            int32_t r = op_simple(C, F, e, "scale", &t.t, 1, s);
+            return r < 0 ? kv_none() : kv_tensor(r);
+        }
+    }
+    err(C, e, "cannot apply this operator to %s and %s", kind_name(a.k), kind_name(b.k));
+    return kv_none();
+}
+
+/* ---- op calls -------------------------------------------------------------------- */
+
+/* How a recipe builtin maps onto an op of ops/. */
+typedef struct opmap {
+    const char *builtin;
+    const char *op;
+    const char *renames;    /* "recipe=op,..." attribute renames */
+} opmap;
+
+static const opmap opmaps[] = {
+    { "conv", "conv2d", "" },
+    { "dwconv", "conv2d", "" },          /* groups = channels, c = channels */
+    { "linear", "linear", "n=c" },
+    { "bn", "batchnorm2d", "" },
+    { "relu", "relu", "" },
+    { "leaky_relu", "leaky_relu", "" },
+    { "sigmoid", "sigmoid", "" },
+    { "tanh", "tanh", "" },
+    { "softmax", "softmax", "" },
+    { "log_softmax", "log_softmax", "" },
+    { "flatten", "flatten", "" },
+    { "mean", "mean", "" },              /* over: -> axes */
+    { "maxpool", "maxpool2d", "" },
+    { "avgpool", "avgpool2d", "" },
+    { "dropout", "dropout", "" },
+    { "concat", "concat", "" },
+    { "aggregate", "aggregate", "" },
+};
+
+static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)
+{
+    const char *r = m->renames;
+    size_t len = strlen(name);
+    while (*r) {
+        const char *eq = strchr(r, '=');
+        const char *end = strchr(r, ',');
+        if (!end) end = r + strlen(r);
+        if (eq && (size_t)(eq - r) == len && strncmp(r, name, len) == 0) {
+            size_t k = (size_t)(end - eq - 1);
+            if (k >= n) k = n - 1;
+            memcpy(buf, eq + 1, k);
+            buf[k] = 0;
+            return buf;
+        }
+        r = *end ? end + 1 : end;
+    }
+    return name;
+}
+
+/* Parse a default as written in builtins.c ("1", "1e-5", "true", "hw"). */
+static kv default_value(cc *C, const char *def)
+{
+    if (strcmp(def, "true") == 0) return (kv){ .k = KV_BOOL, .num = 1 };
+    if (strcmp(def, "false") == 0) return (kv){ .k = KV_BOOL, .num = 0 };
+    char *end;
+    double x = strtod(def, &end);
+    if (end != def && *end == 0) return kv_num(x);
+    return (kv){ .k = KV_SYM, .s = kdr_arena_intern(C->g->arena, def, strlen(def)) };
+}
+
+/* Bind call arguments to a builtin's parameters (positional then named). */
+static int bind_builtin_args(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b,
+                             kv *vals, const kdr_node **where, int implicit_input)
+{
+    size_t na = kdr_builtin_nargs(b);
+    int given[32] = { 0 };
+    if (na > 32) na = 32;
+    size_t pos = 0;
+    if (implicit_input) {
+        vals[0] = F->input;
+        where[0] = call;
+        given[0] = 1;
+        pos = 1;
+    }
+    for (const kdr_node *a = call->kids; a; a = a->next) {
+        if (a->b) { err(C, a, "'=' substitution is only for .with(...)"); return -1; }
+        size_t i;
+        if (a->name) {
+            for (i = 0; i < na; i++)
+                if (strcmp(b->args[i].name, a->name) == 0) break;
+            if (i == na) { err(C, a, "%s has no argument '%s'", b->name, a->name); return -1; }
+        } else {
+            i = pos;
+            if (i >= na) { err(C, a, "too many arguments for %s", b->name); return -1; }
+            if (b->args[i].rest) {
+                /* the rest: collect all remaining positionals into a list */
+                int n = 0;
+                for (const kdr_node *r = a; r && !r->name; r = r->next) n++;
+                kv *items = alloc(C, (size_t)n * sizeof *items);
+                int k = 0;
+                for (; a && !a->name; a = a->next) {
+                    items[k++] = eval(C, F, a->a, NULL);
+                    if (STOP(C)) return -1;
+                    if (!a->next || a->next->name) break;
+                }
+                vals[i] = (kv){ .k = KV_LIST, .items = items, .n = k };
+                where[i] = call;
+                given[i] = 1;
+                pos = i + 1;
+                continue;
+            }
+            pos++;
+        }
+        if (given[i]) { err(C, a, "argument '%s' given twice", b->args[i].name); return -1; }
+        vals[i] = eval(C, F, a->a, NULL);
+        if (STOP(C)) return -1;
+        where[i] = a->a;
+        given[i] = 1;
+    }
+    for (size_t i = 0; i < na; i++) {
+        if (given[i]) continue;
+        if (b->args[i].req) {
+            err(C, call, "%s needs argument '%s'", b->name, b->args[i].name);
+            return -1;
+        }
+        vals[i] = b->args[i].def ? default_value(C, b->args[i].def) : kv_none();
+        where[i] = call;
+    }
+    /* a default that names another argument takes its value (maxpool's stride: k) */
+    for (size_t i = 0; i < na; i++) {
+        if (given[i] || vals[i].k != KV_SYM) continue;
+        for (size_t j = 0; j < na; j++)
+            if (j != i && strcmp(b->args[j].name, vals[i].s) == 0) { vals[i] = vals[j]; break; }
+    }
+    return 0;
+}
+
+static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, int implicit_input)
+{
+    const opmap *m = NULL;
+    for (size_t i = 0; i < sizeof opmaps / sizeof opmaps[0]; i++)
+        if (strcmp(opmaps[i].builtin, b->name) == 0) { m = &opmaps[i]; break; }
+    const kd_op_def *op = m ? kd_op_find(m->op) : NULL;
+    if (!op) {
+        unsupported(C, "op '%s' is not in this build yet", b->name);
+        return kv_none();
+    }
+    kv vals[32];
+    const kdr_node *where[32];
+    if (bind_builtin_args(C, F, call, b, vals, where, implicit_input)) return kv_none();
+    size_t na = kdr_builtin_nargs(b);
+    int32_t ins[KD_MAXIN];
+    int ndata = 0;
+    kd_attr_val av[KD_MAXATTR];
+    memset(av, 0, sizeof av);
+    kd_attrs_default(op, av);
+    for (size_t i = 0; i < na && i < 32; i++) {
+        const kdr_argspec *s = &b->args[i];
+        kv v = vals[i];
+        if (s->kind == KDR_A_TENSOR || s->kind == KDR_A_TENSORS) {
+            int n = v.k == KV_LIST ? v.n : 1;
+            for (int k = 0; k < n; k++) {
+                kv t = v.k == KV_LIST ? v.items[k] : v;
+                if (t.k != KV_TENSOR) {
+                    if (t.k == KV_SYM) err(C, where[i], "unknown name '%s'", t.s);
+                    else err(C, where[i], "%s: argument '%s' must be a tensor, got %s", b->name,
+                             s->name, kind_name(t.k));
+                    return kv_none();
+                }
+                if (ndata >= KD_MAXIN) { err(C, where[i], "too many tensors"); return kv_none(); }
+                ins[ndata++] = t.t;
+            }
+            continue;
+        }
+        if (v.k == KV_NONE) continue;
+        char rb[64];
+        const char *aname = rename_attr(m, s->name, rb, sizeof rb);
+        /* special translations */
+        if (strcmp(b->name, "mean") == 0 && strcmp(s->name, "over") == 0) {
+            int ai = kd_attr_index(op, "axes");
+            const kd_shape *xs = ndata ? &C->g->nodes[ins[0]].shape : NULL;
+            int64_t ax[KD_MAXDIM];
+            int nax = 0;
+            const char *w = v.s ? v.s : "hw";
+            if (!xs) { err(C, call, "mean needs a tensor"); return kv_none(); }
+            if (strcmp(w, "hw") == 0) {
+                if (xs->ndim != 4) {
+                    char sb[96];
+                    err(C, call, "mean over hw expects a 4-D input [N, C, H, W], got %s",
+                        kd_shape_str(xs, sb, sizeof sb));
+                    return kv_none();
+                }
+                ax[nax++] = 2; ax[nax++] = 3;
+            } else if (strcmp(w, "c") == 0) ax[nax++] = 1;
+            else if (strcmp(w, "t") == 0) ax[nax++] = xs->ndim - 1;
+            else for (int k = 1; k < xs->ndim; k++) ax[nax++] = k;
+            char e2[256];
+            if (ai < 0 || kd_attr_set_ints(op, av, ai, ax, nax, e2, sizeof e2)) {
+                err(C, where[i], "%s", ai < 0 ? "mean: no axes attribute" : e2);
+                return kv_none();
+            }
+            continue;
+        }
+        int ai = kd_attr_index(op, aname);
+        if (ai < 0) {
+            /* an argument at its documented default needs no attribute */
+            if (s->def && where[i] == call) continue;
+            unsupported(C, "%s(%s: ...) is not in this build yet", b->name, s->name);
+            return kv_none();
+        }
+        char e2[256];
+        int rc;
+        if (v.k == KV_NUM || v.k == KV_BOOL) rc = kd_attr_set_num(op, av, ai, v.num, e2, sizeof e2);
+        else if (v.k == KV_SYM || v.k == KV_STR) rc = kd_attr_set_enum(op, av, ai, v.s, e2, sizeof e2);
+        else if (v.k == KV_LIST) {
+            int64_t xs[KD_MAXINTS];
+            int n = v.n < KD_MAXINTS ? v.n : KD_MAXINTS;
+            for (int k = 0; k < n; k++)
+                if (want_int(C, where[i], v.items[k], &xs[k])) return kv_none();
+            rc = kd_attr_set_ints(op, av, ai, xs, n, e2, sizeof e2);
+        } else {
+            err(C, where[i], "%s: argument '%s' cannot be %s", b->name, s->name, kind_name(v.k));
+            return kv_none();
+        }
+        if (rc) { err(C, where[i], "%s: %s", b->name, e2); return kv_none(); }
+    }
+    if (strcmp(b->name, "dwconv") == 0 && ndata == 1) {
+        int64_t ch = C->g->nodes[ins[0]].shape.ndim >= 2 ? C->g->nodes[ins[0]].shape.dims[1] : 1;
+        char e2[256];
+        kd_attr_set_num(op, av, kd_attr_index(op, "c"), (double)ch, e2, sizeof e2);
+        kd_attr_set_num(op, av, kd_attr_index(op, "groups"), (double)ch, e2, sizeof e2);
+    }
+    int32_t t = add_op(C, F, call, op, ins, ndata, av, b->name);
+    return t < 0 ? kv_none() : kv_tensor(t);
+}
+
+/* ---- template calls ---------------------------------------------------------------- */
+
+static kv call_net(cc *C, frame *F, const kdr_node *call, const kdr_node *net,
+                   const kdr_unit *net_unit, const char *hint, int top)
+{
+    if (C->depth >= MAX_CALL_DEPTH) {
+        err(C, call, "templates call each other more than %d deep (recursion?)", MAX_CALL_DEPTH);
+        return kv_none();
+    }
+    frame G;
+    memset(&G, 0, sizeof G);
+    if (top) G.path = F->path;
+    else if (hint) G.path = str(C, "%s.%s", F->path, hint);
+    else G.path = str(C, "%s.%s%d", F->path, net->name, F->anon++);
+    /* arguments are evaluated in the caller's frame */
+    const kdr_node *a = call->kids;
+    if (!top) {
+        if (!a || a->name) {
+            err(C, call, "'%s' needs its input tensor as the first argument", net->name);
+            return kv_none();
+        }
+        kv in = eval(C, F, a->a, NULL);
+        if (STOP(C)) return kv_none();
+        if (in.k != KV_TENSOR) {
+            err(C, a, "the first argument of '%s' must be its input tensor, got %s", net->name,
+                kind_name(in.k));
+            return kv_none();
+        }
+        G.has_input = 1;
+        G.input = in;
+        a = a->next;
+    } else {
+        G.has_input = 1;
+        G.input = F->input;
+    }
+    int np = 0;
+    const kdr_node *params[64];
+    for (const kdr_node *p = net->params; p && np < 64; p = p->next) params[np++] = p;
+    int given[64] = { 0 };
+    int pos = 0;
+    for (; a; a = a->next) {
+        int i;
+        if (a->name) {
+            for (i = 0; i < np; i++) if (strcmp(params[i]->name, a->name) == 0) break;
+            if (i == np) { err(C, a, "'%s' has no parameter '%s'", net->name, a->name); return kv_none(); }
+        } else {
+            i = pos++;
+            if (i >= np) { err(C, a, "too many arguments for '%s'", net->name); return kv_none(); }
+        }
+        kv v = eval(C, F, a->a, NULL);
+        if (STOP(C)) return kv_none();
+        set_var(C, &G, params[i]->name, v);
+        given[i] = 1;
+    }
+    C->stack[C->depth].unit = C->unit;
+    C->stack[C->depth].at = call;
+    C->stack[C->depth].net = net->name;
+    C->depth++;
+    const kdr_unit *saved = C->unit;
+    C->unit = net_unit;
+    for (int i = 0; i < np && !STOP(C); i++) {
+        if (given[i]) continue;
+        if (!params[i]->a) {
+            C->unit = saved;
+            C->depth--;
+            err(C, call, "'%s' needs parameter '%s'", net->name, params[i]->name);
+            return kv_none();
+        }
+        set_var(C, &G, params[i]->name, eval(C, &G, params[i]->a, NULL));
+    }
+    if (!STOP(C)) exec_stmts(C, &G, net->kids);
+    C->unit = saved;
+    C->depth--;
+    if (STOP(C)) return kv_none();
+    if (!G.has_out) {
+        err(C, call, "'%s' has no 'out' statement", net->name);
+        return kv_none();
+    }
+    return G.out;
+}
+
+static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
+{
+    const kdr_node *callee = e->a;
+    if (callee->kind != KDR_IDENT) {
+        unsupported(C, "calling a model or an indexed name inside a net is not in this build yet");
+        return kv_none();
+    }
+    const char *name = callee->name;
+    /* shape queries */
+    if (strcmp(name, "channels") == 0 || strcmp(name, "height") == 0 ||
+        strcmp(name, "width") == 0 || strcmp(name, "length") == 0) {
+        if (!e->kids || e->kids->next) { err(C, e, "%s takes one tensor", name); return kv_none(); }
+        kv t = eval(C, F, e->kids->a, NULL);
+        if (STOP(C)) return kv_none();
+        if (t.k != KV_TENSOR) { err(C, e->kids, "%s needs a tensor, got %s", name, kind_name(t.k)); return kv_none(); }
+        const kd_shape *s = &C->g->nodes[t.t].shape;
+        int axis = name[0] == 'c' ? 1 : name[0] == 'h' ? 2 : name[0] == 'w' ? 3 : s->ndim - 1;
+        if (axis >= s->ndim) {
+            char sb[96];
+            err(C, e, "%s of a tensor of shape %s", name, kd_shape_str(s, sb, sizeof sb));
+            return kv_none();
+        }
+        return kv_num((double)s->dims[axis]);
+    }
+    const kdr_unit *nu = NULL;
+    const kdr_node *net = find_decl(C->p, KDR_NET, name, &nu);
+    if (net) return call_net(C, F, e, net, nu, hint, 0);
+    const kdr_builtin *b = kdr_builtin_find(name, KDR_CTX_NET | KDR_CTX_SEARCH | KDR_CTX_MATH);
+    if (b && (b->ctx & KDR_CTX_MATH)) {
+        /* numeric helpers: min, max, round, floor, ceil, sqrt, abs */
+        double xs[8];
+        int n = 0;
+        for (const kdr_node *a = e->kids; a && n < 8; a = a->next) {
+            kv v = eval(C, F, a->a, NULL);
+            if (STOP(C) || want_num(C, a, v, &xs[n++])) return kv_none();
+        }
+        double r;
+        if (n == 0) { err(C, e, "%s needs arguments", name); return kv_none(); }
+        if (strcmp(name, "min") == 0) { r = xs[0]; for (int i = 1; i < n; i++) r = fmin(r, xs[i]); }
+        else if (strcmp(name, "max") == 0) { r = xs[0]; for (int i = 1; i < n; i++) r = fmax(r, xs[i]); }
+        else if (strcmp(name, "round") == 0) r = round(xs[0]);
+        else if (strcmp(name, "floor") == 0) r = floor(xs[0]);
+        else if (strcmp(name, "ceil") == 0) r = ceil(xs[0]);
+        else if (strcmp(name, "sqrt") == 0) r = sqrt(xs[0]);
+        else if (strcmp(name, "abs") == 0) r = fabs(xs[0]);
+        else { unsupported(C, "function '%s' is not in this build yet", name); return kv_none(); }
+        return kv_num(r);
+    }
+    if (b && b->ctx == KDR_CTX_SEARCH && strcmp(name, "choice") == 0) {
+        unsupported(C, "choice(...) is not in this build yet");
+        return kv_none();
+    }
+    if (b) return call_op(C, F, e, b, 0);
+    err(C, callee, "unknown function '%s'", name);
+    return kv_none();
+}
+
+/* ---- expressions ------------------------------------------------------------------ */
+
+static kv lookup(cc *C, frame *F, const kdr_node *e)
+{
+    const char *name = e->name;
+    bind *b = get_var(F, name);
+    if (b) return b->v;
+    const kdr_unit *u = NULL;
+    const kdr_node *let = find_decl(C->p, KDR_LET, name, &u);
+    if (let) {
+        frame G;
+        memset(&G, 0, sizeof G);
+        G.path = F->path;
+        const kdr_unit *saved = C->unit;
+        C->unit = u;
+        kv v = eval(C, &G, let->a, NULL);
+        C->unit = saved;
+        return v;
+    }
+    const kdr_node *sw = find_decl(C->p, KDR_SWEEP, name, &u);
+    if (sw) {
+        /* compile against the first value of a sweep */
+        frame G;
+        memset(&G, 0, sizeof G);
+        const kdr_unit *saved = C->unit;
+        C->unit = u;
+        kv v = eval(C, &G, sw->a, NULL);
+        C->unit = saved;
+        if (v.k == KV_LIST && v.n > 0) return v.items[0];
+        return v;
+    }
+    const kdr_builtin *bi = kdr_builtin_find(name, KDR_CTX_NET);
+    if (bi && (bi->flags & KDR_B_BARE)) {
+        if (!F->has_input) { err(C, e, "'%s' needs an input", name); return kv_none(); }
+        if (strcmp(name, "skip") == 0) return F->input;
+        unsupported(C, "'%s' is not in this build yet", name);
+        return kv_none();
+    }
+    /* a bare word: a symbol argument such as `hw` or `horizontal` */
+    return (kv){ .k = KV_SYM, .s = name };
+}
+
+static kv eval(cc *C, frame *F, const kdr_node *e, const char *hint)
+{
+    if (STOP(C) || !e) return kv_none();
+    switch (e->kind) {
+    case KDR_NUM: return kv_num(e->num);
+    case KDR_BOOL: return (kv){ .k = KV_BOOL, .num = e->num };
+    case KDR_STR: return (kv){ .k = KV_STR, .s = e->str };
+    case KDR_IDENT: return lookup(C, F, e);
+    case KDR_INPUT:
+        if (!F->has_input) { err(C, e, "'in' is only meaningful inside a net"); return kv_none(); }
+        return F->input;
+    case KDR_LIST: {
+        int n = 0;
+        for (const kdr_node *k = e->kids; k; k = k->next) n++;
+        kv *items = alloc(C, (size_t)(n ? n : 1) * sizeof *items);
+        int i = 0;
+        for (const kdr_node *k = e->kids; k; k = k->next) {
+            items[i++] = eval(C, F, k, NULL);
+            if (STOP(C)) return kv_none();
+        }
+        return (kv){ .k = KV_LIST, .items = items, .n = n };
+    }
+    case KDR_UNARY: {
+        kv a = eval(C, F, e->a, NULL);
+        if (STOP(C)) return kv_none();
+        if (e->op == KDR_OP_NOT) return (kv){ .k = KV_BOOL, .num = !truthy(C, e->a, a) };
+        if (a.k == KV_NUM) return kv_num(-a.num);
+        if (a.k == KV_TENSOR) {
+            int32_t t = op_simple(C, F, e, "scale", &a.t, 1, -1.0);
+            return t < 0 ? kv_none() : kv_tensor(t);
+        }
+        err(C, e, "cannot negate %s", kind_name(a.k));
+        return kv_none();
+    }
+    case KDR_BINARY: {
+        if (e->op == KDR_OP_AND || e->op == KDR_OP_OR) {   /* short-circuit */
+            kv a = eval(C, F, e->a, NULL);
+            if (STOP(C)) return kv_none();
+            int ta = truthy(C, e->a, a);
+            if (e->op == KDR_OP_AND && !ta) return (kv){ .k = KV_BOOL, .num = 0 };
+            if (e->op == KDR_OP_OR && ta) return (kv){ .k = KV_BOOL, .num = 1 };
+            kv b = eval(C, F, e->b, NULL);
+            if (STOP(C)) return kv_none();
+            return (kv){ .k = KV_BOOL, .num = truthy(C, e->b, b) };
+        }
+        kv a = eval(C, F, e->a, NULL);
+        kv b = eval(C, F, e->b, NULL);
+        if (STOP(C)) return kv_none();
+        return arith(C, F, e, a, b);
+    }
+    case KDR_TERNARY: {
+        kv c = eval(C, F, e->a, NULL);
+        if (STOP(C)) return kv_none();
+        return truthy(C, e->a, c) ? eval(C, F, e->b, hint) : eval(C, F, e->c, hint);
+    }
+    case KDR_CALL: return call(C, F, e, hint);
+    case KDR_INDEX: {
+        if (e->a->kind != KDR_IDENT) {
+            unsupported(C, "indexing a member is not in this build yet");
+            return kv_none();
+        }
+        for (const kdr_node *k = e->kids; k; k = k->next)
+            if (k->kind == KDR_STAR) return index_star(C, F, e, e->a->name);
+        const char *key = index_key(C, F, e, e->a->name);
+        if (!key) return kv_none();
+        bind *b = get_var(F, key);
+        if (b) return b->v;
+        /* a list value indexed by number (1-based) */
+        bind *lb = get_var(F, e->a->name);
+        if (lb && lb->v.k == KV_LIST && e->kids && !e->kids->next) {
+            int64_t i;
+            kv iv = eval(C, F, e->kids, NULL);
+            if (want_int(C, e->kids, iv, &i)) return kv_none();
+            if (i < 1 || i > lb->v.n) {
+                err(C, e->kids, "index %lld is outside 1..%d", (long long)i, lb->v.n);
+                return kv_none();
+            }
+            return lb->v.items[i - 1];
+        }
+        err(C, e, "'%s' is not defined here", key);
+        return kv_none();
+    }
+    case KDR_MEMBER:
+        unsupported(C, "members (a.b) inside a net are not in this build yet");
+        return kv_none();
+    case KDR_REPEAT: {
+        kv n = eval(C, F, e->a, NULL);
+        int64_t count;
+        if (STOP(C) || want_int(C, e->a, n, &count)) return kv_none();
+        if (count < 0 || count > MAX_LOOP) { err(C, e->a, "repeat count %lld is out of range", (long long)count); return kv_none(); }
+        kv cur = e->b ? eval(C, F, e->b, NULL) : (F->has_input ? F->input : kv_none());
+        if (STOP(C)) return kv_none();
+        if (cur.k != KV_TENSOR) { err(C, e->b ? e->b : e, "repeat needs a tensor to start from"); return kv_none(); }
+        int saved_has = F->has_input;
+        kv saved_in = F->input;
+        for (int64_t i = 1; i <= count && !STOP(C); i++) {
+            set_var(C, F, e->name, kv_num((double)i));
+            F->has_input = 1;
+            F->input = cur;
+            F->last = kv_none();
+            exec_stmts(C, F, e->kids);
+            if (F->last.k != KV_TENSOR) {
+                err(C, e, "the body of repeat must assign a tensor");
+                break;
+            }
+            cur = F->last;
+        }
+        F->has_input = saved_has;
+        F->input = saved_in;
+        return cur;
+    }
+    case KDR_SUM: {
+        kv r = eval(C, F, e->a, NULL);
+        if (STOP(C)) return kv_none();
+        if (r.k != KV_LIST) { err(C, e->a, "sum needs a list or a range"); return kv_none(); }
+        kv acc = kv_none();
+        for (int i = 0; i < r.n && !STOP(C); i++) {
+            set_var(C, F, e->name, r.items[i]);
+            kv v = eval(C, F, e->b, NULL);
+            if (STOP(C)) return kv_none();
+            if (acc.k == KV_NONE) acc = v;
+            else {
+                kdr_node plus = *e;
+                plus.op = '+';
+                acc = arith(C, F, &plus, acc, v);
+            }
+        }
+        if (acc.k == KV_NONE) return kv_num(0);
+        return acc;
+    }
+    default:
+        err(C, e, "this expression cannot be used in a net");
+        return kv_none();
+    }
+}
+
+/* ---- statements --------------------------------------------------------------------- */
+
+static void exec_stmts(cc *C, frame *F, const kdr_node *s)
+{
+    for (; s && !STOP(C); s = s->next) {
+        switch (s->kind) {
+        case KDR_ASSIGN: {
+            const char *key;
+            if (s->a->kind == KDR_IDENT) key = s->a->name;
+            else key = index_key(C, F, s->a, s->a->a->name);
+            if (!key) return;
+            kv v = eval(C, F, s->b, key);
+            if (STOP(C)) return;
+            set_var(C, F, key, v);
+            F->last = v;
+            if (v.k == KV_TENSOR) name_tensor(C, str(C, "%s.%s", F->path, key), v.t);
+            break;
+        }
+        case KDR_OUT: {
+            kv v = eval(C, F, s->a, "out");
+            if (STOP(C)) return;
+            if (v.k != KV_TENSOR) { err(C, s->a, "'out' must be a tensor, got %s", kind_name(v.k)); return; }
+            F->out = v;
+            F->has_out = 1;
+            F->last = v;
+            break;
+        }
+        case KDR_FOR: {
+            kv r = eval(C, F, s->a, NULL);
+            if (STOP(C)) return;
+            if (r.k != KV_LIST) { err(C, s->a, "for needs a list or a range, got %s", kind_name(r.k)); return; }
+            for (int i = 0; i < r.n && !STOP(C); i++) {
+                set_var(C, F, s->name, r.items[i]);
+                exec_stmts(C, F, s->kids);
+            }
+            break;
+        }
+        case KDR_IF: {
+            const kdr_node *n = s;
+            while (n) {
+                kv c = eval(C, F, n->a, NULL);
+                if (STOP(C)) return;
+                if (truthy(C, n->a, c)) { exec_stmts(C, F, n->kids); break; }
+                if (!n->b) break;
+                if (n->b->kind == KDR_BLOCK) { exec_stmts(C, F, n->b->kids); break; }
+                n = n->b;
+            }
+            break;
+        }
+        default:
+            err(C, s, "this statement does not belong in a net");
+            return;
+        }
+    }
+}
+
+/* ---- public ------------------------------------------------------------------------ */
+
+int kd_compile_model(kd_graph *g, const kdr_program *p, const kdr_node *decl,
+                     const kd_data_shape *data, int64_t batch, kdr_diag *d)
+{
+    cc C;
+    memset(&C, 0, sizeof C);
+    C.g = g;
+    C.p = p;
+    C.d = d;
+    C.unit = unit_of(p, decl);
+    C.batch = batch;
+    C.data = data;
+    if (g->nmodels >= 64) { err(&C, decl, "too many models"); return -1; }
+    C.model = g->nmodels;
+    g->model_names[g->nmodels++] = decl->name;
+
+    int32_t in = new_node(&C);
+    if (in < 0) return -1;
+    kd_node *n = &g->nodes[in];
+    n->kind = KD_NODE_INPUT;
+    n->shape.ndim = data->x.ndim + 1;
+    n->shape.dims[0] = batch;
+    for (int i = 0; i < data->x.ndim; i++) n->shape.dims[i + 1] = data->x.dims[i];
+    n->label = "input";
+    n->name = str(&C, "%s.in", decl->name);
+    n->beg = decl->beg;
+    n->end = decl->end;
+    C.input_node = in;
+
+    frame F;
+    memset(&F, 0, sizeof F);
+    F.path = decl->name;
+    F.has_input = 1;
+    F.input = kv_tensor(in);
+    const kdr_node *e = decl->a;
+    if (!e || e->kind != KDR_CALL || e->a->kind != KDR_IDENT) {
+        err(&C, e ? e : decl, "a model is a call of a net template: model m = resnet(depth: 20)");
+        return -1;
+    }
+    const kdr_unit *nu = NULL;
+    const kdr_node *net = find_decl(p, KDR_NET, e->a->name, &nu);
+    if (!net) {
+        err(&C, e->a, "no net template named '%s'", e->a->name);
+        return -1;
+    }
+    kv out = call_net(&C, &F, e, net, nu, NULL, 1);
+    if (C.unsupported) {
+        kdr_diag_push(d, KDR_NOTE, C.unit, decl->beg, decl->end,
+                      "shapes of model '%s' not inferred: %s", decl->name, C.why);
+        return -2;
+    }
+    if (C.failed || out.k != KV_TENSOR) return -1;
+    name_tensor(&C, str(&C, "%s.out", decl->name), out.t);
+    return C.model;
+}

@@ -1,0 +1,79 @@
+/* graph.c — the op graph container: nodes, parameters, named tensors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+
+kd_graph *kd_graph_new(void)
+{
+    kd_graph *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->arena = kdr_arena_new();
+    if (!g->arena) { free(g); return NULL; }
+    return g;
+}
+
+void kd_graph_free(kd_graph *g)
+{
+    if (!g) return;
+    free(g->nodes);
+    free(g->params);
+    free(g->named);
+    kdr_arena_free(g->arena);
+    free(g);
+}
+
+int32_t kd_graph_find(const kd_graph *g, const char *name)
+{
+    for (int32_t i = 0; i < g->nnamed; i++)
+        if (strcmp(g->named[i].name, name) == 0) return g->named[i].node;
+    return -1;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return 99;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            size_t best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+const char *kd_graph_closest(const kd_graph *g, const char *name)
+{
+    const char *best = NULL;
+    size_t bd = 3;
+    for (int32_t i = 0; i < g->nnamed; i++) {
+        size_t dd = edit_distance(name, g->named[i].name);
+        if (dd < bd) { bd = dd; best = g->named[i].name; }
+    }
+    return best;
+}
+
+int64_t kd_graph_model_params(const kd_graph *g, int model)
+{
+    int64_t n = 0;
+    for (int32_t i = 0; i < g->nparams; i++)
+        if (model < 0 || g->params[i].model == model) n += kd_shape_numel(&g->params[i].shape);
+    return n;
+}
+
+int64_t kd_graph_model_macs(const kd_graph *g, int model)
+{
+    int64_t n = 0;
+    for (int32_t i = 0; i < g->nnodes; i++)
+        if (model < 0 || g->nodes[i].model == model) n += g->nodes[i].macs;
+    return n;
+}

@@ -1,0 +1,107 @@
+/* graph.h — the static op graph a recipe compiles into.
+ *
+ * runtime/ knows graphs: compile.c expands `net` templates of a checked
+ * kdr_program into nodes (ops from ops/ with inferred shapes), exec.c runs
+ * them forward and backward.  Every node keeps the recipe location it came
+ * from, so a shape error is reported as "file.kdr:LINE:COL: error: ...".
+ *
+ * Nodes are stored in creation order, which is a topological order (an op
+ * is created after its inputs).  Parameters live in one flat buffer
+ * (kd_graph.param_count floats), each with its recipe path as name, e.g.
+ * "student.block[2,1].conv1.weight".
+ */
+#ifndef KD_GRAPH_H
+#define KD_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../ops/kd_op.h"
+#include "../lang/kdr.h"
+
+typedef enum {
+    KD_NODE_INPUT,   /* data fed from outside (images, labels, noisy input) */
+    KD_NODE_OP       /* an op from the registry */
+} kd_node_kind;
+
+typedef struct kd_node {
+    kd_node_kind kind;
+    const kd_op_def *op;             /* KD_NODE_OP */
+    kd_attr_val attr[KD_MAXATTR];
+    int ndata;                       /* data inputs (node ids in in[]) */
+    int32_t in[KD_MAXIN];            /* data inputs: node ids; then parameter ids */
+    kd_shape in_shape[KD_MAXIN];     /* shapes given to infer (params included) */
+    kd_shape shape;                  /* output shape */
+    kd_op_info info;
+    const char *name;                /* a named tensor ("teacher.stage[2]"), or NULL */
+    const char *label;               /* what it is, for messages ("conv", "input x") */
+    const kdr_unit *unit;            /* where in the recipe it was written */
+    uint32_t beg, end;
+    int model;                       /* index of the model it belongs to, -1: none */
+    int needs_grad;                  /* decided by kd_graph_mark_grad */
+    int64_t macs;                    /* multiply-accumulates per batch (conv, linear) */
+} kd_node;
+
+typedef struct kd_param {
+    const char *name;                /* recipe path */
+    kd_shape shape;
+    size_t offset;                   /* in floats, into the flat parameter buffer */
+    kd_param_init init;
+    int model;                       /* owning model */
+    int arch;                        /* 1: architecture parameter (aggregate, choice) */
+    int trainable;                   /* 0 for a frozen teacher */
+} kd_param;
+
+typedef struct kd_named {
+    const char *name;                /* "teacher.stage[2]" */
+    int32_t node;
+} kd_named;
+
+typedef struct kd_graph {
+    kd_node *nodes;
+    int32_t nnodes, cap_nodes;
+    kd_param *params;
+    int32_t nparams, cap_params;
+    size_t param_count;              /* floats in the flat parameter buffer */
+    kd_named *named;
+    int32_t nnamed, cap_named;
+    kdr_arena *arena;                /* names and labels */
+    int nmodels;
+    const char *model_names[64];
+} kd_graph;
+
+kd_graph *kd_graph_new(void);
+void kd_graph_free(kd_graph *g);
+/* Look up a named tensor by full name; -1 if absent. */
+int32_t kd_graph_find(const kd_graph *g, const char *name);
+/* Names that start with prefix, for "did you mean" messages. */
+const char *kd_graph_closest(const kd_graph *g, const char *name);
+/* Parameters and MACs of one model (index), or of all models when -1. */
+int64_t kd_graph_model_params(const kd_graph *g, int model);
+int64_t kd_graph_model_macs(const kd_graph *g, int model);
+
+/* ---- compiling models -------------------------------------------------- */
+
+/* The inputs a data set provides, per sample (without the batch dimension). */
+typedef struct kd_data_shape {
+    kd_shape x;                      /* e.g. [1, 28, 28] */
+    int64_t classes;                 /* for labels; 0 if none */
+    int has_noisy;                   /* RAW denoising: `noisy` is the input, `clean` the target */
+} kd_data_shape;
+
+/* Build `model NAME = template(args)` into g with input x of shape
+ * [batch, data->x...].  Returns the model index, or -1 with located errors
+ * in d. */
+int kd_compile_model(kd_graph *g, const kdr_program *p, const kdr_node *model_decl,
+                     const kd_data_shape *data, int64_t batch, kdr_diag *d);
+
+/* Infer the per-sample input shape of `data NAME = loader(...)`; 0 or -1
+ * with a located error. */
+int kd_data_shape_of(const kdr_program *p, const kdr_node *data_decl,
+                     kd_data_shape *out, kdr_diag *d);
+
+/* Compile every model of the program against the data set its phases train
+ * it on (or the first data set) and print a per-model summary (parameters,
+ * MACs, output shape) to out.  Returns 0 if everything compiled. */
+int kd_check_models(const kdr_program *p, FILE *out, kdr_diag *d);
+
+#endif

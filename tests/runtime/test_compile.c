@@ -1,0 +1,228 @@
+/* test_compile.c — the graph compiler: template expansion, named tensors,
+ * parameter naming and counting, shape inference and located errors. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "../unit.h"
+#include "../../runtime/graph.h"
+
+static kdr_diag diag;
+static kdr_program *prog;
+static kd_graph *graph;
+static char errtext[4096];
+
+/* Load recipe text (written to a temporary file so that `use` resolves
+ * against the zoo), check it, and compile model `model` on CIFAR-shaped
+ * input.  Returns the model index, or a negative value. */
+static int compile_text(const char *text, const char *model, int64_t chans, int64_t size)
+{
+    if (prog) { kdr_program_free(prog); prog = NULL; }
+    if (graph) { kd_graph_free(graph); graph = NULL; }
+    kdr_diag_free(&diag);
+    kdr_diag_init(&diag);
+    char path[] = "/tmp/kdrun-test-XXXXXX.kdr";
+    int fd = mkstemps(path, 4);
+    if (fd < 0) return -10;
+    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) { close(fd); return -10; }
+    close(fd);
+    prog = kdr_program_load(path, KD_SRC("recipes"), &diag);
+    int rc = -11;
+    if (prog && diag.errors == 0 && kdr_check(prog, NULL, 0, &diag) == 0) {
+        graph = kd_graph_new();
+        const kdr_node *decl = NULL;
+        for (const kdr_node *t = prog->units[0]->root->kids; t; t = t->next)
+            if (t->kind == KDR_MODEL && strcmp(t->name, model) == 0) decl = t;
+        kd_data_shape ds;
+        memset(&ds, 0, sizeof ds);
+        ds.x = kd_shape_make(3, (const int64_t[]){ chans, size, size });
+        ds.classes = 10;
+        rc = decl ? kd_compile_model(graph, prog, decl, &ds, 4, &diag) : -12;
+    }
+    /* diagnostics as text, without the temporary path */
+    FILE *f = fmemopen(errtext, sizeof errtext - 1, "w");
+    kdr_diag_print(&diag, f, 0);
+    fclose(f);
+    unlink(path);
+    return rc;
+}
+
+static int64_t resnet_params(int depth, int classes, int base, int cin)
+{
+    int n = (depth - 2) / 6;
+    int64_t p = (int64_t)base * cin * 9 + 2 * base;      /* stem conv + bn */
+    int64_t c_in = base;
+    for (int s = 1; s <= 3; s++) {
+        int64_t c = (int64_t)base << (s - 1);
+        for (int b = 1; b <= n; b++) {
+            int stride = (s > 1 && b == 1) ? 2 : 1;
+            p += c * c_in * 9 + 2 * c + c * c * 9 + 2 * c;
+            if (stride != 1 || c_in != c) p += c * c_in + 2 * c;
+            c_in = c;
+        }
+    }
+    return p + c_in * classes + classes;
+}
+
+static void test_resnet20_params_and_shapes(void)
+{
+    int m = compile_text("use \"nets/resnet.kdr\"\nmodel s = resnet(depth: 20, classes: 10)\n",
+                         "s", 3, 32);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    CU_ASSERT_EQUAL(kd_graph_model_params(graph, m), resnet_params(20, 10, 16, 3));
+    CU_ASSERT_EQUAL(kd_graph_model_params(graph, m), 272474);
+    int32_t o = kd_graph_find(graph, "s.logits");
+    CU_ASSERT_FATAL(o >= 0);
+    CU_ASSERT_EQUAL(graph->nodes[o].shape.ndim, 2);
+    CU_ASSERT_EQUAL(graph->nodes[o].shape.dims[0], 4);
+    CU_ASSERT_EQUAL(graph->nodes[o].shape.dims[1], 10);
+    int32_t f = kd_graph_find(graph, "s.feat");
+    CU_ASSERT_FATAL(f >= 0);
+    CU_ASSERT_EQUAL(graph->nodes[f].shape.dims[1], 64);
+    CU_ASSERT_EQUAL(graph->nodes[f].shape.dims[2], 8);
+    /* every block of every stage is addressable, and a stage is its last block */
+    CU_ASSERT(kd_graph_find(graph, "s.block[1,1]") >= 0);
+    CU_ASSERT(kd_graph_find(graph, "s.block[3,3]") >= 0);
+    CU_ASSERT_EQUAL(kd_graph_find(graph, "s.stage[2]"), kd_graph_find(graph, "s.block[2,3]"));
+    /* names inside a block are under the block's path */
+    CU_ASSERT(kd_graph_find(graph, "s.block[2,1].h1") >= 0);
+    CU_ASSERT(kd_graph_find(graph, "s.block[2,1].skip") >= 0);
+    /* MACs: ResNet-20 on 32x32 is about 41M per image */
+    int64_t macs = kd_graph_model_macs(graph, m) / 4;
+    CU_ASSERT(macs > 40000000 && macs < 42000000);
+}
+
+static void test_resnet56_params(void)
+{
+    int m = compile_text("use \"nets/resnet.kdr\"\nmodel t = resnet(depth: 56, classes: 100)\n",
+                         "t", 3, 32);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    CU_ASSERT_EQUAL(kd_graph_model_params(graph, m), resnet_params(56, 100, 16, 3));
+}
+
+static void test_param_names(void)
+{
+    int m = compile_text("net two(c) {\n  a = conv(in, c, k: 3, pad: 1)\n  b = linear(mean(a, over: hw), 5)\n  out b\n}\n"
+                         "net outer() {\n  x = two(in, 8)\n  y[1] = two(in, 4)\n  out x + y[1]\n}\n"
+                         "model m = outer()\n", "m", 3, 8);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int found_x = 0, found_y = 0;
+    for (int32_t i = 0; i < graph->nparams; i++) {
+        if (strcmp(graph->params[i].name, "m.x.conv0.weight") == 0) {
+            found_x = 1;
+            CU_ASSERT_EQUAL(graph->params[i].shape.dims[0], 8);
+            CU_ASSERT_EQUAL(graph->params[i].shape.dims[1], 3);
+        }
+        if (strcmp(graph->params[i].name, "m.y[1].linear0.weight") == 0) found_y = 1;
+    }
+    CU_ASSERT(found_x);
+    CU_ASSERT(found_y);
+    /* conv has no bias unless asked (bias: false is the recipe default) */
+    for (int32_t i = 0; i < graph->nparams; i++)
+        CU_ASSERT(strcmp(graph->params[i].name, "m.x.conv0.bias") != 0);
+}
+
+static void test_repeat_chains(void)
+{
+    int m = compile_text("net r() {\n  h = repeat 3 as b from in { z[b] = conv(in, 2 * b, k: 1) }\n  out h\n}\n"
+                         "model m = r()\n", "m", 3, 4);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int32_t z1 = kd_graph_find(graph, "m.z[1]"), z2 = kd_graph_find(graph, "m.z[2]"),
+            z3 = kd_graph_find(graph, "m.z[3]");
+    CU_ASSERT_FATAL(z1 >= 0 && z2 >= 0 && z3 >= 0);
+    CU_ASSERT_EQUAL(graph->nodes[z2].in[0], z1);       /* z[2] reads z[1] */
+    CU_ASSERT_EQUAL(graph->nodes[z3].in[0], z2);
+    CU_ASSERT_EQUAL(graph->nodes[z3].shape.dims[1], 6);
+    CU_ASSERT_EQUAL(kd_graph_find(graph, "m.h"), z3);
+}
+
+static void test_aggregate_of_star(void)
+{
+    int m = compile_text("net a() {\n  for i in 1..3 { f[i] = conv(in, 4, k: 3, pad: 1) }\n"
+                         "  out aggregate(f[*])\n}\nmodel m = a()\n", "m", 2, 6);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int32_t o = kd_graph_find(graph, "m.out");
+    CU_ASSERT_FATAL(o >= 0);
+    CU_ASSERT_EQUAL(graph->nodes[o].ndata, 3);
+    /* one architecture parameter of 3 weights */
+    int arch = 0;
+    for (int32_t i = 0; i < graph->nparams; i++)
+        if (graph->params[i].arch) { arch++; CU_ASSERT_EQUAL(kd_shape_numel(&graph->params[i].shape), 3); }
+    CU_ASSERT_EQUAL(arch, 1);
+}
+
+static void test_shape_error_is_located(void)
+{
+    int m = compile_text("net bad() {\n  v = linear(flatten(in), 10)\n  out conv(v, 4, k: 3)\n}\n"
+                         "model m = bad()\n", "m", 3, 8);
+    CU_ASSERT(m < 0);
+    /* the error points at the conv call, with a note at the model */
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, ":3:7: error: conv2d expects 4-D input"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "got [4, 10]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, ":5:11: note: in 'bad', called here"));
+}
+
+static void test_mismatched_add(void)
+{
+    int m = compile_text("net bad() {\n  a = conv(in, 4, k: 1)\n  b = conv(in, 5, k: 1)\n  out a + b\n}\n"
+                         "model m = bad()\n", "m", 3, 8);
+    CU_ASSERT(m < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, ":4:7: error: '+' needs tensors of the same shape, "
+                                           "got [4, 4, 8, 8] and [4, 5, 8, 8]"));
+}
+
+static void test_recursion_is_an_error(void)
+{
+    int m = compile_text("net loop() { out loop(in) }\nmodel m = loop()\n", "m", 1, 4);
+    CU_ASSERT(m < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "more than 64 deep"));
+}
+
+static void test_unknown_op_is_not_an_error(void)
+{
+    /* an op that this build does not have yet gives a note, not an error */
+    int m = compile_text("net f() { out feature_align(in, in) }\nmodel m = f()\n", "m", 4, 8);
+    CU_ASSERT_EQUAL(m, -2);
+    CU_ASSERT_EQUAL(diag.errors, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "not in this build yet"));
+}
+
+static void test_numbers_and_conditions(void)
+{
+    int m = compile_text("let w = 3\nnet n(d) {\n  c = (d - 2) / 6 + w\n"
+                         "  if c > 4 { y = conv(in, c, k: 1) } else { y = conv(in, 1, k: 1) }\n"
+                         "  out y\n}\nmodel m = n(d: 20)\n", "m", 1, 4);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    CU_ASSERT_EQUAL(graph->nodes[kd_graph_find(graph, "m.y")].shape.dims[1], 6);
+    m = compile_text("net n() {\n  out conv(in, 2 / 0, k: 1)\n}\nmodel m = n()\n", "m", 1, 4);
+    CU_ASSERT(m < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, ":2:16: error: division by zero"));
+    m = compile_text("net n() {\n  out conv(in, 2.5, k: 1)\n}\nmodel m = n()\n", "m", 1, 4);
+    CU_ASSERT(m < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "error: 'c' of 'conv' must be an integer, got 2.5"));
+}
+
+int main(void)
+{
+    static const kd_unit_test tests[] = {
+        KD_TEST(test_resnet20_params_and_shapes),
+        KD_TEST(test_resnet56_params),
+        KD_TEST(test_param_names),
+        KD_TEST(test_repeat_chains),
+        KD_TEST(test_aggregate_of_star),
+        KD_TEST(test_shape_error_is_located),
+        KD_TEST(test_mismatched_add),
+        KD_TEST(test_recursion_is_an_error),
+        KD_TEST(test_unknown_op_is_not_an_error),
+        KD_TEST(test_numbers_and_conditions),
+        KD_TEST_END
+    };
+    kdr_diag_init(&diag);
+    int rc = kd_unit_main("compile", tests);
+    if (prog) kdr_program_free(prog);
+    if (graph) kd_graph_free(graph);
+    kdr_diag_free(&diag);
+    return rc;
+}
