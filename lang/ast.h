@@ -103,7 +103,9 @@ struct kdr_node {
     const char *str;      /* KDR_STR / KDR_USE: the decoded string (NUL-free) */
     size_t str_len;
     double num;
-    kdr_node *a, *b, *c;
+    kdr_node *a, *b, *c;  /* children; on a declaration (let, data, net, model, pool,
+                             search, phase, sweep, report, for, sum, repeat, bridge)
+                             c is its name as a KDR_IDENT node, for carets */
     kdr_node *params;     /* KDR_NET: first KDR_PARAM */
     kdr_node *kids;       /* first child of a list */
     kdr_node *next;       /* next sibling in the parent's list */
