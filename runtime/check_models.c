@@ -153,6 +153,7 @@ int kd_check_models(const kdr_program *p, FILE *out, kdr_diag *d)
             int32_t in = -1;
             for (int32_t i = 0; i < g->nnodes; i++)
                 if (g->nodes[i].model == m && g->nodes[i].kind == KD_NODE_INPUT) { in = i; break; }
+            if (o < 0 || in < 0) continue;
             sample_shape(ins, sizeof ins, &g->nodes[in].shape);
             sample_shape(outs, sizeof outs, &g->nodes[o].shape);
             human(pa, sizeof pa, kd_graph_model_params(g, m));

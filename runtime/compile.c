@@ -25,6 +25,9 @@
 
 #define MAX_CALL_DEPTH 64
 #define MAX_LOOP 100000
+#define MAX_NODES 100000            /* ResNet-110 has about 1,000 */
+#define MAX_STEPS 10000000          /* statements and expressions evaluated per model */
+#define MAX_NUMEL ((int64_t)1 << 31) /* elements of one tensor (8 GiB of float32) */
 
 /* ---- values ---------------------------------------------------------------- */
 
@@ -73,6 +76,7 @@ typedef struct cc {
     callsite stack[MAX_CALL_DEPTH];
     int depth;
     int32_t input_node;
+    int64_t steps;           /* evaluation budget (MAX_STEPS) */
     int64_t batch;
     const kd_data_shape *data;
 } cc;
@@ -173,6 +177,7 @@ static const kdr_unit *unit_of(const kdr_program *p, const kdr_node *decl)
 static int32_t new_node(cc *C)
 {
     kd_graph *g = C->g;
+    if (g->nnodes >= MAX_NODES) return -1;
     if (g->nnodes == g->cap_nodes) {
         int32_t cap = g->cap_nodes ? g->cap_nodes * 2 : 256;
         kd_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
@@ -273,8 +278,29 @@ static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
         err(C, at, "%s", msg[0] ? msg : "invalid input shapes");
         return -1;
     }
+    for (int i = 0; i <= ctx.nin; i++) {
+        const kd_shape *sh = i < ctx.nin ? &ctx.in_shape[i] : &ctx.out_shape;
+        if (sh->ndim <= 0) continue;
+        int64_t numel = 1;
+        for (int k = 0; k < sh->ndim; k++) {
+            if (sh->dims[k] < 0 || (sh->dims[k] > 0 && numel > MAX_NUMEL / sh->dims[k])) {
+                numel = MAX_NUMEL + 1;
+                break;
+            }
+            numel *= sh->dims[k];
+        }
+        if (numel > MAX_NUMEL) {
+            char sb[128];
+            err(C, at, "%s: a tensor of shape %s is too large (at most 2^31 elements)", label,
+                kd_shape_str(sh, sb, sizeof sb));
+            return -1;
+        }
+    }
     int32_t id = new_node(C);
-    if (id < 0) { err(C, at, "out of memory"); return -1; }
+    if (id < 0) {
+        err(C, at, "the model has more than %d operations", MAX_NODES);
+        return -1;
+    }
     kd_node *n = &C->g->nodes[id];
     n->kind = KD_NODE_OP;
     n->op = op;
@@ -365,35 +391,51 @@ static int want_int(cc *C, const kdr_node *at, kv v, int64_t *out)
 
 /* ---- indexed names ------------------------------------------------------------ */
 
+/* snprintf at *o into buf[cap], never past the end (*o stays < cap). */
+static void append(char *buf, size_t cap, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t cap, size_t *o, const char *fmt, ...)
+{
+    if (*o >= cap - 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *o, cap - *o, fmt, ap);
+    va_end(ap);
+    if (n > 0) *o += (size_t)n;
+    if (*o >= cap) *o = cap - 1;
+}
+
 static const char *index_key(cc *C, frame *F, const kdr_node *idx_expr, const char *base)
 {
-    char buf[256];
-    size_t o = (size_t)snprintf(buf, sizeof buf, "%s[", base);
+    char buf[512];
+    size_t o = 0;
+    append(buf, sizeof buf, &o, "%s[", base);
     int first = 1;
     for (const kdr_node *k = idx_expr->kids; k; k = k->next) {
+        if (k->kind == KDR_STAR) { err(C, k, "'*' selects several tensors; it cannot be assigned"); return NULL; }
         kv v = eval(C, F, k, NULL);
         int64_t i;
         if (STOP(C) || want_int(C, k, v, &i)) return NULL;
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%lld", first ? "" : ",", (long long)i);
+        append(buf, sizeof buf, &o, "%s%lld", first ? "" : ",", (long long)i);
         first = 0;
-        if (o >= sizeof buf - 2) break;
     }
-    snprintf(buf + o, sizeof buf - o, "]");
-    return kdr_arena_intern(C->g->arena, buf, strlen(buf));
+    append(buf, sizeof buf, &o, "]");
+    return kdr_arena_intern(C->g->arena, buf, o);
 }
 
 /* x[s, *]: every tensor bound as x[s, i], ordered by i. */
 static kv index_star(cc *C, frame *F, const kdr_node *e, const char *base)
 {
-    char prefix[256];
-    size_t o = (size_t)snprintf(prefix, sizeof prefix, "%s[", base);
+    char prefix[512];
+    size_t o = 0;
+    append(prefix, sizeof prefix, &o, "%s[", base);
     int nstar = 0;
     for (const kdr_node *k = e->kids; k; k = k->next) {
         if (k->kind == KDR_STAR) { nstar++; break; }
         kv v = eval(C, F, k, NULL);
         int64_t i;
         if (STOP(C) || want_int(C, k, v, &i)) return kv_none();
-        o += (size_t)snprintf(prefix + o, sizeof prefix - o, "%lld,", (long long)i);
+        append(prefix, sizeof prefix, &o, "%lld,", (long long)i);
     }
     if (nstar != 1 || e->kids == NULL) { err(C, e, "'*' must be the last index"); return kv_none(); }
     for (const kdr_node *k = e->kids; k; k = k->next)
@@ -671,9 +713,12 @@ static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, i
         }
         if (v.k == KV_NONE) continue;
         char rb[64];
-        const char *aname = rename_attr(m, s->name, rb, sizeof rb);
-        /* special translations */
-        if (strcmp(b->name, "mean") == 0 && strcmp(s->name, "over") == 0) {
+        /* the recipe's argument name, or the op's older name for it */
+        const char *aname = kd_attr_index(op, s->name) >= 0 ? s->name
+                          : rename_attr(m, s->name, rb, sizeof rb);
+        /* special translations (for an op that takes axes instead of over:) */
+        if (strcmp(b->name, "mean") == 0 && strcmp(s->name, "over") == 0 &&
+            kd_attr_index(op, "over") < 0) {
             int ai = kd_attr_index(op, "axes");
             const kd_shape *xs = ndata ? &C->g->nodes[ins[0]].shape : NULL;
             int64_t ax[KD_MAXDIM];
@@ -914,6 +959,11 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
 static kv eval(cc *C, frame *F, const kdr_node *e, const char *hint)
 {
     if (STOP(C) || !e) return kv_none();
+    if (++C->steps > MAX_STEPS) {
+        err(C, e, "the model takes more than %d evaluation steps to build (a loop too long?)",
+            MAX_STEPS);
+        return kv_none();
+    }
     switch (e->kind) {
     case KDR_NUM: return kv_num(e->num);
     case KDR_BOOL: return (kv){ .k = KV_BOOL, .num = e->num };
@@ -1052,6 +1102,11 @@ static kv eval(cc *C, frame *F, const kdr_node *e, const char *hint)
 static void exec_stmts(cc *C, frame *F, const kdr_node *s)
 {
     for (; s && !STOP(C); s = s->next) {
+        if (++C->steps > MAX_STEPS) {
+            err(C, s, "the model takes more than %d evaluation steps to build (a loop too long?)",
+                MAX_STEPS);
+            return;
+        }
         switch (s->kind) {
         case KDR_ASSIGN: {
             const char *key;
@@ -1121,7 +1176,7 @@ int kd_compile_model(kd_graph *g, const kdr_program *p, const kdr_node *decl,
     g->model_names[g->nmodels++] = decl->name;
 
     int32_t in = new_node(&C);
-    if (in < 0) return -1;
+    if (in < 0) { err(&C, decl, "the program has more than %d operations", MAX_NODES); return -1; }
     kd_node *n = &g->nodes[in];
     n->kind = KD_NODE_INPUT;
     n->shape.ndim = data->x.ndim + 1;

@@ -66,7 +66,11 @@ int64_t kd_graph_model_params(const kd_graph *g, int model)
 {
     int64_t n = 0;
     for (int32_t i = 0; i < g->nparams; i++)
-        if (model < 0 || g->params[i].model == model) n += kd_shape_numel(&g->params[i].shape);
+        if (model < 0 || g->params[i].model == model) {
+            int64_t k = kd_shape_numel(&g->params[i].shape);
+            if (k > INT64_MAX - n) return INT64_MAX;
+            n += k;
+        }
     return n;
 }
 
@@ -74,6 +78,9 @@ int64_t kd_graph_model_macs(const kd_graph *g, int model)
 {
     int64_t n = 0;
     for (int32_t i = 0; i < g->nnodes; i++)
-        if (model < 0 || g->nodes[i].model == model) n += g->nodes[i].macs;
+        if (model < 0 || g->nodes[i].model == model) {
+            if (g->nodes[i].macs > INT64_MAX - n) return INT64_MAX;   /* saturate */
+            n += g->nodes[i].macs;
+        }
     return n;
 }
