@@ -1,0 +1,14 @@
+## runtime/local.mk — the graph compiler and executor (included by Makefile.am).
+## Other runtime fragments (runtime/exec.mk, runtime/optim.mk) append to
+## runtime_libruntime_a_SOURCES and to RUNTIME_TESTS.
+
+noinst_LIBRARIES += runtime/libruntime.a
+runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
+	runtime/compile.c runtime/check_models.c
+
+RUNTIME_LDADD = runtime/libruntime.a $(OPS_LIBS) lang/liblang.a \
+	$(BLAS_LIBS) $(M_LIBS)
+
+RUNTIME_TESTS = tests/runtime/test_compile
+tests_runtime_test_compile_SOURCES = tests/runtime/test_compile.c tests/unit.h
+tests_runtime_test_compile_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)

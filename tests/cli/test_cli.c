@@ -1,0 +1,298 @@
+/* test_cli.c — the kdrun command line: options, messages and exit codes.
+ *
+ * Runs the freshly built ./kdrun (KDRUN_BUILDDIR/kdrun) as a child process
+ * with stdout and stderr captured to files, and checks the documented exit
+ * codes: 0 ok, 1 runtime not available, 2 usage error, 3 recipe error.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/unit.h"
+
+#define KDRUN KD_BUILD("kdrun")
+#define FMNIST_KD KD_SRC("recipes/classic/fmnist_kd.kdr")
+
+static char tmpdir[256];
+static char out_path[300], err_path[300];
+
+typedef struct run_result {
+    int status;     /* exit status, or -1 if the child did not exit normally */
+    char *out;      /* captured stdout (malloc'd, NUL-terminated) */
+    char *err;      /* captured stderr */
+} run_result;
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+/* Run kdrun with the NULL-terminated argument list. */
+static run_result run_kdrun(const char *arg, ...)
+{
+    const char *argv[32];
+    int argc = 0;
+    argv[argc++] = "kdrun";
+    va_list ap;
+    va_start(ap, arg);
+    for (const char *a = arg; a && argc < 31; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    run_result r = { -1, NULL, NULL };
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return r;
+    if (pid == 0) {
+        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+            _exit(127);
+        execv(KDRUN, (char *const *)argv);
+        _exit(127);
+    }
+    int ws;
+    if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws))
+        r.status = WEXITSTATUS(ws);
+    r.out = kd_unit_slurp(out_path, NULL);
+    r.err = kd_unit_slurp(err_path, NULL);
+    if (!r.out) r.out = strdup("");
+    if (!r.err) r.err = strdup("");
+    return r;
+}
+
+static int contains(const char *hay, const char *needle)
+{
+    return hay && strstr(hay, needle) != NULL;
+}
+
+/* Write a file in the temporary directory; returns its path (static). */
+static const char *write_tmp(const char *name, const char *text)
+{
+    static char path[2][320];
+    static int which;
+    char *p = path[which ^= 1];
+    snprintf(p, sizeof path[0], "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    return p;
+}
+
+static void test_version(void)
+{
+    run_result r = run_kdrun("--version", NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    KD_ASSERT_STR_EQ(r.out, "kdrun " PACKAGE_VERSION "\n");
+    KD_ASSERT_STR_EQ(r.err, "");
+    run_free(&r);
+    r = run_kdrun("-V", NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    KD_ASSERT_STR_EQ(r.out, "kdrun " PACKAGE_VERSION "\n");
+    run_free(&r);
+}
+
+static void test_help(void)
+{
+    run_result r = run_kdrun("--help", NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.out, "usage: kdrun"));
+    CU_ASSERT(contains(r.out, "--check"));
+    CU_ASSERT(contains(r.out, "--set KEY=VALUE"));
+    CU_ASSERT(contains(r.out, "KDRUN_PATH"));
+    CU_ASSERT(contains(r.out, "Exit status"));
+    CU_ASSERT(contains(r.out, "3  recipe error"));
+    KD_ASSERT_STR_EQ(r.err, "");
+    run_free(&r);
+}
+
+static void test_usage_errors(void)
+{
+    static const char *const cases[][3] = {
+        { "--bogus", NULL, "unknown option '--bogus'" },
+        { "-x", NULL, "unknown option '-x'" },
+        { "--threads", "0", "--threads 0" },
+        { "--threads", "two", "--threads two" },
+        { "--threads", "3x", "--threads 3x" },
+        { "--seed", "-1", "--seed -1" },
+        { "--set", "epochs", "expected KEY=VALUE" },
+        { "--set", "=3", "expected KEY=VALUE" },
+        { "--color=purple", NULL, "--color=purple" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_result r = cases[i][1]
+            ? run_kdrun(cases[i][0], cases[i][1], FMNIST_KD, NULL)
+            : run_kdrun(cases[i][0], FMNIST_KD, NULL);
+        CU_ASSERT_EQUAL(r.status, 2);
+        CU_ASSERT(contains(r.err, cases[i][2]));
+        CU_ASSERT(contains(r.err, "usage: kdrun"));
+        KD_ASSERT_STR_EQ(r.out, "");
+        run_free(&r);
+    }
+    run_result r = run_kdrun(NULL);
+    CU_ASSERT_EQUAL(r.status, 2);
+    CU_ASSERT(contains(r.err, "no recipe given"));
+    run_free(&r);
+    r = run_kdrun("--check", NULL);
+    CU_ASSERT_EQUAL(r.status, 2);
+    run_free(&r);
+    r = run_kdrun("--set", NULL);
+    CU_ASSERT_EQUAL(r.status, 2);
+    CU_ASSERT(contains(r.err, "needs a value"));
+    run_free(&r);
+    r = run_kdrun("a.kdr", "b.kdr", NULL);
+    CU_ASSERT_EQUAL(r.status, 2);
+    CU_ASSERT(contains(r.err, "more than one recipe"));
+    run_free(&r);
+}
+
+static void test_missing_recipe(void)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/no-such-recipe.kdr", tmpdir);
+    run_result r = run_kdrun("--check", path, NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "no-such-recipe.kdr"));
+    CU_ASSERT(contains(r.err, "error"));
+    KD_ASSERT_STR_EQ(r.out, "");
+    run_free(&r);
+
+    r = run_kdrun("--check", tmpdir, NULL);     /* a directory */
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "error"));
+    run_free(&r);
+}
+
+static void test_syntax_error(void)
+{
+    const char *bad = write_tmp("bad.kdr", "let x = (1 +\nphase p {\n");
+    run_result r = run_kdrun("--check", "--color=never", bad, NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "bad.kdr:"));
+    CU_ASSERT(contains(r.err, "error:"));
+    CU_ASSERT(!contains(r.err, "\033["));
+    KD_ASSERT_STR_EQ(r.out, "");
+    run_free(&r);
+
+    /* not a terminal: no color by default; --color=always forces it */
+    r = run_kdrun("--check", bad, NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(!contains(r.err, "\033["));
+    run_free(&r);
+    r = run_kdrun("--check", "--color=always", bad, NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "\033["));
+    run_free(&r);
+    r = run_kdrun("--check", "--quiet", bad, NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "error:"));
+    run_free(&r);
+}
+
+static void test_check_bundled(void)
+{
+    run_result r = run_kdrun("--check", FMNIST_KD, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(strlen(r.out) > 0);       /* the plan */
+    CU_ASSERT(!contains(r.err, "error"));
+    char *plain = strdup(r.out);
+    run_free(&r);
+    r = run_kdrun("-c", "--set", "epochs=1", "--seed", "7", "--threads", "1",
+                  FMNIST_KD, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.out, "epochs 1\n"));        /* the override shows */
+    CU_ASSERT(plain && strcmp(plain, r.out) != 0);
+    free(plain);
+    run_free(&r);
+
+    /* options after the recipe work too (GNU getopt permutes) */
+    r = run_kdrun(FMNIST_KD, "--check", NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    run_free(&r);
+}
+
+/* A --set key that matches nothing is a recipe error (3); a matching one
+ * changes the plan. */
+static void test_unmatched_set(void)
+{
+    run_result r = run_kdrun("--check", "--set", "no_such_setting_xyz=1",
+                             FMNIST_KD, NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "no_such_setting_xyz"));
+    CU_ASSERT(contains(r.err, "matches nothing"));
+    KD_ASSERT_STR_EQ(r.out, "");
+    run_free(&r);
+}
+
+static void test_run_without_runtime(void)
+{
+    run_result r = run_kdrun(FMNIST_KD, NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT(contains(r.err, "runtime, which is not in this build yet"));
+    run_free(&r);
+}
+
+static void test_zoo_path(void)
+{
+    /* KDRUN_PATH pointing nowhere is ignored with a warning. */
+    setenv("KDRUN_PATH", "/nonexistent/kdrun-zoo", 1);
+    run_result r = run_kdrun("--check", FMNIST_KD, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "KDRUN_PATH"));
+    run_free(&r);
+    setenv("KDRUN_PATH", KD_SRC("recipes"), 1);
+}
+
+int main(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/kdrun-cli-XXXXXX",
+             t && *t ? t : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    snprintf(out_path, sizeof out_path, "%s/stdout", tmpdir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
+    /* the build tree's zoo, not an installed one */
+    setenv("KDRUN_PATH", KD_SRC("recipes"), 1);
+    unsetenv("NO_COLOR");
+
+    static const kd_unit_test tests[] = {
+        KD_TEST(test_version),
+        KD_TEST(test_help),
+        KD_TEST(test_usage_errors),
+        KD_TEST(test_missing_recipe),
+        KD_TEST(test_syntax_error),
+        KD_TEST(test_check_bundled),
+        KD_TEST(test_unmatched_set),
+        KD_TEST(test_run_without_runtime),
+        KD_TEST(test_zoo_path),
+        KD_TEST_END
+    };
+    int status = kd_unit_main("cli", tests);
+
+    char p[400];
+    static const char *const names[] = { "stdout", "stderr", "bad.kdr" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
+        unlink(p);
+    }
+    rmdir(tmpdir);
+    return status;
+}
