@@ -55,6 +55,7 @@ kdr_node *kdr_depth(kdr_parser *P, kdr_node *n)
             kdr_diag_push(P->diag, KDR_ERROR, P->unit, n->beg, n->end,
                           "expression nested more than %d levels deep", KDR_MAX_EXPR_DEPTH);
         P->depth_reported = 1;
+        P->fatal = 1;   /* stop reading: the rest of such input is noise */
         kdr_node *z = kdr_mk(P, KDR_NUM, (kdr_loc){ n->beg, n->end });
         return z;
     }
@@ -75,6 +76,7 @@ kdr_node *kdr_stmt_depth(kdr_parser *P, kdr_node *n)
             kdr_diag_push(P->diag, KDR_ERROR, P->unit, n->beg, n->end,
                           "statement nested more than %d levels deep", KDR_MAX_STMT_DEPTH);
         P->depth_reported = 1;
+        P->fatal = 1;
         return NULL;
     }
     return n;
