@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,107 @@ static void test_syntax_error(void)
     run_free(&r);
 }
 
+/* Write raw bytes to a file in the temporary directory; returns its path. */
+static const char *write_bytes(const char *name, const char *data, size_t n)
+{
+    static char path[320];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+    return path;
+}
+
+/* Hostile files: each gives a located error and exit 3 (an empty file is a
+ * valid, empty recipe), never a crash or a hang. */
+static void test_hostile_inputs(void)
+{
+    size_t big = 10u << 20;
+    char *buf = malloc(big + 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+
+    /* binary garbage (a fixed pseudo-random sequence) */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < 65536; i++) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; buf[i] = (char)(x >> 56); }
+    run_result r = run_kdrun("--check", "--color=never", write_bytes("garbage.kdr", buf, 65536), NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "garbage.kdr:1:"));
+    CU_ASSERT(contains(r.err, "too many errors"));
+    run_free(&r);
+
+    /* NUL bytes */
+    r = run_kdrun("--check", "--color=never", write_bytes("nul.kdr", "let a = 1\0\0\nlet b = 2\n", 21), NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "nul.kdr:1:10: error: NUL byte in recipe"));
+    run_free(&r);
+
+    /* a 10 MB line */
+    size_t o = (size_t)sprintf(buf, "let x = ");
+    while (o + 8 < big) { memcpy(buf + o, "1 + ", 4); o += 4; }
+    memcpy(buf + o, "1\n", 2);
+    r = run_kdrun("--check", "--color=never", write_bytes("long.kdr", buf, o + 2), NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "long.kdr:1:9: error: expression nested more than 1000 levels deep"));
+    run_free(&r);
+
+    /* 100 000 nested parentheses */
+    o = (size_t)sprintf(buf, "let x = ");
+    memset(buf + o, '(', 100000); o += 100000;
+    buf[o++] = '1';
+    memset(buf + o, ')', 100000); o += 100000;
+    buf[o++] = '\n';
+    r = run_kdrun("--check", "--color=never", write_bytes("nest.kdr", buf, o), NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "nest.kdr:1:265: error: brackets nested more than 256 deep"));
+    run_free(&r);
+
+    /* invalid UTF-8 */
+    r = run_kdrun("--check", "--color=never", write_bytes("utf8.kdr", "let \xc3\x28 = 1\n", 14), NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "utf8.kdr:1:5: error: invalid UTF-8 byte 0xC3"));
+    run_free(&r);
+
+    /* an empty file is an empty recipe */
+    r = run_kdrun("--check", write_bytes("empty.kdr", "", 0), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    run_free(&r);
+
+    /* an unreadable file (root reads everything: only checked as a user) */
+    if (geteuid() != 0) {
+        const char *p = write_bytes("secret.kdr", "let a = 1\n", 10);
+        chmod(p, 0);
+        r = run_kdrun("--check", p, NULL);
+        CU_ASSERT_EQUAL(r.status, 3);
+        CU_ASSERT(contains(r.err, "Permission denied"));
+        run_free(&r);
+    }
+    free(buf);
+}
+
+/* --check compiles every model: shapes are printed, shape errors located */
+static void test_check_shapes(void)
+{
+    run_result r = run_kdrun("--check", FMNIST_KD, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.out, "teacher      [1, 28, 28] -> [10]"));
+    CU_ASSERT(contains(r.out, "student      [1, 28, 28] -> [10]"));
+    run_free(&r);
+
+    const char *bad = write_tmp("shape.kdr",
+        "net n() {\n  v = linear(flatten(in), 10)\n  out conv(v, 4, k: 3)\n}\n"
+        "data d = cifar10(\"/nonexistent\") { train \"train\" }\n"
+        "model m = n()\n"
+        "phase p {\n  train m on d.train\n  epochs 1\n  loss ce(m.v, label)\n}\n");
+    r = run_kdrun("--check", "--color=never", bad, NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "shape.kdr:3:7: error: conv2d expects 4-D input"));
+    CU_ASSERT(contains(r.err, "shape.kdr:6:11: note: in 'n', called here"));
+    KD_ASSERT_STR_EQ(r.out, "");
+    run_free(&r);
+}
+
 static void test_check_bundled(void)
 {
     run_result r = run_kdrun("--check", FMNIST_KD, NULL);
@@ -280,6 +382,8 @@ int main(void)
         KD_TEST(test_missing_recipe),
         KD_TEST(test_syntax_error),
         KD_TEST(test_check_bundled),
+        KD_TEST(test_hostile_inputs),
+        KD_TEST(test_check_shapes),
         KD_TEST(test_unmatched_set),
         KD_TEST(test_run_without_runtime),
         KD_TEST(test_zoo_path),
