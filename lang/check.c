@@ -1153,6 +1153,14 @@ static ty call(chk *c, const kdr_node *n, unsigned ctx, int omit_input)
                     ex(c, a->a, ctx);
                 return T(V_ANY);
             }
+            /* A phase, data set, pool or search is never callable, so a call
+             * with its name means the builtin of that name (phase kd {...}
+             * may use kd(...) in its loss). */
+            const kdr_builtin *hb = kdr_builtin_find(f->name, ctx & ~KDR_CTX_VALUE);
+            if (!hb)
+                hb = kdr_builtin_find(f->name, KDR_CTX_MATH);
+            if (hb)
+                return bcall(c, n, hb, ctx, omit_input);
             err(c, f, "%s cannot be called", kind_desc(t, b1, sizeof b1));
             return T(V_ANY);
         }

@@ -60,6 +60,8 @@ typedef struct frame {
     kv last;                 /* the last value assigned (value of a repeat body) */
     opcount *counts;         /* per-op counters for parameter names */
     int anon;                /* counter for unnamed template calls */
+    int phase;               /* 1: a phase-level expression (losses): model.tensor, label */
+    int32_t label;           /* phase level: the label input node, or -1 */
 } frame;
 
 typedef struct callsite { const kdr_unit *unit; const kdr_node *at; const char *net; } callsite;
@@ -574,6 +576,16 @@ static const opmap opmaps[] = {
     { "dropout", "dropout", "" },
     { "concat", "concat", "" },
     { "aggregate", "aggregate", "" },
+    /* losses (phase level) */
+    { "ce", "ce", "" },
+    { "kd", "kd", "" },
+    { "kl", "kl", "" },
+    { "l2", "mse", "" },
+    { "mse", "mse", "" },
+    { "l1", "l1", "" },
+    { "smooth_l1", "smooth_l1", "" },
+    { "bce_with_logits", "bce_with_logits", "" },
+    { "cosine", "cosine", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)
@@ -884,7 +896,9 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
     const kdr_unit *nu = NULL;
     const kdr_node *net = find_decl(C->p, KDR_NET, name, &nu);
     if (net) return call_net(C, F, e, net, nu, hint, 0);
-    const kdr_builtin *b = kdr_builtin_find(name, KDR_CTX_NET | KDR_CTX_SEARCH | KDR_CTX_MATH);
+    unsigned ctx = KDR_CTX_NET | KDR_CTX_SEARCH | KDR_CTX_MATH;
+    if (F->phase) ctx = KDR_CTX_LOSS | KDR_CTX_MATH | KDR_CTX_NET;
+    const kdr_builtin *b = kdr_builtin_find(name, ctx);
     if (b && (b->ctx & KDR_CTX_MATH)) {
         /* numeric helpers: min, max, round, floor, ceil, sqrt, abs */
         double xs[8];
@@ -909,6 +923,14 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
         unsupported(C, "choice(...) is not in this build yet");
         return kv_none();
     }
+    if (b && F->phase && !(b->ctx & (KDR_CTX_LOSS | KDR_CTX_NET))) {
+        unsupported(C, "'%s' in a loss is not in this build yet", name);
+        return kv_none();
+    }
+    if (!b && F->phase && kdr_builtin_find(name, KDR_CTX_WEIGHT)) {
+        unsupported(C, "weight schedule '%s' is not in this build yet", name);
+        return kv_none();
+    }
     if (b) return call_op(C, F, e, b, 0);
     err(C, callee, "unknown function '%s'", name);
     return kv_none();
@@ -921,6 +943,10 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
     const char *name = e->name;
     bind *b = get_var(F, name);
     if (b) return b->v;
+    if (F->phase && strcmp(name, "label") == 0) {
+        if (F->label < 0) { err(C, e, "this data set has no labels"); return kv_none(); }
+        return kv_tensor(F->label);
+    }
     const kdr_unit *u = NULL;
     const kdr_node *let = find_decl(C->p, KDR_LET, name, &u);
     if (let) {
@@ -954,6 +980,57 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
     }
     /* a bare word: a symbol argument such as `hw` or `horizontal` */
     return (kv){ .k = KV_SYM, .s = name };
+}
+
+/* model.tensor at phase level: a named tensor of a compiled model */
+static kv model_tensor(cc *C, const kdr_node *at, const char *full)
+{
+    int32_t t = kd_graph_find(C->g, full);
+    if (t >= 0) return kv_tensor(t);
+    const char *near = kd_graph_closest(C->g, full);
+    if (near) err(C, at, "no tensor named '%s'; did you mean '%s'?", full, near);
+    else err(C, at, "no tensor named '%s'", full);
+    return kv_none();
+}
+
+/* model.x[s, *] at phase level: the named tensors model.x[s, i], by i */
+static kv graph_star(cc *C, frame *F, const kdr_node *e, const char *base)
+{
+    char prefix[512];
+    size_t o = 0;
+    append(prefix, sizeof prefix, &o, "%s[", base);
+    for (const kdr_node *k = e->kids; k; k = k->next) {
+        if (k->kind == KDR_STAR) {
+            if (k->next) { err(C, k, "'*' must be the last index"); return kv_none(); }
+            break;
+        }
+        kv v = eval(C, F, k, NULL);
+        int64_t i;
+        if (STOP(C) || want_int(C, k, v, &i)) return kv_none();
+        append(prefix, sizeof prefix, &o, "%lld,", (long long)i);
+    }
+    int n = 0;
+    for (int32_t i = 0; i < C->g->nnamed; i++) {
+        const char *nm = C->g->named[i].name;
+        if (strncmp(nm, prefix, o) == 0 && !strchr(nm + o, ',') && !strchr(nm + o, '.')) n++;
+    }
+    if (n == 0) { err(C, e, "no tensor named %s*]", prefix); return kv_none(); }
+    kv *items = alloc(C, (size_t)n * sizeof *items);
+    int64_t *keys = alloc(C, (size_t)n * sizeof *keys);
+    int m = 0;
+    for (int32_t i = 0; i < C->g->nnamed; i++) {
+        const char *nm = C->g->named[i].name;
+        if (strncmp(nm, prefix, o) == 0 && !strchr(nm + o, ',') && !strchr(nm + o, '.')) {
+            keys[m] = strtoll(nm + o, NULL, 10);
+            items[m++] = kv_tensor(C->g->named[i].node);
+        }
+    }
+    for (int i = 1; i < m; i++)
+        for (int j = i; j > 0 && keys[j - 1] > keys[j]; j--) {
+            int64_t tk = keys[j]; keys[j] = keys[j - 1]; keys[j - 1] = tk;
+            kv tv = items[j]; items[j] = items[j - 1]; items[j - 1] = tv;
+        }
+    return (kv){ .k = KV_LIST, .items = items, .n = m };
 }
 
 static kv eval(cc *C, frame *F, const kdr_node *e, const char *hint)
@@ -1018,6 +1095,13 @@ static kv eval(cc *C, frame *F, const kdr_node *e, const char *hint)
     }
     case KDR_CALL: return call(C, F, e, hint);
     case KDR_INDEX: {
+        if (F->phase && e->a->kind == KDR_MEMBER && e->a->a->kind == KDR_IDENT) {
+            const char *base = str(C, "%s.%s", e->a->a->name, e->a->name);
+            for (const kdr_node *k = e->kids; k; k = k->next)
+                if (k->kind == KDR_STAR) return graph_star(C, F, e, base);
+            const char *key = index_key(C, F, e, base);
+            return key ? model_tensor(C, e, key) : kv_none();
+        }
         if (e->a->kind != KDR_IDENT) {
             unsupported(C, "indexing a member is not in this build yet");
             return kv_none();
@@ -1044,6 +1128,7 @@ static kv eval(cc *C, frame *F, const kdr_node *e, const char *hint)
         return kv_none();
     }
     case KDR_MEMBER:
+        if (F->phase && e->a->kind == KDR_IDENT) return model_tensor(C, e, str(C, "%s.%s", e->a->name, e->name));
         unsupported(C, "members (a.b) inside a net are not in this build yet");
         return kv_none();
     case KDR_REPEAT: {
@@ -1213,4 +1298,49 @@ int kd_compile_model(kd_graph *g, const kdr_program *p, const kdr_node *decl,
     if (C.failed || out.k != KV_TENSOR) return -1;
     name_tensor(&C, str(&C, "%s.out", decl->name), out.t);
     return C.model;
+}
+
+int32_t kd_compile_expr(kd_graph *g, const kdr_program *p, const kdr_unit *unit,
+                        const kdr_node *expr, const char *path, int32_t label, kdr_diag *d)
+{
+    cc C;
+    memset(&C, 0, sizeof C);
+    C.g = g;
+    C.p = p;
+    C.d = d;
+    C.unit = unit;
+    C.model = -1;
+    frame F;
+    memset(&F, 0, sizeof F);
+    F.path = path;
+    F.phase = 1;
+    F.label = label;
+    kv v = eval(&C, &F, expr, NULL);
+    if (C.unsupported) {
+        kdr_diag_push(d, KDR_NOTE, unit, expr->beg, expr->end, "not compiled: %s", C.why);
+        return -2;
+    }
+    if (C.failed) return -1;
+    if (v.k != KV_TENSOR) {
+        err(&C, expr, "a loss must be a tensor expression, got %s", kind_name(v.k));
+        return -1;
+    }
+    return v.t;
+}
+
+int32_t kd_graph_add_input(kd_graph *g, const char *name, kd_shape shape)
+{
+    cc C;
+    memset(&C, 0, sizeof C);
+    C.g = g;
+    C.model = -1;
+    int32_t id = new_node(&C);
+    if (id < 0) return -1;
+    kd_node *n = &g->nodes[id];
+    n->kind = KD_NODE_INPUT;
+    n->shape = shape;
+    n->label = "input";
+    n->name = kdr_arena_intern(g->arena, name, strlen(name));
+    name_tensor(&C, n->name, id);
+    return id;
 }

@@ -1,5 +1,6 @@
 /* test_compile.c — the graph compiler: template expansion, named tensors,
  * parameter naming and counting, shape inference and located errors. */
+#define _GNU_SOURCE 1   /* mkstemps */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -204,6 +205,80 @@ static void test_numbers_and_conditions(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "error: 'c' of 'conv' must be an integer, got 2.5"));
 }
 
+/* the `loss` expression of phase `phase` in the loaded program */
+static const kdr_node *phase_loss(const char *phase)
+{
+    for (const kdr_node *t = prog->units[0]->root->kids; t; t = t->next)
+        if (t->kind == KDR_PHASE && strcmp(t->name, phase) == 0)
+            for (const kdr_node *s = t->kids; s; s = s->next)
+                if (s->kind == KDR_SETTING && strcmp(s->word, "loss") == 0) return s->a;
+    return NULL;
+}
+
+static const char *KD_RECIPE =
+    "use \"nets/resnet.kdr\"\n"
+    "data d = cifar10(\"/x\") { train \"train\" }\n"
+    "model t = resnet(depth: 14, classes: 10, base: 8)\n"
+    "model s = resnet(depth: 8, classes: 10, base: 4)\n"
+    "phase pre { train t on d.train; loss ce(t.logits, label) }\n"
+    "phase kd {\n  train s on d.train\n  teacher t frozen\n"
+    "  loss 0.1 * ce(s.logits, label)\n     + 0.9 * kd(s.logits, t.logits, T: 4)\n}\n"
+    "phase fit { train s on d.train; loss mse(s.block[3, 1], t.block[3, 2]) }\n"
+    "phase bad { train s on d.train; loss kd(s.block[3, 1], t.block[3, 9]) }\n"
+    "phase star { train s on d.train; loss mse(t.feat, aggregate(t.block[3, *])) }\n";
+
+static void test_loss_expressions(void)
+{
+    int m = compile_text(KD_RECIPE, "t", 3, 32);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    const kdr_node *sd = NULL;
+    for (const kdr_node *t = prog->units[0]->root->kids; t; t = t->next)
+        if (t->kind == KDR_MODEL && strcmp(t->name, "s") == 0) sd = t;
+    kd_data_shape ds;
+    memset(&ds, 0, sizeof ds);
+    ds.x = kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
+    CU_ASSERT_EQUAL_FATAL(kd_compile_model(graph, prog, sd, &ds, 4, &diag), 1);
+    int32_t label = kd_graph_add_input(graph, "label", kd_shape_make(1, (const int64_t[]){ 4 }));
+    CU_ASSERT_FATAL(label >= 0);
+
+    /* 0.1 * ce + 0.9 * kd: a scalar add of two scaled losses */
+    int32_t l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("kd"), "kd", label, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    const kd_node *n = &graph->nodes[l];
+    CU_ASSERT_EQUAL(n->shape.ndim, 0);
+    CU_ASSERT_STRING_EQUAL(n->op->name, "add");
+    const kd_node *kdn = &graph->nodes[graph->nodes[n->in[1]].in[0]];
+    CU_ASSERT_STRING_EQUAL(kdn->op->name, "kd");
+    CU_ASSERT_EQUAL(kdn->in[0], kd_graph_find(graph, "s.logits"));
+    CU_ASSERT_EQUAL(kdn->in[1], kd_graph_find(graph, "t.logits"));
+    CU_ASSERT_DOUBLE_EQUAL(kdn->attr[0].num, 4.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(graph->nodes[n->in[0]].attr[0].num, 0.1, 1e-12);
+
+    /* indexed members: t.block[3, 2] is addressable; shapes must agree */
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("fit"), "fit", label, &diag);
+    CU_ASSERT(l < 0);       /* [4, 16, 8, 8] against [4, 32, 8, 8] */
+    CU_ASSERT_EQUAL(diag.errors, 1);
+
+    /* an index past the blocks (the checker cannot know): located, with a suggestion */
+    kdr_diag_free(&diag);
+    kdr_diag_init(&diag);
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("bad"), "bad", label, &diag);
+    CU_ASSERT_EQUAL(l, -1);
+    CU_ASSERT_EQUAL_FATAL(diag.count, 1);
+    CU_ASSERT_STRING_EQUAL(diag.msgs[0].text, "no tensor named 't.block[3,9]'; did you mean 't.block[3,1]'?");
+
+    /* t.block[3, *]: every block of stage 3, in order, aggregated */
+    kdr_diag_free(&diag);
+    kdr_diag_init(&diag);
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("star"), "star", label, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    const kd_node *agg = &graph->nodes[graph->nodes[l].in[1]];
+    CU_ASSERT_STRING_EQUAL(agg->op->name, "aggregate");
+    CU_ASSERT_EQUAL(agg->ndata, 2);             /* ResNet-14: 2 blocks per stage */
+    CU_ASSERT_EQUAL(agg->in[0], kd_graph_find(graph, "t.block[3,1]"));
+    CU_ASSERT_EQUAL(agg->in[1], kd_graph_find(graph, "t.block[3,2]"));
+}
+
 int main(void)
 {
     static const kd_unit_test tests[] = {
@@ -217,6 +292,7 @@ int main(void)
         KD_TEST(test_recursion_is_an_error),
         KD_TEST(test_unknown_op_is_not_an_error),
         KD_TEST(test_numbers_and_conditions),
+        KD_TEST(test_loss_expressions),
         KD_TEST_END
     };
     kdr_diag_init(&diag);
