@@ -897,7 +897,7 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
     const kdr_node *net = find_decl(C->p, KDR_NET, name, &nu);
     if (net) return call_net(C, F, e, net, nu, hint, 0);
     unsigned ctx = KDR_CTX_NET | KDR_CTX_SEARCH | KDR_CTX_MATH;
-    if (F->phase) ctx = KDR_CTX_LOSS | KDR_CTX_MATH | KDR_CTX_NET;
+    if (F->phase) ctx = KDR_CTX_LOSS | KDR_CTX_MATH | KDR_CTX_NET | KDR_CTX_SEARCH;
     const kdr_builtin *b = kdr_builtin_find(name, ctx);
     if (b && (b->ctx & KDR_CTX_MATH)) {
         /* numeric helpers: min, max, round, floor, ceil, sqrt, abs */
@@ -923,7 +923,7 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
         unsupported(C, "choice(...) is not in this build yet");
         return kv_none();
     }
-    if (b && F->phase && !(b->ctx & (KDR_CTX_LOSS | KDR_CTX_NET))) {
+    if (b && F->phase && !(b->ctx & (KDR_CTX_LOSS | KDR_CTX_NET | KDR_CTX_SEARCH | KDR_CTX_MATH))) {
         unsupported(C, "'%s' in a loss is not in this build yet", name);
         return kv_none();
     }
