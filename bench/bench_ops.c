@@ -1,0 +1,151 @@
+/* bench_ops.c — GFLOP/s of a 1024^3 sgemm (the machine reference) and of
+ * conv2d forward and forward+backward on ResNet-20 layer shapes (batch 128),
+ * with the fraction of the sgemm figure.  Not part of `make check`.
+ *
+ *   make bench/bench_ops && bench/bench_ops
+ *   OPENBLAS_CORETYPE=Haswell bench/bench_ops     (set before the library loads)
+ *   bench/bench_ops REPS WORKSPACE_KIB OMP_THREADS (cap the conv workspace;
+ *                                                  threads of the op loops)
+ * The build host of November 2026 is an AMD EPYC with AVX2/FMA and no
+ * AVX-512: OpenBLAS 0.3.21 detects it as Zen, and OPENBLAS_CORETYPE=SkylakeX
+ * dies with SIGILL there.  Other agents share the 2 cores: run it twice.
+ *
+ * Shapes: x [N, C, H, W], w [F, C, K, K].  FLOPs counted as 2*N*F*Ho*Wo*C*K*K
+ * for the forward and twice that for the backward (dW and dX).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cblas.h>
+#include "../ops/kd_op.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static float *randbuf(size_t n)
+{
+    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    uint64_t s = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        p[i] = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
+    }
+    return p;
+}
+
+static double bench_sgemm(int n, int reps)
+{
+    float *a = randbuf((size_t)n * n), *b = randbuf((size_t)n * n), *c = randbuf((size_t)n * n);
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double t = now() - t0;
+        if (r && t < best) best = t; /* first run warms up */
+    }
+    free(a), free(b), free(c);
+    return 2.0 * n * (double)n * n / best * 1e-9;
+}
+
+typedef struct layer { int C, F, H, K, S, G; const char *what; } layer;
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 3;
+    int nthreads = 2;
+    /* optional: cap the conv workspace (KiB) to see the effect of chunking */
+    size_t cap = argc > 2 ? (size_t)atol(argv[2]) << 10 : 0;
+    /* optional: OpenMP threads for the op's own loops (default 2) */
+    if (argc > 3) nthreads = atoi(argv[3]);
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    const char *wp = getenv("OMP_WAIT_POLICY");
+    printf("OpenBLAS: %s; core %s (OPENBLAS_CORETYPE=%s); %d BLAS threads; %d OpenMP threads "
+           "(OMP_WAIT_POLICY=%s)\n", openblas_get_config(), openblas_get_corename(), ct ? ct : "unset",
+           openblas_get_num_threads(), nthreads, wp ? wp : "unset");
+    double peak = bench_sgemm(1024, reps);
+    printf("sgemm 1024^3: %.1f GFLOP/s (reference)\n\n", peak);
+
+    static const layer L[] = {
+        {16, 16, 32, 3, 1, 1, "stage 1 3x3"},
+        {16, 32, 32, 3, 2, 1, "stage 2 in 3x3/2"},
+        {32, 32, 16, 3, 1, 1, "stage 2 3x3"},
+        {32, 64, 16, 3, 2, 1, "stage 3 in 3x3/2"},
+        {64, 64, 8, 3, 1, 1, "stage 3 3x3"},
+        {16, 32, 32, 1, 2, 1, "shortcut 1x1/2"},
+        {32, 32, 16, 1, 1, 1, "1x1"},
+        {32, 32, 16, 3, 1, 32, "depthwise 3x3"},
+    };
+    const kd_op_def *d = kd_op_find("conv2d");
+    printf("%-18s %-22s %9s %6s %9s %6s %9s %6s\n", "layer (N=128)", "C->F HxW k/s g",
+           "fwd GF/s", "frac", "bwd GF/s", "frac", "f+b GF/s", "frac");
+    double tot_flop = 0, tot_time = 0;
+    for (size_t l = 0; l < sizeof L / sizeof L[0]; l++) {
+        const layer *y = &L[l];
+        kd_attr_val av[KD_MAXATTR];
+        kd_attrs_default(d, av);
+        av[kd_attr_index(d, "c")].num = y->F;
+        av[kd_attr_index(d, "k")].num = y->K;
+        av[kd_attr_index(d, "stride")].num = y->S;
+        av[kd_attr_index(d, "groups")].num = y->G;
+        av[kd_attr_index(d, "bias")].num = 0;
+        kd_op_ctx c;
+        kd_op_info info;
+        char err[256];
+        memset(&c, 0, sizeof c);
+        c.attr = av;
+        c.nin = 1 + d->nparams;
+        c.in_shape[0] = (kd_shape){{128, y->C, y->H, y->H}, 4};
+        if (kd_op_infer(d, &c, &info, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        size_t nx = (size_t)kd_shape_numel(&c.in_shape[0]), nw = (size_t)kd_shape_numel(&c.in_shape[1]);
+        size_t ny = (size_t)kd_shape_numel(&c.out_shape);
+        float *x = randbuf(nx), *w = randbuf(nw), *out = randbuf(ny), *gy = randbuf(ny);
+        float *dx = randbuf(nx), *dw = randbuf(nw);
+        c.in[0] = x, c.in[1] = w, c.out = out, c.grad_out = gy;
+        c.grad_in[0] = dx, c.grad_in[1] = dw;
+        c.work_size = d->workspace(&c);
+        if (cap && c.work_size > cap) {
+            /* never below one image: the workspace of the same layer at N = 1 */
+            kd_op_ctx one = c;
+            one.in_shape[0].dims[0] = 1;
+            size_t min = d->workspace(&one);
+            c.work_size = cap > min ? cap : min;
+        }
+        c.work = c.work_size ? aligned_alloc(64, (c.work_size + 63) / 64 * 64) : NULL;
+        c.nthreads = nthreads;
+        double flop = 2.0 * (double)ny * (y->C / y->G) * y->K * y->K;
+        double tf = 1e30, tb = 1e30;
+        for (int r = 0; r < reps + 1; r++) {
+            double t0 = now();
+            d->forward(&c);
+            double t1 = now();
+            d->backward(&c);
+            double t2 = now();
+            if (r) {
+                if (t1 - t0 < tf) tf = t1 - t0;
+                if (t2 - t1 < tb) tb = t2 - t1;
+            }
+        }
+        double gf = flop / tf * 1e-9, gb = 2 * flop / tb * 1e-9, gfb = 3 * flop / (tf + tb) * 1e-9;
+        char desc[64];
+        snprintf(desc, sizeof desc, "%d->%d %dx%d %d/%d g%d", y->C, y->F, y->H, y->H, y->K, y->S, y->G);
+        printf("%-18s %-22s %9.1f %5.0f%% %9.1f %5.0f%% %9.1f %5.0f%%\n", y->what, desc, gf,
+               100 * gf / peak, gb, 100 * gb / peak, gfb, 100 * gfb / peak);
+        if (y->K == 3 && y->G == 1) {
+            tot_flop += 3 * flop;
+            tot_time += tf + tb;
+        }
+        free(x), free(w), free(out), free(gy), free(dx), free(dw), free(c.work);
+    }
+    printf("\n3x3 dense layers, forward+backward: %.1f GFLOP/s = %.0f%% of sgemm\n",
+           tot_flop / tot_time * 1e-9, 100 * tot_flop / tot_time * 1e-9 / peak);
+    return 0;
+}

@@ -1,0 +1,179 @@
+/* kd_op.h — the op interface: the only header ops/ shares with runtime/.
+ *
+ * One file per op (ops/<name>.c) exports one `const kd_op_def kd_op_<name>`;
+ * ops/ops.def lists them (X-macro) and ops/registry.c builds the table.
+ *
+ * Calling convention
+ * ------------------
+ * An op node has `ndata` data inputs (def->min_inputs..def->max_inputs, the
+ * tensors written in the recipe) followed by exactly def->nparams parameter
+ * slots (conv weight/bias, bn gamma/beta, linear W/b, aggregate alpha), so
+ * c->nin = ndata + def->nparams.  Parameters are ordinary inputs as far as
+ * the kernels are concerned; the graph keeps them in one flat buffer.
+ *
+ *   infer      reads c->attr and c->in_shape[0..ndata-1]; writes the
+ *              parameter shapes c->in_shape[ndata..] (ndim = KD_ABSENT for an
+ *              optional parameter turned off, e.g. `bias: false`), the output
+ *              shape c->out_shape and kd_op_info (op state shapes and initial
+ *              values, parameter initialisers, floats saved from forward to
+ *              backward).  Returns 0, or -1 with a short message in err such
+ *              as "conv2d expects 4-D input [N, C, H, W], got [128, 64]".
+ *   workspace  bytes of scratch wanted by forward and backward (the larger);
+ *              called after infer.  Kernels adapt to c->work_size when it is
+ *              at least the per-op minimum (conv2d chunks its batch).
+ *   forward    reads c->in[], writes c->out (overwrites), may read/update
+ *              c->state[] (bn running stats, only when c->training) and write
+ *              c->saved.
+ *   backward   reads c->grad_out, c->in[], c->out, c->saved, and ADDS
+ *              dL/d(input i) into c->grad_in[i] for every non-NULL slot.  It
+ *              never overwrites a gradient: the graph sums fan-out for free.
+ *              Inputs in def->nograd (labels, the kd teacher) get none.
+ *
+ * Tensors are dense, row-major float32.  Scalars (losses) have ndim 0 and
+ * one element.  Class labels (ce) are stored as floats holding integers.
+ *
+ * Threading (one scheme, also in ops/README.md)
+ * ---------------------------------------------------
+ * - Large matrix products call cblas_sgemm OUTSIDE any OpenMP region;
+ *   OpenBLAS threads them itself.  No BLAS call is ever inside a parallel
+ *   region (OpenBLAS issues #3187, #3913).
+ * - Elementwise, im2col/col2im, per-channel and per-row loops use
+ *   `#pragma omp parallel for schedule(static) num_threads(c->nthreads)`.
+ *   Each output element is written by exactly one thread and every
+ *   reduction is done in a fixed order inside one iteration (per channel,
+ *   per row) or serially over per-row partials; no `reduction` clauses and
+ *   no atomics.  Results are therefore bit-identical run to run for a given
+ *   thread count (in fact for any thread count, except through OpenBLAS).
+ * - Exception: memory-bound loops that alternate with sgemm calls inside
+ *   one op (conv2d im2col/col2im/scatter) run on the calling thread;
+ *   spinning OpenMP workers otherwise steal the cores OpenBLAS needs
+ *   (measured 3-4x slower on 2 cores; see ops/README.md).
+ * - Reductions (batch statistics, losses) accumulate in double.
+ */
+#ifndef KD_OP_H
+#define KD_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KD_MAXDIM   6
+#define KD_MAXIN    18   /* data inputs + parameter slots */
+#define KD_MAXSTATE 4
+#define KD_MAXATTR  12
+#define KD_MAXINTS  KD_MAXDIM
+#define KD_ABSENT   (-1) /* kd_shape.ndim of an absent optional parameter */
+
+typedef struct kd_shape {
+    int64_t dims[KD_MAXDIM];
+    int ndim;                 /* 0: scalar; KD_ABSENT: no tensor */
+} kd_shape;
+
+/* ---- attributes --------------------------------------------------------- */
+typedef enum {
+    KD_ATTR_INT,    /* integral double in [min, max] */
+    KD_ATTR_FLOAT,  /* double in [min, max] */
+    KD_ATTR_BOOL,   /* 0 or 1 */
+    KD_ATTR_ENUM,   /* index into enums[] */
+    KD_ATTR_INTS    /* list of 1..KD_MAXINTS integers, each in [min, max] */
+} kd_attr_type;
+
+typedef struct kd_attr_spec {
+    const char *name;
+    kd_attr_type type;
+    double def;                    /* default (INT/FLOAT/BOOL/ENUM index) */
+    double min, max;               /* inclusive range (INT/FLOAT/INTS) */
+    const char *const *enums;      /* ENUM: NULL-terminated value names */
+    int required;                  /* 1: must be given (def is then unused) */
+    int def_nints;                 /* INTS default */
+    int64_t def_ints[KD_MAXINTS];
+} kd_attr_spec;                    /* arrays end with an entry whose name is NULL */
+
+typedef struct kd_attr_val {
+    double num;                    /* INT, FLOAT, BOOL, ENUM */
+    int nints;                     /* INTS */
+    int64_t ints[KD_MAXINTS];
+} kd_attr_val;
+
+/* ---- parameters and op state ------------------------------------------ */
+typedef enum {
+    KD_INIT_ZERO,
+    KD_INIT_ONE,
+    KD_INIT_KAIMING_NORMAL,  /* N(0, 2/fan_in): conv/linear weights */
+    KD_INIT_UNIFORM_FANIN    /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)): biases */
+} kd_init_kind;
+
+typedef struct kd_param_init {
+    kd_init_kind kind;
+    int64_t fan_in;
+} kd_param_init;
+
+typedef struct kd_op_info {
+    int nstate;                          /* persistent op state tensors */
+    kd_shape state_shape[KD_MAXSTATE];
+    float state_init[KD_MAXSTATE];      /* every element starts at this value */
+    kd_param_init init[KD_MAXIN];        /* for the parameter slots */
+    size_t saved_floats;                 /* kept from forward to backward */
+} kd_op_info;
+
+/* ---- the op instance passed to every kernel ----------------------------- */
+typedef struct kd_op_ctx {
+    const kd_attr_val *attr;        /* one per def->attrs entry, in order */
+    int nin;                        /* ndata + def->nparams */
+    const float *in[KD_MAXIN];
+    kd_shape in_shape[KD_MAXIN];
+    float *out;
+    kd_shape out_shape;
+    float *state[KD_MAXSTATE];
+    float *saved;
+    void *work;                     /* 64-byte aligned scratch */
+    size_t work_size;               /* bytes */
+    const float *grad_out;          /* backward only */
+    float *grad_in[KD_MAXIN];       /* backward only; NULL: not wanted */
+    int training;                   /* 1: train mode (bn batch stats, dropout) */
+    int nthreads;                   /* OpenMP threads for this op (>= 1) */
+    uint64_t seed, step;            /* dropout RNG key */
+} kd_op_ctx;
+
+typedef struct kd_op_def {
+    const char *name;               /* registry name, e.g. "conv2d" */
+    const char *alias;              /* recipe spelling if different ("conv"), or NULL */
+    int min_inputs, max_inputs;     /* data inputs written in the recipe */
+    int nparams;                    /* parameter slots appended after them */
+    uint32_t nograd;                /* bit i: data input i gets no gradient */
+    int npositional;                /* first n attrs may be given positionally */
+    const kd_attr_spec *attrs;      /* NULL-name terminated; may be NULL */
+    int (*infer)(kd_op_ctx *c, kd_op_info *info, char *err, size_t errlen);
+    size_t (*workspace)(const kd_op_ctx *c);   /* NULL: none */
+    void (*forward)(kd_op_ctx *c);
+    void (*backward)(kd_op_ctx *c);            /* NULL: not differentiable */
+} kd_op_def;
+
+/* ---- registry and helpers (ops/registry.c, ops/attr.c) ------------------ */
+const kd_op_def *kd_op_find(const char *name);   /* by name or alias; NULL */
+int kd_op_count(void);
+const kd_op_def *kd_op_at(int i);
+
+int kd_attr_count(const kd_op_def *d);
+int kd_attr_index(const kd_op_def *d, const char *name);   /* -1: unknown */
+void kd_attrs_default(const kd_op_def *d, kd_attr_val *v);
+/* Set attribute idx from a number / an enum name / a list, checking type,
+ * integrality and range.  0 or -1 with a message in err. */
+int kd_attr_set_num(const kd_op_def *d, kd_attr_val *v, int idx, double x,
+                    char *err, size_t errlen);
+int kd_attr_set_enum(const kd_op_def *d, kd_attr_val *v, int idx,
+                     const char *name, char *err, size_t errlen);
+int kd_attr_set_ints(const kd_op_def *d, kd_attr_val *v, int idx,
+                     const int64_t *x, int n, char *err, size_t errlen);
+
+/* Checks the data-input count, clears info and the parameter slots, then
+ * calls d->infer.  c->nin must be ndata + d->nparams. */
+int kd_op_infer(const kd_op_def *d, kd_op_ctx *c, kd_op_info *info,
+                char *err, size_t errlen);
+
+int64_t kd_shape_numel(const kd_shape *s);          /* 1 for scalars, 0 absent */
+int kd_shape_eq(const kd_shape *a, const kd_shape *b);
+/* "[128, 64]" into buf; returns buf */
+char *kd_shape_str(const kd_shape *s, char *buf, size_t n);
+kd_shape kd_shape_make(int ndim, const int64_t *dims);
+
+#endif

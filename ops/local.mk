@@ -1,0 +1,40 @@
+## ops/local.mk — the op library, its tests and man pages (owned by ops/).
+## Included by the top-level Makefile.am; paths are relative to the top
+## directory; every list is extended with +=.
+
+OPS_KERNELS = ops/conv2d.c ops/linear.c ops/batchnorm2d.c ops/relu.c \
+	ops/leaky_relu.c ops/sigmoid.c ops/tanh.c ops/add.c ops/sub.c ops/mul.c \
+	ops/scale.c ops/mean.c ops/maxpool2d.c ops/avgpool2d.c ops/softmax.c \
+	ops/log_softmax.c ops/flatten.c ops/concat.c ops/dropout.c \
+	ops/aggregate.c ops/ce.c ops/kd.c ops/mse.c ops/l1.c ops/smooth_l1.c \
+	ops/bce_with_logits.c ops/cosine.c ops/kl.c ops/relu6.c
+OPS_HDRS = ops/kd_op.h ops/kd_ops_util.h ops/kd_unary.h ops/kd_loss.h \
+	ops/kd_pool.h ops/kd_softmax.h
+
+noinst_LIBRARIES += ops/libops.a
+ops_libops_a_SOURCES = ops/registry.c ops/attr.c $(OPS_KERNELS) $(OPS_HDRS)
+OPS_LIBS += ops/libops.a
+EXTRA_DIST += ops/ops.def ops/README.md bench/bench_ops.c
+
+# The op tests: forward vs naive double references, central-difference
+# gradient checks, "backward adds" checks, for every op in ops/ops.def.
+check_PROGRAMS += tests/ops/test_ops
+TESTS += tests/ops/test_ops
+tests_ops_test_ops_SOURCES = tests/ops/test_ops.c tests/unit.h
+tests_ops_test_ops_LDADD = ops/libops.a $(BLAS_LIBS) $(CUNIT_LIBS) $(M_LIBS)
+
+# The benchmark is built on demand only (`make bench/bench_ops`), never by
+# `make check`: EXTRA_PROGRAMS.
+EXTRA_PROGRAMS = bench/bench_ops
+bench_bench_ops_SOURCES = bench/bench_ops.c
+bench_bench_ops_LDADD = ops/libops.a $(BLAS_LIBS) $(M_LIBS)
+CLEANFILES += bench/bench_ops$(EXEEXT)
+
+dist_man_MANS += man/kdr-conv2d.7 man/kdr-linear.7 man/kdr-batchnorm2d.7 \
+	man/kdr-relu.7 man/kdr-leaky_relu.7 man/kdr-sigmoid.7 man/kdr-tanh.7 \
+	man/kdr-add.7 man/kdr-sub.7 man/kdr-mul.7 man/kdr-scale.7 man/kdr-mean.7 \
+	man/kdr-maxpool2d.7 man/kdr-avgpool2d.7 man/kdr-softmax.7 \
+	man/kdr-log_softmax.7 man/kdr-flatten.7 man/kdr-concat.7 \
+	man/kdr-dropout.7 man/kdr-aggregate.7 man/kdr-ce.7 man/kdr-kd.7 \
+	man/kdr-mse.7 man/kdr-l1.7 man/kdr-smooth_l1.7 \
+	man/kdr-bce_with_logits.7 man/kdr-cosine.7 man/kdr-kl.7 man/kdr-relu6.7

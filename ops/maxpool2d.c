@@ -1,0 +1,65 @@
+/* maxpool2d.c — max pooling.  x [N, C, H, W] -> y [N, C, Ho, Wo].
+ * y = max over the window (padding never wins); backward routes dy to the
+ * first maximal element of the window in row-major order (recomputed from x,
+ * nothing saved).  Parallel over (n, c) planes. */
+#include "kd_pool.h"
+
+static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
+{
+    (void)info;
+    return pool_infer_common(c, "maxpool2d", err, n);
+}
+
+static int64_t argmax(const pgeo *g, const float *xp, int64_t oh, int64_t ow)
+{
+    int64_t best = -1;
+    float bv = 0;
+    for (int64_t ki = 0; ki < g->K; ki++) {
+        int64_t ih = oh * g->S - g->Pd + ki;
+        if (ih < 0 || ih >= g->H) continue;
+        for (int64_t kj = 0; kj < g->K; kj++) {
+            int64_t iw = ow * g->S - g->Pd + kj;
+            if (iw < 0 || iw >= g->W) continue;
+            float v = xp[ih * g->W + iw];
+            if (best < 0 || v > bv || (v != v && bv == bv)) {
+                best = ih * g->W + iw;
+                bv = v;
+            }
+        }
+    }
+    return best;
+}
+
+static void forward(kd_op_ctx *c)
+{
+    pgeo g = pool_geo(c);
+    int64_t planes = g.N * g.C;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = c->in[0] + pl * g.H * g.W;
+        float *yp = c->out + pl * g.Ho * g.Wo;
+        for (int64_t oh = 0; oh < g.Ho; oh++)
+            for (int64_t ow = 0; ow < g.Wo; ow++) yp[oh * g.Wo + ow] = xp[argmax(&g, xp, oh, ow)];
+    }
+}
+
+static void backward(kd_op_ctx *c)
+{
+    float *d = c->grad_in[0];
+    if (!d) return;
+    pgeo g = pool_geo(c);
+    int64_t planes = g.N * g.C;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = c->in[0] + pl * g.H * g.W, *gp = c->grad_out + pl * g.Ho * g.Wo;
+        float *dp = d + pl * g.H * g.W;
+        for (int64_t oh = 0; oh < g.Ho; oh++)
+            for (int64_t ow = 0; ow < g.Wo; ow++) dp[argmax(&g, xp, oh, ow)] += gp[oh * g.Wo + ow];
+    }
+}
+
+const kd_op_def kd_op_maxpool2d = {
+    .name = "maxpool2d", .alias = "maxpool", .min_inputs = 1, .max_inputs = 1,
+    .npositional = 1, .attrs = pool_attrs, .infer = infer,
+    .forward = forward, .backward = backward,
+};

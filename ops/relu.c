@@ -1,0 +1,23 @@
+/* relu.c — y = max(x, 0), elementwise; any shape (N, ...).
+ * dx += dy * [x > 0]. */
+#include "kd_unary.h"
+
+static void forward(kd_op_ctx *c)
+{
+    const float *x = c->in[0];
+    float *y = c->out;
+    KD_UNARY_LOOP(c, y[i] = x[i] > 0 ? x[i] : 0.0f);
+}
+
+static void backward(kd_op_ctx *c)
+{
+    const float *x = c->in[0], *g = c->grad_out;
+    float *d = c->grad_in[0];
+    if (!d) return;
+    KD_UNARY_LOOP(c, if (x[i] > 0) d[i] += g[i]);
+}
+
+const kd_op_def kd_op_relu = {
+    .name = "relu", .min_inputs = 1, .max_inputs = 1,
+    .infer = unary_infer, .forward = forward, .backward = backward,
+};

@@ -1,0 +1,23 @@
+/* tanh.c — y = tanh(x), elementwise; any shape.
+ * dx += dy * (1 - y^2)  (uses the saved output). */
+#include "kd_unary.h"
+
+static void forward(kd_op_ctx *c)
+{
+    const float *x = c->in[0];
+    float *y = c->out;
+    KD_UNARY_LOOP(c, y[i] = tanhf(x[i]));
+}
+
+static void backward(kd_op_ctx *c)
+{
+    const float *y = c->out, *g = c->grad_out;
+    float *d = c->grad_in[0];
+    if (!d) return;
+    KD_UNARY_LOOP(c, d[i] += g[i] * (1.0f - y[i] * y[i]));
+}
+
+const kd_op_def kd_op_tanh = {
+    .name = "tanh", .min_inputs = 1, .max_inputs = 1,
+    .infer = unary_infer, .forward = forward, .backward = backward,
+};

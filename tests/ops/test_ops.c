@@ -1,0 +1,1044 @@
+/* test_ops.c — tests for every op in ops/ops.def.
+ *
+ * For each case of the table below:
+ *   (a) forward against a plain double-precision reference written here
+ *       (direct 7-loop convolution, etc.);
+ *   (b) gradient check: L = sum(out * R) for a fixed random R, evaluated in
+ *       double; central differences (L(x+h) - L(x-h)) / 2h with h = 1e-2 on
+ *       every element (or 48 sampled elements of big inputs) of every
+ *       differentiable input and parameter, against backward with
+ *       grad_out = R;  |analytic - numeric| <= tol * (1 + |numeric|);
+ *   (c) backward ADDS: with the gradient buffers pre-filled with G0 the
+ *       result is G0 + the gradient from zero-filled buffers.
+ * Cases include odd sizes, stride 2, padding, dilation, groups, depthwise,
+ * batch 1 and 1x1 spatial.  Plus: registry, attribute and infer errors,
+ * batchnorm running statistics, dropout determinism, thread-count
+ * determinism.  All randomness comes from one seeded xorshift generator.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../unit.h"
+#include "../../ops/kd_op.h"
+
+/* ---- seeded RNG --------------------------------------------------------- */
+static uint64_t rng_s = 0x2545F4914F6CDD1Dull;
+static void rng_seed(uint64_t s) { rng_s = s * 0x9E3779B97F4A7C15ull + 1; }
+static double urand(void)
+{
+    rng_s ^= rng_s << 13;
+    rng_s ^= rng_s >> 7;
+    rng_s ^= rng_s << 17;
+    return (double)(rng_s >> 11) * (1.0 / 9007199254740992.0);
+}
+static double nrand(void)
+{
+    double u = urand(), v = urand();
+    return sqrt(-2 * log(u + 1e-300)) * cos(6.283185307179586 * v);
+}
+
+/* ---- test instance -------------------------------------------------------- */
+enum { G_N, G_AWAY, G_SPACED, G_SMALL, G_LABEL, G_PROB, G_WIDE, G_SPACED6 };
+
+typedef struct tcase tcase;
+typedef struct inst {
+    const tcase *tc;
+    const kd_op_def *d;
+    kd_attr_val attr[KD_MAXATTR];
+    kd_op_ctx c;
+    kd_op_info info;
+    float *buf[KD_MAXIN];
+    int64_t n[KD_MAXIN];
+    int ndata;
+} inst;
+
+typedef void (*ref_fn)(const inst *t, double *y);
+
+struct tcase {
+    const char *op;
+    const char *attrs;       /* "c=4 k=3 stride=2 axes=2,3 mode=..." */
+    int ndata;
+    kd_shape in[6];
+    int gen[6];
+    int training;
+    double tol;
+    ref_fn ref;
+    int nthreads;
+};
+
+static double A(const inst *t, const char *name)
+{
+    int i = kd_attr_index(t->d, name);
+    CU_ASSERT_FATAL(i >= 0);
+    return t->attr[i].num;
+}
+
+static int parse_attrs(const kd_op_def *d, kd_attr_val *v, const char *s)
+{
+    char buf[256], err[256];
+    kd_attrs_default(d, v);
+    if (!s) return 0;
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+        char *eq = strchr(tok, '=');
+        if (!eq) return -1;
+        *eq = 0;
+        int idx = kd_attr_index(d, tok);
+        if (idx < 0) return -1;
+        if (d->attrs[idx].type == KD_ATTR_INTS) {
+            int64_t x[KD_MAXINTS];
+            int n = 0;
+            for (char *p = eq + 1; *p && n < KD_MAXINTS;) {
+                x[n++] = strtoll(p, &p, 10);
+                if (*p == ',') p++;
+            }
+            if (kd_attr_set_ints(d, v, idx, x, n, err, sizeof err)) return -1;
+        } else if (d->attrs[idx].type == KD_ATTR_ENUM) {
+            if (kd_attr_set_enum(d, v, idx, eq + 1, err, sizeof err)) return -1;
+        } else if (kd_attr_set_num(d, v, idx, atof(eq + 1), err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void fill(float *p, int64_t n, int gen, int64_t K)
+{
+    switch (gen) {
+    case G_N:
+        for (int64_t i = 0; i < n; i++) p[i] = (float)nrand();
+        break;
+    case G_WIDE:
+        for (int64_t i = 0; i < n; i++) p[i] = (float)(2.5 * nrand());
+        break;
+    case G_AWAY:
+        for (int64_t i = 0; i < n; i++)
+            p[i] = (float)((0.1 + 0.9 * urand()) * (urand() < 0.5 ? -1 : 1));
+        break;
+    case G_SMALL:
+        for (int64_t i = 0; i < n; i++) p[i] = (float)(0.05 * (2 * urand() - 1));
+        break;
+    case G_PROB:
+        for (int64_t i = 0; i < n; i++) p[i] = (float)urand();
+        break;
+    case G_SPACED6: /* -1.05 .. 7.7 in steps of 0.25, off the kinks at 0 and 6 */
+        for (int64_t i = 0; i < n; i++) p[i] = (float)(-1.05 + 0.25 * (double)i);
+        break;
+    case G_LABEL:
+        for (int64_t i = 0; i < n; i++) p[i] = (float)(int64_t)(urand() * (double)K);
+        break;
+    case G_SPACED: /* a random permutation of -n/2..n/2 times 0.05 */
+        for (int64_t i = 0; i < n; i++) p[i] = (float)(0.05 * (double)(i - n / 2));
+        for (int64_t i = n - 1; i > 0; i--) {
+            int64_t j = (int64_t)(urand() * (double)(i + 1));
+            float tmp = p[i];
+            p[i] = p[j];
+            p[j] = tmp;
+        }
+        break;
+    }
+}
+
+static void inst_free(inst *t)
+{
+    for (int i = 0; i < KD_MAXIN; i++) free(t->buf[i]);
+    for (int i = 0; i < KD_MAXSTATE; i++) free(t->c.state[i]);
+    free(t->c.saved);
+    free(t->c.work);
+    free(t->c.out);
+    memset(t, 0, sizeof *t);
+}
+
+/* builds the instance: attributes, infer, buffers with random contents */
+static int inst_make(inst *t, const tcase *tc)
+{
+    char err[256];
+    memset(t, 0, sizeof *t);
+    t->tc = tc;
+    t->d = kd_op_find(tc->op);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t->d);
+    CU_ASSERT_FATAL(parse_attrs(t->d, t->attr, tc->attrs) == 0);
+    t->ndata = tc->ndata;
+    t->c.attr = t->attr;
+    t->c.nin = tc->ndata + t->d->nparams;
+    for (int i = 0; i < tc->ndata; i++) t->c.in_shape[i] = tc->in[i];
+    if (kd_op_infer(t->d, &t->c, &t->info, err, sizeof err) != 0) {
+        fprintf(stderr, "\n%s: infer failed: %s\n", tc->op, err);
+        CU_FAIL("infer failed");
+        return -1;
+    }
+    for (int i = 0; i < t->c.nin; i++) {
+        t->n[i] = kd_shape_numel(&t->c.in_shape[i]);
+        if (t->n[i] == 0) continue;
+        t->buf[i] = malloc(sizeof(float) * (size_t)t->n[i]);
+        int gen = i < tc->ndata ? tc->gen[i] : G_N;
+        int64_t K = tc->ndata > 0 && tc->in[0].ndim > 1 ? tc->in[0].dims[1] : 1;
+        fill(t->buf[i], t->n[i], gen, K);
+        if (i >= tc->ndata) /* parameters: moderate values */
+            for (int64_t j = 0; j < t->n[i]; j++) t->buf[i][j] *= 0.5f;
+        t->c.in[i] = t->buf[i];
+    }
+    for (int s = 0; s < t->info.nstate; s++) {
+        int64_t n = kd_shape_numel(&t->info.state_shape[s]);
+        t->c.state[s] = malloc(sizeof(float) * (size_t)n);
+        for (int64_t j = 0; j < n; j++) t->c.state[s][j] = t->info.state_init[s];
+    }
+    if (t->info.saved_floats) t->c.saved = calloc(t->info.saved_floats, sizeof(float));
+    t->c.training = tc->training;
+    t->c.nthreads = tc->nthreads ? tc->nthreads : 1;
+    t->c.seed = 1234;
+    t->c.step = 7;
+    t->c.out = malloc(sizeof(float) * (size_t)(kd_shape_numel(&t->c.out_shape) + 1));
+    size_t ws = t->d->workspace ? t->d->workspace(&t->c) : 0;
+    t->c.work = ws ? aligned_alloc(64, (ws + 63) / 64 * 64) : NULL;
+    t->c.work_size = ws;
+    return 0;
+}
+
+static int64_t out_n(const inst *t) { return kd_shape_numel(&t->c.out_shape); }
+
+static double proj(inst *t, const double *R)
+{
+    t->d->forward(&t->c);
+    double s = 0;
+    for (int64_t i = 0; i < out_n(t); i++) s += (double)t->c.out[i] * R[i];
+    return s;
+}
+
+static int wants_grad(const inst *t, int i)
+{
+    if (t->n[i] == 0) return 0;
+    if (i < t->ndata && (t->d->nograd >> i) & 1u) return 0;
+    return 1;
+}
+
+/* ---- the generic checks --------------------------------------------------- */
+static int n_forward_checks, n_grad_checks, n_grad_elems;
+
+static void check_case(const tcase *tc)
+{
+    inst t;
+    rng_seed((uint64_t)(uintptr_t)tc->op[0] * 131 + (uint64_t)tc->in[0].dims[0] * 7 +
+             (uint64_t)tc->ndata);
+    if (inst_make(&t, tc)) return;
+    int64_t no = out_n(&t);
+    char label[160];
+    snprintf(label, sizeof label, "%s(%s)", tc->op, tc->attrs ? tc->attrs : "");
+
+    /* (a) forward vs reference */
+    t.d->forward(&t.c);
+    if (tc->ref) {
+        double *y = calloc((size_t)no, sizeof(double));
+        /* reference sees the same state the kernel saw (bn running stats are
+         * updated by forward; references read t.c.state only in eval mode) */
+        tc->ref(&t, y);
+        double worst = 0;
+        for (int64_t i = 0; i < no; i++) {
+            double e = fabs((double)t.c.out[i] - y[i]) / (1 + fabs(y[i]));
+            if (!(e <= worst)) worst = e; /* NaN-safe */
+        }
+        if (!(worst <= 1e-4)) fprintf(stderr, "\n%s: forward error %g\n", label, worst);
+        CU_ASSERT(worst <= 1e-4);
+        free(y);
+        n_forward_checks++;
+    }
+    if (!t.d->backward) {
+        inst_free(&t);
+        return;
+    }
+
+    /* (b) gradient check */
+    double *R = malloc(sizeof(double) * (size_t)no);
+    float *Rf = malloc(sizeof(float) * (size_t)no);
+    for (int64_t i = 0; i < no; i++) Rf[i] = (float)(R[i] = nrand());
+    float *g[KD_MAXIN] = {0}, *g0[KD_MAXIN] = {0};
+    for (int i = 0; i < t.c.nin; i++)
+        if (wants_grad(&t, i)) {
+            g[i] = calloc((size_t)t.n[i], sizeof(float));
+            g0[i] = malloc(sizeof(float) * (size_t)t.n[i]);
+            for (int64_t j = 0; j < t.n[i]; j++) g0[i][j] = (float)nrand();
+        }
+    t.d->forward(&t.c);
+    t.c.grad_out = Rf;
+    for (int i = 0; i < t.c.nin; i++) t.c.grad_in[i] = g[i];
+    t.d->backward(&t.c);
+
+    const double h = 1e-2;
+    for (int i = 0; i < t.c.nin; i++) {
+        if (!g[i]) continue;
+        double worst = 0;
+        int64_t worst_j = -1;
+        double wa = 0, wn = 0;
+        int64_t count = t.n[i] <= 48 ? t.n[i] : 48;
+        for (int64_t s = 0; s < count; s++) {
+            int64_t j = t.n[i] <= 48 ? s : (int64_t)(urand() * (double)t.n[i]);
+            float x0 = t.buf[i][j];
+            t.buf[i][j] = (float)(x0 + h);
+            double lp = proj(&t, R);
+            t.buf[i][j] = (float)(x0 - h);
+            double lm = proj(&t, R);
+            t.buf[i][j] = x0;
+            double hp = (double)(float)(x0 + h) - (double)(float)(x0 - h);
+            double num = (lp - lm) / hp, an = g[i][j];
+            double e = fabs(an - num) / (1 + fabs(num));
+            if (!(e <= worst)) {
+                worst = e;
+                worst_j = j;
+                wa = an;
+                wn = num;
+            }
+            n_grad_elems++;
+        }
+        if (getenv("KD_TEST_VERBOSE"))
+            fprintf(stderr, "%-50s input %d: max grad err %.2e (tol %.0e)\n", label, i, worst, tc->tol);
+        if (!(worst <= tc->tol))
+            fprintf(stderr, "\n%s: input %d element %lld: analytic %.6g numeric %.6g (err %.3g > %.3g)\n",
+                    label, i, (long long)worst_j, wa, wn, worst, tc->tol);
+        CU_ASSERT(worst <= tc->tol);
+        n_grad_checks++;
+    }
+
+    /* (c) backward adds into existing gradients */
+    t.d->forward(&t.c);
+    float *acc[KD_MAXIN] = {0};
+    for (int i = 0; i < t.c.nin; i++)
+        if (g[i]) {
+            acc[i] = malloc(sizeof(float) * (size_t)t.n[i]);
+            memcpy(acc[i], g0[i], sizeof(float) * (size_t)t.n[i]);
+        }
+    for (int i = 0; i < t.c.nin; i++) t.c.grad_in[i] = acc[i];
+    t.d->backward(&t.c);
+    for (int i = 0; i < t.c.nin; i++) {
+        if (!g[i]) continue;
+        double worst = 0;
+        for (int64_t j = 0; j < t.n[i]; j++) {
+            double want = (double)g0[i][j] + g[i][j];
+            double e = fabs(acc[i][j] - want) / (1 + fabs(want));
+            if (!(e <= worst)) worst = e;
+        }
+        if (!(worst <= 1e-5)) fprintf(stderr, "\n%s: input %d: backward does not add (%g)\n", label, i, worst);
+        CU_ASSERT(worst <= 1e-5);
+        free(acc[i]);
+        free(g[i]);
+        free(g0[i]);
+    }
+    free(R);
+    free(Rf);
+    inst_free(&t);
+}
+
+/* ---- naive references (double) ------------------------------------------ */
+#define IN(t, i) ((t)->c.in[i])
+#define D(t, i, k) ((t)->c.in_shape[i].dims[k])
+
+static void ref_conv2d(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), C = D(t, 0, 1), H = D(t, 0, 2), W = D(t, 0, 3);
+    int64_t F = (int64_t)A(t, "c"), K = (int64_t)A(t, "k"), S = (int64_t)A(t, "stride");
+    int64_t P = (int64_t)A(t, "pad"), Dl = (int64_t)A(t, "dilation"), G = (int64_t)A(t, "groups");
+    if (P < 0) P = Dl * (K - 1) / 2;
+    int64_t Ho = (H + 2 * P - Dl * (K - 1) - 1) / S + 1, Wo = (W + 2 * P - Dl * (K - 1) - 1) / S + 1;
+    int64_t Cg = C / G, Fg = F / G;
+    const float *x = IN(t, 0), *w = IN(t, 1), *b = t->n[2] ? IN(t, 2) : NULL;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t f = 0; f < F; f++)
+            for (int64_t oh = 0; oh < Ho; oh++)
+                for (int64_t ow = 0; ow < Wo; ow++) {
+                    double s = b ? b[f] : 0;
+                    int64_t gi = f / Fg;
+                    for (int64_t ci = 0; ci < Cg; ci++)
+                        for (int64_t ki = 0; ki < K; ki++)
+                            for (int64_t kj = 0; kj < K; kj++) {
+                                int64_t ih = oh * S - P + ki * Dl, iw = ow * S - P + kj * Dl;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                s += (double)w[((f * Cg + ci) * K + ki) * K + kj] *
+                                     x[((n * C + gi * Cg + ci) * H + ih) * W + iw];
+                            }
+                    y[((n * F + f) * Ho + oh) * Wo + ow] = s;
+                }
+}
+
+static void ref_linear(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), Dd = t->n[0] / N, F = (int64_t)A(t, "c");
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t f = 0; f < F; f++) {
+            double s = t->n[2] ? IN(t, 2)[f] : 0;
+            for (int64_t k = 0; k < Dd; k++) s += (double)IN(t, 0)[n * Dd + k] * IN(t, 1)[f * Dd + k];
+            y[n * F + f] = s;
+        }
+}
+
+static void ref_bn(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), C = D(t, 0, 1), S = t->n[0] / (N * C);
+    double eps = A(t, "eps");
+    for (int64_t c = 0; c < C; c++) {
+        double mu = 0, var = 0;
+        if (t->c.training) {
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t s = 0; s < S; s++) mu += IN(t, 0)[(n * C + c) * S + s];
+            mu /= (double)(N * S);
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t s = 0; s < S; s++) {
+                    double d = IN(t, 0)[(n * C + c) * S + s] - mu;
+                    var += d * d;
+                }
+            var /= (double)(N * S);
+        } else {
+            mu = t->c.state[0][c];
+            var = t->c.state[1][c];
+        }
+        double g = t->n[1] ? IN(t, 1)[c] : 1, b = t->n[2] ? IN(t, 2)[c] : 0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t s = 0; s < S; s++) {
+                int64_t i = (n * C + c) * S + s;
+                y[i] = g * (IN(t, 0)[i] - mu) / sqrt(var + eps) + b;
+            }
+    }
+}
+
+static void ref_relu(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = IN(t, 0)[i] > 0 ? IN(t, 0)[i] : 0;
+}
+static void ref_relu6(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = fmin(fmax(IN(t, 0)[i], 0.0), 6.0);
+}
+static void ref_leaky(const inst *t, double *y)
+{
+    double s = A(t, "slope");
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = IN(t, 0)[i] > 0 ? IN(t, 0)[i] : s * IN(t, 0)[i];
+}
+static void ref_sigmoid(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = 1 / (1 + exp(-(double)IN(t, 0)[i]));
+}
+static void ref_tanh(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = tanh((double)IN(t, 0)[i]);
+}
+static void ref_scale(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = A(t, "s") * IN(t, 0)[i];
+}
+static void ref_copy(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = IN(t, 0)[i];
+}
+static void ref_add(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) {
+        y[i] = 0;
+        for (int j = 0; j < t->ndata; j++) y[i] += IN(t, j)[i];
+    }
+}
+static void ref_sub(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = (double)IN(t, 0)[i] - IN(t, 1)[i];
+}
+static void ref_mul(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = (double)IN(t, 0)[i] * IN(t, 1)[i];
+}
+
+/* mean: loops over output coordinates, then over the reduced ones */
+static void ref_mean(const inst *t, double *y)
+{
+    const kd_shape *x = &t->c.in_shape[0];
+    int ai = kd_attr_index(t->d, "axes");
+    unsigned m = 0;
+    for (int i = 0; i < t->attr[ai].nints; i++) m |= 1u << t->attr[ai].ints[i];
+    int64_t no = kd_shape_numel(&t->c.out_shape), cnt = t->n[0] / no;
+    for (int64_t o = 0; o < no; o++) y[o] = 0;
+    for (int64_t i = 0; i < t->n[0]; i++) {
+        int64_t rem = i, coord[KD_MAXDIM], o = 0;
+        for (int d = x->ndim - 1; d >= 0; d--) {
+            coord[d] = rem % x->dims[d];
+            rem /= x->dims[d];
+        }
+        for (int d = 0; d < x->ndim; d++)
+            if (!(m & (1u << d))) o = o * x->dims[d] + coord[d];
+        y[o] += IN(t, 0)[i] / (double)cnt;
+    }
+}
+
+static void ref_pool(const inst *t, double *y, int max)
+{
+    int64_t N = D(t, 0, 0), C = D(t, 0, 1), H = D(t, 0, 2), W = D(t, 0, 3);
+    int64_t K = (int64_t)A(t, "k"), S = (int64_t)A(t, "stride"), P = (int64_t)A(t, "pad");
+    if (!S) S = K;
+    int64_t Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
+    for (int64_t nc = 0; nc < N * C; nc++)
+        for (int64_t oh = 0; oh < Ho; oh++)
+            for (int64_t ow = 0; ow < Wo; ow++) {
+                double acc = max ? -INFINITY : 0;
+                for (int64_t ki = 0; ki < K; ki++)
+                    for (int64_t kj = 0; kj < K; kj++) {
+                        int64_t ih = oh * S - P + ki, iw = ow * S - P + kj;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        double v = IN(t, 0)[(nc * H + ih) * W + iw];
+                        acc = max ? fmax(acc, v) : acc + v;
+                    }
+                y[(nc * Ho + oh) * Wo + ow] = max ? acc : acc / (double)(K * K);
+            }
+}
+static void ref_maxpool(const inst *t, double *y) { ref_pool(t, y, 1); }
+static void ref_avgpool(const inst *t, double *y) { ref_pool(t, y, 0); }
+
+static void ref_sm(const inst *t, double *y, int lg)
+{
+    const kd_shape *x = &t->c.in_shape[0];
+    int a = (int)A(t, "axis");
+    double T = A(t, "T");
+    if (a < 0) a += x->ndim;
+    int64_t O = 1, I = 1, K = x->dims[a];
+    for (int d = 0; d < a; d++) O *= x->dims[d];
+    for (int d = a + 1; d < x->ndim; d++) I *= x->dims[d];
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t i = 0; i < I; i++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++) s += exp((double)IN(t, 0)[(o * K + k) * I + i] / T);
+            for (int64_t k = 0; k < K; k++) {
+                double v = IN(t, 0)[(o * K + k) * I + i] / T;
+                y[(o * K + k) * I + i] = lg ? v - log(s) : exp(v) / s;
+            }
+        }
+}
+static void ref_softmax(const inst *t, double *y) { ref_sm(t, y, 0); }
+static void ref_log_softmax(const inst *t, double *y) { ref_sm(t, y, 1); }
+
+static void ref_concat(const inst *t, double *y)
+{
+    int a = (int)A(t, "axis");
+    int64_t O = 1, I = 1, KT = t->c.out_shape.dims[a];
+    for (int d = 0; d < a; d++) O *= t->c.out_shape.dims[d];
+    for (int d = a + 1; d < t->c.out_shape.ndim; d++) I *= t->c.out_shape.dims[d];
+    int64_t base = 0;
+    for (int j = 0; j < t->ndata; j++) {
+        int64_t Kj = D(t, j, a);
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t k = 0; k < Kj; k++)
+                for (int64_t i = 0; i < I; i++)
+                    y[(o * KT + base + k) * I + i] = IN(t, j)[(o * Kj + k) * I + i];
+        base += Kj;
+    }
+}
+
+static void ref_aggregate(const inst *t, double *y)
+{
+    int K = t->ndata;
+    const float *al = IN(t, K);
+    double s = 0;
+    for (int k = 0; k < K; k++) s += exp(al[k]);
+    for (int64_t i = 0; i < t->n[0]; i++) {
+        y[i] = 0;
+        for (int k = 0; k < K; k++) y[i] += exp(al[k]) / s * IN(t, k)[i];
+    }
+}
+
+static void ref_ce(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), K = D(t, 0, 1);
+    double eps = A(t, "smoothing"), L = 0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *z = IN(t, 0) + n * K;
+        double s = 0;
+        for (int64_t k = 0; k < K; k++) s += exp((double)z[k]);
+        int64_t lab = (int64_t)IN(t, 1)[n];
+        for (int64_t k = 0; k < K; k++) {
+            double q = eps / (double)K + (k == lab ? 1 - eps : 0);
+            L -= q * ((double)z[k] - log(s));
+        }
+    }
+    y[0] = L / (double)N;
+}
+
+static void ref_kd(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), K = D(t, 0, 1);
+    double T = A(t, "T"), L = 0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *s = IN(t, 0) + n * K, *tt = IN(t, 1) + n * K;
+        double zs = 0, zt = 0;
+        for (int64_t k = 0; k < K; k++) {
+            zs += exp(s[k] / T);
+            zt += exp(tt[k] / T);
+        }
+        for (int64_t k = 0; k < K; k++) {
+            double pt = exp(tt[k] / T) / zt, ps = exp(s[k] / T) / zs;
+            L += pt * log(pt / ps);
+        }
+    }
+    y[0] = T * T * L / (double)N;
+}
+
+static void ref_kl(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), K = D(t, 0, 1);
+    double T = A(t, "T"), L = 0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *p = IN(t, 0) + n * K, *q = IN(t, 1) + n * K;
+        double zp = 0, zq = 0;
+        for (int64_t k = 0; k < K; k++) {
+            zp += exp(p[k] / T);
+            zq += exp(q[k] / T);
+        }
+        for (int64_t k = 0; k < K; k++) {
+            double pq = exp(q[k] / T) / zq, pp = exp(p[k] / T) / zp;
+            L += pq * log(pq / pp);
+        }
+    }
+    y[0] = L / (double)N;
+}
+
+static void ref_mse(const inst *t, double *y)
+{
+    double s = 0;
+    for (int64_t i = 0; i < t->n[0]; i++) s += pow((double)IN(t, 0)[i] - IN(t, 1)[i], 2);
+    y[0] = s / (double)t->n[0];
+}
+static void ref_l1(const inst *t, double *y)
+{
+    double s = 0;
+    for (int64_t i = 0; i < t->n[0]; i++) s += fabs((double)IN(t, 0)[i] - IN(t, 1)[i]);
+    y[0] = s / (double)t->n[0];
+}
+static void ref_smooth_l1(const inst *t, double *y)
+{
+    double s = 0, beta = A(t, "beta");
+    for (int64_t i = 0; i < t->n[0]; i++) {
+        double d = fabs((double)IN(t, 0)[i] - IN(t, 1)[i]);
+        s += d < beta ? 0.5 * d * d / beta : d - 0.5 * beta;
+    }
+    y[0] = s / (double)t->n[0];
+}
+static void ref_bce(const inst *t, double *y)
+{
+    double s = 0;
+    for (int64_t i = 0; i < t->n[0]; i++) {
+        double x = IN(t, 0)[i], q = IN(t, 1)[i], p = 1 / (1 + exp(-x));
+        s -= q * log(p) + (1 - q) * log(1 - p);
+    }
+    y[0] = s / (double)t->n[0];
+}
+static void ref_cosine(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), Dd = t->n[0] / N;
+    double L = 0;
+    for (int64_t n = 0; n < N; n++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int64_t j = 0; j < Dd; j++) {
+            double a = IN(t, 0)[n * Dd + j], b = IN(t, 1)[n * Dd + j];
+            ab += a * b;
+            aa += a * a;
+            bb += b * b;
+        }
+        L += 1 - ab / (sqrt(aa) * sqrt(bb));
+    }
+    y[0] = L / (double)N;
+}
+
+/* dropout (train): reference = the two allowed values, checked separately */
+
+/* ---- the case table --------------------------------------------------------- */
+#define S1(a) {{a}, 1}
+#define S2(a, b) {{a, b}, 2}
+#define S3(a, b, c) {{a, b, c}, 3}
+#define S4(a, b, c, d) {{a, b, c, d}, 4}
+
+static const tcase cases[] = {
+    /* conv2d: general im2col path, odd sizes, stride, pad, dilation, groups */
+    {"conv2d", "c=4 k=3 bias=1", 1, {S4(2, 3, 7, 6)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    {"conv2d", "c=5 k=3 stride=2 pad=1 bias=1", 1, {S4(3, 2, 9, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=3 k=3 dilation=2 pad=2 bias=0", 1, {S4(2, 3, 8, 9)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    {"conv2d", "c=6 k=3 groups=2 stride=2 pad=0", 1, {S4(2, 4, 7, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=4 k=2 stride=1 pad=0", 1, {S4(1, 3, 5, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    {"conv2d", "c=2 k=5 pad=2 bias=1", 1, {S4(1, 1, 1, 1)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    /* 1x1 stride-1 straight-to-gemm path, with groups */
+    {"conv2d", "c=5 k=1 pad=0 bias=1", 1, {S4(2, 3, 4, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    {"conv2d", "c=4 k=1 pad=0 groups=2 bias=0", 1, {S4(2, 4, 3, 3)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=3 k=1 pad=0 stride=2", 1, {S4(2, 2, 5, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    /* depthwise direct path */
+    {"conv2d", "c=3 k=3 groups=3 pad=-1 bias=1", 1, {S4(2, 3, 6, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=4 k=3 groups=4 stride=2 dilation=2 pad=1 bias=0", 1, {S4(2, 4, 9, 8)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    /* linear */
+    {"linear", "c=5", 1, {S2(3, 7)}, {G_N}, 0, 1e-3, ref_linear, 1},
+    {"linear", "c=3 bias=0", 1, {S4(2, 2, 3, 3)}, {G_N}, 0, 1e-3, ref_linear, 2},
+    {"linear", "c=1", 1, {S2(1, 4)}, {G_N}, 0, 1e-3, ref_linear, 1},
+    /* batchnorm2d */
+    {"batchnorm2d", NULL, 1, {S4(3, 4, 5, 3)}, {G_N}, 1, 2e-3, ref_bn, 2},
+    {"batchnorm2d", "affine=0", 1, {S4(2, 3, 3, 3)}, {G_N}, 1, 2e-3, ref_bn, 1},
+    {"batchnorm2d", NULL, 1, {S2(6, 5)}, {G_N}, 1, 2e-3, ref_bn, 1},
+    {"batchnorm2d", NULL, 1, {S4(2, 3, 4, 4)}, {G_N}, 0, 1e-3, ref_bn, 1},
+    {"batchnorm2d", NULL, 1, {S4(4, 2, 1, 1)}, {G_N}, 1, 2e-3, ref_bn, 1},
+    /* elementwise */
+    {"relu", NULL, 1, {S4(2, 3, 4, 5)}, {G_AWAY}, 0, 1e-3, ref_relu, 2},
+    {"relu6", NULL, 1, {S2(4, 9)}, {G_SPACED6}, 0, 1e-3, ref_relu6, 1},
+    {"leaky_relu", "slope=0.2", 1, {S2(5, 7)}, {G_AWAY}, 0, 1e-3, ref_leaky, 1},
+    {"sigmoid", NULL, 1, {S3(2, 3, 5)}, {G_WIDE}, 0, 1e-3, ref_sigmoid, 1},
+    {"tanh", NULL, 1, {S2(4, 9)}, {G_N}, 0, 1e-3, ref_tanh, 2},
+    {"scale", "s=-0.3", 1, {S2(3, 3)}, {G_N}, 0, 1e-3, ref_scale, 1},
+    {"add", NULL, 2, {S4(2, 3, 2, 2), S4(2, 3, 2, 2)}, {G_N, G_N}, 0, 1e-3, ref_add, 1},
+    {"add", NULL, 3, {S2(3, 5), S2(3, 5), S2(3, 5)}, {G_N, G_N, G_N}, 0, 1e-3, ref_add, 2},
+    {"sub", NULL, 2, {S2(3, 5), S2(3, 5)}, {G_N, G_N}, 0, 1e-3, ref_sub, 1},
+    {"mul", NULL, 2, {S3(2, 3, 4), S3(2, 3, 4)}, {G_N, G_N}, 0, 1e-3, ref_mul, 1},
+    {"flatten", NULL, 1, {S4(2, 3, 2, 2)}, {G_N}, 0, 1e-3, ref_copy, 1},
+    {"dropout", "p=0.3", 1, {S2(4, 6)}, {G_N}, 0, 1e-3, ref_copy, 1},
+    {"dropout", "p=0.3", 1, {S2(4, 6)}, {G_N}, 1, 1e-3, NULL, 2},
+    /* reductions and pooling */
+    {"mean", NULL, 1, {S4(2, 3, 5, 4)}, {G_N}, 0, 1e-3, ref_mean, 2},
+    {"mean", "axes=1 keepdims=1", 1, {S4(2, 3, 2, 2)}, {G_N}, 0, 1e-3, ref_mean, 1},
+    {"mean", "axes=0,2", 1, {S3(3, 2, 5)}, {G_N}, 0, 1e-3, ref_mean, 1},
+    {"mean", NULL, 1, {S4(1, 4, 1, 1)}, {G_N}, 0, 1e-3, ref_mean, 1},
+    {"mean", "axes=1,2,3", 1, {S4(2, 3, 2, 3)}, {G_N}, 0, 1e-3, ref_mean, 2},
+    {"conv2d", "c=4 k=3 pad=-1 dilation=2 bias=1", 1, {S4(2, 2, 6, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    {"maxpool2d", NULL, 1, {S4(2, 3, 6, 6)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 2},
+    {"maxpool2d", "k=3 stride=2 pad=1", 1, {S4(2, 2, 7, 5)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 1},
+    {"maxpool2d", "k=1", 1, {S4(1, 2, 1, 1)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 1},
+    {"avgpool2d", NULL, 1, {S4(2, 3, 6, 5)}, {G_N}, 0, 1e-3, ref_avgpool, 1},
+    {"avgpool2d", "k=3 stride=2 pad=1", 1, {S4(2, 2, 7, 7)}, {G_N}, 0, 1e-3, ref_avgpool, 2},
+    {"softmax", NULL, 1, {S2(4, 7)}, {G_WIDE}, 0, 1e-3, ref_softmax, 1},
+    {"softmax", "axis=1", 1, {S4(2, 3, 2, 2)}, {G_N}, 0, 1e-3, ref_softmax, 2},
+    {"softmax", "T=3", 1, {S2(3, 6)}, {G_WIDE}, 0, 1e-3, ref_softmax, 1},
+    {"log_softmax", NULL, 1, {S2(3, 10)}, {G_WIDE}, 0, 1e-3, ref_log_softmax, 1},
+    {"log_softmax", "axis=1 T=0.5", 1, {S3(2, 2, 5)}, {G_N}, 0, 1e-3, ref_log_softmax, 2},
+    {"concat", NULL, 2, {S4(2, 3, 2, 2), S4(2, 1, 2, 2)}, {G_N, G_N}, 0, 1e-3, ref_concat, 1},
+    {"concat", "axis=0", 3, {S2(1, 3), S2(2, 3), S2(1, 3)}, {G_N, G_N, G_N}, 0, 1e-3, ref_concat, 2},
+    {"aggregate", NULL, 3, {S3(2, 3, 4), S3(2, 3, 4), S3(2, 3, 4)}, {G_N, G_N, G_N}, 0, 1e-3, ref_aggregate, 1},
+    {"aggregate", NULL, 1, {S2(2, 3)}, {G_N}, 0, 1e-3, ref_aggregate, 2},
+    /* losses */
+    {"ce", NULL, 2, {S2(5, 7), S1(5)}, {G_WIDE, G_LABEL}, 0, 1e-3, ref_ce, 1},
+    {"ce", "smoothing=0.1", 2, {S2(4, 3), S1(4)}, {G_WIDE, G_LABEL}, 0, 1e-3, ref_ce, 2},
+    {"ce", "smoothing=0.2", 2, {S2(1, 10), S1(1)}, {G_N, G_LABEL}, 0, 1e-3, ref_ce, 1},
+    {"kd", NULL, 2, {S2(5, 7), S2(5, 7)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_kd, 1},
+    {"kd", "T=1", 2, {S2(3, 4), S2(3, 4)}, {G_N, G_WIDE}, 0, 1e-3, ref_kd, 2},
+    {"kd", "T=8", 2, {S2(1, 10), S2(1, 10)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_kd, 1},
+    {"kl", NULL, 2, {S2(4, 6), S2(4, 6)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_kl, 1},
+    {"kl", "T=4", 2, {S2(2, 5), S2(2, 5)}, {G_WIDE, G_N}, 0, 1e-3, ref_kl, 2},
+    {"mse", NULL, 2, {S4(2, 3, 2, 2), S4(2, 3, 2, 2)}, {G_N, G_N}, 0, 1e-3, ref_mse, 1},
+    {"l1", NULL, 2, {S2(4, 5), S2(4, 5)}, {G_AWAY, G_SMALL}, 0, 1e-3, ref_l1, 1},
+    {"smooth_l1", NULL, 2, {S2(4, 6), S2(4, 6)}, {G_WIDE, G_N}, 0, 1e-3, ref_smooth_l1, 2},
+    {"smooth_l1", "beta=0.5", 2, {S3(2, 2, 5), S3(2, 2, 5)}, {G_N, G_N}, 0, 1e-3, ref_smooth_l1, 1},
+    {"bce_with_logits", NULL, 2, {S2(3, 5), S2(3, 5)}, {G_WIDE, G_PROB}, 0, 1e-3, ref_bce, 1},
+    {"cosine", NULL, 2, {S2(3, 6), S2(3, 6)}, {G_N, G_N}, 0, 1e-3, ref_cosine, 1},
+    {"cosine", NULL, 2, {S4(2, 2, 2, 2), S4(2, 2, 2, 2)}, {G_N, G_N}, 0, 1e-3, ref_cosine, 2},
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+/* one CUnit test per op: runs all of that op's cases */
+static void run_op(const char *op)
+{
+    int found = 0;
+    for (int i = 0; i < NCASES; i++)
+        if (strcmp(cases[i].op, op) == 0) {
+            check_case(&cases[i]);
+            found++;
+        }
+    CU_ASSERT(found > 0);
+}
+
+#define OPTEST(name) static void test_##name(void) { run_op(#name); }
+OPTEST(conv2d) OPTEST(linear) OPTEST(batchnorm2d) OPTEST(relu) OPTEST(leaky_relu)
+OPTEST(sigmoid) OPTEST(tanh) OPTEST(scale) OPTEST(add) OPTEST(sub) OPTEST(mul)
+OPTEST(flatten) OPTEST(dropout) OPTEST(mean) OPTEST(maxpool2d) OPTEST(avgpool2d)
+OPTEST(softmax) OPTEST(log_softmax) OPTEST(concat) OPTEST(aggregate) OPTEST(ce)
+OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
+OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
+
+/* every registered op has cases, so a new op cannot slip in untested */
+static void test_every_op_has_cases(void)
+{
+    for (int k = 0; k < kd_op_count(); k++) {
+        const kd_op_def *d = kd_op_at(k);
+        int found = 0;
+        for (int i = 0; i < NCASES; i++) found += strcmp(cases[i].op, d->name) == 0;
+        if (!found) fprintf(stderr, "\nop %s has no test case\n", d->name);
+        CU_ASSERT(found > 0);
+    }
+}
+
+/* ---- registry, attributes, infer messages --------------------------------- */
+static void test_registry(void)
+{
+    CU_ASSERT(kd_op_count() >= 29);
+    CU_ASSERT_PTR_EQUAL(kd_op_find("conv"), kd_op_find("conv2d"));
+    CU_ASSERT_PTR_EQUAL(kd_op_find("bn"), kd_op_find("batchnorm2d"));
+    CU_ASSERT_PTR_NULL(kd_op_find("no_such_op"));
+    CU_ASSERT_PTR_NULL(kd_op_at(kd_op_count()));
+    for (int i = 0; i < kd_op_count(); i++) {
+        const kd_op_def *d = kd_op_at(i);
+        CU_ASSERT_PTR_NOT_NULL(d->forward);
+        CU_ASSERT_PTR_NOT_NULL(d->infer);
+        CU_ASSERT(d->min_inputs >= 1 && d->min_inputs <= d->max_inputs);
+        CU_ASSERT(d->max_inputs + d->nparams <= KD_MAXIN);
+        CU_ASSERT(kd_attr_count(d) <= KD_MAXATTR);
+        CU_ASSERT(d->npositional <= kd_attr_count(d));
+        for (int j = i + 1; j < kd_op_count(); j++)
+            CU_ASSERT(strcmp(d->name, kd_op_at(j)->name) != 0);
+    }
+}
+
+static void test_attrs(void)
+{
+    const kd_op_def *d = kd_op_find("conv2d");
+    kd_attr_val v[KD_MAXATTR];
+    char err[256];
+    kd_attrs_default(d, v);
+    int k = kd_attr_index(d, "k"), s = kd_attr_index(d, "stride");
+    CU_ASSERT(k >= 0 && s >= 0);
+    CU_ASSERT_EQUAL(v[k].num, 3);
+    CU_ASSERT(kd_attr_set_num(d, v, k, 2.5, err, sizeof err) == -1);
+    KD_ASSERT_STR_EQ(err, "conv2d: k must be an integer, got 2.5");
+    CU_ASSERT(kd_attr_set_num(d, v, s, 0, err, sizeof err) == -1);
+    KD_ASSERT_STR_EQ(err, "conv2d: stride must be in [1, 64], got 0");
+    CU_ASSERT(kd_attr_set_num(d, v, s, 2, err, sizeof err) == 0);
+    CU_ASSERT_EQUAL(v[s].num, 2);
+    int b = kd_attr_index(d, "bias");
+    CU_ASSERT(kd_attr_set_num(d, v, b, 2, err, sizeof err) == -1);
+    CU_ASSERT(kd_attr_index(d, "nope") == -1);
+    CU_ASSERT(d->attrs[kd_attr_index(d, "c")].required == 1);
+    CU_ASSERT(d->attrs[kd_attr_index(d, "groups")].required == 0);
+    const kd_op_def *m = kd_op_find("mean");
+    kd_attrs_default(m, v);
+    int ax = kd_attr_index(m, "axes");
+    CU_ASSERT(v[ax].nints == 2 && v[ax].ints[0] == 2 && v[ax].ints[1] == 3);
+    int64_t bad[] = {1, 9};
+    CU_ASSERT(kd_attr_set_ints(m, v, ax, bad, 2, err, sizeof err) == -1);
+    KD_ASSERT_STR_EQ(err, "mean: axes must be in [0, 5], got 9");
+    CU_ASSERT(kd_attr_set_num(m, v, ax, 1, err, sizeof err) == 0 && v[ax].nints == 1);
+    /* enums: an unknown name lists the allowed ones */
+    const kd_op_def *sm = kd_op_find("softmax");
+    int ti = kd_attr_index(sm, "T");
+    CU_ASSERT(kd_attr_set_enum(sm, v, ti, "hot", err, sizeof err) == -1);
+    KD_ASSERT_STR_EQ(err, "softmax: T takes a number, not a name");
+}
+
+static int try_infer(const char *op, const char *attrs, int ndata, const kd_shape *in,
+                     char *err, size_t n, kd_op_ctx *c)
+{
+    const kd_op_def *d = kd_op_find(op);
+    static kd_attr_val v[KD_MAXATTR];
+    kd_op_info info;
+    CU_ASSERT_FATAL(parse_attrs(d, v, attrs) == 0);
+    memset(c, 0, sizeof *c);
+    c->attr = v;
+    c->nin = ndata + d->nparams;
+    for (int i = 0; i < ndata; i++) c->in_shape[i] = in[i];
+    err[0] = 0;
+    return kd_op_infer(d, c, &info, err, n);
+}
+
+static void test_infer(void)
+{
+    char err[256], b[64];
+    kd_op_ctx c;
+    kd_shape x2 = S2(128, 64), x4 = S4(8, 16, 32, 32);
+    CU_ASSERT(try_infer("conv2d", "c=32", 1, &x2, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "conv2d expects 4-D input [N, C, H, W], got [128, 64]");
+    CU_ASSERT(try_infer("conv2d", "c=32 k=3 stride=2 pad=1 bias=1", 1, &x4, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 32, 16, 16]");
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.in_shape[1], b, sizeof b), "[32, 16, 3, 3]");
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.in_shape[2], b, sizeof b), "[32]");
+    CU_ASSERT(try_infer("conv2d", "c=32 k=3", 1, &x4, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 32, 30, 30]");
+    CU_ASSERT_EQUAL(c.in_shape[2].ndim, KD_ABSENT);
+    CU_ASSERT(try_infer("conv2d", "c=32 k=5 pad=-1", 1, &x4, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 32, 32, 32]");
+    CU_ASSERT(try_infer("conv2d", "c=30 groups=4", 1, &x4, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "conv2d: groups (4) must divide input channels (16) and output channels (30)");
+    kd_shape tiny = S4(1, 1, 2, 2);
+    CU_ASSERT(try_infer("conv2d", "c=1 k=5 pad=0", 1, &tiny, err, sizeof err, &c) == -1);
+    kd_shape pair[2] = {S2(4, 10), S2(4, 9)};
+    CU_ASSERT(try_infer("kd", NULL, 2, pair, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "kd expects inputs of the same shape, got [4, 10] and [4, 9]");
+    kd_shape ce[2] = {S2(4, 10), S1(5)};
+    CU_ASSERT(try_infer("ce", NULL, 2, ce, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "ce expects labels [N] for logits [4, 10], got [5]");
+    CU_ASSERT(try_infer("ce", NULL, 1, ce, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "ce takes 2 inputs, got 1");
+    CU_ASSERT(try_infer("linear", "c=10", 1, &x4, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.in_shape[1], b, sizeof b), "[10, 16384]");
+    CU_ASSERT(try_infer("mean", NULL, 1, &x4, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16]");
+    CU_ASSERT(try_infer("mean", NULL, 1, &x2, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "mean: axis 2 out of range for input [128, 64]");
+    CU_ASSERT(try_infer("mean", "axes=1,2,3", 1, &x4, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8]");
+    CU_ASSERT(try_infer("maxpool2d", NULL, 1, &x4, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16, 16, 16]");
+    kd_shape cat[2] = {S4(8, 16, 32, 32), S4(8, 4, 16, 32)};
+    CU_ASSERT(try_infer("concat", NULL, 2, cat, err, sizeof err, &c) == -1);
+}
+
+/* ---- op-specific behaviour -------------------------------------------------- */
+static void test_bn_running_stats(void)
+{
+    static const tcase tc = {"batchnorm2d", "momentum=0.25", 1, {S4(3, 2, 4, 3)}, {G_N}, 1, 0, NULL, 1};
+    inst t;
+    rng_seed(99);
+    if (inst_make(&t, &tc)) return;
+    int64_t N = 3, C = 2, S = 12, M = N * S;
+    t.c.state[0][0] = 0.5f;
+    t.c.state[1][0] = 2.0f;
+    t.d->forward(&t.c);
+    for (int64_t c = 0; c < C; c++) {
+        double mu = 0, var = 0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t s = 0; s < S; s++) mu += t.buf[0][(n * C + c) * S + s];
+        mu /= (double)M;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t s = 0; s < S; s++) var += pow(t.buf[0][(n * C + c) * S + s] - mu, 2);
+        double rm0 = c == 0 ? 0.5 : 0.0, rv0 = c == 0 ? 2.0 : 1.0;
+        CU_ASSERT_DOUBLE_EQUAL(t.c.state[0][c], 0.75 * rm0 + 0.25 * mu, 1e-6);
+        CU_ASSERT_DOUBLE_EQUAL(t.c.state[1][c], 0.75 * rv0 + 0.25 * var / (double)(M - 1), 1e-5);
+    }
+    /* eval mode leaves the running statistics alone and uses them */
+    float rm = t.c.state[0][1], rv = t.c.state[1][1];
+    t.c.training = 0;
+    t.d->forward(&t.c);
+    CU_ASSERT_EQUAL(t.c.state[0][1], rm);
+    CU_ASSERT_EQUAL(t.c.state[1][1], rv);
+    double want = t.buf[1][1] * (t.buf[0][S] - rm) / sqrt(rv + 1e-5) + t.buf[2][1];
+    CU_ASSERT_DOUBLE_EQUAL(t.c.out[S], want, 1e-5);
+    inst_free(&t);
+}
+
+static void test_dropout_mask(void)
+{
+    static const tcase tc = {"dropout", "p=0.25", 1, {S2(64, 64)}, {G_AWAY}, 1, 0, NULL, 2};
+    inst t;
+    rng_seed(5);
+    if (inst_make(&t, &tc)) return;
+    int64_t n = t.n[0], kept = 0;
+    t.d->forward(&t.c);
+    float *first = malloc(sizeof(float) * (size_t)n);
+    memcpy(first, t.c.out, sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (t.c.out[i] != 0) {
+            kept++;
+            CU_ASSERT(t.c.out[i] == t.buf[0][i] * (1.0f / 0.75f));
+        }
+    }
+    CU_ASSERT(fabs((double)kept / (double)n - 0.75) < 0.03);
+    /* same key -> same mask, for any thread count */
+    t.c.nthreads = 1;
+    t.d->forward(&t.c);
+    CU_ASSERT(memcmp(first, t.c.out, sizeof(float) * (size_t)n) == 0);
+    /* another step -> another mask */
+    t.c.step++;
+    t.d->forward(&t.c);
+    CU_ASSERT(memcmp(first, t.c.out, sizeof(float) * (size_t)n) != 0);
+    /* eval: identity */
+    t.c.training = 0;
+    t.d->forward(&t.c);
+    CU_ASSERT(memcmp(t.buf[0], t.c.out, sizeof(float) * (size_t)n) == 0);
+    free(first);
+    inst_free(&t);
+}
+
+static void test_ce_bad_label(void)
+{
+    static const tcase tc = {"ce", NULL, 2, {S2(2, 3), S1(2)}, {G_N, G_LABEL}, 0, 0, NULL, 1};
+    inst t;
+    rng_seed(3);
+    if (inst_make(&t, &tc)) return;
+    t.buf[1][1] = 3; /* out of range for K = 3 */
+    t.d->forward(&t.c);
+    CU_ASSERT(isnan(t.c.out[0]));
+    inst_free(&t);
+}
+
+static void test_kd_zero_when_equal(void)
+{
+    static const tcase tc = {"kd", "T=4", 2, {S2(3, 5), S2(3, 5)}, {G_N, G_N}, 0, 0, NULL, 1};
+    inst t;
+    rng_seed(4);
+    if (inst_make(&t, &tc)) return;
+    memcpy(t.buf[1], t.buf[0], sizeof(float) * 15);
+    t.d->forward(&t.c);
+    CU_ASSERT_DOUBLE_EQUAL(t.c.out[0], 0.0, 1e-6);
+    inst_free(&t);
+}
+
+/* non-BLAS ops give the same bits for 1 and 2 threads; conv2d (BLAS) gives
+ * the same bits run to run */
+static void test_thread_determinism(void)
+{
+    static const tcase tcs[] = {
+        {"batchnorm2d", NULL, 1, {S4(8, 8, 16, 16)}, {G_N}, 1, 0, NULL, 1},
+        {"conv2d", "c=8 k=3 groups=8", 1, {S4(4, 8, 16, 16)}, {G_N}, 0, 0, NULL, 1},
+        {"mse", NULL, 2, {S2(64, 1000), S2(64, 1000)}, {G_N, G_N}, 0, 0, NULL, 1},
+        {"softmax", NULL, 1, {S2(256, 100)}, {G_N}, 0, 0, NULL, 1},
+        {"conv2d", "c=16 k=3", 1, {S4(4, 8, 16, 16)}, {G_N}, 0, 0, NULL, 1},
+    };
+    for (size_t k = 0; k < sizeof tcs / sizeof tcs[0]; k++) {
+        inst t;
+        rng_seed(11 + k);
+        if (inst_make(&t, &tcs[k])) return;
+        int64_t n = out_n(&t);
+        float *a = malloc(sizeof(float) * (size_t)n);
+        t.d->forward(&t.c);
+        memcpy(a, t.c.out, sizeof(float) * (size_t)n);
+        t.c.nthreads = k == 4 ? 1 : 2; /* the last one calls sgemm */
+        t.d->forward(&t.c);
+        CU_ASSERT(memcmp(a, t.c.out, sizeof(float) * (size_t)n) == 0);
+        free(a);
+        inst_free(&t);
+    }
+}
+
+/* conv2d with a workspace smaller than the whole batch: chunked im2col must
+ * give the same result as the one-image and whole-batch chunkings */
+static void test_conv_chunking(void)
+{
+    static const tcase tc = {"conv2d", "c=6 k=3 stride=2 pad=1", 1, {S4(5, 3, 9, 9)}, {G_N}, 0, 0, ref_conv2d, 1};
+    inst t;
+    rng_seed(21);
+    if (inst_make(&t, &tc)) return;
+    int64_t n = out_n(&t);
+    double *y = malloc(sizeof(double) * (size_t)n);
+    ref_conv2d(&t, y);
+    size_t full = t.c.work_size, per = full / 5;
+    for (size_t nb = 1; nb <= 5; nb++) {
+        t.c.work_size = nb * per;
+        t.d->forward(&t.c);
+        double worst = 0;
+        for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs(t.c.out[i] - y[i]));
+        CU_ASSERT(worst < 1e-4);
+    }
+    free(y);
+    inst_free(&t);
+}
+
+int main(void)
+{
+    static const kd_unit_test op_tests[] = {
+        KD_TEST(test_conv2d), KD_TEST(test_linear), KD_TEST(test_batchnorm2d),
+        KD_TEST(test_relu), KD_TEST(test_leaky_relu), KD_TEST(test_sigmoid),
+        KD_TEST(test_tanh), KD_TEST(test_scale), KD_TEST(test_add), KD_TEST(test_sub),
+        KD_TEST(test_mul), KD_TEST(test_flatten), KD_TEST(test_dropout), KD_TEST(test_mean),
+        KD_TEST(test_maxpool2d), KD_TEST(test_avgpool2d), KD_TEST(test_softmax),
+        KD_TEST(test_log_softmax), KD_TEST(test_concat), KD_TEST(test_aggregate),
+        KD_TEST(test_ce), KD_TEST(test_kd), KD_TEST(test_mse), KD_TEST(test_l1),
+        KD_TEST(test_smooth_l1), KD_TEST(test_bce_with_logits), KD_TEST(test_cosine),
+        KD_TEST(test_kl), KD_TEST(test_relu6),
+        KD_TEST_END};
+    static const kd_unit_test misc_tests[] = {
+        KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
+        KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_dropout_mask),
+        KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
+        KD_TEST(test_thread_determinism), KD_TEST(test_conv_chunking), KD_TEST_END};
+    if (kd_unit_init() != 0) return 2;
+    if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests)) {
+        CU_cleanup_registry();
+        return 2;
+    }
+    int rc = kd_unit_run();
+    printf("ops: %d forward checks, %d gradient checks over %d elements\n",
+           n_forward_checks, n_grad_checks, n_grad_elems);
+    return rc;
+}
