@@ -1,0 +1,45 @@
+## data/local.mk — the data library (loaders, augmentation, batches) and its
+## tests.  Included by the top-level Makefile.am; paths are relative to the
+## top directory; every list is extended with +=.
+##
+## The batcher runs one POSIX thread: the library and its tests are built
+## and linked with -pthread (glibc >= 2.34 has pthreads in libc, but the
+## flag keeps other systems right).
+
+DATA_CSRC = data/dataset.c data/idx.c data/cifar.c data/image_folder.c \
+	data/sequences.c data/raw_synth.c data/loader.c
+DATA_HSRC = data/data.h data/data_int.h
+
+noinst_LIBRARIES += data/libdata.a
+data_libdata_a_SOURCES = $(DATA_CSRC) $(DATA_HSRC)
+data_libdata_a_CFLAGS = $(AM_CFLAGS) -pthread
+# What a program linking data/libdata.a needs: DATA_LIBS in its LDADD and
+# DATA_PTHREAD in its LDFLAGS (automake wants -pthread there, e.g.
+# kdrun_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)).
+DATA_LIBS = data/libdata.a $(PNG_LIBS) $(Z_LIBS) $(M_LIBS)
+DATA_PTHREAD = -pthread
+
+EXTRA_DIST += data/README.md
+
+DATA_TESTS = tests/data/test_formats tests/data/test_sequences \
+	tests/data/test_batches
+check_PROGRAMS += $(DATA_TESTS)
+TESTS += $(DATA_TESTS)
+DATA_TEST_LDADD = $(DATA_LIBS) $(CUNIT_LIBS)
+
+tests_data_test_formats_SOURCES = tests/data/test_formats.c \
+	tests/data/data_test.h tests/unit.h
+tests_data_test_formats_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
+tests_data_test_formats_LDADD = $(DATA_TEST_LDADD)
+tests_data_test_formats_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)
+tests_data_test_sequences_SOURCES = tests/data/test_sequences.c \
+	tests/data/data_test.h tests/unit.h
+tests_data_test_sequences_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
+tests_data_test_sequences_LDADD = $(DATA_TEST_LDADD)
+tests_data_test_sequences_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)
+tests_data_test_batches_SOURCES = tests/data/test_batches.c \
+	tests/data/data_test.h tests/unit.h
+tests_data_test_batches_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
+tests_data_test_batches_CFLAGS = $(AM_CFLAGS) -pthread
+tests_data_test_batches_LDADD = $(DATA_TEST_LDADD)
+tests_data_test_batches_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)

@@ -1,0 +1,386 @@
+/* sequences.c — user sessions for next-item recommendation: MovieLens
+ * ratings.dat, user,item,timestamp CSV, and generated sessions; leave-one-out
+ * splits with sampled negatives.
+ *
+ * Shape letters: N users kept (one sample per user and split), L = max_len,
+ * K = negatives. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "data_int.h"
+
+typedef struct { int64_t user, item, ts, line; } rec;
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const rec *x = a, *y = b;
+    if (x->user != y->user) return x->user < y->user ? -1 : 1;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Non-negative integer at *p (leading blanks skipped); advances *p. */
+static int parse_id(const char **p, int64_t *v)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return 0;
+    errno = 0;
+    char *end;
+    long long x = strtoll(s, &end, 10);
+    if (errno)
+        return 0;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    *v = x;
+    *p = end;
+    return 1;
+}
+
+static int at_end(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    return *s == 0;
+}
+
+/* One line: 1 parsed, 0 malformed. */
+static int parse_line(const char *s, kd_seq_format fmt, rec *r)
+{
+    if (fmt == KD_SEQ_MOVIELENS) {
+        if (!parse_id(&s, &r->user) || strncmp(s, "::", 2)) return 0;
+        s += 2;
+        if (!parse_id(&s, &r->item) || strncmp(s, "::", 2)) return 0;
+        s += 2;
+        char *end;
+        errno = 0;
+        (void)strtod(s, &end);
+        if (end == s || errno) return 0;
+        s = end;
+        if (strncmp(s, "::", 2)) return 0;
+        s += 2;
+        if (!parse_id(&s, &r->ts)) return 0;
+        return at_end(s);
+    }
+    if (!parse_id(&s, &r->user) || *s != ',') return 0;
+    s++;
+    if (!parse_id(&s, &r->item) || *s != ',') return 0;
+    s++;
+    if (!parse_id(&s, &r->ts)) return 0;
+    return at_end(s);
+}
+
+/* Builds the three leave-one-out splits from CSR sequences (dense items
+ * 1..items): seq[off[u]..off[u+1]) is user u's history in time order;
+ * uid[u] the user's id in the file (NULL: u itself), for messages. */
+static kd_data_status build_loo(kd_dataset *ds, int64_t nusers, const int64_t *off,
+                                const int32_t *seq, const int64_t *uid, uint64_t seed,
+                                char *err, size_t errlen)
+{
+    const int64_t L = ds->max_len, K = ds->negatives, I = ds->items;
+    int64_t kept = 0, longest = 0;
+    for (int64_t u = 0; u < nusers; u++) {
+        int64_t m = off[u + 1] - off[u];
+        if (m >= 3)
+            kept++;
+        if (m > longest)
+            longest = m;
+    }
+    if (kept == 0)
+        return kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: no user has 3 or more "
+                            "interactions (leave-one-out needs train, val and test items)",
+                            ds->source);
+    ds->users = kept;
+    kd_split sp[3];
+    memset(sp, 0, sizeof sp);
+    int32_t *mine = malloc((size_t)(longest ? longest : 1) * sizeof *mine);
+    int32_t *negs = malloc((size_t)kept * (size_t)K * sizeof *negs);
+    uint8_t *taken = calloc((size_t)I + 1, 1);
+    int fail = !mine || !negs || !taken;
+    for (int t = 0; t < 3 && !fail; t++) {
+        sp[t].n = kept;
+        sp[t].label = malloc((size_t)kept * sizeof(int32_t));
+        sp[t].user = malloc((size_t)kept * sizeof(int32_t));
+        sp[t].items = malloc((size_t)kept * (size_t)L * sizeof(int32_t));
+        sp[t].next = malloc((size_t)kept * (size_t)L * sizeof(int32_t));
+        if (t > 0)
+            sp[t].neg = malloc((size_t)kept * (size_t)K * sizeof(int32_t));
+        fail = !sp[t].label || !sp[t].user || !sp[t].items || !sp[t].next ||
+               (t > 0 && !sp[t].neg);
+    }
+    kd_data_status st = KD_DATA_OK;
+    if (fail) {
+        st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", ds->source);
+        goto out;
+    }
+    int64_t j = 0;
+    for (int64_t u = 0; u < nusers; u++) {
+        const int32_t *s = seq + off[u];
+        int64_t m = off[u + 1] - off[u];
+        if (m < 3)
+            continue;
+        /* the user's distinct items, for the negatives */
+        memcpy(mine, s, (size_t)m * sizeof *mine);
+        qsort(mine, (size_t)m, sizeof *mine, cmp_i32);
+        int64_t d = 0;
+        for (int64_t i = 0; i < m; i++)
+            if (i == 0 || mine[i] != mine[i - 1])
+                mine[d++] = mine[i];
+        if (I - d < K) {
+            st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: user %lld interacted with "
+                              "%lld of the %lld items: fewer than %lld left to sample "
+                              "negatives from", ds->source, (long long)(uid ? uid[u] : u), (long long)d,
+                              (long long)I, (long long)K);
+            goto out;
+        }
+        for (int64_t i = 0; i < d; i++)
+            taken[mine[i]] = 1;
+        kd_rng r = kd_rng_key(seed, 0, (uint64_t)u, KD_STREAM_NEGATIVES);
+        int32_t *ng = negs + j * K;
+        for (int64_t k = 0; k < K; k++) {
+            int32_t c;
+            do
+                c = (int32_t)(1 + kd_rng_below(&r, (uint64_t)I));
+            while (taken[c]);
+            taken[c] = 1;
+            ng[k] = c;
+        }
+        for (int64_t i = 0; i < d; i++)
+            taken[mine[i]] = 0;
+        for (int64_t k = 0; k < K; k++)
+            taken[ng[k]] = 0;
+        for (int t = 0; t < 3; t++) {
+            int64_t p = m - 3 + t;          /* position of the target */
+            int64_t beg = p - L > 0 ? p - L : 0;
+            int64_t pad = L - (p - beg);
+            int32_t *it = sp[t].items + j * L, *nx = sp[t].next + j * L;
+            for (int64_t q = 0; q < L; q++) {
+                if (q < pad) {
+                    it[q] = 0;
+                    nx[q] = 0;
+                } else {
+                    int64_t a = beg + (q - pad);
+                    it[q] = s[a];
+                    nx[q] = s[a + 1];
+                }
+            }
+            sp[t].label[j] = s[p];
+            sp[t].user[j] = (int32_t)u;
+            if (sp[t].neg)
+                memcpy(sp[t].neg + j * K, ng, (size_t)K * sizeof *ng);
+        }
+        j++;
+    }
+    static const char *const names[3] = { "train", "val", "test" };
+    for (int t = 0; t < 3; t++)
+        if ((st = kd_dataset_add_split(ds, names[t], &sp[t], err, errlen)) != KD_DATA_OK)
+            goto out;
+out:
+    for (int t = 0; t < 3; t++) {
+        free(sp[t].label);
+        free(sp[t].user);
+        free(sp[t].items);
+        free(sp[t].next);
+        free(sp[t].neg);
+    }
+    free(mine);
+    free(negs);
+    free(taken);
+    return st;
+}
+
+static kd_data_status check_args(const char *what, int64_t max_len, int64_t negatives,
+                                  char *err, size_t errlen)
+{
+    if (max_len < 2)
+        return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: max_len %lld (need at least 2)",
+                            what, (long long)max_len);
+    if (negatives < 1)
+        return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: negatives %lld (need at least 1)",
+                            what, (long long)negatives);
+    return KD_DATA_OK;
+}
+
+kd_data_status kd_load_sequences(const char *path, kd_seq_format format,
+                                 int64_t max_len, int64_t negatives,
+                                 uint64_t seed, kd_dataset *out,
+                                 char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    kd_data_status st = check_args(path, max_len, negatives, err, errlen);
+    if (st != KD_DATA_OK)
+        return st;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return kd_data_fail(err, errlen, KD_DATA_ENOENT, "%s: cannot open: %s", path,
+                            strerror(errno));
+    out->kind = KD_DATA_SEQUENCES;
+    out->max_len = max_len;
+    out->negatives = negatives;
+    if (!(out->source = kd_data_strdup(path))) {
+        fclose(f);
+        return kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", path);
+    }
+    rec *r = NULL;
+    int64_t n = 0, cap = 0, lineno = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    int64_t *ids = NULL, *off = NULL, *uids = NULL;
+    int32_t *seq = NULL;
+    while (getline(&line, &lcap, f) >= 0) {
+        lineno++;
+        if (at_end(line))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            rec *nr = realloc(r, (size_t)cap * sizeof *nr);
+            if (!nr) {
+                st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", path);
+                goto out;
+            }
+            r = nr;
+        }
+        if (!parse_line(line, format, &r[n])) {
+            if (format == KD_SEQ_CSV && lineno == 1)
+                continue;   /* a header */
+            size_t ln = strcspn(line, "\r\n");
+            st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s:%lld: expected %s, got "
+                              "\"%.*s%s\"", path, (long long)lineno,
+                              format == KD_SEQ_CSV ? "user,item,timestamp (non-negative "
+                              "integers)" : "UserID::MovieID::Rating::Timestamp",
+                              (int)(ln > 60 ? 60 : ln), line, ln > 60 ? "..." : "");
+            goto out;
+        }
+        r[n].line = lineno;
+        n++;
+    }
+    if (ferror(f)) {
+        st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: read error: %s", path,
+                          strerror(errno));
+        goto out;
+    }
+    if (n == 0) {
+        st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: no interactions", path);
+        goto out;
+    }
+    /* dense item ids 1..items in id order */
+    ids = malloc((size_t)n * sizeof *ids);
+    off = malloc((size_t)(n + 1) * sizeof *off);
+    seq = malloc((size_t)n * sizeof *seq);
+    if (!ids || !off || !seq) {
+        st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    for (int64_t i = 0; i < n; i++)
+        ids[i] = r[i].item;
+    qsort(ids, (size_t)n, sizeof *ids, cmp_i64);
+    int64_t ni = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (i == 0 || ids[i] != ids[i - 1])
+            ids[ni++] = ids[i];
+    if (ni > INT32_MAX - 1) {
+        st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: too many items", path);
+        goto out;
+    }
+    out->items = ni;
+    qsort(r, (size_t)n, sizeof *r, cmp_rec);
+    int64_t nu = 0;
+    uids = malloc((size_t)n * sizeof *uids);
+    if (!uids) {
+        st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (i == 0 || r[i].user != r[i - 1].user) {
+            uids[nu] = r[i].user;
+            off[nu++] = i;
+        }
+        int64_t *hit = bsearch(&r[i].item, ids, (size_t)ni, sizeof *ids, cmp_i64);
+        seq[i] = (int32_t)(hit - ids) + 1;
+    }
+    off[nu] = n;
+    st = build_loo(out, nu, off, seq, uids, seed, err, errlen);
+out:
+    free(uids);
+    free(line);
+    free(r);
+    free(ids);
+    free(off);
+    free(seq);
+    fclose(f);
+    if (st != KD_DATA_OK)
+        kd_dataset_free(out);
+    return st;
+}
+
+kd_data_status kd_synth_sequences(int64_t users, int64_t items, int64_t length,
+                                  int64_t max_len, int64_t negatives,
+                                  uint64_t seed, kd_dataset *out,
+                                  char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    const char *what = "synth_sequences";
+    kd_data_status st = check_args(what, max_len, negatives, err, errlen);
+    if (st != KD_DATA_OK)
+        return st;
+    if (users < 1 || items < 2 || length < 3 || items > INT32_MAX - 1 ||
+        users > ((int64_t)1 << 40) / length)
+        return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: need users >= 1, items >= 2, "
+                            "length >= 3 (got %lld, %lld, %lld)", what, (long long)users,
+                            (long long)items, (long long)length);
+    out->kind = KD_DATA_SEQUENCES;
+    out->max_len = max_len;
+    out->negatives = negatives;
+    out->items = items;
+    if (!(out->source = kd_data_strdup(what)))
+        return kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", what);
+    enum { SUCC = 3 };
+    int32_t *succ = malloc((size_t)items * SUCC * sizeof *succ);
+    int64_t *off = malloc((size_t)(users + 1) * sizeof *off);
+    int32_t *seq = malloc((size_t)(users * length) * sizeof *seq);
+    if (!succ || !off || !seq) {
+        st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", what);
+        goto out;
+    }
+    for (int64_t i = 0; i < items; i++) {
+        kd_rng r = kd_rng_key(seed, 0, (uint64_t)i, KD_STREAM_SYNTH);
+        for (int k = 0; k < SUCC; k++)
+            succ[i * SUCC + k] = (int32_t)(1 + kd_rng_below(&r, (uint64_t)items));
+    }
+    for (int64_t u = 0; u < users; u++) {
+        kd_rng r = kd_rng_key(seed, 1, (uint64_t)u, KD_STREAM_SYNTH);
+        int32_t *s = seq + u * length;
+        off[u] = u * length;
+        s[0] = (int32_t)(1 + kd_rng_below(&r, (uint64_t)items));
+        for (int64_t t = 1; t < length; t++) {
+            if (kd_rng_uniform(&r) < 0.9)
+                s[t] = succ[(s[t - 1] - 1) * SUCC + (int64_t)kd_rng_below(&r, SUCC)];
+            else
+                s[t] = (int32_t)(1 + kd_rng_below(&r, (uint64_t)items));
+        }
+    }
+    off[users] = users * length;
+    st = build_loo(out, users, off, seq, NULL, seed, err, errlen);
+out:
+    free(succ);
+    free(off);
+    free(seq);
+    if (st != KD_DATA_OK)
+        kd_dataset_free(out);
+    return st;
+}
