@@ -1,0 +1,656 @@
+/* exec.c — the executor: decisions at creation, then allocation-free steps.
+ *
+ * Schedule.  Steps 0..F-1 are the live op nodes in creation order (a
+ * topological order); steps F..F+B-1 the backward of the nodes that need
+ * it, in reverse.  Every buffer of the activation arena gets a lifetime in
+ * these steps (see plan_lifetimes) and plan_mem.c assigns offsets.
+ * Backward from one loss runs the subset of the planned backward steps
+ * upstream of that loss, in the same order, so every buffer is used inside
+ * its planned lifetime.
+ *
+ * Gradient buffers are zeroed just before the first backward step that
+ * writes into them (kernels ADD into grad_in), the loss gradient is set
+ * to 1.  Parameter gradients go straight into the flat gradient buffer at
+ * kd_param.offset and accumulate until kd_exec_zero_grad.
+ *
+ * Per-node kd_op_ctx are built once; a step only sets training/step.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cblas.h>
+
+#include "exec.h"
+
+#define KD_ALIGN 64
+
+typedef struct broot {
+    int32_t node;
+    int32_t *steps;          /* node ids to run backward, in order */
+    int nsteps;
+    int32_t *zstart;         /* zero list of step i: zlist[zstart[i] .. zstart[i+1]) */
+    int32_t *zlist;          /* node ids whose gradient buffer to zero */
+} broot;
+
+struct kd_exec {
+    kd_graph *g;
+    int nthreads;
+    int32_t n;
+    uint8_t *live, *needs_grad, *run_bwd, *is_root;
+    int32_t *fwd, nfwd;       /* forward order */
+    int32_t *bwd, nbwd;       /* planned backward order (union over losses) */
+    int32_t *fstep, *bstep;   /* step of each node, -1 if none */
+    float **val, **grad, **saved;
+    kd_op_ctx *ctx;           /* per node (op nodes) */
+    float *params, *grads, *state_buf, *work;
+    size_t state_floats, work_size;
+    char *arena;
+    size_t arena_size, naive_size;
+    kd_mem_buf *plan;
+    int nplan;
+    broot *broots;
+    int nbroots;
+    int model_mode[64];       /* KD_MODE_*: FOLLOW = the default rule */
+    uint8_t model_frozen[64]; /* has parameters, none trainable */
+    uint64_t seed, step;
+    int fwd_pending;          /* a forward ran and no backward since */
+    int64_t macs_f, macs_b;
+    double *prof;             /* kd_exec_set_profile */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static void *alloc_aligned(size_t bytes)
+{
+    size_t n = (bytes + KD_ALIGN - 1) / KD_ALIGN * KD_ALIGN;
+    if (n == 0) n = KD_ALIGN;
+    void *p = aligned_alloc(KD_ALIGN, n);
+    if (p) memset(p, 0, n);       /* pre-fault: no first-touch fault inside a step */
+    return p;
+}
+
+static size_t numel(const kd_shape *s)
+{
+    int64_t k = kd_shape_numel(s);
+    return k > 0 ? (size_t)k : 0;
+}
+
+static int grad_slot(const kd_node *nd, int i)
+{
+    return i < 32 ? !((nd->op->nograd >> i) & 1u) : 1;
+}
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- decisions ------------------------------------------------------------ */
+
+static int decide(kd_exec *e, const int32_t *roots, int nroots, char *err, size_t errlen)
+{
+    kd_graph *g = e->g;
+    int32_t n = g->nnodes;
+    for (int r = 0; r < nroots; r++) {
+        if (roots[r] < 0 || roots[r] >= n)
+            return bad(err, errlen, "root %ld is not a node", (long)roots[r]);
+        e->is_root[roots[r]] = 1;
+        e->live[roots[r]] = 1;
+    }
+    for (int32_t i = n - 1; i >= 0; i--) {
+        kd_node *nd = &g->nodes[i];
+        if (!e->live[i] || nd->kind != KD_NODE_OP) continue;
+        if (!nd->op) return bad(err, errlen, "node %ld has no op", (long)i);
+        for (int k = 0; k < nd->ndata; k++) {
+            if (nd->in[k] < 0 || nd->in[k] >= i)
+                return bad(err, errlen, "node %ld reads a later node", (long)i);
+            e->live[nd->in[k]] = 1;
+        }
+        for (int k = nd->ndata; k < nd->ndata + nd->op->nparams; k++)
+            if (nd->in[k] >= g->nparams)
+                return bad(err, errlen, "node %ld has a bad parameter id", (long)i);
+    }
+    /* needs grad: a trainable parameter upstream through gradient slots */
+    for (int32_t i = 0; i < n; i++) {
+        kd_node *nd = &g->nodes[i];
+        if (!e->live[i] || nd->kind != KD_NODE_OP) continue;
+        int need = 0;
+        for (int k = 0; k < nd->ndata; k++)
+            if (grad_slot(nd, k) && e->needs_grad[nd->in[k]]) need = 1;
+        for (int k = nd->ndata; k < nd->ndata + nd->op->nparams; k++)
+            if (nd->in[k] >= 0 && g->params[nd->in[k]].trainable) need = 1;
+        if (need && !nd->op->backward)
+            return bad(err, errlen, "op %s (node %ld) has no backward but needs a gradient",
+                       nd->op->name, (long)i);
+        e->needs_grad[i] = (uint8_t)need;
+    }
+    /* forward order */
+    e->nfwd = 0;
+    for (int32_t i = 0; i < n; i++) {
+        e->fstep[i] = -1;
+        e->bstep[i] = -1;
+        if (e->live[i] && g->nodes[i].kind == KD_NODE_OP) e->fstep[i] = e->nfwd, e->fwd[e->nfwd++] = i;
+    }
+    /* backward subsets, one per scalar root that needs a gradient: the
+     * loss and every node that needs a gradient and feeds one of the
+     * subset through a gradient slot */
+    uint8_t *sub = calloc((size_t)n, 1), *zeroed = calloc((size_t)n, 1);
+    if (!sub || !zeroed) {
+        free(sub), free(zeroed);
+        return bad(err, errlen, "out of memory");
+    }
+    e->nbroots = 0;
+    for (int r = 0; r < nroots; r++) {
+        int32_t L = roots[r];
+        if (!e->needs_grad[L] || numel(&g->nodes[L].shape) != 1) continue;
+        int dup = 0;
+        for (int q = 0; q < e->nbroots; q++) dup |= e->broots[q].node == L;
+        if (dup) continue;
+        memset(sub, 0, (size_t)n);
+        sub[L] = 1;
+        int cnt = 0;
+        for (int32_t i = L; i >= 0; i--) {
+            if (!sub[i]) continue;
+            cnt++;
+            e->run_bwd[i] = 1;
+            kd_node *nd = &g->nodes[i];
+            for (int k = 0; k < nd->ndata; k++)
+                if (grad_slot(nd, k) && e->needs_grad[nd->in[k]]) sub[nd->in[k]] = 1;
+        }
+        broot *b = &e->broots[e->nbroots++];
+        b->node = L;
+        b->steps = malloc((size_t)cnt * sizeof *b->steps);
+        b->zstart = malloc((size_t)(cnt + 1) * sizeof *b->zstart);
+        b->zlist = malloc((size_t)(cnt * KD_MAXIN + 1) * sizeof *b->zlist);
+        if (!b->steps || !b->zstart || !b->zlist) {
+            free(sub), free(zeroed);
+            return bad(err, errlen, "out of memory");
+        }
+        /* reverse creation order; a gradient buffer is zeroed before its
+         * first writer runs (the loss gradient is set to 1 instead) */
+        memset(zeroed, 0, (size_t)n);
+        zeroed[L] = 1;
+        int s = 0, z = 0;
+        for (int32_t i = L; i >= 0; i--) {
+            if (!sub[i]) continue;
+            b->steps[s] = i;
+            b->zstart[s] = z;
+            kd_node *nd = &g->nodes[i];
+            for (int k = 0; k < nd->ndata; k++) {
+                int32_t m = nd->in[k];
+                if (!grad_slot(nd, k) || !e->needs_grad[m] || zeroed[m]) continue;
+                b->zlist[z++] = m;
+                zeroed[m] = 1;
+            }
+            s++;
+        }
+        b->nsteps = s;
+        b->zstart[s] = z;
+    }
+    free(sub), free(zeroed);
+    /* planned backward order: union, reverse creation order */
+    e->nbwd = 0;
+    for (int32_t i = n - 1; i >= 0; i--)
+        if (e->run_bwd[i]) e->bstep[i] = e->nfwd + e->nbwd, e->bwd[e->nbwd++] = i;
+    return 0;
+}
+
+/* ---- memory plan ---------------------------------------------------------- */
+
+static int plan_lifetimes(kd_exec *e)
+{
+    kd_graph *g = e->g;
+    int32_t T = e->nfwd + e->nbwd;
+    int32_t end = T > 0 ? T - 1 : 0;
+    int nb = 0;
+    int32_t *vlast = malloc((size_t)e->n * sizeof *vlast);
+    int32_t *gfirst = malloc((size_t)e->n * sizeof *gfirst);
+    if (!vlast || !gfirst) { free(vlast), free(gfirst); return -1; }
+    for (int32_t i = 0; i < e->n; i++) {
+        vlast[i] = e->fstep[i] >= 0 ? e->fstep[i] : 0;
+        if (e->bstep[i] >= 0) vlast[i] = e->bstep[i];
+        gfirst[i] = e->bstep[i];
+    }
+    for (int32_t i = 0; i < e->n; i++) {
+        if (e->fstep[i] < 0) continue;
+        kd_node *nd = &g->nodes[i];
+        int32_t use = e->bstep[i] >= 0 ? e->bstep[i] : e->fstep[i];
+        for (int k = 0; k < nd->ndata; k++) {
+            int32_t m = nd->in[k];
+            if (use > vlast[m]) vlast[m] = use;
+            if (e->bstep[i] >= 0 && grad_slot(nd, k) && e->run_bwd[m] && e->bstep[i] < gfirst[m])
+                gfirst[m] = e->bstep[i];
+        }
+    }
+    for (int32_t i = 0; i < e->n; i++) {
+        if (!e->live[i]) continue;
+        kd_node *nd = &g->nodes[i];
+        int input = nd->kind == KD_NODE_INPUT;
+        kd_mem_buf *b = &e->plan[nb];
+        b->size = numel(&nd->shape) * sizeof(float);
+        b->first = input ? 0 : e->fstep[i];
+        b->last = (input || e->is_root[i]) ? end : vlast[i];
+        b->node = i, b->kind = KD_BUF_VALUE, nb++;
+        if (!input && nd->info.saved_floats) {
+            b = &e->plan[nb];
+            b->size = nd->info.saved_floats * sizeof(float);
+            b->first = e->fstep[i];
+            b->last = e->bstep[i] >= 0 ? e->bstep[i] : e->fstep[i];
+            b->node = i, b->kind = KD_BUF_SAVED, nb++;
+        }
+        if (e->run_bwd[i]) {
+            b = &e->plan[nb];
+            b->size = numel(&nd->shape) * sizeof(float);
+            b->first = gfirst[i];
+            b->last = e->bstep[i];
+            b->node = i, b->kind = KD_BUF_GRAD, nb++;
+        }
+    }
+    free(vlast), free(gfirst);
+    return nb;
+}
+
+/* ---- creation ---------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads,
+                     char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = 0;
+    if (!g || !roots || nroots <= 0) {
+        if (err) snprintf(err, errlen, "no roots");
+        return NULL;
+    }
+    kd_exec *e = calloc(1, sizeof *e);
+    if (!e) goto oom;
+    e->g = g;
+    e->n = g->nnodes;
+    e->nthreads = nthreads < 1 ? 1 : nthreads;
+    size_t n = (size_t)(e->n ? e->n : 1);
+    e->live = calloc(n, 1);
+    e->needs_grad = calloc(n, 1);
+    e->run_bwd = calloc(n, 1);
+    e->is_root = calloc(n, 1);
+    e->fwd = malloc(n * sizeof *e->fwd);
+    e->bwd = malloc(n * sizeof *e->bwd);
+    e->fstep = malloc(n * sizeof *e->fstep);
+    e->bstep = malloc(n * sizeof *e->bstep);
+    e->val = calloc(n, sizeof *e->val);
+    e->grad = calloc(n, sizeof *e->grad);
+    e->saved = calloc(n, sizeof *e->saved);
+    e->ctx = calloc(n, sizeof *e->ctx);
+    e->broots = calloc((size_t)nroots, sizeof *e->broots);
+    e->plan = calloc(3 * n, sizeof *e->plan);
+    if (!e->live || !e->needs_grad || !e->run_bwd || !e->is_root || !e->fwd || !e->bwd ||
+        !e->fstep || !e->bstep || !e->val || !e->grad || !e->saved || !e->ctx ||
+        !e->broots || !e->plan)
+        goto oom;
+    if (decide(e, roots, nroots, err, errlen) != 0) {
+        kd_exec_free(e);
+        return NULL;
+    }
+    /* the activation arena */
+    e->nplan = plan_lifetimes(e);
+    if (e->nplan < 0) goto oom;
+    e->naive_size = 0;
+    for (int i = 0; i < e->nplan; i++)
+        e->naive_size += (e->plan[i].size + KD_ALIGN - 1) / KD_ALIGN * KD_ALIGN;
+    e->arena_size = kd_plan_mem(e->plan, e->nplan, KD_ALIGN);
+    if (e->arena_size == (size_t)-1) goto oom;
+    e->arena = alloc_aligned(e->arena_size);
+    if (!e->arena) goto oom;
+    for (int i = 0; i < e->nplan; i++) {
+        float *p = (float *)(void *)(e->arena + e->plan[i].offset);
+        int32_t o = e->plan[i].node;
+        if (e->plan[i].kind == KD_BUF_VALUE) e->val[o] = p;
+        else if (e->plan[i].kind == KD_BUF_SAVED) e->saved[o] = p;
+        else e->grad[o] = p;
+    }
+    /* parameters, gradients, op state, workspace */
+    e->params = alloc_aligned(g->param_count * sizeof(float));
+    e->grads = alloc_aligned(g->param_count * sizeof(float));
+    e->state_floats = 0;
+    for (int32_t f = 0; f < e->nfwd; f++) {
+        kd_node *nd = &g->nodes[e->fwd[f]];
+        for (int s = 0; s < nd->info.nstate; s++) e->state_floats += numel(&nd->info.state_shape[s]);
+    }
+    e->state_buf = alloc_aligned(e->state_floats * sizeof(float));
+    if (!e->params || !e->grads || !e->state_buf) goto oom;
+    size_t so = 0;
+    e->work_size = 0;
+    e->macs_f = e->macs_b = 0;
+    for (int32_t f = 0; f < e->nfwd; f++) {
+        int32_t id = e->fwd[f];
+        kd_node *nd = &g->nodes[id];
+        kd_op_ctx *c = &e->ctx[id];
+        c->attr = nd->attr;
+        c->nin = nd->ndata + nd->op->nparams;
+        for (int k = 0; k < c->nin; k++) c->in_shape[k] = nd->in_shape[k];
+        for (int k = 0; k < nd->ndata; k++) {
+            int32_t m = nd->in[k];
+            c->in[k] = e->val[m];
+            if (e->run_bwd[id] && grad_slot(nd, k) && e->run_bwd[m]) c->grad_in[k] = e->grad[m];
+        }
+        int wgrad = 0, xgrad = 0;
+        for (int k = nd->ndata; k < c->nin; k++) {
+            int32_t p = nd->in[k];
+            if (p < 0) continue;
+            c->in[k] = e->params + g->params[p].offset;
+            if (e->run_bwd[id] && g->params[p].trainable) {
+                c->grad_in[k] = e->grads + g->params[p].offset;
+                if (k == nd->ndata) wgrad = 1;
+            }
+        }
+        xgrad = nd->ndata > 0 && c->grad_in[0] != NULL;
+        c->out = e->val[id];
+        c->out_shape = nd->shape;
+        for (int s = 0; s < nd->info.nstate; s++) {
+            c->state[s] = e->state_buf + so;
+            so += numel(&nd->info.state_shape[s]);
+        }
+        c->saved = e->saved[id];
+        c->grad_out = e->grad[id];
+        c->nthreads = e->nthreads;
+        if (nd->op->workspace) {
+            size_t w = nd->op->workspace(c);
+            if (w > e->work_size) e->work_size = w;
+        }
+        e->macs_f += nd->macs;
+        if (e->run_bwd[id]) e->macs_b += nd->macs * (wgrad + xgrad);
+    }
+    e->work = alloc_aligned(e->work_size);
+    if (!e->work) goto oom;
+    for (int32_t f = 0; f < e->nfwd; f++) {
+        e->ctx[e->fwd[f]].work = e->work;
+        e->ctx[e->fwd[f]].work_size = e->work_size;
+    }
+    /* models whose parameters are all frozen run in eval mode by default */
+    for (int m = 0; m < 64; m++) e->model_mode[m] = KD_MODE_FOLLOW, e->model_frozen[m] = 0;
+    uint8_t has[64] = { 0 }, train[64] = { 0 };
+    for (int32_t p = 0; p < g->nparams; p++) {
+        int m = g->params[p].model;
+        if (m < 0 || m >= 64) continue;
+        has[m] = 1;
+        if (g->params[p].trainable) train[m] = 1;
+    }
+    for (int m = 0; m < 64; m++) e->model_frozen[m] = has[m] && !train[m];
+    openblas_set_num_threads(e->nthreads);
+    kd_exec_init_params(e, 0);
+    return e;
+oom:
+    if (err) snprintf(err, errlen, "out of memory");
+    kd_exec_free(e);
+    return NULL;
+}
+
+void kd_exec_free(kd_exec *e)
+{
+    if (!e) return;
+    for (int i = 0; i < e->nbroots; i++) {
+        free(e->broots[i].steps);
+        free(e->broots[i].zstart);
+        free(e->broots[i].zlist);
+    }
+    free(e->broots);
+    free(e->live), free(e->needs_grad), free(e->run_bwd), free(e->is_root);
+    free(e->fwd), free(e->bwd), free(e->fstep), free(e->bstep);
+    free(e->val), free(e->grad), free(e->saved), free(e->ctx), free(e->plan);
+    free(e->params), free(e->grads), free(e->state_buf), free(e->work), free(e->arena);
+    free(e);
+}
+
+/* ---- initialisation ------------------------------------------------------------ */
+
+static double u01(uint64_t h) { return ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+
+void kd_exec_init_params(kd_exec *e, uint64_t seed)
+{
+    kd_graph *g = e->g;
+    e->seed = seed;
+    e->step = 0;
+    for (int32_t p = 0; p < g->nparams; p++) {
+        const kd_param *q = &g->params[p];
+        float *w = e->params + q->offset;
+        size_t k = numel(&q->shape);
+        double fan = q->init.fan_in > 0 ? (double)q->init.fan_in : 1.0;
+        uint64_t key = mix64(mix64(seed) ^ (uint64_t)p);
+        switch (q->init.kind) {
+        case KD_INIT_ZERO:
+            for (size_t i = 0; i < k; i++) w[i] = 0.0f;
+            break;
+        case KD_INIT_ONE:
+            for (size_t i = 0; i < k; i++) w[i] = 1.0f;
+            break;
+        case KD_INIT_KAIMING_NORMAL: {
+            double sd = sqrt(2.0 / fan);
+            for (size_t i = 0; i < k; i++) {
+                uint64_t h = mix64(key ^ mix64((uint64_t)i));
+                double u1 = u01(h), u2 = u01(mix64(h));
+                w[i] = (float)(sd * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+            }
+            break;
+        }
+        case KD_INIT_UNIFORM_FANIN: {
+            double b = 1.0 / sqrt(fan);
+            for (size_t i = 0; i < k; i++)
+                w[i] = (float)(b * (2.0 * u01(mix64(key ^ mix64((uint64_t)i))) - 1.0));
+            break;
+        }
+        }
+    }
+    for (int32_t f = 0; f < e->nfwd; f++) {
+        kd_node *nd = &g->nodes[e->fwd[f]];
+        kd_op_ctx *c = &e->ctx[e->fwd[f]];
+        for (int s = 0; s < nd->info.nstate; s++) {
+            size_t k = numel(&nd->info.state_shape[s]);
+            for (size_t i = 0; i < k; i++) c->state[s][i] = nd->info.state_init[s];
+        }
+        c->seed = mix64(seed ^ mix64((uint64_t)e->fwd[f] + 0x5eedull));
+    }
+    memset(e->grads, 0, e->g->param_count * sizeof(float));
+}
+
+/* ---- steps ---------------------------------------------------------------------- */
+
+float *kd_exec_input(kd_exec *e, int32_t node)
+{
+    if (!e || node < 0 || node >= e->n || !e->live[node] ||
+        e->g->nodes[node].kind != KD_NODE_INPUT)
+        return NULL;
+    return e->val[node];
+}
+
+int kd_exec_forward(kd_exec *e, int training)
+{
+    if (!e) return -1;
+    kd_graph *g = e->g;
+    e->step++;
+    for (int32_t f = 0; f < e->nfwd; f++) {
+        int32_t id = e->fwd[f];
+        const kd_node *nd = &g->nodes[id];
+        kd_op_ctx *c = &e->ctx[id];
+        int in = nd->model >= 0 && nd->model < 64;
+        int mode = in ? e->model_mode[nd->model] : KD_MODE_FOLLOW;
+        if (mode == KD_MODE_FOLLOW) mode = (in && e->model_frozen[nd->model]) ? 0 : (training != 0);
+        c->training = mode;
+        c->step = e->step;
+        if (e->prof) {
+            double t0 = now_s();
+            nd->op->forward(c);
+            e->prof[id] += now_s() - t0;
+        } else {
+            nd->op->forward(c);
+        }
+    }
+    e->fwd_pending = 1;
+    return 0;
+}
+
+int kd_exec_backward(kd_exec *e, int32_t loss)
+{
+    if (!e || !e->fwd_pending) return -1;
+    const broot *b = NULL;
+    for (int i = 0; i < e->nbroots; i++)
+        if (e->broots[i].node == loss) b = &e->broots[i];
+    if (!b) return -1;
+    kd_graph *g = e->g;
+    e->grad[loss][0] = 1.0f;
+    for (int s = 0; s < b->nsteps; s++) {
+        for (int z = b->zstart[s]; z < b->zstart[s + 1]; z++) {
+            int32_t m = b->zlist[z];
+            memset(e->grad[m], 0, numel(&g->nodes[m].shape) * sizeof(float));
+        }
+        int32_t id = b->steps[s];
+        if (e->prof) {
+            double t0 = now_s();
+            g->nodes[id].op->backward(&e->ctx[id]);
+            e->prof[e->n + id] += now_s() - t0;
+        } else {
+            g->nodes[id].op->backward(&e->ctx[id]);
+        }
+    }
+    e->fwd_pending = 0;
+    return 0;
+}
+
+void kd_exec_zero_grad(kd_exec *e)
+{
+    memset(e->grads, 0, e->g->param_count * sizeof(float));
+}
+
+/* ---- accessors ---------------------------------------------------------------------- */
+
+const float *kd_exec_value(const kd_exec *e, int32_t node)
+{
+    if (!e || node < 0 || node >= e->n || !e->live[node]) return NULL;
+    if (!e->is_root[node] && e->g->nodes[node].kind != KD_NODE_INPUT) return NULL;
+    return e->val[node];
+}
+
+float *kd_exec_params(kd_exec *e) { return e->params; }
+float *kd_exec_grads(kd_exec *e) { return e->grads; }
+
+float *kd_exec_state(kd_exec *e, int32_t node, int i)
+{
+    if (!e || node < 0 || node >= e->n || e->fstep[node] < 0) return NULL;
+    if (i < 0 || i >= e->g->nodes[node].info.nstate) return NULL;
+    return e->ctx[node].state[i];
+}
+
+void kd_exec_set_profile(kd_exec *e, double *times)
+{
+    if (e) e->prof = times;
+}
+
+void kd_exec_set_model_mode(kd_exec *e, int model, int mode)
+{
+    if (e && model >= 0 && model < 64) e->model_mode[model] = mode;
+}
+
+int kd_exec_is_live(const kd_exec *e, int32_t node)
+{
+    return e && node >= 0 && node < e->n && e->live[node];
+}
+int kd_exec_needs_grad(const kd_exec *e, int32_t node)
+{
+    return e && node >= 0 && node < e->n && e->needs_grad[node];
+}
+int kd_exec_runs_backward(const kd_exec *e, int32_t node)
+{
+    return e && node >= 0 && node < e->n && e->run_bwd[node];
+}
+
+void kd_exec_get_stats(const kd_exec *e, kd_exec_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->arena_bytes = e->arena_size;
+    st->naive_bytes = e->naive_size;
+    st->param_bytes = e->g->param_count * sizeof(float);
+    st->grad_bytes = st->param_bytes;
+    st->state_bytes = e->state_floats * sizeof(float);
+    st->work_bytes = e->work_size;
+    st->nbuffers = e->nplan;
+    st->nforward = e->nfwd;
+    st->nbackward = e->nbwd;
+    st->macs_forward = e->macs_f;
+    st->macs_backward = e->macs_b;
+}
+
+const kd_mem_buf *kd_exec_plan(const kd_exec *e, int *n)
+{
+    *n = e->nplan;
+    return e->plan;
+}
+
+/* ---- BLAS kernel selection --------------------------------------------------------- */
+
+static int cpu_has_avx512f(void)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return 0;
+    char line[8192];
+    int has = 0;
+    while (!has && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) != 0) continue;
+        for (char *p = line; (p = strstr(p, "avx512f")) != NULL; p += 7)
+            if ((p[-1] == ' ' || p[-1] == '\t') && (p[7] == ' ' || p[7] == '\n' || p[7] == 0))
+                has = 1;
+        break;
+    }
+    fclose(f);
+    return has;
+}
+
+int kd_cpu_has_avx512f(void) { return cpu_has_avx512f(); }
+
+void kd_blas_tune(int argc, char **argv)
+{
+    (void)argc;
+    if (getenv("KDRUN_NO_BLAS_TUNE") || !argv || !argv[0]) return;
+    int changed = 0;
+    char set[64] = "";
+    if (!getenv("OPENBLAS_CORETYPE") && cpu_has_avx512f()) {
+        if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) == 0) changed = 1, strcat(set, " OPENBLAS_CORETYPE");
+    }
+    if (!getenv("OMP_WAIT_POLICY")) {
+        if (setenv("OMP_WAIT_POLICY", "passive", 1) == 0) changed = 1, strcat(set, " OMP_WAIT_POLICY");
+    }
+    if (!changed) return;
+    setenv("KDRUN_TUNED", set + 1, 1);   /* what was set, for child processes */
+    fflush(NULL);
+    /* exec the real path (so that the process keeps its name), else the link */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        execv(self, argv);
+    }
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the kernels and policy already loaded */
+}

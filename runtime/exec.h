@@ -1,0 +1,156 @@
+/* exec.h — running a compiled op graph forward and backward.
+ *
+ * kd_exec_new() decides everything once, from the graph and the roots (the
+ * nodes whose values are wanted: losses, logits):
+ *
+ *   live        nodes reachable backwards from the roots; only they run.
+ *   needs grad  a node needs a gradient iff a trainable parameter is
+ *               upstream of it through inputs that carry gradients (the
+ *               op's nograd inputs, e.g. the kd teacher, carry none).  A
+ *               frozen teacher (kd_param.trainable = 0 for its parameters,
+ *               set BEFORE kd_exec_new) therefore gets no backward pass.
+ *   backward    the live nodes that need a gradient and are upstream of a
+ *               scalar root that needs one (a loss), in reverse order.
+ *   memory      one flat parameter buffer and one flat gradient buffer
+ *               (kd_graph.param_count floats, kd_param.offset), per-node op
+ *               state (bn running statistics), one workspace of the largest
+ *               op workspace, and one activation arena laid out by the
+ *               memory plan (plan_mem.c): forward values, floats saved for
+ *               backward and activation gradients, each with its lifetime
+ *               over the forward + backward schedule.  Everything is
+ *               allocated and pre-faulted here: forward, backward and
+ *               zero_grad never allocate.
+ *
+ * Values: after kd_exec_forward, kd_exec_value() gives the value of a root
+ * or an input node; other nodes' buffers are reused by the plan.  Roots and
+ * inputs keep their own memory for the whole step (inputs may be refilled
+ * at any time between steps).
+ *
+ * One step is: fill inputs, kd_exec_forward(e, 1), kd_exec_zero_grad(e)
+ * (or accumulate), kd_exec_backward(e, loss), read kd_exec_grads(e).
+ * kd_exec_backward may run once per forward (the forward values it reads
+ * share memory with the gradients it writes); to train on several losses,
+ * add them into one node.
+ *
+ * Training mode: kd_exec_forward(e, training) applies `training` to every
+ * model that has a trainable parameter; a model whose parameters are all
+ * frozen runs in eval mode (bn uses and keeps its running statistics), as
+ * a KD teacher should.  kd_exec_set_model_mode() overrides this per model:
+ * KD_MODE_EVAL / KD_MODE_TRAIN force a mode, KD_MODE_FOLLOW (the default)
+ * restores the rule above (so a frozen model stays in eval mode).
+ *
+ * Threading: nodes run one after the other; each kernel parallelises
+ * itself (ops/kd_op.h: OpenMP static loops with c->nthreads, sgemm threaded
+ * by OpenBLAS outside OpenMP regions).  kd_exec_new sets OpenBLAS to
+ * nthreads threads.  Results are bit-identical run to run for a given
+ * thread count.
+ */
+#ifndef KD_EXEC_H
+#define KD_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "graph.h"
+
+typedef struct kd_exec kd_exec;
+
+/* NULL with a message in err on a bad root, out of memory, ... */
+kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads,
+                     char *err, size_t errlen);
+void kd_exec_free(kd_exec *e);
+
+/* Deterministic initialisation of every parameter per kd_param.init
+ * (Kaiming normal, fan-in uniform, zero, one) from a counter-based RNG keyed
+ * by (seed, parameter index, element): independent of thread count and of
+ * the other parameters.  Also resets op state (bn running statistics) and
+ * seeds the dropout RNG. */
+void kd_exec_init_params(kd_exec *e, uint64_t seed);
+
+/* The buffer to fill for an input node (images, labels), NULL if node is
+ * not a live input. */
+float *kd_exec_input(kd_exec *e, int32_t node);
+
+/* 0, or -1 if the executor is unusable. */
+int kd_exec_forward(kd_exec *e, int training);
+/* Backward from a scalar root: d loss = 1; ADDS parameter gradients into
+ * the flat gradient buffer.  -1 if loss_node is not a scalar root that
+ * needs a gradient, or if no forward ran since the last backward. */
+int kd_exec_backward(kd_exec *e, int32_t loss_node);
+void kd_exec_zero_grad(kd_exec *e);
+
+/* Value of a root or an input after forward; NULL for other nodes. */
+const float *kd_exec_value(const kd_exec *e, int32_t node);
+float *kd_exec_params(kd_exec *e);          /* g->param_count floats */
+float *kd_exec_grads(kd_exec *e);           /* same layout */
+/* Op state i of a node (bn: 0 running mean, 1 running var); NULL if none. */
+float *kd_exec_state(kd_exec *e, int32_t node, int i);
+
+enum { KD_MODE_FOLLOW = -1, KD_MODE_EVAL = 0, KD_MODE_TRAIN = 1 };
+void kd_exec_set_model_mode(kd_exec *e, int model, int mode);
+
+/* Profiling: when times is not NULL (2 * g->nnodes doubles, caller-owned),
+ * forward adds the seconds each node took to times[node] and backward to
+ * times[nnodes + node].  NULL turns it off. */
+void kd_exec_set_profile(kd_exec *e, double *times);
+
+/* Decisions made at creation (for tests and reports). */
+int kd_exec_is_live(const kd_exec *e, int32_t node);
+int kd_exec_needs_grad(const kd_exec *e, int32_t node);
+int kd_exec_runs_backward(const kd_exec *e, int32_t node);
+
+typedef struct kd_exec_stats {
+    size_t arena_bytes;        /* planned activation arena */
+    size_t naive_bytes;        /* sum of every planned buffer, 64-aligned */
+    size_t param_bytes, grad_bytes, state_bytes, work_bytes;
+    int nbuffers;              /* buffers in the plan */
+    int nforward, nbackward;   /* nodes run per forward / per backward */
+    int64_t macs_forward;      /* conv + linear MACs of one forward (live nodes) */
+    int64_t macs_backward;     /* MACs of one backward (~2x forward of those nodes) */
+} kd_exec_stats;
+void kd_exec_get_stats(const kd_exec *e, kd_exec_stats *st);
+
+/* ---- the activation memory plan (plan_mem.c) ----------------------------
+ * Buffers with lifetimes [first, last] (inclusive step indices over the
+ * forward + backward schedule): two buffers may share memory only if their
+ * lifetimes are disjoint.  kd_plan_mem assigns offsets (multiples of
+ * align) and returns the arena size, or (size_t)-1 when out of memory.  It
+ * runs best-fit (ggml-alloc style: walk the schedule, allocate the buffers
+ * born at a step, then free those that die there) and greedy-by-size
+ * (largest first at the lowest offset that fits), and keeps the smaller. */
+typedef struct kd_mem_buf {
+    size_t size;               /* bytes */
+    int32_t first, last;       /* lifetime in steps, first <= last */
+    size_t offset;             /* assigned */
+    int32_t node;              /* the executor's: owning node */
+    int kind;                  /* the executor's: KD_BUF_* */
+} kd_mem_buf;
+
+enum { KD_BUF_VALUE, KD_BUF_SAVED, KD_BUF_GRAD };
+
+size_t kd_plan_mem(kd_mem_buf *b, int n, size_t align);
+/* Check a plan: every buffer inside [0, arena) and aligned, no two
+ * simultaneously live buffers overlapping.  0 if valid, else -1 with the
+ * first conflict in err. */
+int kd_plan_check(const kd_mem_buf *b, int n, size_t arena, size_t align,
+                  char *err, size_t errlen);
+/* The executor's own plan (for tests). */
+const kd_mem_buf *kd_exec_plan(const kd_exec *e, int *n);
+
+/* ---- BLAS kernel selection and thread policy ------------------------------
+ * Both are read once, when OpenBLAS and libgomp load, so they must be in
+ * the environment before the process starts.  kd_blas_tune, called first
+ * thing in main(), sets what is missing and re-executes /proc/self/exe
+ * with the same argv (at most once: afterwards both are set):
+ *   OPENBLAS_CORETYPE=SkylakeX  when the CPU has avx512f: OpenBLAS 0.3.21
+ *       otherwise picks its Haswell (AVX2) sgemm on AVX-512 cores.  Never
+ *       set without avx512f (the SkylakeX kernels die with SIGILL there).
+ *   OMP_WAIT_POLICY=passive  OpenMP workers that spin after a parallel
+ *       region steal the cores the OpenBLAS threads need for the next
+ *       sgemm (measured on 2 cores: ResNet-20 training 2-4x faster).
+ * Variables already set are left alone; KDRUN_NO_BLAS_TUNE=1 disables it.
+ * KDRUN_TUNED lists the variables it set (space-separated), so that a child
+ * process that should see the original environment can unset them. */
+void kd_blas_tune(int argc, char **argv);
+int kd_cpu_has_avx512f(void);
+
+#endif

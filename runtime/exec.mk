@@ -1,0 +1,41 @@
+## runtime/exec.mk — the executor, the activation memory plan, graph_ops
+## (adding op nodes from C), their tests and `make bench`.  Included by
+## Makefile.am after runtime/local.mk; paths relative to the top directory.
+
+runtime_libruntime_a_SOURCES += runtime/exec.h runtime/exec.c runtime/plan_mem.c \
+	runtime/graph_ops.h runtime/graph_ops.c
+
+# test_exec counts malloc/calloc/realloc calls made by the statically linked
+# runtime and ops code (-Wl,--wrap) to prove that a training step allocates
+# nothing.
+RUNTIME_TESTS += tests/runtime/test_exec tests/runtime/conformance/test_conformance
+tests_runtime_test_exec_SOURCES = tests/runtime/test_exec.c tests/unit.h
+tests_runtime_test_exec_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+tests_runtime_test_exec_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc \
+	-Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc \
+	-Wl,--wrap=posix_memalign
+
+# PyTorch conformance (skipped, exit 77, without python3 + torch): ResNet-20
+# logits, loss and parameter gradients against torch within 1e-4 relative.
+tests_runtime_conformance_test_conformance_SOURCES = tests/unit.h \
+	tests/runtime/conformance/test_conformance.c
+tests_runtime_conformance_test_conformance_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+EXTRA_DIST += tests/runtime/conformance/resnet_torch.py \
+	tests/runtime/conformance/README.md
+
+# ---- make bench: kdrun vs PyTorch training throughput ------------------------
+# bench/bench_kd measures ResNet-20, ResNet-56, WRN-16-2 training steps and a
+# KD step (ResNet-56 teacher + ResNet-20 student) at batch 128 on 2 threads,
+# runs bench/bench_torch.py (when python3 has torch) and prints one table.
+EXTRA_PROGRAMS += bench/bench_kd
+bench_bench_kd_SOURCES = bench/bench_kd.c
+bench_bench_kd_LDADD = $(RUNTIME_LDADD)
+CLEANFILES += bench/bench_kd$(EXEEXT)
+EXTRA_DIST += bench/bench_torch.py
+BENCH_ARGS =
+
+bench: bench/bench_kd$(EXEEXT)
+	bench/bench_kd$(EXEEXT) --torch $(srcdir)/bench/bench_torch.py \
+	  --recipes $(srcdir)/recipes $(BENCH_ARGS)
+
+.PHONY: bench

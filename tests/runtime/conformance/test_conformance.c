@@ -1,0 +1,257 @@
+/* test_conformance.c — the executor against PyTorch on a CIFAR ResNet-20.
+ *
+ * Compiles `resnet(depth: 20, classes: 10)` from the zoo on a [16, 3, 32, 32]
+ * batch, initialises the parameters (seed 1), runs one training-mode
+ * forward + backward of the mean cross-entropy, and writes parameters,
+ * input and labels to a KDT1 file (format in resnet_torch.py).  The script
+ * builds the same network in PyTorch, loads them, does the same step and
+ * writes logits, loss, parameter gradients and bn running statistics back.
+ * Every tensor must agree within 1e-4 relative:
+ *     max |ours - torch| / max |torch|   (per tensor).
+ *
+ * Skipped (exit 77) when no python3 can `import torch`.  The interpreter is
+ * $KDRUN_PYTHON, else /usr/bin/python3, else python3 on the PATH (a pyenv
+ * python3 first on the PATH may lack Debian's python3-torch).
+ */
+#define _GNU_SOURCE 1   /* mkstemps, mkdtemp */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "../../unit.h"
+#include "../../../runtime/exec.h"
+#include "../../../runtime/graph_ops.h"
+
+#define BATCH 16
+#define TOL 1e-4
+
+static char python[512];
+
+static int find_python(void)
+{
+    const char *cands[3] = { getenv("KDRUN_PYTHON"), "/usr/bin/python3", "python3" };
+    for (int i = 0; i < 3; i++) {
+        if (!cands[i] || !cands[i][0]) continue;
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "'%s' -c 'import torch' >/dev/null 2>&1", cands[i]);
+        if (system(cmd) == 0) {
+            snprintf(python, sizeof python, "%s", cands[i]);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- KDT1 files ------------------------------------------------------------------ */
+
+typedef struct tensor {
+    char name[160];
+    kd_shape shape;
+    float *data;
+} tensor;
+
+static void put(FILE *f, const char *name, const kd_shape *s, const float *d)
+{
+    uint32_t nl = (uint32_t)strlen(name), nd = (uint32_t)(s->ndim > 0 ? s->ndim : 0);
+    fwrite(&nl, 4, 1, f);
+    fwrite(name, 1, nl, f);
+    fwrite(&nd, 4, 1, f);
+    for (uint32_t i = 0; i < nd; i++) fwrite(&s->dims[i], 8, 1, f);
+    fwrite(d, 4, (size_t)kd_shape_numel(s), f);
+}
+
+static tensor *read_all(const char *path, int *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char magic[4];
+    uint32_t cnt = 0;
+    tensor *t = NULL;
+    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "KDT1", 4) || fread(&cnt, 4, 1, f) != 1)
+        goto fail;
+    t = calloc(cnt ? cnt : 1, sizeof *t);
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint32_t nl, nd;
+        if (fread(&nl, 4, 1, f) != 1 || nl >= sizeof t[i].name) goto fail;
+        if (fread(t[i].name, 1, nl, f) != nl || fread(&nd, 4, 1, f) != 1 || nd > KD_MAXDIM) goto fail;
+        t[i].shape.ndim = (int)nd;
+        for (uint32_t k = 0; k < nd; k++)
+            if (fread(&t[i].shape.dims[k], 8, 1, f) != 1) goto fail;
+        size_t m = (size_t)kd_shape_numel(&t[i].shape);
+        t[i].data = malloc(m * 4 + 4);
+        if (fread(t[i].data, 4, m, f) != m) goto fail;
+    }
+    fclose(f);
+    *n = (int)cnt;
+    return t;
+fail:
+    fclose(f);
+    free(t);
+    return NULL;
+}
+
+static const tensor *find(const tensor *t, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0) return &t[i];
+    return NULL;
+}
+
+/* max |a - b| / max |b| over one tensor; -1 if the sizes differ */
+static double rel_err(const float *a, const tensor *b, size_t n)
+{
+    if ((size_t)kd_shape_numel(&b->shape) != n) return -1;
+    double md = 0, mb = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b->data[i]);
+        if (!(d <= md)) md = d;               /* NaN propagates */
+        if (fabs(b->data[i]) > mb) mb = fabs(b->data[i]);
+    }
+    return mb > 0 ? md / mb : md;
+}
+
+/* ---- the test --------------------------------------------------------------------------- */
+
+static void test_resnet20_matches_torch(void)
+{
+    kdr_diag d;
+    kdr_diag_init(&d);
+    char dir[] = "/tmp/kdrun-conf-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char recipe[600], fin[600], fout[600];
+    snprintf(recipe, sizeof recipe, "%s/r20.kdr", dir);
+    snprintf(fin, sizeof fin, "%s/in.kdt", dir);
+    snprintf(fout, sizeof fout, "%s/out.kdt", dir);
+    FILE *f = fopen(recipe, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("use \"nets/resnet.kdr\"\nmodel s = resnet(depth: 20, classes: 10)\n", f);
+    fclose(f);
+    kdr_program *p = kdr_program_load(recipe, KD_SRC("recipes"), &d);
+    CU_ASSERT_FATAL(p && d.errors == 0 && kdr_check(p, NULL, 0, &d) == 0);
+    kd_graph *g = kd_graph_new();
+    kd_data_shape ds;
+    memset(&ds, 0, sizeof ds);
+    ds.x = kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
+    ds.classes = 10;
+    const kdr_node *decl = NULL;
+    for (const kdr_node *k = p->units[0]->root->kids; k; k = k->next)
+        if (k->kind == KDR_MODEL) decl = k;
+    CU_ASSERT_EQUAL_FATAL(kd_compile_model(g, p, decl, &ds, BATCH, &d), 0);
+    int32_t x = -1;
+    for (int32_t i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].kind == KD_NODE_INPUT) x = i;
+    int32_t logits = kd_graph_find(g, "s.logits");
+    int32_t y = kd_graph_add_input(g, "label", kd_shape_make(1, (const int64_t[]){ BATCH }));
+    char err[256];
+    int32_t ce_in[2] = { logits, y };
+    int32_t loss = kd_graph_add_op(g, kd_op_find("ce"), ce_in, 2, NULL, err, sizeof err);
+    CU_ASSERT_FATAL(x >= 0 && logits >= 0 && y >= 0 && loss >= 0);
+    int32_t roots[2] = { loss, logits };
+    kd_exec *e = kd_exec_new(g, roots, 2, 2, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    kd_exec_init_params(e, 1);
+    float *xi = kd_exec_input(e, x), *yi = kd_exec_input(e, y);
+    uint64_t s = 2463534242ull;
+    for (int64_t i = 0; i < kd_shape_numel(&g->nodes[x].shape); i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        xi[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
+    }
+    for (int i = 0; i < BATCH; i++) yi[i] = (float)((i * 7) % 10);
+    /* our step */
+    CU_ASSERT_EQUAL(kd_exec_forward(e, 1), 0);
+    kd_exec_zero_grad(e);
+    CU_ASSERT_EQUAL(kd_exec_backward(e, loss), 0);
+    /* their inputs: parameters are those before the step (no optimizer) */
+    f = fopen(fin, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    uint32_t cnt = (uint32_t)g->nparams + 4;
+    fwrite("KDT1", 1, 4, f);
+    fwrite(&cnt, 4, 1, f);
+    put(f, "x", &g->nodes[x].shape, xi);
+    put(f, "y", &g->nodes[y].shape, yi);
+    kd_shape sc = { .ndim = 0 };
+    float depth = 20, classes = 10;
+    put(f, "meta:depth", &sc, &depth);
+    put(f, "meta:classes", &sc, &classes);
+    for (int32_t i = 0; i < g->nparams; i++)
+        put(f, g->params[i].name, &g->params[i].shape, kd_exec_params(e) + g->params[i].offset);
+    fclose(f);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' '%s'", python,
+             KD_SRC("tests/runtime/conformance/resnet_torch.py"), fin, fout);
+    int rc = system(cmd);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    int nt = 0;
+    tensor *t = read_all(fout, &nt);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    /* compare */
+    double e_logits = rel_err(kd_exec_value(e, logits), find(t, nt, "logits"), BATCH * 10);
+    double e_loss = rel_err(kd_exec_value(e, loss), find(t, nt, "loss"), 1);
+    double e_grad = 0, e_stat = 0;
+    const char *worst = "";
+    int compared = 0;
+    for (int32_t i = 0; i < g->nparams; i++) {
+        char name[200];
+        snprintf(name, sizeof name, "grad:%s", g->params[i].name);
+        const tensor *o = find(t, nt, name);
+        CU_ASSERT_PTR_NOT_NULL(o);
+        if (!o) continue;
+        double r = rel_err(kd_exec_grads(e) + g->params[i].offset, o,
+                           (size_t)kd_shape_numel(&g->params[i].shape));
+        CU_ASSERT(r >= 0 && r <= TOL);
+        if (!(r <= TOL)) fprintf(stderr, "\n  %s: %.3g", name, r);
+        if (!(r <= e_grad)) e_grad = r, worst = g->params[i].name;
+        compared++;
+    }
+    int nbn = 0;
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        const kd_node *nd = &g->nodes[i];
+        if (nd->kind != KD_NODE_OP || strcmp(nd->op->name, "batchnorm2d") != 0) continue;
+        const char *wname = g->params[nd->in[nd->ndata]].name;
+        size_t len = strlen(wname) - strlen(".weight");
+        for (int k = 0; k < 2; k++) {
+            char name[200];
+            snprintf(name, sizeof name, "%s:%.*s", k ? "running_var" : "running_mean", (int)len, wname);
+            const tensor *o = find(t, nt, name);
+            CU_ASSERT_PTR_NOT_NULL(o);
+            if (!o) continue;
+            double r = rel_err(kd_exec_state(e, i, k), o, (size_t)nd->shape.dims[1]);
+            CU_ASSERT(r >= 0 && r <= TOL);
+            if (!(r <= e_stat)) e_stat = r;
+        }
+        nbn++;
+    }
+    CU_ASSERT(e_logits >= 0 && e_logits <= TOL);
+    CU_ASSERT(e_loss >= 0 && e_loss <= TOL);
+    CU_ASSERT_EQUAL(compared, 65);
+    CU_ASSERT_EQUAL(nbn, 21);
+    fprintf(stderr, "\n  ResNet-20, batch %d, training mode, vs torch (%s):\n"
+            "    logits     max rel err %.3g\n    loss       rel err %.3g (ours %.7f)\n"
+            "    gradients  max rel err %.3g over %d tensors (worst %s)\n"
+            "    bn stats   max rel err %.3g over %d layers\n",
+            BATCH, python, e_logits, e_loss, (double)kd_exec_value(e, loss)[0], e_grad, compared,
+            worst, e_stat, nbn);
+    for (int i = 0; i < nt; i++) free(t[i].data);
+    free(t);
+    unlink(fin), unlink(fout), unlink(recipe), rmdir(dir);
+    kd_exec_free(e);
+    kd_graph_free(g);
+    kdr_program_free(p);
+    kdr_diag_free(&d);
+}
+
+int main(void)
+{
+    if (find_python() != 0) {
+        fprintf(stderr, "SKIP: no python3 with torch (apt-get install python3-torch, "
+                        "or set KDRUN_PYTHON)\n");
+        return 77;
+    }
+    static const kd_unit_test tests[] = {
+        KD_TEST(test_resnet20_matches_torch),
+        KD_TEST_END
+    };
+    return kd_unit_main("conformance", tests);
+}
