@@ -4,7 +4,7 @@
 
 noinst_LIBRARIES += runtime/libruntime.a
 runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
-	runtime/compile.c runtime/check_models.c
+	runtime/compile.c runtime/check_models.c runtime/train.h runtime/train.c
 
 RUNTIME_LDADD = runtime/libruntime.a $(OPS_LIBS) lang/liblang.a \
 	$(BLAS_LIBS) $(M_LIBS)

@@ -24,6 +24,8 @@
 
 #include "kdr.h"
 #include "runtime/graph.h"
+#include "runtime/train.h"
+#include "runtime/exec.h"
 
 #ifndef KDRUN_PKGDATADIR
 #define KDRUN_PKGDATADIR "/usr/local/share/kdrun"
@@ -300,6 +302,9 @@ static int parse_args(int argc, char **argv, kd_options *o)
 
 int main(int argc, char **argv)
 {
+    /* Before OpenBLAS initializes: pick its fastest correct kernels (may
+     * re-execute this program with OPENBLAS_CORETYPE set). */
+    kd_blas_tune(argc, argv);
     kd_options o = { .color = KD_COLOR_AUTO };
     int status = parse_args(argc, argv, &o);
     if (status >= 0)
@@ -374,9 +379,21 @@ int main(int argc, char **argv)
     }
 
     free(shapes);
-    fprintf(stderr, "%s: recipe OK; running recipes needs the runtime, which "
-            "is not in this build yet (see --check)\n", progname);
-    status = KD_EXIT_RUNTIME;
+    {
+        kd_run_opts ro = {
+            .recipe = o.recipe,
+            .runs_dir = getenv("KDRUN_RUNS") && *getenv("KDRUN_RUNS") ? getenv("KDRUN_RUNS") : "runs",
+            .nthreads = o.threads > 0 ? (int)o.threads : 2,
+            .seed = o.have_seed ? (int64_t)o.seed : -1,
+            .quiet = o.quiet,
+            .progress = !o.quiet && isatty(fileno(stderr)),
+        };
+        kdr_diag rd;
+        kdr_diag_init(&rd);
+        status = kd_run(prog, &ro, &rd);
+        print_diags(&rd, o.quiet, color);
+        kdr_diag_free(&rd);
+    }
 
 out:
     if (prog)

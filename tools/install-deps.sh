@@ -1,7 +1,8 @@
 #!/bin/sh
 # install-deps.sh — install everything needed to build, test and run kdrun
 # on Debian 12 (bookworm).  Runs apt-get directly as root, through sudo
-# otherwise.  Used by README.md and .ci/run.
+# otherwise.  Used by README.md and .ci/run.  python3-torch is for the tests
+# only (the PyTorch conformance test and make bench); kdrun never uses it.
 #
 #   tools/install-deps.sh          build, test and run dependencies
 #   tools/install-deps.sh --fuzz   also clang + libFuzzer runtime and AFL++
@@ -14,6 +15,7 @@ PACKAGES="
   libyaml-dev libopenblas-dev libcunit1-dev zlib1g-dev libpng-dev
   mandoc
   dataset-fashion-mnist
+  python3-torch
 "
 
 case "${1:-}" in

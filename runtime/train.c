@@ -1,0 +1,1276 @@
+/* train.c — running a recipe: data, phases, evaluation, checkpoints, report.
+ *
+ * One phase = one graph: the models it trains, its teachers and the models
+ * it evaluates are compiled on a batch-sized input, its loss on top; the
+ * executor plans the memory once; the epoch loop then only fills inputs,
+ * runs forward/backward and steps the optimizer.  Trained parameters and
+ * batch-norm statistics are kept by name (the recipe paths) in a store, so
+ * a later phase (a distillation with the frozen teacher) or the report
+ * starts from them.
+ *
+ * What this build runs: image classification data (idx, cifar10, cifar100,
+ * cinic10, image_folder), phases with `train`, `teacher NAME [frozen]`,
+ * `epochs`, `batch`, `seed`, `optimizer`, `lr`, one `loss`, `checkpoint`,
+ * `evaluate`, and the report's `evaluate`.  Anything else (alternate,
+ * routes, sweeps, sequence and RAW data, weight schedules) stops the run
+ * before any work with a message saying what is not in this build yet.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "train.h"
+#include "graph.h"
+#include "exec.h"
+#include "optim.h"
+#include "safetensors.h"
+#include "../data/data.h"
+
+#define MAX_MODELS 16
+#define MAX_EVALS 8
+#define MAX_METRICS 8
+
+/* ---- small utilities ---------------------------------------------------- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+
+static const kdr_unit *unit_of(const kdr_program *p, const kdr_node *decl)
+{
+    for (size_t i = 0; i < p->nunits; i++) {
+        if (!p->units[i]->root) continue;
+        for (const kdr_node *n = p->units[i]->root->kids; n; n = n->next)
+            if (n == decl) return p->units[i];
+    }
+    return p->units[0];
+}
+
+static const kdr_node *find_decl(const kdr_program *p, kdr_kind kind, const char *name)
+{
+    for (size_t i = 0; i < p->nunits; i++) {
+        if (!p->units[i]->root) continue;
+        for (const kdr_node *n = p->units[i]->root->kids; n; n = n->next)
+            if (n->kind == kind && n->name && strcmp(n->name, name) == 0) return n;
+    }
+    return NULL;
+}
+
+/* ---- the run ---------------------------------------------------------------- */
+
+typedef struct stored { char *name; float *v; int64_t n; } stored;
+
+typedef struct dataset {
+    const kdr_node *decl;
+    kd_dataset ds;
+    int naug_train;
+    kd_aug aug[KD_MAX_AUG];          /* for the split named in aug_split */
+    char aug_split[64];
+    int nnorm;
+    float mean[KD_MAX_CHANNELS], std[KD_MAX_CHANNELS];
+} dataset;
+
+typedef struct metric_row {
+    char phase[64];
+    int64_t epoch;                   /* 1-based; 0 for the report */
+    char what[160];                  /* "train loss", "student top1 on fmnist.val" */
+    double value;
+} metric_row;
+
+typedef struct run {
+    const kdr_program *p;
+    const kd_run_opts *o;
+    kdr_diag *d;
+    const kdr_unit *unit;            /* for located messages: set per statement */
+    stored *store;
+    int nstore, capstore;
+    dataset data[8];
+    int ndata;
+    char dir[1024];                  /* run directory */
+    metric_row *rows;
+    int nrows, caprows;
+    double t0;
+    int status;                      /* first failure status */
+} run;
+
+static int fail(run *R, int status, const kdr_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(run *R, int status, const kdr_node *at, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    kdr_diag_push(R->d, KDR_ERROR, at ? R->unit : NULL, at ? at->beg : 0, at ? at->end : 0,
+                  "%s", buf);
+    if (!R->status) R->status = status;
+    return -1;
+}
+
+static void add_row(run *R, const char *phase, int64_t epoch, const char *what, double v)
+{
+    if (R->nrows == R->caprows) {
+        int cap = R->caprows ? R->caprows * 2 : 64;
+        metric_row *nr = realloc(R->rows, (size_t)cap * sizeof *nr);
+        if (!nr) return;
+        R->rows = nr;
+        R->caprows = cap;
+    }
+    metric_row *m = &R->rows[R->nrows++];
+    snprintf(m->phase, sizeof m->phase, "%s", phase);
+    m->epoch = epoch;
+    snprintf(m->what, sizeof m->what, "%s", what);
+    m->value = v;
+}
+
+static stored *store_find(run *R, const char *name)
+{
+    for (int i = 0; i < R->nstore; i++)
+        if (strcmp(R->store[i].name, name) == 0) return &R->store[i];
+    return NULL;
+}
+
+static int store_put(run *R, const char *name, const float *v, int64_t n)
+{
+    stored *s = store_find(R, name);
+    if (s && s->n != n) { free(s->v); s->v = NULL; }
+    if (!s) {
+        if (R->nstore == R->capstore) {
+            int cap = R->capstore ? R->capstore * 2 : 256;
+            stored *ns = realloc(R->store, (size_t)cap * sizeof *ns);
+            if (!ns) return -1;
+            R->store = ns;
+            R->capstore = cap;
+        }
+        s = &R->store[R->nstore++];
+        s->name = strdup(name);
+        s->v = NULL;
+        if (!s->name) { R->nstore--; return -1; }
+    }
+    if (!s->v) s->v = malloc((size_t)n * sizeof(float));
+    if (!s->v) return -1;
+    memcpy(s->v, v, (size_t)n * sizeof(float));
+    s->n = n;
+    return 0;
+}
+
+/* ---- constant expressions (settings) ------------------------------------------ */
+
+static int const_num(run *R, const kdr_node *e, double *out, int depth);
+
+static int const_ident(run *R, const kdr_node *e, double *out, int depth)
+{
+    const kdr_node *let = find_decl(R->p, KDR_LET, e->name);
+    if (let) return const_num(R, let->a, out, depth + 1);
+    const kdr_node *sw = find_decl(R->p, KDR_SWEEP, e->name);
+    if (sw) return fail(R, KD_RUN_FAILED, e, "sweeps ('%s') are not in this build yet", e->name);
+    return fail(R, KD_RUN_RECIPE, e, "'%s' is not a number", e->name);
+}
+
+static int const_num(run *R, const kdr_node *e, double *out, int depth)
+{
+    if (!e || depth > 64) return fail(R, KD_RUN_RECIPE, e, "expected a number");
+    double a, b;
+    switch (e->kind) {
+    case KDR_NUM: case KDR_BOOL: *out = e->num; return 0;
+    case KDR_IDENT: return const_ident(R, e, out, depth);
+    case KDR_UNARY:
+        if (const_num(R, e->a, &a, depth + 1)) return -1;
+        *out = e->op == '-' ? -a : !a;
+        return 0;
+    case KDR_BINARY:
+        if (const_num(R, e->a, &a, depth + 1) || const_num(R, e->b, &b, depth + 1)) return -1;
+        switch (e->op) {
+        case '+': *out = a + b; return 0;
+        case '-': *out = a - b; return 0;
+        case '*': *out = a * b; return 0;
+        case '/': if (b == 0) break; *out = a / b; return 0;
+        case '^': *out = pow(a, b); return 0;
+        default: break;
+        }
+        return fail(R, KD_RUN_RECIPE, e, "cannot compute this number");
+    default:
+        return fail(R, KD_RUN_RECIPE, e, "expected a number");
+    }
+}
+
+static int const_int(run *R, const kdr_node *e, int64_t *out, int64_t lo)
+{
+    double x;
+    if (const_num(R, e, &x, 0)) return -1;
+    if (x != floor(x) || x < (double)lo || x > 1e12)
+        return fail(R, KD_RUN_RECIPE, e, "expected a whole number >= %lld, got %g", (long long)lo, x);
+    *out = (int64_t)x;
+    return 0;
+}
+
+/* the argument `name` (or positional `pos`) of a call node */
+static const kdr_node *arg(const kdr_node *call, const char *name, int pos)
+{
+    int i = 0;
+    for (const kdr_node *a = call->kids; a; a = a->next) {
+        if (a->name && strcmp(a->name, name) == 0) return a->a;
+        if (!a->name && !a->b && i++ == pos) return a->a;
+    }
+    return NULL;
+}
+
+static int arg_num(run *R, const kdr_node *call, const char *name, int pos, double def, double *out)
+{
+    const kdr_node *a = arg(call, name, pos);
+    if (!a) { *out = def; return 0; }
+    return const_num(R, a, out, 0);
+}
+
+static const char *call_name(const kdr_node *e)
+{
+    return e && e->kind == KDR_CALL && e->a->kind == KDR_IDENT ? e->a->name : NULL;
+}
+
+/* ---- data ------------------------------------------------------------------------ */
+
+static dataset *load_data(run *R, const char *name, const kdr_node *at)
+{
+    for (int i = 0; i < R->ndata; i++)
+        if (strcmp(R->data[i].decl->name, name) == 0) return &R->data[i];
+    const kdr_node *decl = find_decl(R->p, KDR_DATA, name);
+    if (!decl) { fail(R, KD_RUN_RECIPE, at, "no data set named '%s'", name); return NULL; }
+    if (R->ndata == (int)(sizeof R->data / sizeof R->data[0])) {
+        fail(R, KD_RUN_FAILED, at, "too many data sets");
+        return NULL;
+    }
+    const kdr_unit *saved = R->unit;
+    R->unit = unit_of(R->p, decl);
+    dataset *D = &R->data[R->ndata];
+    memset(D, 0, sizeof *D);
+    D->decl = decl;
+    const char *loader = call_name(decl->a);
+    const kdr_node *dir = decl->a ? arg(decl->a, "dir", 0) : NULL;
+    char err[1024] = "";
+    kd_data_status st = KD_DATA_OK;
+    double t = now();
+    if (!loader || !dir || dir->kind != KDR_STR) {
+        if (loader && (strcmp(loader, "sequences") == 0 || strcmp(loader, "synth_sequences") == 0 ||
+                       strcmp(loader, "raw_synth") == 0))
+            fail(R, KD_RUN_FAILED, decl->a, "training on %s data is not in this build yet", loader);
+        else
+            fail(R, KD_RUN_RECIPE, decl->a, "expected a loader call with a directory, e.g. idx(\"DIR\")");
+        R->unit = saved;
+        return NULL;
+    }
+    if (strcmp(loader, "idx") == 0) st = kd_load_idx(dir->str, &D->ds, err, sizeof err);
+    else if (strcmp(loader, "cifar10") == 0) st = kd_load_cifar10(dir->str, &D->ds, err, sizeof err);
+    else if (strcmp(loader, "cifar100") == 0) st = kd_load_cifar100(dir->str, &D->ds, err, sizeof err);
+    else if (strcmp(loader, "cinic10") == 0) st = kd_load_cinic10(dir->str, NULL, &D->ds, err, sizeof err);
+    else if (strcmp(loader, "image_folder") == 0) {
+        double size;
+        if (arg_num(R, decl->a, "size", 1, 32, &size)) { R->unit = saved; return NULL; }
+        st = kd_load_image_folder(dir->str, (int64_t)size, NULL, &D->ds, err, sizeof err);
+    } else {
+        fail(R, KD_RUN_FAILED, decl->a, "training on %s data is not in this build yet", loader);
+        R->unit = saved;
+        return NULL;
+    }
+    if (st != KD_DATA_OK) {
+        fail(R, KD_RUN_DATA, NULL, "%s", err);
+        kdr_diag_push(R->d, KDR_NOTE, R->unit, decl->beg, decl->end, "data set '%s' is declared here", name);
+        R->unit = saved;
+        return NULL;
+    }
+    /* splits: rename the loader's to the recipe's names, then holdouts, limit */
+    for (const kdr_node *s = decl->kids; s; s = s->next) {
+        if (s->kind != KDR_SETTING) continue;
+        int is_split = !strcmp(s->word, "train") || !strcmp(s->word, "test") || !strcmp(s->word, "val");
+        if (!is_split || !s->a || s->a->kind != KDR_STR) continue;
+        if (strcmp(s->a->str, s->word) != 0) {
+            if (!kd_dataset_split(&D->ds, s->a->str)) {
+                fail(R, KD_RUN_DATA, s->a, "%s: the loader has no split \"%s\"", dir->str, s->a->str);
+                goto bad;
+            }
+            char tmp[80];
+            snprintf(tmp, sizeof tmp, "\x01%s", s->word);
+            if (kd_dataset_rename(&D->ds, s->a->str, tmp, err, sizeof err) != KD_DATA_OK) {
+                fail(R, KD_RUN_DATA, s, "%s", err);
+                goto bad;
+            }
+        }
+    }
+    for (int i = 0; i < D->ds.nsplits; i++)
+        if (D->ds.splits[i].name[0] == '\x01') memmove(D->ds.splits[i].name, D->ds.splits[i].name + 1,
+                                                       strlen(D->ds.splits[i].name));
+    for (const kdr_node *s = decl->kids; s; s = s->next) {
+        if (s->kind != KDR_SETTING) continue;
+        if (!strcmp(s->word, "train") && s->b && s->name) {
+            int64_t k;
+            if (const_int(R, s->b, &k, 1)) goto bad;
+            if (kd_dataset_holdout(&D->ds, "train", k, s->name, 0, err, sizeof err) != KD_DATA_OK) {
+                fail(R, KD_RUN_DATA, s->b, "%s", err);
+                goto bad;
+            }
+        } else if (!strcmp(s->word, "limit")) {
+            int64_t n;
+            if (const_int(R, s->a, &n, 1)) goto bad;
+            if (kd_dataset_limit(&D->ds, "train", n, 0, err, sizeof err) != KD_DATA_OK) {
+                fail(R, KD_RUN_DATA, s->a, "%s", err);
+                goto bad;
+            }
+        } else if (!strcmp(s->word, "augment")) {
+            snprintf(D->aug_split, sizeof D->aug_split, "%s", s->name);
+            for (const kdr_node *c = s->kids; c; c = c->next) {
+                const char *an = call_name(c);
+                if (D->naug_train >= KD_MAX_AUG) break;
+                kd_aug *g = &D->aug[D->naug_train];
+                memset(g, 0, sizeof *g);
+                if (an && !strcmp(an, "crop")) {
+                    double size, pad;
+                    if (arg_num(R, c, "size", 0, (double)D->ds.h, &size) ||
+                        arg_num(R, c, "pad", 1, 0, &pad)) goto bad;
+                    g->kind = KD_AUG_CROP;
+                    g->size = (int64_t)size;
+                    g->pad = (int64_t)pad;
+                } else if (an && !strcmp(an, "flip")) {
+                    const kdr_node *dirn = arg(c, "direction", 0);
+                    const char *w = dirn && dirn->kind == KDR_IDENT ? dirn->name : "horizontal";
+                    g->kind = strcmp(w, "vertical") == 0 ? KD_AUG_FLIP_V : KD_AUG_FLIP_H;
+                } else {
+                    fail(R, KD_RUN_FAILED, c, "augmentation '%s' is not in this build yet", an ? an : "?");
+                    goto bad;
+                }
+                D->naug_train++;
+            }
+        } else if (!strcmp(s->word, "normalize")) {
+            for (const kdr_node *a = s->kids; a; a = a->next) {
+                if (!a->name) continue;
+                float *dst = !strcmp(a->name, "mean") ? D->mean : !strcmp(a->name, "std") ? D->std : NULL;
+                if (!dst) continue;
+                int n = 0;
+                if (a->a->kind == KDR_LIST) {
+                    for (const kdr_node *v = a->a->kids; v && n < KD_MAX_CHANNELS; v = v->next) {
+                        double x;
+                        if (const_num(R, v, &x, 0)) goto bad;
+                        dst[n++] = (float)x;
+                    }
+                } else {
+                    double x;
+                    if (const_num(R, a->a, &x, 0)) goto bad;
+                    dst[n++] = (float)x;
+                }
+                D->nnorm = n;
+            }
+        }
+    }
+    if (!R->o->quiet) {
+        fprintf(stderr, "data %s: %s (", name, D->ds.source ? D->ds.source : dir->str);
+        for (int i = 0; i < D->ds.nsplits; i++)
+            fprintf(stderr, "%s%s %lld", i ? ", " : "", D->ds.splits[i].name,
+                    (long long)D->ds.splits[i].n);
+        fprintf(stderr, ") in %.1f s\n", now() - t);
+    }
+    R->ndata++;
+    R->unit = saved;
+    return D;
+bad:
+    kd_dataset_free(&D->ds);
+    R->unit = saved;
+    return NULL;
+}
+
+/* `D.split` → data set and split name */
+static dataset *data_ref(run *R, const kdr_node *e, const char **split)
+{
+    if (!e || e->kind != KDR_MEMBER || e->a->kind != KDR_IDENT) {
+        fail(R, KD_RUN_RECIPE, e, "expected DATA.SPLIT");
+        return NULL;
+    }
+    dataset *D = load_data(R, e->a->name, e->a);
+    if (!D) return NULL;
+    if (!kd_dataset_split(&D->ds, e->name)) {
+        fail(R, KD_RUN_DATA, e, "data set '%s' has no split '%s'", e->a->name, e->name);
+        return NULL;
+    }
+    *split = e->name;
+    return D;
+}
+
+static void loader_cfg(const dataset *D, const char *split, int64_t batch, uint64_t seed,
+                       int training, kd_loader_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->ds = &D->ds;
+    c->split = split;
+    c->batch = batch;
+    c->seed = seed;
+    c->shuffle = training;
+    c->drop_last = training;
+    if (training && strcmp(D->aug_split, split) == 0) {
+        c->naug = D->naug_train;
+        memcpy(c->aug, D->aug, sizeof c->aug);
+    }
+    c->nnorm = D->nnorm;
+    memcpy(c->mean, D->mean, sizeof c->mean);
+    memcpy(c->std, D->std, sizeof c->std);
+}
+
+/* ---- a phase's graph --------------------------------------------------------------- */
+
+typedef struct pmodel {
+    const char *name;
+    const kdr_node *decl;
+    int index;                       /* model index in the graph */
+    int32_t input, out;
+    int trained;
+} pmodel;
+
+typedef struct peval {
+    int models[MAX_MODELS];          /* indices into pmodels */
+    int nmodels;
+    dataset *D;
+    const char *split;
+    const kdr_node *at;
+    int top5;
+} peval;
+
+typedef struct pgraph {
+    kd_graph *g;
+    kd_exec *e;
+    pmodel m[MAX_MODELS];
+    int nm;
+    int32_t label, loss;
+    int64_t batch;
+    int64_t classes;
+} pgraph;
+
+static void pgraph_free(pgraph *G)
+{
+    if (G->e) kd_exec_free(G->e);
+    if (G->g) kd_graph_free(G->g);
+    memset(G, 0, sizeof *G);
+}
+
+static int add_model(run *R, pgraph *G, const kdr_node *at, const char *name, int trained)
+{
+    for (int i = 0; i < G->nm; i++)
+        if (strcmp(G->m[i].name, name) == 0) {
+            if (trained) G->m[i].trained = 1;
+            return i;
+        }
+    if (G->nm == MAX_MODELS) return fail(R, KD_RUN_FAILED, at, "too many models in one phase");
+    const kdr_node *decl = find_decl(R->p, KDR_MODEL, name);
+    if (!decl) {
+        const kdr_node *pool = find_decl(R->p, KDR_POOL, name);
+        return fail(R, pool ? KD_RUN_FAILED : KD_RUN_RECIPE, at,
+                    pool ? "teacher pools are not in this build yet" : "no model named '%s'", name);
+    }
+    pmodel *m = &G->m[G->nm];
+    memset(m, 0, sizeof *m);
+    m->name = name;
+    m->decl = decl;
+    m->trained = trained;
+    return G->nm++;
+}
+
+/* Compile the models of G on data D, the loss (may be NULL), and create the
+ * executor with the loss and every model output as roots. */
+static int pgraph_build(run *R, pgraph *G, const dataset *D, const kdr_node *loss,
+                        const kdr_unit *loss_unit, const char *path)
+{
+    G->g = kd_graph_new();
+    if (!G->g) return fail(R, KD_RUN_FAILED, NULL, "out of memory");
+    kd_data_shape ds;
+    memset(&ds, 0, sizeof ds);
+    ds.x = kd_shape_make(3, (const int64_t[]){ D->ds.c, D->ds.h, D->ds.w });
+    ds.classes = D->ds.classes;
+    G->classes = D->ds.classes;
+    for (int i = 0; i < G->nm; i++) {
+        pmodel *m = &G->m[i];
+        int idx = kd_compile_model(G->g, R->p, m->decl, &ds, G->batch, R->d);
+        if (idx == -2) return fail(R, KD_RUN_FAILED, NULL, "model '%s' uses an op that is not in this build yet", m->name);
+        if (idx < 0) { if (!R->status) R->status = KD_RUN_RECIPE; return -1; }
+        m->index = idx;
+        m->input = -1;
+        for (int32_t k = 0; k < G->g->nnodes; k++)
+            if (G->g->nodes[k].kind == KD_NODE_INPUT && G->g->nodes[k].model == idx) { m->input = k; break; }
+        char key[300];
+        snprintf(key, sizeof key, "%s.out", m->name);
+        m->out = kd_graph_find(G->g, key);
+    }
+    G->label = kd_graph_add_input(G->g, "label", kd_shape_make(1, (const int64_t[]){ G->batch }));
+    G->loss = -1;
+    if (loss) {
+        G->loss = kd_compile_expr(G->g, R->p, loss_unit, loss, path, G->label, R->d);
+        if (G->loss == -2) return fail(R, KD_RUN_FAILED, NULL, "the loss uses something not in this build yet");
+        if (G->loss < 0) { if (!R->status) R->status = KD_RUN_RECIPE; return -1; }
+        if (G->g->nodes[G->loss].shape.ndim != 0) {
+            R->unit = loss_unit;
+            return fail(R, KD_RUN_RECIPE, loss, "a loss must be a scalar");
+        }
+    }
+    /* trainable = parameters of the trained models */
+    for (int32_t i = 0; i < G->g->nparams; i++) {
+        int trainable = 0;
+        for (int k = 0; k < G->nm; k++)
+            if (G->m[k].trained && G->g->params[i].model == G->m[k].index) trainable = 1;
+        if (G->g->params[i].model < 0) trainable = 1;   /* created by the loss (adapters) */
+        G->g->params[i].trainable = trainable;
+    }
+    int32_t roots[MAX_MODELS + 1];
+    int nroots = 0;
+    if (G->loss >= 0) roots[nroots++] = G->loss;
+    for (int i = 0; i < G->nm; i++)
+        if (G->m[i].out >= 0) roots[nroots++] = G->m[i].out;
+    char err[512];
+    G->e = kd_exec_new(G->g, roots, nroots, R->o->nthreads, err, sizeof err);
+    if (!G->e) return fail(R, KD_RUN_FAILED, NULL, "%s", err);
+    return 0;
+}
+
+/* the batch-norm node's stored name: its weight's name without ".weight" */
+static int bn_base(const kd_graph *g, const kd_node *n, char *buf, size_t len)
+{
+    if (!n->op || strcmp(n->op->name, "batchnorm2d") != 0) return -1;
+    int32_t pid = n->in[n->ndata];
+    if (pid < 0) return -1;
+    const char *w = g->params[pid].name;
+    size_t l = strlen(w);
+    if (l < 7 || strcmp(w + l - 7, ".weight") != 0 || l - 7 >= len) return -1;
+    memcpy(buf, w, l - 7);
+    buf[l - 7] = 0;
+    return 0;
+}
+
+/* parameters and bn statistics from the store (models trained before) */
+static int load_from_store(run *R, pgraph *G)
+{
+    float *P = kd_exec_params(G->e);
+    int loaded = 0;
+    for (int32_t i = 0; i < G->g->nparams; i++) {
+        const kd_param *q = &G->g->params[i];
+        stored *s = store_find(R, q->name);
+        if (!s) continue;
+        if (s->n != kd_shape_numel(&q->shape))
+            return fail(R, KD_RUN_FAILED, NULL, "stored parameter %s has %lld values, the graph wants %lld",
+                        q->name, (long long)s->n, (long long)kd_shape_numel(&q->shape));
+        memcpy(P + q->offset, s->v, (size_t)s->n * sizeof(float));
+        loaded++;
+    }
+    for (int32_t i = 0; i < G->g->nnodes; i++) {
+        char base[300], key[340];
+        if (bn_base(G->g, &G->g->nodes[i], base, sizeof base)) continue;
+        for (int k = 0; k < 2; k++) {
+            snprintf(key, sizeof key, "%s.%s", base, k ? "running_var" : "running_mean");
+            stored *s = store_find(R, key);
+            float *st = kd_exec_state(G->e, i, k);
+            if (s && st) memcpy(st, s->v, (size_t)s->n * sizeof(float));
+        }
+    }
+    return loaded;
+}
+
+static int save_to_store(run *R, pgraph *G, int only_trained)
+{
+    const float *P = kd_exec_params(G->e);
+    for (int32_t i = 0; i < G->g->nparams; i++) {
+        const kd_param *q = &G->g->params[i];
+        int keep = !only_trained || q->trainable;
+        if (keep && store_put(R, q->name, P + q->offset, kd_shape_numel(&q->shape)))
+            return fail(R, KD_RUN_FAILED, NULL, "out of memory");
+    }
+    for (int32_t i = 0; i < G->g->nnodes; i++) {
+        char base[300], key[340];
+        const kd_node *n = &G->g->nodes[i];
+        if (bn_base(G->g, n, base, sizeof base)) continue;
+        if (only_trained && !G->g->params[n->in[n->ndata]].trainable) continue;
+        for (int k = 0; k < 2; k++) {
+            snprintf(key, sizeof key, "%s.%s", base, k ? "running_var" : "running_mean");
+            float *st = kd_exec_state(G->e, i, k);
+            if (st && store_put(R, key, st, n->info.state_shape[k].ndim > 0 ?
+                                kd_shape_numel(&n->info.state_shape[k]) : 1))
+                return fail(R, KD_RUN_FAILED, NULL, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* copy one batch into every model input and the labels */
+static void feed(pgraph *G, const kd_batch *b)
+{
+    size_t row = (size_t)(b->c * b->h * b->w);
+    for (int i = 0; i < G->nm; i++) {
+        if (G->m[i].input < 0) continue;
+        float *x = kd_exec_input(G->e, G->m[i].input);
+        if (!x) continue;
+        memcpy(x, b->x, (size_t)b->n * row * sizeof(float));
+        if (b->n < G->batch)
+            memset(x + (size_t)b->n * row, 0, (size_t)(G->batch - b->n) * row * sizeof(float));
+    }
+    float *lab = kd_exec_input(G->e, G->label);
+    if (lab && b->label)
+        for (int64_t r = 0; r < G->batch; r++) lab[r] = r < b->n ? (float)b->label[r] : 0.0f;
+}
+
+/* top-1 and top-5 accuracy (%) of each evaluated model on a split */
+static int evaluate(run *R, pgraph *G, const peval *ev, double *top1, double *top5)
+{
+    kd_loader_cfg lc;
+    loader_cfg(ev->D, ev->split, G->batch, 0, 0, &lc);
+    kd_loader *ld = NULL;
+    kd_batch b;
+    char err[1024];
+    memset(&b, 0, sizeof b);
+    if (kd_loader_new(&lc, &ld, err, sizeof err) != KD_DATA_OK ||
+        kd_batch_alloc(ld, &b, err, sizeof err) != KD_DATA_OK) {
+        kd_loader_free(ld);
+        return fail(R, KD_RUN_DATA, NULL, "%s", err);
+    }
+    int64_t hit1[MAX_MODELS] = { 0 }, hit5[MAX_MODELS] = { 0 }, total = 0;
+    int64_t steps = kd_loader_steps(ld);
+    for (int64_t s = 0; s < steps; s++) {
+        if (kd_loader_fill(ld, 0, s, &b, err, sizeof err) != KD_DATA_OK) {
+            kd_batch_free(&b);
+            kd_loader_free(ld);
+            return fail(R, KD_RUN_DATA, NULL, "%s", err);
+        }
+        feed(G, &b);
+        for (int k = 0; k < ev->nmodels; k++)
+            kd_exec_set_model_mode(G->e, G->m[ev->models[k]].index, KD_MODE_EVAL);
+        if (kd_exec_forward(G->e, 0)) {
+            kd_batch_free(&b);
+            kd_loader_free(ld);
+            return fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
+        }
+        for (int k = 0; k < ev->nmodels; k++) {
+            const pmodel *m = &G->m[ev->models[k]];
+            const float *lg = kd_exec_value(G->e, m->out);
+            int64_t C = G->g->nodes[m->out].shape.dims[1];
+            for (int64_t r = 0; r < b.n; r++) {
+                const float *row = lg + r * C;
+                int64_t y = b.label[r], better = 0;
+                for (int64_t c = 0; c < C; c++)
+                    if (row[c] > row[y] || (row[c] == row[y] && c < y)) better++;
+                hit1[k] += better == 0;
+                hit5[k] += better < 5;
+            }
+        }
+        total += b.n;
+    }
+    for (int k = 0; k < ev->nmodels; k++) {
+        kd_exec_set_model_mode(G->e, G->m[ev->models[k]].index, KD_MODE_FOLLOW);
+        top1[k] = total ? 100.0 * (double)hit1[k] / (double)total : 0;
+        top5[k] = total ? 100.0 * (double)hit5[k] / (double)total : 0;
+    }
+    kd_batch_free(&b);
+    kd_loader_free(ld);
+    return 0;
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+static int mkdirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+/* the parameters and bn statistics of the trained models, atomically */
+static int save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, const char *phase)
+{
+    char dir[1200], path[1300], ep[32];
+    snprintf(dir, sizeof dir, "%s/checkpoints/%s", R->dir, route);
+    if (mkdirs(dir)) return fail(R, KD_RUN_FAILED, NULL, "%s: %s", dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/epoch-%03lld.safetensors", dir, (long long)epoch);
+    int n = 0, cap = G->g->nparams + 2 * G->g->nnodes;
+    kd_st_tensor *t = calloc((size_t)(cap ? cap : 1), sizeof *t);
+    char (*names)[340] = calloc((size_t)(cap ? cap : 1), sizeof *names);
+    if (!t || !names) { free(t); free(names); return fail(R, KD_RUN_FAILED, NULL, "out of memory"); }
+    const float *P = kd_exec_params(G->e);
+    for (int32_t i = 0; i < G->g->nparams; i++) {
+        const kd_param *q = &G->g->params[i];
+        if (!q->trainable) continue;
+        t[n].name = q->name;
+        t[n].ndim = q->shape.ndim;
+        for (int k = 0; k < q->shape.ndim; k++) t[n].shape[k] = q->shape.dims[k];
+        t[n].data = P + q->offset;
+        n++;
+    }
+    for (int32_t i = 0; i < G->g->nnodes; i++) {
+        const kd_node *nd = &G->g->nodes[i];
+        char base[300];
+        if (bn_base(G->g, nd, base, sizeof base) || !G->g->params[nd->in[nd->ndata]].trainable) continue;
+        for (int k = 0; k < 2; k++) {
+            snprintf(names[n], sizeof names[n], "%s.%s", base, k ? "running_var" : "running_mean");
+            t[n].name = names[n];
+            t[n].ndim = 1;
+            t[n].shape[0] = kd_shape_numel(&nd->info.state_shape[k]);
+            t[n].data = kd_exec_state(G->e, i, k);
+            if (t[n].data) n++;
+        }
+    }
+    snprintf(ep, sizeof ep, "%lld", (long long)epoch);
+    kd_st_meta meta[3] = { { "recipe", R->o->recipe }, { "phase", phase }, { "epoch", ep } };
+    int rc = kd_st_write(path, t, (size_t)n, meta, 3, R->d);
+    free(t);
+    free(names);
+    if (rc) { if (!R->status) R->status = KD_RUN_FAILED; return -1; }
+    return 0;
+}
+
+/* ---- the phase loop ------------------------------------------------------------ */
+
+typedef struct psettings {
+    const kdr_node *train, *loss, *optimizer, *lr, *checkpoint;
+    const kdr_node *teachers[MAX_MODELS];
+    int nteachers;
+    const kdr_node *evals[MAX_EVALS];
+    int nevals;
+    int64_t epochs, batch, seed;
+} psettings;
+
+static int phase_settings(run *R, const kdr_node *ph, psettings *S)
+{
+    memset(S, 0, sizeof *S);
+    S->epochs = 1;
+    S->batch = 128;
+    S->seed = R->o->seed >= 0 ? R->o->seed : 1;
+    for (const kdr_node *s = ph->kids; s; s = s->next) {
+        if (s->kind != KDR_SETTING) continue;
+        const char *w = s->word;
+        if (!strcmp(w, "train")) {
+            if (S->train) return fail(R, KD_RUN_FAILED, s, "several train statements in one phase are not in this build yet");
+            S->train = s;
+        } else if (!strcmp(w, "teacher")) {
+            if (s->op & KDR_F_FOLLOWS) return fail(R, KD_RUN_FAILED, s, "teacher routes are not in this build yet");
+            if (s->b) return fail(R, KD_RUN_FAILED, s, "early-stopped teachers are not in this build yet");
+            if (S->nteachers < MAX_MODELS) S->teachers[S->nteachers++] = s;
+        } else if (!strcmp(w, "epochs")) { if (const_int(R, s->a, &S->epochs, 1)) return -1; }
+        else if (!strcmp(w, "batch")) { if (const_int(R, s->a, &S->batch, 1)) return -1; }
+        else if (!strcmp(w, "seed")) { if (const_int(R, s->a, &S->seed, 0)) return -1; }
+        else if (!strcmp(w, "optimizer")) {
+            if (s->name) return fail(R, KD_RUN_FAILED, s, "per-group optimizers are not in this build yet");
+            S->optimizer = s->a;
+        } else if (!strcmp(w, "lr")) {
+            if (s->name) return fail(R, KD_RUN_FAILED, s, "per-group schedules are not in this build yet");
+            S->lr = s->a;
+        } else if (!strcmp(w, "loss")) {
+            if (s->name || S->loss) return fail(R, KD_RUN_FAILED, s, "per-model losses are not in this build yet");
+            S->loss = s->a;
+        } else if (!strcmp(w, "checkpoint")) S->checkpoint = s;
+        else if (!strcmp(w, "evaluate")) { if (S->nevals < MAX_EVALS) S->evals[S->nevals++] = s; }
+        else if (!strcmp(w, "after")) continue;
+        else return fail(R, KD_RUN_FAILED, s, "'%s' in a phase is not in this build yet", w);
+    }
+    if (!S->train) return fail(R, KD_RUN_FAILED, ph, "a phase without 'train' is not in this build yet");
+    if (!S->loss) return fail(R, KD_RUN_RECIPE, ph, "phase '%s' has no loss", ph->name);
+    return 0;
+}
+
+static int optimizer_cfg(run *R, const kdr_node *call, kd_optim_cfg *cfg)
+{
+    const char *name = call ? call_name(call) : "sgd";
+    kd_optim_kind kind;
+    if (!name || kd_optim_kind_of(name, &kind))
+        return fail(R, KD_RUN_RECIPE, call, "unknown optimizer");
+    *cfg = kd_optim_defaults(kind);
+    if (!call) { cfg->lr = 0.1; cfg->momentum = 0.9; return 0; }
+    double x;
+    if (arg_num(R, call, "lr", 0, kind == KD_OPTIM_SGD ? -1 : cfg->lr, &x)) return -1;
+    if (x < 0) return fail(R, KD_RUN_RECIPE, call, "sgd needs lr");
+    cfg->lr = x;
+    if (arg_num(R, call, "weight_decay", 99, cfg->weight_decay, &cfg->weight_decay)) return -1;
+    if (kind == KD_OPTIM_SGD) {
+        if (arg_num(R, call, "momentum", 99, cfg->momentum, &cfg->momentum)) return -1;
+        if (arg_num(R, call, "nesterov", 99, cfg->nesterov, &x)) return -1;
+        cfg->nesterov = x != 0;
+    } else {
+        const kdr_node *betas = arg(call, "betas", 99);
+        if (betas && betas->kind == KDR_LIST && betas->kids && betas->kids->next) {
+            if (const_num(R, betas->kids, &cfg->beta1, 0) ||
+                const_num(R, betas->kids->next, &cfg->beta2, 0)) return -1;
+        }
+        if (arg_num(R, call, "eps", 99, cfg->eps, &cfg->eps)) return -1;
+    }
+    if (kd_optim_check(cfg, R->d)) { if (!R->status) R->status = KD_RUN_RECIPE; return -1; }
+    return 0;
+}
+
+static int lr_sched(run *R, const kdr_node *call, int64_t epochs, kd_lr_sched *s, int depth)
+{
+    memset(s, 0, sizeof *s);
+    const char *name = call ? call_name(call) : "constant";
+    if (!name) return fail(R, KD_RUN_RECIPE, call, "expected a schedule call");
+    if (depth > 3) return fail(R, KD_RUN_RECIPE, call, "schedules nested too deeply");
+    double x;
+    if (!strcmp(name, "constant")) return kd_lr_constant(s);
+    if (!strcmp(name, "step") || !strcmp(name, "multistep")) {
+        const kdr_node *ms = arg(call, "milestones", 0);
+        double m[KD_LR_MAXMILESTONES];
+        int n = 0;
+        if (ms && ms->kind == KDR_LIST)
+            for (const kdr_node *v = ms->kids; v && n < KD_LR_MAXMILESTONES; v = v->next)
+                if (const_num(R, v, &m[n++], 0)) return -1;
+        if (arg_num(R, call, "gamma", 1, 0.1, &x)) return -1;
+        return kd_lr_step(s, m, n, x, R->d);
+    }
+    if (!strcmp(name, "cosine")) {
+        if (arg_num(R, call, "min_lr", 0, 0, &x)) return -1;
+        return kd_lr_cosine(s, x, epochs, R->d);
+    }
+    if (!strcmp(name, "exponential")) {
+        if (arg_num(R, call, "gamma", 0, 0.95, &x)) return -1;
+        return kd_lr_exponential(s, x, R->d);
+    }
+    if (!strcmp(name, "warmup")) {
+        kd_lr_sched inner;
+        const kdr_node *then = arg(call, "then", 1);
+        if (lr_sched(R, then, epochs, &inner, depth + 1)) return -1;
+        if (arg_num(R, call, "epochs", 0, 1, &x)) return -1;
+        if (kd_lr_warmup(s, (int64_t)x, &inner, R->d)) return -1;
+        kd_lr_set_epochs(s, epochs);
+        return 0;
+    }
+    return fail(R, KD_RUN_FAILED, call, "learning-rate schedule '%s' is not in this build yet", name);
+}
+
+static void progress(run *R, const char *phase, int64_t epoch, int64_t epochs, int64_t step,
+                     int64_t steps, double loss, double t_epoch)
+{
+    if (!R->o->progress || R->o->quiet) return;
+    int width = 24, done = steps ? (int)(width * (step + 1) / steps) : width;
+    double eta = step > 0 ? t_epoch / (double)(step + 1) * (double)(steps - step - 1) : 0;
+    fprintf(stderr, "\r%s %lld/%lld [", phase, (long long)epoch + 1, (long long)epochs);
+    for (int i = 0; i < width; i++) fputc(i < done ? '=' : i == done ? '>' : ' ', stderr);
+    fprintf(stderr, "] %lld/%lld loss %.4f ETA %ds   ", (long long)step + 1, (long long)steps,
+            loss, (int)(eta + 0.5));
+    fflush(stderr);
+}
+
+static int run_phase(run *R, const kdr_node *ph)
+{
+    R->unit = unit_of(R->p, ph);
+    psettings S;
+    if (phase_settings(R, ph, &S)) return -1;
+    const char *split = NULL;
+    dataset *D = data_ref(R, S.train->a, &split);
+    if (!D) return -1;
+    R->unit = unit_of(R->p, ph);
+    if (D->ds.kind != KD_DATA_IMAGES)
+        return fail(R, KD_RUN_FAILED, S.train->a, "only image classification data trains in this build");
+
+    pgraph G;
+    memset(&G, 0, sizeof G);
+    G.batch = S.batch;
+    for (const kdr_node *m = S.train->kids; m; m = m->next)
+        if (add_model(R, &G, m, m->name, 1) < 0) return -1;
+    for (int i = 0; i < S.nteachers; i++)
+        if (add_model(R, &G, S.teachers[i]->a, S.teachers[i]->a->name, 0) < 0) return -1;
+    peval ev[MAX_EVALS];
+    int nev = 0;
+    for (int i = 0; i < S.nevals; i++) {
+        peval *e = &ev[nev];
+        memset(e, 0, sizeof *e);
+        e->at = S.evals[i];
+        e->D = data_ref(R, S.evals[i]->a, &e->split);
+        R->unit = unit_of(R->p, ph);
+        if (!e->D) return -1;
+        for (const kdr_node *m = S.evals[i]->kids; m; m = m->next) {
+            int k = add_model(R, &G, m, m->name, 0);
+            if (k < 0) return -1;
+            e->models[e->nmodels++] = k;
+        }
+        nev++;
+    }
+    int rc = -1;
+    kd_optim *opt = NULL;
+    kd_param_group grp;
+    memset(&grp, 0, sizeof grp);
+    kd_batcher *bt = NULL;
+    if (pgraph_build(R, &G, D, S.loss, R->unit, ph->name)) goto out;
+
+    kd_exec_init_params(G.e, (uint64_t)S.seed);
+    load_from_store(R, &G);
+    for (int i = 0; i < G.nm; i++)
+        if (!G.m[i].trained) {
+            /* a model that is not trained here must have been trained before */
+            int any = 0;
+            for (int32_t k = 0; k < G.g->nparams; k++)
+                if (G.g->params[k].model == G.m[i].index && store_find(R, G.g->params[k].name)) any = 1;
+            if (!any && !R->o->quiet)
+                kdr_diag_push(R->d, KDR_WARNING, R->unit, ph->beg, ph->end,
+                              "model '%s' is used untrained in phase '%s'", G.m[i].name, ph->name);
+        }
+
+    kd_optim_cfg oc;
+    if (optimizer_cfg(R, S.optimizer, &oc)) goto out;
+    kd_group_sel sel = { .arch = 0, .models = 0, .include_frozen = 0 };
+    if (kd_param_group_build(&grp, G.g->params, G.g->nparams, &sel, R->d)) goto out;
+    opt = kd_optim_new(&oc, &grp, R->d);
+    if (!opt) { if (!R->status) R->status = KD_RUN_FAILED; goto out; }
+    kd_lr_sched sched;
+    if (lr_sched(R, S.lr, S.epochs, &sched, 0)) goto out;
+
+    kd_loader_cfg lc;
+    loader_cfg(D, split, S.batch, (uint64_t)S.seed, 1, &lc);
+    char err[1024];
+    if (kd_batcher_start(&lc, 0, S.epochs, &bt, err, sizeof err) != KD_DATA_OK) {
+        fail(R, KD_RUN_DATA, S.train->a, "%s", err);
+        goto out;
+    }
+    kd_loader *probe = NULL;
+    int64_t steps = 0;
+    if (kd_loader_new(&lc, &probe, err, sizeof err) == KD_DATA_OK) steps = kd_loader_steps(probe);
+    kd_loader_free(probe);
+    if (steps < 1) {
+        fail(R, KD_RUN_DATA, S.train->a, "split '%s' has fewer samples than one batch (%lld)",
+             split, (long long)S.batch);
+        goto out;
+    }
+    int64_t every = 0, keep_last = 0;
+    const char *route = ph->name;
+    if (S.checkpoint) {
+        if (const_int(R, S.checkpoint->a, &every, 1)) goto out;
+        if (S.checkpoint->extra && strncmp(S.checkpoint->extra, "step", 4) == 0) {
+            fail(R, KD_RUN_FAILED, S.checkpoint, "checkpoints every N steps are not in this build yet");
+            goto out;
+        }
+        if ((S.checkpoint->op & KDR_F_KEEP_LAST) && const_int(R, S.checkpoint->b, &keep_last, 1)) goto out;
+        if (S.checkpoint->name) route = S.checkpoint->name;
+    }
+
+    if (!R->o->quiet)
+        fprintf(stderr, "phase %s: %lld epochs of %lld steps, batch %lld, seed %lld\n", ph->name,
+                (long long)S.epochs, (long long)steps, (long long)S.batch, (long long)S.seed);
+    float *P = kd_exec_params(G.e);
+    const float *Gr = kd_exec_grads(G.e);
+    for (int64_t ep = 0; ep < S.epochs; ep++) {
+        double t_ep = now(), sum = 0;
+        int64_t n = 0;
+        for (int64_t st = 0; st < steps; st++) {
+            const kd_batch *b = NULL;
+            int got = kd_batcher_next(bt, &b, err, sizeof err);
+            if (got < 0) { fail(R, KD_RUN_DATA, NULL, "%s", err); goto out; }
+            if (got == 0) break;
+            feed(&G, b);
+            kd_exec_zero_grad(G.e);
+            if (kd_exec_forward(G.e, 1)) { fail(R, KD_RUN_FAILED, NULL, "forward pass failed"); goto out; }
+            double l = kd_exec_value(G.e, G.loss)[0];
+            if (!isfinite(l)) {
+                R->unit = unit_of(R->p, ph);
+                fail(R, KD_RUN_FAILED, S.loss, "the loss is %s in phase '%s', epoch %lld, step %lld",
+                     isnan(l) ? "NaN" : "infinite", ph->name, (long long)ep + 1, (long long)st + 1);
+                goto out;
+            }
+            if (kd_exec_backward(G.e, G.loss)) { fail(R, KD_RUN_FAILED, NULL, "backward pass failed"); goto out; }
+            kd_optim_step(opt, P, Gr, kd_lr_at(&sched, oc.lr, ep, st, steps));
+            sum += l;
+            n++;
+            progress(R, ph->name, ep, S.epochs, st, steps, sum / (double)n, now() - t_ep);
+            if (interrupted) break;
+        }
+        if (R->o->progress && !R->o->quiet) fputc('\n', stderr);
+        double mean = n ? sum / (double)n : 0;
+        add_row(R, ph->name, ep + 1, "train loss", mean);
+        char line[1024];
+        size_t o = (size_t)snprintf(line, sizeof line, "%s epoch %lld/%lld  loss %.4f  lr %.4g",
+                                    ph->name, (long long)ep + 1, (long long)S.epochs, mean,
+                                    kd_lr_at(&sched, oc.lr, ep, 0, steps));
+        for (int i = 0; i < nev && !interrupted; i++) {
+            double t1[MAX_MODELS], t5[MAX_MODELS];
+            if (evaluate(R, &G, &ev[i], t1, t5)) goto out;
+            for (int k = 0; k < ev[i].nmodels; k++) {
+                char what[160];
+                snprintf(what, sizeof what, "%s top1 on %s.%s", G.m[ev[i].models[k]].name,
+                         ev[i].D->decl->name, ev[i].split);
+                add_row(R, ph->name, ep + 1, what, t1[k]);
+                if (o < sizeof line)
+                    o += (size_t)snprintf(line + o, sizeof line - o, "  %s %.2f%%", what, t1[k]);
+            }
+        }
+        if (!R->o->quiet)
+            fprintf(stderr, "%s  %.1f s\n", line, now() - t_ep);
+        if (every && ((ep + 1) % every == 0 || ep + 1 == S.epochs || interrupted)) {
+            if (save_checkpoint(R, &G, route, ep + 1, ph->name)) goto out;
+            if (keep_last > 0 && ep + 1 - keep_last * every > 0) {
+                char old[1400];
+                snprintf(old, sizeof old, "%s/checkpoints/%s/epoch-%03lld.safetensors", R->dir, route,
+                         (long long)(ep + 1 - keep_last * every));
+                unlink(old);
+            }
+        }
+        if (interrupted) {
+            save_to_store(R, &G, 1);
+            fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted in phase '%s', epoch %lld", ph->name,
+                 (long long)ep + 1);
+            goto out;
+        }
+    }
+    if (save_to_store(R, &G, 1)) goto out;
+    rc = 0;
+out:
+    kd_batcher_stop(bt);
+    kd_optim_free(opt);
+    kd_param_group_free(&grp);
+    pgraph_free(&G);
+    return rc;
+}
+
+/* ---- the report --------------------------------------------------------------- */
+
+static int run_report(run *R, const kdr_node *rep, FILE *table)
+{
+    R->unit = unit_of(R->p, rep);
+    for (const kdr_node *s = rep->kids; s; s = s->next) {
+        if (s->kind != KDR_SETTING) continue;
+        if (strcmp(s->word, "evaluate") != 0)
+            return fail(R, KD_RUN_FAILED, s, "'%s' in a report is not in this build yet", s->word);
+        const char *split;
+        dataset *D = data_ref(R, s->a, &split);
+        R->unit = unit_of(R->p, rep);
+        if (!D) return -1;
+        for (const kdr_node *m = s->kids; m; m = m->next) {
+            pgraph G;
+            memset(&G, 0, sizeof G);
+            G.batch = 256;
+            peval ev;
+            memset(&ev, 0, sizeof ev);
+            ev.D = D;
+            ev.split = split;
+            int k = add_model(R, &G, m, m->name, 0);
+            if (k < 0) return -1;
+            ev.models[ev.nmodels++] = k;
+            if (pgraph_build(R, &G, D, NULL, R->unit, "report")) { pgraph_free(&G); return -1; }
+            kd_exec_init_params(G.e, 0);
+            if (load_from_store(R, &G) <= 0 && !R->o->quiet)
+                kdr_diag_push(R->d, KDR_WARNING, R->unit, m->beg, m->end,
+                              "model '%s' was never trained; it is evaluated as initialized", m->name);
+            double t1, t5;
+            if (evaluate(R, &G, &ev, &t1, &t5)) { pgraph_free(&G); return -1; }
+            int64_t params = kd_graph_model_params(G.g, G.m[k].index);
+            int64_t macs = kd_graph_model_macs(G.g, G.m[k].index) / G.batch;
+            char what[200];
+            const char *on = D->decl->name;
+            for (const kdr_node *mt = s->b ? s->b->kids : NULL; mt; mt = mt->next) {
+                const char *w = mt->kind == KDR_IDENT ? mt->name : NULL;
+                if (!w) continue;
+                double v;
+                if (!strcmp(w, "top1")) v = t1;
+                else if (!strcmp(w, "top5")) v = t5;
+                else if (!strcmp(w, "params")) v = (double)params;
+                else if (!strcmp(w, "macs")) v = (double)macs;
+                else { kdr_diag_push(R->d, KDR_WARNING, R->unit, mt->beg, mt->end,
+                                     "metric '%s' is not in this build yet; left out", w); continue; }
+                snprintf(what, sizeof what, "%s %s on %s.%s", m->name, w, on, split);
+                add_row(R, "report", 0, what, v);
+            }
+            fprintf(table, "  %-12s %s.%-6s top1 %6.2f%%  top5 %6.2f%%  params %lld  MACs %lld\n",
+                    m->name, on, split, t1, t5, (long long)params, (long long)macs);
+            pgraph_free(&G);
+        }
+    }
+    return 0;
+}
+
+/* ---- run directory, report.yaml, metrics.csv ------------------------------------ */
+
+static int make_run_dir(run *R)
+{
+    const char *base = strrchr(R->o->recipe, '/');
+    base = base ? base + 1 : R->o->recipe;
+    char name[256];
+    snprintf(name, sizeof name, "%s", base);
+    char *dot = strrchr(name, '.');
+    if (dot && strcmp(dot, ".kdr") == 0) *dot = 0;
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char stamp[64];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    for (int k = 0; k < 100; k++) {
+        if (k == 0) snprintf(R->dir, sizeof R->dir, "%s/%s/%s", R->o->runs_dir, name, stamp);
+        else snprintf(R->dir, sizeof R->dir, "%s/%s/%s-%d", R->o->runs_dir, name, stamp, k + 1);
+        char parent[1100];
+        snprintf(parent, sizeof parent, "%s/%s", R->o->runs_dir, name);
+        if (mkdirs(parent)) break;
+        if (mkdir(R->dir, 0777) == 0) return 0;
+        if (errno != EEXIST) break;
+    }
+    return fail(R, KD_RUN_FAILED, NULL, "cannot create the run directory %s: %s", R->dir, strerror(errno));
+}
+
+static void yaml_str(yaml_emitter_t *em, const char *s)
+{
+    yaml_event_t ev;
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
+                                 YAML_ANY_SCALAR_STYLE);
+    yaml_emitter_emit(em, &ev);
+}
+
+static void yaml_num(yaml_emitter_t *em, double v)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.10g", v);
+    yaml_str(em, buf);
+}
+
+static void yaml_begin(yaml_emitter_t *em, int map)
+{
+    yaml_event_t ev;
+    if (map) yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+    else yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
+    yaml_emitter_emit(em, &ev);
+}
+
+static void yaml_end(yaml_emitter_t *em, int map)
+{
+    yaml_event_t ev;
+    if (map) yaml_mapping_end_event_initialize(&ev);
+    else yaml_sequence_end_event_initialize(&ev);
+    yaml_emitter_emit(em, &ev);
+}
+
+static int write_text_atomic(run *R, const char *path, int (*fn)(run *, FILE *))
+{
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return fail(R, KD_RUN_FAILED, NULL, "%s: %s", tmp, strerror(errno));
+    int rc = fn(R, f);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = -1;
+    if (fclose(f) != 0) rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0) rc = -1;
+    if (rc) { unlink(tmp); return fail(R, KD_RUN_FAILED, NULL, "cannot write %s", path); }
+    return 0;
+}
+
+static int emit_yaml(run *R, FILE *f)
+{
+    yaml_emitter_t em;
+    yaml_event_t ev;
+    if (!yaml_emitter_initialize(&em)) return -1;
+    yaml_emitter_set_output_file(&em, f);
+    yaml_emitter_set_unicode(&em, 1);
+    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+    yaml_emitter_emit(&em, &ev);
+    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+    yaml_emitter_emit(&em, &ev);
+    yaml_begin(&em, 1);
+    yaml_str(&em, "recipe"); yaml_str(&em, R->o->recipe);
+    yaml_str(&em, "kdrun"); yaml_str(&em, PACKAGE_VERSION);
+    yaml_str(&em, "threads"); yaml_num(&em, R->o->nthreads);
+    yaml_str(&em, "wall_seconds"); yaml_num(&em, now() - R->t0);
+    yaml_str(&em, "status"); yaml_str(&em, R->status ? "failed" : "ok");
+    yaml_str(&em, "metrics");
+    yaml_begin(&em, 0);
+    for (int i = 0; i < R->nrows; i++) {
+        yaml_begin(&em, 1);
+        yaml_str(&em, "phase"); yaml_str(&em, R->rows[i].phase);
+        if (R->rows[i].epoch) { yaml_str(&em, "epoch"); yaml_num(&em, (double)R->rows[i].epoch); }
+        yaml_str(&em, "metric"); yaml_str(&em, R->rows[i].what);
+        yaml_str(&em, "value"); yaml_num(&em, R->rows[i].value);
+        yaml_end(&em, 1);
+    }
+    yaml_end(&em, 0);
+    yaml_end(&em, 1);
+    yaml_document_end_event_initialize(&ev, 1);
+    yaml_emitter_emit(&em, &ev);
+    yaml_stream_end_event_initialize(&ev);
+    int ok = yaml_emitter_emit(&em, &ev);
+    yaml_emitter_delete(&em);
+    return ok ? 0 : -1;
+}
+
+static int emit_csv(run *R, FILE *f)
+{
+    fprintf(f, "phase,epoch,metric,value\n");
+    for (int i = 0; i < R->nrows; i++)
+        fprintf(f, "%s,%lld,\"%s\",%.10g\n", R->rows[i].phase, (long long)R->rows[i].epoch,
+                R->rows[i].what, R->rows[i].value);
+    return ferror(f) ? -1 : 0;
+}
+
+int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
+{
+    run R;
+    memset(&R, 0, sizeof R);
+    R.p = p;
+    R.o = o;
+    R.d = d;
+    R.unit = p->units[0];
+    R.t0 = now();
+    for (size_t u = 0; u < p->nunits; u++) {
+        if (!p->units[u]->root) continue;
+        for (const kdr_node *t = p->units[u]->root->kids; t; t = t->next) {
+            if (t->kind == KDR_SWEEP) {
+                R.unit = p->units[u];
+                fail(&R, KD_RUN_FAILED, t, "sweeps are not in this build yet; "
+                     "use --set %s=VALUE to run one point", t->name);
+                return R.status;
+            }
+            if (t->kind == KDR_SEARCH) {
+                R.unit = p->units[u];
+                fail(&R, KD_RUN_FAILED, t, "searches are not in this build yet");
+                return R.status;
+            }
+        }
+    }
+    if (make_run_dir(&R)) return R.status;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    interrupted = 0;
+    if (!o->quiet) fprintf(stderr, "run directory: %s\n", R.dir);
+    for (size_t i = 0; i < p->nphases && !R.status; i++)
+        run_phase(&R, p->phase_order[i]);
+    char *table = NULL;
+    size_t tlen = 0;
+    FILE *tf = open_memstream(&table, &tlen);
+    for (size_t u = 0; u < p->nunits && !R.status && tf; u++)
+        if (p->units[u]->root)
+            for (const kdr_node *t = p->units[u]->root->kids; t && !R.status; t = t->next)
+                if (t->kind == KDR_REPORT) run_report(&R, t, tf);
+    if (tf) fclose(tf);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/report.yaml", R.dir);
+    int failed_before = R.status;
+    write_text_atomic(&R, path, emit_yaml);
+    snprintf(path, sizeof path, "%s/metrics.csv", R.dir);
+    write_text_atomic(&R, path, emit_csv);
+    if (table && tlen && !failed_before) {
+        printf("results (%s):\n%s", R.dir, table);
+        fflush(stdout);
+    }
+    free(table);
+    sigaction(SIGINT, &old, NULL);
+    for (int i = 0; i < R.nstore; i++) { free(R.store[i].name); free(R.store[i].v); }
+    free(R.store);
+    for (int i = 0; i < R.ndata; i++) kd_dataset_free(&R.data[i].ds);
+    free(R.rows);
+    return R.status;
+}
