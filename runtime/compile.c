@@ -148,8 +148,8 @@ static void unsupported(cc *C, const char *fmt, ...)
 
 /* ---- program lookups ------------------------------------------------------- */
 
-static const kdr_node *find_decl(const kdr_program *p, kdr_kind kind, const char *name,
-                                 const kdr_unit **unit)
+const kdr_node *kd_program_decl(const kdr_program *p, kdr_kind kind, const char *name,
+                                const kdr_unit **unit)
 {
     for (size_t i = 0; i < p->nunits; i++) {
         const kdr_unit *u = p->units[i];
@@ -163,7 +163,7 @@ static const kdr_node *find_decl(const kdr_program *p, kdr_kind kind, const char
     return NULL;
 }
 
-static const kdr_unit *unit_of(const kdr_program *p, const kdr_node *decl)
+const kdr_unit *kd_program_unit_of(const kdr_program *p, const kdr_node *decl)
 {
     for (size_t i = 0; i < p->nunits; i++) {
         const kdr_unit *u = p->units[i];
@@ -894,7 +894,7 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
         return kv_num((double)s->dims[axis]);
     }
     const kdr_unit *nu = NULL;
-    const kdr_node *net = find_decl(C->p, KDR_NET, name, &nu);
+    const kdr_node *net = kd_program_decl(C->p, KDR_NET, name, &nu);
     if (net) return call_net(C, F, e, net, nu, hint, 0);
     unsigned ctx = KDR_CTX_NET | KDR_CTX_SEARCH | KDR_CTX_MATH;
     if (F->phase) ctx = KDR_CTX_LOSS | KDR_CTX_MATH | KDR_CTX_NET | KDR_CTX_SEARCH;
@@ -948,7 +948,7 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
         return kv_tensor(F->label);
     }
     const kdr_unit *u = NULL;
-    const kdr_node *let = find_decl(C->p, KDR_LET, name, &u);
+    const kdr_node *let = kd_program_decl(C->p, KDR_LET, name, &u);
     if (let) {
         frame G;
         memset(&G, 0, sizeof G);
@@ -959,7 +959,7 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
         C->unit = saved;
         return v;
     }
-    const kdr_node *sw = find_decl(C->p, KDR_SWEEP, name, &u);
+    const kdr_node *sw = kd_program_decl(C->p, KDR_SWEEP, name, &u);
     if (sw) {
         /* compile against the first value of a sweep */
         frame G;
@@ -1253,7 +1253,7 @@ int kd_compile_model(kd_graph *g, const kdr_program *p, const kdr_node *decl,
     C.g = g;
     C.p = p;
     C.d = d;
-    C.unit = unit_of(p, decl);
+    C.unit = kd_program_unit_of(p, decl);
     C.batch = batch;
     C.data = data;
     if (g->nmodels >= 64) { err(&C, decl, "too many models"); return -1; }
@@ -1284,7 +1284,7 @@ int kd_compile_model(kd_graph *g, const kdr_program *p, const kdr_node *decl,
         return -1;
     }
     const kdr_unit *nu = NULL;
-    const kdr_node *net = find_decl(p, KDR_NET, e->a->name, &nu);
+    const kdr_node *net = kd_program_decl(p, KDR_NET, e->a->name, &nu);
     if (!net) {
         err(&C, e->a, "no net template named '%s'", e->a->name);
         return -1;

@@ -81,6 +81,12 @@ int64_t kd_graph_model_macs(const kd_graph *g, int model);
 
 /* ---- compiling models -------------------------------------------------- */
 
+/* The top-level declaration of `kind` named `name` in any unit of p (and
+ * its unit), or NULL; the unit a top-level declaration comes from. */
+const kdr_node *kd_program_decl(const kdr_program *p, kdr_kind kind, const char *name,
+                                const kdr_unit **unit);
+const kdr_unit *kd_program_unit_of(const kdr_program *p, const kdr_node *decl);
+
 /* The inputs a data set provides, per sample (without the batch dimension). */
 typedef struct kd_data_shape {
     kd_shape x;                      /* e.g. [1, 28, 28] */

@@ -55,26 +55,6 @@ static double now(void)
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
-static const kdr_unit *unit_of(const kdr_program *p, const kdr_node *decl)
-{
-    for (size_t i = 0; i < p->nunits; i++) {
-        if (!p->units[i]->root) continue;
-        for (const kdr_node *n = p->units[i]->root->kids; n; n = n->next)
-            if (n == decl) return p->units[i];
-    }
-    return p->units[0];
-}
-
-static const kdr_node *find_decl(const kdr_program *p, kdr_kind kind, const char *name)
-{
-    for (size_t i = 0; i < p->nunits; i++) {
-        if (!p->units[i]->root) continue;
-        for (const kdr_node *n = p->units[i]->root->kids; n; n = n->next)
-            if (n->kind == kind && n->name && strcmp(n->name, name) == 0) return n;
-    }
-    return NULL;
-}
-
 /* ---- the run ---------------------------------------------------------------- */
 
 typedef struct stored { char *name; float *v; int64_t n; } stored;
@@ -180,9 +160,9 @@ static int const_num(run *R, const kdr_node *e, double *out, int depth);
 
 static int const_ident(run *R, const kdr_node *e, double *out, int depth)
 {
-    const kdr_node *let = find_decl(R->p, KDR_LET, e->name);
+    const kdr_node *let = kd_program_decl(R->p, KDR_LET, e->name, NULL);
     if (let) return const_num(R, let->a, out, depth + 1);
-    const kdr_node *sw = find_decl(R->p, KDR_SWEEP, e->name);
+    const kdr_node *sw = kd_program_decl(R->p, KDR_SWEEP, e->name, NULL);
     if (sw) return fail(R, KD_RUN_FAILED, e, "sweeps ('%s') are not in this build yet", e->name);
     return fail(R, KD_RUN_RECIPE, e, "'%s' is not a number", e->name);
 }
@@ -253,14 +233,14 @@ static dataset *load_data(run *R, const char *name, const kdr_node *at)
 {
     for (int i = 0; i < R->ndata; i++)
         if (strcmp(R->data[i].decl->name, name) == 0) return &R->data[i];
-    const kdr_node *decl = find_decl(R->p, KDR_DATA, name);
+    const kdr_node *decl = kd_program_decl(R->p, KDR_DATA, name, NULL);
     if (!decl) { fail(R, KD_RUN_RECIPE, at, "no data set named '%s'", name); return NULL; }
     if (R->ndata == (int)(sizeof R->data / sizeof R->data[0])) {
         fail(R, KD_RUN_FAILED, at, "too many data sets");
         return NULL;
     }
     const kdr_unit *saved = R->unit;
-    R->unit = unit_of(R->p, decl);
+    R->unit = kd_program_unit_of(R->p, decl);
     dataset *D = &R->data[R->ndata];
     memset(D, 0, sizeof *D);
     D->decl = decl;
@@ -475,9 +455,9 @@ static int add_model(run *R, pgraph *G, const kdr_node *at, const char *name, in
             return i;
         }
     if (G->nm == MAX_MODELS) return fail(R, KD_RUN_FAILED, at, "too many models in one phase");
-    const kdr_node *decl = find_decl(R->p, KDR_MODEL, name);
+    const kdr_node *decl = kd_program_decl(R->p, KDR_MODEL, name, NULL);
     if (!decl) {
-        const kdr_node *pool = find_decl(R->p, KDR_POOL, name);
+        const kdr_node *pool = kd_program_decl(R->p, KDR_POOL, name, NULL);
         return fail(R, pool ? KD_RUN_FAILED : KD_RUN_RECIPE, at,
                     pool ? "teacher pools are not in this build yet" : "no model named '%s'", name);
     }
@@ -873,13 +853,13 @@ static void progress(run *R, const char *phase, int64_t epoch, int64_t epochs, i
 
 static int run_phase(run *R, const kdr_node *ph)
 {
-    R->unit = unit_of(R->p, ph);
+    R->unit = kd_program_unit_of(R->p, ph);
     psettings S;
     if (phase_settings(R, ph, &S)) return -1;
     const char *split = NULL;
     dataset *D = data_ref(R, S.train->a, &split);
     if (!D) return -1;
-    R->unit = unit_of(R->p, ph);
+    R->unit = kd_program_unit_of(R->p, ph);
     if (D->ds.kind != KD_DATA_IMAGES)
         return fail(R, KD_RUN_FAILED, S.train->a, "only image classification data trains in this build");
 
@@ -897,7 +877,7 @@ static int run_phase(run *R, const kdr_node *ph)
         memset(e, 0, sizeof *e);
         e->at = S.evals[i];
         e->D = data_ref(R, S.evals[i]->a, &e->split);
-        R->unit = unit_of(R->p, ph);
+        R->unit = kd_program_unit_of(R->p, ph);
         if (!e->D) return -1;
         for (const kdr_node *m = S.evals[i]->kids; m; m = m->next) {
             int k = add_model(R, &G, m, m->name, 0);
@@ -981,7 +961,7 @@ static int run_phase(run *R, const kdr_node *ph)
             if (kd_exec_forward(G.e, 1)) { fail(R, KD_RUN_FAILED, NULL, "forward pass failed"); goto out; }
             double l = kd_exec_value(G.e, G.loss)[0];
             if (!isfinite(l)) {
-                R->unit = unit_of(R->p, ph);
+                R->unit = kd_program_unit_of(R->p, ph);
                 fail(R, KD_RUN_FAILED, S.loss, "the loss is %s in phase '%s', epoch %lld, step %lld",
                      isnan(l) ? "NaN" : "infinite", ph->name, (long long)ep + 1, (long long)st + 1);
                 goto out;
@@ -1044,14 +1024,14 @@ out:
 
 static int run_report(run *R, const kdr_node *rep, FILE *table)
 {
-    R->unit = unit_of(R->p, rep);
+    R->unit = kd_program_unit_of(R->p, rep);
     for (const kdr_node *s = rep->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
         if (strcmp(s->word, "evaluate") != 0)
             return fail(R, KD_RUN_FAILED, s, "'%s' in a report is not in this build yet", s->word);
         const char *split;
         dataset *D = data_ref(R, s->a, &split);
-        R->unit = unit_of(R->p, rep);
+        R->unit = kd_program_unit_of(R->p, rep);
         if (!D) return -1;
         for (const kdr_node *m = s->kids; m; m = m->next) {
             pgraph G;
