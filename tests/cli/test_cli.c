@@ -219,6 +219,9 @@ static const char *write_bytes(const char *name, const char *data, size_t n)
     return path;
 }
 
+/* a string literal's bytes, NULs included, without the final NUL */
+#define WRITE_LIT(name, lit) write_bytes(name, lit, sizeof lit - 1)
+
 /* Hostile files: each gives a located error and exit 3 (an empty file is a
  * valid, empty recipe), never a crash or a hang. */
 static void test_hostile_inputs(void)
@@ -237,7 +240,7 @@ static void test_hostile_inputs(void)
     run_free(&r);
 
     /* NUL bytes */
-    r = run_kdrun("--check", "--color=never", write_bytes("nul.kdr", "let a = 1\0\0\nlet b = 2\n", 21), NULL);
+    r = run_kdrun("--check", "--color=never", WRITE_LIT("nul.kdr", "let a = 1\0\0\nlet b = 2\n"), NULL);
     CU_ASSERT_EQUAL(r.status, 3);
     CU_ASSERT(contains(r.err, "nul.kdr:1:10: error: NUL byte in recipe"));
     run_free(&r);
@@ -263,7 +266,7 @@ static void test_hostile_inputs(void)
     run_free(&r);
 
     /* invalid UTF-8 */
-    r = run_kdrun("--check", "--color=never", write_bytes("utf8.kdr", "let \xc3\x28 = 1\n", 14), NULL);
+    r = run_kdrun("--check", "--color=never", WRITE_LIT("utf8.kdr", "let \xc3\x28 = 1\n"), NULL);
     CU_ASSERT_EQUAL(r.status, 3);
     CU_ASSERT(contains(r.err, "utf8.kdr:1:5: error: invalid UTF-8 byte 0xC3"));
     run_free(&r);
@@ -275,7 +278,7 @@ static void test_hostile_inputs(void)
 
     /* an unreadable file (root reads everything: only checked as a user) */
     if (geteuid() != 0) {
-        const char *p = write_bytes("secret.kdr", "let a = 1\n", 10);
+        const char *p = WRITE_LIT("secret.kdr", "let a = 1\n");
         chmod(p, 0);
         r = run_kdrun("--check", p, NULL);
         CU_ASSERT_EQUAL(r.status, 3);
