@@ -178,42 +178,15 @@ const kdr_unit *kd_program_unit_of(const kdr_program *p, const kdr_node *decl)
 
 static int32_t new_node(cc *C)
 {
-    kd_graph *g = C->g;
-    if (g->nnodes >= MAX_NODES) return -1;
-    if (g->nnodes == g->cap_nodes) {
-        int32_t cap = g->cap_nodes ? g->cap_nodes * 2 : 256;
-        kd_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) return -1;
-        g->nodes = nn;
-        g->cap_nodes = cap;
-    }
-    kd_node *n = &g->nodes[g->nnodes];
-    memset(n, 0, sizeof *n);
-    n->model = C->model;
-    n->unit = C->unit;
-    return g->nnodes++;
+    if (C->g->nnodes >= MAX_NODES) return -1;
+    int32_t id = kd_graph_push_node(C->g, C->model);
+    if (id >= 0) C->g->nodes[id].unit = C->unit;
+    return id;
 }
 
 static int32_t new_param(cc *C, const char *name, kd_shape shape, kd_param_init init, int arch)
 {
-    kd_graph *g = C->g;
-    if (g->nparams == g->cap_params) {
-        int32_t cap = g->cap_params ? g->cap_params * 2 : 128;
-        kd_param *np = realloc(g->params, (size_t)cap * sizeof *np);
-        if (!np) return -1;
-        g->params = np;
-        g->cap_params = cap;
-    }
-    kd_param *q = &g->params[g->nparams];
-    q->name = name;
-    q->shape = shape;
-    q->offset = g->param_count;
-    q->init = init;
-    q->model = C->model;
-    q->arch = arch;
-    q->trainable = 1;
-    g->param_count += (size_t)kd_shape_numel(&shape);
-    return g->nparams++;
+    return kd_graph_push_param(C->g, name, shape, init, C->model, arch);
 }
 
 static void name_tensor(cc *C, const char *full, int32_t node)

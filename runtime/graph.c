@@ -23,6 +23,43 @@ void kd_graph_free(kd_graph *g)
     free(g);
 }
 
+int32_t kd_graph_push_node(kd_graph *g, int model)
+{
+    if (g->nnodes == g->cap_nodes) {
+        int32_t cap = g->cap_nodes ? g->cap_nodes * 2 : 256;
+        kd_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return -1;
+        g->nodes = nn;
+        g->cap_nodes = cap;
+    }
+    memset(&g->nodes[g->nnodes], 0, sizeof g->nodes[0]);
+    g->nodes[g->nnodes].model = model;
+    return g->nnodes++;
+}
+
+int32_t kd_graph_push_param(kd_graph *g, const char *name, kd_shape shape, kd_param_init init,
+                            int model, int arch)
+{
+    if (g->nparams == g->cap_params) {
+        int32_t cap = g->cap_params ? g->cap_params * 2 : 128;
+        kd_param *np = realloc(g->params, (size_t)cap * sizeof *np);
+        if (!np) return -1;
+        g->params = np;
+        g->cap_params = cap;
+    }
+    kd_param *q = &g->params[g->nparams];
+    memset(q, 0, sizeof *q);
+    q->name = name;
+    q->shape = shape;
+    q->offset = g->param_count;
+    q->init = init;
+    q->model = model;
+    q->arch = arch;
+    q->trainable = 1;
+    g->param_count += (size_t)kd_shape_numel(&shape);
+    return g->nparams++;
+}
+
 int32_t kd_graph_find(const kd_graph *g, const char *name)
 {
     for (int32_t i = 0; i < g->nnamed; i++)

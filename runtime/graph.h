@@ -71,6 +71,11 @@ typedef struct kd_graph {
 
 kd_graph *kd_graph_new(void);
 void kd_graph_free(kd_graph *g);
+/* Append a zeroed node of `model` (-1: none) / a trainable parameter with
+ * the next offset in the flat buffer; the new index, or -1 out of memory. */
+int32_t kd_graph_push_node(kd_graph *g, int model);
+int32_t kd_graph_push_param(kd_graph *g, const char *name, kd_shape shape, kd_param_init init,
+                            int model, int arch);
 /* Look up a named tensor by full name; -1 if absent. */
 int32_t kd_graph_find(const kd_graph *g, const char *name);
 /* Names that start with prefix, for "did you mean" messages. */

@@ -1,7 +1,8 @@
 /* graph_ops.c — adding op nodes to a graph from C (losses, tests, bench).
  *
- * kd_graph_add_op mirrors compile.c's add_op without recipe locations: it
- * checks the input count, infers shapes, appends the node (model -1,
+ * kd_graph_add_op is compile.c's add_op without recipe locations (both append
+ * through graph.c's kd_graph_push_node/param): it checks the input count,
+ * infers shapes, appends the node (model -1,
  * label = the op name) and creates its parameters, named
  * "<op>@<node id>.weight" / ".bias" / ".param<i>", trainable.
  */
@@ -11,41 +12,6 @@
 
 #include "graph.h"
 #include "graph_ops.h"
-
-static int32_t push_node(kd_graph *g)
-{
-    if (g->nnodes == g->cap_nodes) {
-        int32_t cap = g->cap_nodes ? g->cap_nodes * 2 : 256;
-        kd_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) return -1;
-        g->nodes = nn;
-        g->cap_nodes = cap;
-    }
-    memset(&g->nodes[g->nnodes], 0, sizeof g->nodes[0]);
-    g->nodes[g->nnodes].model = -1;
-    return g->nnodes++;
-}
-
-static int32_t push_param(kd_graph *g, const char *name, kd_shape shape, kd_param_init init)
-{
-    if (g->nparams == g->cap_params) {
-        int32_t cap = g->cap_params ? g->cap_params * 2 : 128;
-        kd_param *np = realloc(g->params, (size_t)cap * sizeof *np);
-        if (!np) return -1;
-        g->params = np;
-        g->cap_params = cap;
-    }
-    kd_param *q = &g->params[g->nparams];
-    memset(q, 0, sizeof *q);
-    q->name = name;
-    q->shape = shape;
-    q->offset = g->param_count;
-    q->init = init;
-    q->model = -1;
-    q->trainable = 1;
-    g->param_count += (size_t)kd_shape_numel(&shape);
-    return g->nparams++;
-}
 
 static const char *intern(kd_graph *g, const char *s)
 {
@@ -88,7 +54,7 @@ int32_t kd_graph_add_op(kd_graph *g, const kd_op_def *op, const int32_t *ins, in
         snprintf(err, errlen, "%s: %s", op->name, msg[0] ? msg : "invalid input shapes");
         return -1;
     }
-    int32_t id = push_node(g);
+    int32_t id = kd_graph_push_node(g, -1);
     if (id < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -112,7 +78,7 @@ int32_t kd_graph_add_op(kd_graph *g, const kd_op_def *op, const int32_t *ins, in
         char name[128];
         snprintf(name, sizeof name, "%s@%d.%s%.0d", op->name, (int)id,
                  s == 0 ? "weight" : s == 1 ? "bias" : "param", s > 1 ? s : 0);
-        int32_t pid = push_param(g, intern(g, name), ctx.in_shape[slot], info.init[slot]);
+        int32_t pid = kd_graph_push_param(g, intern(g, name), ctx.in_shape[slot], info.init[slot], -1, 0);
         if (pid < 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
