@@ -476,6 +476,9 @@ void kd_exec_init_params(kd_exec *e, uint64_t seed)
     memset(e->grads, 0, e->g->param_count * sizeof(float));
 }
 
+uint64_t kd_exec_get_step(const kd_exec *e) { return e ? e->step : 0; }
+void kd_exec_set_step(kd_exec *e, uint64_t step) { if (e) e->step = step; }
+
 /* ---- steps ---------------------------------------------------------------------- */
 
 float *kd_exec_input(kd_exec *e, int32_t node)

@@ -88,6 +88,12 @@ float *kd_exec_state(kd_exec *e, int32_t node, int i);
 enum { KD_MODE_FOLLOW = -1, KD_MODE_EVAL = 0, KD_MODE_TRAIN = 1 };
 void kd_exec_set_model_mode(kd_exec *e, int model, int mode);
 
+/* The forward counter that keys the dropout RNG (with the seed given to
+ * kd_exec_init_params): saved with a resumable state, restored after
+ * kd_exec_init_params so that a resumed run draws the same masks. */
+uint64_t kd_exec_get_step(const kd_exec *e);
+void kd_exec_set_step(kd_exec *e, uint64_t step);
+
 /* Profiling: when times is not NULL (2 * g->nnodes doubles, caller-owned),
  * forward adds the seconds each node took to times[node] and backward to
  * times[nnodes + node].  NULL turns it off. */

@@ -4,7 +4,8 @@
 
 noinst_LIBRARIES += runtime/libruntime.a
 runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
-	runtime/compile.c runtime/check_models.c runtime/train.h runtime/train.c
+	runtime/compile.c runtime/check_models.c runtime/train.h runtime/train.c \
+	runtime/sha256.h runtime/sha256.c runtime/sweep.h runtime/sweep.c
 
 RUNTIME_LDADD = runtime/libruntime.a $(OPS_LIBS) lang/liblang.a \
 	$(BLAS_LIBS) $(M_LIBS)
@@ -12,3 +13,7 @@ RUNTIME_LDADD = runtime/libruntime.a $(OPS_LIBS) lang/liblang.a \
 RUNTIME_TESTS = tests/runtime/test_compile
 tests_runtime_test_compile_SOURCES = tests/runtime/test_compile.c tests/unit.h
 tests_runtime_test_compile_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+
+RUNTIME_TESTS += tests/runtime/test_sweep
+tests_runtime_test_sweep_SOURCES = tests/runtime/test_sweep.c tests/unit.h
+tests_runtime_test_sweep_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)

@@ -8,6 +8,7 @@
  *   3 recipe error, 4 data error.
  * This is the only place that prints to the user and calls exit.
  */
+#define _XOPEN_SOURCE 700     /* realpath */
 #include "config.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include "runtime/graph.h"
 #include "runtime/train.h"
 #include "runtime/exec.h"
+#include "runtime/sweep.h"
 
 #ifndef KDRUN_PKGDATADIR
 #define KDRUN_PKGDATADIR "/usr/local/share/kdrun"
@@ -44,7 +46,7 @@ enum {
 
 enum { KD_COLOR_AUTO, KD_COLOR_ALWAYS, KD_COLOR_NEVER };
 
-enum { OPT_SEED = 256, OPT_COLOR, OPT_VERSION };
+enum { OPT_SEED = 256, OPT_COLOR, OPT_VERSION, OPT_RESUME };
 
 typedef struct kd_options {
     int check;
@@ -56,6 +58,8 @@ typedef struct kd_options {
     kdr_override *ov;       /* --set, in command-line order */
     size_t nov;
     const char *recipe;
+    const char *resume;     /* --resume RUN_DIR */
+    kd_command cmd;         /* what the run to resume was given */
 } kd_options;
 
 static const char *progname = "kdrun";
@@ -65,7 +69,8 @@ static void usage_short(FILE *out)
     fprintf(out,
         "usage: %s [--check] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
         "             [--quiet] [--color=auto|always|never] RECIPE.kdr\n"
-        "       %s --help | --version\n", progname, progname);
+        "       %s --resume RUN_DIR [--quiet]\n"
+        "       %s --help | --version\n", progname, progname, progname);
 }
 
 static void usage_full(FILE *out)
@@ -85,6 +90,9 @@ static void usage_full(FILE *out)
         "  -t, --threads N        use N threads (N >= 1; default: all cores)\n"
         "      --seed N           default random seed of the phases that set none\n"
         "                         (to override a recipe's seeds: --set seed=N)\n"
+        "      --resume RUN_DIR   continue an interrupted run (or sweep) from its last\n"
+        "                         saved state, with the recipe and options it was\n"
+        "                         started with; it ends with the same numbers\n"
         "  -q, --quiet            print errors only, no warnings, notes or progress\n"
         "      --color[=WHEN]     color diagnostics: auto (on a terminal; default),\n"
         "                         always, never\n"
@@ -225,6 +233,7 @@ static int parse_args(int argc, char **argv, kd_options *o)
         { "colour",  optional_argument, NULL, OPT_COLOR },
         { "help",    no_argument,       NULL, 'h' },
         { "version", no_argument,       NULL, 'V' },
+        { "resume",  required_argument, NULL, OPT_RESUME },
         { NULL, 0, NULL, 0 }
     };
     opterr = 0;     /* we print our own messages */
@@ -259,6 +268,9 @@ static int parse_args(int argc, char **argv, kd_options *o)
         case 'q':
             o->quiet = 1;
             break;
+        case OPT_RESUME:
+            o->resume = optarg;
+            break;
         case OPT_COLOR:
             if (!optarg || strcmp(optarg, "always") == 0)
                 o->color = KD_COLOR_ALWAYS;
@@ -291,6 +303,15 @@ static int parse_args(int argc, char **argv, kd_options *o)
         }
         }
     }
+    if (o->resume) {
+        if (optind < argc)
+            return usage_error("--resume takes the recipe from the run directory; "
+                               "drop '%s'", argv[optind]);
+        if (o->nov || o->have_seed || o->check)
+            return usage_error("%s", "--resume replays the run's own --set and --seed; "
+                               "give only --resume RUN_DIR [--threads N] [--quiet]");
+        return -1;
+    }
     if (optind >= argc)
         return usage_error("%s", "no recipe given");
     if (argc - optind > 1)
@@ -300,72 +321,203 @@ static int parse_args(int argc, char **argv, kd_options *o)
     return -1;
 }
 
+/* Load the recipe, check it with the command line's overrides and `extra`
+ * (a sweep point's values), compile every model (shape errors are recipe
+ * errors, located); print the diagnostics.  NULL with *status set if it
+ * cannot run.  *shapes (may be NULL) gets the per-model shape report. */
+static kdr_program *load_program(kd_options *o, const char *zoo, const kdr_override *extra,
+                                 size_t nextra, int color, char **shapes, int *status)
+{
+    kdr_diag diag;
+    kdr_diag_init(&diag);
+    kdr_program *prog = kdr_program_load(o->recipe, zoo, &diag);
+    if (!prog) {
+        print_diags(&diag, o->quiet, color);
+        if (diag.errors == 0) {
+            fprintf(stderr, "%s: %s: out of memory\n", progname, o->recipe);
+            *status = KD_EXIT_RUNTIME;
+        } else {
+            *status = KD_EXIT_RECIPE;
+        }
+        kdr_diag_free(&diag);
+        return NULL;
+    }
+    size_t nall = o->nov + nextra;
+    kdr_override *all = malloc((nall ? nall : 1) * sizeof *all);
+    if (!all) {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        *status = KD_EXIT_RUNTIME;
+        kdr_program_free(prog);
+        kdr_diag_free(&diag);
+        return NULL;
+    }
+    for (size_t i = 0; i < o->nov; i++) {
+        all[i] = o->ov[i];
+        all[i].used = 0;
+    }
+    for (size_t i = 0; i < nextra; i++) all[o->nov + i] = extra[i];
+    if (diag.errors == 0) {
+        int rc = kdr_check(prog, all, nall, &diag);
+        if (rc != 0 && diag.errors == 0)
+            kdr_diag_push(&diag, KDR_ERROR, NULL, 0, 0,
+                          "%s: the recipe did not pass its checks", o->recipe);
+    }
+    /* Every --set must have matched something.  kdr_check reports it; this
+     * is the safety net (only once the recipe is otherwise correct: a failed
+     * check may stop before applying the overrides). */
+    if (diag.errors == 0)
+        for (size_t i = 0; i < nall; i++)
+            if (!all[i].used)
+                kdr_diag_push(&diag, KDR_ERROR, NULL, 0, 0,
+                              "--set key '%s' matches nothing", all[i].key);
+    free(all);
+    char *sh = NULL;
+    size_t sh_len = 0;
+    if (diag.errors == 0) {
+        FILE *sf = open_memstream(&sh, &sh_len);
+        if (sf) {
+            kd_check_models(prog, sf, &diag);
+            fclose(sf);
+        }
+    }
+    print_diags(&diag, o->quiet, color);
+    int bad = diag.errors != 0;
+    kdr_diag_free(&diag);
+    if (bad) {
+        free(sh);
+        kdr_program_free(prog);
+        *status = KD_EXIT_RECIPE;
+        return NULL;
+    }
+    if (shapes) *shapes = sh;
+    else free(sh);
+    return prog;
+}
+
+/* Run one program in dir; print its diagnostics. */
+static int run_one(kd_options *o, const kdr_program *prog, const char *dir, const kd_sweep *sw,
+                   int64_t point, kd_run_result *res, int color)
+{
+    const char *vars[KD_SWEEP_MAXVARS], *vals[KD_SWEEP_MAXVARS];
+    int idx[KD_SWEEP_MAXVARS];
+    int nsweep = 0;
+    if (sw && sw->nvars) {
+        kd_sweep_point(sw, point, idx);
+        for (int v = 0; v < sw->nvars; v++) {
+            vars[v] = sw->vars[v].name;
+            vals[v] = sw->vars[v].labels[idx[v]];
+        }
+        nsweep = sw->nvars;
+    }
+    kd_run_opts ro = {
+        .recipe = o->recipe == o->cmd.recipe_abs && o->cmd.recipe ? o->cmd.recipe : o->recipe,
+        .run_dir = dir,
+        .resume = o->resume != NULL,
+        .nsweep = nsweep,
+        .sweep_vars = vars,
+        .sweep_values = vals,
+        .result = res,
+        .nthreads = o->threads > 0 ? (int)o->threads : 2,
+        .seed = o->have_seed ? (int64_t)o->seed : -1,
+        .quiet = o->quiet,
+        .progress = !o->quiet && isatty(fileno(stderr)),
+    };
+    kdr_diag rd;
+    kdr_diag_init(&rd);
+    int status = kd_run(prog, &ro, &rd);
+    print_diags(&rd, o->quiet, color);
+    kdr_diag_free(&rd);
+    return status;
+}
+
+/* Every point of the grid as a sub-run of dir; the sweep's summary. */
+static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const char *dir, int color)
+{
+    int status = KD_EXIT_OK;
+    kdr_override ov[KD_SWEEP_MAXVARS];
+    for (int64_t i = 0; i < sw->npoints && status == KD_EXIT_OK; i++) {
+        char name[400], sub[1600];
+        int idx[KD_SWEEP_MAXVARS];
+        kd_sweep_point(sw, i, idx);
+        kd_sweep_point_name(sw, i, name, sizeof name);
+        snprintf(sub, sizeof sub, "%s/%s", dir, name);
+        for (int v = 0; v < sw->nvars; v++)
+            ov[v] = (kdr_override){ .key = sw->vars[v].name, .value = sw->vars[v].values[idx[v]] };
+        if (!o->quiet)
+            fprintf(stderr, "sweep point %lld/%lld: %s\n", (long long)i + 1, (long long)sw->npoints, name);
+        kdr_program *prog = load_program(o, zoo, ov, (size_t)sw->nvars, color, NULL, &status);
+        if (!prog) break;
+        kd_run_result res;
+        status = run_one(o, prog, sub, sw, i, &res, color);
+        kdr_program_free(prog);
+        if (status != KD_EXIT_OK)
+            fprintf(stderr, "%s: sweep point %s failed; the sweep stops here "
+                    "(kdrun --resume %s retries it)\n", progname, name, dir);
+    }
+    return status;
+}
+
+static char *abs_path(const char *path)
+{
+    char *r = realpath(path, NULL);
+    return r ? r : strdup(path);
+}
+
 int main(int argc, char **argv)
 {
     /* Before OpenBLAS initializes: pick its fastest correct kernels (may
      * re-execute this program with OPENBLAS_CORETYPE set). */
     kd_blas_tune(argc, argv);
     kd_options o = { .color = KD_COLOR_AUTO };
+    kdr_program *prog = NULL;
+    char *zoo = NULL;
+    kd_sweep sw;
+    memset(&sw, 0, sizeof sw);
     int status = parse_args(argc, argv, &o);
     if (status >= 0)
         goto out_opts;
+    int color = want_color(o.color);
+
+    if (o.resume) {
+        char err[1200];
+        if (kd_command_read(o.resume, &o.cmd, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", progname, err);
+            status = KD_EXIT_USAGE;
+            goto out_opts;
+        }
+        o.recipe = o.cmd.recipe_abs;
+        for (int i = 0; i < o.cmd.nset; i++)
+            if (add_override(&o, o.cmd.keys[i], o.cmd.values[i]) != 0) {
+                fprintf(stderr, "%s: out of memory\n", progname);
+                status = KD_EXIT_RUNTIME;
+                goto out_opts;
+            }
+        o.have_seed = o.cmd.have_seed;
+        o.seed = o.cmd.seed;
+        if (o.threads > 0 && o.threads != o.cmd.threads && !o.quiet)
+            fprintf(stderr, "%s: warning: the run used %ld threads and now %ld: "
+                    "its numbers may differ from an uninterrupted run\n", progname,
+                    o.cmd.threads, o.threads);
+        if (o.threads <= 0)
+            o.threads = o.cmd.threads;
+    }
 
 #ifdef _OPENMP
     if (o.threads > 0)
         omp_set_num_threads((int)o.threads);
 #endif
-    int color = want_color(o.color);
-    char *zoo = find_zoo_dir(o.quiet);
+    zoo = find_zoo_dir(o.quiet);
 
-    kdr_diag diag;
-    kdr_diag_init(&diag);
-    kdr_program *prog = kdr_program_load(o.recipe, zoo, &diag);
-    if (!prog) {
-        print_diags(&diag, o.quiet, color);
-        if (diag.errors == 0) {
-            fprintf(stderr, "%s: %s: out of memory\n", progname, o.recipe);
-            status = KD_EXIT_RUNTIME;
-        } else {
-            status = KD_EXIT_RECIPE;
-        }
-        goto out;
-    }
-    if (diag.errors == 0) {
-        int rc = kdr_check(prog, o.ov, o.nov, &diag);
-        if (rc != 0 && diag.errors == 0)
-            kdr_diag_push(&diag, KDR_ERROR, NULL, 0, 0,
-                          "%s: the recipe did not pass its checks", o.recipe);
-    }
-    /* Every --set must have matched something.  kdr_check reports it; this
-     * is the safety net (only once the recipe is otherwise correct: a failed
-     * check may stop before applying the overrides). */
-    if (diag.errors == 0)
-        for (size_t i = 0; i < o.nov; i++)
-            if (!o.ov[i].used)
-                kdr_diag_push(&diag, KDR_ERROR, NULL, 0, 0,
-                              "--set key '%s' matches nothing", o.ov[i].key);
-    /* Compile every model: shape errors are recipe errors, located. */
     char *shapes = NULL;
-    size_t shapes_len = 0;
-    if (diag.errors == 0) {
-        FILE *sf = open_memstream(&shapes, &shapes_len);
-        if (sf) {
-            kd_check_models(prog, sf, &diag);
-            fclose(sf);
-        }
-    }
-    print_diags(&diag, o.quiet, color);
-    if (diag.errors) {
-        free(shapes);
-        status = KD_EXIT_RECIPE;
+    prog = load_program(&o, zoo, NULL, 0, color, &shapes, &status);
+    if (!prog)
         goto out;
-    }
 
     if (o.check) {
         kdr_program_print_plan(prog, stdout);
-        if (shapes && shapes_len) {
+        if (shapes && *shapes) {
             fputc('\n', stdout);
-            fwrite(shapes, 1, shapes_len, stdout);
+            fputs(shapes, stdout);
         }
         free(shapes);
         if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -377,30 +529,76 @@ int main(int argc, char **argv)
         }
         goto out;
     }
-
     free(shapes);
+
+    char hash[65];
+    kd_recipe_hash(prog, hash);
+    if (o.resume && o.cmd.hash && strcmp(o.cmd.hash, hash) != 0) {
+        fprintf(stderr, "%s: %s (or a file it uses) changed since the run in %s started; "
+                "resuming would not give that run's numbers: start a new run\n",
+                progname, o.recipe, o.resume);
+        status = KD_EXIT_RECIPE;
+        goto out;
+    }
     {
-        kd_run_opts ro = {
-            .recipe = o.recipe,
-            .runs_dir = getenv("KDRUN_RUNS") && *getenv("KDRUN_RUNS") ? getenv("KDRUN_RUNS") : "runs",
-            .nthreads = o.threads > 0 ? (int)o.threads : 2,
-            .seed = o.have_seed ? (int64_t)o.seed : -1,
-            .quiet = o.quiet,
-            .progress = !o.quiet && isatty(fileno(stderr)),
-        };
-        kdr_diag rd;
-        kdr_diag_init(&rd);
-        status = kd_run(prog, &ro, &rd);
-        print_diags(&rd, o.quiet, color);
-        kdr_diag_free(&rd);
+        kdr_diag sd;
+        kdr_diag_init(&sd);
+        int bad = kd_sweep_collect(prog, &sw, &sd) != 0;
+        print_diags(&sd, o.quiet, color);
+        kdr_diag_free(&sd);
+        if (bad) {
+            status = KD_EXIT_RECIPE;
+            goto out;
+        }
+    }
+
+    char dir[1200];
+    if (o.resume) {
+        snprintf(dir, sizeof dir, "%s", o.resume);
+    } else {
+        const char *runs = getenv("KDRUN_RUNS") && *getenv("KDRUN_RUNS") ? getenv("KDRUN_RUNS") : "runs";
+        char err[1400];
+        if (o.threads <= 0)
+            o.threads = 2;
+        char *ra = abs_path(o.recipe);
+        kd_command c = { .recipe = (char *)o.recipe, .recipe_abs = ra, .hash = hash,
+                         .have_seed = o.have_seed, .seed = o.seed, .threads = o.threads };
+        char **keys = calloc(o.nov + 1, sizeof *keys), **vals = calloc(o.nov + 1, sizeof *vals);
+        for (size_t i = 0; keys && vals && i < o.nov; i++) {
+            keys[i] = (char *)o.ov[i].key;
+            vals[i] = (char *)o.ov[i].value;
+        }
+        c.nset = (int)o.nov;
+        c.keys = keys;
+        c.values = vals;
+        int bad = !keys || !vals || !ra ||
+                  kd_make_run_dir(runs, o.recipe, dir, sizeof dir, err, sizeof err) != 0 ||
+                  kd_command_write(dir, &c, err, sizeof err) != 0;
+        if (!keys || !vals || !ra) snprintf(err, sizeof err, "out of memory");
+        free(keys);
+        free(vals);
+        free(ra);
+        if (bad) {
+            fprintf(stderr, "%s: %s\n", progname, err);
+            status = KD_EXIT_RUNTIME;
+            goto out;
+        }
+    }
+    if (sw.nvars == 0) {
+        status = run_one(&o, prog, dir, NULL, 0, NULL, color);
+    } else {
+        if (!o.quiet)
+            fprintf(stderr, "sweep: %lld runs in %s\n", (long long)sw.npoints, dir);
+        status = run_sweep(&o, zoo, &sw, dir, color);
     }
 
 out:
+    kd_sweep_free(&sw);
     if (prog)
         kdr_program_free(prog);
-    kdr_diag_free(&diag);
     free(zoo);
 out_opts:
     free(o.ov);
+    kd_command_free(&o.cmd);
     return status;
 }

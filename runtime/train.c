@@ -37,6 +37,7 @@
 #include "exec.h"
 #include "optim.h"
 #include "safetensors.h"
+#include "sha256.h"
 #include "../data/data.h"
 
 #define MAX_MODELS 16
@@ -88,8 +89,16 @@ typedef struct run {
     char dir[1024];                  /* run directory */
     metric_row *rows;
     int nrows, caprows;
-    double t0;
+    double t0, wall_before;          /* wall time of the run before a resume */
     int status;                      /* first failure status */
+    int phase_idx;                   /* index in phase_order of the phase running */
+    int done;                        /* phases and report finished */
+    /* a resumed run: where to continue, from run_dir/state.safetensors */
+    kd_st_file *state;
+    int resume_phase;
+    int64_t resume_epoch, resume_step, resume_n, resume_optim_steps;
+    double resume_sum;
+    uint64_t resume_exec_step;
 } run;
 
 static int fail(run *R, int status, const kdr_node *at, const char *fmt, ...)
@@ -162,8 +171,15 @@ static int const_ident(run *R, const kdr_node *e, double *out, int depth)
 {
     const kdr_node *let = kd_program_decl(R->p, KDR_LET, e->name, NULL);
     if (let) return const_num(R, let->a, out, depth + 1);
+    /* a sweep variable: its value at this point (the sweep driver sets the
+     * sweep to one value with an override; otherwise the first value) */
     const kdr_node *sw = kd_program_decl(R->p, KDR_SWEEP, e->name, NULL);
-    if (sw) return fail(R, KD_RUN_FAILED, e, "sweeps ('%s') are not in this build yet", e->name);
+    if (sw && sw->a) {
+        const kdr_node *v = sw->a;
+        if (v->kind == KDR_LIST && v->kids) v = v->kids;
+        else if (v->kind == KDR_BINARY && v->op == KDR_OP_RANGE) v = v->a;
+        return const_num(R, v, out, depth + 1);
+    }
     return fail(R, KD_RUN_RECIPE, e, "'%s' is not a number", e->name);
 }
 
@@ -722,6 +738,201 @@ static int save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, 
     return 0;
 }
 
+/* ---- resumable state -------------------------------------------------------------- */
+
+#define STATE_FORMAT "kdrun-state 1"
+
+/* every metric row as text: "phase\tepoch\twhat\tvalue\n", values exact */
+static char *rows_text(run *R)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    for (int i = 0; i < R->nrows; i++)
+        fprintf(f, "%s\t%lld\t%s\t%.17g\n", R->rows[i].phase, (long long)R->rows[i].epoch,
+                R->rows[i].what, R->rows[i].value);
+    if (fclose(f) != 0) { free(buf); return NULL; }
+    return buf;
+}
+
+static int rows_parse(run *R, const char *txt)
+{
+    R->nrows = 0;
+    while (txt && *txt) {
+        const char *nl = strchr(txt, '\n');
+        if (!nl) return -1;
+        char line[512];
+        size_t l = (size_t)(nl - txt);
+        if (l >= sizeof line) return -1;
+        memcpy(line, txt, l);
+        line[l] = 0;
+        char *f[4], *p = line;
+        for (int k = 0; k < 4; k++) {
+            f[k] = p;
+            p = k < 3 ? strchr(p, '\t') : NULL;
+            if (k < 3 && !p) return -1;
+            if (p) *p++ = 0;
+        }
+        char *end;
+        long long ep = strtoll(f[1], &end, 10);
+        if (*end) return -1;
+        double v = strtod(f[3], &end);
+        if (*end) return -1;
+        add_row(R, f[0], ep, f[2], v);
+        txt = nl + 1;
+    }
+    return 0;
+}
+
+/* Write run_dir/state.safetensors: the store (update it first), the
+ * optimizer's buffers (opt may be NULL) and where the run is. */
+static int save_state(run *R, kd_optim *opt, int64_t epoch, int64_t step, double sum, int64_t n,
+                      uint64_t exec_step, const char *phase)
+{
+    int nopt = opt ? kd_optim_nstate(opt) : 0;
+    size_t cap = (size_t)R->nstore + (size_t)nopt + 1;
+    kd_st_tensor *t = calloc(cap, sizeof *t);
+    char **names = calloc(cap, sizeof *names);
+    char *rows = rows_text(R);
+    int rc = -1;
+    size_t k = 0;
+    if (!t || !names || !rows) goto out;
+    for (int i = 0; i < R->nstore; i++, k++) {
+        size_t l = strlen(R->store[i].name) + 7;
+        if (!(names[k] = malloc(l))) goto out;
+        snprintf(names[k], l, "store/%s", R->store[i].name);
+        t[k].name = names[k];
+        t[k].ndim = 1;
+        t[k].shape[0] = R->store[i].n;
+        t[k].data = R->store[i].v;
+    }
+    for (int i = 0; i < nopt; i++, k++) {
+        const char *bn = NULL;
+        float *buf = kd_optim_state(opt, i, &bn);
+        size_t l = strlen(bn ? bn : "buf") + 7;
+        if (!(names[k] = malloc(l))) goto out;
+        snprintf(names[k], l, "optim/%s", bn ? bn : "buf");
+        t[k].name = names[k];
+        t[k].ndim = 1;
+        t[k].shape[0] = (int64_t)kd_optim_group(opt)->total;
+        t[k].data = buf;
+    }
+    char sphase[32], sep[32], sst[32], ssum[40], sn[32], sexec[32], sopt[32], swall[40];
+    snprintf(sphase, sizeof sphase, "%d", R->phase_idx);
+    snprintf(sep, sizeof sep, "%lld", (long long)epoch);
+    snprintf(sst, sizeof sst, "%lld", (long long)step);
+    snprintf(ssum, sizeof ssum, "%.17g", sum);
+    snprintf(sn, sizeof sn, "%lld", (long long)n);
+    snprintf(sexec, sizeof sexec, "%llu", (unsigned long long)exec_step);
+    snprintf(sopt, sizeof sopt, "%lld", (long long)(opt ? kd_optim_steps(opt) : 0));
+    snprintf(swall, sizeof swall, "%.6f", R->wall_before + now() - R->t0);
+    kd_st_meta meta[] = {
+        { "format", STATE_FORMAT }, { "recipe", R->o->recipe }, { "phase_index", sphase },
+        { "phase", phase ? phase : "" }, { "epoch", sep }, { "step", sst }, { "loss_sum", ssum },
+        { "loss_n", sn }, { "exec_step", sexec }, { "optim_steps", sopt },
+        { "done", R->done ? "1" : "0" }, { "wall_seconds", swall }, { "rows", rows },
+    };
+    char path[1200];
+    snprintf(path, sizeof path, "%s/state.safetensors", R->dir);
+    rc = kd_st_write(path, t, k, meta, sizeof meta / sizeof meta[0], R->d);
+    if (rc && !R->status) R->status = KD_RUN_FAILED;
+out:
+    if (rc && (!t || !names || !rows)) fail(R, KD_RUN_FAILED, NULL, "out of memory");
+    for (size_t i = 0; names && i < cap; i++) free(names[i]);
+    free(names);
+    free(t);
+    free(rows);
+    return rc;
+}
+
+static int meta_int(run *R, const char *path, const char *key, int64_t *out)
+{
+    const char *v = kd_st_meta_get(R->state, key);
+    char *end;
+    if (!v) return fail(R, KD_RUN_FAILED, NULL, "%s: no \"%s\" in the metadata", path, key);
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < 0)
+        return fail(R, KD_RUN_FAILED, NULL, "%s: bad \"%s\": %s", path, key, v);
+    *out = x;
+    return 0;
+}
+
+/* Read run_dir/state.safetensors of a run to resume (absent: start over). */
+static int load_state(run *R)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/state.safetensors", R->dir);
+    if (access(path, F_OK) != 0) {
+        if (!R->o->quiet)
+            fprintf(stderr, "%s: no state saved yet; starting the run over\n", R->dir);
+        return 0;
+    }
+    R->state = kd_st_read(path, R->d);
+    if (!R->state) { if (!R->status) R->status = KD_RUN_FAILED; return -1; }
+    const char *fmt = kd_st_meta_get(R->state, "format");
+    if (!fmt || strcmp(fmt, STATE_FORMAT) != 0)
+        return fail(R, KD_RUN_FAILED, NULL, "%s: not a kdrun state file (format %s)", path, fmt ? fmt : "missing");
+    int64_t ph, done, exec_step;
+    if (meta_int(R, path, "phase_index", &ph) || meta_int(R, path, "epoch", &R->resume_epoch) ||
+        meta_int(R, path, "step", &R->resume_step) || meta_int(R, path, "loss_n", &R->resume_n) ||
+        meta_int(R, path, "exec_step", &exec_step) || meta_int(R, path, "optim_steps", &R->resume_optim_steps) ||
+        meta_int(R, path, "done", &done))
+        return -1;
+    const char *sum = kd_st_meta_get(R->state, "loss_sum");
+    const char *wall = kd_st_meta_get(R->state, "wall_seconds");
+    R->resume_sum = sum ? strtod(sum, NULL) : 0;
+    R->wall_before = wall ? strtod(wall, NULL) : 0;
+    R->resume_exec_step = (uint64_t)exec_step;
+    if (ph > (int64_t)R->p->nphases)
+        return fail(R, KD_RUN_FAILED, NULL, "%s: phase %lld of a recipe with %zu phases", path,
+                    (long long)ph, R->p->nphases);
+    const char *pname = kd_st_meta_get(R->state, "phase");
+    if (ph < (int64_t)R->p->nphases && pname && strcmp(pname, R->p->phase_order[ph]->name) != 0)
+        return fail(R, KD_RUN_FAILED, NULL, "%s: saved in phase '%s', but the recipe's phase %lld is '%s'",
+                    path, pname, (long long)ph + 1, R->p->phase_order[ph]->name);
+    R->resume_phase = (int)ph;
+    if (rows_parse(R, kd_st_meta_get(R->state, "rows")))
+        return fail(R, KD_RUN_FAILED, NULL, "%s: malformed metric rows", path);
+    for (size_t i = 0; i < kd_st_count(R->state); i++) {
+        const kd_st_tensor *t = kd_st_at(R->state, i);
+        if (strncmp(t->name, "store/", 6) != 0) continue;
+        if (store_put(R, t->name + 6, t->data, kd_st_numel(t))) return fail(R, KD_RUN_FAILED, NULL, "out of memory");
+    }
+    if (!R->o->quiet) {
+        if (done) fprintf(stderr, "%s: the run had finished; writing its report again\n", R->dir);
+        else if (ph < (int64_t)R->p->nphases)
+            fprintf(stderr, "resuming %s: phase %s, epoch %lld, step %lld\n", R->dir,
+                    R->p->phase_order[ph]->name, (long long)R->resume_epoch + 1, (long long)R->resume_step);
+    }
+    return 0;
+}
+
+/* After building the phase's optimizer: its buffers and counters. */
+static int resume_optimizer(run *R, kd_optim *opt)
+{
+    int nopt = kd_optim_nstate(opt);
+    for (int i = 0; i < nopt; i++) {
+        const char *bn = NULL;
+        float *buf = kd_optim_state(opt, i, &bn);
+        char key[128];
+        snprintf(key, sizeof key, "optim/%s", bn ? bn : "buf");
+        const kd_st_tensor *t = kd_st_find(R->state, key);
+        int64_t total = (int64_t)kd_optim_group(opt)->total;
+        if (!t) {
+            if (R->resume_optim_steps == 0) continue;
+            return fail(R, KD_RUN_FAILED, NULL, "the saved state has no optimizer buffer '%s'", key);
+        }
+        if (kd_st_numel(t) != total)
+            return fail(R, KD_RUN_FAILED, NULL, "the saved optimizer buffer '%s' has %lld values, the phase wants %lld",
+                        key, (long long)kd_st_numel(t), (long long)total);
+        memcpy(buf, t->data, (size_t)total * sizeof(float));
+    }
+    kd_optim_set_steps(opt, R->resume_optim_steps);
+    return 0;
+}
+
 /* ---- the phase loop ------------------------------------------------------------ */
 
 typedef struct psettings {
@@ -738,7 +949,17 @@ static int phase_settings(run *R, const kdr_node *ph, psettings *S)
     memset(S, 0, sizeof *S);
     S->epochs = 1;
     S->batch = 128;
-    S->seed = R->o->seed >= 0 ? R->o->seed : 1;
+    /* a phase without `seed`: --seed, else a `sweep seed`/`let seed` of
+     * the recipe (so `sweep seed in 1..3` varies every phase), else 1 */
+    S->seed = 1;
+    if (R->o->seed >= 0) S->seed = R->o->seed;
+    else if (kd_program_decl(R->p, KDR_SWEEP, "seed", NULL) || kd_program_decl(R->p, KDR_LET, "seed", NULL)) {
+        kdr_node id;
+        memset(&id, 0, sizeof id);
+        id.kind = KDR_IDENT;
+        id.name = "seed";
+        if (const_int(R, &id, &S->seed, 0)) return -1;
+    }
     for (const kdr_node *s = ph->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
         const char *w = s->word;
@@ -893,8 +1114,10 @@ static int run_phase(run *R, const kdr_node *ph)
     kd_batcher *bt = NULL;
     if (pgraph_build(R, &G, D, S.loss, R->unit, ph->name)) goto out;
 
+    int resuming = R->state && R->phase_idx == R->resume_phase;
     kd_exec_init_params(G.e, (uint64_t)S.seed);
     load_from_store(R, &G);
+    if (resuming) kd_exec_set_step(G.e, R->resume_exec_step);
     for (int i = 0; i < G.nm; i++)
         if (!G.m[i].trained) {
             /* a model that is not trained here must have been trained before */
@@ -912,13 +1135,17 @@ static int run_phase(run *R, const kdr_node *ph)
     if (kd_param_group_build(&grp, G.g->params, G.g->nparams, &sel, R->d)) goto out;
     opt = kd_optim_new(&oc, &grp, R->d);
     if (!opt) { if (!R->status) R->status = KD_RUN_FAILED; goto out; }
+    if (resuming && resume_optimizer(R, opt)) goto out;
+    int64_t ep0 = resuming ? R->resume_epoch : 0;
+    int64_t st0 = resuming ? R->resume_step : 0;
+    if (ep0 > S.epochs) ep0 = S.epochs;
     kd_lr_sched sched;
     if (lr_sched(R, S.lr, S.epochs, &sched, 0)) goto out;
 
     kd_loader_cfg lc;
     loader_cfg(D, split, S.batch, (uint64_t)S.seed, 1, &lc);
     char err[1024];
-    if (kd_batcher_start(&lc, 0, S.epochs, &bt, err, sizeof err) != KD_DATA_OK) {
+    if (ep0 < S.epochs && kd_batcher_start(&lc, ep0, S.epochs, &bt, err, sizeof err) != KD_DATA_OK) {
         fail(R, KD_RUN_DATA, S.train->a, "%s", err);
         goto out;
     }
@@ -948,14 +1175,21 @@ static int run_phase(run *R, const kdr_node *ph)
                 (long long)S.epochs, (long long)steps, (long long)S.batch, (long long)S.seed);
     float *P = kd_exec_params(G.e);
     const float *Gr = kd_exec_grads(G.e);
-    for (int64_t ep = 0; ep < S.epochs; ep++) {
+    for (int64_t ep = ep0; ep < S.epochs; ep++) {
         double t_ep = now(), sum = 0;
-        int64_t n = 0;
+        int64_t n = 0, first = 0;
+        if (ep == ep0 && st0 > 0) {
+            /* resuming mid-epoch: the batches already trained on are skipped */
+            first = st0;
+            sum = R->resume_sum;
+            n = R->resume_n;
+        }
         for (int64_t st = 0; st < steps; st++) {
             const kd_batch *b = NULL;
             int got = kd_batcher_next(bt, &b, err, sizeof err);
             if (got < 0) { fail(R, KD_RUN_DATA, NULL, "%s", err); goto out; }
             if (got == 0) break;
+            if (st < first) continue;
             feed(&G, b);
             kd_exec_zero_grad(G.e);
             if (kd_exec_forward(G.e, 1)) { fail(R, KD_RUN_FAILED, NULL, "forward pass failed"); goto out; }
@@ -971,7 +1205,15 @@ static int run_phase(run *R, const kdr_node *ph)
             sum += l;
             n++;
             progress(R, ph->name, ep, S.epochs, st, steps, sum / (double)n, now() - t_ep);
-            if (interrupted) break;
+            if (interrupted && st + 1 < steps) {
+                /* stop mid-epoch: save where we are, resumable bit for bit */
+                if (R->o->progress && !R->o->quiet) fputc('\n', stderr);
+                if (save_to_store(R, &G, 1) == 0)
+                    save_state(R, opt, ep, st + 1, sum, n, kd_exec_get_step(G.e), ph->name);
+                fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted in phase '%s', epoch %lld, step %lld; "
+                     "continue with: kdrun --resume %s", ph->name, (long long)ep + 1, (long long)st + 1, R->dir);
+                goto out;
+            }
         }
         if (R->o->progress && !R->o->quiet) fputc('\n', stderr);
         double mean = n ? sum / (double)n : 0;
@@ -994,7 +1236,7 @@ static int run_phase(run *R, const kdr_node *ph)
         }
         if (!R->o->quiet)
             fprintf(stderr, "%s  %.1f s\n", line, now() - t_ep);
-        if (every && ((ep + 1) % every == 0 || ep + 1 == S.epochs || interrupted)) {
+        if (every && ((ep + 1) % every == 0 || ep + 1 == S.epochs)) {
             if (save_checkpoint(R, &G, route, ep + 1, ph->name)) goto out;
             if (keep_last > 0 && ep + 1 - keep_last * every > 0) {
                 char old[1400];
@@ -1003,10 +1245,12 @@ static int run_phase(run *R, const kdr_node *ph)
                 unlink(old);
             }
         }
+        /* the resumable state after every epoch */
+        if (save_to_store(R, &G, 1) ||
+            save_state(R, opt, ep + 1, 0, 0, 0, kd_exec_get_step(G.e), ph->name)) goto out;
         if (interrupted) {
-            save_to_store(R, &G, 1);
-            fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted in phase '%s', epoch %lld", ph->name,
-                 (long long)ep + 1);
+            fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted in phase '%s' after epoch %lld; "
+                 "continue with: kdrun --resume %s", ph->name, (long long)ep + 1, R->dir);
             goto out;
         }
     }
@@ -1078,10 +1322,11 @@ static int run_report(run *R, const kdr_node *rep, FILE *table)
 
 /* ---- run directory, report.yaml, metrics.csv ------------------------------------ */
 
-static int make_run_dir(run *R)
+int kd_make_run_dir(const char *runs_dir, const char *recipe, char *dir, size_t dirlen,
+                    char *err, size_t errlen)
 {
-    const char *base = strrchr(R->o->recipe, '/');
-    base = base ? base + 1 : R->o->recipe;
+    const char *base = strrchr(recipe, '/');
+    base = base ? base + 1 : recipe;
     char name[256];
     snprintf(name, sizeof name, "%s", base);
     char *dot = strrchr(name, '.');
@@ -1092,15 +1337,32 @@ static int make_run_dir(run *R)
     char stamp[64];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     for (int k = 0; k < 100; k++) {
-        if (k == 0) snprintf(R->dir, sizeof R->dir, "%s/%s/%s", R->o->runs_dir, name, stamp);
-        else snprintf(R->dir, sizeof R->dir, "%s/%s/%s-%d", R->o->runs_dir, name, stamp, k + 1);
+        if (k == 0) snprintf(dir, dirlen, "%s/%s/%s", runs_dir, name, stamp);
+        else snprintf(dir, dirlen, "%s/%s/%s-%d", runs_dir, name, stamp, k + 1);
         char parent[1100];
-        snprintf(parent, sizeof parent, "%s/%s", R->o->runs_dir, name);
+        snprintf(parent, sizeof parent, "%s/%s", runs_dir, name);
         if (mkdirs(parent)) break;
-        if (mkdir(R->dir, 0777) == 0) return 0;
+        if (mkdir(dir, 0777) == 0) return 0;
         if (errno != EEXIST) break;
     }
-    return fail(R, KD_RUN_FAILED, NULL, "cannot create the run directory %s: %s", R->dir, strerror(errno));
+    snprintf(err, errlen, "cannot create the run directory %s: %s", dir, strerror(errno));
+    return -1;
+}
+
+void kd_recipe_hash(const kdr_program *p, char hex[65])
+{
+    kd_sha256 h;
+    kd_sha256_init(&h);
+    for (size_t u = 0; u < p->nunits; u++) {
+        const kdr_unit *un = p->units[u];
+        if (!un) continue;
+        /* contents only: the same recipe named by another path is the same */
+        char len[32];
+        snprintf(len, sizeof len, "%zu:", un->src ? un->len : 0);
+        kd_sha256_update(&h, len, strlen(len));
+        if (un->src) kd_sha256_update(&h, un->src, un->len);
+    }
+    kd_sha256_hex(&h, hex);
 }
 
 static void yaml_str(yaml_emitter_t *em, const char *s)
@@ -1148,6 +1410,48 @@ static int write_text_atomic(run *R, const char *path, int (*fn)(run *, FILE *))
     return 0;
 }
 
+/* the final metrics by "model.metric", from the report's rows
+ * ("student top1 on fmnist.test"); a later row of the same key wins */
+static void finals(run *R, kd_run_result *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < R->nrows; i++) {
+        if (strcmp(R->rows[i].phase, "report") != 0) continue;
+        char model[96], metric[96];
+        if (sscanf(R->rows[i].what, "%95s %95s", model, metric) != 2) continue;
+        char key[96];
+        snprintf(key, sizeof key, "%.40s.%.50s", model, metric);
+        int k = 0;
+        while (k < out->nfinal && strcmp(out->keys[k], key) != 0) k++;
+        if (k == KD_RUN_MAX_FINAL) continue;
+        if (k == out->nfinal) snprintf(out->keys[out->nfinal++], sizeof out->keys[0], "%s", key);
+        out->values[k] = R->rows[i].value;
+    }
+}
+
+typedef struct best_last { double best, last; int64_t best_epoch, last_epoch; } best_last;
+
+/* If row i is the first row of an evaluated series (a phase's per-epoch
+ * metric other than the loss): its best (highest) and last values. */
+static int series_best(run *R, int i, best_last *bl)
+{
+    const metric_row *r = &R->rows[i];
+    if (r->epoch <= 0 || strcmp(r->what, "train loss") == 0) return -1;
+    for (int k = 0; k < i; k++)
+        if (R->rows[k].epoch > 0 && !strcmp(R->rows[k].phase, r->phase) && !strcmp(R->rows[k].what, r->what))
+            return -1;
+    bl->best = bl->last = r->value;
+    bl->best_epoch = bl->last_epoch = r->epoch;
+    for (int k = i + 1; k < R->nrows; k++) {
+        const metric_row *q = &R->rows[k];
+        if (q->epoch <= 0 || strcmp(q->phase, r->phase) || strcmp(q->what, r->what)) continue;
+        if (q->value > bl->best) { bl->best = q->value; bl->best_epoch = q->epoch; }
+        bl->last = q->value;
+        bl->last_epoch = q->epoch;
+    }
+    return 0;
+}
+
 static int emit_yaml(run *R, FILE *f)
 {
     yaml_emitter_t em;
@@ -1160,11 +1464,24 @@ static int emit_yaml(run *R, FILE *f)
     yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
     yaml_emitter_emit(&em, &ev);
     yaml_begin(&em, 1);
+    char hex[65];
+    kd_recipe_hash(R->p, hex);
     yaml_str(&em, "recipe"); yaml_str(&em, R->o->recipe);
+    yaml_str(&em, "recipe_sha256"); yaml_str(&em, hex);
     yaml_str(&em, "kdrun"); yaml_str(&em, PACKAGE_VERSION);
     yaml_str(&em, "threads"); yaml_num(&em, R->o->nthreads);
-    yaml_str(&em, "wall_seconds"); yaml_num(&em, now() - R->t0);
-    yaml_str(&em, "status"); yaml_str(&em, R->status ? "failed" : "ok");
+    if (R->o->nsweep > 0) {
+        yaml_str(&em, "sweep");
+        yaml_begin(&em, 1);
+        for (int i = 0; i < R->o->nsweep; i++) {
+            yaml_str(&em, R->o->sweep_vars[i]);
+            yaml_str(&em, R->o->sweep_values[i]);
+        }
+        yaml_end(&em, 1);
+    }
+    yaml_str(&em, "wall_seconds"); yaml_num(&em, R->wall_before + now() - R->t0);
+    yaml_str(&em, "status");
+    yaml_str(&em, R->status == KD_RUN_INTERRUPTED ? "interrupted" : R->status ? "failed" : "ok");
     yaml_str(&em, "metrics");
     yaml_begin(&em, 0);
     for (int i = 0; i < R->nrows; i++) {
@@ -1173,6 +1490,27 @@ static int emit_yaml(run *R, FILE *f)
         if (R->rows[i].epoch) { yaml_str(&em, "epoch"); yaml_num(&em, (double)R->rows[i].epoch); }
         yaml_str(&em, "metric"); yaml_str(&em, R->rows[i].what);
         yaml_str(&em, "value"); yaml_num(&em, R->rows[i].value);
+        yaml_end(&em, 1);
+    }
+    yaml_end(&em, 0);
+    kd_run_result fin;
+    finals(R, &fin);
+    yaml_str(&em, "final");
+    yaml_begin(&em, 1);
+    for (int i = 0; i < fin.nfinal; i++) { yaml_str(&em, fin.keys[i]); yaml_num(&em, fin.values[i]); }
+    yaml_end(&em, 1);
+    yaml_str(&em, "best");
+    yaml_begin(&em, 0);
+    for (int i = 0; i < R->nrows; i++) {
+        best_last bl;
+        if (series_best(R, i, &bl)) continue;
+        yaml_begin(&em, 1);
+        yaml_str(&em, "phase"); yaml_str(&em, R->rows[i].phase);
+        yaml_str(&em, "metric"); yaml_str(&em, R->rows[i].what);
+        yaml_str(&em, "best"); yaml_num(&em, bl.best);
+        yaml_str(&em, "best_epoch"); yaml_num(&em, (double)bl.best_epoch);
+        yaml_str(&em, "last"); yaml_num(&em, bl.last);
+        yaml_str(&em, "last_epoch"); yaml_num(&em, (double)bl.last_epoch);
         yaml_end(&em, 1);
     }
     yaml_end(&em, 0);
@@ -1203,54 +1541,89 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     R.d = d;
     R.unit = p->units[0];
     R.t0 = now();
+    if (o->result) memset(o->result, 0, sizeof *o->result);
     for (size_t u = 0; u < p->nunits; u++) {
         if (!p->units[u]->root) continue;
-        for (const kdr_node *t = p->units[u]->root->kids; t; t = t->next) {
-            if (t->kind == KDR_SWEEP) {
-                R.unit = p->units[u];
-                fail(&R, KD_RUN_FAILED, t, "sweeps are not in this build yet; "
-                     "use --set %s=VALUE to run one point", t->name);
-                return R.status;
-            }
+        for (const kdr_node *t = p->units[u]->root->kids; t; t = t->next)
             if (t->kind == KDR_SEARCH) {
                 R.unit = p->units[u];
                 fail(&R, KD_RUN_FAILED, t, "searches are not in this build yet");
                 return R.status;
             }
-        }
     }
-    if (make_run_dir(&R)) return R.status;
+    if (!o->run_dir || !*o->run_dir) {
+        fail(&R, KD_RUN_FAILED, NULL, "no run directory");
+        return R.status;
+    }
+    snprintf(R.dir, sizeof R.dir, "%s", o->run_dir);
+    if (mkdirs(R.dir)) {
+        fail(&R, KD_RUN_FAILED, NULL, "cannot create the run directory %s: %s", R.dir, strerror(errno));
+        return R.status;
+    }
+    if (o->resume && load_state(&R)) {
+        kd_st_free(R.state);
+        for (int i = 0; i < R.nstore; i++) { free(R.store[i].name); free(R.store[i].v); }
+        free(R.store);
+        free(R.rows);
+        return R.status;
+    }
+    int already_done = R.state && kd_st_meta_get(R.state, "done") &&
+                       strcmp(kd_st_meta_get(R.state, "done"), "1") == 0;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
     interrupted = 0;
     if (!o->quiet) fprintf(stderr, "run directory: %s\n", R.dir);
-    for (size_t i = 0; i < p->nphases && !R.status; i++)
+    for (size_t i = 0; i < p->nphases && !R.status && !already_done; i++) {
+        R.phase_idx = (int)i;
+        if (R.state && (int)i < R.resume_phase) continue;     /* finished before */
         run_phase(&R, p->phase_order[i]);
+        if (!R.status && interrupted)
+            fail(&R, KD_RUN_INTERRUPTED, NULL, "interrupted after phase '%s'; continue with: kdrun --resume %s",
+                 p->phase_order[i]->name, R.dir);
+    }
     char *table = NULL;
     size_t tlen = 0;
     FILE *tf = open_memstream(&table, &tlen);
-    for (size_t u = 0; u < p->nunits && !R.status && tf; u++)
+    for (size_t u = 0; u < p->nunits && !R.status && tf && !already_done; u++)
         if (p->units[u]->root)
             for (const kdr_node *t = p->units[u]->root->kids; t && !R.status; t = t->next)
                 if (t->kind == KDR_REPORT) run_report(&R, t, tf);
     if (tf) fclose(tf);
+    if (!R.status && !already_done) {
+        R.phase_idx = (int)p->nphases;
+        R.done = 1;
+        save_state(&R, NULL, 0, 0, 0, 0, 0, NULL);
+    }
     char path[1200];
     snprintf(path, sizeof path, "%s/report.yaml", R.dir);
     int failed_before = R.status;
     write_text_atomic(&R, path, emit_yaml);
     snprintf(path, sizeof path, "%s/metrics.csv", R.dir);
     write_text_atomic(&R, path, emit_csv);
-    if (table && tlen && !failed_before) {
-        printf("results (%s):\n%s", R.dir, table);
+    if (!failed_before) {
+        printf("results (%s):\n", R.dir);
+        if (table && tlen) fputs(table, stdout);
+        else
+            for (int i = 0; i < R.nrows; i++)
+                if (!strcmp(R.rows[i].phase, "report"))
+                    printf("  %-40s %g\n", R.rows[i].what, R.rows[i].value);
+        for (int i = 0; i < R.nrows; i++) {
+            best_last bl;
+            if (series_best(&R, i, &bl) == 0 && bl.best_epoch != bl.last_epoch)
+                printf("  %s, %s: best %.2f (epoch %lld), last %.2f (epoch %lld)\n", R.rows[i].phase,
+                       R.rows[i].what, bl.best, (long long)bl.best_epoch, bl.last, (long long)bl.last_epoch);
+        }
         fflush(stdout);
     }
+    if (o->result) finals(&R, o->result);
     free(table);
     sigaction(SIGINT, &old, NULL);
     for (int i = 0; i < R.nstore; i++) { free(R.store[i].name); free(R.store[i].v); }
     free(R.store);
     for (int i = 0; i < R.ndata; i++) kd_dataset_free(&R.data[i].ds);
     free(R.rows);
+    kd_st_free(R.state);
     return R.status;
 }
