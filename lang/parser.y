@@ -270,6 +270,10 @@ block_stmt:
   | W_TABLE ROWS IDENT COLS IDENT ':' expr_list
                                    { $$ = setting(scanner, "table", @$); $$->extra = $3; $$->name = $5; $$->kids = $7.head;
                                      $$->a = ident(scanner, $3, @3); $$->b = ident(scanner, $5, @5); }
+  | W_TABLE ROWS IDENT ':' expr_list
+                                   { $$ = setting(scanner, "table", @$); $$->extra = $3; $$->kids = $5.head;
+                                     $$->a = ident(scanner, $3, @3); }
+  | W_TABLE ':' expr_list          { $$ = setting(scanner, "table", @$); $$->kids = $3.head; }
   ;
 
 ckpt_unit:

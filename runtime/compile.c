@@ -81,6 +81,7 @@ typedef struct cc {
     int64_t steps;           /* evaluation budget (MAX_STEPS) */
     int64_t batch;
     const kd_data_shape *data;
+    uint64_t detach;         /* losses: models whose tensors are constants here */
 } cc;
 
 static kv kv_num(double x) { kv v = { .k = KV_NUM, .num = x }; return v; }
@@ -555,6 +556,8 @@ static const opmap opmaps[] = {
     { "kl", "kl", "" },
     { "l2", "mse", "" },
     { "mse", "mse", "" },
+    { "hint", "mse", "" },               /* FitNets: mean squared difference */
+    { "attention", "attention", "" },
     { "l1", "l1", "" },
     { "smooth_l1", "smooth_l1", "" },
     { "bce_with_logits", "bce_with_logits", "" },
@@ -842,6 +845,57 @@ static kv call_net(cc *C, frame *F, const kdr_node *call, const kdr_node *net,
     return G.out;
 }
 
+/* `m(x)` in a loss: model m (an adapter, a connector) built on tensor x.
+ * Its parameters are named "m.*" as if m were compiled on data; a model is
+ * applied once per graph (again on the same tensor: the same output). */
+static kv apply_model(cc *C, frame *F, const kdr_node *e, const kdr_node *decl, const kdr_unit *mu)
+{
+    if (!e->kids || e->kids->next || e->kids->name) {
+        err(C, e, "a model applied in a loss takes one tensor: %s(x)", decl->name);
+        return kv_none();
+    }
+    kv in = eval(C, F, e->kids->a, NULL);
+    if (STOP(C)) return kv_none();
+    if (in.k != KV_TENSOR) {
+        err(C, e->kids, "model '%s' must be applied to a tensor, got %s", decl->name, kind_name(in.k));
+        return kv_none();
+    }
+    const char *outname = str(C, "%s.out", decl->name), *inname = str(C, "%s.in", decl->name);
+    int32_t have = kd_graph_find(C->g, outname);
+    if (have >= 0) {
+        if (kd_graph_find(C->g, inname) == in.t) return kv_tensor(have);
+        unsupported(C, "applying model '%s' to two different tensors is not in this build yet", decl->name);
+        return kv_none();
+    }
+    const kdr_node *mc = decl->a;
+    const kdr_unit *nu = NULL;
+    const kdr_node *net = mc && mc->kind == KDR_CALL && mc->a->kind == KDR_IDENT
+                          ? kd_program_decl(C->p, KDR_NET, mc->a->name, &nu) : NULL;
+    if (!net) {
+        err(C, e, "model '%s' is not a call of a net template", decl->name);
+        return kv_none();
+    }
+    if (C->g->nmodels >= 64) { err(C, e, "too many models"); return kv_none(); }
+    int saved_model = C->model;
+    const kdr_unit *saved_unit = C->unit;
+    C->model = C->g->nmodels;
+    C->g->model_names[C->g->nmodels++] = decl->name;
+    frame M;
+    memset(&M, 0, sizeof M);
+    M.path = decl->name;
+    M.has_input = 1;
+    M.input = in;
+    C->unit = mu;
+    kv out = call_net(C, &M, mc, net, nu, NULL, 1);
+    C->unit = saved_unit;
+    C->model = saved_model;
+    if (STOP(C)) return kv_none();
+    if (out.k != KV_TENSOR) { err(C, e, "model '%s' gives no tensor", decl->name); return kv_none(); }
+    name_tensor(C, outname, out.t);
+    name_tensor(C, inname, in.t);
+    return out;
+}
+
 static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
 {
     const kdr_node *callee = e->a;
@@ -905,6 +959,11 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
         return kv_none();
     }
     if (b) return call_op(C, F, e, b, 0);
+    if (F->phase) {
+        const kdr_unit *mu = NULL;
+        const kdr_node *md = kd_program_decl(C->p, KDR_MODEL, name, &mu);
+        if (md) return apply_model(C, F, e, md, mu);
+    }
     err(C, callee, "unknown function '%s'", name);
     return kv_none();
 }
@@ -956,10 +1015,31 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
 }
 
 /* model.tensor at phase level: a named tensor of a compiled model */
+static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
+                      const int32_t *ins, int ndata, const kd_attr_val *attr, const char *label);
+
+/* A tensor of a model in C->detach, as a constant (no gradient flows back
+ * through it): `loss a: kl(a.logits, b.logits)` trains a only. */
+static kv detached(cc *C, const kdr_node *at, int32_t t)
+{
+    int m = C->g->nodes[t].model;
+    if (m < 0 || m >= 64 || !(C->detach & ((uint64_t)1 << m))) return kv_tensor(t);
+    const kd_op_def *op = kd_op_find("detach");
+    if (!op) { unsupported(C, "per-model losses (they need op 'detach') are not in this build yet"); return kv_none(); }
+    kd_attr_val av[KD_MAXATTR];
+    memset(av, 0, sizeof av);
+    kd_attrs_default(op, av);
+    frame F;
+    memset(&F, 0, sizeof F);
+    F.path = "detach";
+    int32_t id = add_op(C, &F, at, op, &t, 1, av, "detach");
+    return id < 0 ? kv_none() : kv_tensor(id);
+}
+
 static kv model_tensor(cc *C, const kdr_node *at, const char *full)
 {
     int32_t t = kd_graph_find(C->g, full);
-    if (t >= 0) return kv_tensor(t);
+    if (t >= 0) return detached(C, at, t);
     const char *near = kd_graph_closest(C->g, full);
     if (near) err(C, at, "no tensor named '%s'; did you mean '%s'?", full, near);
     else err(C, at, "no tensor named '%s'", full);
@@ -995,7 +1075,9 @@ static kv graph_star(cc *C, frame *F, const kdr_node *e, const char *base)
         const char *nm = C->g->named[i].name;
         if (strncmp(nm, prefix, o) == 0 && !strchr(nm + o, ',') && !strchr(nm + o, '.')) {
             keys[m] = strtoll(nm + o, NULL, 10);
-            items[m++] = kv_tensor(C->g->named[i].node);
+            items[m] = detached(C, e, C->g->named[i].node);
+            if (STOP(C)) return kv_none();
+            m++;
         }
     }
     for (int i = 1; i < m; i++)
@@ -1274,10 +1356,12 @@ int kd_compile_model(kd_graph *g, const kdr_program *p, const kdr_node *decl,
 }
 
 int32_t kd_compile_expr(kd_graph *g, const kdr_program *p, const kdr_unit *unit,
-                        const kdr_node *expr, const char *path, int32_t label, kdr_diag *d)
+                        const kdr_node *expr, const char *path, int32_t label,
+                        uint64_t detach, kdr_diag *d)
 {
     cc C;
     memset(&C, 0, sizeof C);
+    C.detach = detach;
     C.g = g;
     C.p = p;
     C.d = d;

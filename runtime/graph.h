@@ -112,12 +112,16 @@ int kd_data_shape_of(const kdr_program *p, const kdr_node *data_decl,
 
 /* Compile a phase-level expression (a loss) over the tensors of models
  * already compiled into g: `model.name`, `model.x[i, j]`, `model.x[i, *]`,
- * `label` (the node `label`, or -1 if there are no labels), loss builtins and
- * arithmetic.  Returns the node id, -1 after located errors, -2 (with a note)
- * when it uses something this build cannot compile yet.  Nodes created for
- * parameters are named under `path`. */
+ * `label` (the node `label`, or -1 if there are no labels), loss builtins,
+ * arithmetic, and models applied to tensors (`adapter(student.feat)`:
+ * compiled here, as model "adapter").  Tensors of the models whose bit is
+ * set in `detach` (bit i = model index i) enter as constants, through a
+ * `detach` op.  Returns the node id, -1 after located errors, -2 (with a
+ * note) when it uses something this build cannot compile yet.  Nodes
+ * created for parameters are named under `path`. */
 int32_t kd_compile_expr(kd_graph *g, const kdr_program *p, const kdr_unit *unit,
-                        const kdr_node *expr, const char *path, int32_t label, kdr_diag *d);
+                        const kdr_node *expr, const char *path, int32_t label,
+                        uint64_t detach, kdr_diag *d);
 
 /* Add a KD_NODE_INPUT node named `name` (e.g. "label") of the given shape. */
 int32_t kd_graph_add_input(kd_graph *g, const char *name, kd_shape shape);

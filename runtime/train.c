@@ -34,6 +34,7 @@
 
 #include "train.h"
 #include "graph.h"
+#include "graph_ops.h"
 #include "exec.h"
 #include "optim.h"
 #include "safetensors.h"
@@ -485,10 +486,24 @@ static int add_model(run *R, pgraph *G, const kdr_node *at, const char *name, in
     return G->nm++;
 }
 
-/* Compile the models of G on data D, the loss (may be NULL), and create the
- * executor with the loss and every model output as roots. */
-static int pgraph_build(run *R, pgraph *G, const dataset *D, const kdr_node *loss,
-                        const kdr_unit *loss_unit, const char *path)
+/* Is model `name` applied as a function, `name(x)`, somewhere in e? */
+static int applies(const kdr_node *e, const char *name, int depth)
+{
+    if (!e || depth > 10000) return 0;
+    if (e->kind == KDR_CALL && e->a && e->a->kind == KDR_IDENT && strcmp(e->a->name, name) == 0) return 1;
+    if (applies(e->a, name, depth + 1) || applies(e->b, name, depth + 1) || applies(e->c, name, depth + 1))
+        return 1;
+    for (const kdr_node *k = e->kids; k; k = k->next)
+        if (applies(k, name, depth + 1)) return 1;
+    return 0;
+}
+
+/* Compile the models of G on data D, the losses (nloss may be 0; owner[i]
+ * names the model a per-model loss trains, or is NULL), and create the
+ * executor with the total loss and every model output as roots.  Models
+ * applied in a loss (`adapter(student.feat)`) are compiled there. */
+static int pgraph_build(run *R, pgraph *G, const dataset *D, const kdr_node *const *losses,
+                        const char *const *owner, int nloss, const kdr_unit *loss_unit, const char *path)
 {
     G->g = kd_graph_new();
     if (!G->g) return fail(R, KD_RUN_FAILED, NULL, "out of memory");
@@ -499,6 +514,11 @@ static int pgraph_build(run *R, pgraph *G, const dataset *D, const kdr_node *los
     G->classes = D->ds.classes;
     for (int i = 0; i < G->nm; i++) {
         pmodel *m = &G->m[i];
+        m->index = -1;
+        m->input = m->out = -1;
+        int applied = 0;
+        for (int k = 0; k < nloss; k++) applied |= applies(losses[k], m->name, 0);
+        if (applied) continue;
         int idx = kd_compile_model(G->g, R->p, m->decl, &ds, G->batch, R->d);
         if (idx == -2) return fail(R, KD_RUN_FAILED, NULL, "model '%s' uses an op that is not in this build yet", m->name);
         if (idx < 0) { if (!R->status) R->status = KD_RUN_RECIPE; return -1; }
@@ -512,14 +532,39 @@ static int pgraph_build(run *R, pgraph *G, const dataset *D, const kdr_node *los
     }
     G->label = kd_graph_add_input(G->g, "label", kd_shape_make(1, (const int64_t[]){ G->batch }));
     G->loss = -1;
-    if (loss) {
-        G->loss = kd_compile_expr(G->g, R->p, loss_unit, loss, path, G->label, R->d);
-        if (G->loss == -2) return fail(R, KD_RUN_FAILED, NULL, "the loss uses something not in this build yet");
-        if (G->loss < 0) { if (!R->status) R->status = KD_RUN_RECIPE; return -1; }
-        if (G->g->nodes[G->loss].shape.ndim != 0) {
+    for (int k = 0; k < nloss; k++) {
+        /* a per-model loss trains its model only: the other trained
+         * models' tensors are constants in it */
+        uint64_t detach = 0;
+        if (owner[k])
+            for (int i = 0; i < G->nm; i++)
+                if (G->m[i].trained && G->m[i].index >= 0 && strcmp(G->m[i].name, owner[k]) != 0)
+                    detach |= (uint64_t)1 << G->m[i].index;
+        int32_t l = kd_compile_expr(G->g, R->p, loss_unit, losses[k], path, G->label, detach, R->d);
+        if (l == -2) return fail(R, KD_RUN_FAILED, NULL, "the loss uses something not in this build yet");
+        if (l < 0) { if (!R->status) R->status = KD_RUN_RECIPE; return -1; }
+        if (G->g->nodes[l].shape.ndim != 0) {
             R->unit = loss_unit;
-            return fail(R, KD_RUN_RECIPE, loss, "a loss must be a scalar");
+            return fail(R, KD_RUN_RECIPE, losses[k], "a loss must be a scalar");
         }
+        if (G->loss < 0) G->loss = l;
+        else {
+            char e2[256];
+            int32_t ins[2] = { G->loss, l };
+            G->loss = kd_graph_add_op1(G->g, "add", ins, 2, NULL, 0, e2, sizeof e2);
+            if (G->loss < 0) return fail(R, KD_RUN_FAILED, NULL, "summing the losses: %s", e2);
+        }
+    }
+    /* the models applied in the losses, compiled there */
+    for (int i = 0; i < G->nm; i++) {
+        pmodel *m = &G->m[i];
+        if (m->index >= 0) continue;
+        for (int k = 0; k < G->g->nmodels; k++)
+            if (strcmp(G->g->model_names[k], m->name) == 0) m->index = k;
+        char key[300];
+        snprintf(key, sizeof key, "%s.out", m->name);
+        m->out = kd_graph_find(G->g, key);
+        if (m->index < 0) return fail(R, KD_RUN_FAILED, NULL, "model '%s' was not built", m->name);
     }
     /* trainable = parameters of the trained models */
     for (int32_t i = 0; i < G->g->nparams; i++) {
@@ -937,6 +982,9 @@ static int resume_optimizer(run *R, kd_optim *opt)
 
 typedef struct psettings {
     const kdr_node *train, *loss, *optimizer, *lr, *checkpoint;
+    const kdr_node *losses[MAX_MODELS];   /* the loss, or one per model */
+    const char *owner[MAX_MODELS];        /* per-model: the model; else NULL */
+    int nloss;
     const kdr_node *teachers[MAX_MODELS];
     int nteachers;
     const kdr_node *evals[MAX_EVALS];
@@ -980,7 +1028,14 @@ static int phase_settings(run *R, const kdr_node *ph, psettings *S)
             if (s->name) return fail(R, KD_RUN_FAILED, s, "per-group schedules are not in this build yet");
             S->lr = s->a;
         } else if (!strcmp(w, "loss")) {
-            if (s->name || S->loss) return fail(R, KD_RUN_FAILED, s, "per-model losses are not in this build yet");
+            if (S->nloss == MAX_MODELS) return fail(R, KD_RUN_FAILED, s, "too many losses in one phase");
+            if (S->nloss && (!s->name || !S->owner[0]))
+                return fail(R, KD_RUN_RECIPE, s, "a phase has one loss, or one 'loss MODEL:' per trained model");
+            for (int k = 0; k < S->nloss; k++)
+                if (s->name && !strcmp(S->owner[k], s->name))
+                    return fail(R, KD_RUN_RECIPE, s, "a second loss for model '%s'", s->name);
+            S->losses[S->nloss] = s->a;
+            S->owner[S->nloss++] = s->name;
             S->loss = s->a;
         } else if (!strcmp(w, "checkpoint")) S->checkpoint = s;
         else if (!strcmp(w, "evaluate")) { if (S->nevals < MAX_EVALS) S->evals[S->nevals++] = s; }
@@ -1112,7 +1167,7 @@ static int run_phase(run *R, const kdr_node *ph)
     kd_param_group grp;
     memset(&grp, 0, sizeof grp);
     kd_batcher *bt = NULL;
-    if (pgraph_build(R, &G, D, S.loss, R->unit, ph->name)) goto out;
+    if (pgraph_build(R, &G, D, S.losses, S.owner, S.nloss, R->unit, ph->name)) goto out;
 
     int resuming = R->state && R->phase_idx == R->resume_phase;
     kd_exec_init_params(G.e, (uint64_t)S.seed);
@@ -1271,6 +1326,7 @@ static int run_report(run *R, const kdr_node *rep, FILE *table)
     R->unit = kd_program_unit_of(R->p, rep);
     for (const kdr_node *s = rep->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
+        if (strcmp(s->word, "table") == 0) continue;     /* the sweep's, over its points */
         if (strcmp(s->word, "evaluate") != 0)
             return fail(R, KD_RUN_FAILED, s, "'%s' in a report is not in this build yet", s->word);
         const char *split;
@@ -1288,7 +1344,7 @@ static int run_report(run *R, const kdr_node *rep, FILE *table)
             int k = add_model(R, &G, m, m->name, 0);
             if (k < 0) return -1;
             ev.models[ev.nmodels++] = k;
-            if (pgraph_build(R, &G, D, NULL, R->unit, "report")) { pgraph_free(&G); return -1; }
+            if (pgraph_build(R, &G, D, NULL, NULL, 0, R->unit, "report")) { pgraph_free(&G); return -1; }
             kd_exec_init_params(G.e, 0);
             if (load_from_store(R, &G) <= 0 && !R->o->quiet)
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, m->beg, m->end,

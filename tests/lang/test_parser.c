@@ -219,6 +219,8 @@ static void test_report(void)
                "(unit (report (evaluate (. d test) (list top1 top5 params macs) t s)))");
     EXPECT_AST("report tables {\n  table rows depth cols epochs: student.top1, teacher.top1\n}",
                "(unit (report tables (table name=epochs extra=depth depth epochs (. student top1) (. teacher top1))))");
+    EXPECT_AST("report {\n  table rows depth: student.top1\n  table: a.top1, b.top1\n}",
+               "(unit (report (table extra=depth depth (. student top1)) (table (. a top1) (. b top1))))");
 }
 
 static void test_precedence(void)

@@ -242,7 +242,7 @@ static void test_loss_expressions(void)
     CU_ASSERT_FATAL(label >= 0);
 
     /* 0.1 * ce + 0.9 * kd: a scalar add of two scaled losses */
-    int32_t l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("kd"), "kd", label, &diag);
+    int32_t l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("kd"), "kd", label, 0, &diag);
     CU_ASSERT_FATAL(l >= 0);
     const kd_node *n = &graph->nodes[l];
     CU_ASSERT_EQUAL(n->shape.ndim, 0);
@@ -255,14 +255,14 @@ static void test_loss_expressions(void)
     CU_ASSERT_DOUBLE_EQUAL(graph->nodes[n->in[0]].attr[0].num, 0.1, 1e-12);
 
     /* indexed members: t.block[3, 2] is addressable; shapes must agree */
-    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("fit"), "fit", label, &diag);
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("fit"), "fit", label, 0, &diag);
     CU_ASSERT(l < 0);       /* [4, 16, 8, 8] against [4, 32, 8, 8] */
     CU_ASSERT_EQUAL(diag.errors, 1);
 
     /* an index past the blocks (the checker cannot know): located, with a suggestion */
     kdr_diag_free(&diag);
     kdr_diag_init(&diag);
-    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("bad"), "bad", label, &diag);
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("bad"), "bad", label, 0, &diag);
     CU_ASSERT_EQUAL(l, -1);
     CU_ASSERT_EQUAL_FATAL(diag.count, 1);
     CU_ASSERT_STRING_EQUAL(diag.msgs[0].text, "no tensor named 't.block[3,9]'; did you mean 't.block[3,1]'?");
@@ -270,7 +270,7 @@ static void test_loss_expressions(void)
     /* t.block[3, *]: every block of stage 3, in order, aggregated */
     kdr_diag_free(&diag);
     kdr_diag_init(&diag);
-    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("star"), "star", label, &diag);
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("star"), "star", label, 0, &diag);
     CU_ASSERT_FATAL(l >= 0);
     const kd_node *agg = &graph->nodes[graph->nodes[l].in[1]];
     CU_ASSERT_STRING_EQUAL(agg->op->name, "aggregate");
