@@ -255,7 +255,7 @@ static const kdr_builtin table[] = {
     /* ---- weight schedules (factors in a loss) ------------------------ */
     B("ramp", WEIGHT, 0, "linear from `from` to `to` over the first epochs, then `to`",
       REQ("from", KDR_A_NUM), REQ("to", KDR_A_NUM), REQ("epochs", KDR_A_INT, GE(1)), END),
-    B("until", WEIGHT, 0, "1 before the given epoch, 0 from it on (ESKD: stop the KD term early)",
+    B("until", WEIGHT, 0, "1 during the first `epoch` epochs of the phase, 0 after (ESKD: stop the KD term early)",
       REQ("epoch", KDR_A_INT, GE(0)), END),
     B("decay", WEIGHT, 0, "start * factor^floor(epoch / every), e.g. a Gumbel temperature (choice tau:)",
       REQ("start", KDR_A_NUM, GT(0)), REQ("factor", KDR_A_NUM, GT(0)),

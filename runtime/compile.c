@@ -955,8 +955,22 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
         return kv_none();
     }
     if (!b && F->phase && kdr_builtin_find(name, KDR_CTX_WEIGHT)) {
-        unsupported(C, "weight schedule '%s' is not in this build yet", name);
-        return kv_none();
+        /* a factor that changes per epoch: a scalar input the trainer sets */
+        if (C->g->nwsched == (int)(sizeof C->g->wsched / sizeof C->g->wsched[0])) {
+            err(C, e, "more than %d weight schedules in one phase",
+                (int)(sizeof C->g->wsched / sizeof C->g->wsched[0]));
+            return kv_none();
+        }
+        int32_t id = kd_graph_add_input(C->g, str(C, "%s.weight%d", F->path, C->g->nwsched),
+                                        kd_shape_make(0, NULL));
+        if (id < 0) { err(C, e, "out of memory"); return kv_none(); }
+        C->g->nodes[id].beg = e->beg;
+        C->g->nodes[id].end = e->end;
+        C->g->wsched[C->g->nwsched].node = id;
+        C->g->wsched[C->g->nwsched].call = e;
+        C->g->wsched[C->g->nwsched].unit = C->unit;
+        C->g->nwsched++;
+        return kv_tensor(id);
     }
     if (b) return call_op(C, F, e, b, 0);
     if (F->phase) {

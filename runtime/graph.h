@@ -67,6 +67,10 @@ typedef struct kd_graph {
     kdr_arena *arena;                /* names and labels */
     int nmodels;
     const char *model_names[64];
+    /* weight schedules in losses (`until(epoch: 6) * kd(...)`): a scalar
+     * input node per call, which the trainer sets each epoch */
+    struct { int32_t node; const kdr_node *call; const kdr_unit *unit; } wsched[32];
+    int nwsched;
 } kd_graph;
 
 kd_graph *kd_graph_new(void);

@@ -100,6 +100,8 @@ typedef struct run {
     int64_t resume_epoch, resume_step, resume_n, resume_optim_steps;
     double resume_sum;
     uint64_t resume_exec_step;
+    int anchor_cur, anchor_since;    /* a route being followed (saved in the state) */
+    int resume_anchor, resume_anchor_since;
 } run;
 
 static int fail(run *R, int status, const kdr_node *at, const char *fmt, ...)
@@ -464,6 +466,25 @@ static void pgraph_free(pgraph *G)
     memset(G, 0, sizeof *G);
 }
 
+/* Add a model to the phase's graph by its declaration (decl->name may be a
+ * pool's name, built like the route's model). */
+static int add_model_decl(run *R, pgraph *G, const kdr_node *at, const kdr_node *decl, int trained)
+{
+    const char *name = decl->name;
+    for (int i = 0; i < G->nm; i++)
+        if (strcmp(G->m[i].name, name) == 0) {
+            if (trained) G->m[i].trained = 1;
+            return i;
+        }
+    if (G->nm == MAX_MODELS) return fail(R, KD_RUN_FAILED, at, "too many models in one phase");
+    pmodel *m = &G->m[G->nm];
+    memset(m, 0, sizeof *m);
+    m->name = name;
+    m->decl = decl;
+    m->trained = trained;
+    return G->nm++;
+}
+
 static int add_model(run *R, pgraph *G, const kdr_node *at, const char *name, int trained)
 {
     for (int i = 0; i < G->nm; i++)
@@ -471,19 +492,13 @@ static int add_model(run *R, pgraph *G, const kdr_node *at, const char *name, in
             if (trained) G->m[i].trained = 1;
             return i;
         }
-    if (G->nm == MAX_MODELS) return fail(R, KD_RUN_FAILED, at, "too many models in one phase");
     const kdr_node *decl = kd_program_decl(R->p, KDR_MODEL, name, NULL);
     if (!decl) {
         const kdr_node *pool = kd_program_decl(R->p, KDR_POOL, name, NULL);
-        return fail(R, pool ? KD_RUN_FAILED : KD_RUN_RECIPE, at,
-                    pool ? "teacher pools are not in this build yet" : "no model named '%s'", name);
+        return fail(R, KD_RUN_RECIPE, at, pool ? "pool '%s' is not a model: use 'teacher follows %s'"
+                    : "no model named '%s'", name, name);
     }
-    pmodel *m = &G->m[G->nm];
-    memset(m, 0, sizeof *m);
-    m->name = name;
-    m->decl = decl;
-    m->trained = trained;
-    return G->nm++;
+    return add_model_decl(R, G, at, decl, trained);
 }
 
 /* Is model `name` applied as a function, `name(x)`, somewhere in e? */
@@ -863,7 +878,9 @@ static int save_state(run *R, kd_optim *opt, int64_t epoch, int64_t step, double
         t[k].shape[0] = (int64_t)kd_optim_group(opt)->total;
         t[k].data = buf;
     }
-    char sphase[32], sep[32], sst[32], ssum[40], sn[32], sexec[32], sopt[32], swall[40];
+    char sphase[32], sep[32], sst[32], ssum[40], sn[32], sexec[32], sopt[32], swall[40], sanc[32], ssince[32];
+    snprintf(sanc, sizeof sanc, "%d", R->anchor_cur);
+    snprintf(ssince, sizeof ssince, "%d", R->anchor_since);
     snprintf(sphase, sizeof sphase, "%d", R->phase_idx);
     snprintf(sep, sizeof sep, "%lld", (long long)epoch);
     snprintf(sst, sizeof sst, "%lld", (long long)step);
@@ -876,7 +893,8 @@ static int save_state(run *R, kd_optim *opt, int64_t epoch, int64_t step, double
         { "format", STATE_FORMAT }, { "recipe", R->o->recipe }, { "phase_index", sphase },
         { "phase", phase ? phase : "" }, { "epoch", sep }, { "step", sst }, { "loss_sum", ssum },
         { "loss_n", sn }, { "exec_step", sexec }, { "optim_steps", sopt },
-        { "done", R->done ? "1" : "0" }, { "wall_seconds", swall }, { "rows", rows },
+        { "done", R->done ? "1" : "0" }, { "wall_seconds", swall }, { "anchor", sanc },
+        { "anchor_since", ssince }, { "rows", rows },
     };
     char path[1200];
     snprintf(path, sizeof path, "%s/state.safetensors", R->dir);
@@ -938,6 +956,12 @@ static int load_state(run *R)
         return fail(R, KD_RUN_FAILED, NULL, "%s: saved in phase '%s', but the recipe's phase %lld is '%s'",
                     path, pname, (long long)ph + 1, R->p->phase_order[ph]->name);
     R->resume_phase = (int)ph;
+    int64_t anc = 0, since = 0;
+    if (kd_st_meta_get(R->state, "anchor") &&
+        (meta_int(R, path, "anchor", &anc) || meta_int(R, path, "anchor_since", &since)))
+        return -1;
+    R->resume_anchor = (int)anc;
+    R->resume_anchor_since = (int)since;
     if (rows_parse(R, kd_st_meta_get(R->state, "rows")))
         return fail(R, KD_RUN_FAILED, NULL, "%s: malformed metric rows", path);
     for (size_t i = 0; i < kd_st_count(R->state); i++) {
@@ -978,10 +1002,9 @@ static int resume_optimizer(run *R, kd_optim *opt)
     return 0;
 }
 
-/* ---- the phase loop ------------------------------------------------------------ */
-
 typedef struct psettings {
     const kdr_node *train, *loss, *optimizer, *lr, *checkpoint;
+    const kdr_node *follows;              /* teacher follows POOL(...) */
     const kdr_node *losses[MAX_MODELS];   /* the loss, or one per model */
     const char *owner[MAX_MODELS];        /* per-model: the model; else NULL */
     int nloss;
@@ -991,6 +1014,312 @@ typedef struct psettings {
     int nevals;
     int64_t epochs, batch, seed;
 } psettings;
+
+/* ---- teachers from checkpoints: at an epoch, and routes ------------------------------ */
+
+static int phase_settings(run *R, const kdr_node *ph, psettings *S);
+
+/* A checkpoint route: the phase that writes it, the model it holds, the
+ * epochs it saves (every N and the last) and what it keeps. */
+typedef struct route_info {
+    const char *name;
+    const kdr_node *phase;
+    const char *model;
+    int64_t epochs, every, keep_last;
+} route_info;
+
+static int route_setup(run *R, const kdr_node *ph, route_info *ri)
+{
+    psettings S;
+    if (phase_settings(R, ph, &S)) return -1;
+    memset(ri, 0, sizeof *ri);
+    ri->phase = ph;
+    ri->name = S.checkpoint->name ? S.checkpoint->name : ph->name;
+    ri->epochs = S.epochs;
+    if (const_int(R, S.checkpoint->a, &ri->every, 1)) return -1;
+    if ((S.checkpoint->op & KDR_F_KEEP_LAST) && const_int(R, S.checkpoint->b, &ri->keep_last, 1)) return -1;
+    const kdr_node *m = S.train->kids;
+    if (!m || m->next)
+        return fail(R, KD_RUN_RECIPE, S.checkpoint, "route '%s' holds several models; a teacher route trains one",
+                    ri->name);
+    ri->model = m->name;
+    return 0;
+}
+
+/* the route named `name` */
+static int route_find(run *R, const char *name, const kdr_node *at, route_info *ri)
+{
+    for (size_t i = 0; i < R->p->nphases; i++) {
+        const kdr_node *ph = R->p->phase_order[i];
+        for (const kdr_node *s = ph->kids; s; s = s->next)
+            if (s->kind == KDR_SETTING && !strcmp(s->word, "checkpoint") &&
+                !strcmp(s->name ? s->name : ph->name, name)) {
+                const kdr_unit *u = R->unit;
+                R->unit = kd_program_unit_of(R->p, ph);
+                int rc = route_setup(R, ph, ri);
+                R->unit = u;
+                return rc;
+            }
+    }
+    return fail(R, KD_RUN_RECIPE, at, "no checkpoint route named '%s'", name);
+}
+
+/* the route of the last phase before `cur` that trains `model` with checkpoints */
+static int route_of_model(run *R, const char *model, const kdr_node *cur, const kdr_node *at, route_info *ri)
+{
+    const kdr_node *found = NULL;
+    for (size_t i = 0; i < R->p->nphases && R->p->phase_order[i] != cur; i++) {
+        const kdr_node *ph = R->p->phase_order[i], *tr = NULL, *ck = NULL;
+        for (const kdr_node *s = ph->kids; s; s = s->next) {
+            if (s->kind != KDR_SETTING) continue;
+            if (!strcmp(s->word, "train")) tr = s;
+            if (!strcmp(s->word, "checkpoint")) ck = s;
+        }
+        if (!tr || !ck) continue;
+        for (const kdr_node *m = tr->kids; m; m = m->next)
+            if (!strcmp(m->name, model)) found = ph;
+    }
+    if (!found)
+        return fail(R, KD_RUN_RECIPE, at, "'%s' at an epoch needs an earlier phase that trains it with "
+                    "'checkpoint every N epochs'", model);
+    const kdr_unit *u = R->unit;
+    R->unit = kd_program_unit_of(R->p, found);
+    int rc = route_setup(R, found, ri);
+    R->unit = u;
+    return rc;
+}
+
+static void route_path(run *R, const route_info *ri, int64_t epoch, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/checkpoints/%s/epoch-%03lld.safetensors", R->dir, ri->name, (long long)epoch);
+}
+
+/* Is `epoch` a checkpoint the route writes and keeps? */
+static int route_check_epoch(run *R, const route_info *ri, int64_t epoch, const kdr_node *at)
+{
+    if (epoch < 1 || epoch > ri->epochs)
+        return fail(R, KD_RUN_RECIPE, at, "route '%s' has epochs 1..%lld, not %lld", ri->name,
+                    (long long)ri->epochs, (long long)epoch);
+    if (epoch % ri->every != 0 && epoch != ri->epochs)
+        return fail(R, KD_RUN_RECIPE, at, "route '%s' saves every %lld epochs: no checkpoint at epoch %lld",
+                    ri->name, (long long)ri->every, (long long)epoch);
+    if (ri->keep_last > 0) {
+        int64_t last = ri->epochs - (ri->epochs % ri->every == 0 ? 0 : ri->epochs % ri->every);
+        /* the kept ones: the last keep_last saves */
+        int64_t oldest = ri->epochs % ri->every == 0 ? ri->epochs - (ri->keep_last - 1) * ri->every
+                                                      : last - (ri->keep_last - 2) * ri->every;
+        if (epoch < oldest && epoch != ri->epochs)
+            return fail(R, KD_RUN_RECIPE, at, "route '%s' keeps its last %lld checkpoints only: epoch %lld is "
+                        "deleted by then ('keep all' keeps it)", ri->name, (long long)ri->keep_last,
+                        (long long)epoch);
+    }
+    return 0;
+}
+
+/* Copy the parameters and bn statistics of model `from` in checkpoint
+ * `path` into model `to` of G (the same architecture, `to` may be a pool). */
+static int load_checkpoint_into(run *R, pgraph *G, const char *path, const char *from, const char *to)
+{
+    kd_st_file *f = kd_st_read(path, R->d);
+    if (!f) { if (!R->status) R->status = KD_RUN_FAILED; return -1; }
+    float *P = kd_exec_params(G->e);
+    size_t lt = strlen(to);
+    char key[400];
+    int n = 0;
+    for (int32_t i = 0; i < G->g->nparams; i++) {
+        const kd_param *q = &G->g->params[i];
+        if (strncmp(q->name, to, lt) != 0 || q->name[lt] != '.') continue;
+        snprintf(key, sizeof key, "%s%s", from, q->name + lt);
+        const kd_st_tensor *t = kd_st_find(f, key);
+        if (!t || kd_st_numel(t) != kd_shape_numel(&q->shape)) {
+            fail(R, KD_RUN_FAILED, NULL, "%s: %s %s", path, key, t ? "has another shape" : "is missing");
+            kd_st_free(f);
+            return -1;
+        }
+        memcpy(P + q->offset, t->data, (size_t)kd_st_numel(t) * sizeof(float));
+        n++;
+    }
+    for (int32_t i = 0; i < G->g->nnodes; i++) {
+        char base[300];
+        if (bn_base(G->g, &G->g->nodes[i], base, sizeof base) ||
+            strncmp(base, to, lt) != 0 || base[lt] != '.') continue;
+        for (int k = 0; k < 2; k++) {
+            snprintf(key, sizeof key, "%s%s.%s", from, base + lt, k ? "running_var" : "running_mean");
+            const kd_st_tensor *t = kd_st_find(f, key);
+            float *st = kd_exec_state(G->e, i, k);
+            if (t && st && kd_st_numel(t) == kd_shape_numel(&G->g->nodes[i].info.state_shape[k]))
+                memcpy(st, t->data, (size_t)kd_st_numel(t) * sizeof(float));
+        }
+    }
+    kd_st_free(f);
+    if (n == 0) return fail(R, KD_RUN_FAILED, NULL, "%s holds no parameters of '%s'", path, from);
+    return 0;
+}
+
+/* A pool of checkpoints of one route, and how a phase follows it. */
+typedef struct pool_run {
+    const char *name;
+    route_info route;
+    int64_t epochs[1024];            /* the anchors: route epochs, in order */
+    int n;
+    int greedy;
+    double threshold;
+    int64_t patience;
+    kdr_node decl;                   /* the route's model, named like the pool */
+    int model;                       /* index in the phase's models */
+    int cur, loaded, since;          /* current anchor, the one in the graph, epochs on it */
+} pool_run;
+
+static int pool_setup(run *R, const kdr_node *follows, int64_t phase_epochs, pool_run *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    pr->name = follows->a->name;
+    pr->loaded = -1;
+    const kdr_node *pd = kd_program_decl(R->p, KDR_POOL, pr->name, NULL);
+    if (!pd) return fail(R, KD_RUN_RECIPE, follows->a, "no pool named '%s'", pr->name);
+    const kdr_unit *u = R->unit;
+    const kdr_node *c = pd->a;
+    if (!c || strcmp(call_name(c) ? call_name(c) : "", "checkpoints") != 0) {
+        R->unit = kd_program_unit_of(R->p, pd);
+        fail(R, KD_RUN_FAILED, c ? c : pd, "following a pool of models is not in this build yet; "
+             "a route is a pool of checkpoints(ROUTE, ...)");
+        R->unit = u;
+        return -1;
+    }
+    R->unit = kd_program_unit_of(R->p, pd);
+    const kdr_node *rt = arg(c, "route", 0);
+    if (!rt || rt->kind != KDR_IDENT) { fail(R, KD_RUN_RECIPE, c, "checkpoints(ROUTE, ...) needs a route name"); goto bad; }
+    if (route_find(R, rt->name, rt, &pr->route)) goto bad;
+    const kdr_node *every = arg(c, "every", 1), *eps = arg(c, "epochs", 99);
+    if (eps && eps->kind == KDR_LIST) {
+        for (const kdr_node *v = eps->kids; v && pr->n < 1024; v = v->next) {
+            int64_t e;
+            if (const_int(R, v, &e, 1)) goto bad;
+            if (pr->n && e <= pr->epochs[pr->n - 1]) { fail(R, KD_RUN_RECIPE, v, "pool epochs must increase"); goto bad; }
+            pr->epochs[pr->n++] = e;
+        }
+    } else {
+        int64_t k = pr->route.every;
+        if (every && const_int(R, every, &k, 1)) goto bad;
+        for (int64_t e = k; e <= pr->route.epochs && pr->n < 1024; e += k) pr->epochs[pr->n++] = e;
+        if ((pr->n == 0 || pr->epochs[pr->n - 1] != pr->route.epochs) && pr->n < 1024)
+            pr->epochs[pr->n++] = pr->route.epochs;
+    }
+    for (int i = 0; i < pr->n; i++)
+        if (route_check_epoch(R, &pr->route, pr->epochs[i], c)) goto bad;
+    R->unit = u;
+    /* how to follow it */
+    const kdr_node *st = arg(follows, "strategy", 0);
+    const char *sn = st && st->kind == KDR_IDENT ? st->name : "equal";
+    pr->greedy = !strcmp(sn, "greedy");
+    if (!pr->greedy && strcmp(sn, "equal") != 0)
+        return fail(R, KD_RUN_RECIPE, st, "strategy is equal or greedy, not '%s'", sn);
+    double thr, pat;
+    if (arg_num(R, follows, "threshold", 1, 0, &thr) || arg_num(R, follows, "patience", 2, 1, &pat)) return -1;
+    pr->threshold = thr;
+    pr->patience = (int64_t)pat;
+    if (pr->patience < 1) return fail(R, KD_RUN_RECIPE, follows, "patience must be >= 1");
+    const kdr_node *md = kd_program_decl(R->p, KDR_MODEL, pr->route.model, NULL);
+    if (!md) return fail(R, KD_RUN_RECIPE, follows, "no model named '%s'", pr->route.model);
+    pr->decl = *md;
+    pr->decl.name = pr->name;
+    (void)phase_epochs;
+    return 0;
+bad:
+    R->unit = u;
+    return -1;
+}
+
+/* The anchor for epoch ep (0-based): equal splits the epochs evenly. */
+static int pool_anchor(const pool_run *pr, int64_t ep, int64_t epochs)
+{
+    if (!pr->greedy) {
+        int64_t i = ep * pr->n / (epochs > 0 ? epochs : 1);
+        return (int)(i < pr->n ? i : pr->n - 1);
+    }
+    return pr->cur;
+}
+
+/* Greedy: after an epoch whose mean loss is below the threshold, or after
+ * `patience` epochs on one anchor, move to the next. */
+static void pool_after_epoch(pool_run *pr, double loss)
+{
+    if (!pr->greedy) return;
+    pr->since++;
+    if ((loss < pr->threshold || pr->since >= pr->patience) && pr->cur + 1 < pr->n) {
+        pr->cur++;
+        pr->since = 0;
+    }
+}
+
+/* Before any work: every phase's settings, routes and checkpoint epochs
+ * make sense (a pool asking for a checkpoint that `keep last` deletes
+ * would otherwise fail hours into a run). */
+static int preflight(run *R)
+{
+    for (size_t i = 0; i < R->p->nphases; i++) {
+        const kdr_node *ph = R->p->phase_order[i];
+        R->unit = kd_program_unit_of(R->p, ph);
+        psettings S;
+        if (phase_settings(R, ph, &S)) return -1;
+        if (S.follows) {
+            pool_run *pr = calloc(1, sizeof *pr);
+            if (!pr) return fail(R, KD_RUN_FAILED, NULL, "out of memory");
+            int rc = pool_setup(R, S.follows, S.epochs, pr);
+            free(pr);
+            if (rc) return -1;
+        }
+        for (int k = 0; k < S.nteachers; k++) {
+            const kdr_node *t = S.teachers[k];
+            route_info ri;
+            int64_t e;
+            if (!t->b) continue;
+            R->unit = kd_program_unit_of(R->p, ph);
+            if (const_int(R, t->b, &e, 1) || route_of_model(R, t->a->name, ph, t, &ri)) return -1;
+            R->unit = kd_program_unit_of(R->p, ph);
+            if (route_check_epoch(R, &ri, e, t->b)) return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- weight schedules --------------------------------------------------------------- */
+
+static int weight_setup(run *R, const kd_graph *g, kd_weight_sched *ws)
+{
+    for (int i = 0; i < g->nwsched; i++) {
+        const kdr_node *c = g->wsched[i].call;
+        const char *name = call_name(c);
+        const kdr_unit *u = R->unit;
+        R->unit = g->wsched[i].unit;
+        double a, b, k;
+        int rc = -1;
+        if (!name) fail(R, KD_RUN_RECIPE, c, "expected a weight schedule");
+        else if (!strcmp(name, "until")) {
+            if (!arg_num(R, c, "epoch", 0, 0, &a)) rc = kd_weight_until(&ws[i], (int64_t)a, R->d);
+        } else if (!strcmp(name, "ramp")) {
+            if (!arg_num(R, c, "from", 0, 0, &a) && !arg_num(R, c, "to", 1, 1, &b) && !arg_num(R, c, "epochs", 2, 1, &k))
+                rc = kd_weight_ramp(&ws[i], a, b, (int64_t)k, R->d);
+        } else if (!strcmp(name, "decay")) {
+            if (!arg_num(R, c, "start", 0, 1, &a) && !arg_num(R, c, "factor", 1, 1, &b) && !arg_num(R, c, "every", 2, 1, &k))
+                rc = kd_weight_decay(&ws[i], a, b, (int64_t)k, R->d);
+        } else fail(R, KD_RUN_FAILED, c, "weight schedule '%s' is not in this build yet", name);
+        R->unit = u;
+        if (rc) { if (!R->status) R->status = KD_RUN_RECIPE; return -1; }
+    }
+    return 0;
+}
+
+static void weight_set(pgraph *G, const kd_weight_sched *ws, int64_t ep)
+{
+    for (int i = 0; i < G->g->nwsched; i++) {
+        float *x = kd_exec_input(G->e, G->g->wsched[i].node);
+        if (x) x[0] = (float)kd_weight_at(&ws[i], ep);
+    }
+}
+
+/* ---- the phase loop ------------------------------------------------------------ */
+
 
 static int phase_settings(run *R, const kdr_node *ph, psettings *S)
 {
@@ -1015,9 +1344,10 @@ static int phase_settings(run *R, const kdr_node *ph, psettings *S)
             if (S->train) return fail(R, KD_RUN_FAILED, s, "several train statements in one phase are not in this build yet");
             S->train = s;
         } else if (!strcmp(w, "teacher")) {
-            if (s->op & KDR_F_FOLLOWS) return fail(R, KD_RUN_FAILED, s, "teacher routes are not in this build yet");
-            if (s->b) return fail(R, KD_RUN_FAILED, s, "early-stopped teachers are not in this build yet");
-            if (S->nteachers < MAX_MODELS) S->teachers[S->nteachers++] = s;
+            if (s->op & KDR_F_FOLLOWS) {
+                if (S->follows) return fail(R, KD_RUN_FAILED, s, "a phase follows one route");
+                S->follows = s;
+            } else if (S->nteachers < MAX_MODELS) S->teachers[S->nteachers++] = s;
         } else if (!strcmp(w, "epochs")) { if (const_int(R, s->a, &S->epochs, 1)) return -1; }
         else if (!strcmp(w, "batch")) { if (const_int(R, s->a, &S->batch, 1)) return -1; }
         else if (!strcmp(w, "seed")) { if (const_int(R, s->a, &S->seed, 0)) return -1; }
@@ -1146,6 +1476,18 @@ static int run_phase(run *R, const kdr_node *ph)
         if (add_model(R, &G, m, m->name, 1) < 0) return -1;
     for (int i = 0; i < S.nteachers; i++)
         if (add_model(R, &G, S.teachers[i]->a, S.teachers[i]->a->name, 0) < 0) return -1;
+    pool_run *pool = NULL;
+    kd_weight_sched ws[32];
+    if (S.follows) {
+        pool = calloc(1, sizeof *pool);
+        if (!pool) return fail(R, KD_RUN_FAILED, NULL, "out of memory");
+        if (pool_setup(R, S.follows, S.epochs, pool) ||
+            (pool->model = add_model_decl(R, &G, S.follows, &pool->decl, 0)) < 0) {
+            free(pool);
+            return -1;
+        }
+        R->unit = kd_program_unit_of(R->p, ph);
+    }
     peval ev[MAX_EVALS];
     int nev = 0;
     for (int i = 0; i < S.nevals; i++) {
@@ -1154,10 +1496,10 @@ static int run_phase(run *R, const kdr_node *ph)
         e->at = S.evals[i];
         e->D = data_ref(R, S.evals[i]->a, &e->split);
         R->unit = kd_program_unit_of(R->p, ph);
-        if (!e->D) return -1;
+        if (!e->D) { free(pool); return -1; }
         for (const kdr_node *m = S.evals[i]->kids; m; m = m->next) {
             int k = add_model(R, &G, m, m->name, 0);
-            if (k < 0) return -1;
+            if (k < 0) { free(pool); return -1; }
             e->models[e->nmodels++] = k;
         }
         nev++;
@@ -1173,8 +1515,32 @@ static int run_phase(run *R, const kdr_node *ph)
     kd_exec_init_params(G.e, (uint64_t)S.seed);
     load_from_store(R, &G);
     if (resuming) kd_exec_set_step(G.e, R->resume_exec_step);
+    if (weight_setup(R, G.g, ws)) goto out;
+    R->unit = kd_program_unit_of(R->p, ph);
+    /* early-stopped teachers: the checkpoint of their route at an epoch */
+    for (int i = 0; i < S.nteachers; i++) {
+        const kdr_node *t = S.teachers[i];
+        if (!t->b) continue;
+        route_info ri;
+        int64_t e;
+        char path[1300];
+        if (const_int(R, t->b, &e, 1) || route_of_model(R, t->a->name, ph, t, &ri)) goto out;
+        R->unit = kd_program_unit_of(R->p, ph);
+        if (route_check_epoch(R, &ri, e, t->b)) goto out;
+        route_path(R, &ri, e, path, sizeof path);
+        if (load_checkpoint_into(R, &G, path, t->a->name, t->a->name)) goto out;
+        if (!R->o->quiet)
+            fprintf(stderr, "phase %s: teacher %s at epoch %lld (%s)\n", ph->name, t->a->name, (long long)e, path);
+        char what[160];
+        snprintf(what, sizeof what, "%s teacher epoch", t->a->name);
+        if (!resuming) add_row(R, ph->name, 0, what, (double)e);
+    }
+    if (pool && resuming) {
+        pool->cur = R->resume_anchor;
+        pool->since = R->resume_anchor_since;
+    }
     for (int i = 0; i < G.nm; i++)
-        if (!G.m[i].trained) {
+        if (!G.m[i].trained && !(pool && i == pool->model)) {
             /* a model that is not trained here must have been trained before */
             int any = 0;
             for (int32_t k = 0; k < G.g->nparams; k++)
@@ -1239,6 +1605,21 @@ static int run_phase(run *R, const kdr_node *ph)
             sum = R->resume_sum;
             n = R->resume_n;
         }
+        int64_t anchor_epoch = 0;
+        if (pool) {
+            /* the anchor of this epoch, loaded when it changes */
+            int a = pool_anchor(pool, ep, S.epochs);
+            pool->cur = a;
+            anchor_epoch = pool->epochs[a];
+            if (a != pool->loaded) {
+                char path[1300];
+                route_path(R, &pool->route, anchor_epoch, path, sizeof path);
+                if (load_checkpoint_into(R, &G, path, pool->route.model, pool->name)) goto out;
+                pool->loaded = a;
+            }
+            R->anchor_cur = pool->cur;
+            R->anchor_since = pool->since;
+        }
         for (int64_t st = 0; st < steps; st++) {
             const kd_batch *b = NULL;
             int got = kd_batcher_next(bt, &b, err, sizeof err);
@@ -1246,6 +1627,7 @@ static int run_phase(run *R, const kdr_node *ph)
             if (got == 0) break;
             if (st < first) continue;
             feed(&G, b);
+            weight_set(&G, ws, ep);
             kd_exec_zero_grad(G.e);
             if (kd_exec_forward(G.e, 1)) { fail(R, KD_RUN_FAILED, NULL, "forward pass failed"); goto out; }
             double l = kd_exec_value(G.e, G.loss)[0];
@@ -1273,6 +1655,14 @@ static int run_phase(run *R, const kdr_node *ph)
         if (R->o->progress && !R->o->quiet) fputc('\n', stderr);
         double mean = n ? sum / (double)n : 0;
         add_row(R, ph->name, ep + 1, "train loss", mean);
+        if (pool) {
+            char what[160];
+            snprintf(what, sizeof what, "%s anchor epoch", pool->name);
+            add_row(R, ph->name, ep + 1, what, (double)anchor_epoch);
+            pool_after_epoch(pool, mean);
+            R->anchor_cur = pool->cur;
+            R->anchor_since = pool->since;
+        }
         char line[1024];
         size_t o = (size_t)snprintf(line, sizeof line, "%s epoch %lld/%lld  loss %.4f  lr %.4g",
                                     ph->name, (long long)ep + 1, (long long)S.epochs, mean,
@@ -1313,6 +1703,8 @@ static int run_phase(run *R, const kdr_node *ph)
     rc = 0;
 out:
     kd_batcher_stop(bt);
+    free(pool);
+    R->anchor_cur = R->anchor_since = 0;
     kd_optim_free(opt);
     kd_param_group_free(&grp);
     pgraph_free(&G);
@@ -1492,7 +1884,7 @@ typedef struct best_last { double best, last; int64_t best_epoch, last_epoch; } 
 static int series_best(run *R, int i, best_last *bl)
 {
     const metric_row *r = &R->rows[i];
-    if (r->epoch <= 0 || strcmp(r->what, "train loss") == 0) return -1;
+    if (r->epoch <= 0 || !strstr(r->what, " on ")) return -1;   /* evaluations only */
     for (int k = 0; k < i; k++)
         if (R->rows[k].epoch > 0 && !strcmp(R->rows[k].phase, r->phase) && !strcmp(R->rows[k].what, r->what))
             return -1;
@@ -1617,6 +2009,13 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
         return R.status;
     }
     if (o->resume && load_state(&R)) {
+        kd_st_free(R.state);
+        for (int i = 0; i < R.nstore; i++) { free(R.store[i].name); free(R.store[i].v); }
+        free(R.store);
+        free(R.rows);
+        return R.status;
+    }
+    if (preflight(&R)) {
         kd_st_free(R.state);
         for (int i = 0; i < R.nstore; i++) { free(R.store[i].name); free(R.store[i].v); }
         free(R.store);

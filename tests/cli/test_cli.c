@@ -572,6 +572,87 @@ static void test_resume_after_sigkill(void)
     CU_ASSERT(same_file(pa, pb));
 }
 
+/* Teachers from a checkpoint route: a pool of every second checkpoint,
+ * followed with the equal strategy (anchors switch at the planned epochs)
+ * and the greedy one (threshold 0: only the patience moves it on); an
+ * early-stopped teacher and a KD term that ends at an epoch.  Each epoch's
+ * anchor is a row of metrics.csv. */
+static const char *ROUTES =
+    "data f = idx(\"/usr/share/datasets/fashion-mnist\") {\n"
+    "  train \"train\" holdout 500 as val\n  limit 1000\n"
+    "  normalize mean: 0.2860, std: 0.3530\n}\n"
+    "net tiny(c) {\n  h = maxpool(relu(bn(conv(in, c, k: 3, pad: 1))), 2)\n"
+    "  logits = linear(flatten(h), 10)\n  out logits\n}\n"
+    "model t = tiny(8)\nmodel s = tiny(4)\nmodel g = tiny(4)\nmodel e = tiny(4)\n"
+    "phase pre {\n  train t on f.train\n  epochs 6; batch 50; seed 3\n"
+    "  optimizer sgd(lr: 0.02, momentum: 0.9)\n  loss ce(t.logits, label)\n"
+    "  checkpoint every 1 epoch keep all as route\n}\n"
+    "pool anchors = checkpoints(route, every: 2)\n"
+    "phase equal {\n  train s on f.train\n  teacher follows anchors(strategy: equal)\n"
+    "  epochs 6; batch 50; seed 3\n  optimizer sgd(lr: 0.02, momentum: 0.9)\n"
+    "  loss 0.5 * ce(s.logits, label) + 0.5 * kd(s.logits, anchors.logits, T: 4)\n}\n"
+    "phase greedy {\n  train g on f.train\n"
+    "  teacher follows anchors(strategy: greedy, threshold: 0, patience: 2)\n"
+    "  epochs 7; batch 50; seed 3\n  optimizer sgd(lr: 0.02, momentum: 0.9)\n"
+    "  loss 0.5 * ce(g.logits, label) + 0.5 * kd(g.logits, anchors.logits, T: 4)\n}\n"
+    "phase early {\n  train e on f.train\n  teacher t at epoch 2\n  epochs 2; batch 50; seed 3\n"
+    "  optimizer sgd(lr: 0.02, momentum: 0.9)\n"
+    "  loss ce(e.logits, label) + until(epoch: 1) * kd(e.logits, t.logits, T: 4)\n}\n";
+
+static void test_routes(void)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+        return;
+    }
+    char runs[400], dir[800], path[900];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    const char *recipe = write_tmp("routes.kdr", ROUTES);
+    run_result r = run_kdrun("--threads", "2", recipe, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    if (r.status != 0) fprintf(stderr, "%s", r.err);
+    CU_ASSERT(contains(r.err, "phase early: teacher t at epoch 2 ("));
+    run_free(&r);
+    CU_ASSERT_FATAL(newest_run(runs, "routes", dir, sizeof dir) == 0);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    char *csv = kd_unit_slurp(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+    /* equal: anchors 2, 4, 6 over 6 epochs, two epochs each */
+    CU_ASSERT(contains(csv, "equal,1,\"anchors anchor epoch\",2\nequal,2,"));
+    static const char *const equal[] = { "2", "2", "4", "4", "6", "6" };
+    static const char *const greedy[] = { "2", "2", "4", "4", "6", "6", "6" };
+    char want[200];
+    for (int i = 0; i < 6; i++) {
+        snprintf(want, sizeof want, "equal,%d,\"anchors anchor epoch\",%s\n", i + 1, equal[i]);
+        CU_ASSERT(contains(csv, want));
+    }
+    /* greedy with threshold 0: patience 2 moves on every second epoch, and
+     * it stays on the last anchor */
+    for (int i = 0; i < 7; i++) {
+        snprintf(want, sizeof want, "greedy,%d,\"anchors anchor epoch\",%s\n", i + 1, greedy[i]);
+        CU_ASSERT(contains(csv, want));
+    }
+    CU_ASSERT(contains(csv, "early,0,\"t teacher epoch\",2\n"));
+    free(csv);
+
+    /* a pool that asks for a checkpoint 'keep last' deletes fails before any work */
+    const char *bad = write_tmp("routes_bad.kdr", "data f = idx(\"/usr/share/datasets/fashion-mnist\") "
+        "{ train \"train\"; limit 500 }\nnet n() { out linear(flatten(in), 10) }\n"
+        "model t = n()\nmodel s = n()\n"
+        "phase pre { train t on f.train; epochs 4; loss ce(t.out, label)\n"
+        "  checkpoint every 1 epoch keep last 1 as route }\n"
+        "pool anchors = checkpoints(route, every: 2)\n"
+        "phase follow { train s on f.train; teacher follows anchors(strategy: equal); epochs 2\n"
+        "  loss kd(s.out, anchors.out, T: 4) }\n");
+    r = run_kdrun("--color=never", bad, NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "routes_bad.kdr:7:16: error: route 'route' keeps its last 1 checkpoints only: "
+                      "epoch 2 is deleted by then ('keep all' keeps it)"));
+    CU_ASSERT(!contains(r.err, "pre epoch 1"));
+    run_free(&r);
+}
+
 static void test_zoo_path(void)
 {
     /* KDRUN_PATH pointing nowhere is ignored with a warning. */
@@ -611,6 +692,7 @@ int main(void)
         KD_TEST(test_run_trains),
         KD_TEST(test_run_errors),
         KD_TEST(test_resume_after_sigkill),
+        KD_TEST(test_routes),
         KD_TEST(test_zoo_path),
         KD_TEST_END
     };
