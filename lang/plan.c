@@ -310,7 +310,10 @@ static void psetting(FILE *o, const kdr_node *s)
             pargs(o, s->b->kids, 0);
         }
     } else if (strcmp(w, "table") == 0) {
-        fprintf(o, "table rows %s cols %s: ", s->extra ? s->extra : "?", s->name ? s->name : "?");
+        fprintf(o, "table");
+        if (s->extra) fprintf(o, " rows %s", s->extra);
+        if (s->name) fprintf(o, " cols %s", s->name);
+        fprintf(o, ": ");
         pargs(o, s->kids, 0);
     } else {
         fputs(w, o);

@@ -417,7 +417,7 @@ static int run_one(kd_options *o, const kdr_program *prog, const char *dir, cons
         .sweep_vars = vars,
         .sweep_values = vals,
         .result = res,
-        .nthreads = o->threads > 0 ? (int)o->threads : 2,
+        .nthreads = o->threads > 0 ? (int)o->threads : 1,
         .seed = o->have_seed ? (int64_t)o->seed : -1,
         .quiet = o->quiet,
         .progress = !o->quiet && isatty(fileno(stderr)),
@@ -502,6 +502,10 @@ int main(int argc, char **argv)
             o.threads = o.cmd.threads;
     }
 
+    if (o.threads <= 0) {   /* default: every online core */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = n >= 1 && n <= 4096 ? n : 1;
+    }
 #ifdef _OPENMP
     if (o.threads > 0)
         omp_set_num_threads((int)o.threads);
@@ -558,8 +562,6 @@ int main(int argc, char **argv)
     } else {
         const char *runs = getenv("KDRUN_RUNS") && *getenv("KDRUN_RUNS") ? getenv("KDRUN_RUNS") : "runs";
         char err[1400];
-        if (o.threads <= 0)
-            o.threads = 2;
         char *ra = abs_path(o.recipe);
         kd_command c = { .recipe = (char *)o.recipe, .recipe_abs = ra, .hash = hash,
                          .have_seed = o.have_seed, .seed = o.seed, .threads = o.threads };
