@@ -28,6 +28,7 @@
 #include "runtime/train.h"
 #include "runtime/exec.h"
 #include "runtime/sweep.h"
+#include "runtime/report.h"
 
 #ifndef KDRUN_PKGDATADIR
 #define KDRUN_PKGDATADIR "/usr/local/share/kdrun"
@@ -402,7 +403,7 @@ static int run_one(kd_options *o, const kdr_program *prog, const char *dir, cons
     int idx[KD_SWEEP_MAXVARS];
     int nsweep = 0;
     if (sw && sw->nvars) {
-        kd_sweep_point(sw, point, idx);
+        kd_sweep_indices(sw, point, idx);
         for (int v = 0; v < sw->nvars; v++) {
             vars[v] = sw->vars[v].name;
             vals[v] = sw->vars[v].labels[idx[v]];
@@ -430,15 +431,78 @@ static int run_one(kd_options *o, const kdr_program *prog, const char *dir, cons
     return status;
 }
 
-/* Every point of the grid as a sub-run of dir; the sweep's summary. */
-static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const char *dir, int color)
+/* The report's `table` statements of a program. */
+static int table_specs(const kdr_program *p, kd_table_spec **out)
+{
+    int n = 0, cap = 0;
+    kd_table_spec *sp = NULL;
+    for (size_t u = 0; u < p->nunits; u++) {
+        if (!p->units[u]->root) continue;
+        for (const kdr_node *t = p->units[u]->root->kids; t; t = t->next) {
+            if (t->kind != KDR_REPORT) continue;
+            for (const kdr_node *s = t->kids; s; s = s->next) {
+                if (s->kind != KDR_SETTING || strcmp(s->word, "table") != 0) continue;
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 4;
+                    kd_table_spec *ns = realloc(sp, (size_t)cap * sizeof *ns);
+                    if (!ns) { free(sp); return -1; }
+                    sp = ns;
+                }
+                int nv = 0;
+                for (const kdr_node *v = s->kids; v; v = v->next) nv++;
+                const char **vals = calloc((size_t)(nv ? nv : 1), sizeof *vals);
+                if (!vals) { free(sp); return -1; }
+                nv = 0;
+                for (const kdr_node *v = s->kids; v; v = v->next) {
+                    /* model.metric: the final key */
+                    if (v->kind == KDR_MEMBER && v->a && v->a->kind == KDR_IDENT) {
+                        size_t l = strlen(v->a->name) + strlen(v->name) + 2;
+                        char *k = malloc(l);
+                        if (k) snprintf(k, l, "%s.%s", v->a->name, v->name);
+                        if (k) vals[nv++] = k;
+                    }
+                }
+                sp[n++] = (kd_table_spec){ .rows = s->extra, .cols = s->name, .nvalues = nv, .values = vals };
+            }
+        }
+    }
+    *out = sp;
+    return n;
+}
+
+static void table_specs_free(kd_table_spec *sp, int n)
+{
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < sp[i].nvalues; k++) free((void *)sp[i].values[k]);
+        free((void *)sp[i].values);
+    }
+    free(sp);
+}
+
+typedef struct point_result {
+    char dir[400];
+    const char *values[KD_SWEEP_MAXVARS];
+    const char *status;
+    kd_run_result res;
+    const char *keys[KD_RUN_MAX_FINAL];
+} point_result;
+
+/* Every point of the grid as a sub-run of dir; then the sweep's tables. */
+static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const char *dir,
+                     const kdr_program *prog, int color)
 {
     int status = KD_EXIT_OK;
     kdr_override ov[KD_SWEEP_MAXVARS];
+    point_result *pr = calloc((size_t)sw->npoints, sizeof *pr);
+    if (!pr) {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        return KD_EXIT_RUNTIME;
+    }
+    int64_t done = 0;
     for (int64_t i = 0; i < sw->npoints && status == KD_EXIT_OK; i++) {
         char name[400], sub[1600];
         int idx[KD_SWEEP_MAXVARS];
-        kd_sweep_point(sw, i, idx);
+        kd_sweep_indices(sw, i, idx);
         kd_sweep_point_name(sw, i, name, sizeof name);
         snprintf(sub, sizeof sub, "%s/%s", dir, name);
         for (int v = 0; v < sw->nvars; v++)
@@ -447,13 +511,44 @@ static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const c
             fprintf(stderr, "sweep point %lld/%lld: %s\n", (long long)i + 1, (long long)sw->npoints, name);
         kdr_program *prog = load_program(o, zoo, ov, (size_t)sw->nvars, color, NULL, &status);
         if (!prog) break;
-        kd_run_result res;
-        status = run_one(o, prog, sub, sw, i, &res, color);
+        point_result *q = &pr[done++];
+        snprintf(q->dir, sizeof q->dir, "%s", name);
+        for (int v = 0; v < sw->nvars; v++) q->values[v] = sw->vars[v].labels[idx[v]];
+        status = run_one(o, prog, sub, sw, i, &q->res, color);
         kdr_program_free(prog);
+        q->status = status == KD_EXIT_OK ? "ok" : status == KD_RUN_INTERRUPTED ? "interrupted" : "failed";
+        for (int k = 0; k < q->res.nfinal; k++) q->keys[k] = q->res.keys[k];
         if (status != KD_EXIT_OK)
-            fprintf(stderr, "%s: sweep point %s failed; the sweep stops here "
-                    "(kdrun --resume %s retries it)\n", progname, name, dir);
+            fprintf(stderr, "%s: sweep point %s %s; the sweep stops here "
+                    "(kdrun --resume %s continues it)\n", progname, name,
+                    status == KD_RUN_INTERRUPTED ? "was interrupted" : "failed", dir);
     }
+    /* the tables over the points run so far */
+    const char *vars[KD_SWEEP_MAXVARS];
+    for (int v = 0; v < sw->nvars; v++) vars[v] = sw->vars[v].name;
+    kd_sweep_point *pts = calloc((size_t)(done ? done : 1), sizeof *pts);
+    kd_table_spec *specs = NULL;
+    int nspecs = table_specs(prog, &specs);
+    if (pts && nspecs >= 0) {
+        for (int64_t i = 0; i < done; i++)
+            pts[i] = (kd_sweep_point){ .dir = pr[i].dir, .nvars = sw->nvars, .vars = vars,
+                                       .values = pr[i].values, .status = pr[i].status,
+                                       .nfinal = pr[i].res.nfinal, .final_keys = pr[i].keys,
+                                       .final_values = pr[i].res.values };
+        char err[1200] = "";
+        if (kd_sweep_report(dir, o->cmd.recipe ? o->cmd.recipe : o->recipe, pts, (int)done, specs, nspecs,
+                            stdout, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", progname, err);
+            if (status == KD_EXIT_OK) status = KD_EXIT_RUNTIME;
+        }
+        fflush(stdout);
+    } else {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        if (status == KD_EXIT_OK) status = KD_EXIT_RUNTIME;
+    }
+    if (nspecs > 0) table_specs_free(specs, nspecs);
+    free(pts);
+    free(pr);
     return status;
 }
 
@@ -468,6 +563,16 @@ int main(int argc, char **argv)
     /* Before OpenBLAS initializes: pick its fastest correct kernels (may
      * re-execute this program with OPENBLAS_CORETYPE set). */
     kd_blas_tune(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "report") == 0) {
+        /* kdrun report RUN_DIR...: the final metrics of finished runs */
+        if (argc < 3 || (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))) {
+            fprintf(argc < 3 ? stderr : stdout, "usage: %s report RUN_DIR...\n", progname);
+            return argc < 3 ? KD_EXIT_USAGE : KD_EXIT_OK;
+        }
+        int rc = kd_report_cmd(argc - 2, argv + 2, stdout, stderr);
+        if (fflush(stdout) != 0) rc = 1;
+        return rc ? KD_EXIT_RUNTIME : KD_EXIT_OK;
+    }
     kd_options o = { .color = KD_COLOR_AUTO };
     kdr_program *prog = NULL;
     char *zoo = NULL;
@@ -591,7 +696,7 @@ int main(int argc, char **argv)
     } else {
         if (!o.quiet)
             fprintf(stderr, "sweep: %lld runs in %s\n", (long long)sw.npoints, dir);
-        status = run_sweep(&o, zoo, &sw, dir, color);
+        status = run_sweep(&o, zoo, &sw, dir, prog, color);
     }
 
 out:

@@ -141,7 +141,7 @@ void kd_sweep_free(kd_sweep *sw)
     memset(sw, 0, sizeof *sw);
 }
 
-void kd_sweep_point(const kd_sweep *sw, int64_t i, int idx[KD_SWEEP_MAXVARS])
+void kd_sweep_indices(const kd_sweep *sw, int64_t i, int idx[KD_SWEEP_MAXVARS])
 {
     for (int v = sw->nvars - 1; v >= 0; v--) {
         idx[v] = (int)(i % sw->vars[v].nvalues);
@@ -152,7 +152,7 @@ void kd_sweep_point(const kd_sweep *sw, int64_t i, int idx[KD_SWEEP_MAXVARS])
 void kd_sweep_point_name(const kd_sweep *sw, int64_t i, char *buf, size_t len)
 {
     int idx[KD_SWEEP_MAXVARS];
-    kd_sweep_point(sw, i, idx);
+    kd_sweep_indices(sw, i, idx);
     size_t o = 0;
     buf[0] = 0;
     for (int v = 0; v < sw->nvars && o < len; v++) {

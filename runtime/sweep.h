@@ -38,7 +38,7 @@ typedef struct kd_sweep {
 int kd_sweep_collect(const kdr_program *p, kd_sweep *sw, kdr_diag *d);
 void kd_sweep_free(kd_sweep *sw);
 /* The value index of each variable at point i (0 <= i < npoints). */
-void kd_sweep_point(const kd_sweep *sw, int64_t i, int idx[KD_SWEEP_MAXVARS]);
+void kd_sweep_indices(const kd_sweep *sw, int64_t i, int idx[KD_SWEEP_MAXVARS]);
 /* "var=label,var2=label2" of point i. */
 void kd_sweep_point_name(const kd_sweep *sw, int64_t i, char *buf, size_t len);
 

@@ -39,6 +39,7 @@
 #include "optim.h"
 #include "safetensors.h"
 #include "sha256.h"
+#include "report.h"
 #include "../data/data.h"
 
 #define MAX_MODELS 16
@@ -71,12 +72,7 @@ typedef struct dataset {
     float mean[KD_MAX_CHANNELS], std[KD_MAX_CHANNELS];
 } dataset;
 
-typedef struct metric_row {
-    char phase[64];
-    int64_t epoch;                   /* 1-based; 0 for the report */
-    char what[160];                  /* "train loss", "student top1 on fmnist.val" */
-    double value;
-} metric_row;
+typedef kd_metric_row metric_row;  /* report.h */
 
 typedef struct run {
     const kdr_program *p;
@@ -165,6 +161,10 @@ static int store_put(run *R, const char *name, const float *v, int64_t n)
     s->n = n;
     return 0;
 }
+
+static int write_text_atomic(run *R, const char *path, int (*fn)(run *, FILE *));
+static int emit_csv(run *R, FILE *f);
+static int emit_svg(run *R, FILE *f);
 
 /* ---- constant expressions (settings) ------------------------------------------ */
 
@@ -1693,6 +1693,13 @@ static int run_phase(run *R, const kdr_node *ph)
         /* the resumable state after every epoch */
         if (save_to_store(R, &G, 1) ||
             save_state(R, opt, ep + 1, 0, 0, 0, kd_exec_get_step(G.e), ph->name)) goto out;
+        {   /* the curves so far, to watch a long run */
+            char path[1200];
+            snprintf(path, sizeof path, "%s/metrics.csv", R->dir);
+            write_text_atomic(R, path, emit_csv);
+            snprintf(path, sizeof path, "%s/curves.svg", R->dir);
+            write_text_atomic(R, path, emit_svg);
+        }
         if (interrupted) {
             fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted in phase '%s' after epoch %lld; "
                  "continue with: kdrun --resume %s", ph->name, (long long)ep + 1, R->dir);
@@ -1971,6 +1978,11 @@ static int emit_yaml(run *R, FILE *f)
     return ok ? 0 : -1;
 }
 
+static int emit_svg(run *R, FILE *f)
+{
+    return kd_plot_svg(f, R->rows, R->nrows, R->o->recipe);
+}
+
 static int emit_csv(run *R, FILE *f)
 {
     fprintf(f, "phase,epoch,metric,value\n");
@@ -2057,6 +2069,8 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     write_text_atomic(&R, path, emit_yaml);
     snprintf(path, sizeof path, "%s/metrics.csv", R.dir);
     write_text_atomic(&R, path, emit_csv);
+    snprintf(path, sizeof path, "%s/curves.svg", R.dir);
+    write_text_atomic(&R, path, emit_svg);
     if (!failed_before) {
         printf("results (%s):\n", R.dir);
         if (table && tlen) fputs(table, stdout);

@@ -653,6 +653,96 @@ static void test_routes(void)
     run_free(&r);
 }
 
+/* A sweep: every point a sub-run, then the report's tables over them; a
+ * table cell is the point's own number; --resume of the finished sweep
+ * gives the same tables. */
+static const char *SWEEP =
+    "sweep width in [4, 8]\nsweep seed in 1..2\n"
+    "data f = idx(\"/usr/share/datasets/fashion-mnist\") {\n"
+    "  train \"train\" holdout 500 as val\n  limit 500\n"
+    "  normalize mean: 0.2860, std: 0.3530\n}\n"
+    "net tiny(c) {\n  h = maxpool(relu(bn(conv(in, c, k: 3, pad: 1))), 2)\n"
+    "  logits = linear(flatten(h), 10)\n  out logits\n}\n"
+    "model t = tiny(width)\nmodel s = tiny(4)\n"
+    "phase pre { train t on f.train; epochs 1; batch 50\n"
+    "  optimizer sgd(lr: 0.02, momentum: 0.9); loss ce(t.logits, label) }\n"
+    "phase kd { train s on f.train; teacher t; epochs 1; batch 50\n"
+    "  optimizer sgd(lr: 0.02, momentum: 0.9)\n"
+    "  loss 0.5 * ce(s.logits, label) + 0.5 * kd(s.logits, t.logits, T: 4) }\n"
+    "report {\n  evaluate t, s on f.val: top1, params\n"
+    "  table rows width: t.top1, s.top1\n  table rows width cols seed: s.top1\n}\n";
+
+static void test_sweep(void)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+        return;
+    }
+    char runs[400], dir[800], path[900];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    const char *recipe = write_tmp("sweep.kdr", SWEEP);
+    run_result r = run_kdrun("--threads", "2", "--quiet", recipe, NULL);
+    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    CU_ASSERT_FATAL(newest_run(runs, "sweep", dir, sizeof dir) == 0);
+    static const char *const pts[] = { "width=4,seed=1", "width=4,seed=2", "width=8,seed=1", "width=8,seed=2" };
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s/report.yaml", dir, pts[i]);
+        char *y = kd_unit_slurp(path, NULL);
+        CU_ASSERT_PTR_NOT_NULL(y);
+        if (y) {
+            CU_ASSERT(contains(y, "status: ok"));
+            CU_ASSERT(contains(y, "sweep:"));
+        }
+        free(y);
+    }
+    /* the s top-1 of point width=8,seed=2, as its results printed it */
+    char key[900];
+    snprintf(key, sizeof key, "%s/width=8,seed=2):\n", dir);
+    const char *at = strstr(r.out, key);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    at = strstr(at, "\n  s ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    at = strstr(at, "top1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    double s82 = strtod(at + 4, NULL);
+    CU_ASSERT(s82 > 0 && s82 <= 100);
+    snprintf(path, sizeof path, "%s/tables.md", dir);
+    char *md = kd_unit_slurp(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+    CU_ASSERT(contains(md, "### t.top1, s.top1 by width (mean ± std over seed)"));
+    CU_ASSERT(contains(md, "### s.top1 by width × seed"));
+    char cell[64];
+    snprintf(cell, sizeof cell, "| %.2f |\n", s82);     /* the last column of row 8 */
+    CU_ASSERT(contains(md, cell));
+    CU_ASSERT(contains(r.out, "s.top1 by width × seed"));
+    run_free(&r);
+
+    /* resuming the finished sweep reruns nothing and gives the same tables */
+    r = run_kdrun("--resume", dir, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "the run had finished"));
+    CU_ASSERT(!contains(r.err, "pre epoch 1/1"));
+    run_free(&r);
+    char *md2 = kd_unit_slurp(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL(md2);
+    if (md2) KD_ASSERT_STR_EQ(md2, md);
+    free(md);
+    free(md2);
+
+    /* kdrun report: a point and the sweep directory */
+    snprintf(path, sizeof path, "%s/width=4,seed=1", dir);
+    r = run_kdrun("report", path, dir, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.out, "s.top1"));
+    CU_ASSERT(contains(r.out, "by width"));
+    run_free(&r);
+    r = run_kdrun("report", "/nonexistent/run", NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT(contains(r.err, "/nonexistent/run"));
+    run_free(&r);
+}
+
 static void test_zoo_path(void)
 {
     /* KDRUN_PATH pointing nowhere is ignored with a warning. */
@@ -693,6 +783,7 @@ int main(void)
         KD_TEST(test_run_errors),
         KD_TEST(test_resume_after_sigkill),
         KD_TEST(test_routes),
+        KD_TEST(test_sweep),
         KD_TEST(test_zoo_path),
         KD_TEST_END
     };

@@ -93,7 +93,7 @@ static void test_grid(void)
     kd_sweep_point_name(&sw, 17, name, sizeof name);
     KD_ASSERT_STR_EQ(name, "depth=110,how=c_d,seed=3");
     int idx[KD_SWEEP_MAXVARS];
-    kd_sweep_point(&sw, 10, idx);
+    kd_sweep_indices(&sw, 10, idx);
     CU_ASSERT(idx[0] == 1 && idx[1] == 1 && idx[2] == 1);
     kd_sweep_free(&sw);
     kdr_program_free(p);
