@@ -429,6 +429,20 @@ void kd_exec_free(kd_exec *e)
 
 static double u01(uint64_t h) { return ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
 
+/* FNV-1a of a parameter's path inside its model ("stage[1].conv0.weight"
+ * of "student.stage[1].conv0.weight"): a model's initial weights depend on
+ * the seed and its own architecture only, not on the other models in the
+ * graph nor on its name, so two students of one architecture and seed
+ * start equal (a fair KD-vs-baseline comparison). */
+static uint64_t path_hash(const char *name)
+{
+    const char *dot = name ? strchr(name, '.') : NULL;
+    const char *p = dot ? dot + 1 : (name ? name : "");
+    uint64_t h = 1469598103934665603ull;
+    for (; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
 void kd_exec_init_params(kd_exec *e, uint64_t seed)
 {
     kd_graph *g = e->g;
@@ -439,7 +453,7 @@ void kd_exec_init_params(kd_exec *e, uint64_t seed)
         float *w = e->params + q->offset;
         size_t k = numel(&q->shape);
         double fan = q->init.fan_in > 0 ? (double)q->init.fan_in : 1.0;
-        uint64_t key = mix64(mix64(seed) ^ (uint64_t)p);
+        uint64_t key = mix64(mix64(seed) ^ path_hash(q->name));
         switch (q->init.kind) {
         case KD_INIT_ZERO:
             for (size_t i = 0; i < k; i++) w[i] = 0.0f;

@@ -61,8 +61,9 @@ void kd_exec_free(kd_exec *e);
 
 /* Deterministic initialisation of every parameter per kd_param.init
  * (Kaiming normal, fan-in uniform, zero, one) from a counter-based RNG keyed
- * by (seed, parameter index, element): independent of thread count and of
- * the other parameters.  Also resets op state (bn running statistics) and
+ * by (seed, the parameter's path inside its model, element): independent of
+ * the thread count, of the other parameters and models in the graph, and
+ * of the model's name (same architecture and seed: same initial weights).  Also resets op state (bn running statistics) and
  * seeds the dropout RNG. */
 void kd_exec_init_params(kd_exec *e, uint64_t seed);
 

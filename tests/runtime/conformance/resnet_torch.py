@@ -7,11 +7,13 @@ changes, global mean, linear with bias), loads the parameters, the input
 batch `x` and the labels `y` that test_conformance wrote to IN (kdrun names:
 "s.block[2,1].conv0.weight"), runs one training-mode forward + backward of
 the mean cross-entropy and writes to OUT: `logits`, `loss`, `grad:<name>` for
-every parameter and `running_mean:<bn>` / `running_var:<bn>` for every BN.
+every parameter and `running_mean:<bn>` / `running_var:<bn>` for every BN,
+and the same step in float64: `logits64` and `grad64:<name>`.
 
 File format (little-endian): b"KDT1", u32 count, then per tensor u32 name
 length, name (UTF-8), u32 ndim, i64 dims[ndim], float32 data.
 """
+import copy
 import struct
 import sys
 
@@ -152,6 +154,18 @@ def main():
     for path, bn in bns.items():
         out["running_mean:" + path] = bn.running_mean
         out["running_var:" + path] = bn.running_var
+    # the same step in float64: the reference both float32 results are
+    # measured against (a relu input within rounding of 0 can take the other
+    # branch in float32, in torch as in kdrun: see test_conformance.c)
+    m64 = copy.deepcopy(model).double()
+    for p64 in m64.parameters():
+        p64.grad = None
+    logits64 = m64(x.double())
+    F.cross_entropy(logits64, y).backward()
+    params64, _ = m64.names("s")
+    out["logits64"] = logits64.float()
+    for name, p64 in params64.items():
+        out["grad64:" + name] = p64.grad.float()
     write_tensors(sys.argv[2], out)
 
 
