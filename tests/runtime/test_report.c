@@ -112,23 +112,6 @@ static char *cap_close(capture *c)
     return c->buf;
 }
 
-/* Replace every occurrence of the test directory by "D" (messages name it). */
-static char *undir(const char *s)
-{
-    size_t dl = strlen(dir);
-    char *o = malloc(strlen(s) + 1), *q = o;
-    while (*s) {
-        if (strncmp(s, dir, dl) == 0) {
-            *q++ = 'D';
-            s += dl;
-        } else {
-            *q++ = *s++;
-        }
-    }
-    *q = 0;
-    return o;
-}
-
 /* strstr that shows the text when the part is not in it. */
 static int contains(const char *text, const char *part)
 {
@@ -430,7 +413,7 @@ static void test_report_runs(void)
     cap_open(&out);
     cap_open(&err);
     CU_ASSERT_EQUAL(kd_report_cmd(3, dirs, out.f, err.f), 0);
-    char *o = undir(cap_close(&out)), *e = cap_close(&err);
+    char *o = strdup(cap_close(&out)), *e = cap_close(&err);
     KD_ASSERT_STR_EQ(e, "");
     KD_ASSERT_STR_EQ(o,
         "run  status        wall  student.top1  student.params  teacher.top1  student.loss  "
@@ -447,8 +430,8 @@ static void test_report_runs(void)
     free(e);
 }
 
-/* Runs kd_report_cmd on one directory; returns its messages ("D" for the
- * test directory) and checks the status. */
+/* Runs kd_report_cmd on one directory; returns its messages and checks
+ * the status. */
 static char *report_err(const char *d, int want)
 {
     char *dirs[1] = { (char *)d };
@@ -458,7 +441,7 @@ static char *report_err(const char *d, int want)
     CU_ASSERT_EQUAL(kd_report_cmd(1, dirs, out.f, err.f), want);
     free(cap_close(&out));
     char *e = cap_close(&err);
-    char *u = undir(e);
+    char *u = strdup(e);
     free(e);
     return u;
 }
@@ -528,7 +511,7 @@ static void test_report_errors(void)
     cap_open(&out);
     cap_open(&err);
     CU_ASSERT_EQUAL(kd_report_cmd(3, dirs, out.f, err.f), 1);
-    char *o = undir(cap_close(&out)), *e = undir(cap_close(&err));
+    char *o = strdup(cap_close(&out)), *e = strdup(cap_close(&err));
     CU_ASSERT(strncmp(o, "run  status   wall", 18) == 0);
     CU_ASSERT(strstr(o, "\na    ok ") != NULL);
     CU_ASSERT(strstr(o, "\nc    failed ") != NULL);
@@ -637,7 +620,7 @@ static void test_sweep(void)
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "recipes/kd_depth.kdr", pts, NPTS, specs, 3, term.f, err,
                                     sizeof err), 0);
     KD_ASSERT_STR_EQ(err, "");
-    char *t = undir(cap_close(&term));
+    char *t = strdup(cap_close(&term));
     KD_ASSERT_STR_EQ(t, sweep_term);
 
     /* no temporary file left; the Markdown */
@@ -645,7 +628,7 @@ static void test_sweep(void)
     CU_ASSERT_EQUAL(access(path_of("sw/tables.md.tmp"), F_OK), -1);
     char *md = kd_unit_slurp(path_of("sw/tables.md"), NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(md);
-    char *mdu = undir(md);
+    char *mdu = strdup(md);
     static const char md_head[] = "## Sweep sw\n\nRecipe recipes/kd_depth.kdr, 18 points: "
                                   "14 ok, 3 failed, 1 interrupted.\n\n";
     CU_ASSERT(strncmp(mdu, md_head, sizeof md_head - 1) == 0);
@@ -676,7 +659,7 @@ static void test_sweep(void)
     cap_open(&out);
     cap_open(&errc);
     CU_ASSERT_EQUAL(kd_report_cmd(1, dirs, out.f, errc.f), 0);
-    char *o = undir(cap_close(&out)), *e = cap_close(&errc);
+    char *o = strdup(cap_close(&out)), *e = cap_close(&errc);
     KD_ASSERT_STR_EQ(e, "");
     KD_ASSERT_STR_EQ(o, t);
     free(o);
@@ -704,7 +687,7 @@ static void test_sweep_small(void)
     capture term;
     cap_open(&term);
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &byl, 1, term.f, err, sizeof err), 0);
-    char *t = undir(cap_close(&term));
+    char *t = strdup(cap_close(&term));
     KD_ASSERT_STR_EQ(t,
         "sweep sw2 (x.kdr), 4 points: 4 ok\n"
         "\n"
@@ -730,17 +713,17 @@ static void test_sweep_small(void)
      * nothing is written then */
     kd_table_spec bad = { "depth", NULL, 0, NULL };
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &bad, 1, NULL, err, sizeof err), -1);
-    char *u = undir(err);
+    char *u = strdup(err);
     KD_ASSERT_STR_EQ(u, "sw2: table 1: rows 'depth' is not a sweep variable (variables: lr)");
     free(u);
     kd_table_spec same = { "lr", "lr", 0, NULL };
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &same, 1, NULL, err, sizeof err), -1);
-    u = undir(err);
+    u = strdup(err);
     KD_ASSERT_STR_EQ(u, "sw2: table 1: rows and cols are both 'lr'");
     free(u);
     const char *nodir = "no/such";
     CU_ASSERT_EQUAL(kd_sweep_report(nodir, "x.kdr", p, 4, NULL, 0, NULL, err, sizeof err), -1);
-    u = undir(err);
+    u = strdup(err);
     KD_ASSERT_STR_EQ(u, "cannot write no/such/tables.md: No such file or directory");
     free(u);
     /* no points at all: tables with no rows, still readable */
@@ -753,7 +736,7 @@ static void test_sweep_small(void)
     capture out;
     cap_open(&out);
     CU_ASSERT_EQUAL(kd_report_cmd(1, dirs, out.f, stderr), 0);
-    char *o = undir(cap_close(&out));
+    char *o = strdup(cap_close(&out));
     KD_ASSERT_STR_EQ(o, "sweep sw3 (?), 0 points\n\nall points\nmetric  mean \xc2\xb1 std\n------  ----------\n");
     free(o);
     free(out.buf);
