@@ -742,6 +742,90 @@ static void test_sweep_small(void)
     free(out.buf);
 }
 
+/* ---- no crash on any input ------------------------------------------------------ */
+
+static unsigned long long rng = 88172645463325252ULL;
+
+static unsigned rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng >> 32);
+}
+
+/* kd_report_cmd on text: 0 or 1, never a crash (ASan watches), and a
+ * failure says why in exactly one line. */
+static void report_on(const char *text, size_t len)
+{
+    mkdir("fz", 0777);
+    write_file("fz/report.yaml", text, len);
+    char *dirs[1] = { "fz" };
+    capture out, err;
+    cap_open(&out);
+    cap_open(&err);
+    int rc = kd_report_cmd(1, dirs, out.f, err.f);
+    free(cap_close(&out));
+    char *e = cap_close(&err);
+    CU_ASSERT(rc == 0 || rc == 1);
+    if (rc == 1) {
+        CU_ASSERT(strncmp(e, "fz/report.yaml", 14) == 0);
+        CU_ASSERT_EQUAL(count_of(e, "\n"), 1);
+    } else {
+        CU_ASSERT_EQUAL(e[0], 0);
+    }
+    free(e);
+}
+
+static void test_garbage(void)
+{
+    /* every prefix and random corruptions of a run report and of a sweep
+     * report (the one test_sweep wrote) */
+    char *sweep = kd_unit_slurp("sw/report.yaml", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sweep);
+    const char *src[2] = { run_a, sweep };
+    for (int k = 0; k < 2; k++) {
+        size_t len = strlen(src[k]);
+        char *buf = malloc(len + 1);
+        for (size_t cut = 0; cut <= len; cut += k ? 5 : 1)
+            report_on(src[k], cut);
+        static const char junk[] = "{}[],:-#&*!|>'\"%@` \n\t\x01\xff\xc3?0.nan";
+        for (int round = 0; round < 400; round++) {
+            memcpy(buf, src[k], len + 1);
+            int flips = 1 + (int)(rnd() % 4);
+            for (int f = 0; f < flips; f++)
+                buf[rnd() % len] = junk[rnd() % (sizeof junk - 1)];
+            report_on(buf, len);
+        }
+        free(buf);
+    }
+    free(sweep);
+
+    /* random metric rows: random names (bytes 1..255, no NUL sometimes),
+     * epochs and values; the SVG stays well-formed */
+    static kd_metric_row r[64];
+    static const double special[] = { NAN, INFINITY, -INFINITY, 1e308, -1e308, 5e-324, 0, -0.0 };
+    for (int round = 0; round < 30; round++) {
+        int n = (int)(rnd() % 64);
+        for (int i = 0; i < n; i++) {
+            int pl = (int)(rnd() % 65), wl = (int)(rnd() % 161);
+            memset(&r[i], 0, sizeof r[i]);
+            for (int c = 0; c < pl && c < 64; c++)
+                r[i].phase[c] = (char)(1 + rnd() % 255);
+            if (rnd() % 2) snprintf(r[i].phase, sizeof r[i].phase, "p%u", rnd() % 3);
+            for (int c = 0; c < wl && c < 160; c++)
+                r[i].what[c] = (char)(1 + rnd() % 255);
+            if (rnd() % 2) snprintf(r[i].what, sizeof r[i].what, "%s", rnd() % 2 ? "train loss" : "m");
+            r[i].epoch = (int64_t)(rnd() % 12) - 2;
+            if (rnd() % 10 == 0) r[i].epoch = INT64_MAX - (int64_t)(rnd() % 3);
+            r[i].value = rnd() % 4 ? (double)rnd() / 1e6 - 2000 : special[rnd() % 8];
+        }
+        char name[32];
+        snprintf(name, sizeof name, "rand%d.svg", round);
+        free(svg_of(r, n, round % 2 ? "random \xff<&" : NULL, name));
+    }
+}
+
 int main(void)
 {
     static const kd_unit_test tests[] = {
@@ -751,6 +835,7 @@ int main(void)
         KD_TEST(test_report_errors),
         KD_TEST(test_sweep),
         KD_TEST(test_sweep_small),
+        KD_TEST(test_garbage),
         KD_TEST_END
     };
     if (kd_unit_init() != 0)
