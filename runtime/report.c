@@ -609,7 +609,7 @@ static void grid_print_text(FILE *f, const grid *g)
         }
         if (line.oom) break;
         while (line.n && line.s[line.n - 1] == ' ') line.n--;
-        fwrite(line.s, 1, line.n, f);
+        if (line.n) fwrite(line.s, 1, line.n, f);
         fputc('\n', f);
         if (r == 0) {
             for (int c = 0; c < g->nc; c++) {

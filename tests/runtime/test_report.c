@@ -699,6 +699,13 @@ static void test_sweep_small(void)
     free(t);
     free(term.buf);
 
+    char *y = kd_unit_slurp("sw2/report.yaml", NULL);
+    CU_ASSERT(contains(y, "{row: \"b\", col: \"s.top1\", metric: s.top1, n: 3, points: 3, "
+                          "mean: 72, std: 2, values: [70, 72, 74]}"));
+    CU_ASSERT(contains(y, "{row: \"a\", col: \"s.top1\", metric: s.top1, n: 1, points: 1, "
+                          "mean: 60, std: null, values: [60]}"));
+    free(y);
+
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, NULL, 0, NULL, err, sizeof err), 0);
     char *md = kd_unit_slurp(path_of("sw2/tables.md"), NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(md);
@@ -726,6 +733,15 @@ static void test_sweep_small(void)
     u = strdup(err);
     KD_ASSERT_STR_EQ(u, "cannot write no/such/tables.md: No such file or directory");
     free(u);
+    /* a NaN result counts as missing, like a failed point */
+    static const double fnan[2] = { NAN, 0.5 };
+    p[2].final_values = fnan;
+    cap_open(&term);
+    CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &byl, 1, term.f, err, sizeof err), 0);
+    t = cap_close(&term);
+    CU_ASSERT(contains(t, "\nb   72.00 \xc2\xb1 2.83 (n=2)  0.5 \xc2\xb1 0\n"));
+    free(t);
+
     /* no points at all: tables with no rows, still readable */
     const char *sw3 = "sw3";
     mkdir(sw3, 0777);
