@@ -733,6 +733,18 @@ static void test_sweep_small(void)
     u = strdup(err);
     KD_ASSERT_STR_EQ(u, "cannot write no/such/tables.md: No such file or directory");
     free(u);
+    /* cols only: the metrics are the rows */
+    static const char *const only[] = { "s.top1" };
+    kd_table_spec byc = { NULL, "lr", 1, only };
+    cap_open(&term);
+    CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &byc, 1, term.f, err, sizeof err), 0);
+    t = cap_close(&term);
+    CU_ASSERT(contains(t, "s.top1 by lr\n"
+                          "metric             b      a\n"
+                          "------  ------------  -----\n"
+                          "s.top1  72.00 \xc2\xb1 2.00  60.00\n"));
+    free(t);
+
     /* a NaN result counts as missing, like a failed point */
     static const double fnan[2] = { NAN, 0.5 };
     p[2].final_values = fnan;
