@@ -333,10 +333,8 @@ static void svg_panel(FILE *f, int panel, const series *S, int ns, const phase_s
 {
     double x0 = panel ? RIGHT_X : LEFT_X;
     double ymin = INFINITY, ymax = -INFINITY;
-    int nseries = 0;
     for (int i = 0; i < ns; i++) {
         if (S[i].panel != panel) continue;
-        nseries++;
         for (int k = 0; k < S[i].n; k++) {
             ymin = fmin(ymin, S[i].p[k].y);
             ymax = fmax(ymax, S[i].p[k].y);
@@ -426,7 +424,6 @@ static void svg_panel(FILE *f, int panel, const series *S, int ns, const phase_s
         fprintf(f, "</text>\n</g>\n");
         li++;
     }
-    (void)nseries;
     fprintf(f, "</g>\n");
 }
 
@@ -556,10 +553,13 @@ static int grid_init(grid *g, int nr, int nc)
     return 0;
 }
 
+/* Control characters (a terminal would obey them) become '?'. */
 static void grid_set(grid *g, int r, int c, const char *s)
 {
     char *d = xstrdup(s);
     if (!d) g->oom = 1;
+    for (char *p = d; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     free(g->c[(size_t)r * (size_t)g->nc + (size_t)c]);
     g->c[(size_t)r * (size_t)g->nc + (size_t)c] = d;
 }
@@ -609,7 +609,7 @@ static void grid_print_text(FILE *f, const grid *g)
         }
         if (line.oom) break;
         while (line.n && line.s[line.n - 1] == ' ') line.n--;
-        fwrite(line.s, 1, line.n, f);
+        if (line.n) fwrite(line.s, 1, line.n, f);
         fputc('\n', f);
         if (r == 0) {
             for (int c = 0; c < g->nc; c++) {
@@ -2029,7 +2029,7 @@ out:
 
 int kd_report_cmd(int ndirs, char *const *dirs, FILE *out, FILE *err)
 {
-    if (ndirs <= 0 || !dirs) {
+    if (ndirs <= 0 || !dirs || !out) {
         if (err) fprintf(err, "report: no run directory given\n");
         return 1;
     }

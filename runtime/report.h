@@ -39,9 +39,10 @@ int kd_plot_svg(FILE *out, const kd_metric_row *rows, int n, const char *title);
 /* `kdrun report DIR...`: reads each DIR/report.yaml and prints to out one
  * aligned table with a row per run (run directory, status, wall time, one
  * column per key of `final:` (union over the runs, first-seen order) and a
- * best/last pair per entry of `best:`).  A DIR whose report.yaml has
- * `points:` is a sweep: its tables are printed instead (after the run
- * table).  Each unreadable or invalid DIR gets one line on err naming the
+ * best/last pair per entry of `best:`, printed "72.00 @ep6"; blank where a
+ * run lacks the key).  Wall time: "42.0s", "2m03s", "1h02m".  A DIR whose
+ * report.yaml has `points:` is a sweep: its tables are printed instead
+ * (after the run table).  Each unreadable or invalid DIR gets one line on err naming the
  * file and the problem, e.g.
  *     runs/x/report.yaml:4:15: 'wall_seconds' is not a number: 'soon'
  * and the others are still reported.  Returns 0, or 1 if any DIR failed. */
@@ -62,6 +63,7 @@ typedef struct kd_sweep_point {
 /* One `table` line of a sweep:
  *   rows R, cols C: one table per value, rows = R's values, cols = C's;
  *   rows R only:    rows = R's values, cols = the values listed;
+ *   cols C only:    rows = the values listed, cols = C's values;
  *   neither:        rows = the values listed, one column.
  * nvalues == 0 means every final key of the points (first-seen order). */
 typedef struct kd_table_spec {

@@ -112,23 +112,6 @@ static char *cap_close(capture *c)
     return c->buf;
 }
 
-/* Replace every occurrence of the test directory by "D" (messages name it). */
-static char *undir(const char *s)
-{
-    size_t dl = strlen(dir);
-    char *o = malloc(strlen(s) + 1), *q = o;
-    while (*s) {
-        if (strncmp(s, dir, dl) == 0) {
-            *q++ = 'D';
-            s += dl;
-        } else {
-            *q++ = *s++;
-        }
-    }
-    *q = 0;
-    return o;
-}
-
 /* strstr that shows the text when the part is not in it. */
 static int contains(const char *text, const char *part)
 {
@@ -430,7 +413,7 @@ static void test_report_runs(void)
     cap_open(&out);
     cap_open(&err);
     CU_ASSERT_EQUAL(kd_report_cmd(3, dirs, out.f, err.f), 0);
-    char *o = undir(cap_close(&out)), *e = cap_close(&err);
+    char *o = strdup(cap_close(&out)), *e = cap_close(&err);
     KD_ASSERT_STR_EQ(e, "");
     KD_ASSERT_STR_EQ(o,
         "run  status        wall  student.top1  student.params  teacher.top1  student.loss  "
@@ -447,8 +430,8 @@ static void test_report_runs(void)
     free(e);
 }
 
-/* Runs kd_report_cmd on one directory; returns its messages ("D" for the
- * test directory) and checks the status. */
+/* Runs kd_report_cmd on one directory; returns its messages and checks
+ * the status. */
 static char *report_err(const char *d, int want)
 {
     char *dirs[1] = { (char *)d };
@@ -458,7 +441,7 @@ static char *report_err(const char *d, int want)
     CU_ASSERT_EQUAL(kd_report_cmd(1, dirs, out.f, err.f), want);
     free(cap_close(&out));
     char *e = cap_close(&err);
-    char *u = undir(e);
+    char *u = strdup(e);
     free(e);
     return u;
 }
@@ -528,7 +511,7 @@ static void test_report_errors(void)
     cap_open(&out);
     cap_open(&err);
     CU_ASSERT_EQUAL(kd_report_cmd(3, dirs, out.f, err.f), 1);
-    char *o = undir(cap_close(&out)), *e = undir(cap_close(&err));
+    char *o = strdup(cap_close(&out)), *e = strdup(cap_close(&err));
     CU_ASSERT(strncmp(o, "run  status   wall", 18) == 0);
     CU_ASSERT(strstr(o, "\na    ok ") != NULL);
     CU_ASSERT(strstr(o, "\nc    failed ") != NULL);
@@ -637,7 +620,7 @@ static void test_sweep(void)
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "recipes/kd_depth.kdr", pts, NPTS, specs, 3, term.f, err,
                                     sizeof err), 0);
     KD_ASSERT_STR_EQ(err, "");
-    char *t = undir(cap_close(&term));
+    char *t = strdup(cap_close(&term));
     KD_ASSERT_STR_EQ(t, sweep_term);
 
     /* no temporary file left; the Markdown */
@@ -645,7 +628,7 @@ static void test_sweep(void)
     CU_ASSERT_EQUAL(access(path_of("sw/tables.md.tmp"), F_OK), -1);
     char *md = kd_unit_slurp(path_of("sw/tables.md"), NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(md);
-    char *mdu = undir(md);
+    char *mdu = strdup(md);
     static const char md_head[] = "## Sweep sw\n\nRecipe recipes/kd_depth.kdr, 18 points: "
                                   "14 ok, 3 failed, 1 interrupted.\n\n";
     CU_ASSERT(strncmp(mdu, md_head, sizeof md_head - 1) == 0);
@@ -676,7 +659,7 @@ static void test_sweep(void)
     cap_open(&out);
     cap_open(&errc);
     CU_ASSERT_EQUAL(kd_report_cmd(1, dirs, out.f, errc.f), 0);
-    char *o = undir(cap_close(&out)), *e = cap_close(&errc);
+    char *o = strdup(cap_close(&out)), *e = cap_close(&errc);
     KD_ASSERT_STR_EQ(e, "");
     KD_ASSERT_STR_EQ(o, t);
     free(o);
@@ -704,7 +687,7 @@ static void test_sweep_small(void)
     capture term;
     cap_open(&term);
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &byl, 1, term.f, err, sizeof err), 0);
-    char *t = undir(cap_close(&term));
+    char *t = strdup(cap_close(&term));
     KD_ASSERT_STR_EQ(t,
         "sweep sw2 (x.kdr), 4 points: 4 ok\n"
         "\n"
@@ -715,6 +698,13 @@ static void test_sweep_small(void)
         "a          60.00     0.25\n");
     free(t);
     free(term.buf);
+
+    char *y = kd_unit_slurp("sw2/report.yaml", NULL);
+    CU_ASSERT(contains(y, "{row: \"b\", col: \"s.top1\", metric: s.top1, n: 3, points: 3, "
+                          "mean: 72, std: 2, values: [70, 72, 74]}"));
+    CU_ASSERT(contains(y, "{row: \"a\", col: \"s.top1\", metric: s.top1, n: 1, points: 1, "
+                          "mean: 60, std: null, values: [60]}"));
+    free(y);
 
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, NULL, 0, NULL, err, sizeof err), 0);
     char *md = kd_unit_slurp(path_of("sw2/tables.md"), NULL);
@@ -730,19 +720,40 @@ static void test_sweep_small(void)
      * nothing is written then */
     kd_table_spec bad = { "depth", NULL, 0, NULL };
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &bad, 1, NULL, err, sizeof err), -1);
-    char *u = undir(err);
+    char *u = strdup(err);
     KD_ASSERT_STR_EQ(u, "sw2: table 1: rows 'depth' is not a sweep variable (variables: lr)");
     free(u);
     kd_table_spec same = { "lr", "lr", 0, NULL };
     CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &same, 1, NULL, err, sizeof err), -1);
-    u = undir(err);
+    u = strdup(err);
     KD_ASSERT_STR_EQ(u, "sw2: table 1: rows and cols are both 'lr'");
     free(u);
     const char *nodir = "no/such";
     CU_ASSERT_EQUAL(kd_sweep_report(nodir, "x.kdr", p, 4, NULL, 0, NULL, err, sizeof err), -1);
-    u = undir(err);
+    u = strdup(err);
     KD_ASSERT_STR_EQ(u, "cannot write no/such/tables.md: No such file or directory");
     free(u);
+    /* cols only: the metrics are the rows */
+    static const char *const only[] = { "s.top1" };
+    kd_table_spec byc = { NULL, "lr", 1, only };
+    cap_open(&term);
+    CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &byc, 1, term.f, err, sizeof err), 0);
+    t = cap_close(&term);
+    CU_ASSERT(contains(t, "s.top1 by lr\n"
+                          "metric             b      a\n"
+                          "------  ------------  -----\n"
+                          "s.top1  72.00 \xc2\xb1 2.00  60.00\n"));
+    free(t);
+
+    /* a NaN result counts as missing, like a failed point */
+    static const double fnan[2] = { NAN, 0.5 };
+    p[2].final_values = fnan;
+    cap_open(&term);
+    CU_ASSERT_EQUAL(kd_sweep_report(sw, "x.kdr", p, 4, &byl, 1, term.f, err, sizeof err), 0);
+    t = cap_close(&term);
+    CU_ASSERT(contains(t, "\nb   72.00 \xc2\xb1 2.83 (n=2)  0.5 \xc2\xb1 0\n"));
+    free(t);
+
     /* no points at all: tables with no rows, still readable */
     const char *sw3 = "sw3";
     mkdir(sw3, 0777);
@@ -753,10 +764,94 @@ static void test_sweep_small(void)
     capture out;
     cap_open(&out);
     CU_ASSERT_EQUAL(kd_report_cmd(1, dirs, out.f, stderr), 0);
-    char *o = undir(cap_close(&out));
+    char *o = strdup(cap_close(&out));
     KD_ASSERT_STR_EQ(o, "sweep sw3 (?), 0 points\n\nall points\nmetric  mean \xc2\xb1 std\n------  ----------\n");
     free(o);
     free(out.buf);
+}
+
+/* ---- no crash on any input ------------------------------------------------------ */
+
+static unsigned long long rng = 88172645463325252ULL;
+
+static unsigned rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng >> 32);
+}
+
+/* kd_report_cmd on text: 0 or 1, never a crash (ASan watches), and a
+ * failure says why in exactly one line. */
+static void report_on(const char *text, size_t len)
+{
+    mkdir("fz", 0777);
+    write_file("fz/report.yaml", text, len);
+    char *dirs[1] = { "fz" };
+    capture out, err;
+    cap_open(&out);
+    cap_open(&err);
+    int rc = kd_report_cmd(1, dirs, out.f, err.f);
+    free(cap_close(&out));
+    char *e = cap_close(&err);
+    CU_ASSERT(rc == 0 || rc == 1);
+    if (rc == 1) {
+        CU_ASSERT(strncmp(e, "fz/report.yaml", 14) == 0);
+        CU_ASSERT_EQUAL(count_of(e, "\n"), 1);
+    } else {
+        CU_ASSERT_EQUAL(e[0], 0);
+    }
+    free(e);
+}
+
+static void test_garbage(void)
+{
+    /* every prefix and random corruptions of a run report and of a sweep
+     * report (the one test_sweep wrote) */
+    char *sweep = kd_unit_slurp("sw/report.yaml", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sweep);
+    const char *src[2] = { run_a, sweep };
+    for (int k = 0; k < 2; k++) {
+        size_t len = strlen(src[k]);
+        char *buf = malloc(len + 1);
+        for (size_t cut = 0; cut <= len; cut += k ? 5 : 1)
+            report_on(src[k], cut);
+        static const char junk[] = "{}[],:-#&*!|>'\"%@` \n\t\x01\xff\xc3?0.nan";
+        for (int round = 0; round < 400; round++) {
+            memcpy(buf, src[k], len + 1);
+            int flips = 1 + (int)(rnd() % 4);
+            for (int f = 0; f < flips; f++)
+                buf[rnd() % len] = junk[rnd() % (sizeof junk - 1)];
+            report_on(buf, len);
+        }
+        free(buf);
+    }
+    free(sweep);
+
+    /* random metric rows: random names (bytes 1..255, no NUL sometimes),
+     * epochs and values; the SVG stays well-formed */
+    static kd_metric_row r[64];
+    static const double special[] = { NAN, INFINITY, -INFINITY, 1e308, -1e308, 5e-324, 0, -0.0 };
+    for (int round = 0; round < 30; round++) {
+        int n = (int)(rnd() % 64);
+        for (int i = 0; i < n; i++) {
+            int pl = (int)(rnd() % 65), wl = (int)(rnd() % 161);
+            memset(&r[i], 0, sizeof r[i]);
+            for (int c = 0; c < pl && c < 64; c++)
+                r[i].phase[c] = (char)(1 + rnd() % 255);
+            if (rnd() % 2) snprintf(r[i].phase, sizeof r[i].phase, "p%u", rnd() % 3);
+            for (int c = 0; c < wl && c < 160; c++)
+                r[i].what[c] = (char)(1 + rnd() % 255);
+            if (rnd() % 2) snprintf(r[i].what, sizeof r[i].what, "%s", rnd() % 2 ? "train loss" : "m");
+            r[i].epoch = (int64_t)(rnd() % 12) - 2;
+            if (rnd() % 10 == 0) r[i].epoch = INT64_MAX - (int64_t)(rnd() % 3);
+            r[i].value = rnd() % 4 ? (double)rnd() / 1e6 - 2000 : special[rnd() % 8];
+        }
+        char name[32];
+        snprintf(name, sizeof name, "rand%d.svg", round);
+        free(svg_of(r, n, round % 2 ? "random \xff<&" : NULL, name));
+    }
 }
 
 int main(void)
@@ -768,6 +863,7 @@ int main(void)
         KD_TEST(test_report_errors),
         KD_TEST(test_sweep),
         KD_TEST(test_sweep_small),
+        KD_TEST(test_garbage),
         KD_TEST_END
     };
     if (kd_unit_init() != 0)
