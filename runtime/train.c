@@ -1970,7 +1970,7 @@ static int emit_yaml(run *R, FILE *f)
     }
     yaml_end(&em, 0);
     yaml_end(&em, 1);
-    yaml_document_end_event_initialize(&ev, 1);
+    yaml_document_end_event_initialize(&ev, 0);   /* an explicit "...": a cut file is detectable */
     yaml_emitter_emit(&em, &ev);
     yaml_stream_end_event_initialize(&ev);
     int ok = yaml_emitter_emit(&em, &ev);
