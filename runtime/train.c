@@ -455,6 +455,8 @@ typedef struct pgraph {
     pmodel m[MAX_MODELS];
     int nm;
     int32_t label, loss;
+    int32_t terms[32];               /* the loss's terms (ce, kd, ...), roots */
+    int nterms;
     int64_t batch;
     int64_t classes;
 } pgraph;
@@ -547,6 +549,7 @@ static int pgraph_build(run *R, pgraph *G, const dataset *D, const kdr_node *con
     }
     G->label = kd_graph_add_input(G->g, "label", kd_shape_make(1, (const int64_t[]){ G->batch }));
     G->loss = -1;
+    int32_t first = G->g->nnodes;
     for (int k = 0; k < nloss; k++) {
         /* a per-model loss trains its model only: the other trained
          * models' tensors are constants in it */
@@ -589,9 +592,19 @@ static int pgraph_build(run *R, pgraph *G, const dataset *D, const kdr_node *con
         if (G->g->params[i].model < 0) trainable = 1;   /* created by the loss (adapters) */
         G->g->params[i].trainable = trainable;
     }
-    int32_t roots[MAX_MODELS + 1];
+    /* the scalar terms of the loss stay readable, to name a NaN one */
+    G->nterms = 0;
+    for (int32_t k = first; k < G->g->nnodes && G->loss >= 0 && G->nterms < 32; k++) {
+        const kd_node *n = &G->g->nodes[k];
+        if (n->kind != KD_NODE_OP || n->shape.ndim != 0 || k == G->loss) continue;
+        const char *on = n->op->name;
+        if (!strcmp(on, "add") || !strcmp(on, "sub") || !strcmp(on, "mul") || !strcmp(on, "scale")) continue;
+        G->terms[G->nterms++] = k;
+    }
+    int32_t roots[MAX_MODELS + 1 + 32];
     int nroots = 0;
     if (G->loss >= 0) roots[nroots++] = G->loss;
+    for (int k = 0; k < G->nterms; k++) roots[nroots++] = G->terms[k];
     for (int i = 0; i < G->nm; i++)
         if (G->m[i].out >= 0) roots[nroots++] = G->m[i].out;
     char err[512];
@@ -1633,8 +1646,25 @@ static int run_phase(run *R, const kdr_node *ph)
             double l = kd_exec_value(G.e, G.loss)[0];
             if (!isfinite(l)) {
                 R->unit = kd_program_unit_of(R->p, ph);
-                fail(R, KD_RUN_FAILED, S.loss, "the loss is %s in phase '%s', epoch %lld, step %lld",
-                     isnan(l) ? "NaN" : "infinite", ph->name, (long long)ep + 1, (long long)st + 1);
+                /* name the first term that is not finite, where it is written */
+                kdr_node term;
+                memset(&term, 0, sizeof term);
+                const char *tname = NULL;
+                for (int k = 0; k < G.nterms && !tname; k++) {
+                    double v = kd_exec_value(G.e, G.terms[k])[0];
+                    if (isfinite(v)) continue;
+                    const kd_node *n = &G.g->nodes[G.terms[k]];
+                    tname = n->op->name;
+                    term.beg = n->beg;
+                    term.end = n->end;
+                }
+                if (tname)
+                    fail(R, KD_RUN_FAILED, &term, "the loss is %s in phase '%s', epoch %lld, step %lld: "
+                         "the first term that is not finite is this %s", isnan(l) ? "NaN" : "infinite", ph->name, (long long)ep + 1,
+                         (long long)st + 1, tname);
+                else
+                    fail(R, KD_RUN_FAILED, S.loss, "the loss is %s in phase '%s', epoch %lld, step %lld",
+                         isnan(l) ? "NaN" : "infinite", ph->name, (long long)ep + 1, (long long)st + 1);
                 goto out;
             }
             if (kd_exec_backward(G.e, G.loss)) { fail(R, KD_RUN_FAILED, NULL, "backward pass failed"); goto out; }

@@ -444,6 +444,20 @@ static void test_run_errors(void)
     CU_ASSERT_EQUAL(r.status, 4);
     CU_ASSERT(contains(r.err, "/nonexistent/fmnist"));
     run_free(&r);
+    /* a loss that overflows stops the run: exit 1, naming the phase, epoch,
+     * step and the term, at its place in the recipe */
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0) {
+        const char *nan = write_tmp("nan.kdr",
+            "data f = idx(\"/usr/share/datasets/fashion-mnist\") { train \"train\"; limit 500 }\n"
+            "net n() { out linear(flatten(in), 10) }\nmodel m = n()\n"
+            "phase p {\n  train m on f.train; epochs 1; batch 50\n  optimizer sgd(lr: 1e30)\n"
+            "  loss 0.5 * ce(m.out, label)\n     + 0.5 * mse(m.out, m.out * 0)\n}\n");
+        r = run_kdrun("--color=never", nan, NULL);
+        CU_ASSERT_EQUAL(r.status, 1);
+        CU_ASSERT(contains(r.err, "nan.kdr:8:14: error: the loss is infinite in phase 'p', epoch 1, step 2: "
+                          "the first term that is not finite is this mse"));
+        run_free(&r);
+    }
     /* --resume of something that is not a run directory: a usage error */
     r = run_kdrun("--resume", tmpdir, NULL);
     CU_ASSERT_EQUAL(r.status, 2);
