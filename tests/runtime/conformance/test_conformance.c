@@ -10,6 +10,15 @@
  * relative, with torch's float32 step and with the float64 one:
  *     max |ours - torch| / max |torch|   (per tensor).
  *
+ * Where torch's float32 gradient of a tensor is itself more than 1e-4 from
+ * torch's float64 one, ours is held to the float64 one only (the count is
+ * printed).  Measured on an AMD EPYC (Zen 5) with Debian's torch 1.13: its
+ * AVX2 kernels put 51 of the 65 weight gradients (every layer before the
+ * last stage's first block) 2e-3..2.9e-2 from float64, while with
+ * ATEN_CPU_CAPABILITY=default torch float32 and ours are both within
+ * 3.2e-6 of it: the relu coin described below, flipped by torch's own
+ * rounding in stage 3 and carried back to every earlier layer.
+ *
  * The seed matters.  With some initialisations one relu input of the 20
  * layers lies within float32 rounding of 0, float32 and float64 take
  * different branches there, and a whole weight gradient moves by up to ~1%:
@@ -201,7 +210,7 @@ static void test_resnet20_matches_torch(void)
     double e_grad = 0, e_stat = 0, e_grad64 = 0, e_torch64 = 0;
     double e_logits64 = rel_err(kd_exec_value(e, logits), find(t, nt, "logits64"), BATCH * 10);
     const char *worst = "";
-    int compared = 0;
+    int compared = 0, torch_off = 0;
     for (int32_t i = 0; i < g->nparams; i++) {
         char name[200];
         snprintf(name, sizeof name, "grad:%s", g->params[i].name);
@@ -210,18 +219,25 @@ static void test_resnet20_matches_torch(void)
         if (!o) continue;
         double r = rel_err(kd_exec_grads(e) + g->params[i].offset, o,
                            (size_t)kd_shape_numel(&g->params[i].shape));
-        CU_ASSERT(r >= 0 && r <= TOL);
-        if (!(r <= TOL)) fprintf(stderr, "\n  %s: %.3g", name, r);
-        if (!(r <= e_grad)) e_grad = r, worst = g->params[i].name;
         /* and against the float64 step */
-        snprintf(name, sizeof name, "grad64:%s", g->params[i].name);
-        const tensor *o64 = find(t, nt, name);
+        char name64[200];
+        snprintf(name64, sizeof name64, "grad64:%s", g->params[i].name);
+        const tensor *o64 = find(t, nt, name64);
         CU_ASSERT_PTR_NOT_NULL(o64);
         if (!o64) continue;
         double r64 = rel_err(kd_exec_grads(e) + g->params[i].offset, o64,
                              (size_t)kd_shape_numel(&g->params[i].shape));
         double t64 = rel_err(o->data, o64, (size_t)kd_shape_numel(&g->params[i].shape));
         CU_ASSERT(r64 >= 0 && r64 <= TOL);
+        /* torch's float32 gradient is the reference only where torch agrees
+         * with its own float64 step (see the note on relu flips above) */
+        if (t64 <= TOL) {
+            CU_ASSERT(r >= 0 && r <= TOL);
+            if (!(r <= TOL)) fprintf(stderr, "\n  %s: %.3g", name, r);
+            if (!(r <= e_grad)) e_grad = r, worst = g->params[i].name;
+        } else {
+            torch_off++;
+        }
         if (r64 > e_grad64) e_grad64 = r64;
         if (t64 > e_torch64) e_torch64 = t64;
         compared++;
@@ -253,9 +269,10 @@ static void test_resnet20_matches_torch(void)
             "    logits     max rel err %.3g\n    loss       rel err %.3g (ours %.7f)\n"
             "    gradients  max rel err %.3g over %d tensors (worst %s)\n"
             "    bn stats   max rel err %.3g over %d layers\n"
-            "  against the float64 step: logits %.3g, gradients %.3g (torch float32: %.3g)\n",
-            BATCH, python, e_logits, e_loss, (double)kd_exec_value(e, loss)[0], e_grad, compared,
-            worst, e_stat, nbn, e_logits64, e_grad64, e_torch64);
+            "  against the float64 step: logits %.3g, gradients %.3g (torch float32: %.3g)\n"
+            "  %d gradients where torch float32 is itself > %g from float64: compared to float64 only\n",
+            BATCH, python, e_logits, e_loss, (double)kd_exec_value(e, loss)[0], e_grad, compared - torch_off,
+            worst, e_stat, nbn, e_logits64, e_grad64, e_torch64, torch_off, TOL);
     for (int i = 0; i < nt; i++) free(t[i].data);
     free(t);
     unlink(fin), unlink(fout), unlink(recipe), rmdir(dir);
