@@ -562,6 +562,8 @@ static const opmap opmaps[] = {
     { "smooth_l1", "smooth_l1", "" },
     { "bce_with_logits", "bce_with_logits", "" },
     { "cosine", "cosine", "" },
+    /* ops/ kernels that had no mapping yet (relu6 existed but was unmapped) */
+    { "relu6", "relu6", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)
