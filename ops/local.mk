@@ -38,3 +38,8 @@ dist_man_MANS += man/kdr-conv2d.7 man/kdr-linear.7 man/kdr-batchnorm2d.7 \
 	man/kdr-dropout.7 man/kdr-aggregate.7 man/kdr-ce.7 man/kdr-kd.7 \
 	man/kdr-mse.7 man/kdr-l1.7 man/kdr-smooth_l1.7 \
 	man/kdr-bce_with_logits.7 man/kdr-cosine.7 man/kdr-kl.7 man/kdr-relu6.7
+
+# network-shape ops: conv1d (also the recipe's dconv), deconv
+OPS_KERNELS += ops/conv1d.c ops/deconv.c
+tests_ops_test_ops_SOURCES += tests/ops/ref_net.h
+dist_man_MANS += man/kdr-conv1d.7 man/kdr-deconv.7

@@ -564,6 +564,9 @@ static const opmap opmaps[] = {
     { "cosine", "cosine", "" },
     /* ops/ kernels that had no mapping yet (relu6 existed but was unmapped) */
     { "relu6", "relu6", "" },
+    { "conv1d", "conv1d", "" },
+    { "dconv", "conv1d", "d=dilation" },  /* c = channels, causal */
+    { "deconv", "deconv", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)
@@ -761,6 +764,13 @@ static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, i
         char e2[256];
         kd_attr_set_num(op, av, kd_attr_index(op, "c"), (double)ch, e2, sizeof e2);
         kd_attr_set_num(op, av, kd_attr_index(op, "groups"), (double)ch, e2, sizeof e2);
+    }
+    if (strcmp(b->name, "dconv") == 0 && ndata == 1) {
+        const kd_shape *xs = &C->g->nodes[ins[0]].shape;
+        char e2[256];
+        kd_attr_set_num(op, av, kd_attr_index(op, "c"), xs->ndim >= 2 ? (double)xs->dims[1] : 1,
+                        e2, sizeof e2);
+        kd_attr_set_num(op, av, kd_attr_index(op, "causal"), 1, e2, sizeof e2);
     }
     int32_t t = add_op(C, F, call, op, ins, ndata, av, b->name);
     return t < 0 ? kv_none() : kv_tensor(t);
