@@ -567,6 +567,12 @@ static const opmap opmaps[] = {
     { "conv1d", "conv1d", "" },
     { "dconv", "conv1d", "d=dilation" },  /* c = channels, causal */
     { "deconv", "deconv", "" },
+    { "slice", "slice", "" },
+    { "reshape", "reshape", "" },
+    { "split", "split", "" },
+    { "shuffle", "shuffle", "" },
+    { "pixel_shuffle", "pixel_shuffle", "" },
+    { "pixel_unshuffle", "pixel_unshuffle", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)
@@ -690,6 +696,8 @@ static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, i
         const kdr_argspec *s = &b->args[i];
         kv v = vals[i];
         if (s->kind == KDR_A_TENSOR || s->kind == KDR_A_TENSORS) {
+            /* concat([a, b]): the rest list holds one list of tensors */
+            if (s->rest && v.k == KV_LIST && v.n == 1 && v.items[0].k == KV_LIST) v = v.items[0];
             int n = v.k == KV_LIST ? v.n : 1;
             for (int k = 0; k < n; k++) {
                 kv t = v.k == KV_LIST ? v.items[k] : v;
