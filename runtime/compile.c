@@ -573,6 +573,10 @@ static const opmap opmaps[] = {
     { "shuffle", "shuffle", "" },
     { "pixel_shuffle", "pixel_shuffle", "" },
     { "pixel_unshuffle", "pixel_unshuffle", "" },
+    { "upsample", "upsample", "" },
+    { "matmul", "matmul", "" },
+    { "embedding", "embedding", "" },
+    { "layernorm", "layernorm", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)

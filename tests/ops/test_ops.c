@@ -756,6 +756,7 @@ static void test_net_ops(void)
 {
     static const char *const ops[] = {NET_OPS};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) run_op(ops[i]);
+    net_op_checks();
 }
 
 /* every registered op has cases, so a new op cannot slip in untested */
