@@ -347,6 +347,23 @@ static void test_net_shape_ops(void)
     m = compile_text("use \"nets/mobilenetv2.kdr\"\nmodel s = mobilenetv2(classes: 10)\n", "s", 3, 32);
     if (m < 0) fprintf(stderr, "%s", errtext);
     CU_ASSERT_EQUAL(m, 0);
+    /* NextItNet (embedding, dconv, layernorm, slice) on [N, 64] "ids" (only
+     * the shapes matter here) */
+    m = compile_text("use \"nets/nextitnet.kdr\"\n"
+                     "net seq() { out nextitnet(reshape(in, shape: [-1]), num_items: 50, dim: 8, blocks: 2) }\n"
+                     "model s = seq()\n", "s", 1, 8);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int32_t emb = -1, logits = -1;
+    for (int32_t i = 0; i < graph->nnamed; i++) {
+        if (strstr(graph->named[i].name, ".emb")) emb = graph->named[i].node;
+        if (strstr(graph->named[i].name, ".logits")) logits = graph->named[i].node;
+    }
+    CU_ASSERT_FATAL(emb >= 0 && logits >= 0);
+    CU_ASSERT_EQUAL(graph->nodes[emb].shape.ndim, 3);   /* [N, dim, T] */
+    CU_ASSERT_EQUAL(graph->nodes[emb].shape.dims[1], 8);
+    CU_ASSERT_EQUAL(graph->nodes[emb].shape.dims[2], 64);
+    CU_ASSERT_EQUAL(graph->nodes[logits].shape.dims[1], 50);
 }
 
 int main(void)
