@@ -3,8 +3,12 @@
  * Shapes: x [N, C, T], w [F, C, K], b [F], y [N, F, To]
  *   N batch, C input channels, F output channels, K kernel size,
  *   D dilation, S stride; left/right padding PL/PR:
- *     causal: PL = D*(K-1), PR = 0 (y[t] sees x[..t] only, To = T for S = 1)
- *     else:   PL = PR = pad
+ *     causal:          PL = D*(K-1), PR = 0 (y[t] sees x[..t] only)
+ *     pad -1 (default): "same": PL = D*(K-1)/2, PR = D*(K-1) - PL
+ *     pad >= 0:        PL = PR = pad
+ *   Causal and "same" keep the length at stride 1, so the recipe's
+ *   conv1d(c, k: 5) and conv1d(c, k: 3, causal: true) are interchangeable
+ *   (AdaRec's choice candidates).
  *   To = (T + PL + PR - D*(K-1) - 1)/S + 1.
  *
  * forward:  y[n,f,o] = b[f] + sum_{c,k} w[f,c,k] x[n,c,o*S - PL + k*D]
@@ -24,7 +28,7 @@ static const kd_attr_spec attrs[] = {
     {.name = "c", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1},
     {.name = "k", .type = KD_ATTR_INT, .def = 3, .min = 1, .max = 1024, .required = 1},
     {.name = "stride", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1024},
-    {.name = "pad", .type = KD_ATTR_INT, .def = 0, .min = 0, .max = 1 << 20},
+    {.name = "pad", .type = KD_ATTR_INT, .def = -1, .min = -1, .max = 1 << 20},
     {.name = "dilation", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20},
     {.name = "causal", .type = KD_ATTR_BOOL, .def = 0, .min = 0, .max = 1},
     {.name = "bias", .type = KD_ATTR_BOOL, .def = 1, .min = 0, .max = 1},
@@ -44,14 +48,18 @@ static geo get_geo(const kd_op_ctx *c)
     g.K = KD_A_INT(c, A_K);
     g.S = KD_A_INT(c, A_STRIDE);
     g.D = KD_A_INT(c, A_DIL);
+    int64_t span = g.D * (g.K - 1);
     if (KD_A_INT(c, A_CAUSAL)) {
-        g.PL = g.D * (g.K - 1);
+        g.PL = span;
         g.PR = 0;
+    } else if (KD_A_INT(c, A_PAD) < 0) {
+        g.PL = span / 2;
+        g.PR = span - g.PL;
     } else {
         g.PL = g.PR = KD_A_INT(c, A_PAD);
     }
-    int64_t span = g.D * (g.K - 1) + 1, len = g.T + g.PL + g.PR;
-    g.To = len < span ? 0 : (len - span) / g.S + 1;
+    int64_t len = g.T + g.PL + g.PR;
+    g.To = len < span + 1 ? 0 : (len - span - 1) / g.S + 1;
     return g;
 }
 
@@ -59,9 +67,9 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 {
     const kd_shape *x = &c->in_shape[0];
     if (x->ndim != 3) return kd_err_rank(err, n, "conv1d", 3, "[N, C, T]", x);
-    if (KD_A_INT(c, A_CAUSAL) && KD_A_INT(c, A_PAD))
+    if (KD_A_INT(c, A_CAUSAL) && KD_A_INT(c, A_PAD) > 0)
         return kd_err(err, n, "conv1d: causal pads on the left by dilation*(k-1); "
-                      "pad must be 0, got %lld", (long long)KD_A_INT(c, A_PAD));
+                      "pad must not be given, got %lld", (long long)KD_A_INT(c, A_PAD));
     geo g = get_geo(c);
     if (g.To <= 0)
         return kd_err(err, n, "conv1d: kernel %lld (dilation %lld, pad %lld) does not fit "

@@ -10,6 +10,7 @@ static void ref_conv1d(const inst *t, double *y)
     int64_t F = (int64_t)A(t, "c"), K = (int64_t)A(t, "k"), S = (int64_t)A(t, "stride");
     int64_t Dl = (int64_t)A(t, "dilation"), PL = (int64_t)A(t, "pad"), PR = PL;
     if (A(t, "causal") != 0) PL = Dl * (K - 1), PR = 0;
+    else if (PL < 0) PL = Dl * (K - 1) / 2, PR = Dl * (K - 1) - PL; /* "same" */
     int64_t To = (T + PL + PR - Dl * (K - 1) - 1) / S + 1;
     const float *x = IN(t, 0), *w = IN(t, 1), *b = t->n[2] ? IN(t, 2) : NULL;
     for (int64_t n = 0; n < N; n++)
@@ -194,8 +195,11 @@ static void ref_layernorm(const inst *t, double *y)
 }
 
 #define NET_OP_CASES \
-    /* conv1d: plain, causal + dilation, stride + pad, no bias, batch 1 */ \
+    /* conv1d: "same", unpadded, causal + dilation, stride + pad, no bias, \
+     * even k "same" (one more zero on the right), batch 1 */ \
     {"conv1d", "c=4 k=3", 1, {S3(2, 3, 9)}, {G_N}, 0, 2e-3, ref_conv1d, 1}, \
+    {"conv1d", "c=3 k=3 pad=0", 1, {S3(2, 2, 7)}, {G_N}, 0, 2e-3, ref_conv1d, 2}, \
+    {"conv1d", "c=2 k=4 dilation=1", 1, {S3(2, 3, 6)}, {G_N}, 0, 2e-3, ref_conv1d, 1}, \
     {"conv1d", "c=3 k=3 dilation=2 causal=1", 1, {S3(2, 3, 8)}, {G_N}, 0, 2e-3, ref_conv1d, 2}, \
     {"conv1d", "c=2 k=4 stride=2 pad=1 bias=0", 1, {S3(3, 2, 11)}, {G_N}, 0, 2e-3, ref_conv1d, 1}, \
     {"conv1d", "c=5 k=2 dilation=4 causal=1", 1, {S3(1, 5, 6)}, {G_N}, 0, 2e-3, ref_conv1d, 2}, \
@@ -270,7 +274,10 @@ static void net_op_checks(void)
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 32, 10]");
     KD_ASSERT_STR_EQ(kd_shape_str(&c.in_shape[1], b, sizeof b), "[32, 16, 3]");
     CU_ASSERT(net_infer("conv1d", "c=4 k=3 causal=1 pad=1", 1, &x3, err, sizeof err, &c) == -1);
-    CU_ASSERT(net_infer("conv1d", "c=4 k=6 dilation=2", 1, &x3, err, sizeof err, &c) == -1);
+    CU_ASSERT(net_infer("conv1d", "c=4 k=6 dilation=2 pad=0", 1, &x3, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "conv1d: kernel 6 (dilation 2, pad 0) does not fit input length 10");
+    CU_ASSERT(net_infer("conv1d", "c=4 k=4 dilation=3", 1, &x3, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 4, 10]"); /* "same" */
     CU_ASSERT(net_infer("deconv", "c=3 k=2 stride=2", 1, &x4, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 3, 10, 12]");
     KD_ASSERT_STR_EQ(kd_shape_str(&c.in_shape[1], b, sizeof b), "[16, 3, 2, 2]");
@@ -302,6 +309,26 @@ static void net_op_checks(void)
     CU_ASSERT(net_infer("embedding", "n=100 dim=16", 1, &ids, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16, 10]");
     CU_ASSERT(net_infer("layernorm", "axis=0", 1, &x3, err, sizeof err, &c) == -1);
+
+    /* causal conv1d: changing x at time t changes no output before t */
+    {
+        static const tcase tc = {"conv1d", "c=3 k=3 dilation=2 causal=1", 1, {{{2, 2, 9}, 3}}, {G_N}, 0, 0, NULL, 1};
+        inst t;
+        rng_seed(19);
+        if (inst_make(&t, &tc) == 0) {
+            float y0[2 * 3 * 9];
+            t.d->forward(&t.c);
+            memcpy(y0, t.c.out, sizeof y0);
+            t.buf[0][(1 * 2 + 1) * 9 + 5] += 1.0f; /* n 1, channel 1, t 5 */
+            t.d->forward(&t.c);
+            for (int i = 0; i < 2 * 3 * 9; i++) {
+                int n = i / 27, tt = i % 9;
+                if (n == 0 || tt < 5) CU_ASSERT(y0[i] == t.c.out[i]);
+                if (n == 1 && tt == 5) CU_ASSERT(y0[i] != t.c.out[i]);
+            }
+            inst_free(&t);
+        }
+    }
 
     /* embedding: an out-of-range, negative, fractional or NaN id gives a NaN
      * vector (never a read outside the table) and no gradient */

@@ -311,7 +311,7 @@ static void test_net_shape_ops(void)
     CU_ASSERT_EQUAL(dim_of("m.a", 2), 64);
     CU_ASSERT_EQUAL(dim_of("m.b", 1), 6);       /* dconv keeps the channels */
     CU_ASSERT_EQUAL(dim_of("m.b", 2), 64);
-    CU_ASSERT_EQUAL(dim_of("m.c", 2), 58);      /* 64 - 2 (4 - 1) */
+    CU_ASSERT_EQUAL(dim_of("m.c", 2), 64);      /* "same" padding, even k too */
     CU_ASSERT_EQUAL(dim_of("m.e", 2), 2);
     CU_ASSERT_EQUAL(dim_of("m.u", 1), 8);
     CU_ASSERT_EQUAL(dim_of("m.u", 2), 16);
