@@ -302,10 +302,16 @@ static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
         }
         /* MACs of the layers that dominate: conv and linear */
         n = &C->g->nodes[id];
-        if (strcmp(op->name, "conv2d") == 0 || strcmp(op->name, "linear") == 0) {
+        if (strcmp(op->name, "conv2d") == 0 || strcmp(op->name, "linear") == 0 ||
+            strcmp(op->name, "conv1d") == 0) {
             const kd_shape *w = &n->in_shape[ndata];
             int64_t per_out = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
             n->macs = kd_shape_numel(&n->shape) * per_out;
+        } else if (strcmp(op->name, "deconv") == 0) {
+            /* w [C, F, K, K]: every input value meets F K K weights */
+            const kd_shape *w = &n->in_shape[ndata];
+            int64_t per_in = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
+            n->macs = kd_shape_numel(&n->in_shape[0]) * per_in;
         }
     }
     return id;

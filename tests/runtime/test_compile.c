@@ -328,6 +328,10 @@ static void test_net_shape_ops(void)
      * deconv 8*4*2*2 + 8 (weight [C, F, K, K]), two linears */
     int64_t want = (72 + 6) + (108 + 6) + (120 + 5) + (128 + 8) + (10 * 10 + 10) + (16 * 10 + 10);
     CU_ASSERT_EQUAL(kd_graph_model_params(graph, m), want);
+    /* MACs (batch 4): conv1d/dconv out * C K, deconv in * F K K, linears */
+    int64_t macs = 4 * 6 * 64 * 12 + 4 * 6 * 64 * 18 + 4 * 5 * 64 * 24 + 4 * 4 * 8 * 8 * 8 * 4 +
+                   4 * 10 * 10 + 4 * 10 * 16;
+    CU_ASSERT_EQUAL(kd_graph_model_macs(graph, m), macs);
 
     /* a bad shape is a located error with the op's message */
     m = compile_text("net n() { out conv1d(in, 4, k: 3) }\nmodel m = n()\n", "m", 4, 8);
