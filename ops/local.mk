@@ -43,3 +43,14 @@ dist_man_MANS += man/kdr-conv2d.7 man/kdr-linear.7 man/kdr-batchnorm2d.7 \
 	man/kdr-dropout.7 man/kdr-aggregate.7 man/kdr-ce.7 man/kdr-kd.7 \
 	man/kdr-mse.7 man/kdr-l1.7 man/kdr-smooth_l1.7 \
 	man/kdr-bce_with_logits.7 man/kdr-cosine.7 man/kdr-kl.7 man/kdr-relu6.7
+
+# network-shape ops: conv1d (also the recipe's dconv), deconv, layout ops,
+# upsample, matmul, embedding, layernorm
+OPS_KERNELS += ops/conv1d.c ops/deconv.c ops/slice.c ops/reshape.c ops/split.c \
+	ops/shuffle.c ops/pixel_shuffle.c ops/pixel_unshuffle.c ops/upsample.c \
+	ops/matmul.c ops/embedding.c ops/layernorm.c
+tests_ops_test_ops_SOURCES += tests/ops/ref_net.h
+dist_man_MANS += man/kdr-conv1d.7 man/kdr-deconv.7 man/kdr-slice.7 \
+	man/kdr-reshape.7 man/kdr-split.7 man/kdr-shuffle.7 man/kdr-pixel_shuffle.7 \
+	man/kdr-pixel_unshuffle.7 man/kdr-upsample.7 man/kdr-matmul.7 \
+	man/kdr-embedding.7 man/kdr-layernorm.7

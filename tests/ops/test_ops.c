@@ -647,6 +647,9 @@ static void ref_cosine(const inst *t, double *y)
 
 /* dropout (train): reference = the two allowed values, checked separately */
 
+/* conv1d, deconv, upsample, matmul, embedding, layernorm and the layout ops */
+#include "ref_net.h"
+
 /* ---- the case table --------------------------------------------------------- */
 #define S1(a) {{a}, 1}
 #define S2(a, b) {{a, b}, 2}
@@ -729,6 +732,7 @@ static const tcase cases[] = {
     {"bce_with_logits", NULL, 2, {S2(3, 5), S2(3, 5)}, {G_WIDE, G_PROB}, 0, 1e-3, ref_bce, 1},
     {"cosine", NULL, 2, {S2(3, 6), S2(3, 6)}, {G_N, G_N}, 0, 1e-3, ref_cosine, 1},
     {"cosine", NULL, 2, {S4(2, 2, 2, 2), S4(2, 2, 2, 2)}, {G_N, G_N}, 0, 1e-3, ref_cosine, 2},
+    NET_OP_CASES
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -751,6 +755,12 @@ OPTEST(flatten) OPTEST(dropout) OPTEST(mean) OPTEST(maxpool2d) OPTEST(avgpool2d)
 OPTEST(softmax) OPTEST(log_softmax) OPTEST(concat) OPTEST(aggregate) OPTEST(ce)
 OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
 OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
+static void test_net_ops(void)
+{
+    static const char *const ops[] = {NET_OPS};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) run_op(ops[i]);
+    net_op_checks();
+}
 
 /* every registered op has cases, so a new op cannot slip in untested */
 static void test_every_op_has_cases(void)
@@ -1075,7 +1085,7 @@ int main(void)
         KD_TEST(test_log_softmax), KD_TEST(test_concat), KD_TEST(test_aggregate),
         KD_TEST(test_ce), KD_TEST(test_kd), KD_TEST(test_mse), KD_TEST(test_l1),
         KD_TEST(test_smooth_l1), KD_TEST(test_bce_with_logits), KD_TEST(test_cosine),
-        KD_TEST(test_kl), KD_TEST(test_relu6),
+        KD_TEST(test_kl), KD_TEST(test_relu6), KD_TEST(test_net_ops),
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
