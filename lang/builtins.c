@@ -86,7 +86,7 @@ static const kdr_builtin table[] = {
       T("in"), REQ("n", KDR_A_INT, GE(1)), REQ("dim", KDR_A_INT, GE(1)), END),
     B("bn", NET, TIN, "batch normalization over channels (learned scale and shift)",
       T("in"), OPT("eps", KDR_A_NUM, "1e-5", GT(0)), OPT("momentum", KDR_A_NUM, "0.1", IN(0, 1)), END),
-    B("layernorm", NET, TIN, "layer normalization over the last axis",
+    B("layernorm", NET, TIN, "layer normalization over the features: channels of an [N, C, T] sequence, else the last axis",
       T("in"), OPT("eps", KDR_A_NUM, "1e-5", GT(0)), END),
     B("relu", NET, TIN, "max(x, 0)", T("in"), END),
     B("relu6", NET, TIN, "min(max(x, 0), 6)", T("in"), END),

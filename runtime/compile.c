@@ -790,6 +790,12 @@ static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, i
                         e2, sizeof e2);
         kd_attr_set_num(op, av, kd_attr_index(op, "causal"), 1, e2, sizeof e2);
     }
+    if (strcmp(b->name, "layernorm") == 0 && ndata == 1 && C->g->nodes[ins[0]].shape.ndim == 3) {
+        /* a sequence [N, C, T]: normalise each step over its channels (as
+         * NextItNet does), never over time, which would leak later steps */
+        char e2[256];
+        kd_attr_set_num(op, av, kd_attr_index(op, "axis"), 1, e2, sizeof e2);
+    }
     int32_t t = add_op(C, F, call, op, ins, ndata, av, b->name);
     return t < 0 ? kv_none() : kv_tensor(t);
 }

@@ -368,6 +368,17 @@ static void test_net_shape_ops(void)
     CU_ASSERT_EQUAL(graph->nodes[emb].shape.dims[1], 8);
     CU_ASSERT_EQUAL(graph->nodes[emb].shape.dims[2], 64);
     CU_ASSERT_EQUAL(graph->nodes[logits].shape.dims[1], 50);
+    /* layernorm on [N, dim, T] normalises each step over its 8 channels
+     * (gain [8]), not each channel over the 64 steps (gain [64]) */
+    int nln = 0;
+    for (int32_t i = 0; i < graph->nnodes; i++) {
+        const kd_node *nd = &graph->nodes[i];
+        if (nd->kind != KD_NODE_OP || strcmp(nd->op->name, "layernorm") != 0) continue;
+        CU_ASSERT_EQUAL(nd->in_shape[1].ndim, 1);
+        CU_ASSERT_EQUAL(nd->in_shape[1].dims[0], 8);
+        nln++;
+    }
+    CU_ASSERT(nln >= 2);
 }
 
 int main(void)
