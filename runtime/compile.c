@@ -562,6 +562,9 @@ static const opmap opmaps[] = {
     { "smooth_l1", "smooth_l1", "" },
     { "bce_with_logits", "bce_with_logits", "" },
     { "cosine", "cosine", "" },
+    /* ops2 branch: GAN losses, feature_align, emd, psnr/ssim */
+    { "gan_g", "gan_g", "" },
+    { "gan_d", "gan_d", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)

@@ -644,6 +644,29 @@ static void ref_cosine(const inst *t, double *y)
 
 /* dropout (train): reference = the two allowed values, checked separately */
 
+/* ---- references of the ops2 branch (GAN losses, feature_align, ...) ---- */
+static double gan_t(int kind, double d, double t)
+{
+    if (kind == 0) return (d - t) * (d - t);
+    return -(t * log(1 / (1 + exp(-d))) + (1 - t) * log(1 - 1 / (1 + exp(-d))));
+}
+static void ref_gan_g(const inst *t, double *y)
+{
+    int kind = (int)A(t, "kind");
+    double s = 0;
+    for (int64_t i = 0; i < t->n[0]; i++) s += gan_t(kind, IN(t, 0)[i], 1);
+    y[0] = s / (double)t->n[0];
+}
+static void ref_gan_d(const inst *t, double *y)
+{
+    int kind = (int)A(t, "kind");
+    double sr = 0, sf = 0;
+    for (int64_t i = 0; i < t->n[0]; i++) sr += gan_t(kind, IN(t, 0)[i], 1);
+    for (int64_t i = 0; i < t->n[1]; i++) sf += gan_t(kind, IN(t, 1)[i], 0);
+    y[0] = sr / (double)t->n[0] + sf / (double)t->n[1];
+}
+/* ---- end of the ops2 references ---- */
+
 /* ---- the case table --------------------------------------------------------- */
 #define S1(a) {{a}, 1}
 #define S2(a, b) {{a, b}, 2}
@@ -726,6 +749,12 @@ static const tcase cases[] = {
     {"bce_with_logits", NULL, 2, {S2(3, 5), S2(3, 5)}, {G_WIDE, G_PROB}, 0, 1e-3, ref_bce, 1},
     {"cosine", NULL, 2, {S2(3, 6), S2(3, 6)}, {G_N, G_N}, 0, 1e-3, ref_cosine, 1},
     {"cosine", NULL, 2, {S4(2, 2, 2, 2), S4(2, 2, 2, 2)}, {G_N, G_N}, 0, 1e-3, ref_cosine, 2},
+    /* ops2 branch: GAN losses, feature_align, ... */
+    {"gan_g", NULL, 1, {S2(5, 1)}, {G_WIDE}, 0, 1e-3, ref_gan_g, 1},
+    {"gan_g", "kind=bce", 1, {S1(6)}, {G_WIDE}, 0, 1e-3, ref_gan_g, 2},
+    {"gan_d", NULL, 2, {S2(4, 1), S2(4, 1)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_gan_d, 1},
+    {"gan_d", "kind=bce", 2, {S2(3, 2), S1(5)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_gan_d, 2},
+    /* end of the ops2 cases */
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -748,6 +777,8 @@ OPTEST(flatten) OPTEST(dropout) OPTEST(mean) OPTEST(maxpool2d) OPTEST(avgpool2d)
 OPTEST(softmax) OPTEST(log_softmax) OPTEST(concat) OPTEST(aggregate) OPTEST(ce)
 OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
 OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
+/* ops2 branch */
+OPTEST(gan_g) OPTEST(gan_d)
 
 /* every registered op has cases, so a new op cannot slip in untested */
 static void test_every_op_has_cases(void)
@@ -1032,8 +1063,12 @@ int main(void)
         KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_dropout_mask),
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_chunking), KD_TEST_END};
+    static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
+        KD_TEST(test_gan_g), KD_TEST(test_gan_d),
+        KD_TEST_END};
     if (kd_unit_init() != 0) return 2;
-    if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests)) {
+    if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests) ||
+        kd_unit_suite("ops2", ops2_tests)) {
         CU_cleanup_registry();
         return 2;
     }
