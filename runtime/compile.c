@@ -224,6 +224,8 @@ static int next_count(cc *C, frame *F, const char *op)
 static const char *slot_name(const kd_op_def *op, int slot)
 {
     if (strcmp(op->name, "aggregate") == 0) return "alpha";
+    if (strcmp(op->name, "feature_align") == 0)
+        return (const char *[]){ "scale_weight", "scale_bias", "shift_weight", "shift_bias" }[slot & 3];
     return slot == 0 ? "weight" : slot == 1 ? "bias" : "param";
 }
 
@@ -306,6 +308,8 @@ static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
             const kd_shape *w = &n->in_shape[ndata];
             int64_t per_out = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
             n->macs = kd_shape_numel(&n->shape) * per_out;
+        } else if (strcmp(op->name, "feature_align") == 0) {   /* two 1x1 convs, the product */
+            n->macs = kd_shape_numel(&n->shape) * (2 * n->in_shape[ndata].dims[1] + 1);
         }
     }
     return id;
@@ -565,6 +569,7 @@ static const opmap opmaps[] = {
     /* ops2 branch: GAN losses, feature_align, emd, psnr/ssim */
     { "gan_g", "gan_g", "" },
     { "gan_d", "gan_d", "" },
+    { "feature_align", "feature_align", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)

@@ -665,6 +665,39 @@ static void ref_gan_d(const inst *t, double *y)
     for (int64_t i = 0; i < t->n[1]; i++) sf += gan_t(kind, IN(t, 1)[i], 0);
     y[0] = sr / (double)t->n[0] + sf / (double)t->n[1];
 }
+static void ref_feature_align(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), C = D(t, 0, 1), H = D(t, 0, 2), W = D(t, 0, 3);
+    int64_t K = D(t, 1, 1), Hz = D(t, 1, 2), Wz = D(t, 1, 3);
+    int avg = (int)A(t, "mode") == 0;
+    const float *z = IN(t, 1), *Ws = IN(t, 2), *bs = IN(t, 3), *Wt = IN(t, 4), *bt = IN(t, 5);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t w = 0; w < W; w++) {
+                double g[16];
+                for (int64_t k = 0; k < K; k++) {
+                    const float *zp = z + (n * K + k) * Hz * Wz;
+                    if (avg) {
+                        int64_t fh = Hz / H, fw = Wz / W;
+                        double s = 0;
+                        for (int64_t i = 0; i < fh; i++)
+                            for (int64_t j = 0; j < fw; j++) s += zp[(h * fh + i) * Wz + w * fw + j];
+                        g[k] = s / (double)(fh * fw);
+                    } else {
+                        g[k] = zp[(int64_t)floor((double)h * Hz / H) * Wz + (int64_t)floor((double)w * Wz / W)];
+                    }
+                }
+                for (int64_t c = 0; c < C; c++) {
+                    double sc = bs[c], sh = bt[c];
+                    for (int64_t k = 0; k < K; k++) {
+                        sc += Ws[c * K + k] * g[k];
+                        sh += Wt[c * K + k] * g[k];
+                    }
+                    int64_t i = ((n * C + c) * H + h) * W + w;
+                    y[i] = IN(t, 0)[i] * (1 + sc) + sh;
+                }
+            }
+}
 /* ---- end of the ops2 references ---- */
 
 /* ---- the case table --------------------------------------------------------- */
@@ -754,6 +787,9 @@ static const tcase cases[] = {
     {"gan_g", "kind=bce", 1, {S1(6)}, {G_WIDE}, 0, 1e-3, ref_gan_g, 2},
     {"gan_d", NULL, 2, {S2(4, 1), S2(4, 1)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_gan_d, 1},
     {"gan_d", "kind=bce", 2, {S2(3, 2), S1(5)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_gan_d, 2},
+    {"feature_align", NULL, 2, {S4(2, 3, 2, 3), S4(2, 4, 4, 6)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 1},
+    {"feature_align", NULL, 2, {S4(1, 2, 3, 3), S4(1, 2, 3, 3)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 2},
+    {"feature_align", "mode=nearest", 2, {S4(2, 2, 3, 4), S4(2, 3, 5, 2)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 2},
     /* end of the ops2 cases */
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -778,7 +814,7 @@ OPTEST(softmax) OPTEST(log_softmax) OPTEST(concat) OPTEST(aggregate) OPTEST(ce)
 OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
 OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
 /* ops2 branch */
-OPTEST(gan_g) OPTEST(gan_d)
+OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align)
 
 /* every registered op has cases, so a new op cannot slip in untested */
 static void test_every_op_has_cases(void)
@@ -1064,7 +1100,7 @@ int main(void)
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_chunking), KD_TEST_END};
     static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
-        KD_TEST(test_gan_g), KD_TEST(test_gan_d),
+        KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align),
         KD_TEST_END};
     if (kd_unit_init() != 0) return 2;
     if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests) ||

@@ -184,7 +184,7 @@ static void test_recursion_is_an_error(void)
 static void test_unknown_op_is_not_an_error(void)
 {
     /* an op that this build does not have yet gives a note, not an error */
-    int m = compile_text("net f() { out feature_align(in, in) }\nmodel m = f()\n", "m", 4, 8);
+    int m = compile_text("net f() { out pixel_unshuffle(in, 2) }\nmodel m = f()\n", "m", 4, 8);
     CU_ASSERT_EQUAL(m, -2);
     CU_ASSERT_EQUAL(diag.errors, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "not in this build yet"));
@@ -279,6 +279,38 @@ static void test_loss_expressions(void)
     CU_ASSERT_EQUAL(agg->in[1], kd_graph_find(graph, "t.block[3,2]"));
 }
 
+/* ops2 branch: feature_align in a net (guide at twice the resolution),
+ * GAN losses in a phase */
+static void test_ops2_compile(void)
+{
+    int m = compile_text("data d = cifar10(\"/x\") { train \"train\" }\n"
+                         "net fa() {\n  h = conv(in, 6, k: 3, pad: 1, stride: 2)\n"
+                         "  out feature_align(h, in)\n}\nmodel m = fa()\n"
+                         "phase p { train m on d.train; loss gan_g(m.out) + gan_d(m.out, m.h, kind: bce) }\n",
+                         "m", 4, 8);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int32_t o = kd_graph_find(graph, "m.out");
+    CU_ASSERT_FATAL(o >= 0);
+    CU_ASSERT_STRING_EQUAL(graph->nodes[o].op->name, "feature_align");
+    CU_ASSERT_EQUAL(graph->nodes[o].shape.dims[1], 6);
+    CU_ASSERT_EQUAL(graph->nodes[o].shape.dims[2], 4);
+    int found = 0;
+    for (int32_t i = 0; i < graph->nparams; i++)
+        if (strstr(graph->params[i].name, "feature_align0.scale_weight")) {
+            found++;
+            CU_ASSERT_EQUAL(graph->params[i].shape.dims[0], 6);
+            CU_ASSERT_EQUAL(graph->params[i].shape.dims[1], 4);
+        }
+    CU_ASSERT_EQUAL(found, 1);
+    int32_t l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("p"), "p", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    CU_ASSERT_STRING_EQUAL(graph->nodes[l].op->name, "add");
+    const kd_node *gd = &graph->nodes[graph->nodes[l].in[1]];
+    CU_ASSERT_STRING_EQUAL(gd->op->name, "gan_d");
+    CU_ASSERT_EQUAL((int)gd->attr[0].num, 1);   /* kind: bce */
+    CU_ASSERT_STRING_EQUAL(graph->nodes[graph->nodes[l].in[0]].op->name, "gan_g");
+}
+
 int main(void)
 {
     static const kd_unit_test tests[] = {
@@ -293,6 +325,7 @@ int main(void)
         KD_TEST(test_unknown_op_is_not_an_error),
         KD_TEST(test_numbers_and_conditions),
         KD_TEST(test_loss_expressions),
+        KD_TEST(test_ops2_compile),
         KD_TEST_END
     };
     kdr_diag_init(&diag);
