@@ -904,6 +904,8 @@ static kv apply_model(cc *C, frame *F, const kdr_node *e, const kdr_node *decl, 
     return out;
 }
 
+static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b);   /* ops2 block */
+
 static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
 {
     const kdr_node *callee = e->a;
@@ -980,6 +982,7 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
         C->g->nwsched++;
         return kv_tensor(id);
     }
+    if (b && F->phase && strcmp(name, "cost") == 0) return call_cost(C, F, e, b);
     if (b) return call_op(C, F, e, b, 0);
     if (F->phase) {
         const kdr_unit *mu = NULL;
@@ -1422,4 +1425,184 @@ int32_t kd_graph_add_input(kd_graph *g, const char *name, kd_shape shape)
     n->name = kdr_arena_intern(g->arena, name, strlen(name));
     name_tensor(&C, n->name, id);
     return id;
+}
+
+int32_t kd_graph_add_const(kd_graph *g, const char *name, const float *v, int64_t n, int scalar)
+{
+    if (g->nconsts == (int)(sizeof g->consts / sizeof g->consts[0]) || n < 1 || (scalar && n != 1))
+        return -1;
+    float *copy = kdr_arena_alloc(g->arena, (size_t)n * sizeof *copy);
+    if (!copy) return -1;
+    memcpy(copy, v, (size_t)n * sizeof *copy);
+    int32_t id = kd_graph_add_input(g, name, scalar ? kd_shape_make(0, NULL) : kd_shape_make(1, &n));
+    if (id < 0) return -1;
+    g->nodes[id].label = "constant";
+    g->consts[g->nconsts].node = id;
+    g->consts[g->nconsts].v = copy;
+    g->consts[g->nconsts].n = n;
+    g->nconsts++;
+    return id;
+}
+
+/* ---- ops2 block: cost(model, target: params|macs) ------------------------------
+ *
+ * The expected size of a searched model under its architecture weights.
+ * Mixtures are the model's aggregate and choice nodes; every other op node
+ * is charged to the innermost mixture candidate that all of its paths to
+ * the model output go through (its "owner"), or to the fixed part when
+ * there is none (shared, or not on the way to the output).  Owners are
+ * found in one pass in reverse creation order (consumers come after their
+ * inputs): a node's owner is the lowest common ancestor, in the tree of
+ * candidates, of the owners of its uses.  One `cost` op per mixture shares
+ * the mixture's alpha; the first also carries the fixed part; they are
+ * summed.  Nested mixtures: an inner candidate is weighted by its own
+ * mixture's weights only (the outer weight is not multiplied in). */
+
+static int is_mixture(const kd_node *n)
+{
+    return n->kind == KD_NODE_OP && (strcmp(n->op->name, "aggregate") == 0 ||
+                                     strcmp(n->op->name, "choice") == 0);
+}
+
+/* owner labels: -2 unset, -1 the fixed part, else a candidate index
+ * (cand_mix[l] = its mixture's node, whose own owner is its parent) */
+static int32_t owner_lca(const int32_t *owner, const int32_t *cand_mix, int32_t a, int32_t b)
+{
+    if (a == -2) return b;
+    if (b == -2 || a == b) return a;
+    for (int32_t x = a; x >= 0; x = owner[cand_mix[x]])
+        for (int32_t y = b; y >= 0; y = owner[cand_mix[y]])
+            if (x == y) return x;
+    return -1;
+}
+
+static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b)
+{
+    kv vals[32];
+    const kdr_node *where[32];
+    if (bind_builtin_args(C, F, e, b, vals, where, 0)) return kv_none();
+    kd_graph *g = C->g;
+    if (vals[0].k != KV_SYM && vals[0].k != KV_STR) {
+        err(C, where[0], "cost needs a model, got %s", kind_name(vals[0].k));
+        return kv_none();
+    }
+    const char *mname = vals[0].s, *target = vals[1].k == KV_SYM ? vals[1].s : "params";
+    int macs = strcmp(target, "macs") == 0;
+    int m = -1;
+    for (int i = 0; i < g->nmodels; i++)
+        if (strcmp(g->model_names[i], mname) == 0) m = i;
+    int32_t out = kd_graph_find(g, str(C, "%s.out", mname));
+    if (m < 0 || out < 0) {
+        err(C, where[0], "cost: no model named '%s' in this phase", mname);
+        return kv_none();
+    }
+    int32_t nn = g->nnodes, *owner = malloc(sizeof(int32_t) * (size_t)nn * 2);
+    int32_t *first = owner ? owner + nn : NULL;   /* a mixture node's first candidate */
+    int32_t ncand = 0, nmix = 0, *cand_mix = NULL;
+    for (int32_t i = 0; owner && i < nn; i++) {
+        owner[i] = -2;
+        first[i] = -1;
+        if (g->nodes[i].model == m && is_mixture(&g->nodes[i])) {
+            first[i] = ncand;
+            ncand += g->nodes[i].ndata;
+            nmix++;
+        }
+    }
+    if (owner) cand_mix = malloc(sizeof(int32_t) * (size_t)(ncand ? ncand : 1));
+    double *tab = cand_mix ? calloc((size_t)ncand + 1, sizeof(double)) : NULL;
+    if (!tab) {
+        free(owner);
+        free(cand_mix);
+        err(C, e, "out of memory");
+        return kv_none();
+    }
+    for (int32_t i = 0; i < nn; i++)
+        for (int k = 0; first[i] >= 0 && k < g->nodes[i].ndata; k++) cand_mix[first[i] + k] = i;
+    owner[out] = -1;
+    int64_t batch = g->nodes[out].shape.ndim > 0 && g->nodes[out].shape.dims[0] > 0
+                    ? g->nodes[out].shape.dims[0] : 1;
+    double fixed = 0;
+    for (int32_t i = nn - 1; i >= 0; i--) {
+        const kd_node *n = &g->nodes[i];
+        if (n->model != m) continue;
+        if (owner[i] == -2) owner[i] = -1;      /* not on the way to the output */
+        if (n->kind != KD_NODE_OP) continue;
+        for (int d = 0; d < n->ndata; d++) {
+            int32_t src = n->in[d];
+            if (src < 0 || src >= nn || g->nodes[src].model != m) continue;
+            int32_t use = first[i] >= 0 ? first[i] + d : owner[i];
+            owner[src] = owner_lca(owner, cand_mix, owner[src], use);
+        }
+        double cost = 0;
+        if (macs) cost = (double)n->macs / (double)batch;
+        else
+            for (int s = n->ndata; s < n->ndata + n->op->nparams; s++)
+                if (n->in[s] >= 0 && !g->params[n->in[s]].arch)
+                    cost += (double)kd_shape_numel(&g->params[n->in[s]].shape);
+        if (owner[i] >= 0) tab[1 + owner[i]] += cost;
+        else fixed += cost;
+    }
+    kv result = kv_none();
+    if (nmix == 0) {
+        err(C, where[0], "cost: model '%s' has no architecture weights (choice or aggregate)", mname);
+        goto done;
+    }
+    const kd_op_def *op = kd_op_find("cost");
+    int32_t acc = -1;
+    int done_fixed = 0;
+    for (int32_t i = 0; i < nn && !STOP(C); i++) {
+        if (first[i] < 0) continue;
+        const kd_node *mix = &g->nodes[i];
+        int K = mix->ndata;
+        float row[KD_MAXIN + 1];
+        row[0] = done_fixed ? 0.0f : (float)fixed;
+        done_fixed = 1;
+        for (int k = 0; k < K; k++) row[1 + k] = (float)tab[1 + first[i] + k];
+        int32_t t = kd_graph_add_const(g, str(C, "%s.cost%d", F->path, g->nconsts), row, K + 1, 0);
+        if (t < 0) { err(C, e, "cost: too many constants in one graph"); goto done; }
+        kd_attr_val av[KD_MAXATTR];
+        memset(av, 0, sizeof av);
+        kd_attrs_default(op, av);
+        char msg[256] = "";
+        if (kd_attr_set_num(op, av, kd_attr_index(op, "k"), K, msg, sizeof msg)) {
+            err(C, e, "%s", msg);
+            goto done;
+        }
+        /* a cost node whose parameter is the mixture's alpha (shared, not new) */
+        kd_op_ctx ctx;
+        memset(&ctx, 0, sizeof ctx);
+        ctx.attr = av;
+        ctx.nin = 2;
+        ctx.in_shape[0] = g->nodes[t].shape;
+        kd_op_info info;
+        if (kd_op_infer(op, &ctx, &info, msg, sizeof msg)) { err(C, e, "%s", msg); goto done; }
+        int32_t id = new_node(C);
+        if (id < 0) { err(C, e, "the model has more than %d operations", MAX_NODES); goto done; }
+        kd_node *n = &g->nodes[id];
+        n->kind = KD_NODE_OP;
+        n->op = op;
+        memcpy(n->attr, av, sizeof av);
+        n->ndata = 1;
+        n->shape = ctx.out_shape;
+        n->info = info;
+        n->label = "cost";
+        n->beg = e->beg;
+        n->end = e->end;
+        n->in[0] = t;
+        n->in_shape[0] = ctx.in_shape[0];
+        n->in[1] = g->nodes[i].in[K];
+        n->in_shape[1] = ctx.in_shape[1];
+        if (acc < 0) acc = id;
+        else {
+            int32_t two[2] = { acc, id };
+            acc = op_simple(C, F, e, "add", two, 2, 0);
+            if (acc < 0) goto done;
+        }
+    }
+    if (!STOP(C) && acc >= 0) result = kv_tensor(acc);
+done:
+    free(owner);
+    free(cand_mix);
+    free(tab);
+    return result;
 }

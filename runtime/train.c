@@ -693,6 +693,10 @@ static void feed(pgraph *G, const kd_batch *b)
         if (b->n < G->batch)
             memset(x + (size_t)b->n * row, 0, (size_t)(G->batch - b->n) * row * sizeof(float));
     }
+    for (int i = 0; i < G->g->nconsts; i++) {   /* cost tables, fixed temperatures */
+        float *c = kd_exec_input(G->e, G->g->consts[i].node);
+        if (c) memcpy(c, G->g->consts[i].v, (size_t)G->g->consts[i].n * sizeof(float));
+    }
     float *lab = kd_exec_input(G->e, G->label);
     if (lab && b->label)
         for (int64_t r = 0; r < G->batch; r++) lab[r] = r < b->n ? (float)b->label[r] : 0.0f;

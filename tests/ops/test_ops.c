@@ -698,6 +698,15 @@ static void ref_feature_align(const inst *t, double *y)
                 }
             }
 }
+static void ref_cost(const inst *t, double *y)
+{
+    int64_t K = (int64_t)A(t, "k");
+    const float *tab = IN(t, 0), *a = IN(t, 1);
+    double z = 0, e = 0;
+    for (int64_t k = 0; k < K; k++) z += exp((double)a[k]);
+    for (int64_t k = 0; k < K; k++) e += exp((double)a[k]) / z * tab[1 + k];
+    y[0] = A(t, "scale") * (tab[0] + e);
+}
 /* ---- end of the ops2 references ---- */
 
 /* ---- the case table --------------------------------------------------------- */
@@ -790,6 +799,8 @@ static const tcase cases[] = {
     {"feature_align", NULL, 2, {S4(2, 3, 2, 3), S4(2, 4, 4, 6)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 1},
     {"feature_align", NULL, 2, {S4(1, 2, 3, 3), S4(1, 2, 3, 3)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 2},
     {"feature_align", "mode=nearest", 2, {S4(2, 2, 3, 4), S4(2, 3, 5, 2)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 2},
+    {"cost", "k=4 scale=0.5", 1, {S1(5)}, {G_WIDE}, 0, 1e-3, ref_cost, 1},
+    {"cost", "k=1 scale=1", 1, {S1(2)}, {G_N}, 0, 1e-3, ref_cost, 2},
     /* end of the ops2 cases */
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -814,7 +825,7 @@ OPTEST(softmax) OPTEST(log_softmax) OPTEST(concat) OPTEST(aggregate) OPTEST(ce)
 OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
 OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
 /* ops2 branch */
-OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align)
+OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align) OPTEST(cost)
 
 /* every registered op has cases, so a new op cannot slip in untested */
 static void test_every_op_has_cases(void)
@@ -1100,7 +1111,7 @@ int main(void)
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_chunking), KD_TEST_END};
     static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
-        KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align),
+        KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align), KD_TEST(test_cost),
         KD_TEST_END};
     if (kd_unit_init() != 0) return 2;
     if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests) ||

@@ -311,6 +311,36 @@ static void test_ops2_compile(void)
     CU_ASSERT_STRING_EQUAL(graph->nodes[graph->nodes[l].in[0]].op->name, "gan_g");
 }
 
+/* ops2 branch: cost(model) charges each op to the aggregate candidate all
+ * its paths go through; shared ops and the rest are the fixed part */
+static void test_cost_tables(void)
+{
+    int m = compile_text("data d = cifar10(\"/x\") { train \"train\" }\n"
+                         "net mix() {\n  s = conv(in, 4, k: 1)\n  a = conv(relu(s), 4, k: 1)\n"
+                         "  b = conv(in, 4, k: 3, pad: 1)\n  h = aggregate([a, s, b])\n"
+                         "  out conv(h, 2, k: 1)\n}\nmodel m = mix()\n"
+                         "phase p { train m on d.train; loss cost(m, target: params) }\n"
+                         "phase q { train m on d.train; loss cost(m, target: macs) }\n",
+                         "m", 3, 8);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int32_t l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("p"), "p", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    CU_ASSERT_STRING_EQUAL(graph->nodes[l].op->name, "cost");
+    CU_ASSERT_EQUAL_FATAL(graph->nconsts, 1);
+    /* fixed: s (3*4) + the last conv (4*2); candidates a (4*4), s (shared: 0), b (3*4*9) */
+    const float want[4] = { 20, 16, 0, 108 };
+    CU_ASSERT_EQUAL_FATAL(graph->consts[0].n, 4);
+    for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(graph->consts[0].v[i], want[i], 0);
+    /* the cost node shares the aggregate's alpha */
+    int32_t agg = kd_graph_find(graph, "m.h");
+    CU_ASSERT_EQUAL(graph->nodes[l].in[1], graph->nodes[agg].in[3]);
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("q"), "q", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    /* MACs per sample on 8x8: s 64*12, last 64*8; a 64*16, b 64*108 */
+    const float wm[4] = { 64 * 20, 64 * 16, 0, 64 * 108 };
+    for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(graph->consts[1].v[i], wm[i], 0);
+}
+
 int main(void)
 {
     static const kd_unit_test tests[] = {
@@ -326,6 +356,7 @@ int main(void)
         KD_TEST(test_numbers_and_conditions),
         KD_TEST(test_loss_expressions),
         KD_TEST(test_ops2_compile),
+        KD_TEST(test_cost_tables),
         KD_TEST_END
     };
     kdr_diag_init(&diag);
