@@ -40,7 +40,8 @@ dist_man_MANS += man/kdr-conv2d.7 man/kdr-linear.7 man/kdr-batchnorm2d.7 \
 	man/kdr-bce_with_logits.7 man/kdr-cosine.7 man/kdr-kl.7 man/kdr-relu6.7
 
 ## GAN losses, feature_align, emd, choice, psnr/ssim (branch ops2): one block
-OPS_KERNELS += ops/gan_g.c ops/gan_d.c ops/feature_align.c ops/cost.c
+OPS_KERNELS += ops/gan_g.c ops/gan_d.c ops/feature_align.c ops/cost.c \
+	ops/choice.c ops/zero.c
 OPS_HDRS += ops/kd_gan.h
 dist_man_MANS += man/kdr-gan_g.7 man/kdr-gan_d.7 man/kdr-feature_align.7 \
-	man/kdr-cost.7
+	man/kdr-cost.7 man/kdr-choice.7 man/kdr-zero.7

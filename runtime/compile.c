@@ -223,7 +223,7 @@ static int next_count(cc *C, frame *F, const char *op)
 
 static const char *slot_name(const kd_op_def *op, int slot)
 {
-    if (strcmp(op->name, "aggregate") == 0) return "alpha";
+    if (strcmp(op->name, "aggregate") == 0 || strcmp(op->name, "choice") == 0) return "alpha";
     if (strcmp(op->name, "feature_align") == 0)
         return (const char *[]){ "scale_weight", "scale_bias", "shift_weight", "shift_bias" }[slot & 3];
     return slot == 0 ? "weight" : slot == 1 ? "bias" : "param";
@@ -299,7 +299,8 @@ static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
             if (ctx.in_shape[slot].ndim == KD_ABSENT) { C->g->nodes[id].in[slot] = -1; continue; }
             int32_t pid = new_param(C, str(C, "%s.%s", base, slot_name(op, s)),
                                     ctx.in_shape[slot], info.init[slot],
-                                    strcmp(op->name, "aggregate") == 0);
+                                    strcmp(op->name, "aggregate") == 0 ||
+                                    strcmp(op->name, "choice") == 0);
             C->g->nodes[id].in[slot] = pid;
         }
         /* MACs of the layers that dominate: conv and linear */
@@ -570,6 +571,7 @@ static const opmap opmaps[] = {
     { "gan_g", "gan_g", "" },
     { "gan_d", "gan_d", "" },
     { "feature_align", "feature_align", "" },
+    { "zero", "zero", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)
@@ -905,6 +907,7 @@ static kv apply_model(cc *C, frame *F, const kdr_node *e, const kdr_node *decl, 
 }
 
 static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b);   /* ops2 block */
+static kv call_choice(cc *C, frame *F, const kdr_node *e);                         /* ops2 block */
 
 static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
 {
@@ -956,10 +959,7 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
         else { unsupported(C, "function '%s' is not in this build yet", name); return kv_none(); }
         return kv_num(r);
     }
-    if (b && b->ctx == KDR_CTX_SEARCH && strcmp(name, "choice") == 0) {
-        unsupported(C, "choice(...) is not in this build yet");
-        return kv_none();
-    }
+    if (b && b->ctx == KDR_CTX_SEARCH && strcmp(name, "choice") == 0) return call_choice(C, F, e);
     if (b && F->phase && !(b->ctx & (KDR_CTX_LOSS | KDR_CTX_NET | KDR_CTX_SEARCH | KDR_CTX_MATH))) {
         unsupported(C, "'%s' in a loss is not in this build yet", name);
         return kv_none();
@@ -1032,6 +1032,10 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
     if (bi && (bi->flags & KDR_B_BARE)) {
         if (!F->has_input) { err(C, e, "'%s' needs an input", name); return kv_none(); }
         if (strcmp(name, "skip") == 0) return F->input;
+        if (strcmp(name, "zero") == 0) {
+            int32_t z = op_simple(C, F, e, "zero", &F->input.t, 1, 0);
+            return z < 0 ? kv_none() : kv_tensor(z);
+        }
         unsupported(C, "'%s' is not in this build yet", name);
         return kv_none();
     }
@@ -1464,6 +1468,9 @@ static int is_mixture(const kd_node *n)
                                      strcmp(n->op->name, "choice") == 0);
 }
 
+/* the first data input that is a candidate (choice: after its temperature) */
+static int mix_first(const kd_node *n) { return strcmp(n->op->name, "choice") == 0; }
+
 /* owner labels: -2 unset, -1 the fixed part, else a candidate index
  * (cand_mix[l] = its mixture's node, whose own owner is its parent) */
 static int32_t owner_lca(const int32_t *owner, const int32_t *cand_mix, int32_t a, int32_t b)
@@ -1504,7 +1511,7 @@ static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b)
         first[i] = -1;
         if (g->nodes[i].model == m && is_mixture(&g->nodes[i])) {
             first[i] = ncand;
-            ncand += g->nodes[i].ndata;
+            ncand += g->nodes[i].ndata - mix_first(&g->nodes[i]);
             nmix++;
         }
     }
@@ -1517,7 +1524,8 @@ static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b)
         return kv_none();
     }
     for (int32_t i = 0; i < nn; i++)
-        for (int k = 0; first[i] >= 0 && k < g->nodes[i].ndata; k++) cand_mix[first[i] + k] = i;
+        for (int k = 0; first[i] >= 0 && k < g->nodes[i].ndata - mix_first(&g->nodes[i]); k++)
+            cand_mix[first[i] + k] = i;
     owner[out] = -1;
     int64_t batch = g->nodes[out].shape.ndim > 0 && g->nodes[out].shape.dims[0] > 0
                     ? g->nodes[out].shape.dims[0] : 1;
@@ -1530,7 +1538,7 @@ static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b)
         for (int d = 0; d < n->ndata; d++) {
             int32_t src = n->in[d];
             if (src < 0 || src >= nn || g->nodes[src].model != m) continue;
-            int32_t use = first[i] >= 0 ? first[i] + d : owner[i];
+            int32_t use = first[i] >= 0 && d >= mix_first(n) ? first[i] + d - mix_first(n) : owner[i];
             owner[src] = owner_lca(owner, cand_mix, owner[src], use);
         }
         double cost = 0;
@@ -1553,7 +1561,7 @@ static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b)
     for (int32_t i = 0; i < nn && !STOP(C); i++) {
         if (first[i] < 0) continue;
         const kd_node *mix = &g->nodes[i];
-        int K = mix->ndata;
+        int K = mix->ndata - mix_first(mix);
         float row[KD_MAXIN + 1];
         row[0] = done_fixed ? 0.0f : (float)fixed;
         done_fixed = 1;
@@ -1590,7 +1598,7 @@ static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b)
         n->end = e->end;
         n->in[0] = t;
         n->in_shape[0] = ctx.in_shape[0];
-        n->in[1] = g->nodes[i].in[K];
+        n->in[1] = g->nodes[i].in[g->nodes[i].ndata];
         n->in_shape[1] = ctx.in_shape[1];
         if (acc < 0) acc = id;
         else {
@@ -1605,4 +1613,79 @@ done:
     free(cand_mix);
     free(tab);
     return result;
+}
+
+/* ---- ops2 block: choice(candidates..., tau: t) ------------------------------------
+ *
+ * Candidates are op calls written without their input (`conv1d(c, k: 3)`,
+ * `maxpool(3, stride: 1, pad: 1)`), applied to the input of the enclosing
+ * template, or `skip` (the input) and `zero`.  tau is a number (a constant
+ * input) or a weight schedule such as decay(...) (an input the trainer
+ * sets each epoch).  The node: choice(tau, x1..xK) with its alpha. */
+static kv call_choice(cc *C, frame *F, const kdr_node *e)
+{
+    const kd_op_def *op = kd_op_find("choice");
+    if (!F->has_input || F->input.k != KV_TENSOR) {
+        err(C, e, "choice needs the input of a net template");
+        return kv_none();
+    }
+    int32_t ins[KD_MAXIN];
+    int K = 0;
+    const kdr_node *tau_e = NULL;
+    for (const kdr_node *a = e->kids; a; a = a->next) {
+        if (a->name) {
+            if (strcmp(a->name, "tau") == 0) { tau_e = a->a; continue; }
+            if (strcmp(a->name, "cost") == 0) {
+                unsupported(C, "choice(cost: ...) is not in this build yet");
+                return kv_none();
+            }
+            err(C, a, "choice has no argument '%s'", a->name);
+            return kv_none();
+        }
+        if (K == op->max_inputs - 1) {
+            err(C, a, "choice takes at most %d candidates", op->max_inputs - 1);
+            return kv_none();
+        }
+        const kdr_node *x = a->a;
+        kv v = kv_none();
+        const kdr_builtin *cb = x->kind == KDR_CALL && x->a->kind == KDR_IDENT
+                                ? kdr_builtin_find(x->a->name, KDR_CTX_NET) : NULL;
+        if (cb && (cb->flags & KDR_B_TENSOR_IN)) v = call_op(C, F, x, cb, 1);
+        else if (x->kind == KDR_CALL && x->a->kind == KDR_IDENT &&
+                 kd_program_decl(C->p, KDR_NET, x->a->name, NULL)) {
+            unsupported(C, "a net template as a candidate of choice is not in this build yet");
+            return kv_none();
+        } else v = eval(C, F, x, NULL);
+        if (STOP(C)) return kv_none();
+        if (v.k != KV_TENSOR) {
+            err(C, x, "a candidate of choice must be an op or a tensor, got %s", kind_name(v.k));
+            return kv_none();
+        }
+        ins[1 + K++] = v.t;
+    }
+    if (K == 0) { err(C, e, "choice needs at least one candidate"); return kv_none(); }
+    /* the temperature: a weight schedule is evaluated as in a loss */
+    kv tau = kv_num(1);
+    if (tau_e) {
+        frame T = *F;
+        T.phase = 1;
+        tau = eval(C, &T, tau_e, NULL);
+        if (STOP(C)) return kv_none();
+    }
+    if (tau.k == KV_NUM) {
+        if (!(tau.num > 0)) { err(C, tau_e, "choice: tau must be > 0, got %g", tau.num); return kv_none(); }
+        float v = (float)tau.num;
+        ins[0] = kd_graph_add_const(C->g, str(C, "%s.tau%d", F->path, C->g->nconsts), &v, 1, 1);
+        if (ins[0] < 0) { err(C, e, "choice: too many constants in one graph"); return kv_none(); }
+    } else if (tau.k == KV_TENSOR && C->g->nodes[tau.t].shape.ndim == 0) {
+        ins[0] = tau.t;
+    } else {
+        err(C, tau_e, "choice: tau must be a number or a schedule, got %s", kind_name(tau.k));
+        return kv_none();
+    }
+    kd_attr_val av[KD_MAXATTR];
+    memset(av, 0, sizeof av);
+    kd_attrs_default(op, av);
+    int32_t t = add_op(C, F, e, op, ins, K + 1, av, "choice");
+    return t < 0 ? kv_none() : kv_tensor(t);
 }

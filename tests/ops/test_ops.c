@@ -39,7 +39,7 @@ static double nrand(void)
 }
 
 /* ---- test instance -------------------------------------------------------- */
-enum { G_N, G_AWAY, G_SPACED, G_SMALL, G_LABEL, G_PROB, G_WIDE, G_SPACED6 };
+enum { G_N, G_AWAY, G_SPACED, G_SMALL, G_LABEL, G_PROB, G_WIDE, G_SPACED6, G_TAU };
 
 typedef struct tcase tcase;
 typedef struct inst {
@@ -125,6 +125,9 @@ static void fill(float *p, int64_t n, int gen, int64_t K)
         break;
     case G_SPACED6: /* -1.05 .. 7.7 in steps of 0.25, off the kinks at 0 and 6 */
         for (int64_t i = 0; i < n; i++) p[i] = (float)(-1.05 + 0.25 * (double)i);
+        break;
+    case G_TAU: /* a temperature in [0.5, 1.5) (ops2 branch: choice) */
+        for (int64_t i = 0; i < n; i++) p[i] = (float)(0.5 + urand());
         break;
     case G_LABEL:
         for (int64_t i = 0; i < n; i++) p[i] = (float)(int64_t)(urand() * (double)K);
@@ -707,6 +710,36 @@ static void ref_cost(const inst *t, double *y)
     for (int64_t k = 0; k < K; k++) e += exp((double)a[k]) / z * tab[1 + k];
     y[0] = A(t, "scale") * (tab[0] + e);
 }
+static uint64_t ref_mix(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static void ref_choice(const inst *t, double *y)
+{
+    int K = t->ndata - 1;
+    const float *a = IN(t, K + 1);
+    double tau = IN(t, 0)[0], z[16], s = 0;
+    for (int k = 0; k < K; k++) {
+        if (t->c.training) {
+            uint64_t h = ref_mix(ref_mix(ref_mix(t->c.seed) ^ t->c.step) ^ (uint64_t)k);
+            double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0;
+            z[k] = exp((a[k] - log(-log(u))) / tau);
+        } else
+            z[k] = exp((double)a[k]);
+        s += z[k];
+    }
+    for (int64_t i = 0; i < t->n[1]; i++) {
+        y[i] = 0;
+        for (int k = 0; k < K; k++) y[i] += z[k] / s * IN(t, 1 + k)[i];
+    }
+}
+static void ref_zero(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = 0;
+}
 /* ---- end of the ops2 references ---- */
 
 /* ---- the case table --------------------------------------------------------- */
@@ -801,6 +834,10 @@ static const tcase cases[] = {
     {"feature_align", "mode=nearest", 2, {S4(2, 2, 3, 4), S4(2, 3, 5, 2)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 2},
     {"cost", "k=4 scale=0.5", 1, {S1(5)}, {G_WIDE}, 0, 1e-3, ref_cost, 1},
     {"cost", "k=1 scale=1", 1, {S1(2)}, {G_N}, 0, 1e-3, ref_cost, 2},
+    {"choice", NULL, 4, {{{0}, 0}, S3(2, 3, 4), S3(2, 3, 4), S3(2, 3, 4)}, {G_TAU, G_N, G_N, G_N}, 1, 1e-3, ref_choice, 1},
+    {"choice", NULL, 3, {{{0}, 0}, S2(3, 5), S2(3, 5)}, {G_TAU, G_N, G_N}, 0, 1e-3, ref_choice, 2},
+    {"choice", NULL, 2, {{{0}, 0}, S2(2, 3)}, {G_TAU, G_N}, 1, 1e-3, ref_choice, 2},
+    {"zero", NULL, 1, {S3(2, 3, 2)}, {G_N}, 0, 1e-3, ref_zero, 1},
     /* end of the ops2 cases */
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -826,6 +863,7 @@ OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
 OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
 /* ops2 branch */
 OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align) OPTEST(cost)
+OPTEST(choice) OPTEST(zero)
 
 /* every registered op has cases, so a new op cannot slip in untested */
 static void test_every_op_has_cases(void)
@@ -1112,6 +1150,7 @@ int main(void)
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_chunking), KD_TEST_END};
     static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
         KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align), KD_TEST(test_cost),
+        KD_TEST(test_choice), KD_TEST(test_zero),
         KD_TEST_END};
     if (kd_unit_init() != 0) return 2;
     if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests) ||

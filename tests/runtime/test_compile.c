@@ -341,6 +341,57 @@ static void test_cost_tables(void)
     for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(graph->consts[1].v[i], wm[i], 0);
 }
 
+/* ops2 branch: choice applies its candidates to the template's input;
+ * skip, zero; a fixed or scheduled temperature; its alpha is an
+ * architecture parameter, and cost() charges the candidates' parameters */
+static void test_choice_compiles(void)
+{
+    int m = compile_text("data d = cifar10(\"/x\") { train \"train\" }\n"
+                         "net edge() {\n  out choice(conv(4, k: 3, pad: 1), conv(4, k: 1),\n"
+                         "              maxpool(3, stride: 1, pad: 1), skip, zero, tau: 0.5)\n}\n"
+                         "net two() {\n  a = edge(in)\n"
+                         "  out choice(skip, conv(4, k: 1), tau: decay(start: 1, factor: 0.8, every: 5))\n}\n"
+                         "model m = two()\n"
+                         "phase p { train m on d.train; loss cost(m, target: params) }\n",
+                         "m", 4, 6);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int nchoice = 0, arch = 0;
+    for (int32_t i = 0; i < graph->nnodes; i++)
+        if (graph->nodes[i].kind == KD_NODE_OP && strcmp(graph->nodes[i].op->name, "choice") == 0) {
+            nchoice++;
+            CU_ASSERT_EQUAL(graph->nodes[i].shape.dims[1], 4);
+            CU_ASSERT_EQUAL(graph->nodes[i].shape.dims[2], 6);
+        }
+    for (int32_t i = 0; i < graph->nparams; i++)
+        if (graph->params[i].arch) {
+            arch++;
+            CU_ASSERT_PTR_NOT_NULL(strstr(graph->params[i].name, "choice"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(graph->params[i].name, ".alpha"));
+        }
+    CU_ASSERT_EQUAL(nchoice, 2);
+    CU_ASSERT_EQUAL(arch, 2);
+    CU_ASSERT_EQUAL(graph->nwsched, 1);     /* the decayed temperature */
+    CU_ASSERT_EQUAL(graph->nconsts, 1);     /* tau 0.5 */
+    CU_ASSERT_DOUBLE_EQUAL(graph->consts[0].v[0], 0.5, 0);
+    int32_t l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("p"), "p", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    CU_ASSERT_EQUAL_FATAL(graph->nconsts, 3);
+    /* tables [fixed, candidates...]: edge() (not on the way to the output,
+     * its candidates still weighted by its alpha): conv 3x3 144, conv 1x1
+     * 16, maxpool, skip, zero 0; the output choice: skip 0, conv 1x1 16 */
+    const float a[6] = { 0, 144, 16, 0, 0, 0 }, b[3] = { 0, 0, 16 };
+    int64_t n1 = graph->consts[1].n, n2 = graph->consts[2].n;
+    CU_ASSERT(n1 + n2 == 9);
+    const float *ve = n1 == 6 ? graph->consts[1].v : graph->consts[2].v;
+    const float *vo = n1 == 6 ? graph->consts[2].v : graph->consts[1].v;
+    for (int i = 0; i < 6; i++) CU_ASSERT_DOUBLE_EQUAL(ve[i], a[i], 0);
+    for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(vo[i], b[i], 0);
+    /* a candidate of another shape is a located error */
+    m = compile_text("net e() {\n  out choice(conv(5, k: 1), skip)\n}\nmodel m = e()\n", "m", 4, 6);
+    CU_ASSERT(m < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "choice expects candidates of the same shape"));
+}
+
 int main(void)
 {
     static const kd_unit_test tests[] = {
@@ -357,6 +408,7 @@ int main(void)
         KD_TEST(test_loss_expressions),
         KD_TEST(test_ops2_compile),
         KD_TEST(test_cost_tables),
+        KD_TEST(test_choice_compiles),
         KD_TEST_END
     };
     kdr_diag_init(&diag);
