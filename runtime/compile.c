@@ -572,6 +572,7 @@ static const opmap opmaps[] = {
     { "gan_d", "gan_d", "" },
     { "feature_align", "feature_align", "" },
     { "zero", "zero", "" },
+    { "emd", "emd", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)
@@ -769,6 +770,14 @@ static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, i
         char e2[256];
         kd_attr_set_num(op, av, kd_attr_index(op, "c"), (double)ch, e2, sizeof e2);
         kd_attr_set_num(op, av, kd_attr_index(op, "groups"), (double)ch, e2, sizeof e2);
+    }
+    if (strcmp(b->name, "emd") == 0) {   /* ops2: the teacher layers come first */
+        char e2[256];
+        int nt = vals[0].k == KV_LIST ? vals[0].n : 1;
+        if (kd_attr_set_num(op, av, kd_attr_index(op, "m"), nt, e2, sizeof e2)) {
+            err(C, where[0], "emd: %s", e2);
+            return kv_none();
+        }
     }
     int32_t t = add_op(C, F, call, op, ins, ndata, av, b->name);
     return t < 0 ? kv_none() : kv_tensor(t);

@@ -740,6 +740,47 @@ static void ref_zero(const inst *t, double *y)
 {
     for (int64_t i = 0; i < t->n[0]; i++) y[i] = 0;
 }
+/* emd: the plan from an independent method: with uniform layer weights,
+ * teacher i split into N copies and student j into M copies of mass
+ * 1/(MN) give an MN x MN assignment problem (solved exactly by a DP over
+ * subsets) whose optimal value is the EMD */
+static double ref_emd_dist(const inst *t, int kind, const float *s, const float *tt)
+{
+    int64_t E = t->n[0], B = D(t, 0, 0), R = E / B;
+    double d = 0;
+    if (kind == 2) {
+        for (int64_t r = 0; r < B; r++) {
+            double st = 0, ss = 0, q = 0;
+            for (int64_t k = r * R; k < (r + 1) * R; k++) {
+                st += (double)s[k] * tt[k];
+                ss += (double)s[k] * s[k];
+                q += (double)tt[k] * tt[k];
+            }
+            d += 1 - st / sqrt(ss * q);
+        }
+        return d / (double)B;
+    }
+    for (int64_t k = 0; k < E; k++)
+        d += kind == 0 ? pow((double)s[k] - tt[k], 2) : fabs((double)s[k] - tt[k]);
+    return d / (double)E;
+}
+static void ref_emd(const inst *t, double *y)
+{
+    int M = (int)A(t, "m"), N = t->ndata - M, kind = (int)A(t, "cost"), n = M * N;
+    double Dm[64], dp[1 << 8];
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) Dm[i * N + j] = ref_emd_dist(t, kind, IN(t, M + j), IN(t, i));
+    for (int mask = 0; mask < (1 << n); mask++) dp[mask] = INFINITY;
+    dp[0] = 0;
+    for (int mask = 0; mask < (1 << n); mask++) {
+        int row = __builtin_popcount((unsigned)mask);   /* teacher copy `row` is row / N */
+        if (row >= n || dp[mask] == INFINITY) continue;
+        for (int col = 0; col < n; col++)           /* student copy col is col / M */
+            if (!(mask & (1 << col)))
+                dp[mask | (1 << col)] = fmin(dp[mask | (1 << col)], dp[mask] + Dm[(row / N) * N + col / M]);
+    }
+    y[0] = dp[(1 << n) - 1] / (double)n;
+}
 /* ---- end of the ops2 references ---- */
 
 /* ---- the case table --------------------------------------------------------- */
@@ -838,6 +879,10 @@ static const tcase cases[] = {
     {"choice", NULL, 3, {{{0}, 0}, S2(3, 5), S2(3, 5)}, {G_TAU, G_N, G_N}, 0, 1e-3, ref_choice, 2},
     {"choice", NULL, 2, {{{0}, 0}, S2(2, 3)}, {G_TAU, G_N}, 1, 1e-3, ref_choice, 2},
     {"zero", NULL, 1, {S3(2, 3, 2)}, {G_N}, 0, 1e-3, ref_zero, 1},
+    {"emd", "m=2", 4, {S2(3, 4), S2(3, 4), S2(3, 4), S2(3, 4)}, {G_N, G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
+    {"emd", "m=2 cost=l1", 5, {S2(2, 3), S2(2, 3), S2(2, 3), S2(2, 3), S2(2, 3)}, {G_AWAY, G_N, G_N, G_N, G_N}, 0, 2e-3, ref_emd, 2},
+    {"emd", "m=3 cost=cosine T=10", 5, {S3(2, 2, 3), S3(2, 2, 3), S3(2, 2, 3), S3(2, 2, 3), S3(2, 2, 3)}, {G_N, G_N, G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
+    {"emd", "m=1", 3, {S2(2, 5), S2(2, 5), S2(2, 5)}, {G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
     /* end of the ops2 cases */
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -863,7 +908,7 @@ OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
 OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
 /* ops2 branch */
 OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align) OPTEST(cost)
-OPTEST(choice) OPTEST(zero)
+OPTEST(choice) OPTEST(zero) OPTEST(emd)
 
 /* every registered op has cases, so a new op cannot slip in untested */
 static void test_every_op_has_cases(void)
@@ -1130,6 +1175,52 @@ static void test_conv_chunking(void)
     inst_free(&t);
 }
 
+/* ops2 branch: emd with unequal layer weights (against a 4 x 4 assignment
+ * of mass-1/4 copies: teacher 1 x3, teacher 2 x1, each student x2), the
+ * plan's marginals, and the cost-attention update in training mode only */
+static void test_emd_weights(void)
+{
+    static const tcase tc = {"emd", "m=2 T=2", 4, {S2(2, 3), S2(2, 3), S2(2, 3), S2(2, 3)},
+                             {G_N, G_N, G_N, G_N}, 0, 0, NULL, 1};
+    inst t;
+    rng_seed(77);
+    if (inst_make(&t, &tc)) return;
+    t.c.state[0][0] = 0.75f;
+    t.c.state[0][1] = 0.25f;
+    t.d->forward(&t.c);
+    double Dm[4], best = INFINITY;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) Dm[i * 2 + j] = ref_emd_dist(&t, 0, t.buf[2 + j], t.buf[i]);
+    const int trow[4] = {0, 0, 0, 1}, scol[4] = {0, 0, 1, 1};
+    int p[4] = {0, 1, 2, 3};
+    for (int a = 0; a < 4; a++)            /* all 24 permutations */
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++)
+                for (int d = 0; d < 4; d++) {
+                    if (a == b || a == c || a == d || b == c || b == d || c == d) continue;
+                    p[0] = a; p[1] = b; p[2] = c; p[3] = d;
+                    double v = 0;
+                    for (int k = 0; k < 4; k++) v += Dm[trow[k] * 2 + scol[p[k]]] / 4;
+                    best = fmin(best, v);
+                }
+    CU_ASSERT_DOUBLE_EQUAL(t.c.out[0], best, 1e-5);
+    const float *F = t.c.saved;
+    CU_ASSERT_DOUBLE_EQUAL(F[0] + F[1], 0.75, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(F[2] + F[3], 0.25, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(F[0] + F[2], 0.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(F[1] + F[3], 0.5, 1e-6);
+    /* eval leaves the weights alone; training applies the cost attention */
+    CU_ASSERT_EQUAL(t.c.state[0][0], 0.75f);
+    t.c.training = 1;
+    t.d->forward(&t.c);
+    double ca[2] = {(F[0] * Dm[0] + F[1] * Dm[1]) / 0.75, (F[2] * Dm[2] + F[3] * Dm[3]) / 0.25};
+    double za = exp((ca[0] + ca[1]) / ca[0] / 2), zb = exp((ca[0] + ca[1]) / ca[1] / 2);
+    CU_ASSERT_DOUBLE_EQUAL(t.c.state[0][0], za / (za + zb), 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(t.c.state[0][0] + t.c.state[0][1], 1.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(t.c.state[1][0] + t.c.state[1][1], 1.0, 1e-6);
+    inst_free(&t);
+}
+
 int main(void)
 {
     static const kd_unit_test op_tests[] = {
@@ -1150,7 +1241,7 @@ int main(void)
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_chunking), KD_TEST_END};
     static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
         KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align), KD_TEST(test_cost),
-        KD_TEST(test_choice), KD_TEST(test_zero),
+        KD_TEST(test_choice), KD_TEST(test_zero), KD_TEST(test_emd), KD_TEST(test_emd_weights),
         KD_TEST_END};
     if (kd_unit_init() != 0) return 2;
     if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests) ||

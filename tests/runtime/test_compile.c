@@ -309,6 +309,22 @@ static void test_ops2_compile(void)
     CU_ASSERT_STRING_EQUAL(gd->op->name, "gan_d");
     CU_ASSERT_EQUAL((int)gd->attr[0].num, 1);   /* kind: bce */
     CU_ASSERT_STRING_EQUAL(graph->nodes[graph->nodes[l].in[0]].op->name, "gan_g");
+    /* emd: teacher layers first (attribute m), then the student's */
+    m = compile_text("data d = cifar10(\"/x\") { train \"train\" }\n"
+                     "net n() {\n  h[1] = conv(in, 4, k: 1)\n  h[2] = conv(h[1], 4, k: 1)\n"
+                     "  h[3] = conv(h[2], 4, k: 1)\n  out h[3]\n}\nmodel m = n()\n"
+                     "phase p { train m on d.train; loss emd(m.h[*], [m.h[1], m.h[3]], cost: l1, T: 10) }\n",
+                     "m", 4, 8);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("p"), "p", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    const kd_node *em = &graph->nodes[l];
+    CU_ASSERT_STRING_EQUAL(em->op->name, "emd");
+    CU_ASSERT_EQUAL(em->ndata, 5);
+    CU_ASSERT_EQUAL((int)em->attr[0].num, 3);       /* m */
+    CU_ASSERT_EQUAL((int)em->attr[1].num, 1);       /* cost: l1 */
+    CU_ASSERT_DOUBLE_EQUAL(em->attr[2].num, 10, 0); /* T */
+    CU_ASSERT_EQUAL(em->in[3], kd_graph_find(graph, "m.h[1]"));
 }
 
 /* ops2 branch: cost(model) charges each op to the aggregate candidate all
