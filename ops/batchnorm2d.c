@@ -9,7 +9,8 @@
  *        running_mean = (1-m)*running_mean + m*mu,
  *        running_var  = (1-m)*running_var  + m*var*M/(M-1).
  * eval:  the same with the running statistics (a fixed affine map).
- * Every per-channel reduction runs inside one thread, in double.
+ * Every per-channel reduction runs inside one thread, in double, over 8
+ * lanes summed in a fixed order (see chan_sum).
  */
 #include "kd_ops_util.h"
 
@@ -51,6 +52,47 @@ static void dims(const kd_op_ctx *c, int64_t *N, int64_t *C, int64_t *S)
     *S = x->ndim == 4 ? x->dims[2] * x->dims[3] : 1;
 }
 
+/* Sums over a channel's N planes of S floats, in double, with 8
+ * independent accumulators (lanes j mod 8) added in a fixed order at the
+ * end: deterministic, and not bound by the latency of one addition chain. */
+#define KD_LANES 8
+static double lanes_total(const double *l)
+{
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+static double chan_sum(const float *x, int64_t N, int64_t C, int64_t S, int64_t ch)
+{
+    double l[KD_LANES] = {0};
+    for (int64_t i = 0; i < N; i++) {
+        const float *p = x + (i * C + ch) * S;
+        int64_t j = 0;
+        for (; j + KD_LANES <= S; j += KD_LANES)
+            for (int k = 0; k < KD_LANES; k++) l[k] += p[j + k];
+        for (; j < S; j++) l[j % KD_LANES] += p[j];
+    }
+    return lanes_total(l);
+}
+
+static double chan_sqdev(const float *x, int64_t N, int64_t C, int64_t S, int64_t ch, double mu)
+{
+    double l[KD_LANES] = {0};
+    for (int64_t i = 0; i < N; i++) {
+        const float *p = x + (i * C + ch) * S;
+        int64_t j = 0;
+        for (; j + KD_LANES <= S; j += KD_LANES)
+            for (int k = 0; k < KD_LANES; k++) {
+                double d = p[j + k] - mu;
+                l[k] += d * d;
+            }
+        for (; j < S; j++) {
+            double d = p[j] - mu;
+            l[j % KD_LANES] += d * d;
+        }
+    }
+    return lanes_total(l);
+}
+
 static void forward(kd_op_ctx *c)
 {
     int64_t N, C, S;
@@ -65,18 +107,8 @@ static void forward(kd_op_ctx *c)
     for (int64_t ch = 0; ch < C; ch++) {
         double mu, var;
         if (c->training) {
-            double s = 0;
-            for (int64_t i = 0; i < N; i++) {
-                const float *p = x + (i * C + ch) * S;
-                for (int64_t j = 0; j < S; j++) s += p[j];
-            }
-            mu = s / (double)M;
-            double v = 0;
-            for (int64_t i = 0; i < N; i++) {
-                const float *p = x + (i * C + ch) * S;
-                for (int64_t j = 0; j < S; j++) v += (p[j] - mu) * (p[j] - mu);
-            }
-            var = v / (double)M;
+            mu = chan_sum(x, N, C, S, ch) / (double)M;
+            var = chan_sqdev(x, N, C, S, ch, mu) / (double)M;
             rm[ch] = (float)((1 - mom) * rm[ch] + mom * mu);
             rv[ch] = (float)((1 - mom) * rv[ch] + mom * (M > 1 ? var * M / (M - 1) : var));
         } else {
@@ -89,13 +121,16 @@ static void forward(kd_op_ctx *c)
         float g = affine ? c->in[1][ch] : 1.0f, b = affine ? c->in[2][ch] : 0.0f;
         float a = (float)(g * is), o = (float)(b - g * is * mu);
         for (int64_t i = 0; i < N; i++) {
-            const float *p = x + (i * C + ch) * S;
-            float *q = c->out + (i * C + ch) * S;
+            const float *restrict p = x + (i * C + ch) * S;
+            float *restrict q = c->out + (i * C + ch) * S;
             for (int64_t j = 0; j < S; j++) q[j] = a * p[j] + o;
         }
     }
 }
 
+/* dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat)) in training,
+ * computed per element in float as a*dy + b*(x - mu) + c0 with the
+ * channel's coefficients in double; the sums of dy and dy*xhat as above. */
 static void backward(kd_op_ctx *c)
 {
     int64_t N, C, S;
@@ -108,31 +143,35 @@ static void backward(kd_op_ctx *c)
     int64_t M = N * S;
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
     for (int64_t ch = 0; ch < C; ch++) {
-        double sg = 0, sgx = 0, mu = mean[ch], is = inv[ch];
+        double mu = mean[ch], is = inv[ch];
+        double lg[KD_LANES] = {0}, lgx[KD_LANES] = {0};
         for (int64_t i = 0; i < N; i++) {
             const float *p = x + (i * C + ch) * S, *g = gy + (i * C + ch) * S;
-            for (int64_t j = 0; j < S; j++) {
-                sg += g[j];
-                sgx += g[j] * ((p[j] - mu) * is);
+            int64_t j = 0;
+            for (; j + KD_LANES <= S; j += KD_LANES)
+                for (int k = 0; k < KD_LANES; k++) {
+                    lg[k] += g[j + k];
+                    lgx[k] += g[j + k] * ((p[j + k] - mu) * is);
+                }
+            for (; j < S; j++) {
+                lg[j % KD_LANES] += g[j];
+                lgx[j % KD_LANES] += g[j] * ((p[j] - mu) * is);
             }
         }
+        double sg = lanes_total(lg), sgx = lanes_total(lgx);
         if (dg) dg[ch] += (float)sgx;
         if (dbeta) dbeta[ch] += (float)sg;
         if (!dx) continue;
         double gam = affine ? c->in[1][ch] : 1.0;
+        float a = (float)(gam * is), b = 0.0f, c0 = 0.0f, muf = (float)mu;
+        if (c->training) {
+            b = (float)(-gam * is * is * sgx / (double)M);
+            c0 = (float)(-gam * is * sg / (double)M);
+        }
         for (int64_t i = 0; i < N; i++) {
-            const float *p = x + (i * C + ch) * S, *g = gy + (i * C + ch) * S;
-            float *d = dx + (i * C + ch) * S;
-            for (int64_t j = 0; j < S; j++) {
-                double v;
-                if (c->training) {
-                    double xh = (p[j] - mu) * is;
-                    v = gam * is * (g[j] - sg / (double)M - xh * sgx / (double)M);
-                } else {
-                    v = gam * is * g[j];
-                }
-                d[j] += (float)v;
-            }
+            const float *restrict p = x + (i * C + ch) * S, *restrict g = gy + (i * C + ch) * S;
+            float *restrict d = dx + (i * C + ch) * S;
+            for (int64_t j = 0; j < S; j++) d[j] += a * g[j] + b * (p[j] - muf) + c0;
         }
     }
 }

@@ -4,17 +4,27 @@
  *   N batch, C input channels, F output channels, G groups, K kernel size,
  *   Ho = (H + 2*pad - dil*(K-1) - 1)/stride + 1 (Wo likewise), P = Ho*Wo.
  *
- * Paths:
+ * Threads: the batch is cut into c->nthreads contiguous ranges of images,
+ * one per OpenMP thread; each thread does everything for its images
+ * (im2col, a single-threaded sgemm, col2im) in its own slice of the
+ * workspace, so no core waits on another between the memory-bound loops
+ * and the products.  dW: each thread sums its images into a partial of its
+ * own; dw += (p0 + p1 + ...), summed in thread order: bit-identical
+ * results for a given thread count, and the same increment whatever dw
+ * held before (two backward passes add exactly twice one).
+ *
+ * Paths, per image and group:
  *   - depthwise-like (C/G == 1 and F/G == 1): direct loops, parallel over
  *     (n, channel) planes; dW parallel over channels.
- *   - 1x1, stride 1, pad 0: straight to sgemm per image, no workspace.
- *   - general: per group, im2col over a chunk of nb images into
- *     col [Kg, nb*P] (Kg = C/G*K*K), then tmp[Fg, nb*P] = Wg * col, then a
- *     scatter to y.  Backward: dW += dYt * col^T, dcol = Wg^T * dYt, col2im.
- *     nb is chosen from c->work_size.
+ *   - 1x1, stride 1, pad 0: straight to sgemm, no im2col.
+ *   - general: im2col into col [Kg, P] (Kg = C/G*K*K), y = Wg * col;
+ *     backward dW += dY * col^T, col = Wg^T * dY, col2im.
  */
 #include <stdlib.h>
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "kd_ops_util.h"
 
 enum { A_C, A_K, A_STRIDE, A_PAD, A_DIL, A_GROUPS, A_BIAS };
@@ -28,19 +38,6 @@ static const kd_attr_spec attrs[] = {
     {.name = "groups", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20},
     {.name = "bias", .type = KD_ATTR_BOOL, .def = 0, .min = 0, .max = 1},
     {0}};
-
-/* Threads for the memory-bound loops that alternate with sgemm calls
- * (im2col, col2im, scatter/gather, bias): one, the calling thread.
- * Measured on 2 cores: OpenMP workers spinning after these loops steal the
- * cores OpenBLAS needs for the next sgemm (and OpenBLAS's spinning threads
- * slow the loops); threading them cost 1.5-3x overall unless
- * OMP_WAIT_POLICY=passive, and even then gained nothing.  The compute-bound
- * direct (depthwise) path and the db reduction use c->nthreads. */
-static int gemm_threads(const kd_op_ctx *c)
-{
-    (void)c;
-    return 1;
-}
 
 typedef struct geo {
     int64_t N, C, H, W, F, G, K, S, Pd, D, Ho, Wo, P, Cg, Fg, Kg;
@@ -95,81 +92,86 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 static int is_direct(const geo *g) { return g->Cg == 1 && g->Fg == 1; }
 static int is_1x1(const geo *g) { return g->K == 1 && g->S == 1 && g->Pd == 0; }
 
-/* floats per image in the general path: col + dcol + tmp */
-static size_t per_image(const geo *g) { return (size_t)(2 * g->Kg + g->Fg) * (size_t)g->P; }
+static int nthreads_of(const kd_op_ctx *c) { return c->nthreads > 1 ? c->nthreads : 1; }
 
-#define KD_CONV_BUDGET ((size_t)16 << 20) /* bytes of workspace we ask for */
+/* floats of one thread's column buffer, and of one dW partial */
+static size_t col_floats(const geo *g) { return is_1x1(g) ? 0 : (size_t)g->Kg * (size_t)g->P; }
+static size_t dw_floats(const geo *g) { return (size_t)g->F * (size_t)g->Kg; }
+static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }   /* keep slices 64-byte aligned */
 
 static size_t workspace(const kd_op_ctx *c)
 {
     geo g = get_geo(c);
-    if (is_direct(&g) || is_1x1(&g)) return 0;
-    size_t one = per_image(&g) * sizeof(float);
-    size_t nb = KD_CONV_BUDGET / one;
-    if (nb < 1) nb = 1;
-    if (nb > (size_t)g.N) nb = (size_t)g.N;
-    return nb * one;
+    if (is_direct(&g)) return 0;
+    size_t t = (size_t)nthreads_of(c);
+    return t * (pad16(col_floats(&g)) + pad16(dw_floats(&g))) * sizeof(float);
 }
 
-static int64_t chunk_images(const kd_op_ctx *c, const geo *g)
+/* Threads the workspace has room for (at least 1): the executor sizes it
+ * for c->nthreads, a smaller one (tests) runs fewer threads. */
+static int usable_threads(const kd_op_ctx *c, const geo *g)
 {
-    int64_t nb = (int64_t)(c->work_size / (per_image(g) * sizeof(float)));
-    if (nb < 1) nb = 1; /* work_size below one image violates the contract */
-    if (nb > g->N) nb = g->N;
-    return nb;
+    int t = nthreads_of(c);
+    while (t > 1 && (size_t)t * (pad16(col_floats(g)) + pad16(dw_floats(g))) * sizeof(float) >
+                        c->work_size)
+        t--;
+    return t;
 }
 
-/* col[r, b*P + p] for r = (ci, ki, kj) over channels gi*Cg.. of images n0.. */
-static void im2col(const kd_op_ctx *c, const geo *g, const float *x, int64_t n0,
-                   int64_t nb, int64_t gi, float *col)
+/* col[r, p] for r = (ci, ki, kj) over channels gi*Cg.. of image x_n */
+static void im2col(const geo *g, const float *xn, int64_t gi, float *col)
 {
-    int64_t rows = g->Kg, ld = nb * g->P;
-#pragma omp parallel for schedule(static) num_threads(gemm_threads(c)) if (gemm_threads(c) > 1 && rows * ld > KD_OMP_MIN)
-    for (int64_t r = 0; r < rows; r++) {
+    const int64_t P = g->P;
+    for (int64_t r = 0; r < g->Kg; r++) {
         int64_t ci = r / (g->K * g->K), ki = (r / g->K) % g->K, kj = r % g->K;
-        float *dst = col + r * ld;
-        for (int64_t b = 0; b < nb; b++) {
-            const float *xp = x + ((n0 + b) * g->C + gi * g->Cg + ci) * g->H * g->W;
-            float *d = dst + b * g->P;
-            for (int64_t oh = 0; oh < g->Ho; oh++) {
-                int64_t ih = oh * g->S - g->Pd + ki * g->D;
-                float *drow = d + oh * g->Wo;
-                if (ih < 0 || ih >= g->H) {
-                    memset(drow, 0, sizeof(float) * (size_t)g->Wo);
-                    continue;
-                }
-                const float *xrow = xp + ih * g->W;
-                int64_t off = kj * g->D - g->Pd;
-                for (int64_t ow = 0; ow < g->Wo; ow++) {
-                    int64_t iw = ow * g->S + off;
-                    drow[ow] = (iw >= 0 && iw < g->W) ? xrow[iw] : 0.0f;
-                }
+        const float *xp = xn + (gi * g->Cg + ci) * g->H * g->W;
+        float *d = col + r * P;
+        int64_t off = kj * g->D - g->Pd;
+        /* output columns whose input column iw = ow*S + off lies inside [0, W) */
+        int64_t lo = off < 0 ? (-off + g->S - 1) / g->S : 0;
+        int64_t hi = g->W - off <= 0 ? 0 : (g->W - off - 1) / g->S + 1;
+        if (hi > g->Wo) hi = g->Wo;
+        if (lo > hi) lo = hi;
+        for (int64_t oh = 0; oh < g->Ho; oh++) {
+            int64_t ih = oh * g->S - g->Pd + ki * g->D;
+            float *drow = d + oh * g->Wo;
+            if (ih < 0 || ih >= g->H) {
+                memset(drow, 0, sizeof(float) * (size_t)g->Wo);
+                continue;
             }
+            const float *xrow = xp + ih * g->W + off;
+            for (int64_t ow = 0; ow < lo; ow++) drow[ow] = 0.0f;
+            if (g->S == 1) {
+                memcpy(drow + lo, xrow + lo, sizeof(float) * (size_t)(hi - lo));
+            } else {
+                for (int64_t ow = lo; ow < hi; ow++) drow[ow] = xrow[ow * g->S];
+            }
+            for (int64_t ow = hi; ow < g->Wo; ow++) drow[ow] = 0.0f;
         }
     }
 }
 
-/* dx[n0+b, gi*Cg+ci] += col2im(dcol); parallel over (b, ci) planes */
-static void col2im(const kd_op_ctx *c, const geo *g, const float *dcol, int64_t n0,
-                   int64_t nb, int64_t gi, float *dx)
+/* dx_n[gi*Cg + ci] += col2im(col) */
+static void col2im(const geo *g, const float *col, int64_t gi, float *dxn)
 {
-    int64_t planes = nb * g->Cg, ld = nb * g->P;
-#pragma omp parallel for schedule(static) num_threads(gemm_threads(c)) if (gemm_threads(c) > 1 && planes * g->H * g->W > KD_OMP_MIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        int64_t b = pl / g->Cg, ci = pl % g->Cg;
-        float *xp = dx + ((n0 + b) * g->C + gi * g->Cg + ci) * g->H * g->W;
+    for (int64_t ci = 0; ci < g->Cg; ci++) {
+        float *xp = dxn + (gi * g->Cg + ci) * g->H * g->W;
         for (int64_t ki = 0; ki < g->K; ki++)
             for (int64_t kj = 0; kj < g->K; kj++) {
-                const float *src = dcol + ((ci * g->K + ki) * g->K + kj) * ld + b * g->P;
+                const float *src = col + ((ci * g->K + ki) * g->K + kj) * g->P;
                 int64_t off = kj * g->D - g->Pd;
+                int64_t lo = off < 0 ? (-off + g->S - 1) / g->S : 0;
+                int64_t hi = g->W - off <= 0 ? 0 : (g->W - off - 1) / g->S + 1;
+                if (hi > g->Wo) hi = g->Wo;
                 for (int64_t oh = 0; oh < g->Ho; oh++) {
                     int64_t ih = oh * g->S - g->Pd + ki * g->D;
                     if (ih < 0 || ih >= g->H) continue;
-                    float *xrow = xp + ih * g->W;
+                    float *xrow = xp + ih * g->W + off;
                     const float *s = src + oh * g->Wo;
-                    for (int64_t ow = 0; ow < g->Wo; ow++) {
-                        int64_t iw = ow * g->S + off;
-                        if (iw >= 0 && iw < g->W) xrow[iw] += s[ow];
+                    if (g->S == 1) {
+                        for (int64_t ow = lo; ow < hi; ow++) xrow[ow] += s[ow];
+                    } else {
+                        for (int64_t ow = lo; ow < hi; ow++) xrow[ow * g->S] += s[ow];
                     }
                 }
             }
@@ -202,7 +204,6 @@ static void fwd_direct(kd_op_ctx *c, const geo *g)
             }
     }
 }
-
 static void bwd_direct(kd_op_ctx *c, const geo *g)
 {
     const float *x = c->in[0], *w = c->in[1], *gy = c->grad_out;
@@ -251,17 +252,38 @@ static void bwd_direct(kd_op_ctx *c, const geo *g)
     }
 }
 
-static void add_bias(kd_op_ctx *c, const geo *g)
+/* y_n += bias, for images [n0, n1) */
+static void add_bias(const kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1)
 {
     if (c->in_shape[2].ndim <= 0) return;
     const float *b = c->in[2];
-    int64_t planes = g->N * g->F;
-#pragma omp parallel for schedule(static) num_threads(gemm_threads(c)) if (gemm_threads(c) > 1 && planes * g->P > KD_OMP_MIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
+    for (int64_t pl = n0 * g->F; pl < n1 * g->F; pl++) {
         float bv = b[pl % g->F];
         float *yp = c->out + pl * g->P;
         for (int64_t p = 0; p < g->P; p++) yp[p] += bv;
     }
+}
+
+/* the images of thread t of nt: [N*t/nt, N*(t+1)/nt) */
+static int64_t first_image(const geo *g, int t, int nt) { return g->N * t / nt; }
+
+static void forward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, float *col)
+{
+    const float *x = c->in[0], *w = c->in[1];
+    for (int64_t nn = n0; nn < n1; nn++) {
+        const float *xn = x + nn * g->C * g->H * g->W;
+        for (int64_t gi = 0; gi < g->G; gi++) {
+            const float *src = xn + gi * g->Cg * g->P;   /* 1x1: x_n's channels are the columns */
+            if (!is_1x1(g)) {
+                im2col(g, xn, gi, col);
+                src = col;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->Fg, (int)g->P,
+                        (int)g->Kg, 1.0f, w + gi * g->Fg * g->Kg, (int)g->Kg, src, (int)g->P,
+                        0.0f, c->out + (nn * g->F + gi * g->Fg) * g->P, (int)g->P);
+        }
+    }
+    add_bias(c, g, n0, n1);
 }
 
 static void forward(kd_op_ctx *c)
@@ -271,49 +293,59 @@ static void forward(kd_op_ctx *c)
         fwd_direct(c, &g);
         return;
     }
-    const float *x = c->in[0], *w = c->in[1];
-    if (is_1x1(&g)) {
-        for (int64_t nn = 0; nn < g.N; nn++)
-            for (int64_t gi = 0; gi < g.G; gi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.Fg, (int)g.P,
-                            (int)g.Cg, 1.0f, w + gi * g.Fg * g.Kg, (int)g.Kg,
-                            x + (nn * g.C + gi * g.Cg) * g.P, (int)g.P, 0.0f,
-                            c->out + (nn * g.F + gi * g.Fg) * g.P, (int)g.P);
-        add_bias(c, &g);
-        return;
+    int nt = usable_threads(c, &g);
+    float *work = c->work;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = 0, T = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num(), T = omp_get_num_threads();
+#endif
+        forward_images(c, &g, first_image(&g, t, T), first_image(&g, t + 1, T),
+                       work + (size_t)t * pad16(col_floats(&g)));
     }
-    int64_t nbmax = chunk_images(c, &g);
-    float *col = c->work;
-    float *tmp = col + g.Kg * nbmax * g.P;
-    for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
-        int64_t nb = g.N - n0 < nbmax ? g.N - n0 : nbmax;
-        for (int64_t gi = 0; gi < g.G; gi++) {
-            im2col(c, &g, x, n0, nb, gi, col);
-            float *dst = tmp;
-            int ldd = (int)(nb * g.P);
-            if (nb == 1) { /* [Fg, P] block of y is contiguous */
-                dst = c->out + (n0 * g.F + gi * g.Fg) * g.P;
+}
+
+/* dW (into dwt), dX for images [n0, n1) */
+static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, float *col,
+                            float *dwt)
+{
+    const float *x = c->in[0], *w = c->in[1], *gy = c->grad_out;
+    float *dx = c->grad_in[0];
+    const int P = (int)g->P;
+    for (int64_t nn = n0; nn < n1; nn++) {
+        const float *xn = x + nn * g->C * g->H * g->W;
+        for (int64_t gi = 0; gi < g->G; gi++) {
+            const float *gyp = gy + (nn * g->F + gi * g->Fg) * g->P;
+            const float *wg = w + gi * g->Fg * g->Kg;
+            if (dwt) {
+                const float *src = xn + gi * g->Cg * g->P;
+                if (!is_1x1(g)) {
+                    im2col(g, xn, gi, col);
+                    src = col;
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->Fg, (int)g->Kg, P,
+                            1.0f, gyp, P, src, P, 1.0f, dwt + gi * g->Fg * g->Kg, (int)g->Kg);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.Fg, (int)(nb * g.P),
-                        (int)g.Kg, 1.0f, w + gi * g.Fg * g.Kg, (int)g.Kg, col,
-                        (int)(nb * g.P), 0.0f, dst, ldd);
-            if (nb == 1) continue;
-            int64_t rows = nb * g.Fg;
-#pragma omp parallel for schedule(static) num_threads(gemm_threads(c)) if (gemm_threads(c) > 1 && rows * g.P > KD_OMP_MIN)
-            for (int64_t r = 0; r < rows; r++) {
-                int64_t b = r / g.Fg, f = r % g.Fg;
-                memcpy(c->out + ((n0 + b) * g.F + gi * g.Fg + f) * g.P,
-                       tmp + f * nb * g.P + b * g.P, sizeof(float) * (size_t)g.P);
+            if (dx) {
+                float *dxn = dx + nn * g->C * g->H * g->W;
+                if (is_1x1(g)) {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->Cg, P, (int)g->Fg,
+                                1.0f, wg, (int)g->Kg, gyp, P, 1.0f, dxn + gi * g->Cg * g->P, P);
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->Kg, P, (int)g->Fg,
+                                1.0f, wg, (int)g->Kg, gyp, P, 0.0f, col, P);
+                    col2im(g, col, gi, dxn);
+                }
             }
         }
     }
-    add_bias(c, &g);
 }
 
 static void backward(kd_op_ctx *c)
 {
     geo g = get_geo(c);
-    const float *x = c->in[0], *w = c->in[1], *gy = c->grad_out;
+    const float *gy = c->grad_out;
     float *dx = c->grad_in[0], *dw = c->grad_in[1];
     float *db = c->in_shape[2].ndim > 0 ? c->grad_in[2] : NULL;
     if (db) {
@@ -331,54 +363,33 @@ static void backward(kd_op_ctx *c)
         bwd_direct(c, &g);
         return;
     }
-    if (is_1x1(&g)) {
-        for (int64_t nn = 0; nn < g.N; nn++)
-            for (int64_t gi = 0; gi < g.G; gi++) {
-                const float *gyp = gy + (nn * g.F + gi * g.Fg) * g.P;
-                const float *xp = x + (nn * g.C + gi * g.Cg) * g.P;
-                if (dw)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.Fg, (int)g.Cg,
-                                (int)g.P, 1.0f, gyp, (int)g.P, xp, (int)g.P, 1.0f,
-                                dw + gi * g.Fg * g.Kg, (int)g.Kg);
-                if (dx)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.Cg, (int)g.P,
-                                (int)g.Fg, 1.0f, w + gi * g.Fg * g.Kg, (int)g.Kg, gyp, (int)g.P,
-                                1.0f, dx + (nn * g.C + gi * g.Cg) * g.P, (int)g.P);
-            }
-        return;
-    }
     if (!dx && !dw) return;
-    int64_t nbmax = chunk_images(c, &g);
-    float *col = c->work;
-    float *dcol = col + g.Kg * nbmax * g.P;
-    float *dyt = dcol + g.Kg * nbmax * g.P;
-    for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
-        int64_t nb = g.N - n0 < nbmax ? g.N - n0 : nbmax;
-        int ld = (int)(nb * g.P);
-        for (int64_t gi = 0; gi < g.G; gi++) {
-            const float *gsrc = dyt;
-            if (nb == 1) {
-                gsrc = gy + (n0 * g.F + gi * g.Fg) * g.P;
-            } else {
-                int64_t rows = nb * g.Fg;
-#pragma omp parallel for schedule(static) num_threads(gemm_threads(c)) if (gemm_threads(c) > 1 && rows * g.P > KD_OMP_MIN)
-                for (int64_t r = 0; r < rows; r++) {
-                    int64_t b = r / g.Fg, f = r % g.Fg;
-                    memcpy(dyt + f * nb * g.P + b * g.P,
-                           gy + ((n0 + b) * g.F + gi * g.Fg + f) * g.P, sizeof(float) * (size_t)g.P);
-                }
-            }
-            if (dw) {
-                im2col(c, &g, x, n0, nb, gi, col);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.Fg, (int)g.Kg, ld,
-                            1.0f, gsrc, ld, col, ld, 1.0f, dw + gi * g.Fg * g.Kg, (int)g.Kg);
-            }
-            if (dx) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.Kg, ld, (int)g.Fg,
-                            1.0f, w + gi * g.Fg * g.Kg, (int)g.Kg, gsrc, ld, 0.0f, dcol, ld);
-                col2im(c, &g, dcol, n0, nb, gi, dx);
-            }
+    int nt = usable_threads(c, &g);
+    float *work = c->work;
+    float *partials = work + (size_t)nt * pad16(col_floats(&g));
+    int used = 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = 0, T = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num(), T = omp_get_num_threads();
+#endif
+        float *dwt = NULL;
+        if (dw) {
+            dwt = partials + (size_t)t * pad16(dw_floats(&g));
+            memset(dwt, 0, dw_floats(&g) * sizeof(float));
         }
+        backward_images(c, &g, first_image(&g, t, T), first_image(&g, t + 1, T),
+                        work + (size_t)t * pad16(col_floats(&g)), dwt);
+        if (t == 0) used = T;
+    }
+    if (!dw) return;
+    /* the partials summed in thread order, then added */
+    size_t nw = dw_floats(&g), stride = pad16(nw);
+    for (size_t i = 0; i < nw; i++) {
+        float s = partials[i];
+        for (int t = 1; t < used; t++) s += partials[(size_t)t * stride + i];
+        dw[i] += s;
     }
 }
 

@@ -34,20 +34,22 @@
  *
  * Threading (one scheme, also in ops/README.md)
  * ---------------------------------------------------
- * - Large matrix products call cblas_sgemm OUTSIDE any OpenMP region;
- *   OpenBLAS threads them itself.  No BLAS call is ever inside a parallel
- *   region (OpenBLAS issues #3187, #3913).
- * - Elementwise, im2col/col2im, per-channel and per-row loops use
+ * - OpenBLAS runs single-threaded (the executor calls
+ *   openblas_set_num_threads(1)); the ops parallelise themselves over
+ *   c->nthreads OpenMP threads.  Matrix products are cut into independent
+ *   pieces (conv2d: the batch, one range of images per thread; linear and
+ *   the like: rows of C, kd_gemm.h) and each thread calls cblas_sgemm on
+ *   its piece.  Each thread does the memory-bound work of its piece too
+ *   (im2col, col2im), so no core waits for another between the loops and
+ *   the products, and no BLAS thread pool spins against OpenMP workers.
+ * - Elementwise, per-channel and per-row loops use
  *   `#pragma omp parallel for schedule(static) num_threads(c->nthreads)`.
  *   Each output element is written by exactly one thread and every
  *   reduction is done in a fixed order inside one iteration (per channel,
- *   per row) or serially over per-row partials; no `reduction` clauses and
- *   no atomics.  Results are therefore bit-identical run to run for a given
- *   thread count (in fact for any thread count, except through OpenBLAS).
- * - Exception: memory-bound loops that alternate with sgemm calls inside
- *   one op (conv2d im2col/col2im/scatter) run on the calling thread;
- *   spinning OpenMP workers otherwise steal the cores OpenBLAS needs
- *   (measured 3-4x slower on 2 cores; see ops/README.md).
+ *   per row) or serially over per-row or per-thread partials; no
+ *   `reduction` clauses and no atomics.  Results are therefore
+ *   bit-identical run to run for a given thread count (and for any thread
+ *   count except where per-thread partials are summed, as conv2d's dW).
  * - Reductions (batch statistics, losses) accumulate in double.
  */
 #ifndef KD_OP_H

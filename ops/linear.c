@@ -2,9 +2,10 @@
  *
  * Shapes: x [N, D] (any x [N, ...] is read as [N, D] with D = product of the
  * rest), w [F, D], b [F], y [N, F].   y = x w^T + b.
- * All three products are single sgemm calls (OpenBLAS-threaded).
+ * The three products are sgemm calls split by rows across c->nthreads
+ * (kd_gemm.h).
  */
-#include <cblas.h>
+#include "kd_gemm.h"
 #include "kd_ops_util.h"
 
 enum { A_C, A_BIAS };  /* recipe: linear(x, n) -> c = n (runtime/compile.c) */
@@ -33,8 +34,8 @@ static void forward(kd_op_ctx *c)
 {
     int N = (int)c->out_shape.dims[0], F = (int)c->out_shape.dims[1];
     int D = (int)c->in_shape[1].dims[1];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, F, D, 1.0f, c->in[0], D,
-                c->in[1], D, 0.0f, c->out, F);
+    kd_sgemm_rows(c->nthreads, CblasNoTrans, CblasTrans, N, F, D, 1.0f, c->in[0], D,
+                  c->in[1], D, 0.0f, c->out, F);
     if (c->in_shape[2].ndim > 0) {
         const float *b = c->in[2];
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && (int64_t)N * F > KD_OMP_MIN)
@@ -49,11 +50,11 @@ static void backward(kd_op_ctx *c)
     int D = (int)c->in_shape[1].dims[1];
     const float *gy = c->grad_out;
     if (c->grad_in[0])
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, F, 1.0f, gy, F,
-                    c->in[1], D, 1.0f, c->grad_in[0], D);
+        kd_sgemm_rows(c->nthreads, CblasNoTrans, CblasNoTrans, N, D, F, 1.0f, gy, F,
+                      c->in[1], D, 1.0f, c->grad_in[0], D);
     if (c->grad_in[1])
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, F, D, N, 1.0f, gy, F,
-                    c->in[0], D, 1.0f, c->grad_in[1], D);
+        kd_sgemm_rows(c->nthreads, CblasTrans, CblasNoTrans, F, D, N, 1.0f, gy, F,
+                      c->in[0], D, 1.0f, c->grad_in[1], D);
     float *db = c->in_shape[2].ndim > 0 ? c->grad_in[2] : NULL;
     if (db) {
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && (int64_t)N * F > KD_OMP_MIN)

@@ -6,7 +6,7 @@ static void forward(kd_op_ctx *c)
 {
     const float *x = c->in[0];
     float *y = c->out;
-    KD_UNARY_LOOP(c, y[i] = x[i] > 0 ? x[i] : 0.0f);
+    KD_UNARY_LOOP(c, float xi = x[i]; y[i] = xi > 0 ? xi : 0.0f);   /* NaN -> 0 */
 }
 
 static void backward(kd_op_ctx *c)
@@ -14,7 +14,7 @@ static void backward(kd_op_ctx *c)
     const float *x = c->in[0], *g = c->grad_out;
     float *d = c->grad_in[0];
     if (!d) return;
-    KD_UNARY_LOOP(c, if (x[i] > 0) d[i] += g[i]);
+    KD_UNARY_LOOP(c, float gi = g[i]; d[i] += x[i] > 0 ? gi : 0.0f);   /* both loads unconditional: vectorizes */
 }
 
 const kd_op_def kd_op_relu = {

@@ -305,12 +305,18 @@ static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
         }
         /* MACs of the layers that dominate: conv and linear */
         n = &C->g->nodes[id];
-        if (strcmp(op->name, "conv2d") == 0 || strcmp(op->name, "linear") == 0) {
+        if (strcmp(op->name, "conv2d") == 0 || strcmp(op->name, "linear") == 0 ||
+            strcmp(op->name, "conv1d") == 0) {
             const kd_shape *w = &n->in_shape[ndata];
             int64_t per_out = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
             n->macs = kd_shape_numel(&n->shape) * per_out;
         } else if (strcmp(op->name, "feature_align") == 0) {   /* two 1x1 convs, the product */
             n->macs = kd_shape_numel(&n->shape) * (2 * n->in_shape[ndata].dims[1] + 1);
+        } else if (strcmp(op->name, "deconv") == 0) {
+            /* w [C, F, K, K]: every input value meets F K K weights */
+            const kd_shape *w = &n->in_shape[ndata];
+            int64_t per_in = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
+            n->macs = kd_shape_numel(&n->in_shape[0]) * per_in;
         }
     }
     return id;
@@ -573,6 +579,21 @@ static const opmap opmaps[] = {
     { "feature_align", "feature_align", "" },
     { "zero", "zero", "" },
     { "emd", "emd", "" },
+    /* ops/ kernels that had no mapping yet (relu6 existed but was unmapped) */
+    { "relu6", "relu6", "" },
+    { "conv1d", "conv1d", "" },
+    { "dconv", "conv1d", "d=dilation" },  /* c = channels, causal */
+    { "deconv", "deconv", "" },
+    { "slice", "slice", "" },
+    { "reshape", "reshape", "" },
+    { "split", "split", "" },
+    { "shuffle", "shuffle", "" },
+    { "pixel_shuffle", "pixel_shuffle", "" },
+    { "pixel_unshuffle", "pixel_unshuffle", "" },
+    { "upsample", "upsample", "" },
+    { "matmul", "matmul", "" },
+    { "embedding", "embedding", "" },
+    { "layernorm", "layernorm", "" },
 };
 
 static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)
@@ -696,6 +717,8 @@ static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, i
         const kdr_argspec *s = &b->args[i];
         kv v = vals[i];
         if (s->kind == KDR_A_TENSOR || s->kind == KDR_A_TENSORS) {
+            /* concat([a, b]): the rest list holds one list of tensors */
+            if (s->rest && v.k == KV_LIST && v.n == 1 && v.items[0].k == KV_LIST) v = v.items[0];
             int n = v.k == KV_LIST ? v.n : 1;
             for (int k = 0; k < n; k++) {
                 kv t = v.k == KV_LIST ? v.items[k] : v;
@@ -778,6 +801,13 @@ static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, i
             err(C, where[0], "emd: %s", e2);
             return kv_none();
         }
+    }
+    if (strcmp(b->name, "dconv") == 0 && ndata == 1) {
+        const kd_shape *xs = &C->g->nodes[ins[0]].shape;
+        char e2[256];
+        kd_attr_set_num(op, av, kd_attr_index(op, "c"), xs->ndim >= 2 ? (double)xs->dims[1] : 1,
+                        e2, sizeof e2);
+        kd_attr_set_num(op, av, kd_attr_index(op, "causal"), 1, e2, sizeof e2);
     }
     int32_t t = add_op(C, F, call, op, ins, ndata, av, b->name);
     return t < 0 ? kv_none() : kv_tensor(t);

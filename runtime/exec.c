@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <cblas.h>
@@ -400,7 +401,9 @@ kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads
         if (g->params[p].trainable) train[m] = 1;
     }
     for (int m = 0; m < 64; m++) e->model_frozen[m] = has[m] && !train[m];
-    openblas_set_num_threads(e->nthreads);
+    /* OpenBLAS single-threaded: the ops split their work across e->nthreads
+     * OpenMP threads and call sgemm from inside them (ops/kd_op.h) */
+    openblas_set_num_threads(1);
     kd_exec_init_params(e, 0);
     return e;
 oom:
@@ -529,6 +532,17 @@ int kd_exec_forward(kd_exec *e, int training)
     return 0;
 }
 
+/* memset of a gradient buffer, cut across the threads when it is large */
+static void zero_floats(float *p, int64_t n, int nthreads)
+{
+    int nt = n >= ((int64_t)1 << 18) ? nthreads : 1;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int t = 0; t < nt; t++) {
+        int64_t a = n * t / nt, b = n * (t + 1) / nt;
+        memset(p + a, 0, (size_t)(b - a) * sizeof(float));
+    }
+}
+
 int kd_exec_backward(kd_exec *e, int32_t loss)
 {
     if (!e || !e->fwd_pending) return -1;
@@ -541,7 +555,7 @@ int kd_exec_backward(kd_exec *e, int32_t loss)
     for (int s = 0; s < b->nsteps; s++) {
         for (int z = b->zstart[s]; z < b->zstart[s + 1]; z++) {
             int32_t m = b->zlist[z];
-            memset(e->grad[m], 0, numel(&g->nodes[m].shape) * sizeof(float));
+            zero_floats(e->grad[m], numel(&g->nodes[m].shape), e->nthreads);
         }
         int32_t id = b->steps[s];
         if (e->prof) {
@@ -646,13 +660,20 @@ static int cpu_has_avx512f(void)
 
 int kd_cpu_has_avx512f(void) { return cpu_has_avx512f(); }
 
+const char *kd_blas_kernels(void) { return openblas_get_corename(); }
+
 void kd_blas_tune(int argc, char **argv)
 {
     (void)argc;
     if (getenv("KDRUN_NO_BLAS_TUNE") || !argv || !argv[0]) return;
     int changed = 0;
     char set[64] = "";
-    if (!getenv("OPENBLAS_CORETYPE") && cpu_has_avx512f()) {
+    /* Unset, or one of the AVX2 core types OpenBLAS 0.3.21 picks by itself
+     * on AVX-512 cores it does not know (Zen 4/5) and that some machines
+     * preset for other programs: take the AVX-512 kernels.  Any other value
+     * is a deliberate choice and is kept. */
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    if ((!ct || !strcasecmp(ct, "Haswell") || !strcasecmp(ct, "Zen")) && cpu_has_avx512f()) {
         if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) == 0) changed = 1, strcat(set, " OPENBLAS_CORETYPE");
     }
     if (!getenv("OMP_WAIT_POLICY")) {

@@ -148,16 +148,20 @@ const kd_mem_buf *kd_exec_plan(const kd_exec *e, int *n);
  * the environment before the process starts.  kd_blas_tune, called first
  * thing in main(), sets what is missing and re-executes /proc/self/exe
  * with the same argv (at most once: afterwards both are set):
- *   OPENBLAS_CORETYPE=SkylakeX  when the CPU has avx512f: OpenBLAS 0.3.21
- *       otherwise picks its Haswell (AVX2) sgemm on AVX-512 cores.  Never
- *       set without avx512f (the SkylakeX kernels die with SIGILL there).
- *   OMP_WAIT_POLICY=passive  OpenMP workers that spin after a parallel
- *       region steal the cores the OpenBLAS threads need for the next
- *       sgemm (measured on 2 cores: ResNet-20 training 2-4x faster).
- * Variables already set are left alone; KDRUN_NO_BLAS_TUNE=1 disables it.
- * KDRUN_TUNED lists the variables it set (space-separated), so that a child
- * process that should see the original environment can unset them. */
+ *   OPENBLAS_CORETYPE=SkylakeX  when the CPU has avx512f and the variable
+ *       is unset or names an AVX2 core type (Haswell, Zen): OpenBLAS 0.3.21
+ *       picks its Haswell sgemm on AVX-512 cores it does not know (Zen 4/5),
+ *       and some machines preset Haswell for older OpenBLAS builds; the
+ *       SkylakeX kernels are ~1.8x faster there and pass the same tests.
+ *       Any other value is kept.  Never set without avx512f (the SkylakeX
+ *       kernels die with SIGILL there).
+ *   OMP_WAIT_POLICY=passive  when unset.
+ * KDRUN_NO_BLAS_TUNE=1 disables both.  KDRUN_TUNED lists the variables it
+ * set (space-separated), so that a child process that should see the
+ * original environment can unset them. */
 void kd_blas_tune(int argc, char **argv);
 int kd_cpu_has_avx512f(void);
+/* OpenBLAS's name for the kernels it loaded ("SkylakeX", "Haswell", ...) */
+const char *kd_blas_kernels(void);
 
 #endif

@@ -2061,6 +2061,7 @@ static int emit_yaml(run *R, FILE *f)
     yaml_str(&em, "recipe_sha256"); yaml_str(&em, hex);
     yaml_str(&em, "kdrun"); yaml_str(&em, PACKAGE_VERSION);
     yaml_str(&em, "threads"); yaml_num(&em, R->o->nthreads);
+    yaml_str(&em, "blas"); yaml_str(&em, kd_blas_kernels());
     if (R->o->nsweep > 0) {
         yaml_str(&em, "sweep");
         yaml_begin(&em, 1);

@@ -22,6 +22,9 @@
 #include "../unit.h"
 #include "../../ops/kd_op.h"
 
+/* from OpenBLAS (cblas.h would bring complex.h, whose I clashes here) */
+void openblas_set_num_threads(int n);
+
 /* ---- seeded RNG --------------------------------------------------------- */
 static uint64_t rng_s = 0x2545F4914F6CDD1Dull;
 static void rng_seed(uint64_t s) { rng_s = s * 0x9E3779B97F4A7C15ull + 1; }
@@ -782,6 +785,8 @@ static void ref_emd(const inst *t, double *y)
     y[0] = dp[(1 << n) - 1] / (double)n;
 }
 /* ---- end of the ops2 references ---- */
+/* conv1d, deconv, upsample, matmul, embedding, layernorm and the layout ops */
+#include "ref_net.h"
 
 /* ---- the case table --------------------------------------------------------- */
 #define S1(a) {{a}, 1}
@@ -884,6 +889,7 @@ static const tcase cases[] = {
     {"emd", "m=3 cost=cosine T=10", 5, {S3(2, 2, 3), S3(2, 2, 3), S3(2, 2, 3), S3(2, 2, 3), S3(2, 2, 3)}, {G_N, G_N, G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
     {"emd", "m=1", 3, {S2(2, 5), S2(2, 5), S2(2, 5)}, {G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
     /* end of the ops2 cases */
+    NET_OP_CASES
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -909,6 +915,12 @@ OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
 /* ops2 branch */
 OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align) OPTEST(cost)
 OPTEST(choice) OPTEST(zero) OPTEST(emd)
+static void test_net_ops(void)
+{
+    static const char *const ops[] = {NET_OPS};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) run_op(ops[i]);
+    net_op_checks();
+}
 
 /* every registered op has cases, so a new op cannot slip in untested */
 static void test_every_op_has_cases(void)
@@ -1125,8 +1137,8 @@ static void test_kd_zero_when_equal(void)
     inst_free(&t);
 }
 
-/* non-BLAS ops give the same bits for 1 and 2 threads; conv2d (BLAS) gives
- * the same bits run to run */
+/* these ops give the same bits for 1 and 2 threads (conv2d's forward:
+ * one sgemm call per image whatever the thread count) */
 static void test_thread_determinism(void)
 {
     static const tcase tcs[] = {
@@ -1134,7 +1146,7 @@ static void test_thread_determinism(void)
         {"conv2d", "c=8 k=3 groups=8", 1, {S4(4, 8, 16, 16)}, {G_N}, 0, 0, NULL, 1},
         {"mse", NULL, 2, {S2(64, 1000), S2(64, 1000)}, {G_N, G_N}, 0, 0, NULL, 1},
         {"softmax", NULL, 1, {S2(256, 100)}, {G_N}, 0, 0, NULL, 1},
-        {"conv2d", "c=16 k=3", 1, {S4(4, 8, 16, 16)}, {G_N}, 0, 0, NULL, 1},
+        {"conv2d", "c=16 k=3", 1, {S4(5, 8, 16, 16)}, {G_N}, 0, 0, NULL, 2},
     };
     for (size_t k = 0; k < sizeof tcs / sizeof tcs[0]; k++) {
         inst t;
@@ -1144,7 +1156,7 @@ static void test_thread_determinism(void)
         float *a = malloc(sizeof(float) * (size_t)n);
         t.d->forward(&t.c);
         memcpy(a, t.c.out, sizeof(float) * (size_t)n);
-        t.c.nthreads = k == 4 ? 1 : 2; /* the last one calls sgemm */
+        t.c.nthreads = k == 4 ? 1 : 2; /* the last one starts with 2 */
         t.d->forward(&t.c);
         CU_ASSERT(memcmp(a, t.c.out, sizeof(float) * (size_t)n) == 0);
         free(a);
@@ -1152,26 +1164,72 @@ static void test_thread_determinism(void)
     }
 }
 
-/* conv2d with a workspace smaller than the whole batch: chunked im2col must
- * give the same result as the one-image and whole-batch chunkings */
-static void test_conv_chunking(void)
+/* conv2d cuts the batch across threads: the forward pass gives the same
+ * bits for 1, 2 and 3 threads (each image is one sgemm call either way);
+ * dX too; dW (summed over images in per-thread partials) agrees within
+ * rounding.  A workspace too small for nthreads runs fewer threads and
+ * gives the one-thread bits. */
+static void conv_fwd_bwd(inst *t, const float *gy, float *dx, float *dw, int64_t nx, int64_t nw)
 {
-    static const tcase tc = {"conv2d", "c=6 k=3 stride=2 pad=1", 1, {S4(5, 3, 9, 9)}, {G_N}, 0, 0, ref_conv2d, 1};
+    memset(dx, 0, sizeof(float) * (size_t)nx);
+    memset(dw, 0, sizeof(float) * (size_t)nw);
+    t->d->forward(&t->c);
+    t->c.grad_out = gy;
+    t->c.grad_in[0] = dx;
+    t->c.grad_in[1] = dw;
+    t->d->backward(&t->c);
+}
+
+static void test_conv_threads(void)
+{
+    static const tcase tc = {"conv2d", "c=6 k=3 stride=2 pad=1", 1, {S4(5, 3, 9, 9)}, {G_N}, 0, 0, ref_conv2d, 3};
     inst t;
     rng_seed(21);
     if (inst_make(&t, &tc)) return;
-    int64_t n = out_n(&t);
+    int64_t n = out_n(&t), nx = t.n[0], nw = t.n[1];
     double *y = malloc(sizeof(double) * (size_t)n);
     ref_conv2d(&t, y);
-    size_t full = t.c.work_size, per = full / 5;
-    for (size_t nb = 1; nb <= 5; nb++) {
-        t.c.work_size = nb * per;
-        t.d->forward(&t.c);
-        double worst = 0;
-        for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs(t.c.out[i] - y[i]));
-        CU_ASSERT(worst < 1e-4);
+    float *gy = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) gy[i] = (float)nrand();
+    float *out1 = malloc(sizeof(float) * (size_t)n), *dx1 = malloc(sizeof(float) * (size_t)nx),
+          *dw1 = malloc(sizeof(float) * (size_t)nw), *dx = malloc(sizeof(float) * (size_t)nx),
+          *dw = malloc(sizeof(float) * (size_t)nw);
+    size_t full = t.c.work_size;
+    t.c.nthreads = 1;
+    t.c.work_size = t.d->workspace(&t.c);
+    CU_ASSERT(t.c.work_size < full);
+    conv_fwd_bwd(&t, gy, dx1, dw1, nx, nw);
+    memcpy(out1, t.c.out, sizeof(float) * (size_t)n);
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs(t.c.out[i] - y[i]));
+    CU_ASSERT(worst < 1e-4);
+    for (int nt = 2; nt <= 3; nt++) {
+        t.c.nthreads = nt;
+        t.c.work_size = t.d->workspace(&t.c);
+        CU_ASSERT(t.c.work_size <= full);
+        conv_fwd_bwd(&t, gy, dx, dw, nx, nw);
+        CU_ASSERT(memcmp(out1, t.c.out, sizeof(float) * (size_t)n) == 0);
+        CU_ASSERT(memcmp(dx1, dx, sizeof(float) * (size_t)nx) == 0);
+        double e = 0;
+        for (int64_t i = 0; i < nw; i++) e = fmax(e, fabs(dw[i] - dw1[i]) / (1 + fabs(dw1[i])));
+        CU_ASSERT(e < 1e-5);
+        /* the same thread count again: the same bits */
+        float *dw2 = malloc(sizeof(float) * (size_t)nw);
+        memcpy(dw2, dw, sizeof(float) * (size_t)nw);
+        conv_fwd_bwd(&t, gy, dx, dw, nx, nw);
+        CU_ASSERT(memcmp(dw2, dw, sizeof(float) * (size_t)nw) == 0);
+        free(dw2);
     }
-    free(y);
+    /* room for one thread only: the one-thread bits */
+    t.c.nthreads = 3;
+    t.c.work_size = full / 3;
+    conv_fwd_bwd(&t, gy, dx, dw, nx, nw);
+    CU_ASSERT(memcmp(dw1, dw, sizeof(float) * (size_t)nw) == 0);
+    CU_ASSERT(memcmp(dx1, dx, sizeof(float) * (size_t)nx) == 0);
+    t.c.work_size = full;
+    t.c.grad_out = NULL;
+    t.c.grad_in[0] = t.c.grad_in[1] = NULL;
+    free(y), free(gy), free(out1), free(dx1), free(dw1), free(dx), free(dw);
     inst_free(&t);
 }
 
@@ -1223,6 +1281,7 @@ static void test_emd_weights(void)
 
 int main(void)
 {
+    openblas_set_num_threads(1);   /* as the executor does: ops thread themselves */
     static const kd_unit_test op_tests[] = {
         KD_TEST(test_conv2d), KD_TEST(test_linear), KD_TEST(test_batchnorm2d),
         KD_TEST(test_relu), KD_TEST(test_leaky_relu), KD_TEST(test_sigmoid),
@@ -1232,13 +1291,13 @@ int main(void)
         KD_TEST(test_log_softmax), KD_TEST(test_concat), KD_TEST(test_aggregate),
         KD_TEST(test_ce), KD_TEST(test_kd), KD_TEST(test_mse), KD_TEST(test_l1),
         KD_TEST(test_smooth_l1), KD_TEST(test_bce_with_logits), KD_TEST(test_cosine),
-        KD_TEST(test_kl), KD_TEST(test_relu6),
+        KD_TEST(test_kl), KD_TEST(test_relu6), KD_TEST(test_net_ops),
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
         KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_dropout_mask),
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
-        KD_TEST(test_thread_determinism), KD_TEST(test_conv_chunking), KD_TEST_END};
+        KD_TEST(test_thread_determinism), KD_TEST(test_conv_threads), KD_TEST_END};
     static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
         KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align), KD_TEST(test_cost),
         KD_TEST(test_choice), KD_TEST(test_zero), KD_TEST(test_emd), KD_TEST(test_emd_weights),

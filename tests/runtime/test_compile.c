@@ -183,8 +183,8 @@ static void test_recursion_is_an_error(void)
 
 static void test_unknown_op_is_not_an_error(void)
 {
-    /* an op that this build does not have yet gives a note, not an error */
-    int m = compile_text("net f() { out pixel_unshuffle(in, 2) }\nmodel m = f()\n", "m", 4, 8);
+    /* something this build does not have yet gives a note, not an error */
+    int m = compile_text("net f() { out choice(skip, zero, cost: [1, 2]) }\nmodel m = f()\n", "m", 4, 8);
     CU_ASSERT_EQUAL(m, -2);
     CU_ASSERT_EQUAL(diag.errors, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "not in this build yet"));
@@ -408,6 +408,97 @@ static void test_choice_compiles(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "choice expects candidates of the same shape"));
 }
 
+/* the network-shape ops (ops/conv1d.c, deconv.c, shuffle.c, ...): shapes
+ * inferred through them, dconv = causal conv1d keeping the channels, and
+ * zoo nets that need them */
+static int64_t dim_of(const char *name, int d)
+{
+    int32_t t = kd_graph_find(graph, name);
+    CU_ASSERT_FATAL(t >= 0);
+    return d < graph->nodes[t].shape.ndim ? graph->nodes[t].shape.dims[d] : -1;
+}
+
+static void test_net_shape_ops(void)
+{
+    int m = compile_text("net n() {\n"
+                         "  s = reshape(in, shape: [4, -1])\n"
+                         "  a = conv1d(s, 6, k: 3, causal: true)\n"
+                         "  b = dconv(a, k: 3, d: 2)\n"
+                         "  c = conv1d(b, 5, k: 4, dilation: 2)\n"
+                         "  e = slice(c, axis: 2, start: 1, stop: 3)\n"
+                         "  u = deconv(in, 8, k: 2, stride: 2)\n"
+                         "  h = shuffle(concat([u, u]), groups: 4)\n"
+                         "  q = split(pixel_unshuffle(h, 2), parts: 4, part: 2)\n"
+                         "  v = upsample(q, 2, mode: bilinear)\n"
+                         "  out linear(flatten(e), 10) + linear(mean(v, over: hw), 10)\n"
+                         "}\nmodel m = n()\n", "m", 4, 8);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    CU_ASSERT_EQUAL(dim_of("m.s", 1), 4);
+    CU_ASSERT_EQUAL(dim_of("m.s", 2), 64);
+    CU_ASSERT_EQUAL(dim_of("m.a", 1), 6);       /* causal: length kept */
+    CU_ASSERT_EQUAL(dim_of("m.a", 2), 64);
+    CU_ASSERT_EQUAL(dim_of("m.b", 1), 6);       /* dconv keeps the channels */
+    CU_ASSERT_EQUAL(dim_of("m.b", 2), 64);
+    CU_ASSERT_EQUAL(dim_of("m.c", 2), 64);      /* "same" padding, even k too */
+    CU_ASSERT_EQUAL(dim_of("m.e", 2), 2);
+    CU_ASSERT_EQUAL(dim_of("m.u", 1), 8);
+    CU_ASSERT_EQUAL(dim_of("m.u", 2), 16);
+    CU_ASSERT_EQUAL(dim_of("m.u", 3), 16);
+    CU_ASSERT_EQUAL(dim_of("m.h", 1), 16);
+    CU_ASSERT_EQUAL(dim_of("m.q", 1), 16);      /* 16 * 4 / 4 */
+    CU_ASSERT_EQUAL(dim_of("m.q", 2), 8);
+    CU_ASSERT_EQUAL(dim_of("m.v", 3), 16);
+    const kd_node *b = &graph->nodes[kd_graph_find(graph, "m.b")];
+    CU_ASSERT_STRING_EQUAL(b->op->name, "conv1d");
+    CU_ASSERT_DOUBLE_EQUAL(b->attr[kd_attr_index(b->op, "causal")].num, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(b->attr[kd_attr_index(b->op, "dilation")].num, 2, 0);
+    /* parameters: conv1d 6*4*3 + 6, dconv 6*6*3 + 6, conv1d 5*6*4 + 5,
+     * deconv 8*4*2*2 + 8 (weight [C, F, K, K]), two linears */
+    int64_t want = (72 + 6) + (108 + 6) + (120 + 5) + (128 + 8) + (10 * 10 + 10) + (16 * 10 + 10);
+    CU_ASSERT_EQUAL(kd_graph_model_params(graph, m), want);
+    /* MACs (batch 4): conv1d/dconv out * C K, deconv in * F K K, linears */
+    int64_t macs = 4 * 6 * 64 * 12 + 4 * 6 * 64 * 18 + 4 * 5 * 64 * 24 + 4 * 4 * 8 * 8 * 8 * 4 +
+                   4 * 10 * 10 + 4 * 10 * 16;
+    CU_ASSERT_EQUAL(kd_graph_model_macs(graph, m), macs);
+
+    /* a bad shape is a located error with the op's message */
+    m = compile_text("net n() { out conv1d(in, 4, k: 3) }\nmodel m = n()\n", "m", 4, 8);
+    CU_ASSERT(m < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "conv1d expects 3-D input [N, C, T], got [4, 4, 8, 8]"));
+
+    /* ShuffleNetV2 (split, shuffle, concat([a, b]), dwconv) and MobileNetV2
+     * (relu6) compile */
+    m = compile_text("use \"nets/shufflenetv2.kdr\"\nmodel s = shufflenetv2(classes: 10)\n", "s", 3, 32);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    CU_ASSERT_EQUAL(dim_of("s.stage[1]", 1), 116);
+    CU_ASSERT_EQUAL(dim_of("s.stage[1]", 2), 16);
+    CU_ASSERT_EQUAL(dim_of("s.stage[3]", 1), 464);
+    CU_ASSERT_EQUAL(dim_of("s.stage[3]", 3), 4);
+    CU_ASSERT_EQUAL(dim_of("s.logits", 1), 10);
+    m = compile_text("use \"nets/mobilenetv2.kdr\"\nmodel s = mobilenetv2(classes: 10)\n", "s", 3, 32);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL(m, 0);
+    /* NextItNet (embedding, dconv, layernorm, slice) on [N, 64] "ids" (only
+     * the shapes matter here) */
+    m = compile_text("use \"nets/nextitnet.kdr\"\n"
+                     "net seq() { out nextitnet(reshape(in, shape: [-1]), num_items: 50, dim: 8, blocks: 2) }\n"
+                     "model s = seq()\n", "s", 1, 8);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int32_t emb = -1, logits = -1;
+    for (int32_t i = 0; i < graph->nnamed; i++) {
+        if (strstr(graph->named[i].name, ".emb")) emb = graph->named[i].node;
+        if (strstr(graph->named[i].name, ".logits")) logits = graph->named[i].node;
+    }
+    CU_ASSERT_FATAL(emb >= 0 && logits >= 0);
+    CU_ASSERT_EQUAL(graph->nodes[emb].shape.ndim, 3);   /* [N, dim, T] */
+    CU_ASSERT_EQUAL(graph->nodes[emb].shape.dims[1], 8);
+    CU_ASSERT_EQUAL(graph->nodes[emb].shape.dims[2], 64);
+    CU_ASSERT_EQUAL(graph->nodes[logits].shape.dims[1], 50);
+}
+
 int main(void)
 {
     static const kd_unit_test tests[] = {
@@ -425,6 +516,7 @@ int main(void)
         KD_TEST(test_ops2_compile),
         KD_TEST(test_cost_tables),
         KD_TEST(test_choice_compiles),
+        KD_TEST(test_net_shape_ops),
         KD_TEST_END
     };
     kdr_diag_init(&diag);

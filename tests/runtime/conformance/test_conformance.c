@@ -1,7 +1,7 @@
 /* test_conformance.c — the executor against PyTorch on a CIFAR ResNet-20.
  *
  * Compiles `resnet(depth: 20, classes: 10)` from the zoo on a [16, 3, 32, 32]
- * batch, initialises the parameters (seed 5), runs one training-mode
+ * batch, initialises the parameters (seed 11), runs one training-mode
  * forward + backward of the mean cross-entropy, and writes parameters,
  * input and labels to a KDT1 file (format in resnet_torch.py).  The script
  * builds the same network in PyTorch, loads them, does the same step in
@@ -11,12 +11,20 @@
  *     max |ours - torch| / max |torch|   (per tensor).
  *
  * The seed matters.  With some initialisations one relu input of the 20
- * layers lies within float32 rounding of 0, float32 and float64 take
- * different branches there, and a whole weight gradient moves by up to ~1%:
- * measured over seeds 1-8, torch's own float32 gradients were 1e-3..2e-2
- * away from float64 for seeds 1, 2, 3, 6, and ours for seeds 4 and 7 (for
- * the others both were within 6e-6).  Seed 5 is one where neither flips,
- * so the comparison measures the kernels, not the coin.
+ * layers lies within float32 rounding of 0; float32 and float64 take
+ * different branches there, and every weight gradient before that layer
+ * moves by up to ~3%.  Which float32 computation flips depends on its
+ * rounding: torch's AVX2 and scalar kernels differ, and so did ours before
+ * and after conv2d and batchnorm2d were rewritten.  Measured on an AMD EPYC
+ * (Zen 5) with Debian's torch 1.13, seeds 5, 9, 10-16: someone flipped for
+ * 5, 9, 12, 13, 14, 16; for 10, 11 and 15 torch (AVX2 and
+ * ATEN_CPU_CAPABILITY=default) and ours all stay within 6e-6 of float64.
+ * Seed 11 measures the kernels, not the coin.
+ *
+ * Where torch's float32 gradient of a tensor is itself more than 1e-4 from
+ * torch's float64 one all the same (another machine, another torch), the
+ * two took different branches and each is a correct gradient of its own:
+ * ours must then match one of them (the counts are printed).
  *
  * Skipped (exit 77) when no python3 can `import torch`.  The interpreter is
  * $KDRUN_PYTHON, else /usr/bin/python3, else python3 on the PATH (a pyenv
@@ -160,7 +168,7 @@ static void test_resnet20_matches_torch(void)
     int32_t roots[2] = { loss, logits };
     kd_exec *e = kd_exec_new(g, roots, 2, 2, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-    kd_exec_init_params(e, 5);
+    kd_exec_init_params(e, 11);
     float *xi = kd_exec_input(e, x), *yi = kd_exec_input(e, y);
     uint64_t s = 2463534242ull;
     for (int64_t i = 0; i < kd_shape_numel(&g->nodes[x].shape); i++) {
@@ -198,10 +206,10 @@ static void test_resnet20_matches_torch(void)
     /* compare */
     double e_logits = rel_err(kd_exec_value(e, logits), find(t, nt, "logits"), BATCH * 10);
     double e_loss = rel_err(kd_exec_value(e, loss), find(t, nt, "loss"), 1);
-    double e_grad = 0, e_stat = 0, e_grad64 = 0, e_torch64 = 0;
+    double e_grad = 0, e_stat = 0, e_torch64 = 0;
     double e_logits64 = rel_err(kd_exec_value(e, logits), find(t, nt, "logits64"), BATCH * 10);
     const char *worst = "";
-    int compared = 0;
+    int compared = 0, torch_off = 0, on64 = 0, on32 = 0;
     for (int32_t i = 0; i < g->nparams; i++) {
         char name[200];
         snprintf(name, sizeof name, "grad:%s", g->params[i].name);
@@ -210,19 +218,30 @@ static void test_resnet20_matches_torch(void)
         if (!o) continue;
         double r = rel_err(kd_exec_grads(e) + g->params[i].offset, o,
                            (size_t)kd_shape_numel(&g->params[i].shape));
-        CU_ASSERT(r >= 0 && r <= TOL);
-        if (!(r <= TOL)) fprintf(stderr, "\n  %s: %.3g", name, r);
-        if (!(r <= e_grad)) e_grad = r, worst = g->params[i].name;
         /* and against the float64 step */
-        snprintf(name, sizeof name, "grad64:%s", g->params[i].name);
-        const tensor *o64 = find(t, nt, name);
+        char name64[200];
+        snprintf(name64, sizeof name64, "grad64:%s", g->params[i].name);
+        const tensor *o64 = find(t, nt, name64);
         CU_ASSERT_PTR_NOT_NULL(o64);
         if (!o64) continue;
         double r64 = rel_err(kd_exec_grads(e) + g->params[i].offset, o64,
                              (size_t)kd_shape_numel(&g->params[i].shape));
         double t64 = rel_err(o->data, o64, (size_t)kd_shape_numel(&g->params[i].shape));
-        CU_ASSERT(r64 >= 0 && r64 <= TOL);
-        if (r64 > e_grad64) e_grad64 = r64;
+        /* Where torch float32 and float64 agree, ours must match both.
+         * Where they do not (a relu coin flipped, see above), each is a
+         * correct gradient of its own branch: ours must match one. */
+        double err_t;   /* against the reference(s) this tensor is held to */
+        if (t64 <= TOL) {
+            err_t = r > r64 ? r : r64;
+        } else {
+            torch_off++;
+            err_t = r < r64 ? r : r64;
+            if (r64 <= TOL) on64++;
+            else if (r <= TOL) on32++;
+        }
+        CU_ASSERT(err_t >= 0 && err_t <= TOL);
+        if (!(err_t <= TOL)) fprintf(stderr, "\n  %s: %.3g, float64 %.3g", name, r, r64);
+        if (!(err_t <= e_grad)) e_grad = err_t, worst = g->params[i].name;
         if (t64 > e_torch64) e_torch64 = t64;
         compared++;
     }
@@ -250,12 +269,13 @@ static void test_resnet20_matches_torch(void)
     CU_ASSERT_EQUAL(compared, 65);
     CU_ASSERT_EQUAL(nbn, 21);
     fprintf(stderr, "\n  ResNet-20, batch %d, training mode, vs torch (%s):\n"
-            "    logits     max rel err %.3g\n    loss       rel err %.3g (ours %.7f)\n"
+            "    logits     max rel err %.3g (float64: %.3g)\n    loss       rel err %.3g (ours %.7f)\n"
             "    gradients  max rel err %.3g over %d tensors (worst %s)\n"
             "    bn stats   max rel err %.3g over %d layers\n"
-            "  against the float64 step: logits %.3g, gradients %.3g (torch float32: %.3g)\n",
-            BATCH, python, e_logits, e_loss, (double)kd_exec_value(e, loss)[0], e_grad, compared,
-            worst, e_stat, nbn, e_logits64, e_grad64, e_torch64);
+            "  torch float32 vs float64: gradients %.3g apart; for %d tensors more than %g (a relu\n"
+            "  coin): ours on the float64 branch for %d of them, on torch float32's for %d\n",
+            BATCH, python, e_logits, e_logits64, e_loss, (double)kd_exec_value(e, loss)[0], e_grad,
+            compared, worst, e_stat, nbn, e_torch64, torch_off, TOL, on64, on32);
     for (int i = 0; i < nt; i++) free(t[i].data);
     free(t);
     unlink(fin), unlink(fout), unlink(recipe), rmdir(dir);

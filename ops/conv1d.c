@@ -1,0 +1,179 @@
+/* conv1d.c — 1-D convolution (cross-correlation) over time.
+ *
+ * Shapes: x [N, C, T], w [F, C, K], b [F], y [N, F, To]
+ *   N batch, C input channels, F output channels, K kernel size,
+ *   D dilation, S stride; left/right padding PL/PR:
+ *     causal:          PL = D*(K-1), PR = 0 (y[t] sees x[..t] only)
+ *     pad -1 (default): "same": PL = D*(K-1)/2, PR = D*(K-1) - PL
+ *     pad >= 0:        PL = PR = pad
+ *   Causal and "same" keep the length at stride 1, so the recipe's
+ *   conv1d(c, k: 5) and conv1d(c, k: 3, causal: true) are interchangeable
+ *   (AdaRec's choice candidates).
+ *   To = (T + PL + PR - D*(K-1) - 1)/S + 1.
+ *
+ * forward:  y[n,f,o] = b[f] + sum_{c,k} w[f,c,k] x[n,c,o*S - PL + k*D]
+ * backward: dx[n,c,t] += sum_{f,k,o: o*S - PL + k*D = t} dy[n,f,o] w[f,c,k]
+ *           dw[f,c,k] += sum_{n,o} dy[n,f,o] x[n,c,o*S - PL + k*D]
+ *           db[f]     += sum_{n,o} dy[n,f,o]
+ * Direct loops, every output written by one iteration (parallel over
+ * (n,f), (n,c), (f,c) and f); sums in double in a fixed order, so results
+ * are the same bits for any thread count.  The recipe's dconv (dilated
+ * causal conv keeping the channel count) is this op with c = C, causal.
+ */
+#include "kd_ops_util.h"
+
+enum { A_C, A_K, A_STRIDE, A_PAD, A_DIL, A_CAUSAL, A_BIAS };
+
+static const kd_attr_spec attrs[] = {
+    {.name = "c", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1},
+    {.name = "k", .type = KD_ATTR_INT, .def = 3, .min = 1, .max = 1024, .required = 1},
+    {.name = "stride", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1024},
+    {.name = "pad", .type = KD_ATTR_INT, .def = -1, .min = -1, .max = 1 << 20},
+    {.name = "dilation", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20},
+    {.name = "causal", .type = KD_ATTR_BOOL, .def = 0, .min = 0, .max = 1},
+    {.name = "bias", .type = KD_ATTR_BOOL, .def = 1, .min = 0, .max = 1},
+    {0}};
+
+typedef struct geo {
+    int64_t N, C, T, F, K, S, D, PL, PR, To;
+} geo;
+
+static geo get_geo(const kd_op_ctx *c)
+{
+    geo g;
+    g.N = c->in_shape[0].dims[0];
+    g.C = c->in_shape[0].dims[1];
+    g.T = c->in_shape[0].dims[2];
+    g.F = KD_A_INT(c, A_C);
+    g.K = KD_A_INT(c, A_K);
+    g.S = KD_A_INT(c, A_STRIDE);
+    g.D = KD_A_INT(c, A_DIL);
+    int64_t span = g.D * (g.K - 1);
+    if (KD_A_INT(c, A_CAUSAL)) {
+        g.PL = span;
+        g.PR = 0;
+    } else if (KD_A_INT(c, A_PAD) < 0) {
+        g.PL = span / 2;
+        g.PR = span - g.PL;
+    } else {
+        g.PL = g.PR = KD_A_INT(c, A_PAD);
+    }
+    int64_t len = g.T + g.PL + g.PR;
+    g.To = len < span + 1 ? 0 : (len - span - 1) / g.S + 1;
+    return g;
+}
+
+static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
+{
+    const kd_shape *x = &c->in_shape[0];
+    if (x->ndim != 3) return kd_err_rank(err, n, "conv1d", 3, "[N, C, T]", x);
+    if (KD_A_INT(c, A_CAUSAL) && KD_A_INT(c, A_PAD) > 0)
+        return kd_err(err, n, "conv1d: causal pads on the left by dilation*(k-1); "
+                      "pad must not be given, got %lld", (long long)KD_A_INT(c, A_PAD));
+    geo g = get_geo(c);
+    if (g.To <= 0)
+        return kd_err(err, n, "conv1d: kernel %lld (dilation %lld, pad %lld) does not fit "
+                      "input length %lld", (long long)g.K, (long long)g.D, (long long)g.PL,
+                      (long long)g.T);
+    c->in_shape[1] = kd_shape_make(3, (const int64_t[]){g.F, g.C, g.K});
+    info->init[1] = (kd_param_init){KD_INIT_KAIMING_NORMAL, g.C * g.K};
+    if (KD_A_INT(c, A_BIAS)) {
+        c->in_shape[2] = kd_sh1(g.F);
+        info->init[2] = (kd_param_init){KD_INIT_UNIFORM_FANIN, g.C * g.K};
+    }
+    c->out_shape = kd_shape_make(3, (const int64_t[]){g.N, g.F, g.To});
+    return 0;
+}
+
+static void forward(kd_op_ctx *c)
+{
+    geo g = get_geo(c);
+    const float *x = c->in[0], *w = c->in[1];
+    const float *b = c->in_shape[2].ndim > 0 ? c->in[2] : NULL;
+    int64_t rows = g.N * g.F, work = rows * g.To * g.C * g.K;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t n = r / g.F, f = r % g.F;
+        float *yr = c->out + r * g.To;
+        for (int64_t o = 0; o < g.To; o++) {
+            double s = b ? b[f] : 0.0;
+            for (int64_t ch = 0; ch < g.C; ch++) {
+                const float *xr = x + (n * g.C + ch) * g.T, *wr = w + (f * g.C + ch) * g.K;
+                for (int64_t k = 0; k < g.K; k++) {
+                    int64_t t = o * g.S - g.PL + k * g.D;
+                    if (t >= 0 && t < g.T) s += (double)wr[k] * xr[t];
+                }
+            }
+            yr[o] = (float)s;
+        }
+    }
+}
+
+static void backward(kd_op_ctx *c)
+{
+    geo g = get_geo(c);
+    const float *x = c->in[0], *w = c->in[1], *gy = c->grad_out;
+    float *dx = c->grad_in[0], *dw = c->grad_in[1];
+    float *db = c->in_shape[2].ndim > 0 ? c->grad_in[2] : NULL;
+    int64_t work = g.N * g.F * g.To * g.C * g.K;
+    if (dx) {
+        int64_t rows = g.N * g.C;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t n = r / g.C, ch = r % g.C;
+            float *dr = dx + r * g.T;
+            for (int64_t t = 0; t < g.T; t++) {
+                double s = 0;
+                for (int64_t f = 0; f < g.F; f++) {
+                    const float *gr = gy + (n * g.F + f) * g.To, *wr = w + (f * g.C + ch) * g.K;
+                    for (int64_t k = 0; k < g.K; k++) {
+                        int64_t u = t + g.PL - k * g.D;
+                        if (u < 0 || u % g.S) continue;
+                        int64_t o = u / g.S;
+                        if (o < g.To) s += (double)gr[o] * wr[k];
+                    }
+                }
+                dr[t] += (float)s;
+            }
+        }
+    }
+    if (dw) {
+        int64_t rows = g.F * g.C;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t f = r / g.C, ch = r % g.C;
+            for (int64_t k = 0; k < g.K; k++) {
+                double s = 0;
+                for (int64_t n = 0; n < g.N; n++) {
+                    const float *gr = gy + (n * g.F + f) * g.To, *xr = x + (n * g.C + ch) * g.T;
+                    for (int64_t o = 0; o < g.To; o++) {
+                        int64_t t = o * g.S - g.PL + k * g.D;
+                        if (t >= 0 && t < g.T) s += (double)gr[o] * xr[t];
+                    }
+                }
+                dw[r * g.K + k] += (float)s;
+            }
+        }
+    }
+    if (db) {
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && g.N * g.F * g.To > KD_OMP_MIN)
+        for (int64_t f = 0; f < g.F; f++) {
+            double s = 0;
+            for (int64_t n = 0; n < g.N; n++)
+                for (int64_t o = 0; o < g.To; o++) s += gy[(n * g.F + f) * g.To + o];
+            db[f] += (float)s;
+        }
+    }
+}
+
+const kd_op_def kd_op_conv1d = {
+    .name = "conv1d",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .nparams = 2,
+    .npositional = 2,
+    .attrs = attrs,
+    .infer = infer,
+    .forward = forward,
+    .backward = backward,
+};
