@@ -1279,6 +1279,52 @@ static void test_emd_weights(void)
     inst_free(&t);
 }
 
+/* ops2 branch: the new ops give the same bits for 1 and 2 threads, forward
+ * and backward, on inputs large enough to take the parallel paths */
+static void test_ops2_threads(void)
+{
+    static const tcase tcs[] = {
+        {"gan_d", "kind=bce", 2, {S2(9000, 1), S2(5000, 1)}, {G_WIDE, G_WIDE}, 0, 0, NULL, 1},
+        {"feature_align", NULL, 2, {S4(2, 8, 16, 16), S4(2, 4, 32, 32)}, {G_N, G_N}, 0, 0, NULL, 1},
+        {"feature_align", "mode=nearest", 2, {S4(2, 8, 16, 16), S4(2, 4, 10, 24)}, {G_N, G_N}, 0, 0, NULL, 1},
+        {"choice", NULL, 3, {{{0}, 0}, S2(64, 200), S2(64, 200)}, {G_TAU, G_N, G_N}, 1, 0, NULL, 1},
+        {"emd", "m=2", 4, {S2(64, 100), S2(64, 100), S2(64, 100), S2(64, 100)}, {G_N, G_N, G_N, G_N}, 0, 0, NULL, 1},
+        {"emd", "m=1 cost=cosine", 3, {S2(64, 100), S2(64, 100), S2(64, 100)}, {G_N, G_N, G_N}, 0, 0, NULL, 1},
+    };
+    for (size_t k = 0; k < sizeof tcs / sizeof tcs[0]; k++) {
+        inst t;
+        rng_seed(31 + k);
+        if (inst_make(&t, &tcs[k])) return;
+        int64_t n = out_n(&t);
+        float *g = malloc(sizeof(float) * (size_t)n), *out[2], *grads[2][KD_MAXIN];
+        for (int64_t i = 0; i < n; i++) g[i] = (float)nrand();
+        for (int th = 0; th < 2; th++) {
+            t.c.nthreads = th + 1;
+            t.d->forward(&t.c);
+            out[th] = malloc(sizeof(float) * (size_t)n);
+            memcpy(out[th], t.c.out, sizeof(float) * (size_t)n);
+            t.c.grad_out = g;
+            for (int i = 0; i < t.c.nin; i++) {
+                grads[th][i] = wants_grad(&t, i) ? calloc((size_t)t.n[i], sizeof(float)) : NULL;
+                t.c.grad_in[i] = grads[th][i];
+            }
+            t.d->backward(&t.c);
+        }
+        CU_ASSERT(memcmp(out[0], out[1], sizeof(float) * (size_t)n) == 0);
+        for (int i = 0; i < t.c.nin; i++) {
+            if (grads[0][i])
+                CU_ASSERT(memcmp(grads[0][i], grads[1][i], sizeof(float) * (size_t)t.n[i]) == 0);
+            free(grads[0][i]);
+            free(grads[1][i]);
+            t.c.grad_in[i] = NULL;
+        }
+        free(out[0]);
+        free(out[1]);
+        free(g);
+        inst_free(&t);
+    }
+}
+
 int main(void)
 {
     openblas_set_num_threads(1);   /* as the executor does: ops thread themselves */
@@ -1301,6 +1347,7 @@ int main(void)
     static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
         KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align), KD_TEST(test_cost),
         KD_TEST(test_choice), KD_TEST(test_zero), KD_TEST(test_emd), KD_TEST(test_emd_weights),
+        KD_TEST(test_ops2_threads),
         KD_TEST_END};
     if (kd_unit_init() != 0) return 2;
     if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests) ||
