@@ -6,7 +6,8 @@
  * initialised to 0 so the layer starts as the identity); y [N, C, H, W].
  *   g = resize(z) [N, K, H, W]: mode avg: mean over each (Hz/H) x (Wz/W)
  *       block (the sizes must divide); mode nearest: g[h, w] =
- *       z[floor(h Hz / H), floor(w Wz / W)] (any sizes);
+ *       z[floor(h Hz / H), floor(w Wz / W)] (any sizes); mode auto (the
+ *       default): avg when the sizes divide, else nearest;
  *   s = bs + Ws g,  t = bt + Wt g       (per pixel, over the K channels);
  *   y = x (1 + s) + t.
  * Gradient, with e = dy x (the gradient of s) and dy (that of t):
@@ -19,11 +20,24 @@
 #include "kd_ops_util.h"
 
 enum { A_MODE };
-enum { M_AVG, M_NEAREST };
-static const char *const modes[] = {"avg", "nearest", NULL};
+enum { M_AUTO, M_AVG, M_NEAREST };
+static const char *const modes[] = {"auto", "avg", "nearest", NULL};
 static const kd_attr_spec attrs[] = {
-    {.name = "mode", .type = KD_ATTR_ENUM, .def = M_AVG, .enums = modes},
+    {.name = "mode", .type = KD_ATTR_ENUM, .def = M_AUTO, .enums = modes},
     {0}};
+
+static int divides(const kd_shape *x, const kd_shape *z)
+{
+    return z->dims[2] >= x->dims[2] && z->dims[3] >= x->dims[3] &&
+           z->dims[2] % x->dims[2] == 0 && z->dims[3] % x->dims[3] == 0;
+}
+
+/* average pooling (else nearest) for these shapes */
+static int use_avg(const kd_op_ctx *c)
+{
+    int64_t m = KD_A_INT(c, A_MODE);
+    return m == M_AVG || (m == M_AUTO && divides(&c->in_shape[0], &c->in_shape[1]));
+}
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 {
@@ -36,11 +50,9 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
     if (z->dims[0] != x->dims[0])
         return kd_err(err, n, "feature_align: x %s and the noisy input %s have different batch sizes",
                       kd_shape_str(x, a, sizeof a), kd_shape_str(z, b, sizeof b));
-    if (KD_A_INT(c, A_MODE) == M_AVG &&
-        (z->dims[2] < x->dims[2] || z->dims[3] < x->dims[3] ||
-         z->dims[2] % x->dims[2] || z->dims[3] % x->dims[3]))
+    if (KD_A_INT(c, A_MODE) == M_AVG && !divides(x, z))
         return kd_err(err, n, "feature_align: average pooling the noisy input %s to the size of x %s "
-                      "needs whole factors (use mode: nearest)",
+                      "needs whole factors (mode auto or nearest resizes any sizes)",
                       kd_shape_str(z, b, sizeof b), kd_shape_str(x, a, sizeof a));
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3], K = z->dims[1];
     for (int s = 0; s < 2; s++) {
@@ -68,7 +80,7 @@ static void resize(kd_op_ctx *c, float *g)
     const kd_shape *x = &c->in_shape[0], *zs = &c->in_shape[1];
     int64_t H = x->dims[2], W = x->dims[3], Hz = zs->dims[2], Wz = zs->dims[3];
     int64_t planes = zs->dims[0] * zs->dims[1], fh = Hz / H, fw = Wz / W;
-    int avg = KD_A_INT(c, A_MODE) == M_AVG;
+    int avg = use_avg(c);
     const float *z = c->in[1];
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && planes * Hz * Wz > KD_OMP_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -163,7 +175,7 @@ static void backward(kd_op_ctx *c)
     }
     if (!dz) return;
     float *dg = c->work;
-    int avg = KD_A_INT(c, A_MODE) == M_AVG;
+    int avg = use_avg(c);
     int64_t fh = Hz / H, fw = Wz / W;
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
     for (int64_t nk = 0; nk < N * K; nk++) {

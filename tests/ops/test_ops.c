@@ -675,7 +675,8 @@ static void ref_feature_align(const inst *t, double *y)
 {
     int64_t N = D(t, 0, 0), C = D(t, 0, 1), H = D(t, 0, 2), W = D(t, 0, 3);
     int64_t K = D(t, 1, 1), Hz = D(t, 1, 2), Wz = D(t, 1, 3);
-    int avg = (int)A(t, "mode") == 0;
+    int mode = (int)A(t, "mode");   /* auto, avg, nearest */
+    int avg = mode == 1 || (mode == 0 && Hz % H == 0 && Wz % W == 0 && Hz >= H && Wz >= W);
     const float *z = IN(t, 1), *Ws = IN(t, 2), *bs = IN(t, 3), *Wt = IN(t, 4), *bt = IN(t, 5);
     for (int64_t n = 0; n < N; n++)
         for (int64_t h = 0; h < H; h++)
@@ -878,6 +879,8 @@ static const tcase cases[] = {
     {"feature_align", NULL, 2, {S4(2, 3, 2, 3), S4(2, 4, 4, 6)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 1},
     {"feature_align", NULL, 2, {S4(1, 2, 3, 3), S4(1, 2, 3, 3)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 2},
     {"feature_align", "mode=nearest", 2, {S4(2, 2, 3, 4), S4(2, 3, 5, 2)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 2},
+    {"feature_align", "mode=avg", 2, {S4(1, 2, 2, 2), S4(1, 1, 6, 4)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 1},
+    {"feature_align", NULL, 2, {S4(1, 2, 3, 4), S4(1, 2, 4, 4)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 1},
     {"cost", "k=4 scale=0.5", 1, {S1(5)}, {G_WIDE}, 0, 1e-3, ref_cost, 1},
     {"cost", "k=1 scale=1", 1, {S1(2)}, {G_N}, 0, 1e-3, ref_cost, 2},
     {"choice", NULL, 4, {{{0}, 0}, S3(2, 3, 4), S3(2, 3, 4), S3(2, 3, 4)}, {G_TAU, G_N, G_N, G_N}, 1, 1e-3, ref_choice, 1},
@@ -1325,6 +1328,37 @@ static void test_ops2_threads(void)
     }
 }
 
+/* ops2 branch: bad shapes give clear messages from infer */
+static void test_ops2_infer(void)
+{
+    char err[256];
+    kd_op_ctx c;
+    kd_shape fa1[2] = {S2(4, 8), S4(4, 4, 8, 8)}, fa2[2] = {S4(4, 8, 4, 4), S4(2, 4, 8, 8)};
+    kd_shape fa3[2] = {S4(1, 8, 3, 3), S4(1, 4, 8, 8)};
+    CU_ASSERT(try_infer("feature_align", NULL, 2, fa1, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "feature_align expects 4-D input x [N, C, H, W], got [4, 8]");
+    CU_ASSERT(try_infer("feature_align", NULL, 2, fa2, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "feature_align: x [4, 8, 4, 4] and the noisy input [2, 4, 8, 8] have different batch sizes");
+    CU_ASSERT(try_infer("feature_align", "mode=avg", 2, fa3, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "feature_align: average pooling the noisy input [1, 4, 8, 8] to the size of x "
+                          "[1, 8, 3, 3] needs whole factors (mode auto or nearest resizes any sizes)");
+    CU_ASSERT(try_infer("feature_align", NULL, 2, fa3, err, sizeof err, &c) == 0);   /* auto: nearest */
+    kd_shape sc = {{0}, 0};
+    CU_ASSERT(try_infer("gan_g", NULL, 1, &sc, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "gan_g expects discriminator outputs on fakes [N, ...], got []");
+    kd_shape tab = S1(4);
+    CU_ASSERT(try_infer("cost", "k=4", 1, &tab, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "cost expects a cost table [5] (1 + 4 candidates), got [4]");
+    kd_shape ch[3] = {{{0}, 0}, S2(2, 3), S2(2, 4)};
+    CU_ASSERT(try_infer("choice", NULL, 3, ch, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "choice expects candidates of the same shape, got [2, 3] (candidate 1) and [2, 4] (candidate 2)");
+    kd_shape em[3] = {S2(2, 3), S2(2, 3), S2(2, 5)};
+    CU_ASSERT(try_infer("emd", "m=1", 3, em, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "emd expects layers of one shape (adapt them first), got [2, 3] (teacher 1) and [2, 5] (student 2)");
+    CU_ASSERT(try_infer("emd", "m=3", 3, em, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "emd: m = 3 teacher layers leaves no student layer among 3 inputs");
+}
+
 int main(void)
 {
     openblas_set_num_threads(1);   /* as the executor does: ops thread themselves */
@@ -1347,7 +1381,7 @@ int main(void)
     static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
         KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align), KD_TEST(test_cost),
         KD_TEST(test_choice), KD_TEST(test_zero), KD_TEST(test_emd), KD_TEST(test_emd_weights),
-        KD_TEST(test_ops2_threads),
+        KD_TEST(test_ops2_threads), KD_TEST(test_ops2_infer),
         KD_TEST_END};
     if (kd_unit_init() != 0) return 2;
     if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests) ||
