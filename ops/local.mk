@@ -44,6 +44,13 @@ dist_man_MANS += man/kdr-conv2d.7 man/kdr-linear.7 man/kdr-batchnorm2d.7 \
 	man/kdr-mse.7 man/kdr-l1.7 man/kdr-smooth_l1.7 \
 	man/kdr-bce_with_logits.7 man/kdr-cosine.7 man/kdr-kl.7 man/kdr-relu6.7
 
+## GAN losses, feature_align, emd, choice, psnr/ssim (branch ops2): one block
+OPS_KERNELS += ops/gan_g.c ops/gan_d.c ops/feature_align.c ops/cost.c \
+	ops/choice.c ops/zero.c ops/emd.c
+OPS_HDRS += ops/kd_gan.h
+dist_man_MANS += man/kdr-gan_g.7 man/kdr-gan_d.7 man/kdr-feature_align.7 \
+	man/kdr-cost.7 man/kdr-choice.7 man/kdr-zero.7 man/kdr-emd.7
+
 # network-shape ops: conv1d (also the recipe's dconv), deconv, layout ops,
 # upsample, matmul, embedding, layernorm
 OPS_KERNELS += ops/conv1d.c ops/deconv.c ops/slice.c ops/reshape.c ops/split.c \

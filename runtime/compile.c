@@ -223,7 +223,9 @@ static int next_count(cc *C, frame *F, const char *op)
 
 static const char *slot_name(const kd_op_def *op, int slot)
 {
-    if (strcmp(op->name, "aggregate") == 0) return "alpha";
+    if (strcmp(op->name, "aggregate") == 0 || strcmp(op->name, "choice") == 0) return "alpha";
+    if (strcmp(op->name, "feature_align") == 0)
+        return (const char *[]){ "scale_weight", "scale_bias", "shift_weight", "shift_bias" }[slot & 3];
     return slot == 0 ? "weight" : slot == 1 ? "bias" : "param";
 }
 
@@ -297,7 +299,8 @@ static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
             if (ctx.in_shape[slot].ndim == KD_ABSENT) { C->g->nodes[id].in[slot] = -1; continue; }
             int32_t pid = new_param(C, str(C, "%s.%s", base, slot_name(op, s)),
                                     ctx.in_shape[slot], info.init[slot],
-                                    strcmp(op->name, "aggregate") == 0);
+                                    strcmp(op->name, "aggregate") == 0 ||
+                                    strcmp(op->name, "choice") == 0);
             C->g->nodes[id].in[slot] = pid;
         }
         /* MACs of the layers that dominate: conv and linear */
@@ -307,6 +310,8 @@ static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
             const kd_shape *w = &n->in_shape[ndata];
             int64_t per_out = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
             n->macs = kd_shape_numel(&n->shape) * per_out;
+        } else if (strcmp(op->name, "feature_align") == 0) {   /* two 1x1 convs, the product */
+            n->macs = kd_shape_numel(&n->shape) * (2 * n->in_shape[ndata].dims[1] + 1);
         } else if (strcmp(op->name, "deconv") == 0) {
             /* w [C, F, K, K]: every input value meets F K K weights */
             const kd_shape *w = &n->in_shape[ndata];
@@ -568,6 +573,12 @@ static const opmap opmaps[] = {
     { "smooth_l1", "smooth_l1", "" },
     { "bce_with_logits", "bce_with_logits", "" },
     { "cosine", "cosine", "" },
+    /* ops2 branch: GAN losses, feature_align, emd, psnr/ssim */
+    { "gan_g", "gan_g", "" },
+    { "gan_d", "gan_d", "" },
+    { "feature_align", "feature_align", "" },
+    { "zero", "zero", "" },
+    { "emd", "emd", "" },
     /* ops/ kernels that had no mapping yet (relu6 existed but was unmapped) */
     { "relu6", "relu6", "" },
     { "conv1d", "conv1d", "" },
@@ -783,6 +794,14 @@ static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, i
         kd_attr_set_num(op, av, kd_attr_index(op, "c"), (double)ch, e2, sizeof e2);
         kd_attr_set_num(op, av, kd_attr_index(op, "groups"), (double)ch, e2, sizeof e2);
     }
+    if (strcmp(b->name, "emd") == 0) {   /* ops2: the teacher layers come first */
+        char e2[256];
+        int nt = vals[0].k == KV_LIST ? vals[0].n : 1;
+        if (kd_attr_set_num(op, av, kd_attr_index(op, "m"), nt, e2, sizeof e2)) {
+            err(C, where[0], "emd: %s", e2);
+            return kv_none();
+        }
+    }
     if (strcmp(b->name, "dconv") == 0 && ndata == 1) {
         const kd_shape *xs = &C->g->nodes[ins[0]].shape;
         char e2[256];
@@ -932,6 +951,9 @@ static kv apply_model(cc *C, frame *F, const kdr_node *e, const kdr_node *decl, 
     return out;
 }
 
+static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b);   /* ops2 block */
+static kv call_choice(cc *C, frame *F, const kdr_node *e);                         /* ops2 block */
+
 static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
 {
     const kdr_node *callee = e->a;
@@ -982,10 +1004,7 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
         else { unsupported(C, "function '%s' is not in this build yet", name); return kv_none(); }
         return kv_num(r);
     }
-    if (b && b->ctx == KDR_CTX_SEARCH && strcmp(name, "choice") == 0) {
-        unsupported(C, "choice(...) is not in this build yet");
-        return kv_none();
-    }
+    if (b && b->ctx == KDR_CTX_SEARCH && strcmp(name, "choice") == 0) return call_choice(C, F, e);
     if (b && F->phase && !(b->ctx & (KDR_CTX_LOSS | KDR_CTX_NET | KDR_CTX_SEARCH | KDR_CTX_MATH))) {
         unsupported(C, "'%s' in a loss is not in this build yet", name);
         return kv_none();
@@ -1008,6 +1027,7 @@ static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
         C->g->nwsched++;
         return kv_tensor(id);
     }
+    if (b && F->phase && strcmp(name, "cost") == 0) return call_cost(C, F, e, b);
     if (b) return call_op(C, F, e, b, 0);
     if (F->phase) {
         const kdr_unit *mu = NULL;
@@ -1057,6 +1077,10 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
     if (bi && (bi->flags & KDR_B_BARE)) {
         if (!F->has_input) { err(C, e, "'%s' needs an input", name); return kv_none(); }
         if (strcmp(name, "skip") == 0) return F->input;
+        if (strcmp(name, "zero") == 0) {
+            int32_t z = op_simple(C, F, e, "zero", &F->input.t, 1, 0);
+            return z < 0 ? kv_none() : kv_tensor(z);
+        }
         unsupported(C, "'%s' is not in this build yet", name);
         return kv_none();
     }
@@ -1450,4 +1474,263 @@ int32_t kd_graph_add_input(kd_graph *g, const char *name, kd_shape shape)
     n->name = kdr_arena_intern(g->arena, name, strlen(name));
     name_tensor(&C, n->name, id);
     return id;
+}
+
+int32_t kd_graph_add_const(kd_graph *g, const char *name, const float *v, int64_t n, int scalar)
+{
+    if (g->nconsts == (int)(sizeof g->consts / sizeof g->consts[0]) || n < 1 || (scalar && n != 1))
+        return -1;
+    float *copy = kdr_arena_alloc(g->arena, (size_t)n * sizeof *copy);
+    if (!copy) return -1;
+    memcpy(copy, v, (size_t)n * sizeof *copy);
+    int32_t id = kd_graph_add_input(g, name, scalar ? kd_shape_make(0, NULL) : kd_shape_make(1, &n));
+    if (id < 0) return -1;
+    g->nodes[id].label = "constant";
+    g->consts[g->nconsts].node = id;
+    g->consts[g->nconsts].v = copy;
+    g->consts[g->nconsts].n = n;
+    g->nconsts++;
+    return id;
+}
+
+/* ---- ops2 block: cost(model, target: params|macs) ------------------------------
+ *
+ * The expected size of a searched model under its architecture weights.
+ * Mixtures are the model's aggregate and choice nodes; every other op node
+ * is charged to the innermost mixture candidate that all of its paths to
+ * the model output go through (its "owner"), or to the fixed part when
+ * there is none (shared, or not on the way to the output).  Owners are
+ * found in one pass in reverse creation order (consumers come after their
+ * inputs): a node's owner is the lowest common ancestor, in the tree of
+ * candidates, of the owners of its uses.  One `cost` op per mixture shares
+ * the mixture's alpha; the first also carries the fixed part; they are
+ * summed.  Nested mixtures: an inner candidate is weighted by its own
+ * mixture's weights only (the outer weight is not multiplied in). */
+
+static int is_mixture(const kd_node *n)
+{
+    return n->kind == KD_NODE_OP && (strcmp(n->op->name, "aggregate") == 0 ||
+                                     strcmp(n->op->name, "choice") == 0);
+}
+
+/* the first data input that is a candidate (choice: after its temperature) */
+static int mix_first(const kd_node *n) { return strcmp(n->op->name, "choice") == 0; }
+
+/* owner labels: -2 unset, -1 the fixed part, else a candidate index
+ * (cand_mix[l] = its mixture's node, whose own owner is its parent) */
+static int32_t owner_lca(const int32_t *owner, const int32_t *cand_mix, int32_t a, int32_t b)
+{
+    if (a == -2) return b;
+    if (b == -2 || a == b) return a;
+    for (int32_t x = a; x >= 0; x = owner[cand_mix[x]])
+        for (int32_t y = b; y >= 0; y = owner[cand_mix[y]])
+            if (x == y) return x;
+    return -1;
+}
+
+static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b)
+{
+    kv vals[32];
+    const kdr_node *where[32];
+    if (bind_builtin_args(C, F, e, b, vals, where, 0)) return kv_none();
+    kd_graph *g = C->g;
+    if (vals[0].k != KV_SYM && vals[0].k != KV_STR) {
+        err(C, where[0], "cost needs a model, got %s", kind_name(vals[0].k));
+        return kv_none();
+    }
+    const char *mname = vals[0].s, *target = vals[1].k == KV_SYM ? vals[1].s : "params";
+    int macs = strcmp(target, "macs") == 0;
+    int m = -1;
+    for (int i = 0; i < g->nmodels; i++)
+        if (strcmp(g->model_names[i], mname) == 0) m = i;
+    int32_t out = kd_graph_find(g, str(C, "%s.out", mname));
+    if (m < 0 || out < 0) {
+        err(C, where[0], "cost: no model named '%s' in this phase", mname);
+        return kv_none();
+    }
+    int32_t nn = g->nnodes, *owner = malloc(sizeof(int32_t) * (size_t)nn * 2);
+    int32_t *first = owner ? owner + nn : NULL;   /* a mixture node's first candidate */
+    int32_t ncand = 0, nmix = 0, *cand_mix = NULL;
+    for (int32_t i = 0; owner && i < nn; i++) {
+        owner[i] = -2;
+        first[i] = -1;
+        if (g->nodes[i].model == m && is_mixture(&g->nodes[i])) {
+            first[i] = ncand;
+            ncand += g->nodes[i].ndata - mix_first(&g->nodes[i]);
+            nmix++;
+        }
+    }
+    if (owner) cand_mix = malloc(sizeof(int32_t) * (size_t)(ncand ? ncand : 1));
+    double *tab = cand_mix ? calloc((size_t)ncand + 1, sizeof(double)) : NULL;
+    if (!tab) {
+        free(owner);
+        free(cand_mix);
+        err(C, e, "out of memory");
+        return kv_none();
+    }
+    for (int32_t i = 0; i < nn; i++)
+        for (int k = 0; first[i] >= 0 && k < g->nodes[i].ndata - mix_first(&g->nodes[i]); k++)
+            cand_mix[first[i] + k] = i;
+    owner[out] = -1;
+    int64_t batch = g->nodes[out].shape.ndim > 0 && g->nodes[out].shape.dims[0] > 0
+                    ? g->nodes[out].shape.dims[0] : 1;
+    double fixed = 0;
+    for (int32_t i = nn - 1; i >= 0; i--) {
+        const kd_node *n = &g->nodes[i];
+        if (n->model != m) continue;
+        if (owner[i] == -2) owner[i] = -1;      /* not on the way to the output */
+        if (n->kind != KD_NODE_OP) continue;
+        for (int d = 0; d < n->ndata; d++) {
+            int32_t src = n->in[d];
+            if (src < 0 || src >= nn || g->nodes[src].model != m) continue;
+            int32_t use = first[i] >= 0 && d >= mix_first(n) ? first[i] + d - mix_first(n) : owner[i];
+            owner[src] = owner_lca(owner, cand_mix, owner[src], use);
+        }
+        double cost = 0;
+        if (macs) cost = (double)n->macs / (double)batch;
+        else
+            for (int s = n->ndata; s < n->ndata + n->op->nparams; s++)
+                if (n->in[s] >= 0 && !g->params[n->in[s]].arch)
+                    cost += (double)kd_shape_numel(&g->params[n->in[s]].shape);
+        if (owner[i] >= 0) tab[1 + owner[i]] += cost;
+        else fixed += cost;
+    }
+    kv result = kv_none();
+    if (nmix == 0) {
+        err(C, where[0], "cost: model '%s' has no architecture weights (choice or aggregate)", mname);
+        goto done;
+    }
+    const kd_op_def *op = kd_op_find("cost");
+    int32_t acc = -1;
+    int done_fixed = 0;
+    for (int32_t i = 0; i < nn && !STOP(C); i++) {
+        if (first[i] < 0) continue;
+        const kd_node *mix = &g->nodes[i];
+        int K = mix->ndata - mix_first(mix);
+        float row[KD_MAXIN + 1];
+        row[0] = done_fixed ? 0.0f : (float)fixed;
+        done_fixed = 1;
+        for (int k = 0; k < K; k++) row[1 + k] = (float)tab[1 + first[i] + k];
+        int32_t t = kd_graph_add_const(g, str(C, "%s.cost%d", F->path, g->nconsts), row, K + 1, 0);
+        if (t < 0) { err(C, e, "cost: too many constants in one graph"); goto done; }
+        kd_attr_val av[KD_MAXATTR];
+        memset(av, 0, sizeof av);
+        kd_attrs_default(op, av);
+        char msg[256] = "";
+        if (kd_attr_set_num(op, av, kd_attr_index(op, "k"), K, msg, sizeof msg)) {
+            err(C, e, "%s", msg);
+            goto done;
+        }
+        /* a cost node whose parameter is the mixture's alpha (shared, not new) */
+        kd_op_ctx ctx;
+        memset(&ctx, 0, sizeof ctx);
+        ctx.attr = av;
+        ctx.nin = 2;
+        ctx.in_shape[0] = g->nodes[t].shape;
+        kd_op_info info;
+        if (kd_op_infer(op, &ctx, &info, msg, sizeof msg)) { err(C, e, "%s", msg); goto done; }
+        int32_t id = new_node(C);
+        if (id < 0) { err(C, e, "the model has more than %d operations", MAX_NODES); goto done; }
+        kd_node *n = &g->nodes[id];
+        n->kind = KD_NODE_OP;
+        n->op = op;
+        memcpy(n->attr, av, sizeof av);
+        n->ndata = 1;
+        n->shape = ctx.out_shape;
+        n->info = info;
+        n->label = "cost";
+        n->beg = e->beg;
+        n->end = e->end;
+        n->in[0] = t;
+        n->in_shape[0] = ctx.in_shape[0];
+        n->in[1] = g->nodes[i].in[g->nodes[i].ndata];
+        n->in_shape[1] = ctx.in_shape[1];
+        if (acc < 0) acc = id;
+        else {
+            int32_t two[2] = { acc, id };
+            acc = op_simple(C, F, e, "add", two, 2, 0);
+            if (acc < 0) goto done;
+        }
+    }
+    if (!STOP(C) && acc >= 0) result = kv_tensor(acc);
+done:
+    free(owner);
+    free(cand_mix);
+    free(tab);
+    return result;
+}
+
+/* ---- ops2 block: choice(candidates..., tau: t) ------------------------------------
+ *
+ * Candidates are op calls written without their input (`conv1d(c, k: 3)`,
+ * `maxpool(3, stride: 1, pad: 1)`), applied to the input of the enclosing
+ * template, or `skip` (the input) and `zero`.  tau is a number (a constant
+ * input) or a weight schedule such as decay(...) (an input the trainer
+ * sets each epoch).  The node: choice(tau, x1..xK) with its alpha. */
+static kv call_choice(cc *C, frame *F, const kdr_node *e)
+{
+    const kd_op_def *op = kd_op_find("choice");
+    if (!F->has_input || F->input.k != KV_TENSOR) {
+        err(C, e, "choice needs the input of a net template");
+        return kv_none();
+    }
+    int32_t ins[KD_MAXIN];
+    int K = 0;
+    const kdr_node *tau_e = NULL;
+    for (const kdr_node *a = e->kids; a; a = a->next) {
+        if (a->name) {
+            if (strcmp(a->name, "tau") == 0) { tau_e = a->a; continue; }
+            if (strcmp(a->name, "cost") == 0) {
+                unsupported(C, "choice(cost: ...) is not in this build yet");
+                return kv_none();
+            }
+            err(C, a, "choice has no argument '%s'", a->name);
+            return kv_none();
+        }
+        if (K == op->max_inputs - 1) {
+            err(C, a, "choice takes at most %d candidates", op->max_inputs - 1);
+            return kv_none();
+        }
+        const kdr_node *x = a->a;
+        kv v = kv_none();
+        const kdr_builtin *cb = x->kind == KDR_CALL && x->a->kind == KDR_IDENT
+                                ? kdr_builtin_find(x->a->name, KDR_CTX_NET) : NULL;
+        if (cb && (cb->flags & KDR_B_TENSOR_IN)) v = call_op(C, F, x, cb, 1);
+        else if (x->kind == KDR_CALL && x->a->kind == KDR_IDENT &&
+                 kd_program_decl(C->p, KDR_NET, x->a->name, NULL)) {
+            unsupported(C, "a net template as a candidate of choice is not in this build yet");
+            return kv_none();
+        } else v = eval(C, F, x, NULL);
+        if (STOP(C)) return kv_none();
+        if (v.k != KV_TENSOR) {
+            err(C, x, "a candidate of choice must be an op or a tensor, got %s", kind_name(v.k));
+            return kv_none();
+        }
+        ins[1 + K++] = v.t;
+    }
+    if (K == 0) { err(C, e, "choice needs at least one candidate"); return kv_none(); }
+    /* the temperature: a weight schedule is evaluated as in a loss */
+    kv tau = kv_num(1);
+    if (tau_e) {
+        frame T = *F;
+        T.phase = 1;
+        tau = eval(C, &T, tau_e, NULL);
+        if (STOP(C)) return kv_none();
+    }
+    if (tau.k == KV_NUM) {
+        if (!(tau.num > 0)) { err(C, tau_e, "choice: tau must be > 0, got %g", tau.num); return kv_none(); }
+        float v = (float)tau.num;
+        ins[0] = kd_graph_add_const(C->g, str(C, "%s.tau%d", F->path, C->g->nconsts), &v, 1, 1);
+        if (ins[0] < 0) { err(C, e, "choice: too many constants in one graph"); return kv_none(); }
+    } else if (tau.k == KV_TENSOR && C->g->nodes[tau.t].shape.ndim == 0) {
+        ins[0] = tau.t;
+    } else {
+        err(C, tau_e, "choice: tau must be a number or a schedule, got %s", kind_name(tau.k));
+        return kv_none();
+    }
+    kd_attr_val av[KD_MAXATTR];
+    memset(av, 0, sizeof av);
+    kd_attrs_default(op, av);
+    int32_t t = add_op(C, F, e, op, ins, K + 1, av, "choice");
+    return t < 0 ? kv_none() : kv_tensor(t);
 }

@@ -71,6 +71,10 @@ typedef struct kd_graph {
      * input node per call, which the trainer sets each epoch */
     struct { int32_t node; const kdr_node *call; const kdr_unit *unit; } wsched[32];
     int nwsched;
+    /* constant inputs (cost tables, a fixed choice temperature): values in
+     * the arena; the trainer copies them in with every batch */
+    struct { int32_t node; const float *v; int64_t n; } consts[256];
+    int nconsts;
 } kd_graph;
 
 kd_graph *kd_graph_new(void);
@@ -126,6 +130,10 @@ int kd_data_shape_of(const kdr_program *p, const kdr_node *data_decl,
 int32_t kd_compile_expr(kd_graph *g, const kdr_program *p, const kdr_unit *unit,
                         const kdr_node *expr, const char *path, int32_t label,
                         uint64_t detach, kdr_diag *d);
+
+/* Add a constant KD_NODE_INPUT node named `name` holding the n values v
+ * (copied), shape [n] (or a scalar when scalar is set); -1 when full. */
+int32_t kd_graph_add_const(kd_graph *g, const char *name, const float *v, int64_t n, int scalar);
 
 /* Add a KD_NODE_INPUT node named `name` (e.g. "label") of the given shape. */
 int32_t kd_graph_add_input(kd_graph *g, const char *name, kd_shape shape);

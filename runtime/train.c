@@ -40,6 +40,7 @@
 #include "safetensors.h"
 #include "sha256.h"
 #include "report.h"
+#include "metrics.h"
 #include "../data/data.h"
 
 #define MAX_MODELS 16
@@ -692,13 +693,70 @@ static void feed(pgraph *G, const kd_batch *b)
         if (b->n < G->batch)
             memset(x + (size_t)b->n * row, 0, (size_t)(G->batch - b->n) * row * sizeof(float));
     }
+    for (int i = 0; i < G->g->nconsts; i++) {   /* cost tables, fixed temperatures */
+        float *c = kd_exec_input(G->e, G->g->consts[i].node);
+        if (c) memcpy(c, G->g->consts[i].v, (size_t)G->g->consts[i].n * sizeof(float));
+    }
     float *lab = kd_exec_input(G->e, G->label);
     if (lab && b->label)
         for (int64_t r = 0; r < G->batch; r++) lab[r] = r < b->n ? (float)b->label[r] : 0.0f;
 }
 
-/* top-1 and top-5 accuracy (%) of each evaluated model on a split */
-static int evaluate(run *R, pgraph *G, const peval *ev, double *top1, double *top5)
+/* What evaluate() measures for one model on a split: top-1/top-5 and the
+ * ranks of the targets (classifier or next-item scores [N, K] against the
+ * labels; among the sampled negatives when the data has them), and PSNR and
+ * SSIM of the output against the clean images (restoration data). */
+typedef struct evsum {
+    double top1, top5;               /* % */
+    int64_t nrank;                   /* rows ranked */
+    int64_t rank_hist[KD_RANK_MAX + 1]; /* rows by 0-based rank; last: >= KD_RANK_MAX */
+    double psnr, ssim;               /* means over images */
+    int64_t nimg;
+} evsum;
+
+/* The value of metric `name` (@k for hr, ndcg, mrr) from an evsum; 0 and
+ * *why set when this data cannot give it. */
+static double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why)
+{
+    *why = NULL;
+    if (!strcmp(name, "psnr") || !strcmp(name, "ssim")) {
+        if (!e->nimg) { *why = "needs clean target images (restoration data)"; return 0; }
+        return name[0] == 'p' ? e->psnr : e->ssim;
+    }
+    if (!e->nrank) { *why = "needs scores [N, K] and target labels"; return 0; }
+    if (!strcmp(name, "top1")) return e->top1;
+    if (!strcmp(name, "top5")) return e->top5;
+    int hr = !strcmp(name, "hr"), nd = !strcmp(name, "ndcg"), mr = !strcmp(name, "mrr");
+    if (!hr && !nd && !mr) { *why = "is not in this build yet"; return 0; }
+    if (k < 1 || k > KD_RANK_MAX) { *why = "takes @k with k in 1..1024"; return 0; }
+    double s = 0;
+    for (int64_t r = 0; r < k; r++)
+        s += (double)e->rank_hist[r] * (hr ? kd_hr_at(r, k) : nd ? kd_ndcg_at(r, k) : kd_mrr_at(r, k));
+    return s / (double)e->nrank;
+}
+
+/* A metric of an `evaluate ... :` list: `top1`, `hr` (k = 10) or `hr@5`;
+ * its name, with label "hr@5" in buf and k in *k.  NULL: not a metric. */
+static const char *metric_ref(const kdr_node *mt, char *buf, size_t n, int64_t *k)
+{
+    *k = 10;
+    if (mt->kind == KDR_IDENT) {
+        int atk = !strcmp(mt->name, "hr") || !strcmp(mt->name, "ndcg") || !strcmp(mt->name, "mrr");
+        if (atk) snprintf(buf, n, "%s@10", mt->name);
+        else snprintf(buf, n, "%s", mt->name);
+        return mt->name;
+    }
+    if (mt->kind == KDR_BINARY && mt->op == '@' && mt->a && mt->a->kind == KDR_IDENT && mt->b &&
+        mt->b->kind == KDR_NUM) {
+        *k = mt->b->num >= 0 && mt->b->num < 1e9 ? (int64_t)mt->b->num : 0;
+        snprintf(buf, n, "%s@%lld", mt->a->name, (long long)*k);
+        return mt->a->name;
+    }
+    return NULL;
+}
+
+/* the metrics of each evaluated model on a split (see evsum) */
+static int evaluate(run *R, pgraph *G, const peval *ev, evsum *out)
 {
     kd_loader_cfg lc;
     loader_cfg(ev->D, ev->split, G->batch, 0, 0, &lc);
@@ -711,8 +769,10 @@ static int evaluate(run *R, pgraph *G, const peval *ev, double *top1, double *to
         kd_loader_free(ld);
         return fail(R, KD_RUN_DATA, NULL, "%s", err);
     }
-    int64_t hit1[MAX_MODELS] = { 0 }, hit5[MAX_MODELS] = { 0 }, total = 0;
+    int64_t hit1[MAX_MODELS] = { 0 }, hit5[MAX_MODELS] = { 0 };
+    for (int k = 0; k < ev->nmodels; k++) memset(&out[k], 0, sizeof out[k]);
     int64_t steps = kd_loader_steps(ld);
+    int64_t nneg = ev->D->ds.negatives;
     for (int64_t s = 0; s < steps; s++) {
         if (kd_loader_fill(ld, 0, s, &b, err, sizeof err) != KD_DATA_OK) {
             kd_batch_free(&b);
@@ -730,22 +790,40 @@ static int evaluate(run *R, pgraph *G, const peval *ev, double *top1, double *to
         for (int k = 0; k < ev->nmodels; k++) {
             const pmodel *m = &G->m[ev->models[k]];
             const float *lg = kd_exec_value(G->e, m->out);
-            int64_t C = G->g->nodes[m->out].shape.dims[1];
+            const kd_shape *os = &G->g->nodes[m->out].shape;
+            evsum *e = &out[k];
+            if (b.y && os->ndim == 4 && os->dims[1] == b.c && os->dims[2] == b.h && os->dims[3] == b.w) {
+                int64_t row = b.c * b.h * b.w;
+                for (int64_t r = 0; r < b.n; r++) {
+                    e->psnr += kd_psnr(lg + r * row, b.y + r * row, row, 1.0);
+                    e->ssim += kd_ssim(lg + r * row, b.y + r * row, b.c, b.h, b.w, 1.0);
+                }
+                e->nimg += b.n;
+            }
+            if (!b.label || os->ndim != 2) continue;
+            int64_t C = os->dims[1];
             for (int64_t r = 0; r < b.n; r++) {
                 const float *row = lg + r * C;
-                int64_t y = b.label[r], better = 0;
-                for (int64_t c = 0; c < C; c++)
-                    if (row[c] > row[y] || (row[c] == row[y] && c < y)) better++;
+                int64_t y = b.label[r];
+                if (y < 0 || y >= C) continue;
+                int64_t better = kd_rank(row, C, y, NULL, 0);
                 hit1[k] += better == 0;
                 hit5[k] += better < 5;
+                int64_t rk = b.neg ? kd_rank(row, C, y, b.neg + r * nneg, nneg) : better;
+                e->rank_hist[rk < KD_RANK_MAX ? rk : KD_RANK_MAX]++;
+                e->nrank++;
             }
         }
-        total += b.n;
     }
     for (int k = 0; k < ev->nmodels; k++) {
         kd_exec_set_model_mode(G->e, G->m[ev->models[k]].index, KD_MODE_FOLLOW);
-        top1[k] = total ? 100.0 * (double)hit1[k] / (double)total : 0;
-        top5[k] = total ? 100.0 * (double)hit5[k] / (double)total : 0;
+        evsum *e = &out[k];
+        e->top1 = e->nrank ? 100.0 * (double)hit1[k] / (double)e->nrank : 0;
+        e->top5 = e->nrank ? 100.0 * (double)hit5[k] / (double)e->nrank : 0;
+        if (e->nimg) {
+            e->psnr /= (double)e->nimg;
+            e->ssim /= (double)e->nimg;
+        }
     }
     kd_batch_free(&b);
     kd_loader_free(ld);
@@ -1698,15 +1776,36 @@ static int run_phase(run *R, const kdr_node *ph)
                                     ph->name, (long long)ep + 1, (long long)S.epochs, mean,
                                     kd_lr_at(&sched, oc.lr, ep, 0, steps));
         for (int i = 0; i < nev && !interrupted; i++) {
-            double t1[MAX_MODELS], t5[MAX_MODELS];
-            if (evaluate(R, &G, &ev[i], t1, t5)) goto out;
+            evsum es[MAX_MODELS];
+            if (evaluate(R, &G, &ev[i], es)) goto out;
+            const kdr_node *mlist = ev[i].at->b ? ev[i].at->b->kids : NULL;
             for (int k = 0; k < ev[i].nmodels; k++) {
-                char what[160];
-                snprintf(what, sizeof what, "%s top1 on %s.%s", G.m[ev[i].models[k]].name,
-                         ev[i].D->decl->name, ev[i].split);
-                add_row(R, ph->name, ep + 1, what, t1[k]);
-                if (o < sizeof line)
-                    o += (size_t)snprintf(line + o, sizeof line - o, "  %s %.2f%%", what, t1[k]);
+                /* the listed metrics (params and macs only in the report), or top1 */
+                for (const kdr_node *mt = mlist; ; mt = mt->next) {
+                    char label[64];
+                    int64_t kk;
+                    if (mlist && !mt) break;
+                    const char *w = mlist ? metric_ref(mt, label, sizeof label, &kk) : "top1";
+                    if (!mlist) { snprintf(label, sizeof label, "top1"); kk = 0; }
+                    if (w && (!strcmp(w, "params") || !strcmp(w, "macs"))) w = NULL;
+                    const char *why = NULL;
+                    double v = w ? evsum_metric(&es[k], w, kk, &why) : 0;
+                    if (mlist && w && why && ep == ep0)
+                        kdr_diag_push(R->d, KDR_WARNING, kd_program_unit_of(R->p, ph), mt->beg, mt->end,
+                                      "metric '%s' on %s.%s %s; left out", label,
+                                      ev[i].D->decl->name, ev[i].split, why);
+                    if (w && !why) {
+                        char what[200];
+                        snprintf(what, sizeof what, "%s %s on %s.%s", G.m[ev[i].models[k]].name, label,
+                                 ev[i].D->decl->name, ev[i].split);
+                        add_row(R, ph->name, ep + 1, what, v);
+                        int pct = !strcmp(w, "top1") || !strcmp(w, "top5");
+                        if (o < sizeof line)
+                            o += (size_t)snprintf(line + o, sizeof line - o, pct ? "  %s %.2f%%" : "  %s %.4g",
+                                                  what, v);
+                    }
+                    if (!mlist) break;
+                }
             }
         }
         if (!R->o->quiet)
@@ -1778,27 +1877,34 @@ static int run_report(run *R, const kdr_node *rep, FILE *table)
             if (load_from_store(R, &G) <= 0 && !R->o->quiet)
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, m->beg, m->end,
                               "model '%s' was never trained; it is evaluated as initialized", m->name);
-            double t1, t5;
-            if (evaluate(R, &G, &ev, &t1, &t5)) { pgraph_free(&G); return -1; }
+            evsum es;
+            if (evaluate(R, &G, &ev, &es)) { pgraph_free(&G); return -1; }
             int64_t params = kd_graph_model_params(G.g, G.m[k].index);
             int64_t macs = kd_graph_model_macs(G.g, G.m[k].index) / G.batch;
             char what[200];
             const char *on = D->decl->name;
             for (const kdr_node *mt = s->b ? s->b->kids : NULL; mt; mt = mt->next) {
-                const char *w = mt->kind == KDR_IDENT ? mt->name : NULL;
+                char label[64];
+                int64_t kk;
+                const char *w = metric_ref(mt, label, sizeof label, &kk);
                 if (!w) continue;
                 double v;
-                if (!strcmp(w, "top1")) v = t1;
-                else if (!strcmp(w, "top5")) v = t5;
-                else if (!strcmp(w, "params")) v = (double)params;
+                const char *why = NULL;
+                if (!strcmp(w, "params")) v = (double)params;
                 else if (!strcmp(w, "macs")) v = (double)macs;
-                else { kdr_diag_push(R->d, KDR_WARNING, R->unit, mt->beg, mt->end,
-                                     "metric '%s' is not in this build yet; left out", w); continue; }
-                snprintf(what, sizeof what, "%s %s on %s.%s", m->name, w, on, split);
+                else v = evsum_metric(&es, w, kk, &why);
+                if (why) { kdr_diag_push(R->d, KDR_WARNING, R->unit, mt->beg, mt->end,
+                                         "metric '%s' on %s.%s %s; left out", label, on, split, why); continue; }
+                snprintf(what, sizeof what, "%s %s on %s.%s", m->name, label, on, split);
                 add_row(R, "report", 0, what, v);
             }
-            fprintf(table, "  %-12s %s.%-6s top1 %6.2f%%  top5 %6.2f%%  params %lld  MACs %lld\n",
-                    m->name, on, split, t1, t5, (long long)params, (long long)macs);
+            double t1 = es.top1, t5 = es.top5;
+            if (es.nimg && !es.nrank)
+                fprintf(table, "  %-12s %s.%-6s psnr %6.2f dB  ssim %6.4f  params %lld  MACs %lld\n",
+                        m->name, on, split, es.psnr, es.ssim, (long long)params, (long long)macs);
+            else
+                fprintf(table, "  %-12s %s.%-6s top1 %6.2f%%  top5 %6.2f%%  params %lld  MACs %lld\n",
+                        m->name, on, split, t1, t5, (long long)params, (long long)macs);
             pgraph_free(&G);
         }
     }

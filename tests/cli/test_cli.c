@@ -364,7 +364,7 @@ static const char *TINY =
     "phase kd {\n  train s on f.train\n  teacher t frozen\n  epochs 1; batch 64; seed 3\n"
     "  optimizer sgd(lr: 0.05, momentum: 0.9)\n"
     "  loss 0.5 * ce(s.logits, label) + 0.5 * kd(s.logits, t.logits, T: 4)\n}\n"
-    "report {\n  evaluate t, s on f.val: top1, top5, params\n}\n";
+    "report {\n  evaluate t, s on f.val: top1, top5, params, hr@5, ndcg, mrr@3\n}\n";
 
 /* the path of the newest run directory under runs/<name>/ */
 static int newest_run(const char *runs, const char *name, char *out, size_t n)
@@ -404,6 +404,9 @@ static void test_run_trains(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(y1);
     CU_ASSERT(contains(y1, "metric: t top1 on f.val"));
     CU_ASSERT(contains(y1, "metric: s top1 on f.val"));
+    CU_ASSERT(contains(y1, "metric: t hr@5 on f.val"));
+    CU_ASSERT(contains(y1, "metric: s ndcg@10 on f.val"));
+    CU_ASSERT(contains(y1, "metric: s mrr@3 on f.val"));
     snprintf(path, sizeof path, "%s/metrics.csv", dir1);
     char *c1 = kd_unit_slurp(path, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c1);

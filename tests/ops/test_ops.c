@@ -42,7 +42,7 @@ static double nrand(void)
 }
 
 /* ---- test instance -------------------------------------------------------- */
-enum { G_N, G_AWAY, G_SPACED, G_SMALL, G_LABEL, G_PROB, G_WIDE, G_SPACED6 };
+enum { G_N, G_AWAY, G_SPACED, G_SMALL, G_LABEL, G_PROB, G_WIDE, G_SPACED6, G_TAU };
 
 typedef struct tcase tcase;
 typedef struct inst {
@@ -128,6 +128,9 @@ static void fill(float *p, int64_t n, int gen, int64_t K)
         break;
     case G_SPACED6: /* -1.05 .. 7.7 in steps of 0.25, off the kinks at 0 and 6 */
         for (int64_t i = 0; i < n; i++) p[i] = (float)(-1.05 + 0.25 * (double)i);
+        break;
+    case G_TAU: /* a temperature in [0.5, 1.5) (ops2 branch: choice) */
+        for (int64_t i = 0; i < n; i++) p[i] = (float)(0.5 + urand());
         break;
     case G_LABEL:
         for (int64_t i = 0; i < n; i++) p[i] = (float)(int64_t)(urand() * (double)K);
@@ -647,6 +650,142 @@ static void ref_cosine(const inst *t, double *y)
 
 /* dropout (train): reference = the two allowed values, checked separately */
 
+/* ---- references of the ops2 branch (GAN losses, feature_align, ...) ---- */
+static double gan_t(int kind, double d, double t)
+{
+    if (kind == 0) return (d - t) * (d - t);
+    return -(t * log(1 / (1 + exp(-d))) + (1 - t) * log(1 - 1 / (1 + exp(-d))));
+}
+static void ref_gan_g(const inst *t, double *y)
+{
+    int kind = (int)A(t, "kind");
+    double s = 0;
+    for (int64_t i = 0; i < t->n[0]; i++) s += gan_t(kind, IN(t, 0)[i], 1);
+    y[0] = s / (double)t->n[0];
+}
+static void ref_gan_d(const inst *t, double *y)
+{
+    int kind = (int)A(t, "kind");
+    double sr = 0, sf = 0;
+    for (int64_t i = 0; i < t->n[0]; i++) sr += gan_t(kind, IN(t, 0)[i], 1);
+    for (int64_t i = 0; i < t->n[1]; i++) sf += gan_t(kind, IN(t, 1)[i], 0);
+    y[0] = sr / (double)t->n[0] + sf / (double)t->n[1];
+}
+static void ref_feature_align(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), C = D(t, 0, 1), H = D(t, 0, 2), W = D(t, 0, 3);
+    int64_t K = D(t, 1, 1), Hz = D(t, 1, 2), Wz = D(t, 1, 3);
+    int mode = (int)A(t, "mode");   /* auto, avg, nearest */
+    int avg = mode == 1 || (mode == 0 && Hz % H == 0 && Wz % W == 0 && Hz >= H && Wz >= W);
+    const float *z = IN(t, 1), *Ws = IN(t, 2), *bs = IN(t, 3), *Wt = IN(t, 4), *bt = IN(t, 5);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t w = 0; w < W; w++) {
+                double g[16];
+                for (int64_t k = 0; k < K; k++) {
+                    const float *zp = z + (n * K + k) * Hz * Wz;
+                    if (avg) {
+                        int64_t fh = Hz / H, fw = Wz / W;
+                        double s = 0;
+                        for (int64_t i = 0; i < fh; i++)
+                            for (int64_t j = 0; j < fw; j++) s += zp[(h * fh + i) * Wz + w * fw + j];
+                        g[k] = s / (double)(fh * fw);
+                    } else {
+                        g[k] = zp[(int64_t)floor((double)h * Hz / H) * Wz + (int64_t)floor((double)w * Wz / W)];
+                    }
+                }
+                for (int64_t c = 0; c < C; c++) {
+                    double sc = bs[c], sh = bt[c];
+                    for (int64_t k = 0; k < K; k++) {
+                        sc += Ws[c * K + k] * g[k];
+                        sh += Wt[c * K + k] * g[k];
+                    }
+                    int64_t i = ((n * C + c) * H + h) * W + w;
+                    y[i] = IN(t, 0)[i] * (1 + sc) + sh;
+                }
+            }
+}
+static void ref_cost(const inst *t, double *y)
+{
+    int64_t K = (int64_t)A(t, "k");
+    const float *tab = IN(t, 0), *a = IN(t, 1);
+    double z = 0, e = 0;
+    for (int64_t k = 0; k < K; k++) z += exp((double)a[k]);
+    for (int64_t k = 0; k < K; k++) e += exp((double)a[k]) / z * tab[1 + k];
+    y[0] = A(t, "scale") * (tab[0] + e);
+}
+static uint64_t ref_mix(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static void ref_choice(const inst *t, double *y)
+{
+    int K = t->ndata - 1;
+    const float *a = IN(t, K + 1);
+    double tau = IN(t, 0)[0], z[16], s = 0;
+    for (int k = 0; k < K; k++) {
+        if (t->c.training) {
+            uint64_t h = ref_mix(ref_mix(ref_mix(t->c.seed) ^ t->c.step) ^ (uint64_t)k);
+            double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0;
+            z[k] = exp((a[k] - log(-log(u))) / tau);
+        } else
+            z[k] = exp((double)a[k]);
+        s += z[k];
+    }
+    for (int64_t i = 0; i < t->n[1]; i++) {
+        y[i] = 0;
+        for (int k = 0; k < K; k++) y[i] += z[k] / s * IN(t, 1 + k)[i];
+    }
+}
+static void ref_zero(const inst *t, double *y)
+{
+    for (int64_t i = 0; i < t->n[0]; i++) y[i] = 0;
+}
+/* emd: the plan from an independent method: with uniform layer weights,
+ * teacher i split into N copies and student j into M copies of mass
+ * 1/(MN) give an MN x MN assignment problem (solved exactly by a DP over
+ * subsets) whose optimal value is the EMD */
+static double ref_emd_dist(const inst *t, int kind, const float *s, const float *tt)
+{
+    int64_t E = t->n[0], B = D(t, 0, 0), R = E / B;
+    double d = 0;
+    if (kind == 2) {
+        for (int64_t r = 0; r < B; r++) {
+            double st = 0, ss = 0, q = 0;
+            for (int64_t k = r * R; k < (r + 1) * R; k++) {
+                st += (double)s[k] * tt[k];
+                ss += (double)s[k] * s[k];
+                q += (double)tt[k] * tt[k];
+            }
+            d += 1 - st / sqrt(ss * q);
+        }
+        return d / (double)B;
+    }
+    for (int64_t k = 0; k < E; k++)
+        d += kind == 0 ? pow((double)s[k] - tt[k], 2) : fabs((double)s[k] - tt[k]);
+    return d / (double)E;
+}
+static void ref_emd(const inst *t, double *y)
+{
+    int M = (int)A(t, "m"), N = t->ndata - M, kind = (int)A(t, "cost"), n = M * N;
+    double Dm[64], dp[1 << 8];
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) Dm[i * N + j] = ref_emd_dist(t, kind, IN(t, M + j), IN(t, i));
+    for (int mask = 0; mask < (1 << n); mask++) dp[mask] = INFINITY;
+    dp[0] = 0;
+    for (int mask = 0; mask < (1 << n); mask++) {
+        int row = __builtin_popcount((unsigned)mask);   /* teacher copy `row` is row / N */
+        if (row >= n || dp[mask] == INFINITY) continue;
+        for (int col = 0; col < n; col++)           /* student copy col is col / M */
+            if (!(mask & (1 << col)))
+                dp[mask | (1 << col)] = fmin(dp[mask | (1 << col)], dp[mask] + Dm[(row / N) * N + col / M]);
+    }
+    y[0] = dp[(1 << n) - 1] / (double)n;
+}
+/* ---- end of the ops2 references ---- */
 /* conv1d, deconv, upsample, matmul, embedding, layernorm and the layout ops */
 #include "ref_net.h"
 
@@ -732,6 +871,27 @@ static const tcase cases[] = {
     {"bce_with_logits", NULL, 2, {S2(3, 5), S2(3, 5)}, {G_WIDE, G_PROB}, 0, 1e-3, ref_bce, 1},
     {"cosine", NULL, 2, {S2(3, 6), S2(3, 6)}, {G_N, G_N}, 0, 1e-3, ref_cosine, 1},
     {"cosine", NULL, 2, {S4(2, 2, 2, 2), S4(2, 2, 2, 2)}, {G_N, G_N}, 0, 1e-3, ref_cosine, 2},
+    /* ops2 branch: GAN losses, feature_align, ... */
+    {"gan_g", NULL, 1, {S2(5, 1)}, {G_WIDE}, 0, 1e-3, ref_gan_g, 1},
+    {"gan_g", "kind=bce", 1, {S1(6)}, {G_WIDE}, 0, 1e-3, ref_gan_g, 2},
+    {"gan_d", NULL, 2, {S2(4, 1), S2(4, 1)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_gan_d, 1},
+    {"gan_d", "kind=bce", 2, {S2(3, 2), S1(5)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_gan_d, 2},
+    {"feature_align", NULL, 2, {S4(2, 3, 2, 3), S4(2, 4, 4, 6)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 1},
+    {"feature_align", NULL, 2, {S4(1, 2, 3, 3), S4(1, 2, 3, 3)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 2},
+    {"feature_align", "mode=nearest", 2, {S4(2, 2, 3, 4), S4(2, 3, 5, 2)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 2},
+    {"feature_align", "mode=avg", 2, {S4(1, 2, 2, 2), S4(1, 1, 6, 4)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 1},
+    {"feature_align", NULL, 2, {S4(1, 2, 3, 4), S4(1, 2, 4, 4)}, {G_N, G_N}, 0, 2e-3, ref_feature_align, 1},
+    {"cost", "k=4 scale=0.5", 1, {S1(5)}, {G_WIDE}, 0, 1e-3, ref_cost, 1},
+    {"cost", "k=1 scale=1", 1, {S1(2)}, {G_N}, 0, 1e-3, ref_cost, 2},
+    {"choice", NULL, 4, {{{0}, 0}, S3(2, 3, 4), S3(2, 3, 4), S3(2, 3, 4)}, {G_TAU, G_N, G_N, G_N}, 1, 1e-3, ref_choice, 1},
+    {"choice", NULL, 3, {{{0}, 0}, S2(3, 5), S2(3, 5)}, {G_TAU, G_N, G_N}, 0, 1e-3, ref_choice, 2},
+    {"choice", NULL, 2, {{{0}, 0}, S2(2, 3)}, {G_TAU, G_N}, 1, 1e-3, ref_choice, 2},
+    {"zero", NULL, 1, {S3(2, 3, 2)}, {G_N}, 0, 1e-3, ref_zero, 1},
+    {"emd", "m=2", 4, {S2(3, 4), S2(3, 4), S2(3, 4), S2(3, 4)}, {G_N, G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
+    {"emd", "m=2 cost=l1", 5, {S2(2, 3), S2(2, 3), S2(2, 3), S2(2, 3), S2(2, 3)}, {G_AWAY, G_N, G_N, G_N, G_N}, 0, 2e-3, ref_emd, 2},
+    {"emd", "m=3 cost=cosine T=10", 5, {S3(2, 2, 3), S3(2, 2, 3), S3(2, 2, 3), S3(2, 2, 3), S3(2, 2, 3)}, {G_N, G_N, G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
+    {"emd", "m=1", 3, {S2(2, 5), S2(2, 5), S2(2, 5)}, {G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
+    /* end of the ops2 cases */
     NET_OP_CASES
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -755,6 +915,9 @@ OPTEST(flatten) OPTEST(dropout) OPTEST(mean) OPTEST(maxpool2d) OPTEST(avgpool2d)
 OPTEST(softmax) OPTEST(log_softmax) OPTEST(concat) OPTEST(aggregate) OPTEST(ce)
 OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
 OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
+/* ops2 branch */
+OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align) OPTEST(cost)
+OPTEST(choice) OPTEST(zero) OPTEST(emd)
 static void test_net_ops(void)
 {
     static const char *const ops[] = {NET_OPS};
@@ -1073,6 +1236,129 @@ static void test_conv_threads(void)
     inst_free(&t);
 }
 
+/* ops2 branch: emd with unequal layer weights (against a 4 x 4 assignment
+ * of mass-1/4 copies: teacher 1 x3, teacher 2 x1, each student x2), the
+ * plan's marginals, and the cost-attention update in training mode only */
+static void test_emd_weights(void)
+{
+    static const tcase tc = {"emd", "m=2 T=2", 4, {S2(2, 3), S2(2, 3), S2(2, 3), S2(2, 3)},
+                             {G_N, G_N, G_N, G_N}, 0, 0, NULL, 1};
+    inst t;
+    rng_seed(77);
+    if (inst_make(&t, &tc)) return;
+    t.c.state[0][0] = 0.75f;
+    t.c.state[0][1] = 0.25f;
+    t.d->forward(&t.c);
+    double Dm[4], best = INFINITY;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) Dm[i * 2 + j] = ref_emd_dist(&t, 0, t.buf[2 + j], t.buf[i]);
+    const int trow[4] = {0, 0, 0, 1}, scol[4] = {0, 0, 1, 1};
+    int p[4] = {0, 1, 2, 3};
+    for (int a = 0; a < 4; a++)            /* all 24 permutations */
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++)
+                for (int d = 0; d < 4; d++) {
+                    if (a == b || a == c || a == d || b == c || b == d || c == d) continue;
+                    p[0] = a; p[1] = b; p[2] = c; p[3] = d;
+                    double v = 0;
+                    for (int k = 0; k < 4; k++) v += Dm[trow[k] * 2 + scol[p[k]]] / 4;
+                    best = fmin(best, v);
+                }
+    CU_ASSERT_DOUBLE_EQUAL(t.c.out[0], best, 1e-5);
+    const float *F = t.c.saved;
+    CU_ASSERT_DOUBLE_EQUAL(F[0] + F[1], 0.75, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(F[2] + F[3], 0.25, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(F[0] + F[2], 0.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(F[1] + F[3], 0.5, 1e-6);
+    /* eval leaves the weights alone; training applies the cost attention */
+    CU_ASSERT_EQUAL(t.c.state[0][0], 0.75f);
+    t.c.training = 1;
+    t.d->forward(&t.c);
+    double ca[2] = {(F[0] * Dm[0] + F[1] * Dm[1]) / 0.75, (F[2] * Dm[2] + F[3] * Dm[3]) / 0.25};
+    double za = exp((ca[0] + ca[1]) / ca[0] / 2), zb = exp((ca[0] + ca[1]) / ca[1] / 2);
+    CU_ASSERT_DOUBLE_EQUAL(t.c.state[0][0], za / (za + zb), 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(t.c.state[0][0] + t.c.state[0][1], 1.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(t.c.state[1][0] + t.c.state[1][1], 1.0, 1e-6);
+    inst_free(&t);
+}
+
+/* ops2 branch: the new ops give the same bits for 1 and 2 threads, forward
+ * and backward, on inputs large enough to take the parallel paths */
+static void test_ops2_threads(void)
+{
+    static const tcase tcs[] = {
+        {"gan_d", "kind=bce", 2, {S2(9000, 1), S2(5000, 1)}, {G_WIDE, G_WIDE}, 0, 0, NULL, 1},
+        {"feature_align", NULL, 2, {S4(2, 8, 16, 16), S4(2, 4, 32, 32)}, {G_N, G_N}, 0, 0, NULL, 1},
+        {"feature_align", "mode=nearest", 2, {S4(2, 8, 16, 16), S4(2, 4, 10, 24)}, {G_N, G_N}, 0, 0, NULL, 1},
+        {"choice", NULL, 3, {{{0}, 0}, S2(64, 200), S2(64, 200)}, {G_TAU, G_N, G_N}, 1, 0, NULL, 1},
+        {"emd", "m=2", 4, {S2(64, 100), S2(64, 100), S2(64, 100), S2(64, 100)}, {G_N, G_N, G_N, G_N}, 0, 0, NULL, 1},
+        {"emd", "m=1 cost=cosine", 3, {S2(64, 100), S2(64, 100), S2(64, 100)}, {G_N, G_N, G_N}, 0, 0, NULL, 1},
+    };
+    for (size_t k = 0; k < sizeof tcs / sizeof tcs[0]; k++) {
+        inst t;
+        rng_seed(31 + k);
+        if (inst_make(&t, &tcs[k])) return;
+        int64_t n = out_n(&t);
+        float *g = malloc(sizeof(float) * (size_t)n), *out[2], *grads[2][KD_MAXIN];
+        for (int64_t i = 0; i < n; i++) g[i] = (float)nrand();
+        for (int th = 0; th < 2; th++) {
+            t.c.nthreads = th + 1;
+            t.d->forward(&t.c);
+            out[th] = malloc(sizeof(float) * (size_t)n);
+            memcpy(out[th], t.c.out, sizeof(float) * (size_t)n);
+            t.c.grad_out = g;
+            for (int i = 0; i < t.c.nin; i++) {
+                grads[th][i] = wants_grad(&t, i) ? calloc((size_t)t.n[i], sizeof(float)) : NULL;
+                t.c.grad_in[i] = grads[th][i];
+            }
+            t.d->backward(&t.c);
+        }
+        CU_ASSERT(memcmp(out[0], out[1], sizeof(float) * (size_t)n) == 0);
+        for (int i = 0; i < t.c.nin; i++) {
+            if (grads[0][i])
+                CU_ASSERT(memcmp(grads[0][i], grads[1][i], sizeof(float) * (size_t)t.n[i]) == 0);
+            free(grads[0][i]);
+            free(grads[1][i]);
+            t.c.grad_in[i] = NULL;
+        }
+        free(out[0]);
+        free(out[1]);
+        free(g);
+        inst_free(&t);
+    }
+}
+
+/* ops2 branch: bad shapes give clear messages from infer */
+static void test_ops2_infer(void)
+{
+    char err[256];
+    kd_op_ctx c;
+    kd_shape fa1[2] = {S2(4, 8), S4(4, 4, 8, 8)}, fa2[2] = {S4(4, 8, 4, 4), S4(2, 4, 8, 8)};
+    kd_shape fa3[2] = {S4(1, 8, 3, 3), S4(1, 4, 8, 8)};
+    CU_ASSERT(try_infer("feature_align", NULL, 2, fa1, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "feature_align expects 4-D input x [N, C, H, W], got [4, 8]");
+    CU_ASSERT(try_infer("feature_align", NULL, 2, fa2, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "feature_align: x [4, 8, 4, 4] and the noisy input [2, 4, 8, 8] have different batch sizes");
+    CU_ASSERT(try_infer("feature_align", "mode=avg", 2, fa3, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "feature_align: average pooling the noisy input [1, 4, 8, 8] to the size of x "
+                          "[1, 8, 3, 3] needs whole factors (mode auto or nearest resizes any sizes)");
+    CU_ASSERT(try_infer("feature_align", NULL, 2, fa3, err, sizeof err, &c) == 0);   /* auto: nearest */
+    kd_shape sc = {{0}, 0};
+    CU_ASSERT(try_infer("gan_g", NULL, 1, &sc, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "gan_g expects discriminator outputs on fakes [N, ...], got []");
+    kd_shape tab = S1(4);
+    CU_ASSERT(try_infer("cost", "k=4", 1, &tab, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "cost expects a cost table [5] (1 + 4 candidates), got [4]");
+    kd_shape ch[3] = {{{0}, 0}, S2(2, 3), S2(2, 4)};
+    CU_ASSERT(try_infer("choice", NULL, 3, ch, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "choice expects candidates of the same shape, got [2, 3] (candidate 1) and [2, 4] (candidate 2)");
+    kd_shape em[3] = {S2(2, 3), S2(2, 3), S2(2, 5)};
+    CU_ASSERT(try_infer("emd", "m=1", 3, em, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "emd expects layers of one shape (adapt them first), got [2, 3] (teacher 1) and [2, 5] (student 2)");
+    CU_ASSERT(try_infer("emd", "m=3", 3, em, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "emd: m = 3 teacher layers leaves no student layer among 3 inputs");
+}
+
 int main(void)
 {
     openblas_set_num_threads(1);   /* as the executor does: ops thread themselves */
@@ -1092,8 +1378,14 @@ int main(void)
         KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_dropout_mask),
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_threads), KD_TEST_END};
+    static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
+        KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align), KD_TEST(test_cost),
+        KD_TEST(test_choice), KD_TEST(test_zero), KD_TEST(test_emd), KD_TEST(test_emd_weights),
+        KD_TEST(test_ops2_threads), KD_TEST(test_ops2_infer),
+        KD_TEST_END};
     if (kd_unit_init() != 0) return 2;
-    if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests)) {
+    if (kd_unit_suite("ops", op_tests) || kd_unit_suite("ops_misc", misc_tests) ||
+        kd_unit_suite("ops2", ops2_tests)) {
         CU_cleanup_registry();
         return 2;
     }

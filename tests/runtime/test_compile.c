@@ -183,8 +183,8 @@ static void test_recursion_is_an_error(void)
 
 static void test_unknown_op_is_not_an_error(void)
 {
-    /* an op that this build does not have yet gives a note, not an error */
-    int m = compile_text("net f() { out feature_align(in, in) }\nmodel m = f()\n", "m", 4, 8);
+    /* something this build does not have yet gives a note, not an error */
+    int m = compile_text("net f() { out choice(skip, zero, cost: [1, 2]) }\nmodel m = f()\n", "m", 4, 8);
     CU_ASSERT_EQUAL(m, -2);
     CU_ASSERT_EQUAL(diag.errors, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "not in this build yet"));
@@ -277,6 +277,135 @@ static void test_loss_expressions(void)
     CU_ASSERT_EQUAL(agg->ndata, 2);             /* ResNet-14: 2 blocks per stage */
     CU_ASSERT_EQUAL(agg->in[0], kd_graph_find(graph, "t.block[3,1]"));
     CU_ASSERT_EQUAL(agg->in[1], kd_graph_find(graph, "t.block[3,2]"));
+}
+
+/* ops2 branch: feature_align in a net (guide at twice the resolution),
+ * GAN losses in a phase */
+static void test_ops2_compile(void)
+{
+    int m = compile_text("data d = cifar10(\"/x\") { train \"train\" }\n"
+                         "net fa() {\n  h = conv(in, 6, k: 3, pad: 1, stride: 2)\n"
+                         "  out feature_align(h, in)\n}\nmodel m = fa()\n"
+                         "phase p { train m on d.train; loss gan_g(m.out) + gan_d(m.out, m.h, kind: bce) }\n",
+                         "m", 4, 8);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int32_t o = kd_graph_find(graph, "m.out");
+    CU_ASSERT_FATAL(o >= 0);
+    CU_ASSERT_STRING_EQUAL(graph->nodes[o].op->name, "feature_align");
+    CU_ASSERT_EQUAL(graph->nodes[o].shape.dims[1], 6);
+    CU_ASSERT_EQUAL(graph->nodes[o].shape.dims[2], 4);
+    int found = 0;
+    for (int32_t i = 0; i < graph->nparams; i++)
+        if (strstr(graph->params[i].name, "feature_align0.scale_weight")) {
+            found++;
+            CU_ASSERT_EQUAL(graph->params[i].shape.dims[0], 6);
+            CU_ASSERT_EQUAL(graph->params[i].shape.dims[1], 4);
+        }
+    CU_ASSERT_EQUAL(found, 1);
+    int32_t l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("p"), "p", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    CU_ASSERT_STRING_EQUAL(graph->nodes[l].op->name, "add");
+    const kd_node *gd = &graph->nodes[graph->nodes[l].in[1]];
+    CU_ASSERT_STRING_EQUAL(gd->op->name, "gan_d");
+    CU_ASSERT_EQUAL((int)gd->attr[0].num, 1);   /* kind: bce */
+    CU_ASSERT_STRING_EQUAL(graph->nodes[graph->nodes[l].in[0]].op->name, "gan_g");
+    /* emd: teacher layers first (attribute m), then the student's */
+    m = compile_text("data d = cifar10(\"/x\") { train \"train\" }\n"
+                     "net n() {\n  h[1] = conv(in, 4, k: 1)\n  h[2] = conv(h[1], 4, k: 1)\n"
+                     "  h[3] = conv(h[2], 4, k: 1)\n  out h[3]\n}\nmodel m = n()\n"
+                     "phase p { train m on d.train; loss emd(m.h[*], [m.h[1], m.h[3]], cost: l1, T: 10) }\n",
+                     "m", 4, 8);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("p"), "p", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    const kd_node *em = &graph->nodes[l];
+    CU_ASSERT_STRING_EQUAL(em->op->name, "emd");
+    CU_ASSERT_EQUAL(em->ndata, 5);
+    CU_ASSERT_EQUAL((int)em->attr[0].num, 3);       /* m */
+    CU_ASSERT_EQUAL((int)em->attr[1].num, 1);       /* cost: l1 */
+    CU_ASSERT_DOUBLE_EQUAL(em->attr[2].num, 10, 0); /* T */
+    CU_ASSERT_EQUAL(em->in[3], kd_graph_find(graph, "m.h[1]"));
+}
+
+/* ops2 branch: cost(model) charges each op to the aggregate candidate all
+ * its paths go through; shared ops and the rest are the fixed part */
+static void test_cost_tables(void)
+{
+    int m = compile_text("data d = cifar10(\"/x\") { train \"train\" }\n"
+                         "net mix() {\n  s = conv(in, 4, k: 1)\n  a = conv(relu(s), 4, k: 1)\n"
+                         "  b = conv(in, 4, k: 3, pad: 1)\n  h = aggregate([a, s, b])\n"
+                         "  out conv(h, 2, k: 1)\n}\nmodel m = mix()\n"
+                         "phase p { train m on d.train; loss cost(m, target: params) }\n"
+                         "phase q { train m on d.train; loss cost(m, target: macs) }\n",
+                         "m", 3, 8);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int32_t l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("p"), "p", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    CU_ASSERT_STRING_EQUAL(graph->nodes[l].op->name, "cost");
+    CU_ASSERT_EQUAL_FATAL(graph->nconsts, 1);
+    /* fixed: s (3*4) + the last conv (4*2); candidates a (4*4), s (shared: 0), b (3*4*9) */
+    const float want[4] = { 20, 16, 0, 108 };
+    CU_ASSERT_EQUAL_FATAL(graph->consts[0].n, 4);
+    for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(graph->consts[0].v[i], want[i], 0);
+    /* the cost node shares the aggregate's alpha */
+    int32_t agg = kd_graph_find(graph, "m.h");
+    CU_ASSERT_EQUAL(graph->nodes[l].in[1], graph->nodes[agg].in[3]);
+    l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("q"), "q", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    /* MACs per sample on 8x8: s 64*12, last 64*8; a 64*16, b 64*108 */
+    const float wm[4] = { 64 * 20, 64 * 16, 0, 64 * 108 };
+    for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(graph->consts[1].v[i], wm[i], 0);
+}
+
+/* ops2 branch: choice applies its candidates to the template's input;
+ * skip, zero; a fixed or scheduled temperature; its alpha is an
+ * architecture parameter, and cost() charges the candidates' parameters */
+static void test_choice_compiles(void)
+{
+    int m = compile_text("data d = cifar10(\"/x\") { train \"train\" }\n"
+                         "net edge() {\n  out choice(conv(4, k: 3, pad: 1), conv(4, k: 1),\n"
+                         "              maxpool(3, stride: 1, pad: 1), skip, zero, tau: 0.5)\n}\n"
+                         "net two() {\n  a = edge(in)\n"
+                         "  out choice(skip, conv(4, k: 1), tau: decay(start: 1, factor: 0.8, every: 5))\n}\n"
+                         "model m = two()\n"
+                         "phase p { train m on d.train; loss cost(m, target: params) }\n",
+                         "m", 4, 6);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int nchoice = 0, arch = 0;
+    for (int32_t i = 0; i < graph->nnodes; i++)
+        if (graph->nodes[i].kind == KD_NODE_OP && strcmp(graph->nodes[i].op->name, "choice") == 0) {
+            nchoice++;
+            CU_ASSERT_EQUAL(graph->nodes[i].shape.dims[1], 4);
+            CU_ASSERT_EQUAL(graph->nodes[i].shape.dims[2], 6);
+        }
+    for (int32_t i = 0; i < graph->nparams; i++)
+        if (graph->params[i].arch) {
+            arch++;
+            CU_ASSERT_PTR_NOT_NULL(strstr(graph->params[i].name, "choice"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(graph->params[i].name, ".alpha"));
+        }
+    CU_ASSERT_EQUAL(nchoice, 2);
+    CU_ASSERT_EQUAL(arch, 2);
+    CU_ASSERT_EQUAL(graph->nwsched, 1);     /* the decayed temperature */
+    CU_ASSERT_EQUAL(graph->nconsts, 1);     /* tau 0.5 */
+    CU_ASSERT_DOUBLE_EQUAL(graph->consts[0].v[0], 0.5, 0);
+    int32_t l = kd_compile_expr(graph, prog, prog->units[0], phase_loss("p"), "p", -1, 0, &diag);
+    CU_ASSERT_FATAL(l >= 0);
+    CU_ASSERT_EQUAL_FATAL(graph->nconsts, 3);
+    /* tables [fixed, candidates...]: edge() (not on the way to the output,
+     * its candidates still weighted by its alpha): conv 3x3 144, conv 1x1
+     * 16, maxpool, skip, zero 0; the output choice: skip 0, conv 1x1 16 */
+    const float a[6] = { 0, 144, 16, 0, 0, 0 }, b[3] = { 0, 0, 16 };
+    int64_t n1 = graph->consts[1].n, n2 = graph->consts[2].n;
+    CU_ASSERT(n1 + n2 == 9);
+    const float *ve = n1 == 6 ? graph->consts[1].v : graph->consts[2].v;
+    const float *vo = n1 == 6 ? graph->consts[2].v : graph->consts[1].v;
+    for (int i = 0; i < 6; i++) CU_ASSERT_DOUBLE_EQUAL(ve[i], a[i], 0);
+    for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(vo[i], b[i], 0);
+    /* a candidate of another shape is a located error */
+    m = compile_text("net e() {\n  out choice(conv(5, k: 1), skip)\n}\nmodel m = e()\n", "m", 4, 6);
+    CU_ASSERT(m < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errtext, "choice expects candidates of the same shape"));
 }
 
 /* the network-shape ops (ops/conv1d.c, deconv.c, shuffle.c, ...): shapes
@@ -395,6 +524,9 @@ int main(void)
         KD_TEST(test_unknown_op_is_not_an_error),
         KD_TEST(test_numbers_and_conditions),
         KD_TEST(test_loss_expressions),
+        KD_TEST(test_ops2_compile),
+        KD_TEST(test_cost_tables),
+        KD_TEST(test_choice_compiles),
         KD_TEST(test_net_shape_ops),
         KD_TEST_END
     };

@@ -1,0 +1,10 @@
+## runtime/metrics.mk — PSNR, SSIM, HR/NDCG/MRR@k for `evaluate` (included
+## by Makefile.am after runtime/local.mk).
+
+runtime_libruntime_a_SOURCES += runtime/metrics.h runtime/metrics.c
+
+METRICS_TESTS = tests/runtime/test_metrics
+check_PROGRAMS += $(METRICS_TESTS)
+TESTS += $(METRICS_TESTS)
+tests_runtime_test_metrics_SOURCES = tests/runtime/test_metrics.c tests/unit.h
+tests_runtime_test_metrics_LDADD = runtime/libruntime.a $(M_LIBS) $(CUNIT_LIBS)
