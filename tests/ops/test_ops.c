@@ -601,6 +601,30 @@ static void ref_kl(const inst *t, double *y)
     y[0] = L / (double)N;
 }
 
+static void ref_attention(const inst *t, double *y)
+{
+    /* RepDistiller's at(): F.normalize(x.pow(p).mean(1).view(N, -1)) */
+    const kd_shape *sh = &t->c.in_shape[0];
+    int64_t N = sh->dims[0], P = sh->dims[2] * sh->dims[3];
+    double p = A(t, "p"), L = 0;
+    for (int64_t n = 0; n < N; n++) {
+        double *a[2];
+        for (int k = 0; k < 2; k++) {
+            int64_t C = t->c.in_shape[k].dims[1];
+            a[k] = calloc((size_t)P, sizeof(double));
+            double ss = 0;
+            for (int64_t j = 0; j < P; j++) {
+                for (int64_t ch = 0; ch < C; ch++) a[k][j] += pow(fabs((double)IN(t, k)[(n * C + ch) * P + j]), p);
+                a[k][j] /= (double)C;
+                ss += a[k][j] * a[k][j];
+            }
+            for (int64_t j = 0; j < P; j++) a[k][j] /= fmax(sqrt(ss), 1e-12);
+        }
+        for (int64_t j = 0; j < P; j++) L += (a[0][j] - a[1][j]) * (a[0][j] - a[1][j]);
+        free(a[0]), free(a[1]);
+    }
+    y[0] = L / (double)(N * P);
+}
 static void ref_mse(const inst *t, double *y)
 {
     double s = 0;
@@ -823,6 +847,10 @@ static const tcase cases[] = {
     /* elementwise */
     {"relu", NULL, 1, {S4(2, 3, 4, 5)}, {G_AWAY}, 0, 1e-3, ref_relu, 2},
     {"relu6", NULL, 1, {S2(4, 9)}, {G_SPACED6}, 0, 1e-3, ref_relu6, 1},
+    /* attention transfer: channels differ, p = 2 and 3, 2 threads */
+    {"attention", NULL, 2, {S4(2, 3, 3, 4), S4(2, 5, 3, 4)}, {G_AWAY, G_AWAY}, 0, 1e-3, ref_attention, 1},
+    {"attention", "p=3", 2, {S4(3, 2, 2, 3), S4(3, 2, 2, 3)}, {G_AWAY, G_N}, 0, 1e-3, ref_attention, 2},
+    {"attention", "p=1.5", 2, {S4(1, 4, 5, 1), S4(1, 1, 5, 1)}, {G_AWAY, G_AWAY}, 0, 2e-3, ref_attention, 1},
     {"leaky_relu", "slope=0.2", 1, {S2(5, 7)}, {G_AWAY}, 0, 1e-3, ref_leaky, 1},
     {"sigmoid", NULL, 1, {S3(2, 3, 5)}, {G_WIDE}, 0, 1e-3, ref_sigmoid, 1},
     {"tanh", NULL, 1, {S2(4, 9)}, {G_N}, 0, 1e-3, ref_tanh, 2},
@@ -914,7 +942,7 @@ OPTEST(sigmoid) OPTEST(tanh) OPTEST(scale) OPTEST(add) OPTEST(sub) OPTEST(mul)
 OPTEST(flatten) OPTEST(dropout) OPTEST(mean) OPTEST(maxpool2d) OPTEST(avgpool2d)
 OPTEST(softmax) OPTEST(log_softmax) OPTEST(concat) OPTEST(aggregate) OPTEST(ce)
 OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
-OPTEST(cosine) OPTEST(kl) OPTEST(relu6)
+OPTEST(cosine) OPTEST(kl) OPTEST(relu6) OPTEST(attention)
 /* ops2 branch */
 OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align) OPTEST(cost)
 OPTEST(choice) OPTEST(zero) OPTEST(emd)
@@ -1031,6 +1059,12 @@ static void test_infer(void)
     kd_shape pair[2] = {S2(4, 10), S2(4, 9)};
     CU_ASSERT(try_infer("kd", NULL, 2, pair, err, sizeof err, &c) == -1);
     KD_ASSERT_STR_EQ(err, "kd expects inputs of the same shape, got [4, 10] and [4, 9]");
+    kd_shape maps[2] = {S4(4, 16, 8, 8), S4(4, 32, 4, 4)};
+    CU_ASSERT(try_infer("attention", NULL, 2, maps, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "attention expects the same batch and spatial size, got [4, 16, 8, 8] and "
+                          "[4, 32, 4, 4] (channels may differ)");
+    maps[1] = (kd_shape)S4(4, 32, 8, 8);
+    CU_ASSERT(try_infer("attention", NULL, 2, maps, err, sizeof err, &c) == 0);
     kd_shape ce[2] = {S2(4, 10), S1(5)};
     CU_ASSERT(try_infer("ce", NULL, 2, ce, err, sizeof err, &c) == -1);
     KD_ASSERT_STR_EQ(err, "ce expects labels [N] for logits [4, 10], got [5]");
@@ -1371,7 +1405,7 @@ int main(void)
         KD_TEST(test_log_softmax), KD_TEST(test_concat), KD_TEST(test_aggregate),
         KD_TEST(test_ce), KD_TEST(test_kd), KD_TEST(test_mse), KD_TEST(test_l1),
         KD_TEST(test_smooth_l1), KD_TEST(test_bce_with_logits), KD_TEST(test_cosine),
-        KD_TEST(test_kl), KD_TEST(test_relu6), KD_TEST(test_net_ops),
+        KD_TEST(test_kl), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_net_ops),
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
