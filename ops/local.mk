@@ -7,7 +7,7 @@ OPS_KERNELS = ops/conv2d.c ops/linear.c ops/batchnorm2d.c ops/relu.c \
 	ops/scale.c ops/mean.c ops/maxpool2d.c ops/avgpool2d.c ops/softmax.c \
 	ops/log_softmax.c ops/flatten.c ops/concat.c ops/dropout.c \
 	ops/aggregate.c ops/ce.c ops/kd.c ops/mse.c ops/l1.c ops/smooth_l1.c \
-	ops/bce_with_logits.c ops/cosine.c ops/kl.c ops/relu6.c ops/attention.c
+	ops/bce_with_logits.c ops/cosine.c ops/kl.c ops/relu6.c ops/attention.c ops/detach.c
 OPS_HDRS = ops/kd_op.h ops/kd_ops_util.h ops/kd_unary.h ops/kd_loss.h \
 	ops/kd_pool.h ops/kd_softmax.h ops/kd_gemm.h
 
@@ -43,7 +43,7 @@ dist_man_MANS += man/kdr-conv2d.7 man/kdr-linear.7 man/kdr-batchnorm2d.7 \
 	man/kdr-dropout.7 man/kdr-aggregate.7 man/kdr-ce.7 man/kdr-kd.7 \
 	man/kdr-mse.7 man/kdr-l1.7 man/kdr-smooth_l1.7 \
 	man/kdr-bce_with_logits.7 man/kdr-cosine.7 man/kdr-kl.7 man/kdr-relu6.7 \
-	man/kdr-attention.7
+	man/kdr-attention.7 man/kdr-detach.7
 
 ## GAN losses, feature_align, emd, choice, psnr/ssim (branch ops2): one block
 OPS_KERNELS += ops/gan_g.c ops/gan_d.c ops/feature_align.c ops/cost.c \

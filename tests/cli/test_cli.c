@@ -673,6 +673,63 @@ static void test_routes(void)
 /* A sweep: every point a sub-run, then the report's tables over them; a
  * table cell is the point's own number; --resume of the finished sweep
  * gives the same tables. */
+/* Deep mutual learning: a per-model loss trains its own model only.  b
+ * (loss ce alone) trained beside a, whose loss reads b.out, must end the
+ * same as c, the same net trained alone on the same data; when b's own
+ * loss reads a.out, b must differ from c (the comparison can fail). */
+#define DML(bloss)                                                                      \
+    "data f = idx(\"/usr/share/datasets/fashion-mnist\") { train \"train\"; test \"t10k\"; limit 300 }\n" \
+    "net n() { out linear(flatten(in), 10) }\n"                                        \
+    "net m() { out linear(relu(linear(flatten(in), 32)), 10) }\n"                      \
+    "model a = m()\nmodel b = n()\nmodel c = n()\n"                                    \
+    "phase p {\n  train a, b together on f.train; epochs 1; batch 50\n"               \
+    "  optimizer sgd(lr: 0.1)\n  loss a: ce(a.out, label) + 5 * kl(a.out, b.out)\n"    \
+    "  loss b: " bloss "\n}\n"                                                         \
+    "phase q {\n  train c on f.train; epochs 1; batch 50\n  optimizer sgd(lr: 0.1)\n" \
+    "  loss ce(c.out, label)\n}\n"                                                     \
+    "report { evaluate a, b, c on f.test: top1, top5 }\n"
+
+/* the text after the model's name on its results line */
+static const char *result_of(const char *out, const char *model, char *buf, size_t n)
+{
+    char key[32];
+    snprintf(key, sizeof key, "\n  %s ", model);
+    const char *p = out ? strstr(out, key) : NULL;
+    if (!p) return "";
+    p += strlen(key);
+    size_t k = strcspn(p, "\n");
+    if (k >= n) k = n - 1;
+    memcpy(buf, p, k);
+    buf[k] = 0;
+    return buf;
+}
+
+static void test_mutual_losses(void)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+        return;
+    }
+    char runs[400], b[200], c[200];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    run_result r = run_kdrun("--threads", "2", write_tmp("dml.kdr", DML("ce(b.out, label)")), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    if (r.status != 0) fprintf(stderr, "%s", r.err);
+    result_of(r.out, "b", b, sizeof b);
+    result_of(r.out, "c", c, sizeof c);
+    CU_ASSERT(contains(b, "top1"));
+    CU_ASSERT_STRING_EQUAL(b, c);
+    run_free(&r);
+    r = run_kdrun("--threads", "2", write_tmp("dml2.kdr", DML("ce(b.out, label) + kl(b.out, a.out)")), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    result_of(r.out, "b", b, sizeof b);
+    result_of(r.out, "c", c, sizeof c);
+    CU_ASSERT(contains(b, "top1"));
+    CU_ASSERT(strcmp(b, c) != 0);
+    run_free(&r);
+}
+
 static const char *SWEEP =
     "sweep width in [4, 8]\nsweep seed in 1..2\n"
     "data f = idx(\"/usr/share/datasets/fashion-mnist\") {\n"
@@ -800,6 +857,7 @@ int main(void)
         KD_TEST(test_run_errors),
         KD_TEST(test_resume_after_sigkill),
         KD_TEST(test_routes),
+        KD_TEST(test_mutual_losses),
         KD_TEST(test_sweep),
         KD_TEST(test_zoo_path),
         KD_TEST_END

@@ -860,6 +860,7 @@ static const tcase cases[] = {
     {"sub", NULL, 2, {S2(3, 5), S2(3, 5)}, {G_N, G_N}, 0, 1e-3, ref_sub, 1},
     {"mul", NULL, 2, {S3(2, 3, 4), S3(2, 3, 4)}, {G_N, G_N}, 0, 1e-3, ref_mul, 1},
     {"flatten", NULL, 1, {S4(2, 3, 2, 2)}, {G_N}, 0, 1e-3, ref_copy, 1},
+    {"detach", NULL, 1, {S4(2, 3, 2, 2)}, {G_N}, 0, 1e-3, ref_copy, 2},
     {"dropout", "p=0.3", 1, {S2(4, 6)}, {G_N}, 0, 1e-3, ref_copy, 1},
     {"dropout", "p=0.3", 1, {S2(4, 6)}, {G_N}, 1, 1e-3, NULL, 2},
     /* reductions and pooling */
@@ -942,7 +943,7 @@ OPTEST(sigmoid) OPTEST(tanh) OPTEST(scale) OPTEST(add) OPTEST(sub) OPTEST(mul)
 OPTEST(flatten) OPTEST(dropout) OPTEST(mean) OPTEST(maxpool2d) OPTEST(avgpool2d)
 OPTEST(softmax) OPTEST(log_softmax) OPTEST(concat) OPTEST(aggregate) OPTEST(ce)
 OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
-OPTEST(cosine) OPTEST(kl) OPTEST(relu6) OPTEST(attention)
+OPTEST(cosine) OPTEST(kl) OPTEST(relu6) OPTEST(attention) OPTEST(detach)
 /* ops2 branch */
 OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align) OPTEST(cost)
 OPTEST(choice) OPTEST(zero) OPTEST(emd)
@@ -1405,7 +1406,7 @@ int main(void)
         KD_TEST(test_log_softmax), KD_TEST(test_concat), KD_TEST(test_aggregate),
         KD_TEST(test_ce), KD_TEST(test_kd), KD_TEST(test_mse), KD_TEST(test_l1),
         KD_TEST(test_smooth_l1), KD_TEST(test_bce_with_logits), KD_TEST(test_cosine),
-        KD_TEST(test_kl), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_net_ops),
+        KD_TEST(test_kl), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_detach), KD_TEST(test_net_ops),
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
