@@ -1,7 +1,9 @@
-/* maxpool2d.c — max pooling.  x [N, C, H, W] -> y [N, C, Ho, Wo].
- * y = max over the window (padding never wins); backward routes dy to the
- * first maximal element of the window in row-major order (recomputed from x,
- * nothing saved).  Parallel over (n, c) planes. */
+/* maxpool2d.c — max pooling.  x [N, C, H, W] -> y [N, C, Ho, Wo] (K x K
+ * window), or x [N, C, T] -> y [N, C, To] (K-wide window over T, as
+ * PyTorch's max_pool1d; see kd_pool.h).  y = max over the window (padding
+ * never wins); backward routes dy to the first maximal element of the
+ * window in row-major order (recomputed from x, nothing saved).  Parallel
+ * over (n, c) planes: each thread writes its own planes only. */
 #include "kd_pool.h"
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -14,8 +16,8 @@ static int64_t argmax(const pgeo *g, const float *xp, int64_t oh, int64_t ow)
 {
     int64_t best = -1;
     float bv = 0;
-    for (int64_t ki = 0; ki < g->K; ki++) {
-        int64_t ih = oh * g->S - g->Pd + ki;
+    for (int64_t ki = 0; ki < g->KH; ki++) {
+        int64_t ih = oh * g->SH - g->PH + ki;
         if (ih < 0 || ih >= g->H) continue;
         for (int64_t kj = 0; kj < g->K; kj++) {
             int64_t iw = ow * g->S - g->Pd + kj;
@@ -33,8 +35,9 @@ static int64_t argmax(const pgeo *g, const float *xp, int64_t oh, int64_t ow)
 static void forward(kd_op_ctx *c)
 {
     pgeo g = pool_geo(c);
-    int64_t planes = g.N * g.C;
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
+    int64_t planes = g.N * g.C, work = pool_work(&g);
+    (void)work;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = c->in[0] + pl * g.H * g.W;
         float *yp = c->out + pl * g.Ho * g.Wo;
@@ -48,8 +51,9 @@ static void backward(kd_op_ctx *c)
     float *d = c->grad_in[0];
     if (!d) return;
     pgeo g = pool_geo(c);
-    int64_t planes = g.N * g.C;
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
+    int64_t planes = g.N * g.C, work = pool_work(&g);
+    (void)work;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = c->in[0] + pl * g.H * g.W, *gp = c->grad_out + pl * g.Ho * g.Wo;
         float *dp = d + pl * g.H * g.W;

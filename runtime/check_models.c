@@ -48,8 +48,16 @@ int kd_data_shape_of(const kdr_program *p, const kdr_node *decl, kd_data_shape *
         int64_t s = num_arg(call, "patch", 3, 64) / 2;   /* packed Bayer: 4 x H/2 x W/2 */
         out->x = kd_shape_make(3, (const int64_t[]){ 4, s, s });
         out->has_noisy = 1;
+    } else if (strcmp(l, "sequences") == 0 || strcmp(l, "synth_sequences") == 0) {
+        /* item ids [max_len] per sample (left-padded), read by embedding
+         * ops into [C, T] sequences; a max_len that is not a literal
+         * number stays unknown here */
+        const kdr_node *a = arg_of(call, "max_len", strcmp(l, "sequences") == 0 ? 2 : 3);
+        if (a && a->kind != KDR_NUM) return -1;
+        int64_t len = a ? (int64_t)a->num : 50;
+        out->x = kd_shape_make(1, (const int64_t[]){ len });
     } else {
-        return -1;   /* sequences: item ids, compiled with embedding ops */
+        return -1;
     }
     return 0;
 }

@@ -299,6 +299,16 @@ static void test_check_shapes(void)
     CU_ASSERT(contains(r.out, "student      [1, 28, 28] -> [10]"));
     run_free(&r);
 
+    /* sequence data: item ids [max_len] per sample, known without loading;
+     * AdaRec's student pools its [C, T] sequences */
+    r = run_kdrun("--check", KD_SRC("recipes/adarec/synthetic.kdr"), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.out, "teacher      [20] -> [301]"));
+    CU_ASSERT(contains(r.out, "student      [20] -> [301]"));
+    CU_ASSERT(!contains(r.err, "not inferred"));
+    CU_ASSERT(!contains(r.err, "not in this build"));
+    run_free(&r);
+
     const char *bad = write_tmp("shape.kdr",
         "net n() {\n  v = linear(flatten(in), 10)\n  out conv(v, 4, k: 3)\n}\n"
         "data d = cifar10(\"/nonexistent\") { train \"train\" }\n"

@@ -492,8 +492,36 @@ static void ref_pool(const inst *t, double *y, int max)
                 y[(nc * Ho + oh) * Wo + ow] = max ? acc : acc / (double)(K * K);
             }
 }
-static void ref_maxpool(const inst *t, double *y) { ref_pool(t, y, 1); }
-static void ref_avgpool(const inst *t, double *y) { ref_pool(t, y, 0); }
+/* [N, C, T]: PyTorch's max_pool1d / avg_pool1d (count_include_pad), written
+ * out on its own rather than as a height-1 image */
+static void ref_pool1d(const inst *t, double *y, int max)
+{
+    int64_t N = D(t, 0, 0), C = D(t, 0, 1), T = D(t, 0, 2);
+    int64_t K = (int64_t)A(t, "k"), S = (int64_t)A(t, "stride"), P = (int64_t)A(t, "pad");
+    if (!S) S = K;
+    int64_t To = (T + 2 * P - K) / S + 1;
+    for (int64_t nc = 0; nc < N * C; nc++)
+        for (int64_t o = 0; o < To; o++) {
+            double acc = max ? -INFINITY : 0;
+            for (int64_t k = 0; k < K; k++) {
+                int64_t i = o * S - P + k;
+                if (i < 0 || i >= T) continue;     /* padding: -inf for max, 0 for avg */
+                double v = IN(t, 0)[nc * T + i];
+                acc = max ? fmax(acc, v) : acc + v;
+            }
+            y[nc * To + o] = max ? acc : acc / (double)K;
+        }
+}
+static void ref_maxpool(const inst *t, double *y)
+{
+    if (t->c.in_shape[0].ndim == 3) ref_pool1d(t, y, 1);
+    else ref_pool(t, y, 1);
+}
+static void ref_avgpool(const inst *t, double *y)
+{
+    if (t->c.in_shape[0].ndim == 3) ref_pool1d(t, y, 0);
+    else ref_pool(t, y, 0);
+}
 
 static void ref_sm(const inst *t, double *y, int lg)
 {
@@ -875,6 +903,17 @@ static const tcase cases[] = {
     {"maxpool2d", "k=1", 1, {S4(1, 2, 1, 1)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 1},
     {"avgpool2d", NULL, 1, {S4(2, 3, 6, 5)}, {G_N}, 0, 1e-3, ref_avgpool, 1},
     {"avgpool2d", "k=3 stride=2 pad=1", 1, {S4(2, 2, 7, 7)}, {G_N}, 0, 1e-3, ref_avgpool, 2},
+    /* sequences [N, C, T]: odd T, stride != k, pad > 0, a window that
+     * overhangs the end, AdaRec's length-preserving k=3 stride=1 pad=1 */
+    {"maxpool2d", NULL, 1, {S3(2, 3, 9)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 1},
+    {"maxpool2d", "k=3 stride=2 pad=1", 1, {S3(2, 2, 7)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 2},
+    {"maxpool2d", "k=3 stride=1 pad=1", 1, {S3(3, 4, 11)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 1},
+    {"maxpool2d", "k=4 stride=3 pad=2", 1, {S3(1, 3, 8)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 1},
+    {"maxpool2d", "k=1", 1, {S3(2, 1, 1)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 1},
+    {"avgpool2d", NULL, 1, {S3(2, 3, 9)}, {G_N}, 0, 1e-3, ref_avgpool, 2},
+    {"avgpool2d", "k=3 stride=2 pad=1", 1, {S3(2, 2, 7)}, {G_N}, 0, 1e-3, ref_avgpool, 1},
+    {"avgpool2d", "k=3 stride=1 pad=1", 1, {S3(3, 4, 11)}, {G_N}, 0, 1e-3, ref_avgpool, 1},
+    {"avgpool2d", "k=5 stride=2 pad=2", 1, {S3(2, 2, 5)}, {G_N}, 0, 1e-3, ref_avgpool, 1},
     {"softmax", NULL, 1, {S2(4, 7)}, {G_WIDE}, 0, 1e-3, ref_softmax, 1},
     {"softmax", "axis=1", 1, {S4(2, 3, 2, 2)}, {G_N}, 0, 1e-3, ref_softmax, 2},
     {"softmax", "T=3", 1, {S2(3, 6)}, {G_WIDE}, 0, 1e-3, ref_softmax, 1},
@@ -1081,6 +1120,18 @@ static void test_infer(void)
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8]");
     CU_ASSERT(try_infer("maxpool2d", NULL, 1, &x4, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16, 16, 16]");
+    kd_shape seq = S3(8, 16, 21);
+    CU_ASSERT(try_infer("maxpool2d", "k=3 stride=1 pad=1", 1, &seq, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16, 21]");
+    CU_ASSERT(try_infer("avgpool2d", "k=3 stride=2 pad=1", 1, &seq, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16, 11]");
+    CU_ASSERT(try_infer("avgpool2d", "k=4", 1, &seq, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16, 5]");
+    kd_shape shortseq = S3(2, 3, 2);
+    CU_ASSERT(try_infer("maxpool2d", "k=3", 1, &shortseq, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "maxpool2d: window 3 does not fit sequence length 2");
+    CU_ASSERT(try_infer("avgpool2d", NULL, 1, &x2, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "avgpool2d expects 3-D input [N, C, T] or 4-D input [N, C, H, W], got [128, 64]");
     kd_shape cat[2] = {S4(8, 16, 32, 32), S4(8, 4, 16, 32)};
     CU_ASSERT(try_infer("concat", NULL, 2, cat, err, sizeof err, &c) == -1);
 }
@@ -1328,6 +1379,9 @@ static void test_ops2_threads(void)
         {"choice", NULL, 3, {{{0}, 0}, S2(64, 200), S2(64, 200)}, {G_TAU, G_N, G_N}, 1, 0, NULL, 1},
         {"emd", "m=2", 4, {S2(64, 100), S2(64, 100), S2(64, 100), S2(64, 100)}, {G_N, G_N, G_N, G_N}, 0, 0, NULL, 1},
         {"emd", "m=1 cost=cosine", 3, {S2(64, 100), S2(64, 100), S2(64, 100)}, {G_N, G_N, G_N}, 0, 0, NULL, 1},
+        /* pooling on sequences (pool1d branch) */
+        {"maxpool2d", "k=3 stride=1 pad=1", 1, {S3(16, 32, 41)}, {G_N}, 0, 0, NULL, 1},
+        {"avgpool2d", "k=3 stride=2 pad=1", 1, {S3(16, 32, 41)}, {G_N}, 0, 0, NULL, 1},
     };
     for (size_t k = 0; k < sizeof tcs / sizeof tcs[0]; k++) {
         inst t;

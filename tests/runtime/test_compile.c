@@ -510,6 +510,61 @@ static void test_net_shape_ops(void)
     CU_ASSERT(nln >= 2);
 }
 
+/* maxpool / avgpool on [N, C, T] sequences pool over T (pool1d branch),
+ * and AdaRec's searched cell, whose choices hold both, compiles on item ids */
+static void test_sequence_pooling(void)
+{
+    int m = compile_text("net n() {\n"
+                         "  e = embedding(reshape(in, shape: [-1]), 50, 8)\n"
+                         "  a = maxpool(e, 3, stride: 1, pad: 1)\n"
+                         "  b = avgpool(e, 3, stride: 2, pad: 1)\n"
+                         "  c = maxpool(avgpool(e, 4), 3, stride: 2)\n"
+                         "  out flatten(c)\n"
+                         "}\n"
+                         "model m = n()\n", "m", 1, 8);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    CU_ASSERT_EQUAL(graph->nodes[kd_graph_find(graph, "m.e")].shape.ndim, 3);
+    CU_ASSERT_EQUAL(dim_of("m.e", 2), 64);
+    CU_ASSERT_EQUAL(graph->nodes[kd_graph_find(graph, "m.a")].shape.ndim, 3);
+    CU_ASSERT_EQUAL(dim_of("m.a", 1), 8);       /* channels kept */
+    CU_ASSERT_EQUAL(dim_of("m.a", 2), 64);      /* k 3, stride 1, pad 1: length kept */
+    CU_ASSERT_EQUAL(dim_of("m.b", 2), 32);      /* (64 + 2 - 3) / 2 + 1 */
+    CU_ASSERT_EQUAL(dim_of("m.c", 2), 7);       /* 64 / 4 = 16, then (16 - 3) / 2 + 1 */
+    CU_ASSERT_EQUAL(dim_of("m.out", 1), 8 * 7);
+    CU_ASSERT_STRING_EQUAL(graph->nodes[kd_graph_find(graph, "m.a")].op->name, "maxpool2d");
+    CU_ASSERT_STRING_EQUAL(graph->nodes[kd_graph_find(graph, "m.b")].op->name, "avgpool2d");
+
+    m = compile_text("use \"nets/adarec_cell.kdr\"\n"
+                     "net seq() { out adarec_student(reshape(in, shape: [-1]), num_items: 50, dim: 8, cells: 2) }\n"
+                     "model s = seq()\n", "s", 1, 5);
+    if (m < 0) fprintf(stderr, "%s", errtext);
+    CU_ASSERT_EQUAL_FATAL(m, 0);
+    int32_t cell = -1, logits = -1;
+    for (int32_t i = 0; i < graph->nnamed; i++) {
+        if (strstr(graph->named[i].name, ".cell[2]")) cell = graph->named[i].node;
+        if (strstr(graph->named[i].name, ".logits")) logits = graph->named[i].node;
+    }
+    CU_ASSERT_FATAL(cell >= 0 && logits >= 0);
+    CU_ASSERT_EQUAL(graph->nodes[cell].shape.ndim, 3);   /* [N, dim, T], T = 25 (odd) */
+    CU_ASSERT_EQUAL(graph->nodes[cell].shape.dims[1], 8);
+    CU_ASSERT_EQUAL(graph->nodes[cell].shape.dims[2], 25);
+    CU_ASSERT_EQUAL(graph->nodes[logits].shape.dims[1], 50);
+    /* every pooling candidate sees a sequence and keeps its length */
+    int npool = 0;
+    for (int32_t i = 0; i < graph->nnodes; i++) {
+        const kd_node *nd = &graph->nodes[i];
+        if (nd->kind != KD_NODE_OP || (strcmp(nd->op->name, "maxpool2d") != 0 &&
+                                       strcmp(nd->op->name, "avgpool2d") != 0))
+            continue;
+        CU_ASSERT_EQUAL(nd->in_shape[0].ndim, 3);
+        CU_ASSERT_EQUAL(nd->shape.ndim, 3);
+        CU_ASSERT_EQUAL(nd->shape.dims[2], 25);
+        npool++;
+    }
+    CU_ASSERT_EQUAL(npool, 2 * 2 * 6);   /* 2 cells x 6 edges x (max, avg) */
+}
+
 int main(void)
 {
     static const kd_unit_test tests[] = {
@@ -528,6 +583,7 @@ int main(void)
         KD_TEST(test_cost_tables),
         KD_TEST(test_choice_compiles),
         KD_TEST(test_net_shape_ops),
+        KD_TEST(test_sequence_pooling),
         KD_TEST_END
     };
     kdr_diag_init(&diag);
