@@ -366,6 +366,60 @@ static void test_with_errors(void)
                                     "substituted point); the substitution changes nothing");
 }
 
+/* the first `M.with(...).logits` in a tree (a bridge of a search block) */
+static const kdr_node *find_with(const kdr_node *n, const char *model, int depth)
+{
+    if (!n || depth > 200) return NULL;
+    if (n->kind == KDR_MEMBER && n->name && strcmp(n->name, "logits") == 0 && n->a &&
+        n->a->kind == KDR_CALL && n->a->a && n->a->a->kind == KDR_MEMBER &&
+        strcmp(n->a->a->name, "with") == 0 && n->a->a->a->kind == KDR_IDENT &&
+        strcmp(n->a->a->a->name, model) == 0)
+        return n;
+    const kdr_node *r;
+    if ((r = find_with(n->a, model, depth + 1)) || (r = find_with(n->b, model, depth + 1)) ||
+        (r = find_with(n->c, model, depth + 1)))
+        return r;
+    for (const kdr_node *k = n->kids; k; k = k->next)
+        if ((r = find_with(k, model, depth + 1))) return r;
+    return NULL;
+}
+
+/* DFA's student-to-teacher bridge as written in recipes/dfa/fmnist_dfa.kdr:
+ * teacher.with(stage[1] = st1(proxy.stage[1])).logits on the real nets */
+static void test_with_dfa_bridge(void)
+{
+    kdr_diag d;
+    kdr_diag_init(&d);
+    kdr_program *p = kdr_program_load(KD_SRC("recipes/dfa/fmnist_dfa.kdr"), KD_SRC("recipes"), &d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(kdr_check(p, NULL, 0, &d), 0);
+    kd_graph *g = kd_graph_new();
+    kd_data_shape ds;
+    memset(&ds, 0, sizeof ds);
+    ds.x = kd_shape_make(3, (const int64_t[]){ 1, 28, 28 });
+    ds.classes = 10;
+    const kdr_node *t = kd_program_decl(p, KDR_MODEL, "teacher", NULL);
+    const kdr_node *s = kd_program_decl(p, KDR_MODEL, "proxy", NULL);
+    CU_ASSERT_EQUAL_FATAL(kd_compile_model(g, p, t, &ds, 2, &d), 0);
+    CU_ASSERT_EQUAL_FATAL(kd_compile_model(g, p, s, &ds, 2, &d), 1);
+    int64_t before = kd_graph_model_params(g, -1);
+    const kdr_node *e = find_with(p->units[0]->root, "teacher", 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    int32_t r = kd_compile_expr(g, p, p->units[0], e, "find", -1, 0, &d);
+    if (r < 0) kdr_diag_print(&d, stderr, 0);
+    CU_ASSERT_FATAL(r >= 0);
+    CU_ASSERT_EQUAL(g->nodes[r].shape.ndim, 2);
+    CU_ASSERT_EQUAL(g->nodes[r].shape.dims[0], 2);
+    CU_ASSERT_EQUAL(g->nodes[r].shape.dims[1], 10);
+    CU_ASSERT_EQUAL(g->nodes[r].model, 0);
+    CU_ASSERT(g->nodes[r].clone_of > 0);
+    /* new parameters: st1's 1x1 conv (8 -> 16) and bn (16) only */
+    CU_ASSERT_EQUAL(kd_graph_model_params(g, -1) - before, 8 * 16 + 2 * 16);
+    kd_graph_free(g);
+    kdr_program_free(p);
+    kdr_diag_free(&d);
+}
+
 int main(void)
 {
     static const kd_unit_test tests[] = {
@@ -374,6 +428,7 @@ int main(void)
         KD_TEST(test_with_gradients),
         KD_TEST(test_with_gradients_add),
         KD_TEST(test_with_errors),
+        KD_TEST(test_with_dfa_bridge),
         KD_TEST_END
     };
     if (load()) { fprintf(stderr, "test_with: the recipe does not check\n"); return 1; }
