@@ -964,7 +964,11 @@ static int is_with_call(const kdr_node *e);
 static kv call(cc *C, frame *F, const kdr_node *e, const char *hint)
 {
     const kdr_node *callee = e->a;
-    if (F->phase && is_with_call(e)) return with_tensor(C, F, e, "out", e);   /* m.with(...): its out */
+    if (F->phase && is_with_call(e)) {   /* a model, as for the checker */
+        err(C, e, "'.with(...)' gives a model; take one of its tensors: %s.with(...).logits",
+            e->a->a->kind == KDR_IDENT ? e->a->a->name : "m");
+        return kv_none();
+    }
     if (callee->kind != KDR_IDENT) {
         unsupported(C, "calling a model or an indexed name inside a net is not in this build yet");
         return kv_none();
