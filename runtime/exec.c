@@ -280,6 +280,17 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+/* A recomputation of m.with(...) (kd_node.clone_of) uses the op state (bn
+ * running statistics) of the node it recomputes, as a module called twice
+ * does, when that node runs too; otherwise it keeps its own. */
+static int shares_state(const kd_exec *e, int32_t id)
+{
+    const kd_node *nd = &e->g->nodes[id];
+    int32_t o = nd->clone_of - 1;
+    return o >= 0 && o < id && e->live[o] && e->g->nodes[o].kind == KD_NODE_OP &&
+           e->g->nodes[o].op == nd->op && e->g->nodes[o].info.nstate == nd->info.nstate;
+}
+
 kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads,
                      char *err, size_t errlen)
 {
@@ -339,6 +350,7 @@ kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads
     e->state_floats = 0;
     for (int32_t f = 0; f < e->nfwd; f++) {
         kd_node *nd = &g->nodes[e->fwd[f]];
+        if (shares_state(e, e->fwd[f])) continue;
         for (int s = 0; s < nd->info.nstate; s++) e->state_floats += numel(&nd->info.state_shape[s]);
     }
     e->state_buf = alloc_aligned(e->state_floats * sizeof(float));
@@ -371,7 +383,7 @@ kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads
         xgrad = nd->ndata > 0 && c->grad_in[0] != NULL;
         c->out = e->val[id];
         c->out_shape = nd->shape;
-        for (int s = 0; s < nd->info.nstate; s++) {
+        for (int s = 0; s < nd->info.nstate && !shares_state(e, id); s++) {
             c->state[s] = e->state_buf + so;
             so += numel(&nd->info.state_shape[s]);
         }
@@ -385,6 +397,10 @@ kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads
         e->macs_f += nd->macs;
         if (e->run_bwd[id]) e->macs_b += nd->macs * (wgrad + xgrad);
     }
+    for (int32_t f = 0; f < e->nfwd; f++)
+        if (shares_state(e, e->fwd[f]))
+            for (int s = 0; s < g->nodes[e->fwd[f]].info.nstate; s++)
+                e->ctx[e->fwd[f]].state[s] = e->ctx[g->nodes[e->fwd[f]].clone_of - 1].state[s];
     e->work = alloc_aligned(e->work_size);
     if (!e->work) goto oom;
     for (int32_t f = 0; f < e->nfwd; f++) {
@@ -591,6 +607,7 @@ float *kd_exec_state(kd_exec *e, int32_t node, int i)
 {
     if (!e || node < 0 || node >= e->n || e->fstep[node] < 0) return NULL;
     if (i < 0 || i >= e->g->nodes[node].info.nstate) return NULL;
+    if (shares_state(e, node)) return NULL;   /* the original's, listed there */
     return e->ctx[node].state[i];
 }
 

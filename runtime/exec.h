@@ -83,7 +83,9 @@ void kd_exec_zero_grad(kd_exec *e);
 const float *kd_exec_value(const kd_exec *e, int32_t node);
 float *kd_exec_params(kd_exec *e);          /* g->param_count floats */
 float *kd_exec_grads(kd_exec *e);           /* same layout */
-/* Op state i of a node (bn: 0 running mean, 1 running var); NULL if none. */
+/* Op state i of a node (bn: 0 running mean, 1 running var); NULL if none,
+ * or if the node is an m.with(...) recomputation that shares the state of
+ * a live original (kd_node.clone_of). */
 float *kd_exec_state(kd_exec *e, int32_t node, int i);
 
 enum { KD_MODE_FOLLOW = -1, KD_MODE_EVAL = 0, KD_MODE_TRAIN = 1 };

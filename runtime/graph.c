@@ -115,7 +115,7 @@ int64_t kd_graph_model_macs(const kd_graph *g, int model)
 {
     int64_t n = 0;
     for (int32_t i = 0; i < g->nnodes; i++)
-        if (model < 0 || g->nodes[i].model == model) {
+        if ((model < 0 || g->nodes[i].model == model) && !g->nodes[i].clone_of) {
             if (g->nodes[i].macs > INT64_MAX - n) return INT64_MAX;   /* saturate */
             n += g->nodes[i].macs;
         }

@@ -39,6 +39,10 @@ typedef struct kd_node {
     int model;                       /* index of the model it belongs to, -1: none */
     int needs_grad;                  /* decided by kd_graph_mark_grad */
     int64_t macs;                    /* multiply-accumulates per batch (conv, linear) */
+    int32_t clone_of;                /* m.with(p = t): 1 + the node of model m this one
+                                      * recomputes (same op, attributes and parameters;
+                                      * op state such as bn statistics is shared with
+                                      * it); 0 for an ordinary node */
 } kd_node;
 
 typedef struct kd_param {
@@ -75,6 +79,12 @@ typedef struct kd_graph {
      * the arena; the trainer copies them in with every batch */
     struct { int32_t node; const float *v; int64_t n; } consts[256];
     int nconsts;
+    /* `m.with(p1 = t1, ...)` instances compiled into this graph (losses):
+     * model m's op nodes recomputed on the substitutes; map[i] is the node
+     * that stands for node i (< nmap) in that instance (i itself when the
+     * points do not feed it).  An identical substitution reuses its instance. */
+    struct kd_with { int model, n; int32_t pt[8], sub[8]; int32_t nmap; int32_t *map; } with[64];
+    int nwith;
 } kd_graph;
 
 kd_graph *kd_graph_new(void);
@@ -88,7 +98,8 @@ int32_t kd_graph_push_param(kd_graph *g, const char *name, kd_shape shape, kd_pa
 int32_t kd_graph_find(const kd_graph *g, const char *name);
 /* Names that start with prefix, for "did you mean" messages. */
 const char *kd_graph_closest(const kd_graph *g, const char *name);
-/* Parameters and MACs of one model (index), or of all models when -1. */
+/* Parameters and MACs of one model (index), or of all models when -1
+ * (the recomputations of m.with(...) are not counted). */
 int64_t kd_graph_model_params(const kd_graph *g, int model);
 int64_t kd_graph_model_macs(const kd_graph *g, int model);
 
@@ -121,8 +132,10 @@ int kd_data_shape_of(const kdr_program *p, const kdr_node *data_decl,
 /* Compile a phase-level expression (a loss) over the tensors of models
  * already compiled into g: `model.name`, `model.x[i, j]`, `model.x[i, *]`,
  * `label` (the node `label`, or -1 if there are no labels), loss builtins,
- * arithmetic, and models applied to tensors (`adapter(student.feat)`:
- * compiled here, as model "adapter").  Tensors of the models whose bit is
+ * arithmetic, models applied to tensors (`adapter(student.feat)`:
+ * compiled here, as model "adapter"), and substitutions
+ * (`m.with(p = t).x`: model m's ops that p feeds, recomputed on t with
+ * m's parameters; see kd_graph.with).  Tensors of the models whose bit is
  * set in `detach` (bit i = model index i) enter as constants, through a
  * `detach` op.  Returns the node id, -1 after located errors, -2 (with a
  * note) when it uses something this build cannot compile yet.  Nodes

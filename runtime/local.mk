@@ -17,3 +17,7 @@ tests_runtime_test_compile_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 RUNTIME_TESTS += tests/runtime/test_sweep
 tests_runtime_test_sweep_SOURCES = tests/runtime/test_sweep.c tests/unit.h
 tests_runtime_test_sweep_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+
+RUNTIME_TESTS += tests/runtime/test_with
+tests_runtime_test_with_SOURCES = tests/runtime/test_with.c tests/unit.h
+tests_runtime_test_with_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
