@@ -1,0 +1,53 @@
+/* kd_sgemm_small.h — sgemm for a small A and a wide, unpacked B (private
+ * to ops/).
+ *
+ *   C[M, N] = alpha * op(A)[M, K] * B[K, N] + beta * C     (all row-major)
+ *
+ * The shape of conv2d's products: forward y = W * col (M = F, K = C*k*k,
+ * N = Ho*Wo) and dX col = W^T * dY (M = C*k*k, K = F).  B's rows are read
+ * in place, 32 (AVX-512) or 16 (AVX2) columns at a time, never packed or
+ * copied; only A is packed, once per call site (kd_sgemm_small_pack: M*K
+ * floats, a layout of the path's own).  A register-blocked micro-kernel
+ * keeps a tile of up to 12 rows x 32 columns of C (AVX-512; AVX2: 6 x 16)
+ * in registers over the whole of K.
+ *
+ * Determinism: every C element is one sum over k = 0..K-1 in order
+ * (one FMA per k in the SIMD paths, a multiply and an add in the C path),
+ * whatever M, N, the tile or the thread: bit-identical run to run for a
+ * given path.  The paths differ from each other and from OpenBLAS in
+ * rounding only.
+ *
+ * Paths are chosen at run time (functions with target attributes; the
+ * build stays generic x86-64): AVX-512F, else AVX2+FMA, else none
+ * (KD_SG_BLAS: the caller keeps OpenBLAS).  The plain C path is for tests
+ * and non-x86 builds.  KD_SGEMM=blas|c|avx2|avx512 in the environment
+ * overrides the choice (an unsupported path falls back to the automatic
+ * one); kd_sgemm_small_set_path too (tests, benchmarks).
+ */
+#ifndef KD_SGEMM_SMALL_H
+#define KD_SGEMM_SMALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { KD_SG_BLAS = 0, KD_SG_C = 1, KD_SG_AVX2 = 2, KD_SG_AVX512 = 3 };
+
+/* the path in use (chosen once, then what set_path set) */
+int kd_sgemm_small_path(void);
+/* 1 if this CPU runs that path */
+int kd_sgemm_small_supported(int path);
+/* use that path from now on (-1: the automatic choice); returns the path
+ * now in use (the automatic one if `path` is not supported) */
+int kd_sgemm_small_set_path(int path);
+const char *kd_sgemm_small_name(int path);
+
+/* pack op(A) [M, K] (transa 0: A[i*lda + k]; 1: A[k*lda + i]) into ap,
+ * M*K floats, for `path` (not KD_SG_BLAS) */
+void kd_sgemm_small_pack(int path, int transa, int M, int K, const float *A, int lda,
+                         float *ap);
+/* C = alpha * op(A) B + beta * C with ap from kd_sgemm_small_pack of the
+ * same path, M and K.  beta == 0: C is not read (NaNs there vanish). */
+void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float *ap,
+                        const float *B, int ldb, float beta, float *C, int ldc);
+
+#endif

@@ -1,0 +1,140 @@
+/* test_sgemm_small.c — ops/kd_sgemm_small.c against a naive double
+ * reference, on every path this CPU runs (plain C always; AVX2+FMA and
+ * AVX-512F where supported; the others are reported as skipped).
+ *
+ * Shapes: M, N, K around the tile sizes (1..13, 16, 17, 25, 32, 33, 64,
+ * 144; N from 1 to 1025; K from 0 to 577), A plain and transposed, lda /
+ * ldb / ldc wider than the matrix (the padding must stay untouched),
+ * alpha/beta (1, 0), (1, 1), (0.5, -2); beta 0 must ignore NaNs in C.
+ * Error bound per element: 2 K u sum_k |a_ik b_kj| (u = 2^-24) plus the
+ * beta term.  Each call is repeated and must give the same bits.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../unit.h"
+#include "../../ops/kd_sgemm_small.h"
+
+static uint64_t rng_s = 0x2545F4914F6CDD1Dull;
+static float frand(void)
+{
+    rng_s ^= rng_s << 13;
+    rng_s ^= rng_s >> 7;
+    rng_s ^= rng_s << 17;
+    return (float)((double)(rng_s >> 11) * (1.0 / 9007199254740992.0) - 0.5);
+}
+
+static int failures_shown;
+
+/* one product on one path; 0 if it matches */
+static int check_one(int path, int transa, int M, int N, int K, float alpha, float beta)
+{
+    int lda = (transa ? M : K) + 3, ldb = N + 5, ldc = N + 2;
+    int arows = transa ? K : M;
+    size_t na = (size_t)arows * lda + 1, nb = (size_t)K * ldb + 1, nc = (size_t)M * ldc + 1;
+    float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb);
+    float *C = malloc(sizeof(float) * nc), *C0 = malloc(sizeof(float) * nc);
+    float *C2 = malloc(sizeof(float) * nc), *ap = malloc(sizeof(float) * ((size_t)M * K + 1));
+    for (size_t i = 0; i < na; i++) A[i] = frand();
+    for (size_t i = 0; i < nb; i++) B[i] = frand();
+    for (size_t i = 0; i < nc; i++) C0[i] = beta == 0.0f ? NAN : frand();
+    for (int i = 0; i < M; i++) /* the padding columns hold a marker */
+        for (int j = N; j < ldc; j++) C0[(size_t)i * ldc + j] = 12345.0f;
+    memcpy(C, C0, sizeof(float) * nc);
+    kd_sgemm_small_pack(path, transa, M, K, A, lda, ap);
+    kd_sgemm_small_run(path, M, N, K, alpha, ap, B, ldb, beta, C, ldc);
+    memcpy(C2, C0, sizeof(float) * nc);
+    kd_sgemm_small_run(path, M, N, K, alpha, ap, B, ldb, beta, C2, ldc);
+    int bad = memcmp(C, C2, sizeof(float) * (size_t)M * ldc) != 0;
+    for (int i = 0; i < M && !bad; i++) {
+        for (int j = 0; j < ldc; j++) {
+            double got = C[(size_t)i * ldc + j];
+            if (j >= N) {
+                if (got != 12345.0) bad = 1;
+                continue;
+            }
+            double s = 0, sa = 0;
+            for (int k = 0; k < K; k++) {
+                double a = transa ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                double b = B[(size_t)k * ldb + j];
+                s += a * b, sa += fabs(a * b);
+            }
+            double c0 = beta == 0.0f ? 0.0 : C0[(size_t)i * ldc + j];
+            double ref = alpha * s + beta * c0;
+            double tol = 2.0 * (K + 2) * ldexp(1.0, -24) * (fabs(alpha) * sa + fabs(beta * c0)) + 1e-30;
+            if (!(fabs(got - ref) <= tol)) {
+                if (failures_shown++ < 10)
+                    printf("\n  %s transa=%d M=%d N=%d K=%d alpha=%g beta=%g: C[%d,%d] = %.9g, "
+                           "reference %.9g\n", kd_sgemm_small_name(path), transa, M, N, K,
+                           alpha, beta, i, j, got, ref);
+                bad = 1;
+                break;
+            }
+        }
+    }
+    free(A), free(B), free(C), free(C0), free(C2), free(ap);
+    return bad;
+}
+
+static void test_path(int path)
+{
+    if (!kd_sgemm_small_supported(path)) {
+        printf("(%s not supported here: skipped) ", kd_sgemm_small_name(path));
+        return;
+    }
+    static const int Ms[] = {1, 2, 3, 5, 6, 7, 8, 11, 12, 13, 16, 17, 25, 32, 33, 64, 144};
+    static const int Ns[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100};
+    static const int Ks[] = {0, 1, 3, 16, 27, 144};
+    static const float ab[][2] = {{1, 0}, {1, 1}, {0.5f, -2}};
+    int fails = 0, n = 0;
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                for (int ta = 0; ta < 2; ta++) {
+                    size_t v = (mi + ni + ki + (size_t)ta) % 3;
+                    fails += check_one(path, ta, Ms[mi], Ns[ni], Ks[ki], ab[v][0], ab[v][1]);
+                    n++;
+                }
+    /* conv2d's shapes: forward (M = F, K = 9C, N = P) and dX (M = 9C, K = F) */
+    static const int conv[][3] = {{16, 1024, 144}, {32, 256, 288}, {64, 64, 576},
+                                  {144, 1024, 16}, {576, 64, 64}, {10, 1025, 577},
+                                  {13, 49, 1201}};
+    for (size_t s = 0; s < sizeof conv / sizeof *conv; s++)
+        for (int v = 0; v < 3; v++) {
+            fails += check_one(path, s >= 3 && s < 5, conv[s][0], conv[s][1], conv[s][2],
+                               ab[v][0], ab[v][1]);
+            n++;
+        }
+    if (fails) printf("\n  %s: %d of %d products wrong\n", kd_sgemm_small_name(path), fails, n);
+    CU_ASSERT_EQUAL(fails, 0);
+}
+
+static void test_c(void) { test_path(KD_SG_C); }
+static void test_avx2(void) { test_path(KD_SG_AVX2); }
+static void test_avx512(void) { test_path(KD_SG_AVX512); }
+
+/* the automatic choice never picks the plain C path; set_path falls back
+ * to it for an unsupported path; KD_SGEMM is read by the first choice */
+static void test_selection(void)
+{
+    int p = kd_sgemm_small_set_path(-1);
+    CU_ASSERT(p != KD_SG_C);
+    CU_ASSERT(kd_sgemm_small_supported(p));
+    CU_ASSERT_EQUAL(kd_sgemm_small_set_path(KD_SG_C), KD_SG_C);
+    CU_ASSERT_EQUAL(kd_sgemm_small_path(), KD_SG_C);
+    CU_ASSERT_EQUAL(kd_sgemm_small_set_path(99), p);
+    CU_ASSERT_STRING_EQUAL(kd_sgemm_small_name(KD_SG_AVX512), "avx512");
+}
+
+int main(void)
+{
+    static const kd_unit_test tests[] = {
+        KD_TEST(test_c),
+        KD_TEST(test_avx2),
+        KD_TEST(test_avx512),
+        KD_TEST(test_selection),
+        KD_TEST_END
+    };
+    return kd_unit_main("sgemm_small", tests);
+}
