@@ -15,7 +15,7 @@
  * this one process, REPS rounds, best of each; ratio = blas time / new
  * time (> 1: the new path is faster).
  *
- * Shapes: x [N, C, H, W], w [F, C, K, K].  FLOPs counted as 2*N*F*Ho*Wo*C*K*K
+ * Shapes: x [N, C, H, W], w [F, C, K, K], pad (K-1)/2 as in ResNet.  FLOPs counted as 2*N*F*Ho*Wo*C*K*K
  * for the forward and twice that for the backward (dW and dX).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -91,10 +91,10 @@ int main(int argc, char **argv)
     printf("%-18s %-22s %9s %6s %9s %6s %9s %6s\n", "layer (N=128)", "C->F HxW k/s g",
            "fwd GF/s", "frac", "bwd GF/s", "frac", "f+b GF/s", "frac");
     printf("(GFLOP/s of the new path)\n");
-    double tot_flop = 0, tot_time = 0, sum_f[2] = {0, 0}, sum_b[2] = {0, 0};
+    double tot_flop = 0, tot_time = 0, sum_f[3] = {0, 0, 0}, sum_b[3] = {0, 0, 0};
     int new_path = kd_sgemm_small_path();
     if (new_path == KD_SG_BLAS) new_path = kd_sgemm_small_set_path(KD_SG_C);
-    char cmp[sizeof L / sizeof L[0]][160];
+    char cmp[sizeof L / sizeof L[0]][200];
     for (size_t l = 0; l < sizeof L / sizeof L[0]; l++) {
         const layer *y = &L[l];
         kd_attr_val av[KD_MAXATTR];
@@ -103,6 +103,7 @@ int main(int argc, char **argv)
         av[kd_attr_index(d, "k")].num = y->K;
         av[kd_attr_index(d, "stride")].num = y->S;
         av[kd_attr_index(d, "groups")].num = y->G;
+        av[kd_attr_index(d, "pad")].num = (y->K - 1) / 2;   /* as ResNet: "same" 3x3, 1x1 unpadded */
         av[kd_attr_index(d, "bias")].num = 0;
         kd_op_ctx c;
         kd_op_info info;
@@ -133,10 +134,12 @@ int main(int argc, char **argv)
         c.nthreads = nthreads;
         double flop = 2.0 * (double)ny * (y->C / y->G) * y->K * y->K;
         /* [0]: OpenBLAS, [1]: kd_sgemm_small, alternating round by round */
-        double bf[2] = {1e30, 1e30}, bb[2] = {1e30, 1e30};
+        /* [2]: kd_sgemm_small with explicit im2col (no implicit conv) */
+        double bf[3] = {1e30, 1e30, 1e30}, bb[3] = {1e30, 1e30, 1e30};
         for (int r = 0; r < reps + 1; r++)
-            for (int v = 0; v < 2; v++) {
+            for (int v = 0; v < 3; v++) {
                 kd_sgemm_small_set_path(v ? new_path : KD_SG_BLAS);
+                kd_sgemm_small_set_conv(v != 2);
                 double t0 = now();
                 d->forward(&c);
                 double t1 = now();
@@ -153,10 +156,11 @@ int main(int argc, char **argv)
         snprintf(desc, sizeof desc, "%d->%d %dx%d %d/%d g%d", y->C, y->F, y->H, y->H, y->K, y->S, y->G);
         printf("%-18s %-22s %9.1f %5.0f%% %9.1f %5.0f%% %9.1f %5.0f%%\n", y->what, desc, gf,
                100 * gf / peak, gb, 100 * gb / peak, gfb, 100 * gfb / peak);
-        snprintf(cmp[l], sizeof cmp[l], "%-18s %-22s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx", y->what,
+        kd_sgemm_small_set_conv(1);
+        snprintf(cmp[l], sizeof cmp[l], "%-18s %-22s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %6.2fx %6.2fx", y->what,
                  desc, 1e3 * bf[0], 1e3 * bf[1], bf[0] / bf[1], 1e3 * bb[0], 1e3 * bb[1],
-                 bb[0] / bb[1]);
-        for (int v = 0; v < 2; v++) sum_f[v] += bf[v], sum_b[v] += bb[v];
+                 bb[0] / bb[1], bf[0] / bf[2], bb[0] / bb[2]);
+        for (int v = 0; v < 3; v++) sum_f[v] += bf[v], sum_b[v] += bb[v];
         if (y->K == 3 && y->G == 1) {
             tot_flop += 3 * flop;
             tot_time += tf + tb;
@@ -167,12 +171,12 @@ int main(int argc, char **argv)
            tot_flop / tot_time * 1e-9, 100 * tot_flop / tot_time * 1e-9 / peak);
     printf("\nOpenBLAS vs kd_sgemm_small (%s), alternating, best of %d; ms; ratio = blas/new\n",
            kd_sgemm_small_name(new_path), reps);
-    printf("%-18s %-22s %8s %8s %7s %8s %8s %7s\n", "layer (N=128)", "C->F HxW k/s g", "fwd blas",
-           "fwd new", "ratio", "bwd blas", "bwd new", "ratio");
+    printf("%-18s %-22s %8s %8s %7s %8s %8s %7s   %s\n", "layer (N=128)", "C->F HxW k/s g", "fwd blas",
+           "fwd new", "ratio", "bwd blas", "bwd new", "ratio", "(no implicit: fwd, bwd ratio)");
     for (size_t l = 0; l < sizeof L / sizeof L[0]; l++) printf("%s\n", cmp[l]);
-    printf("%-41s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx\n", "all layers (sum of bests)",
+    printf("%-41s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %6.2fx %6.2fx\n", "all layers (sum of bests)",
            1e3 * sum_f[0], 1e3 * sum_f[1], sum_f[0] / sum_f[1], 1e3 * sum_b[0], 1e3 * sum_b[1],
-           sum_b[0] / sum_b[1]);
+           sum_b[0] / sum_b[1], sum_f[0] / sum_f[2], sum_b[0] / sum_b[2]);
     kd_sgemm_small_set_path(new_path);
     return 0;
 }

@@ -288,10 +288,18 @@ static void forward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, f
 {
     const float *x = c->in[0], *w = c->in[1];
     if (path != KD_SG_BLAS) pack_w(g, path, 0, w, wp);
+    int implicit = !is_1x1(g) && kd_sgemm_small_conv_ok(path, (int)g->K, (int)g->S, (int)g->Pd,
+                                                        (int)g->D);
     for (int64_t nn = n0; nn < n1; nn++) {
         const float *xn = x + nn * g->C * g->H * g->W;
         for (int64_t gi = 0; gi < g->G; gi++) {
             const float *src = xn + gi * g->Cg * g->P;   /* 1x1: x_n's channels are the columns */
+            if (implicit) {   /* "same" conv: im2col on the fly, Ho*Wo = H*W = P */
+                kd_sgemm_small_conv(path, (int)g->Fg, (int)g->Cg, (int)g->H, (int)g->W, (int)g->K,
+                                    (int)g->Pd, wp + gi * g->Fg * g->Kg, src,
+                                    c->out + (nn * g->F + gi * g->Fg) * g->P, (int)g->P);
+                continue;
+            }
             if (!is_1x1(g)) {
                 im2col(g, xn, gi, col);
                 src = col;

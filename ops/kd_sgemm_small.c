@@ -223,6 +223,91 @@ static T512 void run_avx512(int M, int N, int K, float alpha, const float *ap, c
     }
 }
 
+/* ---- AVX-512, implicit im2col (see kd_sgemm_small_conv) ------------------
+ * B[k, p] for k = (ci, t), t = tap (ki, kj): x[ci*HW + p + off[t]], masked
+ * to 0 where the tap falls outside the image; the masks of the 32 columns
+ * of a strip are computed once per strip, tap by tap. */
+static INL T512 void mkc512(const int mr, int Cg, int KK, const float *restrict a,
+                            const float *xb, int64_t HW, const int *toff,
+                            const __mmask16 *tm, float *restrict c, int64_t ldc, __mmask16 s0,
+                            __mmask16 s1)
+{
+    __m512 x[MR_AVX512], y[MR_AVX512];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR_AVX512; i++)
+        if (i < mr) x[i] = _mm512_setzero_ps(), y[i] = _mm512_setzero_ps();
+    for (int ci = 0; ci < Cg; ci++, xb += HW)
+        for (int t = 0; t < KK; t++, a += mr) {
+            const float *b = xb + toff[t];
+            __m512 b0 = _mm512_maskz_loadu_ps(tm[2 * t], b);
+            __m512 b1 = _mm512_maskz_loadu_ps(tm[2 * t + 1], b + 16);
+#pragma GCC unroll 12
+            for (int i = 0; i < MR_AVX512; i++)
+                if (i < mr) {
+                    __m512 av = _mm512_set1_ps(a[i]);
+                    x[i] = _mm512_fmadd_ps(av, b0, x[i]);
+                    y[i] = _mm512_fmadd_ps(av, b1, y[i]);
+                }
+        }
+#pragma GCC unroll 12
+    for (int i = 0; i < MR_AVX512; i++)
+        if (i < mr) {
+            _mm512_mask_storeu_ps(c + i * ldc, s0, x[i]);
+            _mm512_mask_storeu_ps(c + i * ldc + 16, s1, y[i]);
+        }
+}
+
+#define MKC512(R)                                                                            \
+    static T512 void mkc512_##R(int Cg, int KK, const float *a, const float *xb, int64_t HW, \
+                                const int *toff, const __mmask16 *tm, float *c, int64_t ldc, \
+                                __mmask16 s0, __mmask16 s1)                                  \
+    {                                                                                        \
+        mkc512(R, Cg, KK, a, xb, HW, toff, tm, c, ldc, s0, s1);                              \
+    }
+MKC512(1) MKC512(2) MKC512(3) MKC512(4) MKC512(5) MKC512(6)
+MKC512(7) MKC512(8) MKC512(9) MKC512(10) MKC512(11) MKC512(12)
+
+typedef void (*mkc512_fn)(int, int, const float *, const float *, int64_t, const int *,
+                          const __mmask16 *, float *, int64_t, __mmask16, __mmask16);
+static const mkc512_fn mkc512_tab[MR_AVX512 + 1] = {
+    NULL, mkc512_1, mkc512_2, mkc512_3, mkc512_4, mkc512_5, mkc512_6,
+    mkc512_7, mkc512_8, mkc512_9, mkc512_10, mkc512_11, mkc512_12};
+
+static T512 void conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const float *ap,
+                             const float *x, float *Y, int64_t ldy)
+{
+    const int T = (M + MR_AVX512 - 1) / MR_AVX512, KK = KS * KS, P = H * W;
+    const int Kg = Cg * KK;
+    int toff[KD_SGEMM_CONV_MAXTAPS];
+    __mmask16 tm[2 * KD_SGEMM_CONV_MAXTAPS];
+    for (int t = 0; t < KK; t++) toff[t] = (t / KS - pad) * W + (t % KS - pad);
+    for (int j0 = 0; j0 < P; j0 += 32) {
+        /* the (row, column) of each of the strip's 32 output positions */
+        int oh[32], ow[32];
+        for (int l = 0, h = j0 / W, w = j0 % W; l < 32; l++) {
+            oh[l] = h, ow[l] = w;
+            if (++w == W) w = 0, h++;
+        }
+        for (int t = 0; t < KK; t++) {
+            int di = t / KS - pad, dj = t % KS - pad;
+            unsigned m = 0;
+            for (int l = 0; l < 32; l++) {
+                int ih = oh[l] + di, iw = ow[l] + dj;
+                if (j0 + l < P && ih >= 0 && ih < H && iw >= 0 && iw < W) m |= 1u << l;
+            }
+            tm[2 * t] = (__mmask16)(m & 0xFFFF), tm[2 * t + 1] = (__mmask16)(m >> 16);
+        }
+        int nr = P - j0 < 32 ? P - j0 : 32;
+        unsigned sm = nr == 32 ? 0xFFFFFFFFu : (1u << nr) - 1;
+        for (int t = 0; t < T; t++) {
+            int r0 = (int)((int64_t)M * t / T), r1 = (int)((int64_t)M * (t + 1) / T);
+            mkc512_tab[r1 - r0](Cg, KK, ap + (int64_t)r0 * Kg, x + j0, (int64_t)P, toff, tm,
+                                Y + (int64_t)r0 * ldy + j0, ldy, (__mmask16)(sm & 0xFFFF),
+                                (__mmask16)(sm >> 16));
+        }
+    }
+}
+
 /* ---- AVX2: mr x 16 tile, 2 ymm per row, up to 6 rows (12 accumulators) */
 #define T256 __attribute__((target("avx2,fma")))
 
@@ -317,6 +402,31 @@ static T256 void run_avx2(int M, int N, int K, float alpha, const float *ap, con
     }
 }
 #endif /* KD_X86 */
+
+static volatile int conv_on = 1;
+int kd_sgemm_small_set_conv(int on)
+{
+    int was = conv_on;
+    conv_on = on;
+    return was;
+}
+
+int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil)
+{
+    return KD_X86 && conv_on && path == KD_SG_AVX512 && stride == 1 && dil == 1 && 2 * pad == KS - 1 &&
+           KS * KS <= KD_SGEMM_CONV_MAXTAPS;
+}
+
+void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
+                         const float *ap, const float *x, float *Y, int ldy)
+{
+    (void)path;
+#if KD_X86
+    conv_avx512(M, Cg, H, W, KS, pad, ap, x, Y, ldy);
+#else
+    (void)M, (void)Cg, (void)H, (void)W, (void)KS, (void)pad, (void)ap, (void)x, (void)Y, (void)ldy;
+#endif
+}
 
 void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float *ap,
                         const float *B, int ldb, float beta, float *C, int ldc)

@@ -50,4 +50,18 @@ void kd_sgemm_small_pack(int path, int transa, int M, int K, const float *A, int
 void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float *ap,
                         const float *B, int ldb, float beta, float *C, int ldc);
 
+/* Implicit im2col for a "same" convolution: stride 1, dilation 1, odd
+ * kernel KS with pad (KS-1)/2, so Ho = H, Wo = W.  Y[M, H*W] = op(A) B with
+ * B[k, p] = im2col(x)[k, p], k = (ci, ki, kj) over Cg channels of x
+ * ([Cg, H, W], contiguous) — the very products of kd_sgemm_small_run on the
+ * im2col matrix (same FMAs in the same order: the same bits), without
+ * writing it.  ap: kd_sgemm_small_pack of A [M, Cg*KS*KS].  Only where
+ * kd_sgemm_small_conv_ok (AVX-512; KS*KS <= KD_SGEMM_CONV_MAXTAPS). */
+#define KD_SGEMM_CONV_MAXTAPS 49
+int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
+/* 0: conv_ok says no (conv2d then writes im2col); returns the old setting */
+int kd_sgemm_small_set_conv(int on);
+void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
+                         const float *ap, const float *x, float *Y, int ldy);
+
 #endif

@@ -114,6 +114,50 @@ static void test_c(void) { test_path(KD_SG_C); }
 static void test_avx2(void) { test_path(KD_SG_AVX2); }
 static void test_avx512(void) { test_path(KD_SG_AVX512); }
 
+/* kd_sgemm_small_conv (implicit im2col) gives the bits of im2col +
+ * kd_sgemm_small_run on the same path; that one is checked above */
+static void test_conv_implicit(void)
+{
+    if (!kd_sgemm_small_conv_ok(KD_SG_AVX512, 3, 1, 1, 1) ||
+        !kd_sgemm_small_supported(KD_SG_AVX512)) {
+        printf("(no AVX-512: skipped) ");
+        return;
+    }
+    CU_ASSERT(!kd_sgemm_small_conv_ok(KD_SG_AVX512, 3, 2, 1, 1));
+    CU_ASSERT(!kd_sgemm_small_conv_ok(KD_SG_AVX512, 3, 1, 0, 1));
+    CU_ASSERT(!kd_sgemm_small_conv_ok(KD_SG_AVX2, 3, 1, 1, 1));
+    static const int sh[][5] = {/* M, Cg, H, W, KS */
+                                {16, 16, 32, 32, 3}, {5, 3, 7, 6, 3}, {13, 2, 5, 9, 5},
+                                {32, 4, 1, 1, 3}, {12, 3, 8, 8, 1}, {64, 8, 8, 8, 3},
+                                {7, 2, 3, 17, 7}, {25, 5, 16, 16, 3}, {3, 1, 2, 40, 3}};
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        int M = sh[s][0], Cg = sh[s][1], H = sh[s][2], W = sh[s][3], KS = sh[s][4];
+        int pad = (KS - 1) / 2, P = H * W, Kg = Cg * KS * KS, ldy = P + 3;
+        float *x = malloc(sizeof(float) * (size_t)Cg * P), *A = malloc(sizeof(float) * (size_t)M * Kg);
+        float *ap = malloc(sizeof(float) * (size_t)M * Kg), *col = malloc(sizeof(float) * (size_t)Kg * P);
+        float *y1 = malloc(sizeof(float) * (size_t)M * ldy), *y2 = malloc(sizeof(float) * (size_t)M * ldy);
+        for (int i = 0; i < Cg * P; i++) x[i] = frand();
+        for (int i = 0; i < M * Kg; i++) A[i] = frand();
+        for (int k = 0; k < Kg; k++) {
+            int ci = k / (KS * KS), di = k / KS % KS - pad, dj = k % KS - pad;
+            for (int p = 0; p < P; p++) {
+                int ih = p / W + di, iw = p % W + dj;
+                col[(size_t)k * P + p] = ih >= 0 && ih < H && iw >= 0 && iw < W
+                                             ? x[((size_t)ci * H + ih) * W + iw] : 0.0f;
+            }
+        }
+        for (int i = 0; i < M * ldy; i++) y1[i] = y2[i] = 777.0f;
+        kd_sgemm_small_pack(KD_SG_AVX512, 0, M, Kg, A, Kg, ap);
+        kd_sgemm_small_run(KD_SG_AVX512, M, P, Kg, 1.0f, ap, col, P, 0.0f, y1, ldy);
+        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy);
+        int same = memcmp(y1, y2, sizeof(float) * (size_t)M * ldy) == 0;
+        if (!same) printf("\n  implicit conv M=%d Cg=%d H=%d W=%d KS=%d differs\n", M, Cg, H, W, KS);
+        CU_ASSERT(same);
+        CU_ASSERT_EQUAL(y2[P], 777.0f); /* the padding of Y untouched */
+        free(x), free(A), free(ap), free(col), free(y1), free(y2);
+    }
+}
+
 /* the automatic choice never picks the plain C path; set_path falls back
  * to it for an unsupported path; KD_SGEMM is read by the first choice */
 static void test_selection(void)
@@ -133,6 +177,7 @@ int main(void)
         KD_TEST(test_c),
         KD_TEST(test_avx2),
         KD_TEST(test_avx512),
+        KD_TEST(test_conv_implicit),
         KD_TEST(test_selection),
         KD_TEST_END
     };
