@@ -850,6 +850,11 @@ static void ref_emd(const inst *t, double *y)
 static const tcase cases[] = {
     /* conv2d: general im2col path, odd sizes, stride, pad, dilation, groups */
     {"conv2d", "c=4 k=3 bias=1", 1, {S4(2, 3, 7, 6)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    /* "same" stride-1 convs (kd_sgemm_small's implicit im2col on AVX-512) */
+    {"conv2d", "c=5 k=3 pad=1 bias=1", 1, {S4(3, 4, 7, 6)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=6 k=3 pad=1 groups=2", 1, {S4(2, 4, 9, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    {"conv2d", "c=3 k=5 pad=-1", 1, {S4(2, 2, 6, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 3},
+    {"conv2d", "c=17 k=3 pad=1", 1, {S4(2, 3, 8, 8)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     {"conv2d", "c=5 k=3 stride=2 pad=1 bias=1", 1, {S4(3, 2, 9, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     {"conv2d", "c=3 k=3 dilation=2 pad=2 bias=0", 1, {S4(2, 3, 8, 9)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
     {"conv2d", "c=6 k=3 groups=2 stride=2 pad=0", 1, {S4(2, 4, 7, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
