@@ -297,7 +297,7 @@ static void forward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, f
             if (implicit) {   /* "same" conv: im2col on the fly, Ho*Wo = H*W = P */
                 kd_sgemm_small_conv(path, (int)g->Fg, (int)g->Cg, (int)g->H, (int)g->W, (int)g->K,
                                     (int)g->Pd, wp + gi * g->Fg * g->Kg, src,
-                                    c->out + (nn * g->F + gi * g->Fg) * g->P, (int)g->P);
+                                    c->out + (nn * g->F + gi * g->Fg) * g->P, (int)g->P, 0);
                 continue;
             }
             if (!is_1x1(g)) {
@@ -346,7 +346,16 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
     const float *x = c->in[0], *w = c->in[1], *gy = c->grad_out;
     float *dx = c->grad_in[0];
     const int P = (int)g->P;
-    if (dx && path != KD_SG_BLAS) pack_w(g, path, 1, w, wp);
+    /* "same" stride-1 conv: dX_n += conv(dY_n, W flipped), implicit im2col,
+     * no col2im */
+    int implicit = !is_1x1(g) && kd_sgemm_small_conv_ok(path, (int)g->K, (int)g->S, (int)g->Pd,
+                                                        (int)g->D);
+    if (dx && implicit)
+        for (int64_t gi = 0; gi < g->G; gi++)
+            kd_sgemm_small_pack_flip(path, (int)g->Fg, (int)g->Cg, (int)g->K,
+                                     w + gi * g->Fg * g->Kg, wp + gi * g->Fg * g->Kg);
+    else if (dx && path != KD_SG_BLAS)
+        pack_w(g, path, 1, w, wp);
     for (int64_t nn = n0; nn < n1; nn++) {
         const float *xn = x + nn * g->C * g->H * g->W;
         for (int64_t gi = 0; gi < g->G; gi++) {
@@ -363,6 +372,12 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
             }
             if (dx) {
                 float *dxn = dx + nn * g->C * g->H * g->W;
+                if (implicit) {
+                    kd_sgemm_small_conv(path, (int)g->Cg, (int)g->Fg, (int)g->H, (int)g->W,
+                                        (int)g->K, (int)g->Pd, wp + gi * g->Fg * g->Kg, gyp,
+                                        dxn + gi * g->Cg * g->P, P, 1);
+                    continue;
+                }
                 /* 1x1: dX_n's channels += Wg^T dY; else col = Wg^T dY, col2im */
                 float *dst = is_1x1(g) ? dxn + gi * g->Cg * g->P : col;
                 float beta = is_1x1(g) ? 1.0f : 0.0f;

@@ -230,7 +230,7 @@ static T512 void run_avx512(int M, int N, int K, float alpha, const float *ap, c
 static INL T512 void mkc512(const int mr, int Cg, int KK, const float *restrict a,
                             const float *xb, int64_t HW, const int *toff,
                             const __mmask16 *tm, float *restrict c, int64_t ldc, __mmask16 s0,
-                            __mmask16 s1)
+                            __mmask16 s1, int acc)
 {
     __m512 x[MR_AVX512], y[MR_AVX512];
 #pragma GCC unroll 12
@@ -252,6 +252,10 @@ static INL T512 void mkc512(const int mr, int Cg, int KK, const float *restrict 
 #pragma GCC unroll 12
     for (int i = 0; i < MR_AVX512; i++)
         if (i < mr) {
+            if (acc) {
+                x[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(s0, c + i * ldc), x[i]);
+                y[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(s1, c + i * ldc + 16), y[i]);
+            }
             _mm512_mask_storeu_ps(c + i * ldc, s0, x[i]);
             _mm512_mask_storeu_ps(c + i * ldc + 16, s1, y[i]);
         }
@@ -260,21 +264,21 @@ static INL T512 void mkc512(const int mr, int Cg, int KK, const float *restrict 
 #define MKC512(R)                                                                            \
     static T512 void mkc512_##R(int Cg, int KK, const float *a, const float *xb, int64_t HW, \
                                 const int *toff, const __mmask16 *tm, float *c, int64_t ldc, \
-                                __mmask16 s0, __mmask16 s1)                                  \
+                                __mmask16 s0, __mmask16 s1, int acc)                         \
     {                                                                                        \
-        mkc512(R, Cg, KK, a, xb, HW, toff, tm, c, ldc, s0, s1);                              \
+        mkc512(R, Cg, KK, a, xb, HW, toff, tm, c, ldc, s0, s1, acc);                         \
     }
 MKC512(1) MKC512(2) MKC512(3) MKC512(4) MKC512(5) MKC512(6)
 MKC512(7) MKC512(8) MKC512(9) MKC512(10) MKC512(11) MKC512(12)
 
 typedef void (*mkc512_fn)(int, int, const float *, const float *, int64_t, const int *,
-                          const __mmask16 *, float *, int64_t, __mmask16, __mmask16);
+                          const __mmask16 *, float *, int64_t, __mmask16, __mmask16, int);
 static const mkc512_fn mkc512_tab[MR_AVX512 + 1] = {
     NULL, mkc512_1, mkc512_2, mkc512_3, mkc512_4, mkc512_5, mkc512_6,
     mkc512_7, mkc512_8, mkc512_9, mkc512_10, mkc512_11, mkc512_12};
 
 static T512 void conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const float *ap,
-                             const float *x, float *Y, int64_t ldy)
+                             const float *x, float *Y, int64_t ldy, int acc)
 {
     const int T = (M + MR_AVX512 - 1) / MR_AVX512, KK = KS * KS, P = H * W;
     const int Kg = Cg * KK;
@@ -303,7 +307,7 @@ static T512 void conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const
             int r0 = (int)((int64_t)M * t / T), r1 = (int)((int64_t)M * (t + 1) / T);
             mkc512_tab[r1 - r0](Cg, KK, ap + (int64_t)r0 * Kg, x + j0, (int64_t)P, toff, tm,
                                 Y + (int64_t)r0 * ldy + j0, ldy, (__mmask16)(sm & 0xFFFF),
-                                (__mmask16)(sm >> 16));
+                                (__mmask16)(sm >> 16), acc);
         }
     }
 }
@@ -418,14 +422,29 @@ int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil)
 }
 
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
-                         const float *ap, const float *x, float *Y, int ldy)
+                         const float *ap, const float *x, float *Y, int ldy, int accumulate)
 {
     (void)path;
 #if KD_X86
-    conv_avx512(M, Cg, H, W, KS, pad, ap, x, Y, ldy);
+    conv_avx512(M, Cg, H, W, KS, pad, ap, x, Y, ldy, accumulate);
 #else
     (void)M, (void)Cg, (void)H, (void)W, (void)KS, (void)pad, (void)ap, (void)x, (void)Y, (void)ldy;
+    (void)accumulate;
 #endif
+}
+
+void kd_sgemm_small_pack_flip(int path, int F, int C, int KS, const float *w, float *ap)
+{
+    const int KK = KS * KS, M = C, K = F * KK, MR = mr_of(path), T = (M + MR - 1) / MR;
+    for (int t = 0; t < T; t++) {
+        int r0 = (int)((int64_t)M * t / T), r1 = (int)((int64_t)M * (t + 1) / T), mr = r1 - r0;
+        float *d = ap + (int64_t)r0 * K;
+        for (int f = 0; f < F; f++)
+            for (int u = 0; u < KK; u++)
+                for (int i = 0; i < mr; i++)
+                    d[((int64_t)f * KK + u) * mr + i] =
+                        w[((int64_t)f * C + r0 + i) * KK + (KK - 1 - u)];
+    }
 }
 
 void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float *ap,

@@ -56,12 +56,19 @@ void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float 
  * ([Cg, H, W], contiguous) — the very products of kd_sgemm_small_run on the
  * im2col matrix (same FMAs in the same order: the same bits), without
  * writing it.  ap: kd_sgemm_small_pack of A [M, Cg*KS*KS].  Only where
- * kd_sgemm_small_conv_ok (AVX-512; KS*KS <= KD_SGEMM_CONV_MAXTAPS). */
+ * kd_sgemm_small_conv_ok (AVX-512; KS*KS <= KD_SGEMM_CONV_MAXTAPS).
+ * accumulate 0: Y = the product; 1: Y += the product (one rounding, the
+ * bits of kd_sgemm_small_run with alpha 1, beta 1).
+ *
+ * dX of such a convolution is again one: dx[c] += sum over f and taps of
+ * W[f, c] flipped (ki, kj -> KS-1-ki, KS-1-kj) times dY[f] shifted;
+ * kd_sgemm_small_pack_flip packs that A [C, F*KS*KS] from w [F, C, KS, KS]. */
 #define KD_SGEMM_CONV_MAXTAPS 49
 int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
 /* 0: conv_ok says no (conv2d then writes im2col); returns the old setting */
 int kd_sgemm_small_set_conv(int on);
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
-                         const float *ap, const float *x, float *Y, int ldy);
+                         const float *ap, const float *x, float *Y, int ldy, int accumulate);
+void kd_sgemm_small_pack_flip(int path, int F, int C, int KS, const float *w, float *ap);
 
 #endif

@@ -149,8 +149,12 @@ static void test_conv_implicit(void)
         for (int i = 0; i < M * ldy; i++) y1[i] = y2[i] = 777.0f;
         kd_sgemm_small_pack(KD_SG_AVX512, 0, M, Kg, A, Kg, ap);
         kd_sgemm_small_run(KD_SG_AVX512, M, P, Kg, 1.0f, ap, col, P, 0.0f, y1, ldy);
-        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy);
+        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy, 0);
         int same = memcmp(y1, y2, sizeof(float) * (size_t)M * ldy) == 0;
+        /* accumulate: Y += product, the bits of run with beta 1 */
+        kd_sgemm_small_run(KD_SG_AVX512, M, P, Kg, 1.0f, ap, col, P, 1.0f, y1, ldy);
+        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy, 1);
+        same = same && memcmp(y1, y2, sizeof(float) * (size_t)M * ldy) == 0;
         if (!same) printf("\n  implicit conv M=%d Cg=%d H=%d W=%d KS=%d differs\n", M, Cg, H, W, KS);
         CU_ASSERT(same);
         CU_ASSERT_EQUAL(y2[P], 777.0f); /* the padding of Y untouched */
