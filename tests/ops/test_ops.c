@@ -1274,9 +1274,9 @@ static void conv_fwd_bwd(inst *t, const float *gy, float *dx, float *dw, int64_t
     t->d->backward(&t->c);
 }
 
-static void test_conv_threads(void)
+static void conv_threads_case(const tcase *tcp)
 {
-    static const tcase tc = {"conv2d", "c=6 k=3 stride=2 pad=1", 1, {S4(5, 3, 9, 9)}, {G_N}, 0, 0, ref_conv2d, 3};
+    const tcase tc = *tcp;
     inst t;
     rng_seed(21);
     if (inst_make(&t, &tc)) return;
@@ -1325,6 +1325,16 @@ static void test_conv_threads(void)
     t.c.grad_in[0] = t.c.grad_in[1] = NULL;
     free(y), free(gy), free(out1), free(dx1), free(dw1), free(dx), free(dw);
     inst_free(&t);
+}
+
+static void test_conv_threads(void)
+{
+    static const tcase tcs[] = {
+        {"conv2d", "c=6 k=3 stride=2 pad=1", 1, {S4(5, 3, 9, 9)}, {G_N}, 0, 0, ref_conv2d, 3},
+        /* "same" stride 1: implicit im2col (forward and dX) on AVX-512 */
+        {"conv2d", "c=7 k=3 pad=1", 1, {S4(5, 3, 9, 9)}, {G_N}, 0, 0, ref_conv2d, 3},
+    };
+    for (size_t k = 0; k < sizeof tcs / sizeof tcs[0]; k++) conv_threads_case(&tcs[k]);
 }
 
 /* ops2 branch: emd with unequal layer weights (against a 4 x 4 assignment
