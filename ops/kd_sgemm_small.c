@@ -312,6 +312,53 @@ static T512 void conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const
     }
 }
 
+/* ---- AVX-512, C += A B^T (kd_sgemm_small_nt): 4 rows of A x 4 rows of B,
+ * 16 zmm of 16 lane-partial sums over k (k in order; the last, partial
+ * step masked), reduced by a fixed tree at the end.  Edge tiles repeat the
+ * last valid row (the extra sums are not stored). */
+static INL T512 void nt_step(const float *const *a, const float *const *b, int k, __mmask16 m,
+                             __m512 acc[4][4])
+{
+    __m512 va[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) va[i] = _mm512_maskz_loadu_ps(m, a[i] + k);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        __m512 vb = _mm512_maskz_loadu_ps(m, b[j] + k);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) acc[i][j] = _mm512_fmadd_ps(va[i], vb, acc[i][j]);
+    }
+}
+
+static T512 void nt_avx512(int M, int N, int K, const float *A, int64_t lda, const float *B,
+                           int64_t ldb, float *C, int64_t ldc)
+{
+    const int K16 = K & ~15;
+    const __mmask16 tail = (__mmask16)((1u << (K - K16)) - 1);
+    for (int j0 = 0; j0 < N; j0 += 4) {
+        const float *b[4];
+        for (int j = 0; j < 4; j++) b[j] = B + (int64_t)(j0 + j < N ? j0 + j : N - 1) * ldb;
+        for (int i0 = 0; i0 < M; i0 += 4) {
+            const float *a[4];
+            for (int i = 0; i < 4; i++) a[i] = A + (int64_t)(i0 + i < M ? i0 + i : M - 1) * lda;
+            __m512 acc[4][4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+            for (int k = 0; k < K16; k += 16) nt_step(a, b, k, (__mmask16)0xFFFF, acc);
+            if (tail) nt_step(a, b, K16, tail, acc);
+            float r[4][4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) r[i][j] = _mm512_reduce_add_ps(acc[i][j]);
+            for (int i = 0; i < 4 && i0 + i < M; i++)
+                for (int j = 0; j < 4 && j0 + j < N; j++) C[(int64_t)(i0 + i) * ldc + j0 + j] += r[i][j];
+        }
+    }
+}
+
 /* ---- AVX2: mr x 16 tile, 2 ymm per row, up to 6 rows (12 accumulators) */
 #define T256 __attribute__((target("avx2,fma")))
 
@@ -407,7 +454,8 @@ static T256 void run_avx2(int M, int N, int K, float alpha, const float *ap, con
 }
 #endif /* KD_X86 */
 
-static volatile int conv_on = 1;
+
+static volatile int conv_on = 3;
 int kd_sgemm_small_set_conv(int on)
 {
     int was = conv_on;
@@ -415,9 +463,26 @@ int kd_sgemm_small_set_conv(int on)
     return was;
 }
 
+int kd_sgemm_small_nt_ok(int path, int K)
+{
+    return KD_X86 && (conv_on & 2) && path == KD_SG_AVX512 && K >= KD_SGEMM_NT_MIN_K;
+}
+
+void kd_sgemm_small_nt(int path, int M, int N, int K, const float *A, int lda, const float *B,
+                       int ldb, float *C, int ldc)
+{
+    (void)path;
+    if (M <= 0 || N <= 0) return;
+#if KD_X86
+    nt_avx512(M, N, K, A, lda, B, ldb, C, ldc);
+#else
+    (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
+#endif
+}
+
 int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil)
 {
-    return KD_X86 && conv_on && path == KD_SG_AVX512 && stride == 1 && dil == 1 && 2 * pad == KS - 1 &&
+    return KD_X86 && (conv_on & 1) && path == KD_SG_AVX512 && stride == 1 && dil == 1 && 2 * pad == KS - 1 &&
            KS * KS <= KD_SGEMM_CONV_MAXTAPS;
 }
 

@@ -65,10 +65,24 @@ void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float 
  * kd_sgemm_small_pack_flip packs that A [C, F*KS*KS] from w [F, C, KS, KS]. */
 #define KD_SGEMM_CONV_MAXTAPS 49
 int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
-/* 0: conv_ok says no (conv2d then writes im2col); returns the old setting */
+/* bit 0 (1): conv_ok says yes where it can (else conv2d writes im2col);
+ * bit 1 (2): nt_ok likewise (else conv2d's dW runs on OpenBLAS).  Default
+ * 3; returns the old setting (benchmarks) */
 int kd_sgemm_small_set_conv(int on);
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
                          const float *ap, const float *x, float *Y, int ldy, int accumulate);
 void kd_sgemm_small_pack_flip(int path, int F, int C, int KS, const float *w, float *ap);
+
+/* C[M, N] += A[M, K] B[N, K]^T (both row-major, rows contiguous along K):
+ * conv2d's dW += dY col^T, neither operand packed.  Each element: 16
+ * lane-partial sums over k (lane k mod 16, k in order), then a fixed
+ * reduction tree, then added to C: bit-identical run to run.  Only where
+ * kd_sgemm_small_nt_ok: AVX-512 and K >= KD_SGEMM_NT_MIN_K (below, the 16
+ * reductions per 4x4 tile cost more than OpenBLAS's packing: bench_ops,
+ * 8x8 maps (K = 64) 0.95-1.0x, 16x16 (256) 1.15x, 32x32 (1024) 1.9x). */
+#define KD_SGEMM_NT_MIN_K 256
+int kd_sgemm_small_nt_ok(int path, int K);
+void kd_sgemm_small_nt(int path, int M, int N, int K, const float *A, int lda, const float *B,
+                       int ldb, float *C, int ldc);
 
 #endif

@@ -162,6 +162,60 @@ static void test_conv_implicit(void)
     }
 }
 
+/* C += A B^T (conv2d's dW) against a double reference, C's padding
+ * untouched, the same bits twice */
+static void test_nt(void)
+{
+    if (!kd_sgemm_small_nt_ok(KD_SG_AVX512, 256) || !kd_sgemm_small_supported(KD_SG_AVX512)) {
+        printf("(no AVX-512: skipped) ");
+        return;
+    }
+    CU_ASSERT(!kd_sgemm_small_nt_ok(KD_SG_AVX2, 256));
+    CU_ASSERT(!kd_sgemm_small_nt_ok(KD_SG_AVX512, 64));
+    static const int sh[][3] = {/* M, N, K */
+                                {16, 144, 1024}, {32, 288, 256}, {64, 576, 64}, {1, 1, 1},
+                                {3, 5, 17}, {5, 7, 15}, {6, 9, 16}, {7, 3, 33}, {4, 4, 0},
+                                {9, 13, 49}, {2, 27, 1025}};
+    int fails = 0;
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        int M = sh[s][0], N = sh[s][1], K = sh[s][2], lda = K + 3, ldb = K + 1, ldc = N + 2;
+        float *A = malloc(sizeof(float) * ((size_t)M * lda + 1)),
+              *B = malloc(sizeof(float) * ((size_t)N * ldb + 1)),
+              *C = malloc(sizeof(float) * (size_t)M * ldc),
+              *C0 = malloc(sizeof(float) * (size_t)M * ldc),
+              *C2 = malloc(sizeof(float) * (size_t)M * ldc);
+        for (int i = 0; i < M * lda; i++) A[i] = frand();
+        for (int i = 0; i < N * ldb; i++) B[i] = frand();
+        for (int i = 0; i < M * ldc; i++) C0[i] = i % ldc >= N ? 12345.0f : frand();
+        memcpy(C, C0, sizeof(float) * (size_t)M * ldc);
+        memcpy(C2, C0, sizeof(float) * (size_t)M * ldc);
+        kd_sgemm_small_nt(KD_SG_AVX512, M, N, K, A, lda, B, ldb, C, ldc);
+        kd_sgemm_small_nt(KD_SG_AVX512, M, N, K, A, lda, B, ldb, C2, ldc);
+        int bad = memcmp(C, C2, sizeof(float) * (size_t)M * ldc) != 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < ldc; j++) {
+                double got = C[(size_t)i * ldc + j], c0 = C0[(size_t)i * ldc + j];
+                if (j >= N) {
+                    bad |= got != 12345.0;
+                    continue;
+                }
+                double sum = c0, sa = fabs(c0);
+                for (int k = 0; k < K; k++) {
+                    double p = (double)A[(size_t)i * lda + k] * B[(size_t)j * ldb + k];
+                    sum += p, sa += fabs(p);
+                }
+                if (!(fabs(got - sum) <= 2.0 * (K + 2) * ldexp(1.0, -24) * sa + 1e-30)) {
+                    if (!bad) printf("\n  nt M=%d N=%d K=%d: C[%d,%d] = %.9g, reference %.9g\n",
+                                     M, N, K, i, j, got, sum);
+                    bad = 1;
+                }
+            }
+        fails += bad;
+        free(A), free(B), free(C), free(C0), free(C2);
+    }
+    CU_ASSERT_EQUAL(fails, 0);
+}
+
 /* the automatic choice never picks the plain C path; set_path falls back
  * to it for an unsupported path; KD_SGEMM is read by the first choice */
 static void test_selection(void)
@@ -182,6 +236,7 @@ int main(void)
         KD_TEST(test_avx2),
         KD_TEST(test_avx512),
         KD_TEST(test_conv_implicit),
+        KD_TEST(test_nt),
         KD_TEST(test_selection),
         KD_TEST_END
     };
