@@ -13,7 +13,8 @@
  * Then the same layers with conv2d's products on OpenBLAS ("blas") and on
  * ops/kd_sgemm_small ("new": the path it picks here), alternating the two in
  * this one process, REPS rounds, best of each; ratio = blas time / new
- * time (> 1: the new path is faster).
+ * time (> 1: the new path is faster).  The last two columns: the new path
+ * with dW on OpenBLAS (kd_sgemm_small_set_conv(1)).
  *
  * Shapes: x [N, C, H, W], w [F, C, K, K], pad (K-1)/2 as in ResNet.  FLOPs counted as 2*N*F*Ho*Wo*C*K*K
  * for the forward and twice that for the backward (dW and dX).
