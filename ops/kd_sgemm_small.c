@@ -330,6 +330,29 @@ static INL T512 void nt_step(const float *const *a, const float *const *b, int k
     }
 }
 
+/* lane l of the result: the sum of the 16 lanes of acc[l / 4][l % 4], by a
+ * fixed tree (pairs of lanes, then of 128-bit blocks) */
+static INL T512 __m512 reduce16(__m512 acc[4][4])
+{
+    __m512 u[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        __m512 s01 = _mm512_add_ps(_mm512_unpacklo_ps(acc[i][0], acc[i][1]),
+                                   _mm512_unpackhi_ps(acc[i][0], acc[i][1]));
+        __m512 s23 = _mm512_add_ps(_mm512_unpacklo_ps(acc[i][2], acc[i][3]),
+                                   _mm512_unpackhi_ps(acc[i][2], acc[i][3]));
+        /* each 128-bit block: the partial sums of acc[i][0..3] over its 4 lanes */
+        u[i] = _mm512_add_ps(_mm512_shuffle_ps(s01, s23, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+    __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
 static T512 void nt_avx512(int M, int N, int K, const float *A, int64_t lda, const float *B,
                            int64_t ldb, float *C, int64_t ldc)
 {
@@ -348,13 +371,20 @@ static T512 void nt_avx512(int M, int N, int K, const float *A, int64_t lda, con
                 for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
             for (int k = 0; k < K16; k += 16) nt_step(a, b, k, (__mmask16)0xFFFF, acc);
             if (tail) nt_step(a, b, K16, tail, acc);
-            float r[4][4];
+            __m512 sum = reduce16(acc); /* block i: row i0 + i, columns j0..j0+3 */
+            if (i0 + 4 <= M && j0 + 4 <= N) {
 #pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++) r[i][j] = _mm512_reduce_add_ps(acc[i][j]);
-            for (int i = 0; i < 4 && i0 + i < M; i++)
-                for (int j = 0; j < 4 && j0 + j < N; j++) C[(int64_t)(i0 + i) * ldc + j0 + j] += r[i][j];
+                for (int i = 0; i < 4; i++) {
+                    float *c = C + (int64_t)(i0 + i) * ldc + j0;
+                    _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, i)));
+                }
+            } else {
+                float r[16];
+                _mm512_storeu_ps(r, sum);
+                for (int i = 0; i < 4 && i0 + i < M; i++)
+                    for (int j = 0; j < 4 && j0 + j < N; j++)
+                        C[(int64_t)(i0 + i) * ldc + j0 + j] += r[4 * i + j];
+            }
         }
     }
 }
