@@ -23,6 +23,11 @@
  * The sgemm peak (1024^3, best of 5) is measured the same way for each core
  * type.  Achieved GFLOP/s count 2 FLOPs per MAC of conv and linear layers:
  * forward 2*MACs, backward 2*MACs for each of dW and dX where wanted.
+ *
+ * KDRUN_BENCH_AB=R with --one: after the timed steps, 2R more steps in the
+ * same process alternating conv2d's products between OpenBLAS and
+ * ops/kd_sgemm_small (the path it picks here); prints, on stderr, the best
+ * step time of each and their ratio (old / new: > 1 means faster now).
  */
 #define _GNU_SOURCE 1   /* mkstemps, setenv */
 #include <math.h>
@@ -37,6 +42,7 @@
 
 #include "../runtime/exec.h"
 #include "../runtime/graph_ops.h"
+#include "../ops/kd_sgemm_small.h"
 
 static double now(void)
 {
@@ -197,6 +203,24 @@ static int run_one(const char *cfg, const char *recipes, int steps, int64_t batc
         }
     }
     double dt = now() - t0;
+    if (getenv("KDRUN_BENCH_AB")) {      /* same process: OpenBLAS vs kd_sgemm_small steps */
+        int rounds = atoi(getenv("KDRUN_BENCH_AB")), np = kd_sgemm_small_path();
+        double best[2] = {1e30, 1e30};
+        for (int r = 0; r < rounds; r++)
+            for (int k = 0; k < 2; k++) {
+                kd_sgemm_small_set_path(k ? np : KD_SG_BLAS);
+                double s0 = now();
+                kd_exec_forward(e, 1);
+                kd_exec_zero_grad(e);
+                kd_exec_backward(e, b.loss);
+                double st = now() - s0;
+                if (st < best[k]) best[k] = st;
+            }
+        kd_sgemm_small_set_path(np);
+        fprintf(stderr, "AB %s: step (fwd+bwd, no update) best of %d: OpenBLAS %.2f ms, %s %.2f ms, "
+                "ratio %.3fx\n", cfg, rounds, best[0] * 1e3, kd_sgemm_small_name(np),
+                best[1] * 1e3, best[0] / best[1]);
+    }
     if (getenv("KDRUN_BENCH_PROFILE")) {      /* one more step, per op kind */
         double *tm = calloc(2 * (size_t)b.g->nnodes, sizeof *tm);
         kd_exec_set_profile(e, tm);

@@ -10,7 +10,13 @@
  * AVX-512: OpenBLAS 0.3.21 detects it as Zen, and OPENBLAS_CORETYPE=SkylakeX
  * dies with SIGILL there.  Other agents share the 2 cores: run it twice.
  *
- * Shapes: x [N, C, H, W], w [F, C, K, K].  FLOPs counted as 2*N*F*Ho*Wo*C*K*K
+ * Then the same layers with conv2d's products on OpenBLAS ("blas") and on
+ * ops/kd_sgemm_small ("new": the path it picks here), alternating the two in
+ * this one process, REPS rounds, best of each; ratio = blas time / new
+ * time (> 1: the new path is faster).  The last two columns: the new path
+ * with dW on OpenBLAS (kd_sgemm_small_set_conv(1)).
+ *
+ * Shapes: x [N, C, H, W], w [F, C, K, K], pad (K-1)/2 as in ResNet.  FLOPs counted as 2*N*F*Ho*Wo*C*K*K
  * for the forward and twice that for the backward (dW and dX).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -20,6 +26,7 @@
 #include <time.h>
 #include <cblas.h>
 #include "../ops/kd_op.h"
+#include "../ops/kd_sgemm_small.h"
 
 static double now(void)
 {
@@ -57,7 +64,7 @@ typedef struct layer { int C, F, H, K, S, G; const char *what; } layer;
 
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 ? atoi(argv[1]) : 3;
+    int reps = argc > 1 ? atoi(argv[1]) : 5;
     int nthreads = 2;
     /* optional: cap the conv workspace (KiB) to see the effect of chunking */
     size_t cap = argc > 2 ? (size_t)atol(argv[2]) << 10 : 0;
@@ -84,7 +91,11 @@ int main(int argc, char **argv)
     const kd_op_def *d = kd_op_find("conv2d");
     printf("%-18s %-22s %9s %6s %9s %6s %9s %6s\n", "layer (N=128)", "C->F HxW k/s g",
            "fwd GF/s", "frac", "bwd GF/s", "frac", "f+b GF/s", "frac");
-    double tot_flop = 0, tot_time = 0;
+    printf("(GFLOP/s of the new path)\n");
+    double tot_flop = 0, tot_time = 0, sum_f[3] = {0, 0, 0}, sum_b[3] = {0, 0, 0};
+    int new_path = kd_sgemm_small_path();
+    if (new_path == KD_SG_BLAS) new_path = kd_sgemm_small_set_path(KD_SG_C);
+    char cmp[sizeof L / sizeof L[0]][200];
     for (size_t l = 0; l < sizeof L / sizeof L[0]; l++) {
         const layer *y = &L[l];
         kd_attr_val av[KD_MAXATTR];
@@ -93,6 +104,7 @@ int main(int argc, char **argv)
         av[kd_attr_index(d, "k")].num = y->K;
         av[kd_attr_index(d, "stride")].num = y->S;
         av[kd_attr_index(d, "groups")].num = y->G;
+        av[kd_attr_index(d, "pad")].num = (y->K - 1) / 2;   /* as ResNet: "same" 3x3, 1x1 unpadded */
         av[kd_attr_index(d, "bias")].num = 0;
         kd_op_ctx c;
         kd_op_info info;
@@ -122,23 +134,34 @@ int main(int argc, char **argv)
         c.work = c.work_size ? aligned_alloc(64, (c.work_size + 63) / 64 * 64) : NULL;
         c.nthreads = nthreads;
         double flop = 2.0 * (double)ny * (y->C / y->G) * y->K * y->K;
-        double tf = 1e30, tb = 1e30;
-        for (int r = 0; r < reps + 1; r++) {
-            double t0 = now();
-            d->forward(&c);
-            double t1 = now();
-            d->backward(&c);
-            double t2 = now();
-            if (r) {
-                if (t1 - t0 < tf) tf = t1 - t0;
-                if (t2 - t1 < tb) tb = t2 - t1;
+        /* [0]: OpenBLAS, [1]: kd_sgemm_small, alternating round by round */
+        /* [2]: kd_sgemm_small for forward and dX only (dW on OpenBLAS) */
+        double bf[3] = {1e30, 1e30, 1e30}, bb[3] = {1e30, 1e30, 1e30};
+        for (int r = 0; r < reps + 1; r++)
+            for (int v = 0; v < 3; v++) {
+                kd_sgemm_small_set_path(v ? new_path : KD_SG_BLAS);
+                kd_sgemm_small_set_conv(v != 2 ? 3 : 1);
+                double t0 = now();
+                d->forward(&c);
+                double t1 = now();
+                d->backward(&c);
+                double t2 = now();
+                if (r) {
+                    if (t1 - t0 < bf[v]) bf[v] = t1 - t0;
+                    if (t2 - t1 < bb[v]) bb[v] = t2 - t1;
+                }
             }
-        }
+        double tf = bf[1], tb = bb[1];
         double gf = flop / tf * 1e-9, gb = 2 * flop / tb * 1e-9, gfb = 3 * flop / (tf + tb) * 1e-9;
         char desc[64];
         snprintf(desc, sizeof desc, "%d->%d %dx%d %d/%d g%d", y->C, y->F, y->H, y->H, y->K, y->S, y->G);
         printf("%-18s %-22s %9.1f %5.0f%% %9.1f %5.0f%% %9.1f %5.0f%%\n", y->what, desc, gf,
                100 * gf / peak, gb, 100 * gb / peak, gfb, 100 * gfb / peak);
+        kd_sgemm_small_set_conv(3);
+        snprintf(cmp[l], sizeof cmp[l], "%-18s %-22s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %6.2fx %6.2fx", y->what,
+                 desc, 1e3 * bf[0], 1e3 * bf[1], bf[0] / bf[1], 1e3 * bb[0], 1e3 * bb[1],
+                 bb[0] / bb[1], bf[0] / bf[2], bb[0] / bb[2]);
+        for (int v = 0; v < 3; v++) sum_f[v] += bf[v], sum_b[v] += bb[v];
         if (y->K == 3 && y->G == 1) {
             tot_flop += 3 * flop;
             tot_time += tf + tb;
@@ -147,5 +170,14 @@ int main(int argc, char **argv)
     }
     printf("\n3x3 dense layers, forward+backward: %.1f GFLOP/s = %.0f%% of sgemm\n",
            tot_flop / tot_time * 1e-9, 100 * tot_flop / tot_time * 1e-9 / peak);
+    printf("\nOpenBLAS vs kd_sgemm_small (%s), alternating, best of %d; ms; ratio = blas/new\n",
+           kd_sgemm_small_name(new_path), reps);
+    printf("%-18s %-22s %8s %8s %7s %8s %8s %7s   %s\n", "layer (N=128)", "C->F HxW k/s g", "fwd blas",
+           "fwd new", "ratio", "bwd blas", "bwd new", "ratio", "(dW on blas: fwd, bwd ratio)");
+    for (size_t l = 0; l < sizeof L / sizeof L[0]; l++) printf("%s\n", cmp[l]);
+    printf("%-41s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %6.2fx %6.2fx\n", "all layers (sum of bests)",
+           1e3 * sum_f[0], 1e3 * sum_f[1], sum_f[0] / sum_f[1], 1e3 * sum_b[0], 1e3 * sum_b[1],
+           sum_b[0] / sum_b[1], sum_f[0] / sum_f[2], sum_b[0] / sum_b[2]);
+    kd_sgemm_small_set_path(new_path);
     return 0;
 }

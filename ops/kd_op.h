@@ -38,8 +38,8 @@
  *   openblas_set_num_threads(1)); the ops parallelise themselves over
  *   c->nthreads OpenMP threads.  Matrix products are cut into independent
  *   pieces (conv2d: the batch, one range of images per thread; linear and
- *   the like: rows of C, kd_gemm.h) and each thread calls cblas_sgemm on
- *   its piece.  Each thread does the memory-bound work of its piece too
+ *   the like: rows of C, kd_gemm.h) and each thread calls cblas_sgemm (or,
+ *   in conv2d, ops/kd_sgemm_small.h, single-threaded too) on its piece.  Each thread does the memory-bound work of its piece too
  *   (im2col, col2im), so no core waits for another between the loops and
  *   the products, and no BLAS thread pool spins against OpenMP workers.
  * - Elementwise, per-channel and per-row loops use

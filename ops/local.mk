@@ -9,10 +9,10 @@ OPS_KERNELS = ops/conv2d.c ops/linear.c ops/batchnorm2d.c ops/relu.c \
 	ops/aggregate.c ops/ce.c ops/kd.c ops/mse.c ops/l1.c ops/smooth_l1.c \
 	ops/bce_with_logits.c ops/cosine.c ops/kl.c ops/relu6.c ops/attention.c ops/detach.c
 OPS_HDRS = ops/kd_op.h ops/kd_ops_util.h ops/kd_unary.h ops/kd_loss.h \
-	ops/kd_pool.h ops/kd_softmax.h ops/kd_gemm.h
+	ops/kd_pool.h ops/kd_softmax.h ops/kd_gemm.h ops/kd_sgemm_small.h
 
 noinst_LIBRARIES += ops/libops.a
-ops_libops_a_SOURCES = ops/registry.c ops/attr.c $(OPS_KERNELS) $(OPS_HDRS)
+ops_libops_a_SOURCES = ops/registry.c ops/attr.c ops/kd_sgemm_small.c $(OPS_KERNELS) $(OPS_HDRS)
 # The kernels' loops are written to vectorize (restrict, branch-free bodies);
 # GCC's -O2 cost model (very-cheap) skips any loop that needs a runtime
 # alias or trip-count check, which is most of them.  Not -ffast-math: the
@@ -27,6 +27,13 @@ check_PROGRAMS += tests/ops/test_ops
 TESTS += tests/ops/test_ops
 tests_ops_test_ops_SOURCES = tests/ops/test_ops.c tests/unit.h
 tests_ops_test_ops_LDADD = ops/libops.a $(BLAS_LIBS) $(CUNIT_LIBS) $(M_LIBS)
+
+# The small-M sgemm that conv2d uses (ops/kd_sgemm_small.c): every path
+# this CPU runs against a double reference.
+check_PROGRAMS += tests/ops/test_sgemm_small
+TESTS += tests/ops/test_sgemm_small
+tests_ops_test_sgemm_small_SOURCES = tests/ops/test_sgemm_small.c tests/unit.h
+tests_ops_test_sgemm_small_LDADD = ops/libops.a $(BLAS_LIBS) $(CUNIT_LIBS) $(M_LIBS)
 
 # The benchmark is built on demand only (`make bench/bench_ops`), never by
 # `make check`: EXTRA_PROGRAMS.

@@ -850,6 +850,14 @@ static void ref_emd(const inst *t, double *y)
 static const tcase cases[] = {
     /* conv2d: general im2col path, odd sizes, stride, pad, dilation, groups */
     {"conv2d", "c=4 k=3 bias=1", 1, {S4(2, 3, 7, 6)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    /* "same" stride-1 convs (kd_sgemm_small's implicit im2col on AVX-512) */
+    {"conv2d", "c=5 k=3 pad=1 bias=1", 1, {S4(3, 4, 7, 6)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=6 k=3 pad=1 groups=2", 1, {S4(2, 4, 9, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    {"conv2d", "c=3 k=5 pad=-1", 1, {S4(2, 2, 6, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 3},
+    {"conv2d", "c=17 k=3 pad=1", 1, {S4(2, 3, 8, 8)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    /* Ho*Wo >= 256: dW on kd_sgemm_small_nt (AVX-512) */
+    {"conv2d", "c=6 k=3 pad=1 bias=1", 1, {S4(2, 3, 16, 17)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=5 k=3 stride=1", 1, {S4(1, 2, 19, 18)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
     {"conv2d", "c=5 k=3 stride=2 pad=1 bias=1", 1, {S4(3, 2, 9, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     {"conv2d", "c=3 k=3 dilation=2 pad=2 bias=0", 1, {S4(2, 3, 8, 9)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
     {"conv2d", "c=6 k=3 groups=2 stride=2 pad=0", 1, {S4(2, 4, 7, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
@@ -1269,9 +1277,9 @@ static void conv_fwd_bwd(inst *t, const float *gy, float *dx, float *dw, int64_t
     t->d->backward(&t->c);
 }
 
-static void test_conv_threads(void)
+static void conv_threads_case(const tcase *tcp)
 {
-    static const tcase tc = {"conv2d", "c=6 k=3 stride=2 pad=1", 1, {S4(5, 3, 9, 9)}, {G_N}, 0, 0, ref_conv2d, 3};
+    const tcase tc = *tcp;
     inst t;
     rng_seed(21);
     if (inst_make(&t, &tc)) return;
@@ -1320,6 +1328,18 @@ static void test_conv_threads(void)
     t.c.grad_in[0] = t.c.grad_in[1] = NULL;
     free(y), free(gy), free(out1), free(dx1), free(dw1), free(dx), free(dw);
     inst_free(&t);
+}
+
+static void test_conv_threads(void)
+{
+    static const tcase tcs[] = {
+        {"conv2d", "c=6 k=3 stride=2 pad=1", 1, {S4(5, 3, 9, 9)}, {G_N}, 0, 0, ref_conv2d, 3},
+        /* "same" stride 1: implicit im2col (forward and dX) on AVX-512 */
+        {"conv2d", "c=7 k=3 pad=1", 1, {S4(5, 3, 9, 9)}, {G_N}, 0, 0, ref_conv2d, 3},
+        /* Ho*Wo = 256: dW partials from kd_sgemm_small_nt */
+        {"conv2d", "c=5 k=3 pad=1", 1, {S4(4, 3, 16, 16)}, {G_N}, 0, 0, ref_conv2d, 3},
+    };
+    for (size_t k = 0; k < sizeof tcs / sizeof tcs[0]; k++) conv_threads_case(&tcs[k]);
 }
 
 /* ops2 branch: emd with unequal layer weights (against a 4 x 4 assignment

@@ -1,0 +1,91 @@
+/* kd_sgemm_small.h — sgemm for a small A and a wide, unpacked B (private
+ * to ops/).
+ *
+ *   C[M, N] = alpha * op(A)[M, K] * B[K, N] + beta * C     (all row-major)
+ *
+ * The shape of conv2d's products: forward y = W * col (M = F, K = C*k*k,
+ * N = Ho*Wo) and dX col = W^T * dY (M = C*k*k, K = F).  B's rows are read
+ * in place, 32 (AVX-512) or 16 (AVX2) columns at a time, never packed or
+ * copied; only A is packed, once per call site (kd_sgemm_small_pack: M*K
+ * floats, a layout of the path's own).  A register-blocked micro-kernel
+ * keeps a tile of up to 12 rows x 32 columns of C (AVX-512; AVX2: 6 x 16)
+ * in registers over the whole of K.
+ *
+ * Determinism: every C element is one sum over k = 0..K-1 in order
+ * (one FMA per k in the SIMD paths, a multiply and an add in the C path),
+ * whatever M, N, the tile or the thread: bit-identical run to run for a
+ * given path.  The paths differ from each other and from OpenBLAS in
+ * rounding only.
+ *
+ * Paths are chosen at run time (functions with target attributes; the
+ * build stays generic x86-64): AVX-512F, else AVX2+FMA, else none
+ * (KD_SG_BLAS: the caller keeps OpenBLAS).  The plain C path is for tests
+ * and non-x86 builds.  KD_SGEMM=blas|c|avx2|avx512 in the environment
+ * overrides the choice (an unsupported path falls back to the automatic
+ * one); kd_sgemm_small_set_path too (tests, benchmarks).
+ */
+#ifndef KD_SGEMM_SMALL_H
+#define KD_SGEMM_SMALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { KD_SG_BLAS = 0, KD_SG_C = 1, KD_SG_AVX2 = 2, KD_SG_AVX512 = 3 };
+
+/* the path in use (chosen once, then what set_path set) */
+int kd_sgemm_small_path(void);
+/* 1 if this CPU runs that path */
+int kd_sgemm_small_supported(int path);
+/* use that path from now on (-1: the automatic choice); returns the path
+ * now in use (the automatic one if `path` is not supported) */
+int kd_sgemm_small_set_path(int path);
+const char *kd_sgemm_small_name(int path);
+
+/* pack op(A) [M, K] (transa 0: A[i*lda + k]; 1: A[k*lda + i]) into ap,
+ * M*K floats, for `path` (not KD_SG_BLAS) */
+void kd_sgemm_small_pack(int path, int transa, int M, int K, const float *A, int lda,
+                         float *ap);
+/* C = alpha * op(A) B + beta * C with ap from kd_sgemm_small_pack of the
+ * same path, M and K.  beta == 0: C is not read (NaNs there vanish). */
+void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float *ap,
+                        const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Implicit im2col for a "same" convolution: stride 1, dilation 1, odd
+ * kernel KS with pad (KS-1)/2, so Ho = H, Wo = W.  Y[M, H*W] = op(A) B with
+ * B[k, p] = im2col(x)[k, p], k = (ci, ki, kj) over Cg channels of x
+ * ([Cg, H, W], contiguous) — the very products of kd_sgemm_small_run on the
+ * im2col matrix (same FMAs in the same order: the same bits), without
+ * writing it.  ap: kd_sgemm_small_pack of A [M, Cg*KS*KS].  Only where
+ * kd_sgemm_small_conv_ok (AVX-512; KS*KS <= KD_SGEMM_CONV_MAXTAPS).
+ * accumulate 0: Y = the product; 1: Y += the product (one rounding, the
+ * bits of kd_sgemm_small_run with alpha 1, beta 1).
+ *
+ * dX of such a convolution is again one: dx[c] += sum over f and taps of
+ * W[f, c] flipped (ki, kj -> KS-1-ki, KS-1-kj) times dY[f] shifted;
+ * kd_sgemm_small_pack_flip packs that A [C, F*KS*KS] from w [F, C, KS, KS]. */
+#define KD_SGEMM_CONV_MAXTAPS 49
+int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
+/* bit 0 (1): conv_ok says yes where it can (else conv2d writes im2col);
+ * bit 1 (2): nt_ok likewise (else conv2d's dW runs on OpenBLAS).  Default
+ * 3; returns the old setting (benchmarks) */
+int kd_sgemm_small_set_conv(int on);
+void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
+                         const float *ap, const float *x, float *Y, int ldy, int accumulate);
+void kd_sgemm_small_pack_flip(int path, int F, int C, int KS, const float *w, float *ap);
+
+/* C[M, N] += A[M, K] B[N, K]^T (both row-major, rows contiguous along K):
+ * conv2d's dW += dY col^T, neither operand packed.  Each element: 16
+ * lane-partial sums over k (lane k mod 16, k in order), then a fixed
+ * reduction tree, then added to C: bit-identical run to run.  Only where
+ * kd_sgemm_small_nt_ok: AVX-512 and K >= KD_SGEMM_NT_MIN_K (below, the 16
+ * reductions per 4x4 tile cost more than OpenBLAS's packing: bench_ops,
+ * 8x8 maps (K = 64) 0.95-1.0x, 16x16 (256) 1.15x, 32x32 (1024) 1.9x;
+ * single-thread dW microbenchmark after the transposing reduction, nt vs
+ * OpenBLAS both after im2col: 64x64 8x8 90 vs 108 GFLOP/s, 32x32 16x16
+ * 123 vs 92, 16x16 32x32 119 vs 59). */
+#define KD_SGEMM_NT_MIN_K 256
+int kd_sgemm_small_nt_ok(int path, int K);
+void kd_sgemm_small_nt(int path, int M, int N, int K, const float *A, int lda, const float *B,
+                       int ldb, float *C, int ldc);
+
+#endif

@@ -1,0 +1,244 @@
+/* test_sgemm_small.c — ops/kd_sgemm_small.c against a naive double
+ * reference, on every path this CPU runs (plain C always; AVX2+FMA and
+ * AVX-512F where supported; the others are reported as skipped).
+ *
+ * Shapes: M, N, K around the tile sizes (1..13, 16, 17, 25, 32, 33, 64,
+ * 144; N from 1 to 1025; K from 0 to 577), A plain and transposed, lda /
+ * ldb / ldc wider than the matrix (the padding must stay untouched),
+ * alpha/beta (1, 0), (1, 1), (0.5, -2); beta 0 must ignore NaNs in C.
+ * Error bound per element: 2 K u sum_k |a_ik b_kj| (u = 2^-24) plus the
+ * beta term.  Each call is repeated and must give the same bits.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../unit.h"
+#include "../../ops/kd_sgemm_small.h"
+
+static uint64_t rng_s = 0x2545F4914F6CDD1Dull;
+static float frand(void)
+{
+    rng_s ^= rng_s << 13;
+    rng_s ^= rng_s >> 7;
+    rng_s ^= rng_s << 17;
+    return (float)((double)(rng_s >> 11) * (1.0 / 9007199254740992.0) - 0.5);
+}
+
+static int failures_shown;
+
+/* one product on one path; 0 if it matches */
+static int check_one(int path, int transa, int M, int N, int K, float alpha, float beta)
+{
+    int lda = (transa ? M : K) + 3, ldb = N + 5, ldc = N + 2;
+    int arows = transa ? K : M;
+    size_t na = (size_t)arows * lda + 1, nb = (size_t)K * ldb + 1, nc = (size_t)M * ldc + 1;
+    float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb);
+    float *C = malloc(sizeof(float) * nc), *C0 = malloc(sizeof(float) * nc);
+    float *C2 = malloc(sizeof(float) * nc), *ap = malloc(sizeof(float) * ((size_t)M * K + 1));
+    for (size_t i = 0; i < na; i++) A[i] = frand();
+    for (size_t i = 0; i < nb; i++) B[i] = frand();
+    for (size_t i = 0; i < nc; i++) C0[i] = beta == 0.0f ? NAN : frand();
+    for (int i = 0; i < M; i++) /* the padding columns hold a marker */
+        for (int j = N; j < ldc; j++) C0[(size_t)i * ldc + j] = 12345.0f;
+    memcpy(C, C0, sizeof(float) * nc);
+    kd_sgemm_small_pack(path, transa, M, K, A, lda, ap);
+    kd_sgemm_small_run(path, M, N, K, alpha, ap, B, ldb, beta, C, ldc);
+    memcpy(C2, C0, sizeof(float) * nc);
+    kd_sgemm_small_run(path, M, N, K, alpha, ap, B, ldb, beta, C2, ldc);
+    int bad = memcmp(C, C2, sizeof(float) * (size_t)M * ldc) != 0;
+    for (int i = 0; i < M && !bad; i++) {
+        for (int j = 0; j < ldc; j++) {
+            double got = C[(size_t)i * ldc + j];
+            if (j >= N) {
+                if (got != 12345.0) bad = 1;
+                continue;
+            }
+            double s = 0, sa = 0;
+            for (int k = 0; k < K; k++) {
+                double a = transa ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                double b = B[(size_t)k * ldb + j];
+                s += a * b, sa += fabs(a * b);
+            }
+            double c0 = beta == 0.0f ? 0.0 : C0[(size_t)i * ldc + j];
+            double ref = alpha * s + beta * c0;
+            double tol = 2.0 * (K + 2) * ldexp(1.0, -24) * (fabs(alpha) * sa + fabs(beta * c0)) + 1e-30;
+            if (!(fabs(got - ref) <= tol)) {
+                if (failures_shown++ < 10)
+                    printf("\n  %s transa=%d M=%d N=%d K=%d alpha=%g beta=%g: C[%d,%d] = %.9g, "
+                           "reference %.9g\n", kd_sgemm_small_name(path), transa, M, N, K,
+                           alpha, beta, i, j, got, ref);
+                bad = 1;
+                break;
+            }
+        }
+    }
+    free(A), free(B), free(C), free(C0), free(C2), free(ap);
+    return bad;
+}
+
+static void test_path(int path)
+{
+    if (!kd_sgemm_small_supported(path)) {
+        printf("(%s not supported here: skipped) ", kd_sgemm_small_name(path));
+        return;
+    }
+    static const int Ms[] = {1, 2, 3, 5, 6, 7, 8, 11, 12, 13, 16, 17, 25, 32, 33, 64, 144};
+    static const int Ns[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100};
+    static const int Ks[] = {0, 1, 3, 16, 27, 144};
+    static const float ab[][2] = {{1, 0}, {1, 1}, {0.5f, -2}};
+    int fails = 0, n = 0;
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                for (int ta = 0; ta < 2; ta++) {
+                    size_t v = (mi + ni + ki + (size_t)ta) % 3;
+                    fails += check_one(path, ta, Ms[mi], Ns[ni], Ks[ki], ab[v][0], ab[v][1]);
+                    n++;
+                }
+    /* conv2d's shapes: forward (M = F, K = 9C, N = P) and dX (M = 9C, K = F) */
+    static const int conv[][3] = {{16, 1024, 144}, {32, 256, 288}, {64, 64, 576},
+                                  {144, 1024, 16}, {576, 64, 64}, {10, 1025, 577},
+                                  {13, 49, 1201}};
+    for (size_t s = 0; s < sizeof conv / sizeof *conv; s++)
+        for (int v = 0; v < 3; v++) {
+            fails += check_one(path, s >= 3 && s < 5, conv[s][0], conv[s][1], conv[s][2],
+                               ab[v][0], ab[v][1]);
+            n++;
+        }
+    if (fails) printf("\n  %s: %d of %d products wrong\n", kd_sgemm_small_name(path), fails, n);
+    CU_ASSERT_EQUAL(fails, 0);
+}
+
+static void test_c(void) { test_path(KD_SG_C); }
+static void test_avx2(void) { test_path(KD_SG_AVX2); }
+static void test_avx512(void) { test_path(KD_SG_AVX512); }
+
+/* kd_sgemm_small_conv (implicit im2col) gives the bits of im2col +
+ * kd_sgemm_small_run on the same path; that one is checked above */
+static void test_conv_implicit(void)
+{
+    if (!kd_sgemm_small_conv_ok(KD_SG_AVX512, 3, 1, 1, 1) ||
+        !kd_sgemm_small_supported(KD_SG_AVX512)) {
+        printf("(no AVX-512: skipped) ");
+        return;
+    }
+    CU_ASSERT(!kd_sgemm_small_conv_ok(KD_SG_AVX512, 3, 2, 1, 1));
+    CU_ASSERT(!kd_sgemm_small_conv_ok(KD_SG_AVX512, 3, 1, 0, 1));
+    CU_ASSERT(!kd_sgemm_small_conv_ok(KD_SG_AVX2, 3, 1, 1, 1));
+    static const int sh[][5] = {/* M, Cg, H, W, KS */
+                                {16, 16, 32, 32, 3}, {5, 3, 7, 6, 3}, {13, 2, 5, 9, 5},
+                                {32, 4, 1, 1, 3}, {12, 3, 8, 8, 1}, {64, 8, 8, 8, 3},
+                                {7, 2, 3, 17, 7}, {25, 5, 16, 16, 3}, {3, 1, 2, 40, 3}};
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        int M = sh[s][0], Cg = sh[s][1], H = sh[s][2], W = sh[s][3], KS = sh[s][4];
+        int pad = (KS - 1) / 2, P = H * W, Kg = Cg * KS * KS, ldy = P + 3;
+        float *x = malloc(sizeof(float) * (size_t)Cg * P), *A = malloc(sizeof(float) * (size_t)M * Kg);
+        float *ap = malloc(sizeof(float) * (size_t)M * Kg), *col = malloc(sizeof(float) * (size_t)Kg * P);
+        float *y1 = malloc(sizeof(float) * (size_t)M * ldy), *y2 = malloc(sizeof(float) * (size_t)M * ldy);
+        for (int i = 0; i < Cg * P; i++) x[i] = frand();
+        for (int i = 0; i < M * Kg; i++) A[i] = frand();
+        for (int k = 0; k < Kg; k++) {
+            int ci = k / (KS * KS), di = k / KS % KS - pad, dj = k % KS - pad;
+            for (int p = 0; p < P; p++) {
+                int ih = p / W + di, iw = p % W + dj;
+                col[(size_t)k * P + p] = ih >= 0 && ih < H && iw >= 0 && iw < W
+                                             ? x[((size_t)ci * H + ih) * W + iw] : 0.0f;
+            }
+        }
+        for (int i = 0; i < M * ldy; i++) y1[i] = y2[i] = 777.0f;
+        kd_sgemm_small_pack(KD_SG_AVX512, 0, M, Kg, A, Kg, ap);
+        kd_sgemm_small_run(KD_SG_AVX512, M, P, Kg, 1.0f, ap, col, P, 0.0f, y1, ldy);
+        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy, 0);
+        int same = memcmp(y1, y2, sizeof(float) * (size_t)M * ldy) == 0;
+        /* accumulate: Y += product, the bits of run with beta 1 */
+        kd_sgemm_small_run(KD_SG_AVX512, M, P, Kg, 1.0f, ap, col, P, 1.0f, y1, ldy);
+        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy, 1);
+        same = same && memcmp(y1, y2, sizeof(float) * (size_t)M * ldy) == 0;
+        if (!same) printf("\n  implicit conv M=%d Cg=%d H=%d W=%d KS=%d differs\n", M, Cg, H, W, KS);
+        CU_ASSERT(same);
+        CU_ASSERT_EQUAL(y2[P], 777.0f); /* the padding of Y untouched */
+        free(x), free(A), free(ap), free(col), free(y1), free(y2);
+    }
+}
+
+/* C += A B^T (conv2d's dW) against a double reference, C's padding
+ * untouched, the same bits twice */
+static void test_nt(void)
+{
+    if (!kd_sgemm_small_nt_ok(KD_SG_AVX512, 256) || !kd_sgemm_small_supported(KD_SG_AVX512)) {
+        printf("(no AVX-512: skipped) ");
+        return;
+    }
+    CU_ASSERT(!kd_sgemm_small_nt_ok(KD_SG_AVX2, 256));
+    CU_ASSERT(!kd_sgemm_small_nt_ok(KD_SG_AVX512, 64));
+    static const int sh[][3] = {/* M, N, K */
+                                {16, 144, 1024}, {32, 288, 256}, {64, 576, 64}, {1, 1, 1},
+                                {3, 5, 17}, {5, 7, 15}, {6, 9, 16}, {7, 3, 33}, {4, 4, 0},
+                                {9, 13, 49}, {2, 27, 1025}};
+    int fails = 0;
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        int M = sh[s][0], N = sh[s][1], K = sh[s][2], lda = K + 3, ldb = K + 1, ldc = N + 2;
+        float *A = malloc(sizeof(float) * ((size_t)M * lda + 1)),
+              *B = malloc(sizeof(float) * ((size_t)N * ldb + 1)),
+              *C = malloc(sizeof(float) * (size_t)M * ldc),
+              *C0 = malloc(sizeof(float) * (size_t)M * ldc),
+              *C2 = malloc(sizeof(float) * (size_t)M * ldc);
+        for (int i = 0; i < M * lda; i++) A[i] = frand();
+        for (int i = 0; i < N * ldb; i++) B[i] = frand();
+        for (int i = 0; i < M * ldc; i++) C0[i] = i % ldc >= N ? 12345.0f : frand();
+        memcpy(C, C0, sizeof(float) * (size_t)M * ldc);
+        memcpy(C2, C0, sizeof(float) * (size_t)M * ldc);
+        kd_sgemm_small_nt(KD_SG_AVX512, M, N, K, A, lda, B, ldb, C, ldc);
+        kd_sgemm_small_nt(KD_SG_AVX512, M, N, K, A, lda, B, ldb, C2, ldc);
+        int bad = memcmp(C, C2, sizeof(float) * (size_t)M * ldc) != 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < ldc; j++) {
+                double got = C[(size_t)i * ldc + j], c0 = C0[(size_t)i * ldc + j];
+                if (j >= N) {
+                    bad |= got != 12345.0;
+                    continue;
+                }
+                double sum = c0, sa = fabs(c0);
+                for (int k = 0; k < K; k++) {
+                    double p = (double)A[(size_t)i * lda + k] * B[(size_t)j * ldb + k];
+                    sum += p, sa += fabs(p);
+                }
+                if (!(fabs(got - sum) <= 2.0 * (K + 2) * ldexp(1.0, -24) * sa + 1e-30)) {
+                    if (!bad) printf("\n  nt M=%d N=%d K=%d: C[%d,%d] = %.9g, reference %.9g\n",
+                                     M, N, K, i, j, got, sum);
+                    bad = 1;
+                }
+            }
+        fails += bad;
+        free(A), free(B), free(C), free(C0), free(C2);
+    }
+    CU_ASSERT_EQUAL(fails, 0);
+}
+
+/* the automatic choice never picks the plain C path; set_path falls back
+ * to it for an unsupported path; KD_SGEMM is read by the first choice */
+static void test_selection(void)
+{
+    int p = kd_sgemm_small_set_path(-1);
+    CU_ASSERT(p != KD_SG_C);
+    CU_ASSERT(kd_sgemm_small_supported(p));
+    CU_ASSERT_EQUAL(kd_sgemm_small_set_path(KD_SG_C), KD_SG_C);
+    CU_ASSERT_EQUAL(kd_sgemm_small_path(), KD_SG_C);
+    CU_ASSERT_EQUAL(kd_sgemm_small_set_path(99), p);
+    CU_ASSERT_STRING_EQUAL(kd_sgemm_small_name(KD_SG_AVX512), "avx512");
+}
+
+int main(void)
+{
+    static const kd_unit_test tests[] = {
+        KD_TEST(test_c),
+        KD_TEST(test_avx2),
+        KD_TEST(test_avx512),
+        KD_TEST(test_conv_implicit),
+        KD_TEST(test_nt),
+        KD_TEST(test_selection),
+        KD_TEST_END
+    };
+    return kd_unit_main("sgemm_small", tests);
+}
