@@ -57,6 +57,7 @@ struct kd_exec {
     int nbroots;
     int model_mode[64];       /* KD_MODE_*: FOLLOW = the default rule */
     uint8_t model_frozen[64]; /* has parameters, none trainable */
+    uint64_t init_salt[64];   /* kd_exec_set_init_salt; 0: none */
     uint64_t seed, step;
     int fwd_pending;          /* a forward ran and no backward since */
     int64_t macs_f, macs_b;
@@ -462,6 +463,11 @@ static uint64_t path_hash(const char *name)
     return h;
 }
 
+void kd_exec_set_init_salt(kd_exec *e, int model, uint64_t salt)
+{
+    if (e && model >= 0 && model < 64) e->init_salt[model] = salt;
+}
+
 void kd_exec_init_params(kd_exec *e, uint64_t seed)
 {
     kd_graph *g = e->g;
@@ -473,6 +479,8 @@ void kd_exec_init_params(kd_exec *e, uint64_t seed)
         size_t k = numel(&q->shape);
         double fan = q->init.fan_in > 0 ? (double)q->init.fan_in : 1.0;
         uint64_t key = mix64(mix64(seed) ^ path_hash(q->name));
+        if (q->model >= 0 && q->model < 64 && e->init_salt[q->model])
+            key = mix64(key ^ mix64(0x9e3779b97f4a7c15ull * e->init_salt[q->model]));
         switch (q->init.kind) {
         case KD_INIT_ZERO:
             for (size_t i = 0; i < k; i++) w[i] = 0.0f;

@@ -66,6 +66,12 @@ void kd_exec_free(kd_exec *e);
  * of the model's name (same architecture and seed: same initial weights).  Also resets op state (bn running statistics) and
  * seeds the dropout RNG. */
 void kd_exec_init_params(kd_exec *e, uint64_t seed);
+/* A model's initial weights are keyed by the seed and each parameter's path
+ * inside the model, so two models of one architecture start equal.  A
+ * non-zero salt (set before kd_exec_init_params) gives model `model` other
+ * weights: for models of one architecture trained together (mutual
+ * learning), which would otherwise start and stay equal. */
+void kd_exec_set_init_salt(kd_exec *e, int model, uint64_t salt);
 
 /* The buffer to fill for an input node (images, labels), NULL if node is
  * not a live input. */

@@ -1548,6 +1548,37 @@ static void progress(run *R, const char *phase, int64_t epoch, int64_t epochs, i
     fflush(stderr);
 }
 
+/* 1 when trained models a and b (graph model indices) have the same
+ * parameters: paths inside the model and shapes, in order */
+static int same_arch(const kd_graph *g, int a, int b)
+{
+    int32_t i = 0, j = 0;
+    for (;;) {
+        while (i < g->nparams && g->params[i].model != a) i++;
+        while (j < g->nparams && g->params[j].model != b) j++;
+        if (i == g->nparams || j == g->nparams) return i == g->nparams && j == g->nparams;
+        const char *pa = strchr(g->params[i].name, '.'), *pb = strchr(g->params[j].name, '.');
+        if (!pa || !pb || strcmp(pa, pb) != 0 || !kd_shape_eq(&g->params[i].shape, &g->params[j].shape))
+            return 0;
+        i++, j++;
+    }
+}
+
+/* Models of one architecture trained in one phase (mutual learning) would
+ * start with equal weights and, with symmetric losses, stay equal: the
+ * k-th repeat of an architecture gets init salt k.  A model trained alone
+ * or first keeps the weights it would have in any other phase. */
+static void init_salts(pgraph *G)
+{
+    for (int i = 0; i < G->nm; i++) {
+        if (!G->m[i].trained) continue;
+        uint64_t k = 0;
+        for (int j = 0; j < i; j++)
+            if (G->m[j].trained && same_arch(G->g, G->m[j].index, G->m[i].index)) k++;
+        kd_exec_set_init_salt(G->e, G->m[i].index, k);
+    }
+}
+
 static int run_phase(run *R, const kdr_node *ph)
 {
     R->unit = kd_program_unit_of(R->p, ph);
@@ -1603,6 +1634,7 @@ static int run_phase(run *R, const kdr_node *ph)
     if (pgraph_build(R, &G, D, S.losses, S.owner, S.nloss, R->unit, ph->name)) goto out;
 
     int resuming = R->state && R->phase_idx == R->resume_phase;
+    init_salts(&G);
     kd_exec_init_params(G.e, (uint64_t)S.seed);
     load_from_store(R, &G);
     if (resuming) kd_exec_set_step(G.e, R->resume_exec_step);

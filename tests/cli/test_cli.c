@@ -738,6 +738,21 @@ static void test_mutual_losses(void)
     CU_ASSERT(contains(b, "top1"));
     CU_ASSERT(strcmp(b, c) != 0);
     run_free(&r);
+    /* two nets of one architecture trained together with symmetric losses:
+     * equal initial weights would keep them equal; they must start apart */
+    r = run_kdrun("--threads", "2", write_tmp("dml3.kdr",
+        "data f = idx(\"/usr/share/datasets/fashion-mnist\") { train \"train\"; test \"t10k\"; limit 300 }\n"
+        "net n() { out linear(flatten(in), 10) }\nmodel b = n()\nmodel c = n()\n"
+        "phase p {\n  train b, c together on f.train; epochs 1; batch 50\n  optimizer sgd(lr: 0.1)\n"
+        "  loss b: ce(b.out, label) + kl(b.out, c.out)\n  loss c: ce(c.out, label) + kl(c.out, b.out)\n}\n"
+        "report { evaluate b, c on f.test: top1, top5 }\n"), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    result_of(r.out, "b", b, sizeof b);
+    result_of(r.out, "c", c, sizeof c);
+    CU_ASSERT(contains(b, "top1"));
+    CU_ASSERT(strcmp(b, c) != 0);
+    if (!(strcmp(b, c) != 0)) fprintf(stderr, "\n  b: %s\n  c: %s\n", b, c);
+    run_free(&r);
 }
 
 static const char *SWEEP =
