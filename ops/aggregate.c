@@ -4,7 +4,7 @@
  * w = softmax(alpha);  y = sum_k w_k x_k;
  * dx_k += w_k dy;  dalpha_k += w_k (g_k - sum_j w_j g_j), g_k = <dy, x_k>.
  * The K dot products are deterministic block sums (see kd_loss.h). */
-#include "kd_loss.h"
+#include "kd_mix.h"
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 {
@@ -35,40 +35,15 @@ static void forward(kd_op_ctx *c)
     int K = c->nin - 1;
     double w[16];
     weights(c, K, w);
-    float wf[16];
-    for (int k = 0; k < K; k++) wf[k] = (float)w[k];
-    float *y = c->out;
-    int64_t n = kd_shape_numel(&c->in_shape[0]);
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && n > KD_OMP_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float s = 0;
-        for (int k = 0; k < K; k++) s += wf[k] * c->in[k][i];
-        y[i] = s;
-    }
+    kd_mix_forward(c, 0, K, w);
 }
 
 static void backward(kd_op_ctx *c)
 {
     int K = c->nin - 1;
-    double w[16], gk[16], gw = 0;
+    double w[16];
     weights(c, K, w);
-    int64_t n = kd_shape_numel(&c->in_shape[0]);
-    const float *g = c->grad_out;
-    for (int k = 0; k < K; k++) {
-        float *d = c->grad_in[k];
-        if (!d) continue;
-        float wk = (float)w[k];
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && n > KD_OMP_MIN)
-        for (int64_t i = 0; i < n; i++) d[i] += wk * g[i];
-    }
-    float *da = c->grad_in[K];
-    if (!da) return;
-    for (int k = 0; k < K; k++) {
-        const float *x = c->in[k];
-        KD_BLOCK_SUM(c, n, gk[k], (double)g[i] * x[i]);
-        gw += w[k] * gk[k];
-    }
-    for (int k = 0; k < K; k++) da[k] += (float)(w[k] * (gk[k] - gw));
+    kd_mix_backward(c, 0, K, w, 1.0);
 }
 
 const kd_op_def kd_op_aggregate = {
