@@ -9,7 +9,7 @@ OPS_KERNELS = ops/conv2d.c ops/linear.c ops/batchnorm2d.c ops/relu.c \
 	ops/aggregate.c ops/ce.c ops/kd.c ops/mse.c ops/l1.c ops/smooth_l1.c \
 	ops/bce_with_logits.c ops/cosine.c ops/kl.c ops/relu6.c ops/attention.c ops/detach.c
 OPS_HDRS = ops/kd_op.h ops/kd_ops_util.h ops/kd_unary.h ops/kd_loss.h \
-	ops/kd_pool.h ops/kd_softmax.h ops/kd_gemm.h ops/kd_mix.h ops/kd_sgemm_small.h
+	ops/kd_pool.h ops/kd_softmax.h ops/kd_kl.h ops/kd_gemm.h ops/kd_mix.h ops/kd_sgemm_small.h
 
 noinst_LIBRARIES += ops/libops.a
 ops_libops_a_SOURCES = ops/registry.c ops/attr.c ops/kd_sgemm_small.c $(OPS_KERNELS) $(OPS_HDRS)
