@@ -11,7 +11,8 @@
 
 enum { A_SMOOTHING };
 static const kd_attr_spec attrs[] = {
-    {.name = "smoothing", .type = KD_ATTR_FLOAT, .def = 0, .min = 0, .max = 1},
+    {.name = "smoothing", .type = KD_ATTR_FLOAT, .def = 0, .min = 0, .max = 1,
+     .doc = "label smoothing: weight of the uniform distribution"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -94,8 +95,16 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "logits", .shape = "[N, K]"},
+    {.name = "label", .shape = "[N] class indices"},
+    {NULL}};
+
 const kd_op_def kd_op_ce = {
     .name = "ce", .min_inputs = 2, .max_inputs = 2, .nograd = 1u << 1,
     .attrs = attrs, .infer = infer, .workspace = workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "cross-entropy of logits against integer labels, optional label smoothing",
+    .inputs = inputs,
 };

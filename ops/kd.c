@@ -8,7 +8,8 @@
 
 enum { A_T };
 static const kd_attr_spec attrs[] = {
-    {.name = "T", .type = KD_ATTR_FLOAT, .def = 4, .min = 1e-3, .max = 1e3},
+    {.name = "T", .type = KD_ATTR_FLOAT, .def = 4, .min = 1e-3, .max = 1e3,
+     .doc = "temperature of both softmaxes"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -29,8 +30,16 @@ static void backward(kd_op_ctx *c)
     kl_backward_scaled(c, T, T * c->grad_out[0] / (double)c->in_shape[0].dims[0]);
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "student", .shape = "[N, K] logits"},
+    {.name = "teacher", .shape = "[N, K] logits, no gradient"},
+    {NULL}};
+
 const kd_op_def kd_op_kd = {
     .name = "kd", .min_inputs = 2, .max_inputs = 2, .nograd = 1u << 1,
     .attrs = attrs, .infer = infer, .workspace = kl_workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "Hinton KD: T^2 * KL(softmax(teacher/T) || softmax(student/T))",
+    .inputs = inputs,
 };

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "op_builtins.h"
 #include "../lang/builtins.h"
 
 #define MAX_CALL_DEPTH 64
@@ -540,98 +541,10 @@ static kv arith(cc *C, frame *F, const kdr_node *e, kv a, kv b)
 
 /* ---- op calls -------------------------------------------------------------------- */
 
-/* How a recipe builtin maps onto an op of ops/. */
-typedef struct opmap {
-    const char *builtin;
-    const char *op;
-    const char *renames;    /* "recipe=op,..." attribute renames */
-} opmap;
-
-static const opmap opmaps[] = {
-    { "conv", "conv2d", "" },
-    { "dwconv", "conv2d", "" },          /* groups = channels, c = channels */
-    { "linear", "linear", "n=c" },
-    { "bn", "batchnorm2d", "" },
-    { "relu", "relu", "" },
-    { "leaky_relu", "leaky_relu", "" },
-    { "sigmoid", "sigmoid", "" },
-    { "tanh", "tanh", "" },
-    { "softmax", "softmax", "" },
-    { "log_softmax", "log_softmax", "" },
-    { "flatten", "flatten", "" },
-    { "mean", "mean", "" },              /* over: -> axes */
-    { "maxpool", "maxpool2d", "" },
-    { "avgpool", "avgpool2d", "" },
-    { "dropout", "dropout", "" },
-    { "concat", "concat", "" },
-    { "aggregate", "aggregate", "" },
-    /* losses (phase level) */
-    { "ce", "ce", "" },
-    { "kd", "kd", "" },
-    { "kl", "kl", "" },
-    { "l2", "mse", "" },
-    { "mse", "mse", "" },
-    { "hint", "mse", "" },               /* FitNets: mean squared difference */
-    { "attention", "attention", "" },
-    { "l1", "l1", "" },
-    { "smooth_l1", "smooth_l1", "" },
-    { "bce_with_logits", "bce_with_logits", "" },
-    { "cosine", "cosine", "" },
-    /* ops2 branch: GAN losses, feature_align, emd, psnr/ssim */
-    { "gan_g", "gan_g", "" },
-    { "gan_d", "gan_d", "" },
-    { "feature_align", "feature_align", "" },
-    { "zero", "zero", "" },
-    { "emd", "emd", "" },
-    /* ops/ kernels that had no mapping yet (relu6 existed but was unmapped) */
-    { "relu6", "relu6", "" },
-    { "conv1d", "conv1d", "" },
-    { "dconv", "conv1d", "d=dilation" },  /* c = channels, causal */
-    { "deconv", "deconv", "" },
-    { "slice", "slice", "" },
-    { "reshape", "reshape", "" },
-    { "split", "split", "" },
-    { "shuffle", "shuffle", "" },
-    { "pixel_shuffle", "pixel_shuffle", "" },
-    { "pixel_unshuffle", "pixel_unshuffle", "" },
-    { "upsample", "upsample", "" },
-    { "matmul", "matmul", "" },
-    { "embedding", "embedding", "" },
-    { "layernorm", "layernorm", "" },
-};
-
-static const char *rename_attr(const opmap *m, const char *name, char *buf, size_t n)
-{
-    const char *r = m->renames;
-    size_t len = strlen(name);
-    while (*r) {
-        const char *eq = strchr(r, '=');
-        const char *end = strchr(r, ',');
-        if (!end) end = r + strlen(r);
-        if (eq && (size_t)(eq - r) == len && strncmp(r, name, len) == 0) {
-            size_t k = (size_t)(end - eq - 1);
-            if (k >= n) k = n - 1;
-            memcpy(buf, eq + 1, k);
-            buf[k] = 0;
-            return buf;
-        }
-        r = *end ? end + 1 : end;
-    }
-    return name;
-}
-
-/* Parse a default as written in builtins.c ("1", "1e-5", "true", "hw"). */
-static kv default_value(cc *C, const char *def)
-{
-    if (strcmp(def, "true") == 0) return (kv){ .k = KV_BOOL, .num = 1 };
-    if (strcmp(def, "false") == 0) return (kv){ .k = KV_BOOL, .num = 0 };
-    char *end;
-    double x = strtod(def, &end);
-    if (end != def && *end == 0) return kv_num(x);
-    return (kv){ .k = KV_SYM, .s = kdr_arena_intern(C->g->arena, def, strlen(def)) };
-}
-
-/* Bind call arguments to a builtin's parameters (positional then named). */
+/* Bind call arguments to a builtin's parameters (positional then named).
+ * An argument not given stays KV_NONE: the op's attribute keeps its
+ * default, which is the one the builtin documents (both come from the
+ * registry). */
 static int bind_builtin_args(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b,
                              kv *vals, const kdr_node **where, int implicit_input)
 {
@@ -686,41 +599,56 @@ static int bind_builtin_args(cc *C, frame *F, const kdr_node *call, const kdr_bu
             err(C, call, "%s needs argument '%s'", b->name, b->args[i].name);
             return -1;
         }
-        vals[i] = b->args[i].def ? default_value(C, b->args[i].def) : kv_none();
+        vals[i] = kv_none();
         where[i] = call;
-    }
-    /* a default that names another argument takes its value (maxpool's stride: k) */
-    for (size_t i = 0; i < na; i++) {
-        if (given[i] || vals[i].k != KV_SYM) continue;
-        for (size_t j = 0; j < na; j++)
-            if (j != i && strcmp(b->args[j].name, vals[i].s) == 0) { vals[i] = vals[j]; break; }
     }
     return 0;
 }
 
+/* Set attribute ai of op from a recipe value; -1 after a located error. */
+static int set_attr(cc *C, const kdr_node *at, const kd_op_def *op, kd_attr_val *av, int ai,
+                    const char *bname, const char *argname, kv v)
+{
+    char e2[256];
+    int rc;
+    if (v.k == KV_NUM || v.k == KV_BOOL) rc = kd_attr_set_num(op, av, ai, v.num, e2, sizeof e2);
+    else if (v.k == KV_SYM || v.k == KV_STR) rc = kd_attr_set_enum(op, av, ai, v.s, e2, sizeof e2);
+    else if (v.k == KV_LIST) {
+        int64_t xs[KD_MAXINTS];
+        int n = v.n < KD_MAXINTS ? v.n : KD_MAXINTS;
+        for (int k = 0; k < n; k++)
+            if (want_int(C, at, v.items[k], &xs[k])) return -1;
+        rc = kd_attr_set_ints(op, av, ai, xs, v.n, e2, sizeof e2);
+    } else {
+        err(C, at, "%s: argument '%s' cannot be %s", bname, argname, kind_name(v.k));
+        return -1;
+    }
+    if (rc) { err(C, at, "%s", e2); return -1; }   /* e2 names the op already */
+    return 0;
+}
+
+/* An op call: the builtin's spelling in the registry says which argument
+ * is a data input and which attribute each other argument sets. */
 static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, int implicit_input)
 {
-    const opmap *m = NULL;
-    for (size_t i = 0; i < sizeof opmaps / sizeof opmaps[0]; i++)
-        if (strcmp(opmaps[i].builtin, b->name) == 0) { m = &opmaps[i]; break; }
-    const kd_op_def *op = m ? kd_op_find(m->op) : NULL;
-    if (!op) {
+    const kd_recipe_op *ro = kd_recipe_op_find(b->name, b->ctx);
+    if (!ro) {
         unsupported(C, "op '%s' is not in this build yet", b->name);
         return kv_none();
     }
-    kv vals[32];
-    const kdr_node *where[32];
+    const kd_op_def *op = ro->op;
+    kv vals[KD_RECIPE_MAXARGS];
+    const kdr_node *where[KD_RECIPE_MAXARGS];
     if (bind_builtin_args(C, F, call, b, vals, where, implicit_input)) return kv_none();
-    size_t na = kdr_builtin_nargs(b);
     int32_t ins[KD_MAXIN];
     int ndata = 0;
     kd_attr_val av[KD_MAXATTR];
     memset(av, 0, sizeof av);
     kd_attrs_default(op, av);
-    for (size_t i = 0; i < na && i < 32; i++) {
+    for (int i = 0; i < ro->nargs; i++) {
         const kdr_argspec *s = &b->args[i];
         kv v = vals[i];
-        if (s->kind == KDR_A_TENSOR || s->kind == KDR_A_TENSORS) {
+        if (ro->attr[i] < 0) {     /* data inputs */
             /* concat([a, b]): the rest list holds one list of tensors */
             if (s->rest && v.k == KV_LIST && v.n == 1 && v.items[0].k == KV_LIST) v = v.items[0];
             int n = v.k == KV_LIST ? v.n : 1;
@@ -735,89 +663,29 @@ static kv call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, i
                 if (ndata >= KD_MAXIN) { err(C, where[i], "too many tensors"); return kv_none(); }
                 ins[ndata++] = t.t;
             }
-            continue;
-        }
-        if (v.k == KV_NONE) continue;
-        char rb[64];
-        /* the recipe's argument name, or the op's older name for it */
-        const char *aname = kd_attr_index(op, s->name) >= 0 ? s->name
-                          : rename_attr(m, s->name, rb, sizeof rb);
-        /* special translations (for an op that takes axes instead of over:) */
-        if (strcmp(b->name, "mean") == 0 && strcmp(s->name, "over") == 0 &&
-            kd_attr_index(op, "over") < 0) {
-            int ai = kd_attr_index(op, "axes");
-            const kd_shape *xs = ndata ? &C->g->nodes[ins[0]].shape : NULL;
-            int64_t ax[KD_MAXDIM];
-            int nax = 0;
-            const char *w = v.s ? v.s : "hw";
-            if (!xs) { err(C, call, "mean needs a tensor"); return kv_none(); }
-            if (strcmp(w, "hw") == 0) {
-                if (xs->ndim != 4) {
-                    char sb[96];
-                    err(C, call, "mean over hw expects a 4-D input [N, C, H, W], got %s",
-                        kd_shape_str(xs, sb, sizeof sb));
-                    return kv_none();
-                }
-                ax[nax++] = 2; ax[nax++] = 3;
-            } else if (strcmp(w, "c") == 0) ax[nax++] = 1;
-            else if (strcmp(w, "t") == 0) ax[nax++] = xs->ndim - 1;
-            else for (int k = 1; k < xs->ndim; k++) ax[nax++] = k;
-            char e2[256];
-            if (ai < 0 || kd_attr_set_ints(op, av, ai, ax, nax, e2, sizeof e2)) {
-                err(C, where[i], "%s", ai < 0 ? "mean: no axes attribute" : e2);
+            const char *cnt = ro->inputs[ro->input[i]].count_attr;
+            if (cnt && set_attr(C, where[i], op, av, kd_attr_index(op, cnt), b->name, s->name,
+                                kv_num(n)))
                 return kv_none();
-            }
             continue;
         }
-        int ai = kd_attr_index(op, aname);
-        if (ai < 0) {
-            /* an argument at its documented default needs no attribute */
-            if (s->def && where[i] == call) continue;
-            unsupported(C, "%s(%s: ...) is not in this build yet", b->name, s->name);
-            return kv_none();
+        if (v.k == KV_NONE) {
+            if (ro->has_def[i]) v = kv_num(ro->def[i]);
+            else continue;         /* the op's default */
         }
-        char e2[256];
-        int rc;
-        if (v.k == KV_NUM || v.k == KV_BOOL) rc = kd_attr_set_num(op, av, ai, v.num, e2, sizeof e2);
-        else if (v.k == KV_SYM || v.k == KV_STR) rc = kd_attr_set_enum(op, av, ai, v.s, e2, sizeof e2);
-        else if (v.k == KV_LIST) {
-            int64_t xs[KD_MAXINTS];
-            int n = v.n < KD_MAXINTS ? v.n : KD_MAXINTS;
-            for (int k = 0; k < n; k++)
-                if (want_int(C, where[i], v.items[k], &xs[k])) return kv_none();
-            rc = kd_attr_set_ints(op, av, ai, xs, n, e2, sizeof e2);
-        } else {
-            err(C, where[i], "%s: argument '%s' cannot be %s", b->name, s->name, kind_name(v.k));
-            return kv_none();
+        if (set_attr(C, where[i], op, av, ro->attr[i], b->name, s->name, v)) return kv_none();
+    }
+    /* attributes the spelling fixes: dwconv's groups = channels, dconv's causal */
+    for (int k = 0; ro->sugar && ro->sugar->fixed && ro->sugar->fixed[k].attr; k++) {
+        const kd_attr_fix *fx = &ro->sugar->fixed[k];
+        double x = fx->value;
+        if (fx->kind == KD_FIX_DEFAULT) continue;
+        if (fx->kind == KD_FIX_CHANNELS) {
+            const kd_shape *xs = ndata ? &C->g->nodes[ins[0]].shape : NULL;
+            x = xs && xs->ndim >= 2 ? (double)xs->dims[1] : 1;
         }
-        if (rc) { err(C, where[i], "%s: %s", b->name, e2); return kv_none(); }
-    }
-    if (strcmp(b->name, "dwconv") == 0 && ndata == 1) {
-        int64_t ch = C->g->nodes[ins[0]].shape.ndim >= 2 ? C->g->nodes[ins[0]].shape.dims[1] : 1;
-        char e2[256];
-        kd_attr_set_num(op, av, kd_attr_index(op, "c"), (double)ch, e2, sizeof e2);
-        kd_attr_set_num(op, av, kd_attr_index(op, "groups"), (double)ch, e2, sizeof e2);
-    }
-    if (strcmp(b->name, "emd") == 0) {   /* ops2: the teacher layers come first */
-        char e2[256];
-        int nt = vals[0].k == KV_LIST ? vals[0].n : 1;
-        if (kd_attr_set_num(op, av, kd_attr_index(op, "m"), nt, e2, sizeof e2)) {
-            err(C, where[0], "emd: %s", e2);
+        if (set_attr(C, call, op, av, kd_attr_index(op, fx->attr), b->name, fx->attr, kv_num(x)))
             return kv_none();
-        }
-    }
-    if (strcmp(b->name, "dconv") == 0 && ndata == 1) {
-        const kd_shape *xs = &C->g->nodes[ins[0]].shape;
-        char e2[256];
-        kd_attr_set_num(op, av, kd_attr_index(op, "c"), xs->ndim >= 2 ? (double)xs->dims[1] : 1,
-                        e2, sizeof e2);
-        kd_attr_set_num(op, av, kd_attr_index(op, "causal"), 1, e2, sizeof e2);
-    }
-    if (strcmp(b->name, "layernorm") == 0 && ndata == 1 && C->g->nodes[ins[0]].shape.ndim == 3) {
-        /* a sequence [N, C, T]: normalise each step over its channels (as
-         * NextItNet does), never over time, which would leak later steps */
-        char e2[256];
-        kd_attr_set_num(op, av, kd_attr_index(op, "axis"), 1, e2, sizeof e2);
     }
     int32_t t = add_op(C, F, call, op, ins, ndata, av, b->name);
     return t < 0 ? kv_none() : kv_tensor(t);

@@ -17,6 +17,7 @@
 #include "kdr.h"
 #include "builtins.h"
 #include "../unit.h"
+#include "runtime/op_builtins.h"
 
 #ifndef KDRUN_SRCDIR
 #error "KDRUN_SRCDIR must be defined by the build (the source tree root)"
@@ -189,6 +190,8 @@ static void test_man_lists_every_builtin(void)
 
 int main(void)
 {
+    if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
+        return 1;
     static const kd_unit_test tests[] = {
         KD_TEST(test_enough_recipes),
         KD_TEST(test_every_recipe_checks),

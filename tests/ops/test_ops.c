@@ -368,7 +368,7 @@ static void ref_conv2d(const inst *t, double *y)
 
 static void ref_linear(const inst *t, double *y)
 {
-    int64_t N = D(t, 0, 0), Dd = t->n[0] / N, F = (int64_t)A(t, "c");
+    int64_t N = D(t, 0, 0), Dd = t->n[0] / N, F = (int64_t)A(t, "n");
     for (int64_t n = 0; n < N; n++)
         for (int64_t f = 0; f < F; f++) {
             double s = t->n[2] ? IN(t, 2)[f] : 0;
@@ -458,6 +458,13 @@ static void ref_mean(const inst *t, double *y)
     int ai = kd_attr_index(t->d, "axes");
     unsigned m = 0;
     for (int i = 0; i < t->attr[ai].nints; i++) m |= 1u << t->attr[ai].ints[i];
+    if (t->attr[ai].nints == 0) {      /* over: hw, c, t, all */
+        int ov = (int)A(t, "over");
+        if (ov == 0) m = 3u << 2;
+        else if (ov == 1) m = 1u << 1;
+        else if (ov == 2) m = 1u << (x->ndim - 1);
+        else m = ((1u << x->ndim) - 1) & ~1u;
+    }
     int64_t no = kd_shape_numel(&t->c.out_shape), cnt = t->n[0] / no;
     for (int64_t o = 0; o < no; o++) y[o] = 0;
     for (int64_t i = 0; i < t->n[0]; i++) {
@@ -871,9 +878,9 @@ static const tcase cases[] = {
     {"conv2d", "c=3 k=3 groups=3 pad=-1 bias=1", 1, {S4(2, 3, 6, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     {"conv2d", "c=4 k=3 groups=4 stride=2 dilation=2 pad=1 bias=0", 1, {S4(2, 4, 9, 8)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
     /* linear */
-    {"linear", "c=5", 1, {S2(3, 7)}, {G_N}, 0, 1e-3, ref_linear, 1},
-    {"linear", "c=3 bias=0", 1, {S4(2, 2, 3, 3)}, {G_N}, 0, 1e-3, ref_linear, 2},
-    {"linear", "c=1", 1, {S2(1, 4)}, {G_N}, 0, 1e-3, ref_linear, 1},
+    {"linear", "n=5", 1, {S2(3, 7)}, {G_N}, 0, 1e-3, ref_linear, 1},
+    {"linear", "n=3 bias=0", 1, {S4(2, 2, 3, 3)}, {G_N}, 0, 1e-3, ref_linear, 2},
+    {"linear", "n=1", 1, {S2(1, 4)}, {G_N}, 0, 1e-3, ref_linear, 1},
     /* batchnorm2d */
     {"batchnorm2d", NULL, 1, {S4(3, 4, 5, 3)}, {G_N}, 1, 2e-3, ref_bn, 2},
     {"batchnorm2d", "affine=0", 1, {S4(2, 3, 3, 3)}, {G_N}, 1, 2e-3, ref_bn, 1},
@@ -905,6 +912,9 @@ static const tcase cases[] = {
     {"mean", "axes=0,2", 1, {S3(3, 2, 5)}, {G_N}, 0, 1e-3, ref_mean, 1},
     {"mean", NULL, 1, {S4(1, 4, 1, 1)}, {G_N}, 0, 1e-3, ref_mean, 1},
     {"mean", "axes=1,2,3", 1, {S4(2, 3, 2, 3)}, {G_N}, 0, 1e-3, ref_mean, 2},
+    {"mean", "over=c", 1, {S3(2, 3, 4)}, {G_N}, 0, 1e-3, ref_mean, 1},
+    {"mean", "over=t", 1, {S3(2, 3, 4)}, {G_N}, 0, 1e-3, ref_mean, 1},
+    {"mean", "over=all", 1, {S4(2, 3, 2, 2)}, {G_N}, 0, 1e-3, ref_mean, 1},
     {"conv2d", "c=4 k=3 pad=-1 dilation=2 bias=1", 1, {S4(2, 2, 6, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
     {"maxpool2d", NULL, 1, {S4(2, 3, 6, 6)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 2},
     {"maxpool2d", "k=3 stride=2 pad=1", 1, {S4(2, 2, 7, 5)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 1},
@@ -1057,7 +1067,8 @@ static void test_attrs(void)
     const kd_op_def *m = kd_op_find("mean");
     kd_attrs_default(m, v);
     int ax = kd_attr_index(m, "axes");
-    CU_ASSERT(v[ax].nints == 2 && v[ax].ints[0] == 2 && v[ax].ints[1] == 3);
+    CU_ASSERT(v[ax].nints == 0);                       /* none: over: hw */
+    CU_ASSERT_EQUAL(v[kd_attr_index(m, "over")].num, 0);
     int64_t bad[] = {1, 9};
     CU_ASSERT(kd_attr_set_ints(m, v, ax, bad, 2, err, sizeof err) == -1);
     KD_ASSERT_STR_EQ(err, "mean: axes must be in [0, 5], got 9");
@@ -1118,11 +1129,13 @@ static void test_infer(void)
     KD_ASSERT_STR_EQ(err, "ce expects labels [N] for logits [4, 10], got [5]");
     CU_ASSERT(try_infer("ce", NULL, 1, ce, err, sizeof err, &c) == -1);
     KD_ASSERT_STR_EQ(err, "ce takes 2 inputs, got 1");
-    CU_ASSERT(try_infer("linear", "c=10", 1, &x4, err, sizeof err, &c) == 0);
+    CU_ASSERT(try_infer("linear", "n=10", 1, &x4, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.in_shape[1], b, sizeof b), "[10, 16384]");
     CU_ASSERT(try_infer("mean", NULL, 1, &x4, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16]");
     CU_ASSERT(try_infer("mean", NULL, 1, &x2, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "mean over hw expects a 4-D input [N, C, H, W], got [128, 64]");
+    CU_ASSERT(try_infer("mean", "axes=2", 1, &x2, err, sizeof err, &c) == -1);
     KD_ASSERT_STR_EQ(err, "mean: axis 2 out of range for input [128, 64]");
     CU_ASSERT(try_infer("mean", "axes=1,2,3", 1, &x4, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8]");
