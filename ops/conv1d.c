@@ -185,6 +185,8 @@ static const kd_sugar sugar[] = {
                                     {NULL}}},
     {NULL}};
 
+static int64_t macs(const kd_op_ctx *c) { return kd_macs_rows(c, &c->out_shape); }
+
 const kd_op_def kd_op_conv1d = {
     .name = "conv1d",
     .min_inputs = 1,
@@ -199,4 +201,5 @@ const kd_op_def kd_op_conv1d = {
     .doc = "1-D convolution over time to c channels (causal: pad on the left only)",
     .inputs = inputs,
     .sugar = sugar,
+    .macs = macs,
 };

@@ -472,6 +472,8 @@ static const kd_sugar sugar[] = {
                                     {.attr = "bias", .kind = KD_FIX_VALUE, .value = 0}, {NULL}}},
     {NULL}};
 
+static int64_t macs(const kd_op_ctx *c) { return kd_macs_rows(c, &c->out_shape); }
+
 const kd_op_def kd_op_conv2d = {
     .name = "conv2d",
     .alias = "conv",
@@ -488,4 +490,5 @@ const kd_op_def kd_op_conv2d = {
     .doc = "2-D convolution to c channels, k x k kernel",
     .inputs = inputs,
     .sugar = sugar,
+    .macs = macs,
 };

@@ -178,6 +178,9 @@ static const kd_input_spec inputs[] = {
     {.name = "x", .shape = "[N, C, H, W]"},
     {NULL}};
 
+/* w [C, F, K, K]: every input value meets F K K weights */
+static int64_t macs(const kd_op_ctx *c) { return kd_macs_rows(c, &c->in_shape[0]); }
+
 const kd_op_def kd_op_deconv = {
     .name = "deconv",
     .min_inputs = 1,
@@ -191,4 +194,5 @@ const kd_op_def kd_op_deconv = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "transposed 2-D convolution to c channels (upsamples by stride)",
     .inputs = inputs,
+    .macs = macs,
 };

@@ -208,6 +208,15 @@ static const kd_input_spec inputs[] = {
     {.name = "noisy", .shape = "[N, Cn, Hn, Wn]"},
     {NULL}};
 
+/* two 1x1 convs on the resized noisy input, and the product */
+static int64_t macs(const kd_op_ctx *c)
+{
+    return kd_shape_numel(&c->out_shape) * (2 * c->in_shape[2].dims[1] + 1);
+}
+
+static const char *const param_names[] = {"scale_weight", "scale_bias", "shift_weight",
+                                          "shift_bias", NULL};
+
 const kd_op_def kd_op_feature_align = {
     .name = "feature_align", .min_inputs = 2, .max_inputs = 2, .nparams = 4,
     .attrs = attrs, .infer = infer, .workspace = workspace,
@@ -215,4 +224,5 @@ const kd_op_def kd_op_feature_align = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "modulate x by a scale and shift computed from the noisy input resized to x",
     .inputs = inputs,
+    .macs = macs, .param_names = param_names,
 };

@@ -210,6 +210,16 @@ typedef struct kd_op_def {
     size_t (*workspace)(const kd_op_ctx *c);   /* NULL: none */
     void (*forward)(kd_op_ctx *c);
     void (*backward)(kd_op_ctx *c);            /* NULL: not differentiable */
+    /* how a graph holds it */
+    const char *const *param_names; /* per parameter slot ("weight", "bias"); NULL:
+                                     * weight, bias, param2, ... */
+    int mixture;                    /* 1: a mixture of candidates (aggregate, choice):
+                                     * its parameters are architecture weights, its data
+                                     * inputs from first_candidate on are the candidates */
+    int first_candidate;
+    /* multiply-accumulates of one call (the layers that dominate: convs,
+     * linear), from the inferred shapes; NULL: not counted */
+    int64_t (*macs)(const kd_op_ctx *c);
     /* the recipe side (see above) */
     kd_use use;
     unsigned flags;                 /* KD_OP_* */

@@ -67,4 +67,14 @@ static inline int kd_check_same(const kd_op_ctx *c, int n, const char *op,
     return 0;
 }
 
+/* MACs of a layer with weight w = in_shape[1] [F, ...]: every element of
+ * `per` (the output, or the input of a transposed conv) meets one row of
+ * w (numel(w) / F weights) */
+static inline int64_t kd_macs_rows(const kd_op_ctx *c, const kd_shape *per)
+{
+    const kd_shape *w = &c->in_shape[1];
+    int64_t row = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
+    return kd_shape_numel(per) * row;
+}
+
 #endif

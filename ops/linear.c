@@ -71,6 +71,8 @@ static const kd_input_spec inputs[] = {
     {.name = "x", .shape = "[N, ..., D]"},
     {NULL}};
 
+static int64_t macs(const kd_op_ctx *c) { return kd_macs_rows(c, &c->out_shape); }
+
 const kd_op_def kd_op_linear = {
     .name = "linear",
     .min_inputs = 1,
@@ -84,4 +86,5 @@ const kd_op_def kd_op_linear = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "fully connected layer to n features (over the last axis)",
     .inputs = inputs,
+    .macs = macs,
 };

@@ -25,12 +25,13 @@
 #include <string.h>
 
 #include "graph.h"
+#include "graph_ops.h"
 #include "op_builtins.h"
 #include "../lang/builtins.h"
 
 #define MAX_CALL_DEPTH 64
 #define MAX_LOOP 100000
-#define MAX_NODES 100000            /* ResNet-110 has about 1,000 */
+#define MAX_NODES KD_GRAPH_MAX_NODES
 #define MAX_STEPS 10000000          /* statements and expressions evaluated per model */
 #define MAX_NUMEL ((int64_t)1 << 31) /* elements of one tensor (8 GiB of float32) */
 
@@ -190,30 +191,6 @@ static int32_t new_node(cc *C)
     return id;
 }
 
-static int32_t new_param(cc *C, const char *name, kd_shape shape, kd_param_init init, int arch)
-{
-    return kd_graph_push_param(C->g, name, shape, init, C->model, arch);
-}
-
-static void name_tensor(cc *C, const char *full, int32_t node)
-{
-    kd_graph *g = C->g;
-    for (int32_t i = 0; i < g->nnamed; i++)
-        if (strcmp(g->named[i].name, full) == 0) { g->named[i].node = node; goto label; }
-    if (g->nnamed == g->cap_named) {
-        int32_t cap = g->cap_named ? g->cap_named * 2 : 128;
-        kd_named *nn = realloc(g->named, (size_t)cap * sizeof *nn);
-        if (!nn) return;
-        g->named = nn;
-        g->cap_named = cap;
-    }
-    g->named[g->nnamed].name = full;
-    g->named[g->nnamed].node = node;
-    g->nnamed++;
-label:
-    if (!g->nodes[node].name) g->nodes[node].name = full;
-}
-
 static int next_count(cc *C, frame *F, const char *op)
 {
     for (opcount *c = F->counts; c; c = c->next)
@@ -226,104 +203,23 @@ static int next_count(cc *C, frame *F, const char *op)
     return 0;
 }
 
-static const char *slot_name(const kd_op_def *op, int slot)
-{
-    if (strcmp(op->name, "aggregate") == 0 || strcmp(op->name, "choice") == 0) return "alpha";
-    if (strcmp(op->name, "feature_align") == 0)
-        return (const char *[]){ "scale_weight", "scale_bias", "shift_weight", "shift_bias" }[slot & 3];
-    return slot == 0 ? "weight" : slot == 1 ? "bias" : "param";
-}
-
-/* Create an op node on data inputs `ins` with attributes `attr`; infer its
- * shape and create its parameters.  -1 after a located error. */
+/* Create an op node on data inputs `ins` with attributes `attr` (the
+ * graph primitive, kd_graph_add_op_at, placed in the model being built,
+ * located at `at`, parameters named under the frame's path); -1 after a
+ * located error. */
 static int32_t add_op(cc *C, frame *F, const kdr_node *at, const kd_op_def *op,
                       const int32_t *ins, int ndata, const kd_attr_val *attr, const char *label)
 {
-    if (ndata < op->min_inputs || ndata > op->max_inputs) {
-        err(C, at, "%s takes %d to %d tensor inputs, got %d", label, op->min_inputs,
-            op->max_inputs, ndata);
-        return -1;
-    }
-    if (ndata + op->nparams > KD_MAXIN) {
-        err(C, at, "%s: too many inputs", label);
-        return -1;
-    }
-    kd_op_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    kd_attr_val av[KD_MAXATTR];
-    memcpy(av, attr, sizeof av);
-    ctx.attr = av;
-    ctx.nin = ndata + op->nparams;
-    for (int i = 0; i < ndata; i++) ctx.in_shape[i] = C->g->nodes[ins[i]].shape;
-    kd_op_info info;
-    char msg[256] = "";
-    if (kd_op_infer(op, &ctx, &info, msg, sizeof msg) != 0) {
-        err(C, at, "%s", msg[0] ? msg : "invalid input shapes");
-        return -1;
-    }
-    for (int i = 0; i <= ctx.nin; i++) {
-        const kd_shape *sh = i < ctx.nin ? &ctx.in_shape[i] : &ctx.out_shape;
-        if (sh->ndim <= 0) continue;
-        int64_t numel = 1;
-        for (int k = 0; k < sh->ndim; k++) {
-            if (sh->dims[k] < 0 || (sh->dims[k] > 0 && numel > MAX_NUMEL / sh->dims[k])) {
-                numel = MAX_NUMEL + 1;
-                break;
-            }
-            numel *= sh->dims[k];
-        }
-        if (numel > MAX_NUMEL) {
-            char sb[128];
-            err(C, at, "%s: a tensor of shape %s is too large (at most 2^31 elements)", label,
-                kd_shape_str(sh, sb, sizeof sb));
-            return -1;
-        }
-    }
-    int32_t id = new_node(C);
-    if (id < 0) {
-        err(C, at, "the model has more than %d operations", MAX_NODES);
-        return -1;
-    }
-    kd_node *n = &C->g->nodes[id];
-    n->kind = KD_NODE_OP;
-    n->op = op;
-    memcpy(n->attr, av, sizeof av);
-    n->ndata = ndata;
-    n->shape = ctx.out_shape;
-    n->info = info;
-    n->label = label;
-    n->beg = at->beg;
-    n->end = at->end;
-    for (int i = 0; i < ctx.nin; i++) n->in_shape[i] = ctx.in_shape[i];
-    for (int i = 0; i < ndata; i++) n->in[i] = ins[i];
-    if (op->nparams > 0) {
-        const char *base = str(C, "%s.%s%d", F->path, op->alias ? op->alias : op->name,
-                               next_count(C, F, op->name));
-        for (int s = 0; s < op->nparams; s++) {
-            int slot = ndata + s;
-            if (ctx.in_shape[slot].ndim == KD_ABSENT) { C->g->nodes[id].in[slot] = -1; continue; }
-            int32_t pid = new_param(C, str(C, "%s.%s", base, slot_name(op, s)),
-                                    ctx.in_shape[slot], info.init[slot],
-                                    strcmp(op->name, "aggregate") == 0 ||
-                                    strcmp(op->name, "choice") == 0);
-            C->g->nodes[id].in[slot] = pid;
-        }
-        /* MACs of the layers that dominate: conv and linear */
-        n = &C->g->nodes[id];
-        if (strcmp(op->name, "conv2d") == 0 || strcmp(op->name, "linear") == 0 ||
-            strcmp(op->name, "conv1d") == 0) {
-            const kd_shape *w = &n->in_shape[ndata];
-            int64_t per_out = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
-            n->macs = kd_shape_numel(&n->shape) * per_out;
-        } else if (strcmp(op->name, "feature_align") == 0) {   /* two 1x1 convs, the product */
-            n->macs = kd_shape_numel(&n->shape) * (2 * n->in_shape[ndata].dims[1] + 1);
-        } else if (strcmp(op->name, "deconv") == 0) {
-            /* w [C, F, K, K]: every input value meets F K K weights */
-            const kd_shape *w = &n->in_shape[ndata];
-            int64_t per_in = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
-            n->macs = kd_shape_numel(&n->in_shape[0]) * per_in;
-        }
-    }
+    kd_op_site site = {
+        .model = C->model, .unit = C->unit, .beg = at->beg, .end = at->end, .label = label,
+        .max_nodes = MAX_NODES, .max_numel = MAX_NUMEL,
+    };
+    if (op->nparams > 0)   /* "m.block[2,1].conv1": the op's spelling, counted per frame */
+        site.param_base = str(C, "%s.%s%d", F->path, op->alias ? op->alias : op->name,
+                              next_count(C, F, op->name));
+    char msg[512];
+    int32_t id = kd_graph_add_op_at(C->g, op, ins, ndata, attr, &site, msg, sizeof msg);
+    if (id < 0) err(C, at, "%s", msg);
     return id;
 }
 
@@ -456,15 +352,18 @@ static kv index_star(cc *C, frame *F, const kdr_node *e, const char *base)
 
 /* ---- tensor arithmetic ------------------------------------------------------ */
 
+/* An op kdrun inserts (add, sub, mul, scale, zero) with its defaults and
+ * at most one attribute set as is (attr NULL: none). */
 static int32_t op_simple(cc *C, frame *F, const kdr_node *at, const char *opname,
-                         const int32_t *ins, int n, double scale)
+                         const int32_t *ins, int n, const char *attr, double x)
 {
     const kd_op_def *op = kd_op_find(opname);
     if (!op) { unsupported(C, "op '%s' is not in this build yet", opname); return -1; }
     kd_attr_val av[KD_MAXATTR];
     memset(av, 0, sizeof av);
     kd_attrs_default(op, av);
-    if (strcmp(opname, "scale") == 0) av[0].num = scale;
+    int ai = attr ? kd_attr_index(op, attr) : -1;
+    if (ai >= 0) av[ai].num = x;
     return add_op(C, F, at, op, ins, n, av, opname);
 }
 
@@ -520,7 +419,7 @@ static kv arith(cc *C, frame *F, const kdr_node *e, kv a, kv b)
                 kd_shape_str(sa, b1, sizeof b1), kd_shape_str(sb, b2, sizeof b2));
             return kv_none();
         }
-        int32_t t = op_simple(C, F, e, op == '+' ? "add" : op == '-' ? "sub" : "mul", ins, 2, 0);
+        int32_t t = op_simple(C, F, e, op == '+' ? "add" : op == '-' ? "sub" : "mul", ins, 2, NULL, 0);
         return t < 0 ? kv_none() : kv_tensor(t);
     }
     if ((a.k == KV_TENSOR && (b.k == KV_NUM)) || (a.k == KV_NUM && b.k == KV_TENSOR)) {
@@ -531,7 +430,7 @@ static kv arith(cc *C, frame *F, const kdr_node *e, kv a, kv b)
                 if (s == 0) { err(C, e, "division by zero"); return kv_none(); }
                 s = 1 / s;
             }
-            int32_t r = op_simple(C, F, e, "scale", &t.t, 1, s);
+            int32_t r = op_simple(C, F, e, "scale", &t.t, 1, "s", s);
             return r < 0 ? kv_none() : kv_tensor(r);
         }
     }
@@ -818,8 +717,8 @@ static kv apply_model(cc *C, frame *F, const kdr_node *e, const kdr_node *decl, 
     C->model = saved_model;
     if (STOP(C)) return kv_none();
     if (out.k != KV_TENSOR) { err(C, e, "model '%s' gives no tensor", decl->name); return kv_none(); }
-    name_tensor(C, outname, out.t);
-    name_tensor(C, inname, in.t);
+    kd_graph_name(C->g, outname, out.t);
+    kd_graph_name(C->g, inname, in.t);
     return out;
 }
 
@@ -958,7 +857,7 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
         if (!F->has_input) { err(C, e, "'%s' needs an input", name); return kv_none(); }
         if (strcmp(name, "skip") == 0) return F->input;
         if (strcmp(name, "zero") == 0) {
-            int32_t z = op_simple(C, F, e, "zero", &F->input.t, 1, 0);
+            int32_t z = op_simple(C, F, e, "zero", &F->input.t, 1, NULL, 0);
             return z < 0 ? kv_none() : kv_tensor(z);
         }
         unsupported(C, "'%s' is not in this build yet", name);
@@ -1299,7 +1198,7 @@ static kv eval(cc *C, frame *F, const kdr_node *e, const char *hint)
         if (e->op == KDR_OP_NOT) return (kv){ .k = KV_BOOL, .num = !truthy(C, e->a, a) };
         if (a.k == KV_NUM) return kv_num(-a.num);
         if (a.k == KV_TENSOR) {
-            int32_t t = op_simple(C, F, e, "scale", &a.t, 1, -1.0);
+            int32_t t = op_simple(C, F, e, "scale", &a.t, 1, "s", -1.0);
             return t < 0 ? kv_none() : kv_tensor(t);
         }
         err(C, e, "cannot negate %s", kind_name(a.k));
@@ -1445,7 +1344,7 @@ static void exec_stmts(cc *C, frame *F, const kdr_node *s)
             if (STOP(C)) return;
             set_var(C, F, key, v);
             F->last = v;
-            if (v.k == KV_TENSOR) name_tensor(C, str(C, "%s.%s", F->path, key), v.t);
+            if (v.k == KV_TENSOR) kd_graph_name(C->g, str(C, "%s.%s", F->path, key), v.t);
             break;
         }
         case KDR_OUT: {
@@ -1539,7 +1438,7 @@ int kd_compile_model(kd_graph *g, const kdr_program *p, const kdr_node *decl,
         return -2;
     }
     if (C.failed || out.k != KV_TENSOR) return -1;
-    name_tensor(&C, str(&C, "%s.out", decl->name), out.t);
+    kd_graph_name(g, str(&C, "%s.out", decl->name), out.t);
     return C.model;
 }
 
@@ -1573,40 +1472,6 @@ int32_t kd_compile_expr(kd_graph *g, const kdr_program *p, const kdr_unit *unit,
     return v.t;
 }
 
-int32_t kd_graph_add_input(kd_graph *g, const char *name, kd_shape shape)
-{
-    cc C;
-    memset(&C, 0, sizeof C);
-    C.g = g;
-    C.model = -1;
-    int32_t id = new_node(&C);
-    if (id < 0) return -1;
-    kd_node *n = &g->nodes[id];
-    n->kind = KD_NODE_INPUT;
-    n->shape = shape;
-    n->label = "input";
-    n->name = kdr_arena_intern(g->arena, name, strlen(name));
-    name_tensor(&C, n->name, id);
-    return id;
-}
-
-int32_t kd_graph_add_const(kd_graph *g, const char *name, const float *v, int64_t n, int scalar)
-{
-    if (g->nconsts == (int)(sizeof g->consts / sizeof g->consts[0]) || n < 1 || (scalar && n != 1))
-        return -1;
-    float *copy = kdr_arena_alloc(g->arena, (size_t)n * sizeof *copy);
-    if (!copy) return -1;
-    memcpy(copy, v, (size_t)n * sizeof *copy);
-    int32_t id = kd_graph_add_input(g, name, scalar ? kd_shape_make(0, NULL) : kd_shape_make(1, &n));
-    if (id < 0) return -1;
-    g->nodes[id].label = "constant";
-    g->consts[g->nconsts].node = id;
-    g->consts[g->nconsts].v = copy;
-    g->consts[g->nconsts].n = n;
-    g->nconsts++;
-    return id;
-}
-
 /* ---- ops2 block: cost(model, target: params|macs) ------------------------------
  *
  * The expected size of a searched model under its architecture weights.
@@ -1621,14 +1486,10 @@ int32_t kd_graph_add_const(kd_graph *g, const char *name, const float *v, int64_
  * summed.  Nested mixtures: an inner candidate is weighted by its own
  * mixture's weights only (the outer weight is not multiplied in). */
 
-static int is_mixture(const kd_node *n)
-{
-    return n->kind == KD_NODE_OP && (strcmp(n->op->name, "aggregate") == 0 ||
-                                     strcmp(n->op->name, "choice") == 0);
-}
+static int is_mixture(const kd_node *n) { return n->kind == KD_NODE_OP && n->op->mixture; }
 
 /* the first data input that is a candidate (choice: after its temperature) */
-static int mix_first(const kd_node *n) { return strcmp(n->op->name, "choice") == 0; }
+static int mix_first(const kd_node *n) { return n->op->first_candidate; }
 
 /* owner labels: -2 unset, -1 the fixed part, else a candidate index
  * (cand_mix[l] = its mixture's node, whose own owner is its parent) */
@@ -1736,33 +1597,15 @@ static kv call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b)
             goto done;
         }
         /* a cost node whose parameter is the mixture's alpha (shared, not new) */
-        kd_op_ctx ctx;
-        memset(&ctx, 0, sizeof ctx);
-        ctx.attr = av;
-        ctx.nin = 2;
-        ctx.in_shape[0] = g->nodes[t].shape;
-        kd_op_info info;
-        if (kd_op_infer(op, &ctx, &info, msg, sizeof msg)) { err(C, e, "%s", msg); goto done; }
-        int32_t id = new_node(C);
-        if (id < 0) { err(C, e, "the model has more than %d operations", MAX_NODES); goto done; }
-        kd_node *n = &g->nodes[id];
-        n->kind = KD_NODE_OP;
-        n->op = op;
-        memcpy(n->attr, av, sizeof av);
-        n->ndata = 1;
-        n->shape = ctx.out_shape;
-        n->info = info;
-        n->label = "cost";
-        n->beg = e->beg;
-        n->end = e->end;
-        n->in[0] = t;
-        n->in_shape[0] = ctx.in_shape[0];
-        n->in[1] = g->nodes[i].in[g->nodes[i].ndata];
-        n->in_shape[1] = ctx.in_shape[1];
+        int32_t alpha = g->nodes[i].in[g->nodes[i].ndata];
+        kd_op_site site = { .model = C->model, .unit = C->unit, .beg = e->beg, .end = e->end,
+                            .label = "cost", .params = &alpha, .max_nodes = MAX_NODES };
+        int32_t id = kd_graph_add_op_at(g, op, &t, 1, av, &site, msg, sizeof msg);
+        if (id < 0) { err(C, e, "%s", msg); goto done; }
         if (acc < 0) acc = id;
         else {
             int32_t two[2] = { acc, id };
-            acc = op_simple(C, F, e, "add", two, 2, 0);
+            acc = op_simple(C, F, e, "add", two, 2, NULL, 0);
             if (acc < 0) goto done;
         }
     }
