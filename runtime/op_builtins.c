@@ -119,7 +119,8 @@ static int build(kd_recipe_op *r, const kd_op_def *op, const kd_sugar *sg)
         case KD_ATTR_ENUM: p->kind = KDR_A_SYM; break;
         case KD_ATTR_INTS: p->kind = KDR_A_LIST; break;
         }
-        if (s->type == KD_ATTR_INT || s->type == KD_ATTR_FLOAT) {
+        if (s->type == KD_ATTR_INT || s->type == KD_ATTR_FLOAT || s->type == KD_ATTR_INTS) {
+            /* (a list: each element; lang/ checks a list's range per element) */
             p->range = KDR_R_LO | KDR_R_HI;
             p->lo = s->min;
             p->hi = s->max;
