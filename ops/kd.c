@@ -37,7 +37,7 @@ static const kd_input_spec inputs[] = {
 
 const kd_op_def kd_op_kd = {
     .name = "kd", .min_inputs = 2, .max_inputs = 2, .nograd = 1u << 1,
-    .attrs = attrs, .infer = infer, .workspace = kl_workspace,
+    .attrs = attrs, .infer = infer, .workspace = kd_rows_workspace,
     .forward = forward, .backward = backward,
     .use = KD_USE_LOSS,
     .doc = "Hinton KD: T^2 * KL(softmax(teacher/T) || softmax(student/T))",

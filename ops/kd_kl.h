@@ -22,9 +22,21 @@ static inline int kl_infer_as(kd_op_ctx *c, const char *op, char *err, size_t n)
     return 0;
 }
 
-static inline size_t kl_workspace(const kd_op_ctx *c)
+/* the maxima of s/T and t/T over a row (m*), and the sums of exp(x/T - m*) */
+static inline void kl_row_sums(const float *s, const float *t, int64_t K, double T,
+                               double *ms, double *mt, double *ss, double *st)
 {
-    return sizeof(double) * (size_t)c->in_shape[0].dims[0];
+    double a = s[0] / T, b = t[0] / T;
+    for (int64_t k = 1; k < K; k++) {
+        a = s[k] / T > a ? s[k] / T : a;
+        b = t[k] / T > b ? t[k] / T : b;
+    }
+    double x = 0, y = 0;
+    for (int64_t k = 0; k < K; k++) {
+        x += exp(s[k] / T - a);
+        y += exp(t[k] / T - b);
+    }
+    *ms = a, *mt = b, *ss = x, *st = y;
 }
 
 /* out = scale * (sum over rows of KL(pt || ps)) / N */
@@ -37,16 +49,8 @@ static inline void kl_forward_scaled(kd_op_ctx *c, double T, double scale)
         const float *s = c->in[0] + i * K, *t = c->in[1] + i * K;
         double acc = 0;
         /* two passes of K each, no scratch: compute both log-sum-exps first */
-        double ms = s[0] / T, mt = t[0] / T;
-        for (int64_t k = 1; k < K; k++) {
-            ms = s[k] / T > ms ? s[k] / T : ms;
-            mt = t[k] / T > mt ? t[k] / T : mt;
-        }
-        double ss = 0, st = 0;
-        for (int64_t k = 0; k < K; k++) {
-            ss += exp(s[k] / T - ms);
-            st += exp(t[k] / T - mt);
-        }
+        double ms, mt, ss, st;
+        kl_row_sums(s, t, K, T, &ms, &mt, &ss, &st);
         double ls = log(ss) + ms, lt = log(st) + mt;
         for (int64_t k = 0; k < K; k++) {
             double lpt = t[k] / T - lt, lps = s[k] / T - ls;
@@ -69,16 +73,8 @@ static inline void kl_backward_scaled(kd_op_ctx *c, double T, double k)
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && N * K > KD_OMP_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *s = c->in[0] + i * K, *t = c->in[1] + i * K;
-        double ms = s[0] / T, mt = t[0] / T;
-        for (int64_t j = 1; j < K; j++) {
-            ms = s[j] / T > ms ? s[j] / T : ms;
-            mt = t[j] / T > mt ? t[j] / T : mt;
-        }
-        double ss = 0, st = 0;
-        for (int64_t j = 0; j < K; j++) {
-            ss += exp(s[j] / T - ms);
-            st += exp(t[j] / T - mt);
-        }
+        double ms, mt, ss, st;
+        kl_row_sums(s, t, K, T, &ms, &mt, &ss, &st);
         for (int64_t j = 0; j < K; j++) {
             double ps = exp(s[j] / T - ms) / ss, pt = exp(t[j] / T - mt) / st;
             ds[i * K + j] += (float)(k * (ps - pt));
