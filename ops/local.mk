@@ -58,6 +58,7 @@ OPS_KERNELS += ops/upsample.c
 OPS_KERNELS += ops/matmul.c
 OPS_KERNELS += ops/embedding.c
 OPS_KERNELS += ops/layernorm.c
+OPS_KERNELS += ops/dkd.c
 OPS_HDRS = ops/kd_op.h ops/kd_ops_util.h ops/kd_unary.h ops/kd_loss.h \
 	ops/kd_pool.h ops/kd_softmax.h ops/kd_kl.h ops/kd_gemm.h ops/kd_mix.h \
 	ops/kd_sgemm_small.h ops/kd_gan.h
