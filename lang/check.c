@@ -26,6 +26,7 @@
 #include "kdr.h"
 #include "builtins.h"
 #include "settings.h"
+#include "consteval.h"
 
 /* ---- kinds of values, as far as they are known without tensors -------- */
 enum {
@@ -263,43 +264,23 @@ static void suggest_all(const chk *c, sugg *s, const char *want, unsigned ctx)
 
 /* ---- constants ----------------------------------------------------------- */
 
-/* 1 and *out when n is a constant number (literals, lets, arithmetic). */
-static int cval(const chk *c, const kdr_node *n, double *out, int depth)
+/* names bound around the expression being checked: loop variables and
+ * the locals and parameters of a net have no value before the run */
+static int bound_here(void *ctx, const kdr_node *id, kdr_cval *out)
 {
-    double x, y;
-    if (!n || depth > 32)
-        return 0;
-    switch (n->kind) {
-    case KDR_NUM:
-    case KDR_BOOL:
-        *out = n->num;
-        return 1;
-    case KDR_UNARY:
-        if (n->op == '-' && cval(c, n->a, &x, depth + 1)) { *out = -x; return 1; }
-        return 0;
-    case KDR_BINARY:
-        if (!cval(c, n->a, &x, depth + 1) || !cval(c, n->b, &y, depth + 1))
-            return 0;
-        switch (n->op) {
-        case '+': *out = x + y; return 1;
-        case '-': *out = x - y; return 1;
-        case '*': *out = x * y; return 1;
-        case '/': if (y == 0) return 0; *out = x / y; return 1;
-        case '%': if (y == 0) return 0; *out = fmod(x, y); return 1;
-        case '^': *out = pow(x, y); return isfinite(*out);
-        default: return 0;
-        }
-    case KDR_IDENT: {
-        if (is_scoped(c, n->name))
-            return 0;
-        const sym *s = find_sym(c, n->name);
-        if (s && s->k == S_LET)
-            return cval(c, s->node->a, out, depth + 1);
-        return 0;
-    }
-    default:
-        return 0;
-    }
+    chk *c = ctx;
+    (void)out;
+    return id->name && (is_scoped(c, id->name) || find_var(c, id->name)) ? -1 : 0;
+}
+
+/* 1 and *out when n is a constant number (lang/consteval.c) */
+static int cval(chk *c, const kdr_node *n, double *out)
+{
+    kdr_consteval ev;
+    kdr_consteval_init(&ev, c->p, NULL, 0);
+    ev.bound = bound_here;
+    ev.ctx = c;
+    return kdr_const_num(&ev, c->u, n, out) == KDR_CE_OK;
 }
 
 static void fmt_num(char *buf, size_t n, double v)
@@ -665,7 +646,7 @@ static ty ex(chk *c, const kdr_node *n, unsigned ctx)
                 return T(V_CALL);
             }
             double k;
-            if (!cval(c, n->b, &k, 0))
+            if (!cval(c, n->b, &k))
                 err(c, n->b, "the k of '%s@k' must be a constant", b->name);
             else if (k < 1 || k != floor(k)) {
                 fmt_num(b2, sizeof b2, k);
@@ -759,7 +740,7 @@ static ty ex(chk *c, const kdr_node *n, unsigned ctx)
         if (cnt.k != V_NUM && cnt.k != V_ANY)
             err(c, n->a, "the count of 'repeat' must be a number, got %s", kind_desc(cnt, b1, sizeof b1));
         double v;
-        if (cval(c, n->a, &v, 0) && (v < 0 || v != floor(v))) {
+        if (cval(c, n->a, &v) && (v < 0 || v != floor(v))) {
             fmt_num(b2, sizeof b2, v);
             err(c, n->a, "the count of 'repeat' must be a non-negative integer, got %s", b2);
         }
@@ -1013,7 +994,7 @@ static void check_arg_value(chk *c, const kdr_builtin *b, const kdr_argspec *sp,
     }
     if (sp->kind == KDR_A_NUM || sp->kind == KDR_A_INT) {
         double v;
-        if (!cval(c, e, &v, 0))
+        if (!cval(c, e, &v))
             return;
         fmt_num(b2, sizeof b2, v);
         if (sp->kind == KDR_A_INT && v != floor(v)) {
@@ -1444,7 +1425,7 @@ static void check_int_value(chk *c, const kdr_node *e, const char *word, double 
         return;
     }
     double v;
-    if (!cval(c, e, &v, 0))
+    if (!cval(c, e, &v))
         return;
     fmt_num(b2, sizeof b2, v);
     fmt_num(b3, sizeof b3, min);
@@ -1579,7 +1560,7 @@ static void check_data(chk *c, const kdr_node *d)
                 ty t = ex(c, s->b, KDR_CTX_MATH);
                 if (t.k != V_NUM && t.k != V_ANY)
                     err(c, s->b, "the holdout size must be a number, got %s", kind_desc(t, b1, sizeof b1));
-                else if (cval(c, s->b, &v, 0) && (v < 1 || v != floor(v))) {
+                else if (cval(c, s->b, &v) && (v < 1 || v != floor(v))) {
                     fmt_num(b1, sizeof b1, v);
                     err(c, s->b, "the holdout size must be a positive integer, got %s", b1);
                 }
@@ -1841,13 +1822,13 @@ static void check_phase(chk *c, pinfo *pi)
                 for (const kdr_node *t = found->node->kids; t; t = t->next)
                     if (t->kind == KDR_SETTING && t->setting == KDR_S_EPOCHS)
                         fe = t;
-                if (cval(c, s->b, &e, 0)) {
+                if (cval(c, s->b, &e)) {
                     fmt_num(b1, sizeof b1, e);
-                    if (fe && cval(c, fe->a, &epochs, 0) && e > epochs) {
+                    if (fe && cval(c, fe->a, &epochs) && e > epochs) {
                         fmt_num(b2, sizeof b2, epochs);
                         err(c, s->b, "epoch %s is past the end of phase '%s', which trains '%s' for %s epochs",
                             b1, found->node->name, id->name, b2);
-                    } else if (ck && ck->a && cval(c, ck->a, &every, 0) && every > 0
+                    } else if (ck && ck->a && cval(c, ck->a, &every) && every > 0
                                && (!ck->extra || strncmp(ck->extra, "epoch", 5) == 0)
                                && fmod(e, every) != 0) {
                         fmt_num(b2, sizeof b2, every);
@@ -1936,7 +1917,7 @@ static void check_phase(chk *c, pinfo *pi)
                 err(c, s->c ? s->c : s, "unknown checkpoint unit '%s' (epoch, epochs, step or steps)", s->extra);
             if (s->b) {
                 double v;
-                if (cval(c, s->b, &v, 0) && (v < 1 || v != floor(v))) {
+                if (cval(c, s->b, &v) && (v < 1 || v != floor(v))) {
                     fmt_num(b1, sizeof b1, v);
                     err(c, s->b, "'keep last N' needs a positive integer, got %s", b1);
                 }
