@@ -186,6 +186,11 @@ int kdr_check(kdr_program *p, kdr_override *ov, size_t nov, kdr_diag *d)
                     ck_err(&c, s->a, "a sweep needs a list or a range of values, got %s", ck_kind_desc(t, b1, sizeof b1));
                 else if (s->a && s->a->kind == KDR_LIST && !s->a->kids)
                     ck_err(&c, s->a, "sweep '%s' has no values", s->name);
+                else if (s->a && s->a->kind != KDR_LIST
+                         && !(s->a->kind == KDR_BINARY && s->a->op == KDR_OP_RANGE))
+                    /* the sweep driver reads the values where they are written */
+                    ck_err(&c, s->a, "the values of sweep '%s' must be written in the sweep, as [a, b, ...] or a..b",
+                           s->name);
                 break;
             }
             case KDR_DATA: ck_data(&c, s); break;
@@ -221,5 +226,6 @@ int kdr_check(kdr_program *p, kdr_override *ov, size_t nov, kdr_diag *d)
     free(c.vars);
     free(c.scoped);
     free(c.setv);
+    free(c.bad_const);
     return d->errors > errors0 || d->truncated ? 1 : 0;
 }

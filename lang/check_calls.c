@@ -76,6 +76,27 @@ ty ck_tcall(chk *c, const kdr_node *n, const kdr_node *net, unsigned ctx, int om
     return r;
 }
 
+/* v, the value of e, against the range of its argument spec */
+static void range_check(chk *c, const kdr_builtin *b, const kdr_argspec *sp, const kdr_node *e, double v,
+                        const char *each)
+{
+    char b2[64];
+    ck_fmt_num(b2, sizeof b2, v);
+    int lo_bad = (sp->range & KDR_R_LO) && ((sp->range & KDR_R_LO_OPEN) ? !(v > sp->lo) : !(v >= sp->lo));
+    int hi_bad = (sp->range & KDR_R_HI) && ((sp->range & KDR_R_HI_OPEN) ? !(v < sp->hi) : !(v <= sp->hi));
+    if (lo_bad || hi_bad) {
+        char lo[32], hi[32];
+        ck_fmt_num(lo, sizeof lo, sp->lo);
+        ck_fmt_num(hi, sizeof hi, sp->hi);
+        if ((sp->range & KDR_R_HI) && (sp->range & KDR_R_LO))
+            ck_err(c, e, "%s'%s' of '%s' must be in %s%s, %s%s, got %s", each, sp->name, b->name, "[", lo, hi,
+                   (sp->range & KDR_R_HI_OPEN) ? ")" : "]", b2);
+        else
+            ck_err(c, e, "%s'%s' of '%s' must be %s %s, got %s", each, sp->name, b->name,
+                   (sp->range & KDR_R_LO_OPEN) ? ">" : ">=", lo, b2);
+    }
+}
+
 /* check one argument against its spec */
 void ck_arg_value(chk *c, const kdr_builtin *b, const kdr_argspec *sp,
                   const kdr_node *e, unsigned ctx)
@@ -238,18 +259,24 @@ void ck_arg_value(chk *c, const kdr_builtin *b, const kdr_argspec *sp,
             ck_err(c, e, "'%s' of '%s' must be an integer, got %s", sp->name, b->name, b2);
             return;
         }
-        int lo_bad = (sp->range & KDR_R_LO) && ((sp->range & KDR_R_LO_OPEN) ? !(v > sp->lo) : !(v >= sp->lo));
-        int hi_bad = (sp->range & KDR_R_HI) && ((sp->range & KDR_R_HI_OPEN) ? !(v < sp->hi) : !(v <= sp->hi));
-        if (lo_bad || hi_bad) {
-            char lo[32], hi[32];
-            ck_fmt_num(lo, sizeof lo, sp->lo);
-            ck_fmt_num(hi, sizeof hi, sp->hi);
-            if ((sp->range & KDR_R_HI) && (sp->range & KDR_R_LO))
-                ck_err(c, e, "'%s' of '%s' must be in %s%s, %s%s, got %s", sp->name, b->name, "[", lo, hi,
-                    (sp->range & KDR_R_HI_OPEN) ? ")" : "]", b2);
-            else
-                ck_err(c, e, "'%s' of '%s' must be %s %s, got %s", sp->name, b->name,
-                    (sp->range & KDR_R_LO_OPEN) ? ">" : ">=", lo, b2);
+        range_check(c, b, sp, e, v, "");
+        return;
+    }
+    if (sp->kind == KDR_A_LIST && sp->range) {
+        /* a range on a list argument holds for each element: betas of adam */
+        kdr_consteval ev;
+        kdr_cval l;
+        kdr_consteval_init(&ev, c->p, NULL, 0);
+        if (kdr_const_eval(&ev, c->u, e, &l) != KDR_CE_OK || l.kind != KDR_CV_LIST || l.node->kind != KDR_LIST)
+            return;
+        const kdr_unit *saved = c->u;
+        for (const kdr_node *k = l.node->kids; k; k = k->next) {
+            double v;
+            if (ck_cval_in(c, l.unit, k, &v)) {
+                c->u = l.unit;
+                range_check(c, b, sp, k, v, "each of ");
+                c->u = saved;
+            }
         }
     }
 }

@@ -248,8 +248,11 @@ ty ck_ex(chk *c, const kdr_node *n, unsigned ctx)
             return ck_ty(V_BOOL);
         if (a.k == V_TENSOR || b.k == V_TENSOR)
             return ck_ty(V_TENSOR);
-        if (a.k == V_NUM && b.k == V_NUM)
+        if (a.k == V_NUM && b.k == V_NUM) {
+            double v;
+            ck_cval(c, n, &v);       /* says what is wrong with 1/0, 10^400 */
             return ck_ty(V_NUM);
+        }
         (void)b2;
         return ck_ty(V_ANY);
     }

@@ -74,6 +74,8 @@ typedef struct chk {
     size_t nsetv, csetv;
     const char *set_key;
     int bad_value;
+    /* constants already reported wrong (1/0 ...), so that each is said once */
+    const kdr_node **bad_const; size_t nbad_const, cbad_const;
 } chk;
 
 #define NET_CTX (KDR_CTX_NET | KDR_CTX_SHAPE | KDR_CTX_SEARCH | KDR_CTX_MATH | KDR_CTX_VALUE)
@@ -110,6 +112,7 @@ local *ck_find_var(chk *c, const char *name);
 int ck_is_scoped(const chk *c, const char *name);
 void ck_suggest_all(const chk *c, sugg *s, const char *want, unsigned ctx);
 int ck_cval(chk *c, const kdr_node *n, double *out);
+int ck_cval_in(chk *c, const kdr_unit *u, const kdr_node *n, double *out);
 void ck_fmt_num(char *buf, size_t n, double v);
 void ck_add_name(const char ***arr, size_t *n, size_t *cap, const kdr_node ***nodes,
                  const char *name, const kdr_node *at);

@@ -77,14 +77,32 @@ static int bound_here(void *ctx, const kdr_node *id, kdr_cval *out)
     return id->name && (ck_is_scoped(c, id->name) || ck_find_var(c, id->name)) ? -1 : 0;
 }
 
-/* 1 and *out when n is a constant number (lang/consteval.c) */
-int ck_cval(chk *c, const kdr_node *n, double *out)
+/* 1 and *out when n, written in unit u, is a constant number
+ * (lang/consteval.c).  A constant that is wrong (1/0, 10^400, a let of
+ * itself) is reported where it is wrong, once. */
+int ck_cval_in(chk *c, const kdr_unit *u, const kdr_node *n, double *out)
 {
     kdr_consteval ev;
     kdr_consteval_init(&ev, c->p, NULL, 0);
     ev.bound = bound_here;
     ev.ctx = c;
-    return kdr_const_num(&ev, c->u, n, out) == KDR_CE_OK;
+    kdr_ce_status st = kdr_const_num(&ev, u, n, out);
+    if (st == KDR_CE_ERROR && ev.err_at) {
+        for (size_t i = 0; i < c->nbad_const; i++)
+            if (c->bad_const[i] == ev.err_at)
+                return 0;
+        PUSH(c->bad_const, c->nbad_const, c->cbad_const, ev.err_at);
+        const kdr_unit *saved = c->u;
+        c->u = ev.err_unit ? ev.err_unit : u;
+        ck_err(c, ev.err_at, "%s", ev.err_msg);
+        c->u = saved;
+    }
+    return st == KDR_CE_OK;
+}
+
+int ck_cval(chk *c, const kdr_node *n, double *out)
+{
+    return ck_cval_in(c, c->u, n, out);
 }
 
 void ck_fmt_num(char *buf, size_t n, double v)

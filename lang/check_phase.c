@@ -115,11 +115,11 @@ void ck_phase(chk *c, pinfo *pi)
                         fe = t;
                 if (ck_cval(c, s->b, &e)) {
                     ck_fmt_num(b1, sizeof b1, e);
-                    if (fe && ck_cval(c, fe->a, &epochs) && e > epochs) {
+                    if (fe && ck_cval_in(c, found->u, fe->a, &epochs) && e > epochs) {
                         ck_fmt_num(b2, sizeof b2, epochs);
                         ck_err(c, s->b, "epoch %s is past the end of phase '%s', which trains '%s' for %s epochs",
                             b1, found->node->name, id->name, b2);
-                    } else if (ck && ck->a && ck_cval(c, ck->a, &every) && every > 0
+                    } else if (ck && ck->a && ck_cval_in(c, found->u, ck->a, &every) && every > 0
                                && (!ck->extra || strncmp(ck->extra, "epoch", 5) == 0)
                                && fmod(e, every) != 0) {
                         ck_fmt_num(b2, sizeof b2, every);

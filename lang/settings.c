@@ -10,6 +10,7 @@
 #include "settings.h"
 
 #define ANY_INT 1e12   /* the largest whole number a setting may hold */
+#define MAX_BATCH 1048576.0   /* 2^20 samples a step: past any memory the runtime could get */
 
 static const kdr_setting_info table[KDR_S_COUNT] = {
     [KDR_S_SPLIT_TRAIN] = { KDR_S_SPLIT_TRAIN, "train", KDR_BLK_DATA, KDR_SV_STR, 0, 0, NULL, 0, NULL,
@@ -30,7 +31,7 @@ static const kdr_setting_info table[KDR_S_COUNT] = {
                         "a frozen teacher, an early-stopped one, or a pool followed anchor by anchor" },
     [KDR_S_EPOCHS] = { KDR_S_EPOCHS, "epochs", KDR_BLK_PHASE, KDR_SV_INT, 1, ANY_INT, "positive", 1, "1",
                        "passes over the training data" },
-    [KDR_S_BATCH] = { KDR_S_BATCH, "batch", KDR_BLK_PHASE, KDR_SV_INT, 1, ANY_INT, "positive", 1, "128",
+    [KDR_S_BATCH] = { KDR_S_BATCH, "batch", KDR_BLK_PHASE, KDR_SV_INT, 1, MAX_BATCH, "positive", 1, "128",
                       "samples per training step" },
     [KDR_S_SEED] = { KDR_S_SEED, "seed", KDR_BLK_PHASE, KDR_SV_INT, 0, ANY_INT, "non-negative", 1, "1",
                      "random seed (without it: --seed, else the recipe's sweep or let named seed, else 1)" },
