@@ -257,8 +257,15 @@ ty ck_ex(chk *c, const kdr_node *n, unsigned ctx)
         return ck_ty(V_ANY);
     }
     case KDR_TERNARY: {
+        /* names are checked in both branches; wrong constants (1/0) only
+         * in a branch that can be taken */
         ck_ex(c, n->a, ctx);
-        ty b = ck_ex(c, n->b, ctx), d = ck_ex(c, n->c, ctx);
+        int cond = ck_cond(c, n->a);
+        c->quiet_const += cond == 0;
+        ty b = ck_ex(c, n->b, ctx);
+        c->quiet_const += (cond == 1) - (cond == 0);
+        ty d = ck_ex(c, n->c, ctx);
+        c->quiet_const -= cond == 1;
         return b.k == d.k ? b : ck_ty(V_ANY);
     }
     case KDR_CALL:
@@ -433,17 +440,25 @@ void ck_stmts(chk *c, const kdr_node *first, unsigned ctx, int net_level)
             break;
         }
         case KDR_IF: {
+            /* as for c ? a : b: no constant errors in a branch never taken */
             const kdr_node *i = s;
+            int taken = 0, quiet = c->quiet_const;
             while (i) {
                 if (i->kind == KDR_IF) {
+                    c->quiet_const = quiet + taken;
                     ck_ex(c, i->a, ctx);
+                    int cond = ck_cond(c, i->a);
+                    c->quiet_const = quiet + (taken || cond == 0);
                     ck_stmts(c, i->kids, ctx, 0);
+                    taken |= cond == 1;
                     i = i->b;
                 } else {
+                    c->quiet_const = quiet + taken;
                     ck_stmts(c, i->kids, ctx, 0);
                     i = NULL;
                 }
             }
+            c->quiet_const = quiet;
             break;
         }
         case KDR_BLOCK:

@@ -76,6 +76,7 @@ typedef struct chk {
     int bad_value;
     /* constants already reported wrong (1/0 ...), so that each is said once */
     const kdr_node **bad_const; size_t nbad_const, cbad_const;
+    int quiet_const;           /* > 0 in a branch a constant condition never takes */
 } chk;
 
 #define NET_CTX (KDR_CTX_NET | KDR_CTX_SHAPE | KDR_CTX_SEARCH | KDR_CTX_MATH | KDR_CTX_VALUE)
@@ -113,6 +114,7 @@ int ck_is_scoped(const chk *c, const char *name);
 void ck_suggest_all(const chk *c, sugg *s, const char *want, unsigned ctx);
 int ck_cval(chk *c, const kdr_node *n, double *out);
 int ck_cval_in(chk *c, const kdr_unit *u, const kdr_node *n, double *out);
+int ck_cond(chk *c, const kdr_node *e);
 void ck_fmt_num(char *buf, size_t n, double v);
 void ck_add_name(const char ***arr, size_t *n, size_t *cap, const kdr_node ***nodes,
                  const char *name, const kdr_node *at);

@@ -87,7 +87,7 @@ int ck_cval_in(chk *c, const kdr_unit *u, const kdr_node *n, double *out)
     ev.bound = bound_here;
     ev.ctx = c;
     kdr_ce_status st = kdr_const_num(&ev, u, n, out);
-    if (st == KDR_CE_ERROR && ev.err_at) {
+    if (st == KDR_CE_ERROR && ev.err_at && !c->quiet_const) {
         for (size_t i = 0; i < c->nbad_const; i++)
             if (c->bad_const[i] == ev.err_at)
                 return 0;
@@ -98,6 +98,19 @@ int ck_cval_in(chk *c, const kdr_unit *u, const kdr_node *n, double *out)
         c->u = saved;
     }
     return st == KDR_CE_OK;
+}
+
+/* a condition: 1 always true, 0 always false, -1 not known before the run */
+int ck_cond(chk *c, const kdr_node *e)
+{
+    kdr_consteval ev;
+    double v;
+    kdr_consteval_init(&ev, c->p, NULL, 0);
+    ev.bound = bound_here;
+    ev.ctx = c;
+    if (kdr_const_num(&ev, c->u, e, &v) != KDR_CE_OK)
+        return -1;
+    return v != 0;
 }
 
 int ck_cval(chk *c, const kdr_node *n, double *out)
