@@ -218,7 +218,16 @@ ty ck_ex(chk *c, const kdr_node *n, unsigned ctx)
             r.ctx = KDR_CTX_METRIC;
             return r;
         }
-        ty a = ck_ex(c, n->a, ctx), b = ck_ex(c, n->b, ctx);
+        ty a = ck_ex(c, n->a, ctx);
+        /* `and`/`or` do not compute their right side when the left decides */
+        int skip = 0;
+        if (n->op == KDR_OP_AND || n->op == KDR_OP_OR) {
+            int cond = ck_cond(c, n->a);
+            skip = cond == (n->op == KDR_OP_OR);
+        }
+        c->quiet_const += skip;
+        ty b = ck_ex(c, n->b, ctx);
+        c->quiet_const -= skip;
         if (n->op == KDR_OP_RANGE) {
             if (a.k != V_NUM && a.k != V_ANY)
                 ck_err(c, n->a, "a range needs numbers, got %s", ck_kind_desc(a, b1, sizeof b1));
