@@ -15,6 +15,8 @@
 #include "consteval.h"
 
 #define MAX_LET_HOPS 64
+#define MAX_DEPTH 2000         /* nesting, across lets: keeps the C stack small */
+#define MAX_STEPS 1000000UL    /* let a2 = a1 + a1, a3 = a2 + a2, ... doubles each time */
 
 static kdr_ce_status fail(kdr_consteval *ev, kdr_ce_status st, const kdr_unit *u, const kdr_node *at,
                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -312,12 +314,26 @@ static kdr_ce_status math_call(kdr_consteval *ev, const kdr_unit *u, const kdr_n
     return KDR_CE_OK;
 }
 
+static kdr_ce_status ev_node(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, kdr_cval *out,
+                             int hops);
+
 static kdr_ce_status ev_expr(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, kdr_cval *out, int hops)
+{
+    if (!e)
+        return fail(ev, KDR_CE_UNKNOWN, u, NULL, "expected a value");
+    if (++ev->steps > MAX_STEPS || ev->depth >= MAX_DEPTH)
+        return fail(ev, KDR_CE_ERROR, u, e, "this constant takes too long to compute (%s)",
+                    ev->depth >= MAX_DEPTH ? "nested too deeply" : "too many steps");
+    ev->depth++;
+    kdr_ce_status st = ev_node(ev, u, e, out, hops);
+    ev->depth--;
+    return st;
+}
+
+static kdr_ce_status ev_node(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, kdr_cval *out, int hops)
 {
     kdr_cval a;
     kdr_ce_status st;
-    if (!e)
-        return fail(ev, KDR_CE_UNKNOWN, u, NULL, "expected a value");
     switch (e->kind) {
     case KDR_NUM:
         *out = num(e->num);
@@ -366,11 +382,15 @@ static kdr_ce_status ev_expr(kdr_consteval *ev, const kdr_unit *u, const kdr_nod
 
 kdr_ce_status kdr_const_eval(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, kdr_cval *out)
 {
+    ev->steps = 0;
+    ev->depth = 0;
     return ev_expr(ev, u, e, out, 0);
 }
 
 kdr_ce_status kdr_const_num(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, double *out)
 {
+    ev->steps = 0;
+    ev->depth = 0;
     kdr_cval v;
     kdr_ce_status st = ev_expr(ev, u, e, &v, 0);
     if (st != KDR_CE_OK)
@@ -400,6 +420,8 @@ kdr_ce_status kdr_const_int(kdr_consteval *ev, const kdr_unit *u, const kdr_node
 kdr_ce_status kdr_const_items(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, kdr_cval *items,
                               size_t max, size_t *n)
 {
+    ev->steps = 0;
+    ev->depth = 0;
     kdr_cval l;
     kdr_ce_status st = ev_expr(ev, u, e, &l, 0);
     *n = 0;
@@ -422,6 +444,8 @@ kdr_ce_status kdr_const_items(kdr_consteval *ev, const kdr_unit *u, const kdr_no
 kdr_ce_status kdr_const_list(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, double *xs,
                              size_t max, size_t *n)
 {
+    ev->steps = 0;
+    ev->depth = 0;
     kdr_cval l;
     kdr_ce_status st = ev_expr(ev, u, e, &l, 0);
     *n = 0;

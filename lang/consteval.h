@@ -66,6 +66,9 @@ typedef struct kdr_consteval {
      * (a loop variable, a net parameter), 0 when it is not bound here. */
     int (*bound)(void *ctx, const kdr_node *ident, kdr_cval *out);
     void *ctx;
+    /* work done by the current call (bounded: see consteval.c) */
+    unsigned long steps;
+    int depth;
     /* the last UNKNOWN or ERROR */
     const kdr_unit *err_unit;
     const kdr_node *err_at;

@@ -674,6 +674,18 @@ static void test_consteval(void)
     CU_ASSERT_EQUAL(n, 3);
     CU_ASSERT_EQUAL(items[1].kind, KDR_CV_NUM);
     fx_free(&f);
+
+    /* a chain of lets that doubles the work at each step ends in an error, not a hang */
+    char src[2048];
+    size_t o = (size_t)snprintf(src, sizeof src, "let a0 = 1\n");
+    for (int i = 1; i <= 40; i++)
+        o += (size_t)snprintf(src + o, sizeof src - o, "let a%d = a%d + a%d\n", i, i - 1, i - 1);
+    fx_run(&f, src, NULL, 0);
+    CU_ASSERT_EQUAL(ce_num(&f, "a10", 0, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 1024, 0);
+    CU_ASSERT_EQUAL(ce_num(&f, "a40", 0, &x, &ev), KDR_CE_ERROR);
+    CU_ASSERT(strstr(ev.err_msg, "too long to compute") != NULL);
+    fx_free(&f);
 }
 
 /* ---- the builtin table -------------------------------------------------------------- */
