@@ -417,6 +417,20 @@ kdr_ce_status kdr_const_int(kdr_consteval *ev, const kdr_unit *u, const kdr_node
     return KDR_CE_OK;
 }
 
+kdr_ce_status kdr_const_len(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, size_t *n)
+{
+    ev->steps = 0;
+    ev->depth = 0;
+    kdr_cval l;
+    kdr_ce_status st = ev_expr(ev, u, e, &l, 0);
+    *n = 0;
+    if (st != KDR_CE_OK)
+        return st;
+    if (l.kind != KDR_CV_LIST)
+        return fail(ev, KDR_CE_UNKNOWN, u, e, "expected a list, got %s", kind_name(l.kind));
+    return count(ev, &l, n, 0);
+}
+
 kdr_ce_status kdr_const_items(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, kdr_cval *items,
                               size_t max, size_t *n)
 {

@@ -84,6 +84,9 @@ kdr_ce_status kdr_const_num(kdr_consteval *ev, const kdr_unit *u, const kdr_node
 /* A whole number in [lo, hi]; outside it is an ERROR ("expected a whole number >= lo, got x"). */
 kdr_ce_status kdr_const_int(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, int64_t lo,
                             double hi, int64_t *out);
+/* The number of elements of a list value ([a, b, ...] or a..b, also
+ * through a `let`), without computing them. */
+kdr_ce_status kdr_const_len(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, size_t *n);
 /* The elements of a list value ([a, b, ...] or a..b with whole-number
  * ends, also through a `let`), each evaluated: up to max into items, their
  * count in *n (more than max is an ERROR; a value that is not a list is

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 #include "kdr.h"
+#include "consteval.h"
 
 /* ---- expressions as text ------------------------------------------------- */
 
@@ -230,24 +231,16 @@ static void templates_in(const kdr_program *p, const kdr_node *n, seen *s, int d
     }
 }
 
-static int count_values(const kdr_program *p, const kdr_node *v, long *out)
+/* the number of values of a sweep: a list, or a range whose ends are constants */
+static int count_values(const kdr_program *p, const kdr_unit *u, const kdr_node *v, long *out)
 {
-    (void)p;
-    if (!v)
+    kdr_consteval ev;
+    size_t n;
+    kdr_consteval_init(&ev, p, NULL, 0);
+    if (!v || kdr_const_len(&ev, u, v, &n) != KDR_CE_OK)
         return 0;
-    if (v->kind == KDR_LIST) {
-        long n = 0;
-        for (const kdr_node *k = v->kids; k; k = k->next) n++;
-        *out = n;
-        return 1;
-    }
-    if (v->kind == KDR_BINARY && v->op == KDR_OP_RANGE && v->a && v->b
-        && v->a->kind == KDR_NUM && v->b->kind == KDR_NUM) {
-        double n = floor(v->b->num) - ceil(v->a->num) + 1;
-        *out = n > 0 ? (long)n : 0;
-        return 1;
-    }
-    return 0;
+    *out = n > 1000000000UL ? 1000000000L : (long)n;
+    return 1;
 }
 
 /* ---- the plan ----------------------------------------------------------------- */
@@ -504,7 +497,7 @@ void kdr_program_print_plan(const kdr_program *p, FILE *o)
             fprintf(o, "  %s in ", s->name);
             pe(o, s->a, 0);
             long n;
-            if (count_values(p, s->a, &n)) {
+            if (count_values(p, u, s->a, &n)) {
                 fprintf(o, "   (%ld value%s)\n", n, n == 1 ? "" : "s");
                 if (runs < 1000000000L) runs *= n;
             } else {

@@ -515,6 +515,22 @@ static void test_plan(void)
     fx_free(&f);
 }
 
+/* a sweep over a range whose end is a let: the plan counts its values */
+static void test_plan_counts_let_range(void)
+{
+    fixture f;
+    fx_run(&f, "let n = 4\nsweep band in 2..n\n", NULL, 0);
+    CU_ASSERT_EQUAL(f.d.errors, 0);
+    char *plan = NULL;
+    size_t len = 0;
+    FILE *o = open_memstream(&plan, &len);
+    kdr_program_print_plan(f.p, o);
+    fclose(o);
+    CU_ASSERT(has(plan, "band in 2..n   (3 values)\n  3 sub-runs\n"));
+    free(plan);
+    fx_free(&f);
+}
+
 /* ---- the settings table ------------------------------------------------------------- */
 
 static void test_settings_table(void)
@@ -669,6 +685,9 @@ static void test_consteval(void)
     CU_ASSERT_DOUBLE_EQUAL(xs[0], 2, 0);
     CU_ASSERT_DOUBLE_EQUAL(xs[2], 4, 0);
     CU_ASSERT_EQUAL(kdr_const_list(&ev, f.p->units[0], let_value(&f, "m"), xs, 2, &n), KDR_CE_ERROR);
+    CU_ASSERT_EQUAL(kdr_const_len(&ev, f.p->units[0], let_value(&f, "m"), &n), KDR_CE_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(kdr_const_len(&ev, f.p->units[0], let_value(&f, "a"), &n), KDR_CE_UNKNOWN);
     kdr_cval items[4];
     CU_ASSERT_EQUAL(kdr_const_items(&ev, f.p->units[0], let_value(&f, "l"), items, 4, &n), KDR_CE_OK);
     CU_ASSERT_EQUAL(n, 3);
@@ -741,6 +760,7 @@ int main(void)
         KD_TEST(test_symbol_accepts_let_and_string),
         KD_TEST(test_let_constant_ranges),
         KD_TEST(test_overrides),
+        KD_TEST(test_plan_counts_let_range),
         KD_TEST(test_settings_table),
         KD_TEST(test_consteval),
         KD_TEST(test_override_checked_like_source),
