@@ -103,7 +103,7 @@ void kdr_ast_dump(const kdr_node *n, FILE *out)
         opt(n->a, out); opt(n->b, out);
         /* checkpoint keeps its route name node in kids; do not repeat it */
         if (!(n->kids && n->name && n->kids->kind == KDR_IDENT && n->kids->name == n->name &&
-              !n->kids->next && n->word[0] == 'c'))
+              !n->kids->next && n->setting == KDR_S_CHECKPOINT))
             dump_list(n->kids, out);
         fputc(')', out); break;
     case KDR_USE: fputs("(use ", out); dump_str(n->str, n->str_len, out); fputc(')', out); break;

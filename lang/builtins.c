@@ -134,10 +134,10 @@ static const kdr_builtin table[] = {
       REQ("lr", KDR_A_NUM, GT(0)), OPT("momentum", KDR_A_NUM, "0", UNIT),
       OPT("weight_decay", KDR_A_NUM, "0", GE(0)), OPT("nesterov", KDR_A_BOOL, "false"), END),
     B("adam", OPTIM, 0, "Adam (L2 weight decay added to the gradient)",
-      OPT("lr", KDR_A_NUM, "1e-3", GT(0)), OPT("betas", KDR_A_LIST, "[0.9, 0.999]"),
+      OPT("lr", KDR_A_NUM, "1e-3", GT(0)), OPT("betas", KDR_A_LIST, "[0.9, 0.999]", UNIT),
       OPT("eps", KDR_A_NUM, "1e-8", GT(0)), OPT("weight_decay", KDR_A_NUM, "0", GE(0)), END),
     B("adamw", OPTIM, 0, "Adam with decoupled weight decay",
-      OPT("lr", KDR_A_NUM, "1e-3", GT(0)), OPT("betas", KDR_A_LIST, "[0.9, 0.999]"),
+      OPT("lr", KDR_A_NUM, "1e-3", GT(0)), OPT("betas", KDR_A_LIST, "[0.9, 0.999]", UNIT),
       OPT("eps", KDR_A_NUM, "1e-8", GT(0)), OPT("weight_decay", KDR_A_NUM, "0.01", GE(0)), END),
 
     /* ---- learning-rate schedules (factor on the optimizer's lr, per epoch) */

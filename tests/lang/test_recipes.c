@@ -192,6 +192,30 @@ static void test_man_lists_every_builtin(void)
     free(man);
 }
 
+/* man/kdr.5's DEFAULTS table has a row "NAME<tab>DEFAULT" for every
+ * setting with a default in lang/settings.c, with the same text. */
+static void test_man_lists_every_default(void)
+{
+    size_t len = 0;
+    char *man = kd_unit_slurp(KD_SRC("man/kdr.5"), &len);
+    CU_ASSERT_FATAL(man != NULL);
+    int n = 0;
+    for (int i = KDR_S_NONE + 1; i < KDR_S_COUNT; i++) {
+        const kdr_setting_info *s = kdr_setting_info_of((kdr_setting)i);
+        if (!s->def)
+            continue;
+        n++;
+        char want[160];
+        snprintf(want, sizeof want, "\n%s\t%s", s->name, s->def);
+        int found = strstr(man, want) != NULL;
+        if (!found)
+            fprintf(stderr, "man/kdr.5 DEFAULTS has no row '%s\t%s'\n", s->name, s->def);
+        CU_ASSERT(found);
+    }
+    CU_ASSERT(n >= 5);
+    free(man);
+}
+
 int main(void)
 {
     if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
@@ -201,6 +225,7 @@ int main(void)
         KD_TEST(test_every_recipe_checks),
         KD_TEST(test_bad_recipe_fails),
         KD_TEST(test_man_lists_every_builtin),
+        KD_TEST(test_man_lists_every_default),
         KD_TEST_END
     };
     int status = kd_unit_main("recipes", tests);
