@@ -2,6 +2,10 @@
  * the one-table summary of `kdrun report RUN_DIR...`, and the tables of a
  * sweep (mean ± std over seeds).
  *
+ * Where each lives: kd_plot_svg in plot_svg.c, kd_report_cmd in
+ * report_load.c, kd_sweep_report in sweep_report.c; the tables both of the
+ * last two print are table.c's (table.h).
+ *
  * Nothing here trains or touches the graph: the inputs are metric rows (as
  * train.c collects them), report.yaml files written by train.c or by
  * kd_sweep_report(), and the final metrics of a sweep's points.

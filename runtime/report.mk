@@ -1,7 +1,11 @@
 ## runtime/report.mk — learning-curve SVG, `kdrun report`, sweep tables
 ## (included by Makefile.am after runtime/local.mk).
 
-runtime_libruntime_a_SOURCES += runtime/report.h runtime/report.c \
+# report.h is the interface of the report rooms: plot_svg.c (curves.svg),
+# sweep_report.c (a sweep's tables, report.yaml, tables.md), report_load.c
+# (`kdrun report`); table.c prints the tables both of the last two show.
+runtime_libruntime_a_SOURCES += runtime/report.h runtime/plot_svg.c \
+	runtime/table.h runtime/table.c runtime/sweep_report.c runtime/report_load.c \
 	runtime/textbuf.h runtime/textbuf.c runtime/yaml_io.h runtime/yaml_io.c
 
 REPORT_TESTS = tests/runtime/test_report

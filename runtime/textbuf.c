@@ -81,6 +81,20 @@ void kd_sb_free(kd_strbuf *b)
     memset(b, 0, sizeof *b);
 }
 
+char *kd_xstrndup(const char *s, size_t max)
+{
+    if (!s) s = "";
+    size_t n = 0;
+    while (n < max && s[n]) n++;
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+char *kd_xstrdup(const char *s) { return kd_xstrndup(s, (size_t)-1); }
+
 void kd_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen) return;

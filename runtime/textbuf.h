@@ -45,6 +45,12 @@ char *kd_sb_take(kd_strbuf *b);
 /* Free the text; b is empty again. */
 void kd_sb_free(kd_strbuf *b);
 
+/* A copy of at most max bytes of s (NULL: of ""), or NULL if out of
+ * memory. */
+char *kd_xstrndup(const char *s, size_t max);
+/* A copy of s (NULL: of ""), or NULL if out of memory. */
+char *kd_xstrdup(const char *s);
+
 /* printf into err (errlen bytes; nothing when err is NULL or errlen 0). */
 void kd_set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
