@@ -132,7 +132,7 @@ static int open_temp(const char *path, char **tmp_out)
             h /= 62;
         }
         tmp[plen + 11] = 0;
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd >= 0) { *tmp_out = tmp; return fd; }
         if (errno != EEXIST) break;
     }
@@ -159,7 +159,7 @@ static char *dir_of(const char *path)
  * process may not open, count as done. */
 static int sync_dir(const char *dir)
 {
-    int fd = open(dir, O_RDONLY);
+    int fd = open(dir, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     int rc = fsync(fd);
     int e = errno;
