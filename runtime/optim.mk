@@ -2,7 +2,8 @@
 ## Makefile.am after runtime/local.mk).
 
 runtime_libruntime_a_SOURCES += runtime/optim.h runtime/optim.c \
-	runtime/schedule.c runtime/safetensors.h runtime/safetensors.c
+	runtime/schedule.c runtime/safetensors.h runtime/safetensors_int.h \
+	runtime/safetensors_json.c runtime/safetensors_read.c runtime/safetensors_write.c
 
 OPTIM_TESTS = tests/runtime/test_optim tests/runtime/test_safetensors
 check_PROGRAMS += $(OPTIM_TESTS)

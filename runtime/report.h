@@ -2,6 +2,10 @@
  * the one-table summary of `kdrun report RUN_DIR...`, and the tables of a
  * sweep (mean ± std over seeds).
  *
+ * Where each lives: kd_plot_svg in plot_svg.c, kd_report_cmd in
+ * report_load.c, kd_sweep_report in sweep_report.c; the tables both of the
+ * last two print are table.c's (table.h).
+ *
  * Nothing here trains or touches the graph: the inputs are metric rows (as
  * train.c collects them), report.yaml files written by train.c or by
  * kd_sweep_report(), and the final metrics of a sweep's points.
@@ -74,8 +78,8 @@ typedef struct kd_table_spec {
 } kd_table_spec;
 
 /* Writes DIR/report.yaml (recipe, variables, every point, every table with
- * its cells) and DIR/tables.md (GitHub Markdown), each atomically (x.tmp,
- * fsync, rename), and prints the tables to term (NULL: print nothing).
+ * its cells) and DIR/tables.md (GitHub Markdown), each atomically (textbuf.h:
+ * kd_write_atomic), and prints the tables to term (NULL: print nothing).
  * A cell is mean ± std (sample std, n-1; the mean alone when n = 1) over the
  * points with status "ok" that match its row/col values and have the key;
  * "(n=K)" follows when fewer than all matching points count; "—" when none.

@@ -21,6 +21,9 @@
  * "PATH: what is wrong" in the kdr_diag; kdrun reads only F32 tensors
  * (other dtypes are named in the error).  Unknown fields of a tensor entry
  * are ignored, as the reference implementation does.
+ *
+ * Reading is safetensors_read.c (with the header parser in
+ * safetensors_json.c), writing safetensors_write.c.
  */
 #ifndef KD_SAFETENSORS_H
 #define KD_SAFETENSORS_H
