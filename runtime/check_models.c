@@ -5,61 +5,15 @@
 #include <string.h>
 
 #include "graph.h"
+#include "data_decl.h"
 
-/* the named argument `name` of a call, or the positional one at index pos */
-static const kdr_node *arg_of(const kdr_node *call, const char *name, int pos)
-{
-    int i = 0;
-    for (const kdr_node *a = call->kids; a; a = a->next) {
-        if (a->name && strcmp(a->name, name) == 0) return a->a;
-        if (!a->name && i++ == pos) return a->a;
-    }
-    return NULL;
-}
-
-static int num_arg(const kdr_node *call, const char *name, int pos, double def)
-{
-    const kdr_node *a = arg_of(call, name, pos);
-    return a && a->kind == KDR_NUM ? (int)a->num : (int)def;
-}
-
+/* The loader registry (data/loaders.h) gives the sample shape; idx reads
+ * it from its header when the files are there. */
 int kd_data_shape_of(const kdr_program *p, const kdr_node *decl, kd_data_shape *out,
                      kdr_diag *d)
 {
-    (void)p;
     (void)d;
-    memset(out, 0, sizeof *out);
-    const kdr_node *call = decl->a;
-    if (!call || call->kind != KDR_CALL || call->a->kind != KDR_IDENT) return -1;
-    const char *l = call->a->name;
-    if (strcmp(l, "idx") == 0) {
-        out->x = kd_shape_make(3, (const int64_t[]){ 1, 28, 28 });
-        out->classes = 10;
-    } else if (strcmp(l, "cifar10") == 0 || strcmp(l, "cinic10") == 0) {
-        out->x = kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
-        out->classes = 10;
-    } else if (strcmp(l, "cifar100") == 0) {
-        out->x = kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
-        out->classes = 100;
-    } else if (strcmp(l, "image_folder") == 0) {
-        int64_t s = num_arg(call, "size", 1, 32);
-        out->x = kd_shape_make(3, (const int64_t[]){ 3, s, s });
-    } else if (strcmp(l, "raw_synth") == 0) {
-        int64_t s = num_arg(call, "patch", 3, 64) / 2;   /* packed Bayer: 4 x H/2 x W/2 */
-        out->x = kd_shape_make(3, (const int64_t[]){ 4, s, s });
-        out->has_noisy = 1;
-    } else if (strcmp(l, "sequences") == 0 || strcmp(l, "synth_sequences") == 0) {
-        /* item ids [max_len] per sample (left-padded), read by embedding
-         * ops into [C, T] sequences; a max_len that is not a literal
-         * number stays unknown here */
-        const kdr_node *a = arg_of(call, "max_len", strcmp(l, "sequences") == 0 ? 2 : 3);
-        if (a && a->kind != KDR_NUM) return -1;
-        int64_t len = a ? (int64_t)a->num : 50;
-        out->x = kd_shape_make(1, (const int64_t[]){ len });
-    } else {
-        return -1;
-    }
-    return 0;
+    return kd_data_decl_shape_of(p, decl, out);
 }
 
 /* The data set a model is trained or evaluated on: the first phase or report
