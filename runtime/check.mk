@@ -7,3 +7,4 @@
 runtime_libruntime_a_SOURCES += runtime/data_decl.h runtime/data_decl.c
 # check_models.c (in libruntime.a) reads the loader registry of data/.
 RUNTIME_LDADD += $(DATA_LIBS)
+runtime_libruntime_a_SOURCES += runtime/phase_graph.h runtime/phase_graph.c
