@@ -33,8 +33,7 @@ static const kdr_node *data_for_model(const kdr_program *p, const char *model)
             if (t->kind == KDR_DATA && !first) first = t;
             if (t->kind != KDR_PHASE && t->kind != KDR_REPORT) continue;
             for (const kdr_node *s = t->kids; s; s = s->next) {
-                if (s->kind != KDR_SETTING || !s->word) continue;
-                if (strcmp(s->word, "train") != 0 && strcmp(s->word, "evaluate") != 0) continue;
+                if (s->setting != KDR_S_TRAIN && s->setting != KDR_S_EVALUATE) continue;
                 int names_it = 0;
                 for (const kdr_node *m = s->kids; m; m = m->next)
                     if (m->kind == KDR_IDENT && strcmp(m->name, model) == 0) names_it = 1;
@@ -115,8 +114,8 @@ static const kdr_node *pool_model(const kdr_program *p, const char *pool)
         const kdr_node *ph = p->phase_order[i], *train = NULL, *ck = NULL;
         for (const kdr_node *s = ph->kids; s; s = s->next) {
             if (s->kind != KDR_SETTING) continue;
-            if (!strcmp(s->word, "train")) train = s;
-            if (!strcmp(s->word, "checkpoint") && !strcmp(s->name ? s->name : ph->name, route->name))
+            if (s->setting == KDR_S_TRAIN) train = s;
+            if (s->setting == KDR_S_CHECKPOINT && !strcmp(s->name ? s->name : ph->name, route->name))
                 ck = s;
         }
         if (ck && train && train->kids && !train->kids->next && train->kids->kind == KDR_IDENT)
@@ -148,11 +147,11 @@ static int check_phase(const kdr_program *p, const kdr_node *ph, const char *con
     for (const kdr_node *s = ph->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
         /* names a search derives (agg[1]) are made by the run */
-        if (!strcmp(s->word, "derive") || !strcmp(s->word, "alternate")) return 0;
-        if (!strcmp(s->word, "train")) { train = s; ntrain++; }
-        else if (!strcmp(s->word, "batch")) {
+        if (s->setting == KDR_S_DERIVE || s->setting == KDR_S_ALTERNATE) return 0;
+        if (s->setting == KDR_S_TRAIN) { train = s; ntrain++; }
+        else if (s->setting == KDR_S_BATCH) {
             if (kd_recipe_const_num(p, s->a, &batch) || batch < 1 || batch > 1e6) return 0;
-        } else if (!strcmp(s->word, "loss")) {
+        } else if (s->setting == KDR_S_LOSS) {
             if (nloss == KD_PG_MAX_MODELS) return 0;
             anon |= !s->name;
             losses[nloss] = s->a;
@@ -179,7 +178,7 @@ static int check_phase(const kdr_program *p, const kdr_node *ph, const char *con
         ok = kd_phase_graph_add(&G, p, m->name, 1, u, m, &scratch, &st) >= 0;
     for (const kdr_node *s = ph->kids; s && ok; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
-        if (!strcmp(s->word, "teacher") && (s->op & KDR_F_FOLLOWS)) {
+        if (s->setting == KDR_S_TEACHER && (s->op & KDR_F_FOLLOWS)) {
             const kdr_node *md = s->a && s->a->kind == KDR_IDENT ? pool_model(p, s->a->name) : NULL;
             if (!md || listed(bad, nbad, md->name)) ok = 0;
             else {
@@ -187,9 +186,9 @@ static int check_phase(const kdr_program *p, const kdr_node *ph, const char *con
                 pool.name = s->a->name;
                 ok = kd_phase_graph_add_decl(&G, &pool, 0, u, s, &scratch, &st) >= 0;
             }
-        } else if (!strcmp(s->word, "teacher") && s->a && s->a->kind == KDR_IDENT) {
+        } else if (s->setting == KDR_S_TEACHER && s->a && s->a->kind == KDR_IDENT) {
             ok = kd_phase_graph_add(&G, p, s->a->name, 0, u, s->a, &scratch, &st) >= 0;
-        } else if (!strcmp(s->word, "evaluate")) {
+        } else if (s->setting == KDR_S_EVALUATE) {
             for (const kdr_node *m = s->kids; m && ok; m = m->next)
                 ok = kd_phase_graph_add(&G, p, m->name, 0, u, m, &scratch, &st) >= 0;
         }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "data_decl.h"
+#include "consteval.h"
 #include "graph.h"
 #include "train.h"
 
@@ -39,67 +40,38 @@ static int fail(dctx *C, int status, const kdr_node *at, const char *fmt, ...)
     return -1;
 }
 
-/* ---- constant expressions (as the run evaluates its settings) -------------------- */
+/* ---- constant expressions: lang's one evaluator ---------------------------------- */
 
-static int const_num(dctx *C, const kdr_node *e, double *out, int depth);
-
-static int const_ident(dctx *C, const kdr_node *e, double *out, int depth)
+/* With messages (strict: "expected a number" for what is not a constant)
+ * when C->d is set; a sweep is its current value (the sweep driver sets
+ * each to one value with an override). */
+static void ev_init(dctx *C, kdr_consteval *ev)
 {
-    const kdr_node *let = kd_program_decl(C->p, KDR_LET, e->name, NULL);
-    if (let) return const_num(C, let->a, out, depth + 1);
-    /* a sweep variable: its value at this point (the sweep driver sets the
-     * sweep to one value with an override; otherwise the first value) */
-    const kdr_node *sw = kd_program_decl(C->p, KDR_SWEEP, e->name, NULL);
-    if (sw && sw->a) {
-        const kdr_node *v = sw->a;
-        if (v->kind == KDR_LIST && v->kids) v = v->kids;
-        else if (v->kind == KDR_BINARY && v->op == KDR_OP_RANGE) v = v->a;
-        return const_num(C, v, out, depth + 1);
-    }
-    return fail(C, KD_RUN_RECIPE, e, "'%s' is not a number", e->name);
+    kdr_consteval_init(ev, C->p, C->d, (C->d ? KDR_CE_STRICT : 0) | KDR_CE_SWEEP_FIRST);
 }
 
-static int const_num(dctx *C, const kdr_node *e, double *out, int depth)
+static int const_num(dctx *C, const kdr_node *e, double *out)
 {
-    if (!e || depth > 64) return fail(C, KD_RUN_RECIPE, e, "expected a number");
-    double a, b;
-    switch (e->kind) {
-    case KDR_NUM: case KDR_BOOL: *out = e->num; return 0;
-    case KDR_IDENT: return const_ident(C, e, out, depth);
-    case KDR_UNARY:
-        if (const_num(C, e->a, &a, depth + 1)) return -1;
-        *out = e->op == '-' ? -a : !a;
-        return 0;
-    case KDR_BINARY:
-        if (const_num(C, e->a, &a, depth + 1) || const_num(C, e->b, &b, depth + 1)) return -1;
-        switch (e->op) {
-        case '+': *out = a + b; return 0;
-        case '-': *out = a - b; return 0;
-        case '*': *out = a * b; return 0;
-        case '/': if (b == 0) break; *out = a / b; return 0;
-        case '^': *out = pow(a, b); return 0;
-        default: break;
-        }
-        return fail(C, KD_RUN_RECIPE, e, "cannot compute this number");
-    default:
-        return fail(C, KD_RUN_RECIPE, e, "expected a number");
-    }
+    kdr_consteval ev;
+    ev_init(C, &ev);
+    if (kdr_const_num(&ev, C->unit, e, out) == KDR_CE_OK) return 0;
+    if (!C->status) C->status = KD_RUN_RECIPE;
+    return -1;
 }
 
 static int const_int(dctx *C, const kdr_node *e, int64_t *out, int64_t lo)
 {
-    double x;
-    if (const_num(C, e, &x, 0)) return -1;
-    if (x != floor(x) || x < (double)lo || x > 1e12)
-        return fail(C, KD_RUN_RECIPE, e, "expected a whole number >= %lld, got %g", (long long)lo, x);
-    *out = (int64_t)x;
-    return 0;
+    kdr_consteval ev;
+    ev_init(C, &ev);
+    if (kdr_const_int(&ev, C->unit, e, lo, 1e12, out) == KDR_CE_OK) return 0;
+    if (!C->status) C->status = KD_RUN_RECIPE;
+    return -1;
 }
 
 int kd_recipe_const_num(const kdr_program *p, const kdr_node *e, double *out)
 {
     dctx C = { .p = p };
-    return const_num(&C, e, out, 0);
+    return const_num(&C, e, out);
 }
 
 /* the argument `name` (or positional `pos`) of a call node */
@@ -117,7 +89,7 @@ static int arg_num(dctx *C, const kdr_node *call, const char *name, int pos, dou
 {
     const kdr_node *a = arg(call, name, pos);
     if (!a) { *out = def; return 0; }
-    return const_num(C, a, out, 0);
+    return const_num(C, a, out);
 }
 
 static const char *call_name(const kdr_node *e)
@@ -131,13 +103,11 @@ static const char *call_name(const kdr_node *e)
  * be a bare word (format: movielens) */
 static const char *const_str(dctx *C, const kdr_node *e, int sym)
 {
-    for (int depth = 0; e && depth < 64; depth++) {
-        if (e->kind == KDR_STR) return e->str;
-        if (e->kind != KDR_IDENT) break;
-        const kdr_node *let = kd_program_decl(C->p, KDR_LET, e->name, NULL);
-        if (!let) return sym ? e->name : NULL;
-        e = let->a;
-    }
+    kdr_consteval ev;
+    kdr_cval v;
+    kdr_consteval_init(&ev, C->p, NULL, KDR_CE_SWEEP_FIRST);
+    if (kdr_const_eval(&ev, C->unit, e, &v) != KDR_CE_OK) return NULL;
+    if (v.kind == KDR_CV_STR || (sym && v.kind == KDR_CV_SYM)) return v.str;
     return NULL;
 }
 
@@ -165,7 +135,7 @@ static int bind(dctx *C, const kdr_node *call, const kd_loader_def *def, kd_load
         }
         case KD_LARG_INT: case KD_LARG_BOOL: {
             double n;
-            if (const_num(C, v, &n, 0)) return -1;
+            if (const_num(C, v, &n)) return -1;
             st = kd_loader_args_set_num(la, an, -1, n, err, sizeof err);
             break;
         }
@@ -178,7 +148,7 @@ static int bind(dctx *C, const kdr_node *call, const kd_loader_def *def, kd_load
             for (const kdr_node *y = v->kids; y; y = y->next) {
                 if (!y->a || y->a->kind != KDR_LIST) continue;
                 for (const kdr_node *e = y->a->kids; e && n < KD_LARG_MAXLIST; e = e->next)
-                    if (const_num(C, e, &list[n++], 0)) return -1;
+                    if (const_num(C, e, &list[n++])) return -1;
                 break;
             }
             st = kd_loader_args_set_call(la, an, -1, cn, list, n, err, sizeof err);
@@ -264,7 +234,8 @@ static int rename_splits(dctx *C, kd_data_set *D, const char *src)
     char err[1024];
     for (const kdr_node *s = D->decl->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
-        int is_split = !strcmp(s->word, "train") || !strcmp(s->word, "test") || !strcmp(s->word, "val");
+        int is_split = s->setting == KDR_S_SPLIT_TRAIN || s->setting == KDR_S_SPLIT_TEST ||
+                       s->setting == KDR_S_SPLIT_VAL;
         if (!is_split || !s->a || s->a->kind != KDR_STR) continue;
         if (strcmp(s->a->str, s->word) != 0) {
             if (!kd_dataset_split(&D->ds, s->a->str))
@@ -318,12 +289,12 @@ static int normalize(dctx *C, kd_data_set *D, const kdr_node *s)
         if (a->a->kind == KDR_LIST) {
             for (const kdr_node *v = a->a->kids; v && n < KD_MAX_CHANNELS; v = v->next) {
                 double x;
-                if (const_num(C, v, &x, 0)) return -1;
+                if (const_num(C, v, &x)) return -1;
                 dst[n++] = (float)x;
             }
         } else {
             double x;
-            if (const_num(C, a->a, &x, 0)) return -1;
+            if (const_num(C, a->a, &x)) return -1;
             dst[n++] = (float)x;
         }
         D->nnorm = n;
@@ -337,20 +308,30 @@ static int settings(dctx *C, kd_data_set *D)
     char err[1024];
     for (const kdr_node *s = D->decl->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
-        if (!strcmp(s->word, "train") && s->b && s->name) {
+        switch (s->setting) {
+        case KDR_S_SPLIT_TRAIN: {
+            if (!s->b || !s->name) break;
             int64_t k;
             if (const_int(C, s->b, &k, 1)) return -1;
             if (kd_dataset_holdout(&D->ds, "train", k, s->name, 0, err, sizeof err) != KD_DATA_OK)
                 return fail(C, KD_RUN_DATA, s->b, "%s", err);
-        } else if (!strcmp(s->word, "limit")) {
+            break;
+        }
+        case KDR_S_LIMIT: {
             int64_t n;
             if (const_int(C, s->a, &n, 1)) return -1;
             if (kd_dataset_limit(&D->ds, "train", n, 0, err, sizeof err) != KD_DATA_OK)
                 return fail(C, KD_RUN_DATA, s->a, "%s", err);
-        } else if (!strcmp(s->word, "augment")) {
+            break;
+        }
+        case KDR_S_AUGMENT:
             if (augment(C, D, s)) return -1;
-        } else if (!strcmp(s->word, "normalize")) {
+            break;
+        case KDR_S_NORMALIZE:
             if (normalize(C, D, s)) return -1;
+            break;
+        default:
+            break;
         }
     }
     return 0;
