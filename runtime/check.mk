@@ -8,3 +8,12 @@ runtime_libruntime_a_SOURCES += runtime/data_decl.h runtime/data_decl.c
 # check_models.c (in libruntime.a) reads the loader registry of data/.
 RUNTIME_LDADD += $(DATA_LIBS)
 runtime_libruntime_a_SOURCES += runtime/phase_graph.h runtime/phase_graph.c
+
+# Golden outputs of kdrun --check (tests/cli/golden): it runs ./kdrun.
+CHECK_TESTS = tests/cli/test_check_golden
+check_PROGRAMS += $(CHECK_TESTS)
+TESTS += $(CHECK_TESTS)
+tests_cli_test_check_golden_SOURCES = tests/cli/test_check_golden.c tests/unit.h
+tests_cli_test_check_golden_LDADD = $(CUNIT_LIBS)
+tests/cli/test_check_golden.$(OBJEXT): kdrun$(EXEEXT)
+EXTRA_DIST += tests/cli/golden
