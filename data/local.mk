@@ -46,7 +46,8 @@ tests_data_test_batches_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)
 # The registry; it also holds each entry against its recipe builtin (lang/)
 # and its man page.
 tests_data_test_loaders_SOURCES = tests/data/test_loaders.c \
-	tests/data/data_test.h tests/unit.h
+	tests/data/data_test.h tests/unit.h \
+	runtime/loader_builtins.c runtime/loader_builtins.h
 tests_data_test_loaders_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
 tests_data_test_loaders_LDADD = $(DATA_LIBS) lang/liblang.a $(CUNIT_LIBS)
 tests_data_test_loaders_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)

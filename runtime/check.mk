@@ -17,3 +17,4 @@ tests_cli_test_check_golden_SOURCES = tests/cli/test_check_golden.c tests/unit.h
 tests_cli_test_check_golden_LDADD = $(CUNIT_LIBS)
 tests/cli/test_check_golden.$(OBJEXT): kdrun$(EXEEXT)
 EXTRA_DIST += tests/cli/golden
+runtime_libruntime_a_SOURCES += runtime/loader_builtins.h runtime/loader_builtins.c
