@@ -43,6 +43,7 @@
 #include "../runtime/exec.h"
 #include "../runtime/graph_ops.h"
 #include "../ops/kd_sgemm_small.h"
+#include "../runtime/op_builtins.h"
 
 static double now(void)
 {
@@ -302,6 +303,8 @@ static void keep_best(res *acc, res r)
 
 int main(int argc, char **argv)
 {
+    if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
+        return 1;
     kd_blas_tune(argc, argv);      /* SkylakeX kernels on AVX-512 cores (re-exec) */
     const char *torch = NULL, *recipes = KDRUN_SRCDIR "/recipes", *one = NULL, *only = NULL;
     int steps = 5, threads = 2, rounds = 3;

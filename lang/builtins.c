@@ -19,6 +19,7 @@
  * Integers are numbers whose value is integral (INT).  All ranges are checked
  * by `kdrun --check` when the value is a literal or a `let` constant.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "builtins.h"
 
@@ -57,83 +58,10 @@
 #define ATK    KDR_B_AT_K
 
 static const kdr_builtin table[] = {
-    /* ---- net ops: NCHW images, NCT sequences ------------------------- */
-    B("conv", NET, TIN, "2-D convolution to c channels, k x k kernel",
-      T("in"), REQ("c", KDR_A_INT, GE(1)), REQ("k", KDR_A_INT, GE(1)),
-      OPT("stride", KDR_A_INT, "1", GE(1)), OPT("pad", KDR_A_INT, "0", GE(0)),
-      OPT("dilation", KDR_A_INT, "1", GE(1)), OPT("groups", KDR_A_INT, "1", GE(1)),
-      OPT("bias", KDR_A_BOOL, "false"), END),
-    B("conv1d", NET, TIN, "1-D convolution over time to c channels (causal: pad on the left only)",
-      T("in"), REQ("c", KDR_A_INT, GE(1)), REQ("k", KDR_A_INT, GE(1)),
-      OPT("dilation", KDR_A_INT, "1", GE(1)), OPT("causal", KDR_A_BOOL, "false"),
-      OPT("bias", KDR_A_BOOL, "true"), END),
-    B("dconv", NET, TIN, "dilated causal 1-D convolution keeping the channel count (NextItNet, AdaRec)",
-      T("in"), OPT("k", KDR_A_INT, "3", GE(1)), OPT("d", KDR_A_INT, "1", GE(1)), END),
-    B("dwconv", NET, TIN, "depthwise 2-D convolution (one k x k filter per channel, channels kept)",
-      T("in"), REQ("k", KDR_A_INT, GE(1)), OPT("stride", KDR_A_INT, "1", GE(1)),
-      OPT("pad", KDR_A_INT, "0", GE(0)), OPT("dilation", KDR_A_INT, "1", GE(1)), END),
-    B("deconv", NET, TIN, "transposed 2-D convolution to c channels (upsamples by stride)",
-      T("in"), REQ("c", KDR_A_INT, GE(1)), OPT("k", KDR_A_INT, "2", GE(1)),
-      OPT("stride", KDR_A_INT, "2", GE(1)), END),
-    B("upsample", NET, TIN, "resize by an integer factor",
-      T("in"), OPT("factor", KDR_A_INT, "2", GE(1)),
-      SYM("mode", "nearest|bilinear", "nearest"), END),
-    B("linear", NET, TIN, "fully connected layer to n features (over the last axis)",
-      T("in"), REQ("n", KDR_A_INT, GE(1)), OPT("bias", KDR_A_BOOL, "true"), END),
-    B("matmul", NET, 0, "matrix product of two tensors (batched over leading axes)",
-      T("a"), T("b"), END),
-    B("embedding", NET, TIN, "look up integer ids in a table of n vectors of size dim",
-      T("in"), REQ("n", KDR_A_INT, GE(1)), REQ("dim", KDR_A_INT, GE(1)), END),
-    B("bn", NET, TIN, "batch normalization over channels (learned scale and shift)",
-      T("in"), OPT("eps", KDR_A_NUM, "1e-5", GT(0)), OPT("momentum", KDR_A_NUM, "0.1", IN(0, 1)), END),
-    B("layernorm", NET, TIN, "layer normalization over the features: channels of an [N, C, T] sequence, else the last axis",
-      T("in"), OPT("eps", KDR_A_NUM, "1e-5", GT(0)), END),
-    B("relu", NET, TIN, "max(x, 0)", T("in"), END),
-    B("relu6", NET, TIN, "min(max(x, 0), 6)", T("in"), END),
-    B("leaky_relu", NET, TIN, "x for x > 0, slope * x otherwise",
-      T("in"), OPT("slope", KDR_A_NUM, "0.01", GE(0)), END),
-    B("sigmoid", NET, TIN, "1 / (1 + exp(-x))", T("in"), END),
-    B("tanh", NET, TIN, "hyperbolic tangent", T("in"), END),
-    B("softmax", NET, TIN, "softmax over the class axis (last axis), with temperature T",
-      T("in"), OPT("T", KDR_A_NUM, "1", GT(0)), END),
-    B("log_softmax", NET, TIN, "log of softmax over the class axis, with temperature T",
-      T("in"), OPT("T", KDR_A_NUM, "1", GT(0)), END),
-    B("concat", NET, 0, "concatenate tensors along an axis (1 = channels): concat(a, b, ...) or concat([a, b])",
-      { .name = "tensors", .kind = KDR_A_TENSORS, .req = 1, .rest = 1 },
-      OPT("axis", KDR_A_INT, "1", GE(0)), END),
-    B("split", NET, TIN, "channel part `part` (1-based) of `parts` equal parts (ShuffleNetV2)",
-      T("in"), REQ("parts", KDR_A_INT, GE(1)), REQ("part", KDR_A_INT, GE(1)), END),
-    B("shuffle", NET, TIN, "channel shuffle across groups (ShuffleNetV2)",
-      T("in"), OPT("groups", KDR_A_INT, "2", GE(1)), END),
-    B("slice", NET, TIN, "elements start..stop-1 along an axis",
-      T("in"), REQ("axis", KDR_A_INT, GE(0)), REQ("start", KDR_A_INT, GE(0)),
-      REQ("stop", KDR_A_INT, GE(0)), END),
-    B("reshape", NET, TIN, "reshape keeping the batch axis; one entry of shape may be -1",
-      T("in"), REQ("shape", KDR_A_LIST), END),
-    B("flatten", NET, TIN, "flatten every axis but the batch axis", T("in"), END),
-    B("mean", NET, TIN, "average over spatial (hw), channel (c), time (t) or all non-batch axes",
-      T("in"), SYM("over", "hw|c|t|all", "hw"), END),
-    B("maxpool", NET, TIN, "max pooling with a k-wide window (2-D on images, 1-D on sequences)",
-      T("in"), REQ("k", KDR_A_INT, GE(1)), OPT("stride", KDR_A_INT, "k", GE(1)),
-      OPT("pad", KDR_A_INT, "0", GE(0)), END),
-    B("avgpool", NET, TIN, "average pooling with a k-wide window (2-D on images, 1-D on sequences)",
-      T("in"), REQ("k", KDR_A_INT, GE(1)), OPT("stride", KDR_A_INT, "k", GE(1)),
-      OPT("pad", KDR_A_INT, "0", GE(0)), END),
-    B("dropout", NET, TIN, "zero each element with probability p while training",
-      T("in"), OPT("p", KDR_A_NUM, "0.5", UNIT), END),
-    B("pixel_shuffle", NET, TIN, "move channel blocks to space: C*f*f x H x W -> C x H*f x W*f",
-      T("in"), REQ("factor", KDR_A_INT, GE(1)), END),
-    B("pixel_unshuffle", NET, TIN, "move space to channels: C x H*f x W*f -> C*f*f x H x W",
-      T("in"), REQ("factor", KDR_A_INT, GE(1)), END),
-    B("feature_align", NET, TIN, "modulate x by a scale and shift computed from the noisy input resized to x",
-      T("x"), T("noisy"), END),
+    /* ---- net ops that are not ops of ops/ (the ops come from the registry) */
     B("skip", NET, TIN | BARE, "identity (a candidate of choice)", T("in"), END),
-    B("zero", NET, TIN | BARE, "zeros shaped like the input (the `none` candidate of choice)",
-      T("in"), END),
 
-    /* ---- search constructs ------------------------------------------- */
-    B("aggregate", SEARCH, 0, "softmax(alpha)-weighted sum of tensors, alpha learned in a search phase",
-      TS("list"), END),
+    /* ---- search constructs (aggregate comes from the registry) ---------- */
     B("choice", SEARCH, 0, "mixed op: Gumbel-softmax weighted candidates, one kept after derive",
       { .name = "candidates", .kind = KDR_A_ANY, .req = 1, .rest = 1 },
       OPT("tau", KDR_A_NUM, "1", GT(0)), OPT("cost", KDR_A_LIST, "(params of each candidate)"), END),
@@ -152,36 +80,9 @@ static const kdr_builtin table[] = {
     B("ceil", KDR_CTX_MATH, 0, "smallest integer >= x", REQ("x", KDR_A_NUM), END),
     B("abs", KDR_CTX_MATH, 0, "absolute value of a number", REQ("x", KDR_A_NUM), END),
 
-    /* ---- losses (mean over the batch) -------------------------------- */
-    B("ce", LOSS, 0, "cross-entropy of logits against integer labels, optional label smoothing",
-      T("logits"), T("label"), OPT("smoothing", KDR_A_NUM, "0", UNIT), END),
-    B("kd", LOSS, 0, "Hinton KD: T^2 * KL(softmax(teacher/T) || softmax(student/T))",
-      T("student"), T("teacher"), OPT("T", KDR_A_NUM, "4", GT(0)), END),
-    B("kl", LOSS, 0, "KL(softmax(q/T) || softmax(p/T)) of logits p (learner) and q (target)",
-      T("p"), T("q"), OPT("T", KDR_A_NUM, "1", GT(0)), END),
-    B("l2", LOSS, 0, "mean squared difference (same as mse)", T("a"), T("b"), END),
-    B("mse", LOSS, 0, "mean squared difference", T("a"), T("b"), END),
-    B("l1", LOSS, 0, "mean absolute difference", T("a"), T("b"), END),
-    B("smooth_l1", LOSS, 0, "Huber loss with threshold beta",
-      T("a"), T("b"), OPT("beta", KDR_A_NUM, "1", GT(0)), END),
-    B("bce_with_logits", LOSS, 0, "binary cross-entropy of logits against 0/1 targets",
-      T("logits"), T("target"), END),
-    B("gan_g", LOSS, 0, "generator loss: the discriminator output on fakes should read real",
-      T("fake"), SYM("kind", "lsgan|bce", "lsgan"), END),
-    B("gan_d", LOSS, 0, "discriminator loss: real read as real, fake as fake",
-      T("real"), T("fake"), SYM("kind", "lsgan|bce", "lsgan"), END),
-    B("at", LOSS, 0, "attention transfer: distance of normalized channel-pooled |x|^p maps",
-      T("student"), T("teacher"), OPT("p", KDR_A_NUM, "2", GT(0)), END),
-    B("attention", LOSS, 0, "attention transfer (`at` is a reserved word): distance of normalized channel-pooled |x|^p maps",
-      T("student"), T("teacher"), OPT("p", KDR_A_NUM, "2", GT(0)), END),
-    B("cosine", LOSS, 0, "1 - cosine similarity, averaged over the batch", T("a"), T("b"), END),
-    B("emd", LOSS, 0, "EMD layer mapping: transport-weighted distances between teacher and student layers",
-      TS("teacher"), TS("student"), SYM("cost", "mse|l1|cosine", "mse"),
-      OPT("T", KDR_A_NUM, "1", GT(0)), END),
+    /* ---- losses that are not one op (the ops come from the registry) ---- */
     B("cost", LOSS, 0, "expected size of a searched model under its architecture weights",
       REQ("model", KDR_A_MODEL), SYM("target", "params|macs", "params"), END),
-    B("hint", LOSS, 0, "FitNets hint: mean squared difference of features (adapt shapes first)",
-      T("student"), T("teacher"), END),
 
     /* ---- metrics (in `evaluate ... : m, ...`) ------------------------- */
     B("top1", METRIC, BARE, "top-1 accuracy, %", END),
@@ -277,20 +178,55 @@ static const kdr_builtin table[] = {
     B("items", VALUE, KDR_B_VALUE, "the item ids of each sequence (sequences loader)", END),
 };
 
+/* The table in use: the static entries above merged with the registered
+ * ones (kdr_builtins_register), ordered by context as `order` lists them,
+ * registered entries first within a context. */
+static kdr_builtin *merged;
+static size_t nmerged;
+
+static const unsigned order[] = {
+    KDR_CTX_NET, KDR_CTX_SEARCH, KDR_CTX_SHAPE, KDR_CTX_MATH, KDR_CTX_LOSS, KDR_CTX_METRIC,
+    KDR_CTX_LOADER, KDR_CTX_NOISE, KDR_CTX_AUG, KDR_CTX_OPTIM, KDR_CTX_LR, KDR_CTX_WEIGHT,
+    KDR_CTX_POOL, KDR_CTX_FOLLOWS, KDR_CTX_VALUE
+};
+
+int kdr_builtins_register(const kdr_builtin *extra, size_t n)
+{
+    size_t ns = sizeof table / sizeof table[0];
+    kdr_builtin *m = malloc((ns + n) * sizeof *m);
+    if (!m)
+        return -1;
+    size_t k = 0;
+    for (size_t c = 0; c < sizeof order / sizeof order[0]; c++) {
+        for (size_t i = 0; i < n; i++)
+            if (extra[i].ctx == order[c])
+                m[k++] = extra[i];
+        for (size_t i = 0; i < ns; i++)
+            if (table[i].ctx == order[c])
+                m[k++] = table[i];
+    }
+    free(merged);
+    merged = m;
+    nmerged = k;
+    return 0;
+}
+
 const kdr_builtin *kdr_builtins(size_t *n)
 {
     if (n)
-        *n = sizeof table / sizeof table[0];
-    return table;
+        *n = merged ? nmerged : sizeof table / sizeof table[0];
+    return merged ? merged : table;
 }
 
 const kdr_builtin *kdr_builtin_find(const char *name, unsigned ctx_mask)
 {
     if (!name)
         return NULL;
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if ((table[i].ctx & ctx_mask) && strcmp(table[i].name, name) == 0)
-            return &table[i];
+    size_t n;
+    const kdr_builtin *t = kdr_builtins(&n);
+    for (size_t i = 0; i < n; i++)
+        if ((t[i].ctx & ctx_mask) && strcmp(t[i].name, name) == 0)
+            return &t[i];
     return NULL;
 }
 

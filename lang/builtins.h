@@ -1,6 +1,7 @@
 /* builtins.h — every function and predefined name callable in a .kdr recipe.
  *
- * The table itself (lang/builtins.c) is the reference for recipe writers:
+ * The table (lang/builtins.c, plus the ops of the registry handed in with
+ * kdr_builtins_register) is the reference for recipe writers:
  * each entry lists its arguments (name, kind, default or required, allowed
  * range or symbol set), the contexts it may be used in, and a one-line doc
  * string used by `kdrun --check` and the man pages.
@@ -90,6 +91,14 @@ typedef struct kdr_builtin {
     const char *doc;            /* one line, no trailing period */
 } kdr_builtin;
 
+/* Add the builtins of the op registry: the net ops, losses and searched
+ * ops of ops/, built by runtime/op_builtins.c, so that lang/ includes
+ * nothing from ops/ (lang/builtins.c keeps only what is not one op: skip,
+ * choice, cost, shape queries, loaders, optimizers, ...).  Called once at
+ * start-up, before kdr_check; the entries are copied, the argument lists
+ * they point to must outlive every use.  A second call replaces the first.
+ * 0, or -1 when out of memory. */
+int kdr_builtins_register(const kdr_builtin *extra, size_t n);
 /* The whole table, in a fixed order (by context, then as listed). */
 const kdr_builtin *kdr_builtins(size_t *n);
 /* The entry named `name` whose context is in `ctx_mask` (~0u: any); NULL if none.

@@ -46,7 +46,17 @@ static void backward(kd_op_ctx *c)
     kd_mix_backward(c, 0, K, w, 1.0);
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "list", .shape = "tensors of one shape", .kind = KD_IN_LIST},
+    {NULL}};
+
+static const char *const param_names[] = {"alpha", NULL};
+
 const kd_op_def kd_op_aggregate = {
     .name = "aggregate", .min_inputs = 1, .max_inputs = 16, .nparams = 1,
     .infer = infer, .workspace = workspace, .forward = forward, .backward = backward,
+    .use = KD_USE_SEARCH,
+    .doc = "softmax(alpha)-weighted sum of tensors, alpha learned in a search phase",
+    .inputs = inputs,
+    .param_names = param_names, .mixture = 1, .first_candidate = 0,
 };

@@ -20,7 +20,8 @@
 enum { A_P };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "p", .type = KD_ATTR_FLOAT, .def = 2, .min = 1e-3, .max = 16},
+    {.name = "p", .type = KD_ATTR_FLOAT, .def = 2, .min = 1e-3, .max = 16,
+     .doc = "power of |x| in the channel-pooled maps"},
     {0}};
 
 #define AT_EPS 1e-12
@@ -127,6 +128,16 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "student", .shape = "[N, Cs, H, W]"},
+    {.name = "teacher", .shape = "[N, Ct, H, W]"},
+    {NULL}};
+/* `at` is a reserved word of the language: the spelling exists for
+ * messages; recipes write attention(...) */
+static const kd_sugar sugar[] = {
+    {.name = "at", .doc = "attention transfer: distance of normalized channel-pooled |x|^p maps"},
+    {NULL}};
+
 const kd_op_def kd_op_attention = {
     .name = "attention",
     .min_inputs = 2,
@@ -136,4 +147,8 @@ const kd_op_def kd_op_attention = {
     .workspace = workspace,
     .forward = forward,
     .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "attention transfer: distance of normalized channel-pooled |x|^p maps",
+    .inputs = inputs,
+    .sugar = sugar,
 };

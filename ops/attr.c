@@ -152,3 +152,12 @@ kd_shape kd_shape_make(int ndim, const int64_t *dims)
     for (int i = 0; i < ndim && i < KD_MAXDIM; i++) s.dims[i] = dims[i];
     return s;
 }
+
+int kd_attr_index_renamed(const kd_op_def *d, const char *const *renames, const char *arg)
+{
+    size_t n = strlen(arg);
+    for (int i = 0; renames && renames[i]; i++)
+        if (strncmp(renames[i], arg, n) == 0 && renames[i][n] == '=')
+            return kd_attr_index(d, renames[i] + n + 1);
+    return kd_attr_index(d, arg);
+}

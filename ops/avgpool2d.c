@@ -66,8 +66,15 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, H, W] or [N, C, T]"},
+    {NULL}};
+
 const kd_op_def kd_op_avgpool2d = {
     .name = "avgpool2d", .alias = "avgpool", .min_inputs = 1, .max_inputs = 1,
     .npositional = 1, .attrs = pool_attrs, .infer = infer,
     .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "average pooling with a k-wide window (2-D on images, 1-D on sequences)",
+    .inputs = inputs,
 };

@@ -14,12 +14,15 @@
  */
 #include "kd_ops_util.h"
 
-enum { A_MOMENTUM, A_EPS, A_AFFINE };
+enum { A_EPS, A_MOMENTUM, A_AFFINE };  /* recipe order: bn(x, eps, momentum) */
 
 static const kd_attr_spec attrs[] = {
-    {.name = "momentum", .type = KD_ATTR_FLOAT, .def = 0.1, .min = 0, .max = 1},
-    {.name = "eps", .type = KD_ATTR_FLOAT, .def = 1e-5, .min = 0, .max = 1},
-    {.name = "affine", .type = KD_ATTR_BOOL, .def = 1, .min = 0, .max = 1},
+    {.name = "eps", .type = KD_ATTR_FLOAT, .def = 1e-5, .min = 0, .max = 1,
+     .doc = "added to the variance"},
+    {.name = "momentum", .type = KD_ATTR_FLOAT, .def = 0.1, .min = 0, .max = 1,
+     .doc = "weight of the batch in the running statistics"},
+    {.name = "affine", .type = KD_ATTR_BOOL, .def = 1, .min = 0, .max = 1,
+     .doc = "learned scale and shift", .internal = 1},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -176,6 +179,10 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, H, W] or [N, C]"},
+    {NULL}};
+
 const kd_op_def kd_op_batchnorm2d = {
     .name = "batchnorm2d",
     .alias = "bn",
@@ -186,4 +193,7 @@ const kd_op_def kd_op_batchnorm2d = {
     .infer = infer,
     .forward = forward,
     .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "batch normalization over channels (learned scale and shift)",
+    .inputs = inputs,
 };

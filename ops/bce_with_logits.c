@@ -33,7 +33,15 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "logits", .shape = "any shape"},
+    {.name = "target", .shape = "the shape of logits, no gradient"},
+    {NULL}};
+
 const kd_op_def kd_op_bce_with_logits = {
     .name = "bce_with_logits", .min_inputs = 2, .max_inputs = 2, .nograd = 1u << 1,
     .infer = pair_infer, .workspace = pair_workspace, .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "binary cross-entropy of logits against 0/1 targets",
+    .inputs = inputs,
 };

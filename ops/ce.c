@@ -11,31 +11,20 @@
 
 enum { A_SMOOTHING };
 static const kd_attr_spec attrs[] = {
-    {.name = "smoothing", .type = KD_ATTR_FLOAT, .def = 0, .min = 0, .max = 1},
+    {.name = "smoothing", .type = KD_ATTR_FLOAT, .def = 0, .min = 0, .max = 1,
+     .doc = "label smoothing: weight of the uniform distribution"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 {
     (void)info;
-    const kd_shape *z = &c->in_shape[0], *y = &c->in_shape[1];
-    char a[128], b[128];
+    const kd_shape *z = &c->in_shape[0];
     if (z->ndim != 2) return kd_err_rank(err, n, "ce", 2, "logits [N, K]", z);
-    if (!(y->ndim == 1 || (y->ndim == 2 && y->dims[1] == 1)) || y->dims[0] != z->dims[0])
-        return kd_err(err, n, "ce expects labels [N] for logits %s, got %s",
-                      kd_shape_str(z, a, sizeof a), kd_shape_str(y, b, sizeof b));
+    if (kd_check_labels(z, &c->in_shape[1], "ce", err, n)) return -1;
     c->out_shape = kd_scalar();
     return 0;
 }
 
-static size_t workspace(const kd_op_ctx *c)
-{
-    return sizeof(double) * (size_t)c->in_shape[0].dims[0];
-}
-
-static int label_of(float v, int64_t K)
-{
-    return (v >= 0 && v < (float)K && v == floorf(v)) ? (int)v : -1;
-}
 
 static void forward(kd_op_ctx *c)
 {
@@ -45,7 +34,7 @@ static void forward(kd_op_ctx *c)
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && N * K > KD_OMP_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *z = c->in[0] + i * K;
-        int y = label_of(c->in[1][i], K);
+        int y = kd_label_of(c->in[1][i], K);
         if (y < 0) {
             row[i] = NAN;
             continue;
@@ -77,7 +66,7 @@ static void backward(kd_op_ctx *c)
     for (int64_t i = 0; i < N; i++) {
         const float *z = c->in[0] + i * K;
         float *d = dz + i * K;
-        int y = label_of(c->in[1][i], K);
+        int y = kd_label_of(c->in[1][i], K);
         if (y < 0) {
             for (int64_t j = 0; j < K; j++) d[j] += NAN;
             continue;
@@ -94,8 +83,16 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "logits", .shape = "[N, K]"},
+    {.name = "label", .shape = "[N] class indices"},
+    {NULL}};
+
 const kd_op_def kd_op_ce = {
     .name = "ce", .min_inputs = 2, .max_inputs = 2, .nograd = 1u << 1,
-    .attrs = attrs, .infer = infer, .workspace = workspace,
+    .attrs = attrs, .infer = infer, .workspace = kd_rows_workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "cross-entropy of logits against integer labels, optional label smoothing",
+    .inputs = inputs,
 };

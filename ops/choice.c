@@ -80,7 +80,10 @@ static void backward(kd_op_ctx *c)
     kd_mix_backward(c, 1, K, w, dz);
 }
 
+static const char *const param_names[] = {"alpha", NULL};
+
 const kd_op_def kd_op_choice = {
     .name = "choice", .min_inputs = 2, .max_inputs = 17, .nparams = 1, .nograd = 1u << 0,
     .infer = infer, .workspace = workspace, .forward = forward, .backward = backward,
+    .param_names = param_names, .mixture = 1, .first_candidate = 1,   /* after tau */
 };

@@ -6,7 +6,8 @@
 
 enum { A_AXIS };
 static const kd_attr_spec attrs[] = {
-    {.name = "axis", .type = KD_ATTR_INT, .def = 1, .min = 0, .max = KD_MAXDIM - 1},
+    {.name = "axis", .type = KD_ATTR_INT, .def = 1, .min = 0, .max = KD_MAXDIM - 1,
+     .doc = "axis to concatenate along (1: channels)"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -66,7 +67,14 @@ static void run(kd_op_ctx *c, int back)
 static void forward(kd_op_ctx *c) { run(c, 0); }
 static void backward(kd_op_ctx *c) { run(c, 1); }
 
+static const kd_input_spec inputs[] = {
+    {.name = "tensors", .shape = "same shape outside axis", .kind = KD_IN_REST},
+    {NULL}};
+
 const kd_op_def kd_op_concat = {
     .name = "concat", .min_inputs = 1, .max_inputs = 16,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET,
+    .doc = "concatenate tensors along an axis (1 = channels): concat(a, b, ...) or concat([a, b])",
+    .inputs = inputs,
 };

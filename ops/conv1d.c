@@ -25,13 +25,20 @@
 enum { A_C, A_K, A_STRIDE, A_PAD, A_DIL, A_CAUSAL, A_BIAS };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "c", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1},
-    {.name = "k", .type = KD_ATTR_INT, .def = 3, .min = 1, .max = 1024, .required = 1},
-    {.name = "stride", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1024},
-    {.name = "pad", .type = KD_ATTR_INT, .def = -1, .min = -1, .max = 1 << 20},
-    {.name = "dilation", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20},
-    {.name = "causal", .type = KD_ATTR_BOOL, .def = 0, .min = 0, .max = 1},
-    {.name = "bias", .type = KD_ATTR_BOOL, .def = 1, .min = 0, .max = 1},
+    {.name = "c", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1,
+     .doc = "output channels"},
+    {.name = "k", .type = KD_ATTR_INT, .def = 3, .min = 1, .max = 1024, .required = 1,
+     .doc = "kernel width"},
+    {.name = "stride", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1024,
+     .doc = "step between output positions", .internal = 1},
+    {.name = "pad", .type = KD_ATTR_INT, .def = -1, .min = -1, .max = 1 << 20,
+     .doc = "padding on both sides; -1: the same length at stride 1", .internal = 1},
+    {.name = "dilation", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20,
+     .doc = "spacing between kernel taps"},
+    {.name = "causal", .type = KD_ATTR_BOOL, .def = 0, .min = 0, .max = 1,
+     .doc = "pad on the left only (dilation*(k-1)): step t sees steps <= t"},
+    {.name = "bias", .type = KD_ATTR_BOOL, .def = 1, .min = 0, .max = 1,
+     .doc = "add a learned bias"},
     {0}};
 
 typedef struct geo {
@@ -166,6 +173,20 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, T]"},
+    {NULL}};
+static const kd_sugar sugar[] = {
+    {.name = "dconv",
+     .doc = "dilated causal 1-D convolution keeping the channel count (NextItNet, AdaRec)",
+     .renames = (const char *const[]){"d=dilation", NULL},
+     .fixed = (const kd_attr_fix[]){{.attr = "c", .kind = KD_FIX_CHANNELS}, {.attr = "k", .kind = KD_FIX_DEFAULT, .value = 3},
+                                    {.attr = "causal", .kind = KD_FIX_VALUE, .value = 1}, {.attr = "bias", .kind = KD_FIX_VALUE, .value = 1},
+                                    {NULL}}},
+    {NULL}};
+
+static int64_t macs(const kd_op_ctx *c) { return kd_macs_rows(c, &c->out_shape); }
+
 const kd_op_def kd_op_conv1d = {
     .name = "conv1d",
     .min_inputs = 1,
@@ -176,4 +197,9 @@ const kd_op_def kd_op_conv1d = {
     .infer = infer,
     .forward = forward,
     .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "1-D convolution over time to c channels (causal: pad on the left only)",
+    .inputs = inputs,
+    .sugar = sugar,
+    .macs = macs,
 };

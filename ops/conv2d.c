@@ -31,13 +31,20 @@
 enum { A_C, A_K, A_STRIDE, A_PAD, A_DIL, A_GROUPS, A_BIAS };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "c", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1},
-    {.name = "k", .type = KD_ATTR_INT, .def = 3, .min = 1, .max = 64, .required = 1},
-    {.name = "stride", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 64},
-    {.name = "pad", .type = KD_ATTR_INT, .def = 0, .min = -1, .max = 64},
-    {.name = "dilation", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 64},
-    {.name = "groups", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20},
-    {.name = "bias", .type = KD_ATTR_BOOL, .def = 0, .min = 0, .max = 1},
+    {.name = "c", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1,
+     .doc = "output channels"},
+    {.name = "k", .type = KD_ATTR_INT, .def = 3, .min = 1, .max = 64, .required = 1,
+     .doc = "kernel size (k x k)"},
+    {.name = "stride", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 64,
+     .doc = "step between output positions"},
+    {.name = "pad", .type = KD_ATTR_INT, .def = 0, .min = -1, .max = 64,
+     .doc = "zero padding on every side; -1: dilation*(k-1)/2, the same size at stride 1"},
+    {.name = "dilation", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 64,
+     .doc = "spacing between kernel taps"},
+    {.name = "groups", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20,
+     .doc = "channel groups; must divide the input and output channels"},
+    {.name = "bias", .type = KD_ATTR_BOOL, .def = 0, .min = 0, .max = 1,
+     .doc = "add a learned bias"},
     {0}};
 
 typedef struct geo {
@@ -455,6 +462,18 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, H, W]"},
+    {NULL}};
+static const kd_sugar sugar[] = {
+    {.name = "dwconv",
+     .doc = "depthwise 2-D convolution (one k x k filter per channel, channels kept)",
+     .fixed = (const kd_attr_fix[]){{.attr = "c", .kind = KD_FIX_CHANNELS}, {.attr = "groups", .kind = KD_FIX_CHANNELS},
+                                    {.attr = "bias", .kind = KD_FIX_VALUE, .value = 0}, {NULL}}},
+    {NULL}};
+
+static int64_t macs(const kd_op_ctx *c) { return kd_macs_rows(c, &c->out_shape); }
+
 const kd_op_def kd_op_conv2d = {
     .name = "conv2d",
     .alias = "conv",
@@ -467,4 +486,9 @@ const kd_op_def kd_op_conv2d = {
     .workspace = workspace,
     .forward = forward,
     .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "2-D convolution to c channels, k x k kernel",
+    .inputs = inputs,
+    .sugar = sugar,
+    .macs = macs,
 };

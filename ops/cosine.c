@@ -66,7 +66,15 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "a", .shape = "[N, ...]"},
+    {.name = "b", .shape = "the shape of a"},
+    {NULL}};
+
 const kd_op_def kd_op_cosine = {
     .name = "cosine", .min_inputs = 2, .max_inputs = 2,
     .infer = infer, .workspace = workspace, .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "1 - cosine similarity, averaged over the batch",
+    .inputs = inputs,
 };

@@ -12,8 +12,10 @@
 
 enum { A_K, A_SCALE };
 static const kd_attr_spec attrs[] = {
-    {.name = "k", .type = KD_ATTR_INT, .min = 1, .max = 1 << 20, .required = 1},
-    {.name = "scale", .type = KD_ATTR_FLOAT, .def = 1e-6, .min = 0, .max = 1e6},
+    {.name = "k", .type = KD_ATTR_INT, .min = 1, .max = 1 << 20, .required = 1,
+     .doc = "number of candidates of the mixture", .internal = 1},
+    {.name = "scale", .type = KD_ATTR_FLOAT, .def = 1e-6, .min = 0, .max = 1e6,
+     .doc = "factor on the size (parameters or MACs)", .internal = 1},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)

@@ -18,11 +18,16 @@
 enum { A_C, A_K, A_STRIDE, A_PAD, A_BIAS };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "c", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1},
-    {.name = "k", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64},
-    {.name = "stride", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64},
-    {.name = "pad", .type = KD_ATTR_INT, .def = 0, .min = 0, .max = 64},
-    {.name = "bias", .type = KD_ATTR_BOOL, .def = 1, .min = 0, .max = 1},
+    {.name = "c", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1,
+     .doc = "output channels"},
+    {.name = "k", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64,
+     .doc = "kernel size (k x k)"},
+    {.name = "stride", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64,
+     .doc = "upsampling factor (step between input positions in the output)"},
+    {.name = "pad", .type = KD_ATTR_INT, .def = 0, .min = 0, .max = 64,
+     .doc = "cropped from every side of the output", .internal = 1},
+    {.name = "bias", .type = KD_ATTR_BOOL, .def = 1, .min = 0, .max = 1,
+     .doc = "add a learned bias", .internal = 1},
     {0}};
 
 typedef struct geo {
@@ -169,6 +174,13 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, H, W]"},
+    {NULL}};
+
+/* w [C, F, K, K]: every input value meets F K K weights */
+static int64_t macs(const kd_op_ctx *c) { return kd_macs_rows(c, &c->in_shape[0]); }
+
 const kd_op_def kd_op_deconv = {
     .name = "deconv",
     .min_inputs = 1,
@@ -179,4 +191,8 @@ const kd_op_def kd_op_deconv = {
     .infer = infer,
     .forward = forward,
     .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "transposed 2-D convolution to c channels (upsamples by stride)",
+    .inputs = inputs,
+    .macs = macs,
 };

@@ -8,7 +8,8 @@
 
 enum { A_P };
 static const kd_attr_spec attrs[] = {
-    {.name = "p", .type = KD_ATTR_FLOAT, .def = 0.5, .min = 0, .max = 0.999},
+    {.name = "p", .type = KD_ATTR_FLOAT, .def = 0.5, .min = 0, .max = 0.999,
+     .doc = "probability of zeroing an element"},
     {0}};
 
 static uint64_t mix(uint64_t z)
@@ -51,7 +52,14 @@ static void backward(kd_op_ctx *c)
     KD_UNARY_LOOP(c, if (unif(seed, step, i) >= p) d[i] += g[i] * k);
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "any shape"},
+    {NULL}};
+
 const kd_op_def kd_op_dropout = {
     .name = "dropout", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = unary_infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "zero each element with probability p while training",
+    .inputs = inputs,
 };

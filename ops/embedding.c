@@ -21,8 +21,10 @@
 enum { A_N, A_DIM };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "n", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 30, .required = 1},
-    {.name = "dim", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1},
+    {.name = "n", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 30, .required = 1,
+     .doc = "number of ids (table rows)"},
+    {.name = "dim", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1,
+     .doc = "vector size"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -113,9 +115,16 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, T] integer ids"},
+    {NULL}};
+
 const kd_op_def kd_op_embedding = {
     .name = "embedding", .min_inputs = 1, .max_inputs = 1, .nparams = 1,
     .nograd = 1u, .npositional = 2,
     .attrs = attrs, .infer = infer, .workspace = workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "look up integer ids in a table of n vectors of size dim",
+    .inputs = inputs,
 };

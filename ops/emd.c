@@ -22,9 +22,12 @@ enum { A_M, A_COST, A_T };
 enum { C_MSE, C_L1, C_COS };
 static const char *const costs[] = {"mse", "l1", "cosine", NULL};
 static const kd_attr_spec attrs[] = {
-    {.name = "m", .type = KD_ATTR_INT, .min = 1, .max = 17, .required = 1},
-    {.name = "cost", .type = KD_ATTR_ENUM, .def = C_MSE, .enums = costs},
-    {.name = "T", .type = KD_ATTR_FLOAT, .def = 1, .min = 1e-3, .max = 1e3},
+    {.name = "m", .type = KD_ATTR_INT, .min = 1, .max = 17, .required = 1,
+     .doc = "number of teacher layers (set from the list)", .internal = 1},
+    {.name = "cost", .type = KD_ATTR_ENUM, .def = C_MSE, .enums = costs,
+     .doc = "distance between two layers"},
+    {.name = "T", .type = KD_ATTR_FLOAT, .def = 1, .min = 1e-3, .max = 1e3,
+     .doc = "temperature of the transport weights"},
     {0}};
 
 #define EMD_MAX 18
@@ -238,8 +241,16 @@ static void backward(kd_op_ctx *c)
         }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "teacher", .shape = "teacher layers, [N, ...] each", .kind = KD_IN_LIST, .count_attr = "m"},
+    {.name = "student", .shape = "student layers, the shape of the teacher layers", .kind = KD_IN_LIST},
+    {NULL}};
+
 const kd_op_def kd_op_emd = {
     .name = "emd", .min_inputs = 2, .max_inputs = EMD_MAX,
     .attrs = attrs, .infer = infer, .workspace = workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "EMD layer mapping: transport-weighted distances between teacher and student layers",
+    .inputs = inputs,
 };

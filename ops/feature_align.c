@@ -23,7 +23,8 @@ enum { A_MODE };
 enum { M_AUTO, M_AVG, M_NEAREST };
 static const char *const modes[] = {"auto", "avg", "nearest", NULL};
 static const kd_attr_spec attrs[] = {
-    {.name = "mode", .type = KD_ATTR_ENUM, .def = M_AUTO, .enums = modes},
+    {.name = "mode", .type = KD_ATTR_ENUM, .def = M_AUTO, .enums = modes,
+     .doc = "how noisy is resized to x: auto, avg or nearest", .internal = 1},
     {0}};
 
 static int divides(const kd_shape *x, const kd_shape *z)
@@ -202,8 +203,26 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, H, W]"},
+    {.name = "noisy", .shape = "[N, Cn, Hn, Wn]"},
+    {NULL}};
+
+/* two 1x1 convs on the resized noisy input, and the product */
+static int64_t macs(const kd_op_ctx *c)
+{
+    return kd_shape_numel(&c->out_shape) * (2 * c->in_shape[2].dims[1] + 1);
+}
+
+static const char *const param_names[] = {"scale_weight", "scale_bias", "shift_weight",
+                                          "shift_bias", NULL};
+
 const kd_op_def kd_op_feature_align = {
     .name = "feature_align", .min_inputs = 2, .max_inputs = 2, .nparams = 4,
     .attrs = attrs, .infer = infer, .workspace = workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "modulate x by a scale and shift computed from the noisy input resized to x",
+    .inputs = inputs,
+    .macs = macs, .param_names = param_names,
 };

@@ -25,7 +25,14 @@ static void backward(kd_op_ctx *c)
     if (d) KD_UNARY_LOOP(c, d[i] += g[i]);
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, ...]"},
+    {NULL}};
+
 const kd_op_def kd_op_flatten = {
     .name = "flatten", .min_inputs = 1, .max_inputs = 1,
     .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "flatten every axis but the batch axis",
+    .inputs = inputs,
 };

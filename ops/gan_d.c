@@ -14,7 +14,8 @@
 
 enum { A_KIND };
 static const kd_attr_spec attrs[] = {
-    {.name = "kind", .type = KD_ATTR_ENUM, .def = KD_GAN_LSGAN, .enums = kd_gan_kinds},
+    {.name = "kind", .type = KD_ATTR_ENUM, .def = KD_GAN_LSGAN, .enums = kd_gan_kinds,
+     .doc = "lsgan: least squares, bce: binary cross-entropy"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -51,8 +52,16 @@ static void backward(kd_op_ctx *c)
     gan_back(c, c->in[1], c->grad_in[1], Mf, kind, 0.0, c->grad_out[0] / (double)Mf);
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "real", .shape = "discriminator output"},
+    {.name = "fake", .shape = "the shape of real"},
+    {NULL}};
+
 const kd_op_def kd_op_gan_d = {
     .name = "gan_d", .min_inputs = 2, .max_inputs = 2, .npositional = 1,
     .attrs = attrs, .infer = infer, .workspace = workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "discriminator loss: real read as real, fake as fake",
+    .inputs = inputs,
 };

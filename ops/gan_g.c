@@ -10,7 +10,8 @@
 
 enum { A_KIND };
 static const kd_attr_spec attrs[] = {
-    {.name = "kind", .type = KD_ATTR_ENUM, .def = KD_GAN_LSGAN, .enums = kd_gan_kinds},
+    {.name = "kind", .type = KD_ATTR_ENUM, .def = KD_GAN_LSGAN, .enums = kd_gan_kinds,
+     .doc = "lsgan: least squares, bce: binary cross-entropy"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -39,8 +40,15 @@ static void backward(kd_op_ctx *c)
              c->grad_out[0] / (double)M);
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "fake", .shape = "discriminator output"},
+    {NULL}};
+
 const kd_op_def kd_op_gan_g = {
     .name = "gan_g", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = infer, .workspace = workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "generator loss: the discriminator output on fakes should read real",
+    .inputs = inputs,
 };

@@ -1,7 +1,8 @@
 /* kd_op.h — the op interface: the only header ops/ shares with runtime/.
  *
  * One file per op (ops/<name>.c) exports one `const kd_op_def kd_op_<name>`;
- * ops/ops.def lists them (X-macro) and ops/registry.c builds the table.
+ * OPS_KERNELS in ops/local.mk lists the files, the build writes ops/ops.def
+ * (X-macro) from it and ops/registry.c builds the table.
  *
  * Calling convention
  * ------------------
@@ -88,6 +89,10 @@ typedef struct kd_attr_spec {
     int required;                  /* 1: must be given (def is then unused) */
     int def_nints;                 /* INTS default */
     int64_t def_ints[KD_MAXINTS];
+    const char *doc;               /* one line: kdr(5), `kdrun --check`, the man page */
+    int internal;                  /* 1: set by kdrun, not an argument a recipe writes */
+    const char *def_text;          /* the default as a recipe reads it, when it is not
+                                    * the number: "k" (pool stride), "same" */
 } kd_attr_spec;                    /* arrays end with an entry whose name is NULL */
 
 typedef struct kd_attr_val {
@@ -136,6 +141,63 @@ typedef struct kd_op_ctx {
     uint64_t seed, step;            /* dropout RNG key */
 } kd_op_ctx;
 
+/* ---- the recipe side: how a .kdr recipe writes the op ---------------------
+ *
+ * The registry is the only spec of an op: runtime/op_builtins.c turns every
+ * def with a `use` into entries of the recipe language's builtin table
+ * (lang/builtins.h) at start-up, so `kdrun --check` checks argument names,
+ * types, defaults and ranges against the attrs[] below, at the recipe's
+ * location, and the compiler sets the attributes from the same entries.
+ *
+ * Recipe arguments, in order: the data inputs (inputs[]), then every attr
+ * that is not `internal`.  Sugar spellings (dwconv, dconv, l2, hint) are
+ * the same op with some attributes fixed by the spelling. */
+typedef enum {
+    KD_USE_NONE,      /* not written in recipes (add, scale, detach: kdrun inserts them) */
+    KD_USE_NET,       /* an op of a net body */
+    KD_USE_LOSS,      /* a loss term */
+    KD_USE_SEARCH     /* a searched construct (aggregate) */
+} kd_use;
+
+enum {
+    KD_OP_TIN  = 1,   /* the first input is the tensor the op applies to; inside
+                       * choice(...) it is left out (the edge's input) */
+    KD_OP_BARE = 2    /* may be written without parentheses (`zero`) */
+};
+
+typedef enum {
+    KD_IN_ONE,        /* one tensor */
+    KD_IN_LIST,       /* a list of tensors: [a, b] or x[s, *] */
+    KD_IN_REST        /* every remaining positional argument (or one list) */
+} kd_in_kind;
+
+typedef struct kd_input_spec {
+    const char *name;               /* as the recipe names it: "student" */
+    const char *shape;              /* "[N, K] logits": documentation */
+    kd_in_kind kind;
+    const char *count_attr;         /* LIST: attribute set to its length (emd's m) */
+} kd_input_spec;                    /* arrays end with an entry whose name is NULL */
+
+typedef enum {
+    KD_FIX_VALUE,     /* the attribute is set to `value`; not an argument */
+    KD_FIX_CHANNELS,  /* set to the channels (dims[1]) of the first input; not an argument */
+    KD_FIX_DEFAULT    /* still an argument, but optional with default `value` */
+} kd_fix_kind;
+
+typedef struct kd_attr_fix {
+    const char *attr;
+    kd_fix_kind kind;
+    double value;
+} kd_attr_fix;                      /* arrays end with an entry whose attr is NULL */
+
+typedef struct kd_sugar {
+    const char *name;               /* recipe spelling: "dwconv" */
+    const char *doc;                /* one line; NULL: "same as <the op's spelling>" */
+    const kd_input_spec *inputs;    /* NULL: the op's */
+    const char *const *renames;     /* "recipe=attr" pairs ("d=dilation"), NULL-terminated */
+    const kd_attr_fix *fixed;       /* NULL: none */
+} kd_sugar;                         /* arrays end with an entry whose name is NULL */
+
 typedef struct kd_op_def {
     const char *name;               /* registry name, e.g. "conv2d" */
     const char *alias;              /* recipe spelling if different ("conv"), or NULL */
@@ -148,10 +210,30 @@ typedef struct kd_op_def {
     size_t (*workspace)(const kd_op_ctx *c);   /* NULL: none */
     void (*forward)(kd_op_ctx *c);
     void (*backward)(kd_op_ctx *c);            /* NULL: not differentiable */
+    /* how a graph holds it */
+    const char *const *param_names; /* per parameter slot ("weight", "bias"); NULL:
+                                     * weight, bias, param2, ... */
+    int mixture;                    /* 1: a mixture of candidates (aggregate, choice):
+                                     * its parameters are architecture weights, its data
+                                     * inputs from first_candidate on are the candidates */
+    int first_candidate;
+    /* multiply-accumulates of one call (the layers that dominate: convs,
+     * linear), from the inferred shapes; NULL: not counted */
+    int64_t (*macs)(const kd_op_ctx *c);
+    /* the recipe side (see above) */
+    kd_use use;
+    unsigned flags;                 /* KD_OP_* */
+    const char *doc;                /* one line, no trailing period */
+    const kd_input_spec *inputs;    /* names of the data inputs; NULL-name terminated */
+    const kd_sugar *sugar;          /* further spellings; NULL-name terminated; may be NULL */
 } kd_op_def;
 
 /* ---- registry and helpers (ops/registry.c, ops/attr.c) ------------------ */
 const kd_op_def *kd_op_find(const char *name);   /* by name or alias; NULL */
+/* Index of the attribute a recipe argument sets: `renames` (a sugar's
+ * "d=dilation" pairs, NULL for none) first, then the attribute of that
+ * name; -1 if none. */
+int kd_attr_index_renamed(const kd_op_def *d, const char *const *renames, const char *arg);
 int kd_op_count(void);
 const kd_op_def *kd_op_at(int i);
 

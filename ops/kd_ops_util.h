@@ -67,4 +67,42 @@ static inline int kd_check_same(const kd_op_ctx *c, int n, const char *op,
     return 0;
 }
 
+/* ---- losses over rows of logits ---------------------------------------- */
+
+/* class labels y [N] (or [N, 1]) for logits z [N, K]: 0, or -1 with
+ * "ce expects labels [N] for logits [4, 10], got [4, 3]" */
+static inline int kd_check_labels(const kd_shape *z, const kd_shape *y, const char *op,
+                                  char *err, size_t n)
+{
+    char a[128], b[128];
+    if (!(y->ndim == 1 || (y->ndim == 2 && y->dims[1] == 1)) || y->dims[0] != z->dims[0])
+        return kd_err(err, n, "%s expects labels [N] for logits %s, got %s", op,
+                      kd_shape_str(z, a, sizeof a), kd_shape_str(y, b, sizeof b));
+    return 0;
+}
+
+/* the class of a label stored as a float, or -1 if it is not an integer in
+ * [0, K) (the loss then reads NaN) */
+static inline int kd_label_of(float v, int64_t K)
+{
+    return (v >= 0 && v < (float)K && v == floorf(v)) ? (int)v : -1;
+}
+
+/* one double per row of in_shape[0] [N, ...]: per-row partials summed
+ * serially after a parallel loop */
+static inline size_t kd_rows_workspace(const kd_op_ctx *c)
+{
+    return sizeof(double) * (size_t)c->in_shape[0].dims[0];
+}
+
+/* MACs of a layer with weight w = in_shape[1] [F, ...]: every element of
+ * `per` (the output, or the input of a transposed conv) meets one row of
+ * w (numel(w) / F weights) */
+static inline int64_t kd_macs_rows(const kd_op_ctx *c, const kd_shape *per)
+{
+    const kd_shape *w = &c->in_shape[1];
+    int64_t row = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
+    return kd_shape_numel(per) * row;
+}
+
 #endif

@@ -12,9 +12,12 @@
 
 enum { A_K, A_STRIDE, A_PAD };
 static const kd_attr_spec pool_attrs[] = {
-    {.name = "k", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64, .required = 1},
-    {.name = "stride", .type = KD_ATTR_INT, .def = 0, .min = 0, .max = 64},
-    {.name = "pad", .type = KD_ATTR_INT, .def = 0, .min = 0, .max = 32},
+    {.name = "k", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64, .required = 1,
+     .doc = "window width (k x k on images)"},
+    {.name = "stride", .type = KD_ATTR_INT, .def = 0, .min = 0, .max = 64,
+     .doc = "step between windows; 0: k", .def_text = "k"},
+    {.name = "pad", .type = KD_ATTR_INT, .def = 0, .min = 0, .max = 32,
+     .doc = "zero padding on every side"},
     {0}};
 
 /* window KH x K, strides SH / S, paddings PH / Pd along H / W */

@@ -373,11 +373,16 @@ static T512 void nt_avx512(int M, int N, int K, const float *A, int64_t lda, con
             if (tail) nt_step(a, b, K16, tail, acc);
             __m512 sum = reduce16(acc); /* block i: row i0 + i, columns j0..j0+3 */
             if (i0 + 4 <= M && j0 + 4 <= N) {
-#pragma GCC unroll 4
-                for (int i = 0; i < 4; i++) {
-                    float *c = C + (int64_t)(i0 + i) * ldc + j0;
-                    _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, i)));
-                }
+                /* the lane index of _mm512_extractf32x4_ps must be a
+                 * constant expression (clang refuses a loop variable) */
+                float *c = C + (int64_t)i0 * ldc + j0;
+                _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 0)));
+                c += ldc;
+                _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 1)));
+                c += ldc;
+                _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 2)));
+                c += ldc;
+                _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 3)));
             } else {
                 float r[16];
                 _mm512_storeu_ps(r, sum);

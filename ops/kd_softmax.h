@@ -7,8 +7,10 @@
 
 enum { A_T, A_AXIS };
 static const kd_attr_spec sm_attrs[] = {
-    {.name = "T", .type = KD_ATTR_FLOAT, .def = 1, .min = 1e-3, .max = 1e3},
-    {.name = "axis", .type = KD_ATTR_INT, .def = -1, .min = -KD_MAXDIM, .max = KD_MAXDIM - 1},
+    {.name = "T", .type = KD_ATTR_FLOAT, .def = 1, .min = 1e-3, .max = 1e3,
+     .doc = "temperature: the softmax of x / T"},
+    {.name = "axis", .type = KD_ATTR_INT, .def = -1, .min = -KD_MAXDIM, .max = KD_MAXDIM - 1,
+     .doc = "the class axis", .internal = 1},
     {0}};
 
 static inline int sm_axis(const kd_op_ctx *c)

@@ -1,95 +1,40 @@
-/* kl.c — KL divergence between softmaxes of logits, mean over the batch.
- * Shapes: p [N, K] learner logits, q [N, K] target logits (no gradient);
- * out scalar.  ps = softmax(p/T), pt = softmax(q/T):
- * L = (1/N) sum_n sum_k pt (log pt - log ps)   (KL(pt || ps), 0 log 0 = 0;
- * no T^2 factor: recipes write `T^2 * kl(...)` when they want it);
- * dp += (ps - pt) dL / (T N).
- * Rows in parallel into per-row partials, summed serially. */
-#define KD_LOSS_NAME "kl"
-#include "kd_loss.h"
+/* kl.c — KL divergence between softmaxes of logits, mean over the batch:
+ * L = (1/N) sum_n KL(softmax(q/T) || softmax(p/T)) for learner logits p
+ * [N, K] and target logits q [N, K] (no gradient); no T^2 factor: recipes
+ * write `T^2 * kl(...)` when they want it (or use kd).  The math is
+ * ops/kd_kl.h, shared with kd. */
+#include "kd_kl.h"
 
 enum { A_T };
 static const kd_attr_spec attrs[] = {
-    {.name = "T", .type = KD_ATTR_FLOAT, .def = 1, .min = 1e-3, .max = 1e3},
+    {.name = "T", .type = KD_ATTR_FLOAT, .def = 1, .min = 1e-3, .max = 1e3,
+     .doc = "temperature of both softmaxes"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 {
     (void)info;
-    if (c->in_shape[0].ndim != 2)
-        return kd_err_rank(err, n, "kl", 2, "logits [N, K]", &c->in_shape[0]);
-    if (kd_check_same(c, 2, "kl", err, n)) return -1;
-    c->out_shape = kd_scalar();
-    return 0;
+    return kl_infer_as(c, "kl", err, n);
 }
 
-static size_t workspace(const kd_op_ctx *c)
-{
-    return sizeof(double) * (size_t)c->in_shape[0].dims[0];
-}
-
-
-static void forward(kd_op_ctx *c)
-{
-    int64_t N = c->in_shape[0].dims[0], K = c->in_shape[0].dims[1];
-    double T = KD_A_FLT(c, A_T);
-    double *row = c->work;
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && N * K > KD_OMP_MIN)
-    for (int64_t i = 0; i < N; i++) {
-        const float *s = c->in[0] + i * K, *t = c->in[1] + i * K;
-        double acc = 0;
-        /* two passes of K each, no scratch: compute both log-sum-exps first */
-        double ms = s[0] / T, mt = t[0] / T;
-        for (int64_t k = 1; k < K; k++) {
-            ms = s[k] / T > ms ? s[k] / T : ms;
-            mt = t[k] / T > mt ? t[k] / T : mt;
-        }
-        double ss = 0, st = 0;
-        for (int64_t k = 0; k < K; k++) {
-            ss += exp(s[k] / T - ms);
-            st += exp(t[k] / T - mt);
-        }
-        double ls = log(ss) + ms, lt = log(st) + mt;
-        for (int64_t k = 0; k < K; k++) {
-            double lpt = t[k] / T - lt, lps = s[k] / T - ls;
-            double pt = exp(lpt);
-            if (pt > 0) acc += pt * (lpt - lps);
-        }
-        row[i] = acc;
-    }
-    double tot = 0;
-    for (int64_t i = 0; i < N; i++) tot += row[i];
-    c->out[0] = (float)(tot / (double)N);
-}
+static void forward(kd_op_ctx *c) { kl_forward_scaled(c, KD_A_FLT(c, A_T), 1.0); }
 
 static void backward(kd_op_ctx *c)
 {
-    float *ds = c->grad_in[0];
-    if (!ds) return;
-    int64_t N = c->in_shape[0].dims[0], K = c->in_shape[0].dims[1];
-    double T = KD_A_FLT(c, A_T), k = c->grad_out[0] / (T * (double)N);
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && N * K > KD_OMP_MIN)
-    for (int64_t i = 0; i < N; i++) {
-        const float *s = c->in[0] + i * K, *t = c->in[1] + i * K;
-        double ms = s[0] / T, mt = t[0] / T;
-        for (int64_t j = 1; j < K; j++) {
-            ms = s[j] / T > ms ? s[j] / T : ms;
-            mt = t[j] / T > mt ? t[j] / T : mt;
-        }
-        double ss = 0, st = 0;
-        for (int64_t j = 0; j < K; j++) {
-            ss += exp(s[j] / T - ms);
-            st += exp(t[j] / T - mt);
-        }
-        for (int64_t j = 0; j < K; j++) {
-            double ps = exp(s[j] / T - ms) / ss, pt = exp(t[j] / T - mt) / st;
-            ds[i * K + j] += (float)(k * (ps - pt));
-        }
-    }
+    double T = KD_A_FLT(c, A_T);
+    kl_backward_scaled(c, T, c->grad_out[0] / (T * (double)c->in_shape[0].dims[0]));
 }
+
+static const kd_input_spec inputs[] = {
+    {.name = "p", .shape = "[N, K] logits"},
+    {.name = "q", .shape = "[N, K] logits, no gradient"},
+    {NULL}};
 
 const kd_op_def kd_op_kl = {
     .name = "kl", .min_inputs = 2, .max_inputs = 2, .nograd = 1u << 1,
-    .attrs = attrs, .infer = infer, .workspace = workspace,
+    .attrs = attrs, .infer = infer, .workspace = kd_rows_workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "KL(softmax(q/T) || softmax(p/T)) of logits p (learner) and q (target)",
+    .inputs = inputs,
 };

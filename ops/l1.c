@@ -26,7 +26,15 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "a", .shape = "any shape"},
+    {.name = "b", .shape = "the shape of a"},
+    {NULL}};
+
 const kd_op_def kd_op_l1 = {
     .name = "l1", .min_inputs = 2, .max_inputs = 2,
     .infer = pair_infer, .workspace = pair_workspace, .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "mean absolute difference",
+    .inputs = inputs,
 };

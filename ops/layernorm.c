@@ -1,4 +1,5 @@
-/* layernorm.c — layer normalisation over one axis (default: the last),
+/* layernorm.c — layer normalisation over one axis (default: the features:
+ * the channels of a sequence [N, C, T], else the last axis),
  * learned gain and bias.
  *
  * Shapes: x viewed as [O, D, I] around the axis (I = 1 for the last axis),
@@ -17,8 +18,10 @@
 enum { A_EPS, A_AXIS };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "eps", .type = KD_ATTR_FLOAT, .def = 1e-5, .min = 0, .max = 1},
-    {.name = "axis", .type = KD_ATTR_INT, .def = -1, .min = -KD_MAXDIM, .max = KD_MAXDIM - 1},
+    {.name = "eps", .type = KD_ATTR_FLOAT, .def = 1e-5, .min = 0, .max = 1,
+     .doc = "added to the variance"},
+    {.name = "axis", .type = KD_ATTR_INT, .def = 0, .min = -KD_MAXDIM, .max = KD_MAXDIM - 1,
+     .doc = "normalized axis; 0: channels of [N, C, T], else the last", .internal = 1},
     {0}};
 
 typedef struct geo {
@@ -27,8 +30,12 @@ typedef struct geo {
 
 static int axis_of(const kd_op_ctx *c)
 {
-    int a = (int)KD_A_INT(c, A_AXIS);
-    return a < 0 ? a + c->in_shape[0].ndim : a;
+    int a = (int)KD_A_INT(c, A_AXIS), nd = c->in_shape[0].ndim;
+    /* 0 (the default): the features -- the channels of a sequence [N, C, T]
+     * (as NextItNet normalises each step, never over time, which would leak
+     * later steps), else the last axis */
+    if (a == 0) return nd == 3 ? 1 : nd - 1;
+    return a < 0 ? a + nd : a;
 }
 
 static geo get_geo(const kd_op_ctx *c)
@@ -127,7 +134,14 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, ..., D]"},
+    {NULL}};
+
 const kd_op_def kd_op_layernorm = {
     .name = "layernorm", .min_inputs = 1, .max_inputs = 1, .nparams = 2,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "layer normalization over the features: channels of an [N, C, T] sequence, else the last axis",
+    .inputs = inputs,
 };

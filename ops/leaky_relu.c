@@ -4,7 +4,8 @@
 
 enum { A_SLOPE };
 static const kd_attr_spec attrs[] = {
-    {.name = "slope", .type = KD_ATTR_FLOAT, .def = 0.01, .min = 0, .max = 1},
+    {.name = "slope", .type = KD_ATTR_FLOAT, .def = 0.01, .min = 0, .max = 1,
+     .doc = "slope for x < 0"},
     {0}};
 
 static void forward(kd_op_ctx *c)
@@ -22,7 +23,14 @@ static void backward(kd_op_ctx *c)
     KD_UNARY_LOOP(c, d[i] += x[i] > 0 ? g[i] : s * g[i]);
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "any shape"},
+    {NULL}};
+
 const kd_op_def kd_op_leaky_relu = {
     .name = "leaky_relu", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = unary_infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "x for x > 0, slope * x otherwise",
+    .inputs = inputs,
 };

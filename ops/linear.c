@@ -8,10 +8,11 @@
 #include "kd_gemm.h"
 #include "kd_ops_util.h"
 
-enum { A_C, A_BIAS };  /* recipe: linear(x, n) -> c = n (runtime/compile.c) */
+enum { A_N, A_BIAS };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "c", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 24, .required = 1},
+    {.name = "n", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 24, .required = 1,
+     .doc = "output features"},
     {.name = "bias", .type = KD_ATTR_BOOL, .def = 1, .min = 0, .max = 1},
     {0}};
 
@@ -19,7 +20,7 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 {
     const kd_shape *x = &c->in_shape[0];
     if (x->ndim < 2) return kd_err_rank(err, n, "linear", 2, "[N, D]", x);
-    int64_t N = x->dims[0], D = kd_shape_numel(x) / (N ? N : 1), F = KD_A_INT(c, A_C);
+    int64_t N = x->dims[0], D = kd_shape_numel(x) / (N ? N : 1), F = KD_A_INT(c, A_N);
     c->in_shape[1] = kd_sh2(F, D);
     info->init[1] = (kd_param_init){KD_INIT_KAIMING_NORMAL, D};
     if (KD_A_INT(c, A_BIAS)) {
@@ -66,6 +67,12 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, ..., D]"},
+    {NULL}};
+
+static int64_t macs(const kd_op_ctx *c) { return kd_macs_rows(c, &c->out_shape); }
+
 const kd_op_def kd_op_linear = {
     .name = "linear",
     .min_inputs = 1,
@@ -76,4 +83,8 @@ const kd_op_def kd_op_linear = {
     .infer = infer,
     .forward = forward,
     .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "fully connected layer to n features (over the last axis)",
+    .inputs = inputs,
+    .macs = macs,
 };

@@ -2,30 +2,96 @@
 ## Included by the top-level Makefile.am; paths are relative to the top
 ## directory; every list is extended with +=.
 
-OPS_KERNELS = ops/conv2d.c ops/linear.c ops/batchnorm2d.c ops/relu.c \
-	ops/leaky_relu.c ops/sigmoid.c ops/tanh.c ops/add.c ops/sub.c ops/mul.c \
-	ops/scale.c ops/mean.c ops/maxpool2d.c ops/avgpool2d.c ops/softmax.c \
-	ops/log_softmax.c ops/flatten.c ops/concat.c ops/dropout.c \
-	ops/aggregate.c ops/ce.c ops/kd.c ops/mse.c ops/l1.c ops/smooth_l1.c \
-	ops/bce_with_logits.c ops/cosine.c ops/kl.c ops/relu6.c ops/attention.c ops/detach.c
+# THE REGISTRY: one line per op, ops/<name>.c exporting kd_op_<name>.  This
+# list is compiled into the library, generates ops/ops.def (the X-macro the
+# registry table is built from, ops/registry.c) and names the man pages
+# (man/kdr-<name>.7).  Adding an op: its file, its line here, its man page,
+# its tests (ops/README.md).
+OPS_KERNELS =
+OPS_KERNELS += ops/conv2d.c
+OPS_KERNELS += ops/linear.c
+OPS_KERNELS += ops/batchnorm2d.c
+OPS_KERNELS += ops/relu.c
+OPS_KERNELS += ops/relu6.c
+OPS_KERNELS += ops/attention.c
+OPS_KERNELS += ops/detach.c
+OPS_KERNELS += ops/leaky_relu.c
+OPS_KERNELS += ops/sigmoid.c
+OPS_KERNELS += ops/tanh.c
+OPS_KERNELS += ops/add.c
+OPS_KERNELS += ops/sub.c
+OPS_KERNELS += ops/mul.c
+OPS_KERNELS += ops/scale.c
+OPS_KERNELS += ops/mean.c
+OPS_KERNELS += ops/maxpool2d.c
+OPS_KERNELS += ops/avgpool2d.c
+OPS_KERNELS += ops/softmax.c
+OPS_KERNELS += ops/log_softmax.c
+OPS_KERNELS += ops/flatten.c
+OPS_KERNELS += ops/concat.c
+OPS_KERNELS += ops/dropout.c
+OPS_KERNELS += ops/aggregate.c
+OPS_KERNELS += ops/ce.c
+OPS_KERNELS += ops/kd.c
+OPS_KERNELS += ops/kl.c
+OPS_KERNELS += ops/mse.c
+OPS_KERNELS += ops/l1.c
+OPS_KERNELS += ops/smooth_l1.c
+OPS_KERNELS += ops/bce_with_logits.c
+OPS_KERNELS += ops/cosine.c
+OPS_KERNELS += ops/gan_g.c
+OPS_KERNELS += ops/gan_d.c
+OPS_KERNELS += ops/feature_align.c
+OPS_KERNELS += ops/cost.c
+OPS_KERNELS += ops/choice.c
+OPS_KERNELS += ops/zero.c
+OPS_KERNELS += ops/emd.c
+OPS_KERNELS += ops/conv1d.c
+OPS_KERNELS += ops/deconv.c
+OPS_KERNELS += ops/slice.c
+OPS_KERNELS += ops/reshape.c
+OPS_KERNELS += ops/split.c
+OPS_KERNELS += ops/shuffle.c
+OPS_KERNELS += ops/pixel_shuffle.c
+OPS_KERNELS += ops/pixel_unshuffle.c
+OPS_KERNELS += ops/upsample.c
+OPS_KERNELS += ops/matmul.c
+OPS_KERNELS += ops/embedding.c
+OPS_KERNELS += ops/layernorm.c
+OPS_KERNELS += ops/dkd.c
 OPS_HDRS = ops/kd_op.h ops/kd_ops_util.h ops/kd_unary.h ops/kd_loss.h \
-	ops/kd_pool.h ops/kd_softmax.h ops/kd_gemm.h ops/kd_mix.h ops/kd_sgemm_small.h
+	ops/kd_pool.h ops/kd_softmax.h ops/kd_kl.h ops/kd_gemm.h ops/kd_mix.h \
+	ops/kd_sgemm_small.h ops/kd_gan.h
 
 noinst_LIBRARIES += ops/libops.a
 ops_libops_a_SOURCES = ops/registry.c ops/attr.c ops/kd_sgemm_small.c $(OPS_KERNELS) $(OPS_HDRS)
+nodist_ops_libops_a_SOURCES = ops/ops.def
+# ops/ops.def is generated in the build tree; registry.c includes "ops/ops.def".
+ops_libops_a_CPPFLAGS = -I$(top_builddir) $(AM_CPPFLAGS)
 # The kernels' loops are written to vectorize (restrict, branch-free bodies);
 # GCC's -O2 cost model (very-cheap) skips any loop that needs a runtime
 # alias or trip-count check, which is most of them.  Not -ffast-math: the
 # vectorizer still never reorders a floating-point reduction.
 ops_libops_a_CFLAGS = $(AM_CFLAGS) -fvect-cost-model=dynamic
 OPS_LIBS += ops/libops.a
-EXTRA_DIST += ops/ops.def ops/README.md bench/bench_ops.c
+EXTRA_DIST += ops/README.md bench/bench_ops.c
+
+# ops/ops.def: KD_OP(<name>) for every file of OPS_KERNELS, in order.  Written
+# only when it changes, so that an unrelated Makefile change rebuilds nothing.
+BUILT_SOURCES += ops/ops.def
+CLEANFILES += ops/ops.def
+ops/ops.def: Makefile
+	$(AM_V_GEN)$(MKDIR_P) ops && \
+	{ echo '/* generated from OPS_KERNELS in ops/local.mk: do not edit */'; \
+	  for f in $(OPS_KERNELS); do b=$${f##*/}; echo "KD_OP($${b%.c})"; done; } > $@.tmp && \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+ops/libops_a-registry.$(OBJEXT): ops/ops.def
 
 # The op tests: forward vs naive double references, central-difference
-# gradient checks, "backward adds" checks, for every op in ops/ops.def.
+# gradient checks, "backward adds" checks, for every op of the registry.
 check_PROGRAMS += tests/ops/test_ops
 TESTS += tests/ops/test_ops
-tests_ops_test_ops_SOURCES = tests/ops/test_ops.c tests/unit.h
+tests_ops_test_ops_SOURCES = tests/ops/test_ops.c tests/unit.h tests/ops/ref_net.h
 tests_ops_test_ops_LDADD = ops/libops.a $(BLAS_LIBS) $(CUNIT_LIBS) $(M_LIBS)
 
 # The small-M sgemm that conv2d uses (ops/kd_sgemm_small.c): every path
@@ -42,30 +108,5 @@ bench_bench_ops_SOURCES = bench/bench_ops.c
 bench_bench_ops_LDADD = ops/libops.a $(BLAS_LIBS) $(M_LIBS)
 CLEANFILES += bench/bench_ops$(EXEEXT)
 
-dist_man_MANS += man/kdr-conv2d.7 man/kdr-linear.7 man/kdr-batchnorm2d.7 \
-	man/kdr-relu.7 man/kdr-leaky_relu.7 man/kdr-sigmoid.7 man/kdr-tanh.7 \
-	man/kdr-add.7 man/kdr-sub.7 man/kdr-mul.7 man/kdr-scale.7 man/kdr-mean.7 \
-	man/kdr-maxpool2d.7 man/kdr-avgpool2d.7 man/kdr-softmax.7 \
-	man/kdr-log_softmax.7 man/kdr-flatten.7 man/kdr-concat.7 \
-	man/kdr-dropout.7 man/kdr-aggregate.7 man/kdr-ce.7 man/kdr-kd.7 \
-	man/kdr-mse.7 man/kdr-l1.7 man/kdr-smooth_l1.7 \
-	man/kdr-bce_with_logits.7 man/kdr-cosine.7 man/kdr-kl.7 man/kdr-relu6.7 \
-	man/kdr-attention.7 man/kdr-detach.7
-
-## GAN losses, feature_align, emd, choice, psnr/ssim (branch ops2): one block
-OPS_KERNELS += ops/gan_g.c ops/gan_d.c ops/feature_align.c ops/cost.c \
-	ops/choice.c ops/zero.c ops/emd.c
-OPS_HDRS += ops/kd_gan.h
-dist_man_MANS += man/kdr-gan_g.7 man/kdr-gan_d.7 man/kdr-feature_align.7 \
-	man/kdr-cost.7 man/kdr-choice.7 man/kdr-zero.7 man/kdr-emd.7
-
-# network-shape ops: conv1d (also the recipe's dconv), deconv, layout ops,
-# upsample, matmul, embedding, layernorm
-OPS_KERNELS += ops/conv1d.c ops/deconv.c ops/slice.c ops/reshape.c ops/split.c \
-	ops/shuffle.c ops/pixel_shuffle.c ops/pixel_unshuffle.c ops/upsample.c \
-	ops/matmul.c ops/embedding.c ops/layernorm.c
-tests_ops_test_ops_SOURCES += tests/ops/ref_net.h
-dist_man_MANS += man/kdr-conv1d.7 man/kdr-deconv.7 man/kdr-slice.7 \
-	man/kdr-reshape.7 man/kdr-split.7 man/kdr-shuffle.7 man/kdr-pixel_shuffle.7 \
-	man/kdr-pixel_unshuffle.7 man/kdr-upsample.7 man/kdr-matmul.7 \
-	man/kdr-embedding.7 man/kdr-layernorm.7
+# One man page per op, named after its file.
+dist_man7_MANS = $(OPS_KERNELS:ops/%.c=man/kdr-%.7)

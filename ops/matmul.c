@@ -120,7 +120,15 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "a", .shape = "[..., M, K]"},
+    {.name = "b", .shape = "[..., K, P]"},
+    {NULL}};
+
 const kd_op_def kd_op_matmul = {
     .name = "matmul", .min_inputs = 2, .max_inputs = 2,
     .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET,
+    .doc = "matrix product of two tensors (batched over leading axes)",
+    .inputs = inputs,
 };

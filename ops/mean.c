@@ -1,7 +1,7 @@
-/* mean.c — mean over a set of axes (default [2, 3]: global average pooling
- * of x [N, C, H, W] to [N, C]).  keepdims keeps reduced axes as size 1.
- * The recipe's `over: hw|c|t|all` (kdr(5)) is translated to axes by the
- * compiler: hw -> [2, 3], c -> [1], t -> [last], all -> [1 .. last].
+/* mean.c — mean over a set of axes: `over: hw|c|t|all` (kdr(5)): hw ->
+ * [2, 3] (global average pooling of x [N, C, H, W] to [N, C]), c -> [1],
+ * t -> [last], all -> [1 .. last]; or the internal `axes` list when given
+ * (C callers, tests).  keepdims keeps reduced axes as size 1.
  *
  * The input is viewed as [O, R, I] per contiguous run; in general each
  * output element o averages the M = prod(dims[axes]) inputs mapping to it.
@@ -11,17 +11,42 @@
  */
 #include "kd_ops_util.h"
 
-enum { A_AXES, A_KEEPDIMS };
+enum { A_OVER, A_AXES, A_KEEPDIMS };
+enum { O_HW, O_C, O_T, O_ALL };
+static const char *const overs[] = {"hw", "c", "t", "all", NULL};
 static const kd_attr_spec attrs[] = {
+    {.name = "over", .type = KD_ATTR_ENUM, .def = O_HW, .enums = overs,
+     .doc = "hw: height and width, c: channels, t: time (the last axis), all: every non-batch axis"},
     {.name = "axes", .type = KD_ATTR_INTS, .min = 0, .max = KD_MAXDIM - 1,
-     .def_nints = 2, .def_ints = {2, 3}},
-    {.name = "keepdims", .type = KD_ATTR_BOOL, .def = 0, .min = 0, .max = 1},
+     .doc = "the axes to average over, instead of over", .internal = 1},
+    {.name = "keepdims", .type = KD_ATTR_BOOL, .def = 0, .min = 0, .max = 1,
+     .doc = "keep reduced axes as size 1", .internal = 1},
     {0}};
+
+/* the reduced axes into ax[]; their number */
+static int axes_of(const kd_op_ctx *c, int64_t *ax)
+{
+    const kd_attr_val *a = &c->attr[A_AXES];
+    int nd = c->in_shape[0].ndim, n = 0;
+    if (a->nints > 0) {
+        for (int i = 0; i < a->nints; i++) ax[n++] = a->ints[i];
+        return n;
+    }
+    switch ((int)KD_A_INT(c, A_OVER)) {
+    case O_HW: ax[n++] = 2; ax[n++] = 3; break;
+    case O_C: ax[n++] = 1; break;
+    case O_T: ax[n++] = nd - 1; break;
+    default: for (int d = 1; d < nd; d++) ax[n++] = d; break;
+    }
+    return n;
+}
 
 static unsigned axis_mask(const kd_op_ctx *c)
 {
+    int64_t ax[KD_MAXDIM];
     unsigned m = 0;
-    for (int i = 0; i < c->attr[A_AXES].nints; i++) m |= 1u << c->attr[A_AXES].ints[i];
+    int n = axes_of(c, ax);
+    for (int i = 0; i < n; i++) m |= 1u << ax[i];
     return m;
 }
 
@@ -29,12 +54,17 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 {
     (void)info;
     const kd_shape *x = &c->in_shape[0];
-    unsigned m = axis_mask(c);
     char b[128];
-    for (int i = 0; i < c->attr[A_AXES].nints; i++)
-        if (c->attr[A_AXES].ints[i] >= x->ndim)
+    if (c->attr[A_AXES].nints == 0 && KD_A_INT(c, A_OVER) == O_HW && x->ndim != 4)
+        return kd_err(err, n, "mean over hw expects a 4-D input [N, C, H, W], got %s",
+                      kd_shape_str(x, b, sizeof b));
+    int64_t ax[KD_MAXDIM];
+    int na = axes_of(c, ax);
+    for (int i = 0; i < na; i++)
+        if (ax[i] >= x->ndim)
             return kd_err(err, n, "mean: axis %lld out of range for input %s",
-                          (long long)c->attr[A_AXES].ints[i], kd_shape_str(x, b, sizeof b));
+                          (long long)ax[i], kd_shape_str(x, b, sizeof b));
+    unsigned m = axis_mask(c);
     kd_shape o = {{0}, 0};
     for (int d = 0; d < x->ndim; d++) {
         if (m & (1u << d)) {
@@ -118,8 +148,15 @@ static void backward(kd_op_ctx *c)
     for (int64_t i = 0; i < nx; i++) d[i] += g[out_index(x, m, i)] * inv;
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, H, W] or [N, C, T]"},
+    {NULL}};
+
 const kd_op_def kd_op_mean = {
     .name = "mean", .min_inputs = 1, .max_inputs = 1,
     .attrs = attrs, .infer = infer, .workspace = workspace,
     .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "average over spatial (hw), channel (c), time (t) or all non-batch axes",
+    .inputs = inputs,
 };

@@ -26,7 +26,22 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "a", .shape = "any shape"},
+    {.name = "b", .shape = "the shape of a"},
+    {NULL}};
+static const kd_sugar sugar[] = {
+    {.name = "l2", .doc = "mean squared difference (same as mse)"},
+    {.name = "hint", .doc = "FitNets hint: mean squared difference of features (adapt shapes first)",
+     .inputs = (const kd_input_spec[]){{.name = "student", .shape = "[N, ...] features"},
+                                       {.name = "teacher", .shape = "the shape of student"}, {NULL}}},
+    {NULL}};
+
 const kd_op_def kd_op_mse = {
-    .name = "mse", .alias = "l2", .min_inputs = 2, .max_inputs = 2,
+    .name = "mse", .min_inputs = 2, .max_inputs = 2,
     .infer = pair_infer, .workspace = pair_workspace, .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "mean squared difference",
+    .inputs = inputs,
+    .sugar = sugar,
 };

@@ -11,7 +11,8 @@
 enum { A_FACTOR };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "factor", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64, .required = 1},
+    {.name = "factor", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64, .required = 1,
+     .doc = "upscaling factor f"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -62,7 +63,14 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C*f*f, H, W]"},
+    {NULL}};
+
 const kd_op_def kd_op_pixel_shuffle = {
     .name = "pixel_shuffle", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "move channel blocks to space: C*f*f x H x W -> C x H*f x W*f",
+    .inputs = inputs,
 };

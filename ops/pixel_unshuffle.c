@@ -11,7 +11,8 @@
 enum { A_FACTOR };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "factor", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64, .required = 1},
+    {.name = "factor", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64, .required = 1,
+     .doc = "downscaling factor f"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -63,7 +64,14 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, H*f, W*f]"},
+    {NULL}};
+
 const kd_op_def kd_op_pixel_unshuffle = {
     .name = "pixel_unshuffle", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "move space to channels: C x H*f x W*f -> C*f*f x H x W",
+    .inputs = inputs,
 };

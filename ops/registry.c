@@ -1,14 +1,15 @@
-/* registry.c — the op table, generated from ops/ops.def (X-macro). */
+/* registry.c — the op table, built from ops/ops.def: one KD_OP(name) per
+ * file of OPS_KERNELS in ops/local.mk, generated at build time. */
 #include <string.h>
 #include "kd_op.h"
 
 #define KD_OP(n) extern const kd_op_def kd_op_##n;
-#include "ops.def"
+#include "ops/ops.def"
 #undef KD_OP
 
 static const kd_op_def *const kd_op_table[] = {
 #define KD_OP(n) &kd_op_##n,
-#include "ops.def"
+#include "ops/ops.def"
 #undef KD_OP
 };
 

@@ -17,7 +17,14 @@ static void backward(kd_op_ctx *c)
     KD_UNARY_LOOP(c, float gi = g[i]; d[i] += x[i] > 0 ? gi : 0.0f);   /* both loads unconditional: vectorizes */
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "any shape"},
+    {NULL}};
+
 const kd_op_def kd_op_relu = {
     .name = "relu", .min_inputs = 1, .max_inputs = 1,
     .infer = unary_infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "max(x, 0)",
+    .inputs = inputs,
 };

@@ -17,7 +17,14 @@ static void backward(kd_op_ctx *c)
     KD_UNARY_LOOP(c, if (x[i] > 0 && x[i] < 6) d[i] += g[i]);
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "any shape"},
+    {NULL}};
+
 const kd_op_def kd_op_relu6 = {
     .name = "relu6", .min_inputs = 1, .max_inputs = 1,
     .infer = unary_infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "min(max(x, 0), 6)",
+    .inputs = inputs,
 };

@@ -10,7 +10,8 @@
 enum { A_SHAPE };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "shape", .type = KD_ATTR_INTS, .min = -1, .max = 1LL << 40, .required = 1},
+    {.name = "shape", .type = KD_ATTR_INTS, .min = -1, .max = 1LL << 40, .required = 1,
+     .doc = "the new shape without the batch axis; one entry may be -1"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -71,7 +72,14 @@ static void backward(kd_op_ctx *c)
     if (d) KD_UNARY_LOOP(c, d[i] += g[i]);
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, ...]"},
+    {NULL}};
+
 const kd_op_def kd_op_reshape = {
     .name = "reshape", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "reshape keeping the batch axis; one entry of shape may be -1",
+    .inputs = inputs,
 };

@@ -4,7 +4,8 @@
 
 enum { A_S };
 static const kd_attr_spec attrs[] = {
-    {.name = "s", .type = KD_ATTR_FLOAT, .def = 1, .min = -1e30, .max = 1e30},
+    {.name = "s", .type = KD_ATTR_FLOAT, .def = 1, .min = -1e30, .max = 1e30,
+     .doc = "the factor"},
     {0}};
 
 static void forward(kd_op_ctx *c)

@@ -12,7 +12,8 @@
 enum { A_GROUPS };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "groups", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 1 << 20},
+    {.name = "groups", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 1 << 20,
+     .doc = "number of channel groups"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -52,7 +53,14 @@ static void run(kd_op_ctx *c, int back)
 static void forward(kd_op_ctx *c) { run(c, 0); }
 static void backward(kd_op_ctx *c) { run(c, 1); }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, ...]"},
+    {NULL}};
+
 const kd_op_def kd_op_shuffle = {
     .name = "shuffle", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "channel shuffle across groups (ShuffleNetV2)",
+    .inputs = inputs,
 };

@@ -18,7 +18,14 @@ static void backward(kd_op_ctx *c)
     KD_UNARY_LOOP(c, d[i] += g[i] * y[i] * (1.0f - y[i]));
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "any shape"},
+    {NULL}};
+
 const kd_op_def kd_op_sigmoid = {
     .name = "sigmoid", .min_inputs = 1, .max_inputs = 1,
     .infer = unary_infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "1 / (1 + exp(-x))",
+    .inputs = inputs,
 };

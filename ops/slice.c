@@ -11,9 +11,12 @@
 enum { A_AXIS, A_START, A_STOP };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "axis", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = KD_MAXDIM - 1, .required = 1},
-    {.name = "start", .type = KD_ATTR_INT, .def = 0, .min = 0, .max = 1LL << 40, .required = 1},
-    {.name = "stop", .type = KD_ATTR_INT, .def = 1, .min = 0, .max = 1LL << 40, .required = 1},
+    {.name = "axis", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = KD_MAXDIM - 1, .required = 1,
+     .doc = "axis to slice (1: channels)"},
+    {.name = "start", .type = KD_ATTR_INT, .def = 0, .min = 0, .max = 1LL << 40, .required = 1,
+     .doc = "first index kept"},
+    {.name = "stop", .type = KD_ATTR_INT, .def = 1, .min = 0, .max = 1LL << 40, .required = 1,
+     .doc = "one past the last index kept"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -61,7 +64,14 @@ static void run(kd_op_ctx *c, int back)
 static void forward(kd_op_ctx *c) { run(c, 0); }
 static void backward(kd_op_ctx *c) { run(c, 1); }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "any shape"},
+    {NULL}};
+
 const kd_op_def kd_op_slice = {
     .name = "slice", .min_inputs = 1, .max_inputs = 1, .npositional = 3,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "elements start..stop-1 along an axis",
+    .inputs = inputs,
 };

@@ -6,7 +6,8 @@
 
 enum { A_BETA };
 static const kd_attr_spec attrs[] = {
-    {.name = "beta", .type = KD_ATTR_FLOAT, .def = 1.0, .min = 1e-12, .max = 1e30},
+    {.name = "beta", .type = KD_ATTR_FLOAT, .def = 1.0, .min = 1e-12, .max = 1e30,
+     .doc = "threshold between the quadratic and the linear part"},
     {0}};
 
 static double lval(double d, double beta)
@@ -40,7 +41,15 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "a", .shape = "any shape"},
+    {.name = "b", .shape = "the shape of a"},
+    {NULL}};
+
 const kd_op_def kd_op_smooth_l1 = {
     .name = "smooth_l1", .min_inputs = 2, .max_inputs = 2, .attrs = attrs,
     .infer = pair_infer, .workspace = pair_workspace, .forward = forward, .backward = backward,
+    .use = KD_USE_LOSS,
+    .doc = "Huber loss with threshold beta",
+    .inputs = inputs,
 };

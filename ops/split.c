@@ -12,8 +12,10 @@
 enum { A_PARTS, A_PART };
 
 static const kd_attr_spec attrs[] = {
-    {.name = "parts", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 1 << 20, .required = 1},
-    {.name = "part", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1},
+    {.name = "parts", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 1 << 20, .required = 1,
+     .doc = "number of equal channel parts"},
+    {.name = "part", .type = KD_ATTR_INT, .def = 1, .min = 1, .max = 1 << 20, .required = 1,
+     .doc = "which part (1-based)"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -57,7 +59,14 @@ static void run(kd_op_ctx *c, int back)
 static void forward(kd_op_ctx *c) { run(c, 0); }
 static void backward(kd_op_ctx *c) { run(c, 1); }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, ...]"},
+    {NULL}};
+
 const kd_op_def kd_op_split = {
     .name = "split", .min_inputs = 1, .max_inputs = 1, .npositional = 2,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "channel part `part` (1-based) of `parts` equal parts (ShuffleNetV2)",
+    .inputs = inputs,
 };

@@ -19,8 +19,10 @@ enum { M_NEAREST, M_BILINEAR };
 
 static const char *const modes[] = {"nearest", "bilinear", NULL};
 static const kd_attr_spec attrs[] = {
-    {.name = "factor", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64},
-    {.name = "mode", .type = KD_ATTR_ENUM, .def = M_NEAREST, .enums = modes},
+    {.name = "factor", .type = KD_ATTR_INT, .def = 2, .min = 1, .max = 64,
+     .doc = "integer scale factor"},
+    {.name = "mode", .type = KD_ATTR_ENUM, .def = M_NEAREST, .enums = modes,
+     .doc = "nearest copies, bilinear interpolates"},
     {0}};
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -120,7 +122,14 @@ static void backward(kd_op_ctx *c)
     }
 }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "[N, C, H, W]"},
+    {NULL}};
+
 const kd_op_def kd_op_upsample = {
     .name = "upsample", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN,
+    .doc = "resize by an integer factor",
+    .inputs = inputs,
 };

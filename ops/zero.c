@@ -10,7 +10,14 @@ static void forward(kd_op_ctx *c)
 
 static void backward(kd_op_ctx *c) { (void)c; }
 
+static const kd_input_spec inputs[] = {
+    {.name = "x", .shape = "any shape"},
+    {NULL}};
+
 const kd_op_def kd_op_zero = {
     .name = "zero", .min_inputs = 1, .max_inputs = 1,
     .infer = unary_infer, .forward = forward, .backward = backward,
+    .use = KD_USE_NET, .flags = KD_OP_TIN | KD_OP_BARE,
+    .doc = "zeros shaped like the input (the `none` candidate of choice)",
+    .inputs = inputs,
 };

@@ -121,3 +121,52 @@ int64_t kd_graph_model_macs(const kd_graph *g, int model)
         }
     return n;
 }
+
+void kd_graph_name(kd_graph *g, const char *full, int32_t node)
+{
+    for (int32_t i = 0; i < g->nnamed; i++)
+        if (strcmp(g->named[i].name, full) == 0) { g->named[i].node = node; goto label; }
+    if (g->nnamed == g->cap_named) {
+        int32_t cap = g->cap_named ? g->cap_named * 2 : 128;
+        kd_named *nn = realloc(g->named, (size_t)cap * sizeof *nn);
+        if (!nn) return;
+        g->named = nn;
+        g->cap_named = cap;
+    }
+    g->named[g->nnamed].name = full;
+    g->named[g->nnamed].node = node;
+    g->nnamed++;
+label:
+    if (!g->nodes[node].name) g->nodes[node].name = full;
+}
+
+int32_t kd_graph_add_input(kd_graph *g, const char *name, kd_shape shape)
+{
+    if (g->nnodes >= KD_GRAPH_MAX_NODES) return -1;
+    int32_t id = kd_graph_push_node(g, -1);
+    if (id < 0) return -1;
+    kd_node *n = &g->nodes[id];
+    n->kind = KD_NODE_INPUT;
+    n->shape = shape;
+    n->label = "input";
+    n->name = kdr_arena_intern(g->arena, name, strlen(name));
+    kd_graph_name(g, n->name, id);
+    return id;
+}
+
+int32_t kd_graph_add_const(kd_graph *g, const char *name, const float *v, int64_t n, int scalar)
+{
+    if (g->nconsts == (int)(sizeof g->consts / sizeof g->consts[0]) || n < 1 || (scalar && n != 1))
+        return -1;
+    float *copy = kdr_arena_alloc(g->arena, (size_t)n * sizeof *copy);
+    if (!copy) return -1;
+    memcpy(copy, v, (size_t)n * sizeof *copy);
+    int32_t id = kd_graph_add_input(g, name, scalar ? kd_shape_make(0, NULL) : kd_shape_make(1, &n));
+    if (id < 0) return -1;
+    g->nodes[id].label = "constant";
+    g->consts[g->nconsts].node = id;
+    g->consts[g->nconsts].v = copy;
+    g->consts[g->nconsts].n = n;
+    g->nconsts++;
+    return id;
+}

@@ -1,6 +1,6 @@
 /* graph.h — the static op graph a recipe compiles into.
  *
- * runtime/ knows graphs: compile.c expands `net` templates of a checked
+ * runtime/ knows graphs: compile*.c expand `net` templates of a checked
  * kdr_program into nodes (ops from ops/ with inferred shapes), exec.c runs
  * them forward and backward.  Every node keeps the recipe location it came
  * from, so a shape error is reported as "file.kdr:LINE:COL: error: ...".
@@ -87,6 +87,9 @@ typedef struct kd_graph {
     int nwith;
 } kd_graph;
 
+/* Nodes of one graph, at most (ResNet-110 has about 1,000). */
+#define KD_GRAPH_MAX_NODES 100000
+
 kd_graph *kd_graph_new(void);
 void kd_graph_free(kd_graph *g);
 /* Append a zeroed node of `model` (-1: none) / a trainable parameter with
@@ -94,6 +97,10 @@ void kd_graph_free(kd_graph *g);
 int32_t kd_graph_push_node(kd_graph *g, int model);
 int32_t kd_graph_push_param(kd_graph *g, const char *name, kd_shape shape, kd_param_init init,
                             int model, int arch);
+/* Name node `node` `full` ("m.block[2,1].h"; the string must outlive g):
+ * a later name replaces an earlier tensor of that name; the node keeps its
+ * first name. */
+void kd_graph_name(kd_graph *g, const char *full, int32_t node);
 /* Look up a named tensor by full name; -1 if absent. */
 int32_t kd_graph_find(const kd_graph *g, const char *name);
 /* Names that start with prefix, for "did you mean" messages. */
@@ -144,7 +151,8 @@ int32_t kd_compile_expr(kd_graph *g, const kdr_program *p, const kdr_unit *unit,
                         const kdr_node *expr, const char *path, int32_t label,
                         uint64_t detach, kdr_diag *d);
 
-/* Add a constant KD_NODE_INPUT node named `name` holding the n values v
+/* (Op nodes: kd_graph_add_op_at in graph_ops.h.)
+ * Add a constant KD_NODE_INPUT node named `name` holding the n values v
  * (copied), shape [n] (or a scalar when scalar is set); -1 when full. */
 int32_t kd_graph_add_const(kd_graph *g, const char *name, const float *v, int64_t n, int scalar);
 

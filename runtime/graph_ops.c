@@ -1,10 +1,11 @@
-/* graph_ops.c — adding op nodes to a graph from C (losses, tests, bench).
+/* graph_ops.c — adding op nodes to a graph: one primitive
+ * (kd_graph_add_op_at) for the compiler, the trainer, tests and benchmarks.
  *
- * kd_graph_add_op is compile.c's add_op without recipe locations (both append
- * through graph.c's kd_graph_push_node/param): it checks the input count,
- * infers shapes, appends the node (model -1,
- * label = the op name) and creates its parameters, named
- * "<op>@<node id>.weight" / ".bias" / ".param<i>", trainable.
+ * It knows graphs and the op registry only: where the node goes (model,
+ * recipe location, parameter names, limits) comes in a kd_op_site, so the
+ * compiler's context never reaches here.  What differs between ops (the
+ * names of their parameter slots, whether they are architecture weights,
+ * how MACs are counted) is read from the op's def.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,25 +19,53 @@ static const char *intern(kd_graph *g, const char *s)
     return kdr_arena_intern(g->arena, s, strlen(s));
 }
 
-int32_t kd_graph_add_op(kd_graph *g, const kd_op_def *op, const int32_t *ins, int ndata,
-                        const kd_attr_val *attr, char *err, size_t errlen)
+/* the name of parameter slot s of op (0-based among its parameters) */
+static void slot_name(const kd_op_def *op, int s, char *buf, size_t n)
 {
+    for (int i = 0; op->param_names && op->param_names[i]; i++)
+        if (i == s) {
+            snprintf(buf, n, "%s", op->param_names[i]);
+            return;
+        }
+    if (s < 2) snprintf(buf, n, "%s", s == 0 ? "weight" : "bias");
+    else snprintf(buf, n, "param%d", s);
+}
+
+/* 0 if every element count of the shapes is at most max (0: no limit) */
+static int too_large(const kd_shape *sh, int64_t max)
+{
+    if (max <= 0 || sh->ndim <= 0) return 0;
+    int64_t numel = 1;
+    for (int k = 0; k < sh->ndim; k++) {
+        if (sh->dims[k] < 0 || (sh->dims[k] > 0 && numel > max / sh->dims[k])) return 1;
+        numel *= sh->dims[k];
+    }
+    return numel > max;
+}
+
+int32_t kd_graph_add_op_at(kd_graph *g, const kd_op_def *op, const int32_t *ins, int ndata,
+                           const kd_attr_val *attr, const kd_op_site *site,
+                           char *err, size_t errlen)
+{
+    static const kd_op_site none = { .model = -1 };
+    if (!site) site = &none;
     if (!op) {
         snprintf(err, errlen, "no such op");
         return -1;
     }
+    const char *label = site->label ? site->label : op->name;
     if (ndata < op->min_inputs || ndata > op->max_inputs) {
-        snprintf(err, errlen, "%s takes %d to %d tensor inputs, got %d", op->name,
-                 op->min_inputs, op->max_inputs, ndata);
+        snprintf(err, errlen, "%s takes %d to %d tensor inputs, got %d", label, op->min_inputs,
+                 op->max_inputs, ndata);
         return -1;
     }
     if (ndata + op->nparams > KD_MAXIN) {
-        snprintf(err, errlen, "%s: too many inputs", op->name);
+        snprintf(err, errlen, "%s: too many inputs", label);
         return -1;
     }
     for (int i = 0; i < ndata; i++)
         if (ins[i] < 0 || ins[i] >= g->nnodes) {
-            snprintf(err, errlen, "%s: input %d is not a node", op->name, i);
+            snprintf(err, errlen, "%s: input %d is not a node", label, i);
             return -1;
         }
     kd_op_ctx ctx;
@@ -51,10 +80,23 @@ int32_t kd_graph_add_op(kd_graph *g, const kd_op_def *op, const int32_t *ins, in
     kd_op_info info;
     char msg[256] = "";
     if (kd_op_infer(op, &ctx, &info, msg, sizeof msg) != 0) {
-        snprintf(err, errlen, "%s: %s", op->name, msg[0] ? msg : "invalid input shapes");
+        snprintf(err, errlen, "%s", msg[0] ? msg : "invalid input shapes");
         return -1;
     }
-    int32_t id = kd_graph_push_node(g, -1);
+    for (int i = 0; i <= ctx.nin; i++) {
+        const kd_shape *sh = i < ctx.nin ? &ctx.in_shape[i] : &ctx.out_shape;
+        if (too_large(sh, site->max_numel)) {
+            char sb[128];
+            snprintf(err, errlen, "%s: a tensor of shape %s is too large (at most 2^31 elements)",
+                     label, kd_shape_str(sh, sb, sizeof sb));
+            return -1;
+        }
+    }
+    if (site->max_nodes > 0 && g->nnodes >= site->max_nodes) {
+        snprintf(err, errlen, "the model has more than %d operations", (int)site->max_nodes);
+        return -1;
+    }
+    int32_t id = kd_graph_push_node(g, site->model);
     if (id < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -66,32 +108,42 @@ int32_t kd_graph_add_op(kd_graph *g, const kd_op_def *op, const int32_t *ins, in
     n->ndata = ndata;
     n->shape = ctx.out_shape;
     n->info = info;
-    n->label = op->name;
+    n->label = label;
+    n->unit = site->unit;
+    n->beg = site->beg;
+    n->end = site->end;
     for (int i = 0; i < ctx.nin; i++) n->in_shape[i] = ctx.in_shape[i];
     for (int i = 0; i < ndata; i++) n->in[i] = ins[i];
     for (int s = 0; s < op->nparams; s++) {
         int slot = ndata + s;
+        if (site->params) {
+            g->nodes[id].in[slot] = site->params[s];
+            continue;
+        }
         if (ctx.in_shape[slot].ndim == KD_ABSENT) {
             g->nodes[id].in[slot] = -1;
             continue;
         }
-        char name[128];
-        snprintf(name, sizeof name, "%s@%d.%s%.0d", op->name, (int)id,
-                 s == 0 ? "weight" : s == 1 ? "bias" : "param", s > 1 ? s : 0);
-        int32_t pid = kd_graph_push_param(g, intern(g, name), ctx.in_shape[slot], info.init[slot], -1, 0);
+        char sn[64], name[512];
+        slot_name(op, s, sn, sizeof sn);
+        if (site->param_base) snprintf(name, sizeof name, "%s.%s", site->param_base, sn);
+        else snprintf(name, sizeof name, "%s@%d.%s", op->name, (int)id, sn);
+        int32_t pid = kd_graph_push_param(g, intern(g, name), ctx.in_shape[slot], info.init[slot],
+                                          site->model, op->mixture);
         if (pid < 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
         g->nodes[id].in[slot] = pid;
     }
-    n = &g->nodes[id];
-    if (strcmp(op->name, "conv2d") == 0 || strcmp(op->name, "linear") == 0) {
-        const kd_shape *w = &n->in_shape[ndata];
-        int64_t per_out = w->dims[0] ? kd_shape_numel(w) / w->dims[0] : 0;
-        n->macs = kd_shape_numel(&n->shape) * per_out;
-    }
+    if (op->macs && op->nparams > 0) g->nodes[id].macs = op->macs(&ctx);
     return id;
+}
+
+int32_t kd_graph_add_op(kd_graph *g, const kd_op_def *op, const int32_t *ins, int ndata,
+                        const kd_attr_val *attr, char *err, size_t errlen)
+{
+    return kd_graph_add_op_at(g, op, ins, ndata, attr, NULL, err, errlen);
 }
 
 int32_t kd_graph_add_op1(kd_graph *g, const char *opname, const int32_t *ins, int ndata,

@@ -6,6 +6,10 @@ noinst_LIBRARIES += runtime/libruntime.a
 runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
 	runtime/compile.c runtime/check_models.c runtime/train.h runtime/train.c \
 	runtime/sha256.h runtime/sha256.c runtime/sweep.h runtime/sweep.c
+# the graph compiler's rooms (compile.c above) and the op builtins
+runtime_libruntime_a_SOURCES += runtime/compile_int.h runtime/compile_expr.c \
+	runtime/compile_call.c runtime/compile_search.c runtime/compile_with.c \
+	runtime/op_builtins.h runtime/op_builtins.c
 
 RUNTIME_LDADD = runtime/libruntime.a $(OPS_LIBS) lang/liblang.a \
 	$(BLAS_LIBS) $(M_LIBS)

@@ -25,6 +25,7 @@
 
 #include "kdr.h"
 #include "runtime/graph.h"
+#include "runtime/op_builtins.h"
 #include "runtime/train.h"
 #include "runtime/exec.h"
 #include "runtime/sweep.h"
@@ -572,6 +573,11 @@ int main(int argc, char **argv)
         int rc = kd_report_cmd(argc - 2, argv + 2, stdout, stderr);
         if (fflush(stdout) != 0) rc = 1;
         return rc ? KD_EXIT_RUNTIME : KD_EXIT_OK;
+    }
+    /* the recipe language's op builtins come from the op registry */
+    if (kd_op_builtins_register() != 0) {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        return KD_EXIT_RUNTIME;
     }
     kd_options o = { .color = KD_COLOR_AUTO };
     kdr_program *prog = NULL;

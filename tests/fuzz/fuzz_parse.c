@@ -19,6 +19,7 @@
 
 #include "kdr.h"
 #include "runtime/graph.h"
+#include "runtime/op_builtins.h"
 
 static FILE *devnull;
 
@@ -26,6 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static int registered;
+    if (!registered) {                   /* op builtins come from the registry */
+        kd_op_builtins_register();
+        registered = 1;
+    }
     if (!devnull) {
         devnull = fopen("/dev/null", "w");
         if (!devnull)

@@ -28,6 +28,7 @@
 
 #include "kdr.h"
 #include "../unit.h"
+#include "runtime/op_builtins.h"
 
 #define GOLDEN_DIR KD_SRC("tests/lang/golden")
 #define MAX_FILES 512
@@ -191,6 +192,8 @@ static void test_no_orphan_err(void)
 
 int main(void)
 {
+    if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
+        return 1;
     static const kd_unit_test tests[] = {
         KD_TEST(test_golden_files),
         KD_TEST(test_no_orphan_err),

@@ -17,6 +17,7 @@
 #include "kdr.h"
 #include "builtins.h"
 #include "../unit.h"
+#include "runtime/op_builtins.h"
 
 #ifndef KDRUN_SRCDIR
 #error "KDRUN_SRCDIR must be defined by the build (the source tree root)"
@@ -166,8 +167,8 @@ static void test_bad_recipe_fails(void)
     remove(tmpl);
 }
 
-/* man/kdr.5 lists every builtin as "\fBname\fR" (see its BUILTINS section);
- * a builtin added to lang/builtins.c without a line there fails here. */
+/* man/kdr.5 lists every builtin of lang/builtins.c as "\fBname\fR" (see its
+ * BUILTINS section); a builtin added there without a line fails here. */
 static void test_man_lists_every_builtin(void)
 {
     size_t len = 0;
@@ -178,6 +179,10 @@ static void test_man_lists_every_builtin(void)
     CU_ASSERT(n > 0);
     for (size_t i = 0; i < n; i++) {
         char want[128];
+        /* an op of the registry has its own page, man/kdr-<op>.7, whose
+         * SYNOPSIS tests/runtime/test_compile.c holds against the registry */
+        if (kd_recipe_op_find(t[i].name, t[i].ctx))
+            continue;
         snprintf(want, sizeof want, "\\fB%s\\fR", t[i].name);
         int found = strstr(man, want) != NULL;
         if (!found)
@@ -189,6 +194,8 @@ static void test_man_lists_every_builtin(void)
 
 int main(void)
 {
+    if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
+        return 1;
     static const kd_unit_test tests[] = {
         KD_TEST(test_enough_recipes),
         KD_TEST(test_every_recipe_checks),

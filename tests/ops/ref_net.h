@@ -176,6 +176,7 @@ static void ref_layernorm(const inst *t, double *y)
 {
     const kd_shape *x = &t->c.in_shape[0];
     int a = (int)A(t, "axis");
+    if (a == 0) a = x->ndim == 3 ? 1 : x->ndim - 1;   /* the features */
     if (a < 0) a += x->ndim;
     int64_t O = 1, I = 1, Dd = x->dims[a];
     for (int d = 0; d < a; d++) O *= x->dims[d];
@@ -308,7 +309,13 @@ static void net_op_checks(void)
     kd_shape ids = {{8, 10}, 2};
     CU_ASSERT(net_infer("embedding", "n=100 dim=16", 1, &ids, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16, 10]");
-    CU_ASSERT(net_infer("layernorm", "axis=0", 1, &x3, err, sizeof err, &c) == -1);
+    CU_ASSERT(net_infer("layernorm", "axis=-3", 1, &x3, err, sizeof err, &c) == -1);
+    /* the default normalises the features: channels of a sequence, else the last axis */
+    kd_shape lx3 = {{2, 8, 5}, 3}, lx2 = {{2, 8}, 2};
+    CU_ASSERT(net_infer("layernorm", NULL, 1, &lx3, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.in_shape[1], b, sizeof b), "[8]");
+    CU_ASSERT(net_infer("layernorm", NULL, 1, &lx2, err, sizeof err, &c) == 0);
+    KD_ASSERT_STR_EQ(kd_shape_str(&c.in_shape[1], b, sizeof b), "[8]");
 
     /* causal conv1d: changing x at time t changes no output before t */
     {

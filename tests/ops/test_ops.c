@@ -368,7 +368,7 @@ static void ref_conv2d(const inst *t, double *y)
 
 static void ref_linear(const inst *t, double *y)
 {
-    int64_t N = D(t, 0, 0), Dd = t->n[0] / N, F = (int64_t)A(t, "c");
+    int64_t N = D(t, 0, 0), Dd = t->n[0] / N, F = (int64_t)A(t, "n");
     for (int64_t n = 0; n < N; n++)
         for (int64_t f = 0; f < F; f++) {
             double s = t->n[2] ? IN(t, 2)[f] : 0;
@@ -458,6 +458,13 @@ static void ref_mean(const inst *t, double *y)
     int ai = kd_attr_index(t->d, "axes");
     unsigned m = 0;
     for (int i = 0; i < t->attr[ai].nints; i++) m |= 1u << t->attr[ai].ints[i];
+    if (t->attr[ai].nints == 0) {      /* over: hw, c, t, all */
+        int ov = (int)A(t, "over");
+        if (ov == 0) m = 3u << 2;
+        else if (ov == 1) m = 1u << 1;
+        else if (ov == 2) m = 1u << (x->ndim - 1);
+        else m = ((1u << x->ndim) - 1) & ~1u;
+    }
     int64_t no = kd_shape_numel(&t->c.out_shape), cnt = t->n[0] / no;
     for (int64_t o = 0; o < no; o++) y[o] = 0;
     for (int64_t i = 0; i < t->n[0]; i++) {
@@ -606,6 +613,36 @@ static void ref_kd(const inst *t, double *y)
             double pt = exp(tt[k] / T) / zt, ps = exp(s[k] / T) / zs;
             L += pt * log(pt / ps);
         }
+    }
+    y[0] = T * T * L / (double)N;
+}
+
+/* dkd: full softmaxes in double, then the binary and the renormalised
+ * non-target distributions exactly as the paper writes them */
+static void ref_dkd(const inst *t, double *y)
+{
+    int64_t N = D(t, 0, 0), K = D(t, 0, 1);
+    double al = A(t, "alpha"), be = A(t, "beta"), T = A(t, "T"), L = 0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *s = IN(t, 0) + n * K, *tt = IN(t, 1) + n * K;
+        int64_t lab = (int64_t)IN(t, 2)[n];
+        double zs = 0, zt = 0, p[64] = {0}, q[64] = {0};
+        for (int64_t k = 0; k < K; k++) {
+            zs += exp(s[k] / T);
+            zt += exp(tt[k] / T);
+        }
+        for (int64_t k = 0; k < K; k++) {
+            p[k] = exp(s[k] / T) / zs;
+            q[k] = exp(tt[k] / T) / zt;
+        }
+        double py = p[lab], qy = q[lab];
+        double tckd = qy * log(qy / py) + (1 - qy) * log((1 - qy) / (1 - py)), nckd = 0;
+        for (int64_t k = 0; k < K; k++) {
+            if (k == lab) continue;
+            double ph = p[k] / (1 - py), qh = q[k] / (1 - qy);
+            nckd += qh * log(qh / ph);
+        }
+        L += al * tckd + be * nckd;
     }
     y[0] = T * T * L / (double)N;
 }
@@ -871,9 +908,9 @@ static const tcase cases[] = {
     {"conv2d", "c=3 k=3 groups=3 pad=-1 bias=1", 1, {S4(2, 3, 6, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     {"conv2d", "c=4 k=3 groups=4 stride=2 dilation=2 pad=1 bias=0", 1, {S4(2, 4, 9, 8)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
     /* linear */
-    {"linear", "c=5", 1, {S2(3, 7)}, {G_N}, 0, 1e-3, ref_linear, 1},
-    {"linear", "c=3 bias=0", 1, {S4(2, 2, 3, 3)}, {G_N}, 0, 1e-3, ref_linear, 2},
-    {"linear", "c=1", 1, {S2(1, 4)}, {G_N}, 0, 1e-3, ref_linear, 1},
+    {"linear", "n=5", 1, {S2(3, 7)}, {G_N}, 0, 1e-3, ref_linear, 1},
+    {"linear", "n=3 bias=0", 1, {S4(2, 2, 3, 3)}, {G_N}, 0, 1e-3, ref_linear, 2},
+    {"linear", "n=1", 1, {S2(1, 4)}, {G_N}, 0, 1e-3, ref_linear, 1},
     /* batchnorm2d */
     {"batchnorm2d", NULL, 1, {S4(3, 4, 5, 3)}, {G_N}, 1, 2e-3, ref_bn, 2},
     {"batchnorm2d", "affine=0", 1, {S4(2, 3, 3, 3)}, {G_N}, 1, 2e-3, ref_bn, 1},
@@ -905,6 +942,9 @@ static const tcase cases[] = {
     {"mean", "axes=0,2", 1, {S3(3, 2, 5)}, {G_N}, 0, 1e-3, ref_mean, 1},
     {"mean", NULL, 1, {S4(1, 4, 1, 1)}, {G_N}, 0, 1e-3, ref_mean, 1},
     {"mean", "axes=1,2,3", 1, {S4(2, 3, 2, 3)}, {G_N}, 0, 1e-3, ref_mean, 2},
+    {"mean", "over=c", 1, {S3(2, 3, 4)}, {G_N}, 0, 1e-3, ref_mean, 1},
+    {"mean", "over=t", 1, {S3(2, 3, 4)}, {G_N}, 0, 1e-3, ref_mean, 1},
+    {"mean", "over=all", 1, {S4(2, 3, 2, 2)}, {G_N}, 0, 1e-3, ref_mean, 1},
     {"conv2d", "c=4 k=3 pad=-1 dilation=2 bias=1", 1, {S4(2, 2, 6, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
     {"maxpool2d", NULL, 1, {S4(2, 3, 6, 6)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 2},
     {"maxpool2d", "k=3 stride=2 pad=1", 1, {S4(2, 2, 7, 5)}, {G_SPACED}, 0, 1e-3, ref_maxpool, 1},
@@ -939,6 +979,10 @@ static const tcase cases[] = {
     {"kd", "T=1", 2, {S2(3, 4), S2(3, 4)}, {G_N, G_WIDE}, 0, 1e-3, ref_kd, 2},
     {"kd", "T=8", 2, {S2(1, 10), S2(1, 10)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_kd, 1},
     {"kl", NULL, 2, {S2(4, 6), S2(4, 6)}, {G_WIDE, G_WIDE}, 0, 1e-3, ref_kl, 1},
+    {"dkd", NULL, 3, {S2(5, 7), S2(5, 7), S1(5)}, {G_WIDE, G_WIDE, G_LABEL}, 0, 1e-3, ref_dkd, 1},
+    {"dkd", "alpha=0.5 beta=2 T=1", 3, {S2(3, 4), S2(3, 4), S1(3)}, {G_N, G_WIDE, G_LABEL}, 0, 1e-3, ref_dkd, 2},
+    {"dkd", "T=8", 3, {S2(4, 2), S2(4, 2), S1(4)}, {G_WIDE, G_N, G_LABEL}, 0, 1e-3, ref_dkd, 1},
+    {"dkd", "alpha=0 beta=1 T=2", 3, {S2(2, 10), S2(2, 10), S1(2)}, {G_WIDE, G_WIDE, G_LABEL}, 0, 1e-3, ref_dkd, 1},
     {"kl", "T=4", 2, {S2(2, 5), S2(2, 5)}, {G_WIDE, G_N}, 0, 1e-3, ref_kl, 2},
     {"mse", NULL, 2, {S4(2, 3, 2, 2), S4(2, 3, 2, 2)}, {G_N, G_N}, 0, 1e-3, ref_mse, 1},
     {"l1", NULL, 2, {S2(4, 5), S2(4, 5)}, {G_AWAY, G_SMALL}, 0, 1e-3, ref_l1, 1},
@@ -990,7 +1034,7 @@ OPTEST(sigmoid) OPTEST(tanh) OPTEST(scale) OPTEST(add) OPTEST(sub) OPTEST(mul)
 OPTEST(flatten) OPTEST(dropout) OPTEST(mean) OPTEST(maxpool2d) OPTEST(avgpool2d)
 OPTEST(softmax) OPTEST(log_softmax) OPTEST(concat) OPTEST(aggregate) OPTEST(ce)
 OPTEST(kd) OPTEST(mse) OPTEST(l1) OPTEST(smooth_l1) OPTEST(bce_with_logits)
-OPTEST(cosine) OPTEST(kl) OPTEST(relu6) OPTEST(attention) OPTEST(detach)
+OPTEST(cosine) OPTEST(kl) OPTEST(relu6) OPTEST(attention) OPTEST(detach) OPTEST(dkd)
 /* ops2 branch */
 OPTEST(gan_g) OPTEST(gan_d) OPTEST(feature_align) OPTEST(cost)
 OPTEST(choice) OPTEST(zero) OPTEST(emd)
@@ -1057,7 +1101,8 @@ static void test_attrs(void)
     const kd_op_def *m = kd_op_find("mean");
     kd_attrs_default(m, v);
     int ax = kd_attr_index(m, "axes");
-    CU_ASSERT(v[ax].nints == 2 && v[ax].ints[0] == 2 && v[ax].ints[1] == 3);
+    CU_ASSERT(v[ax].nints == 0);                       /* none: over: hw */
+    CU_ASSERT_EQUAL(v[kd_attr_index(m, "over")].num, 0);
     int64_t bad[] = {1, 9};
     CU_ASSERT(kd_attr_set_ints(m, v, ax, bad, 2, err, sizeof err) == -1);
     KD_ASSERT_STR_EQ(err, "mean: axes must be in [0, 5], got 9");
@@ -1118,11 +1163,13 @@ static void test_infer(void)
     KD_ASSERT_STR_EQ(err, "ce expects labels [N] for logits [4, 10], got [5]");
     CU_ASSERT(try_infer("ce", NULL, 1, ce, err, sizeof err, &c) == -1);
     KD_ASSERT_STR_EQ(err, "ce takes 2 inputs, got 1");
-    CU_ASSERT(try_infer("linear", "c=10", 1, &x4, err, sizeof err, &c) == 0);
+    CU_ASSERT(try_infer("linear", "n=10", 1, &x4, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.in_shape[1], b, sizeof b), "[10, 16384]");
     CU_ASSERT(try_infer("mean", NULL, 1, &x4, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8, 16]");
     CU_ASSERT(try_infer("mean", NULL, 1, &x2, err, sizeof err, &c) == -1);
+    KD_ASSERT_STR_EQ(err, "mean over hw expects a 4-D input [N, C, H, W], got [128, 64]");
+    CU_ASSERT(try_infer("mean", "axes=2", 1, &x2, err, sizeof err, &c) == -1);
     KD_ASSERT_STR_EQ(err, "mean: axis 2 out of range for input [128, 64]");
     CU_ASSERT(try_infer("mean", "axes=1,2,3", 1, &x4, err, sizeof err, &c) == 0);
     KD_ASSERT_STR_EQ(kd_shape_str(&c.out_shape, b, sizeof b), "[8]");
@@ -1220,6 +1267,45 @@ static void test_ce_bad_label(void)
     t.d->forward(&t.c);
     CU_ASSERT(isnan(t.c.out[0]));
     inst_free(&t);
+}
+
+static void test_dkd_bad_label(void)
+{
+    static const tcase tc = {"dkd", NULL, 3, {S2(2, 3), S2(2, 3), S1(2)}, {G_N, G_N, G_LABEL},
+                             0, 0, NULL, 1};
+    inst t;
+    rng_seed(5);
+    if (inst_make(&t, &tc)) return;
+    t.buf[2][0] = 1.5f; /* not an integer */
+    t.d->forward(&t.c);
+    CU_ASSERT(isnan(t.c.out[0]));
+    inst_free(&t);
+}
+
+/* Hinton's KD is TCKD + (1 - q_y) NCKD (the paper's decomposition, with
+ * q_y the teacher's probability of the label): one row, beta = 1 - q_y,
+ * alpha = 1 gives kd's value */
+static void test_dkd_decomposes_kd(void)
+{
+    static const tcase td = {"dkd", "T=3", 3, {S2(1, 6), S2(1, 6), S1(1)},
+                             {G_WIDE, G_WIDE, G_LABEL}, 0, 0, NULL, 1};
+    static const tcase tk = {"kd", "T=3", 2, {S2(1, 6), S2(1, 6)}, {G_N, G_N}, 0, 0, NULL, 1};
+    inst a, b;
+    rng_seed(6);
+    if (inst_make(&a, &td)) return;
+    if (inst_make(&b, &tk)) { inst_free(&a); return; }
+    memcpy(b.buf[0], a.buf[0], sizeof(float) * 6);
+    memcpy(b.buf[1], a.buf[1], sizeof(float) * 6);
+    int y = (int)a.buf[2][0];
+    double z = 0;
+    for (int k = 0; k < 6; k++) z += exp(a.buf[1][k] / 3.0);
+    a.attr[kd_attr_index(a.d, "beta")].num = 1 - exp(a.buf[1][y] / 3.0) / z;
+    a.d->forward(&a.c);
+    b.d->forward(&b.c);
+    CU_ASSERT(b.c.out[0] > 0);
+    CU_ASSERT_DOUBLE_EQUAL(a.c.out[0], b.c.out[0], 1e-5 * (1 + fabs(b.c.out[0])));
+    inst_free(&a);
+    inst_free(&b);
 }
 
 static void test_kd_zero_when_equal(void)
@@ -1480,12 +1566,13 @@ int main(void)
         KD_TEST(test_log_softmax), KD_TEST(test_concat), KD_TEST(test_aggregate),
         KD_TEST(test_ce), KD_TEST(test_kd), KD_TEST(test_mse), KD_TEST(test_l1),
         KD_TEST(test_smooth_l1), KD_TEST(test_bce_with_logits), KD_TEST(test_cosine),
-        KD_TEST(test_kl), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_detach), KD_TEST(test_net_ops),
+        KD_TEST(test_kl), KD_TEST(test_dkd), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_detach), KD_TEST(test_net_ops),
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
         KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_dropout_mask),
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
+        KD_TEST(test_dkd_bad_label), KD_TEST(test_dkd_decomposes_kd),
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_threads), KD_TEST_END};
     static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
         KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align), KD_TEST(test_cost),

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "../unit.h"
 #include "../../runtime/graph.h"
+#include "../../runtime/op_builtins.h"
 
 static kdr_diag diag;
 static kdr_program *prog;
@@ -565,8 +566,87 @@ static void test_sequence_pooling(void)
     CU_ASSERT_EQUAL(npool, 2 * 2 * 6);   /* 2 cells x 6 edges x (max, avg) */
 }
 
+/* ---- the op registry as the recipe's spec -------------------------------- */
+
+/* A value the checker cannot see (a shape query) out of the op's range is
+ * refused when the model is compiled, once, at the argument, and the
+ * message names the op once ("dropout: p ...", never "dropout: dropout:"). */
+static void test_run_time_range_reads_cleanly(void)
+{
+    int m = compile_text("net n() {\n  out dropout(in, p: channels(in) / 2)\n}\nmodel s = n()\n",
+                         "s", 3, 8);
+    CU_ASSERT(m < 0);
+    CU_ASSERT(strstr(errtext, ":2:22: error: dropout: p must be in [0, 0.999], got 1.5\n") != NULL);
+    CU_ASSERT(strstr(errtext, "dropout: dropout") == NULL);
+}
+
+/* The synopsis `name(args)` the registry gives a spelling: required
+ * arguments by name, a list of the rest as `name...`, others `name: default`. */
+static void synopsis(const kdr_builtin *b, char *buf, size_t cap)
+{
+    size_t o = (size_t)snprintf(buf, cap, "%s(", b->name);
+    for (size_t i = 0; b->args[i].name && o < cap; i++) {
+        const kdr_argspec *a = &b->args[i];
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s%s%s%s", i ? ", " : "", a->name,
+                              a->rest ? "..." : "", a->req || !a->def ? "" : ": ",
+                              a->req || !a->def ? "" : a->def);
+    }
+    if (o < cap) snprintf(buf + o, cap - o, ")");
+}
+
+/* Each man/kdr-<op>.7 holds, in its SYNOPSIS, one `.Dl` line per recipe
+ * spelling of the op, exactly as the registry spells it (names, arguments,
+ * defaults); a `.Dl name(...)` line naming a spelling the registry does not
+ * have, or with other arguments, fails. */
+static void test_man_synopsis_matches_registry(void)
+{
+    size_t n = 0;
+    const kd_recipe_op *r = kd_recipe_ops(&n);
+    CU_ASSERT_FATAL(r != NULL && n > 40);
+    for (int i = 0; i < kd_op_count(); i++) {
+        const kd_op_def *op = kd_op_at(i);
+        char path[256], want[512];
+        snprintf(path, sizeof path, "%s/man/kdr-%s.7", KDRUN_SRCDIR, op->name);
+        char *man = kd_unit_slurp(path, NULL);
+        if (!man) fprintf(stderr, "no man page %s\n", path);
+        CU_ASSERT_FATAL(man != NULL);
+        char *syn = strstr(man, ".Sh SYNOPSIS\n"), *end = syn ? strstr(syn + 1, "\n.Sh ") : NULL;
+        CU_ASSERT_FATAL(syn != NULL && end != NULL);
+        end[1] = 0;
+        int nspell = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (r[k].op != op) continue;
+            nspell++;
+            synopsis(&r[k].b, want + 4, sizeof want - 5);
+            if (getenv("KD_PRINT_SYNOPSIS")) printf("%s %s\n", op->name, want + 4);
+            memcpy(want, ".Dl ", 4);
+            strcat(want, "\n");
+            if (!strstr(syn, want)) fprintf(stderr, "%s: SYNOPSIS lacks '%.*s'\n", path,
+                                             (int)strlen(want) - 1, want);
+            CU_ASSERT(strstr(syn, want) != NULL);
+        }
+        /* every .Dl line with a call names one of those spellings, as above */
+        for (char *l = strstr(syn, ".Dl "); l; l = strstr(l + 1, ".Dl ")) {
+            char *paren = strchr(l, '('), *nl = strchr(l, '\n');
+            if (!paren || !nl || paren > nl || nspell == 0) continue;
+            int found = 0;
+            for (size_t k = 0; k < n && !found; k++) {
+                if (r[k].op != op) continue;
+                synopsis(&r[k].b, want, sizeof want);
+                found = strlen(want) == (size_t)(nl - l - 4) && !strncmp(l + 4, want, strlen(want));
+            }
+            if (!found) fprintf(stderr, "%s: '%.*s' is not a spelling of the registry\n", path,
+                                (int)(nl - l), l);
+            CU_ASSERT(found);
+        }
+        free(man);
+    }
+}
+
 int main(void)
 {
+    if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
+        return 1;
     static const kd_unit_test tests[] = {
         KD_TEST(test_resnet20_params_and_shapes),
         KD_TEST(test_resnet56_params),
@@ -584,6 +664,8 @@ int main(void)
         KD_TEST(test_choice_compiles),
         KD_TEST(test_net_shape_ops),
         KD_TEST(test_sequence_pooling),
+        KD_TEST(test_run_time_range_reads_cleanly),
+        KD_TEST(test_man_synopsis_matches_registry),
         KD_TEST_END
     };
     kdr_diag_init(&diag);

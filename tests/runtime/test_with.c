@@ -11,6 +11,7 @@
 #include "../unit.h"
 #include "../../runtime/graph.h"
 #include "../../runtime/exec.h"
+#include "../../runtime/op_builtins.h"
 
 static kdr_diag diag;
 static kdr_program *prog;
@@ -422,6 +423,8 @@ static void test_with_dfa_bridge(void)
 
 int main(void)
 {
+    if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
+        return 1;
     static const kd_unit_test tests[] = {
         KD_TEST(test_with_shape_and_sharing),
         KD_TEST(test_with_values),

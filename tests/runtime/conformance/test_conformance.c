@@ -40,6 +40,7 @@
 #include "../../unit.h"
 #include "../../../runtime/exec.h"
 #include "../../../runtime/graph_ops.h"
+#include "../../../runtime/op_builtins.h"
 
 #define BATCH 16
 #define TOL 1e-4
@@ -287,6 +288,8 @@ static void test_resnet20_matches_torch(void)
 
 int main(void)
 {
+    if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
+        return 1;
     if (find_python() != 0) {
         fprintf(stderr, "SKIP: no python3 with torch (apt-get install python3-torch, "
                         "or set KDRUN_PYTHON)\n");
