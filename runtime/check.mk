@@ -18,3 +18,8 @@ tests_cli_test_check_golden_LDADD = $(CUNIT_LIBS)
 tests/cli/test_check_golden.$(OBJEXT): kdrun$(EXEEXT)
 EXTRA_DIST += tests/cli/golden
 runtime_libruntime_a_SOURCES += runtime/loader_builtins.h runtime/loader_builtins.c
+
+# data declarations through the registry, a phase's graph
+RUNTIME_TESTS += tests/runtime/test_data_decl
+tests_runtime_test_data_decl_SOURCES = tests/runtime/test_data_decl.c tests/unit.h
+tests_runtime_test_data_decl_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
