@@ -269,8 +269,9 @@ static void expect_shape(const kd_sample_shape *s, kd_data_kind kind, int ndim, 
 /* IDX header only: magic, count, rows, columns (gzip if gz) */
 static void write_idx_header(const char *path, int rows, int cols, int gz)
 {
-    uint8_t h[16 + 6] = { 0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, (uint8_t)rows, 0, 0, 0, (uint8_t)cols };
+    uint8_t h[16 + 64] = { 0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, (uint8_t)rows, 0, 0, 0, (uint8_t)cols };
     size_t n = 16 + (size_t)rows * cols;
+    CU_ASSERT_FATAL(n <= sizeof h);
     CU_ASSERT_EQUAL(gz ? kd_write_gz(path, h, n) : kd_write_file(path, h, n), 0);
 }
 
