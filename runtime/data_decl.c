@@ -4,7 +4,6 @@
  * See data_decl.h. */
 #include "config.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
