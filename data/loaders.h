@@ -15,10 +15,10 @@
  * format code), one line KD_LOADER(<name>) in data/loaders.def, the file in
  * DATA_CSRC of data/local.mk, its man page man/kdr-<name>.7 (listed in
  * data/local.mk), and its tests in tests/data/test_loaders.c (the shape
- * function; a small file of the format if it reads one).  The recipe
- * builtin lang/builtins.c still lists the arguments a second time (until
- * the builtins are generated from the registries); test_loaders checks the
- * two agree on names and order.
+ * function; a small file of the format if it reads one).  Its recipe
+ * builtin is generated from the entry (runtime/loader_builtins.c,
+ * registered with the op builtins at start-up): `kdrun --check` checks a
+ * loader call against this table.
  *
  * Errors are values, as in data.h: a kd_data_status and one line in err.
  */
