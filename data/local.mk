@@ -7,8 +7,8 @@
 ## flag keeps other systems right).
 
 DATA_CSRC = data/dataset.c data/idx.c data/cifar.c data/image_folder.c \
-	data/sequences.c data/raw_synth.c data/loader.c
-DATA_HSRC = data/data.h data/data_int.h
+	data/sequences.c data/raw_synth.c data/loader.c data/registry.c
+DATA_HSRC = data/data.h data/data_int.h data/loaders.h data/loaders.def
 
 noinst_LIBRARIES += data/libdata.a
 data_libdata_a_SOURCES = $(DATA_CSRC) $(DATA_HSRC)
@@ -22,7 +22,7 @@ DATA_PTHREAD = -pthread
 EXTRA_DIST += data/README.md
 
 DATA_TESTS = tests/data/test_formats tests/data/test_sequences \
-	tests/data/test_batches
+	tests/data/test_batches tests/data/test_loaders
 check_PROGRAMS += $(DATA_TESTS)
 TESTS += $(DATA_TESTS)
 DATA_TEST_LDADD = $(DATA_LIBS) $(CUNIT_LIBS)
@@ -43,3 +43,16 @@ tests_data_test_batches_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
 tests_data_test_batches_CFLAGS = $(AM_CFLAGS) -pthread
 tests_data_test_batches_LDADD = $(DATA_TEST_LDADD)
 tests_data_test_batches_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)
+# The registry; it also holds each entry against its recipe builtin (lang/)
+# and its man page.
+tests_data_test_loaders_SOURCES = tests/data/test_loaders.c \
+	tests/data/data_test.h tests/unit.h \
+	runtime/loader_builtins.c runtime/loader_builtins.h
+tests_data_test_loaders_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
+tests_data_test_loaders_LDADD = $(DATA_LIBS) lang/liblang.a $(CUNIT_LIBS)
+tests_data_test_loaders_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)
+
+# One page per loader (man/kdr-NAME.7, like the ops').
+dist_man_MANS += man/kdr-idx.7 man/kdr-cifar10.7 man/kdr-cifar100.7 \
+	man/kdr-cinic10.7 man/kdr-image_folder.7 man/kdr-sequences.7 \
+	man/kdr-synth_sequences.7 man/kdr-raw_synth.7

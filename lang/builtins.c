@@ -43,7 +43,6 @@
 #define SHAPE  KDR_CTX_SHAPE
 #define LOSS   KDR_CTX_LOSS
 #define METRIC KDR_CTX_METRIC
-#define LOADER KDR_CTX_LOADER
 #define AUG    KDR_CTX_AUG
 #define NOISE  KDR_CTX_NOISE
 #define OPTIM  KDR_CTX_OPTIM
@@ -95,27 +94,8 @@ static const kdr_builtin table[] = {
     B("params", METRIC, BARE, "number of parameters", END),
     B("macs", METRIC, BARE, "multiply-accumulates per sample", END),
 
-    /* ---- data loaders ------------------------------------------------ */
-    B("idx", LOADER, 0, "MNIST-style IDX files in a directory (train/t10k splits)",
-      REQ("dir", KDR_A_STR), END),
-    B("cifar10", LOADER, 0, "CIFAR-10 binary batches in a directory (train/test)",
-      REQ("dir", KDR_A_STR), END),
-    B("cifar100", LOADER, 0, "CIFAR-100 binary files in a directory (train/test, fine labels)",
-      REQ("dir", KDR_A_STR), END),
-    B("cinic10", LOADER, 0, "CINIC-10 image tree in a directory (train/valid/test)",
-      REQ("dir", KDR_A_STR), END),
-    B("image_folder", LOADER, 0, "one sub-directory per class per split, images resized to size",
-      REQ("dir", KDR_A_STR), OPT("size", KDR_A_INT, "32", GE(1)), END),
-    B("sequences", LOADER, 0, "user sessions (MovieLens ratings.dat or user,item,timestamp CSV), leave-one-out splits",
-      REQ("file", KDR_A_STR), SYM("format", "movielens|csv", "csv"),
-      OPT("max_len", KDR_A_INT, "50", GE(2)), OPT("negatives", KDR_A_INT, "100", GE(1)), END),
-    B("synth_sequences", LOADER, 0, "generated sessions with known structure (a random sparse item-transition chain), leave-one-out splits",
-      OPT("users", KDR_A_INT, "2000", GE(1)), OPT("items", KDR_A_INT, "500", GE(2)),
-      OPT("length", KDR_A_INT, "30", GE(3)), OPT("max_len", KDR_A_INT, "50", GE(2)),
-      OPT("negatives", KDR_A_INT, "100", GE(1)), OPT("seed", KDR_A_INT, "1", GE(0)), END),
-    B("raw_synth", LOADER, 0, "synthetic RAW denoising pairs from sRGB images (noisy, clean)",
-      REQ("images", KDR_A_STR), OPT("unprocess", KDR_A_BOOL, "true"),
-      REQ("noise", KDR_A_CALL, CALLS(NOISE)), OPT("patch", KDR_A_INT, "64", GE(2)), END),
+    /* ---- data loaders: from the loader registry (data/loaders.def),
+     * registered at start-up by runtime/op_builtins.c --------------- */
 
     /* ---- noise models ------------------------------------------------ */
     B("poisson_gauss", NOISE, 0, "shot/read noise, log shot level uniform in log_shot, read level tied to it",

@@ -92,9 +92,10 @@ typedef struct kdr_builtin {
 } kdr_builtin;
 
 /* Add the builtins of the op registry: the net ops, losses and searched
- * ops of ops/, built by runtime/op_builtins.c, so that lang/ includes
- * nothing from ops/ (lang/builtins.c keeps only what is not one op: skip,
- * choice, cost, shape queries, loaders, optimizers, ...).  Called once at
+ * ops of ops/, built by runtime/op_builtins.c, and the loaders of data/
+ * (runtime/loader_builtins.c), so that lang/ includes nothing from ops/ or
+ * data/ (lang/builtins.c keeps only what is neither one op nor a loader:
+ * skip, choice, cost, shape queries, optimizers, ...).  Called once at
  * start-up, before kdr_check; the entries are copied, the argument lists
  * they point to must outlive every use.  A second call replaces the first.
  * 0, or -1 when out of memory. */

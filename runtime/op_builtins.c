@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "op_builtins.h"
+#include "loader_builtins.h"
 
 static kd_recipe_op *g_ops;
 static size_t g_nops;
@@ -192,10 +193,12 @@ static int build_all(void)
 int kd_op_builtins_register(void)
 {
     if (!g_ops && build_all()) return -1;
-    kdr_builtin *b = calloc(g_nops ? g_nops : 1, sizeof *b);
+    size_t nl = kd_loader_builtins(NULL, 0);     /* and the loader registry's */
+    kdr_builtin *b = calloc(g_nops + nl ? g_nops + nl : 1, sizeof *b);
     if (!b) return -1;
     for (size_t i = 0; i < g_nops; i++) b[i] = g_ops[i].b;
-    int rc = kdr_builtins_register(b, g_nops);   /* copies the entries */
+    kd_loader_builtins(b + g_nops, nl);
+    int rc = kdr_builtins_register(b, g_nops + nl);   /* copies the entries */
     free(b);
     return rc;
 }

@@ -5,8 +5,9 @@
  * entry per recipe spelling (an op's own, and its sugar: dwconv, dconv,
  * l2, hint, ...), so that `kdrun --check` checks op arguments with the
  * registry's names, types, defaults and ranges while lang/ includes
- * nothing from ops/.  Every program that checks recipes calls it first
- * (runtime/main.c, the tests).
+ * nothing from ops/.  The loader registry's builtins (runtime/
+ * loader_builtins.h) are registered with them.  Every program that checks
+ * recipes calls it first (runtime/main.c, the tests).
  *
  * The compiler then looks the spelling up again (kd_recipe_op_find) to set
  * the op's attributes from the bound arguments.
