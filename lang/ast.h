@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "settings.h"
 
 typedef struct kdr_arena kdr_arena;
 
@@ -64,9 +65,10 @@ enum {
     KDR_OP_AND, KDR_OP_OR, KDR_OP_NOT, KDR_OP_RANGE
 };
 
-/* KDR_SETTING.word values are the statement words, interned, e.g. "train",
- * "teacher", "epochs", "loss", "checkpoint", "alternate", "table", "bridge",
- * "minimize" (a step inside `alternate`).  What each one carries:
+/* KDR_SETTING.setting says which statement it is (a kdr_setting, see
+ * lang/settings.h: the one table of statement words, the blocks each is
+ * allowed in and its default); KDR_SETTING.word is the statement word,
+ * interned, for messages only.  What each one carries:
  *
  *  train     kids = model IDENTs...; a = data expr; flags KDR_F_TOGETHER
  *  teacher   a = model/pool IDENT; flags KDR_F_FROZEN; or b = epoch expr
@@ -98,7 +100,8 @@ struct kdr_node {
     uint32_t beg, end;    /* byte offsets into the unit's source, [beg, end) */
     uint32_t depth;       /* height of an expression subtree (1 for a leaf) */
     const char *name;     /* interned identifier, or NULL */
-    const char *word;     /* KDR_SETTING: the statement word */
+    kdr_setting setting;  /* KDR_SETTING: which statement (KDR_S_NONE otherwise) */
+    const char *word;     /* KDR_SETTING: the statement word, for messages */
     const char *extra;    /* a second identifier (see KDR_SETTING) */
     const char *str;      /* KDR_STR / KDR_USE: the decoded string (NUL-free) */
     size_t str_len;

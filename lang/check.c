@@ -25,6 +25,7 @@
 #include <string.h>
 #include "kdr.h"
 #include "builtins.h"
+#include "settings.h"
 
 /* ---- kinds of values, as far as they are known without tensors -------- */
 enum {
@@ -557,18 +558,31 @@ static void check_member_of_model(chk *c, const kdr_node *n, const kdr_node *mod
         n->name, dym(&sg, buf, sizeof buf));
 }
 
+/* a split statement of a data block (train/test/val "path"), and its name */
+static int is_split(const kdr_node *s)
+{
+    return s->kind == KDR_SETTING && (s->setting == KDR_S_SPLIT_TRAIN || s->setting == KDR_S_SPLIT_TEST
+                                      || s->setting == KDR_S_SPLIT_VAL);
+}
+
+static const char *split_name(const kdr_node *s)
+{
+    const kdr_setting_info *i = kdr_setting_info_of(s->setting);
+    return i ? i->name : "?";
+}
+
 static void check_member_of_data(chk *c, const kdr_node *n, const kdr_node *data)
 {
     int any = 0;
     sugg sg = { 0 };
     for (const kdr_node *s = data->kids; s; s = s->next) {
-        if (s->kind != KDR_SETTING || !s->word)
+        if (s->kind != KDR_SETTING)
             continue;
-        if (streq(s->word, "train") || streq(s->word, "test") || streq(s->word, "val")) {
+        if (is_split(s)) {
             any = 1;
-            if (streq(s->word, n->name) || (s->name && streq(s->name, n->name)))
+            if (streq(split_name(s), n->name) || (s->name && streq(s->name, n->name)))
                 return;
-            consider(&sg, n->name, s->word);
+            consider(&sg, n->name, split_name(s));
             if (s->name)
                 consider(&sg, n->name, s->name);
         }
@@ -1343,7 +1357,7 @@ static void stmts(chk *c, const kdr_node *first, unsigned ctx, int net_level)
             stmts(c, s->kids, ctx, 0);
             break;
         case KDR_SETTING:
-            if (streq(s->word, "bridge") && !c->in_net) {
+            if (s->setting == KDR_S_BRIDGE && !c->in_net) {
                 ex(c, s->a, ctx);
                 break;
             }
@@ -1398,39 +1412,18 @@ static void check_net(chk *c, const kdr_node *net)
 
 /* ---- declarations -------------------------------------------------------- */
 
-static int word_in(const char *w, const char *const *set)
+/* 1 when s is a setting allowed in the blocks `blk` (KDR_BLK_*) */
+static int allowed_in(const kdr_node *s, unsigned blk)
 {
-    for (; *set; set++)
-        if (streq(w, *set))
-            return 1;
-    return 0;
-}
-
-static const char *const data_words[] = { "train", "test", "val", "augment", "normalize", "limit", NULL };
-static const char *const phase_words[] = { "train", "teacher", "epochs", "batch", "seed", "optimizer",
-                                           "lr", "loss", "checkpoint", "after", "alternate", "derive",
-                                           "evaluate", NULL };
-static const char *const report_words[] = { "evaluate", "table", NULL };
-
-/* "a phase", "a data block or a phase", ... : where a setting word belongs */
-static const char *belongs(const kdr_node *s)
-{
-    const char *w = s->word;
-    if (streq(w, "train"))
-        return s->a && s->a->kind == KDR_STR && !s->kids ? "a data block" : "a phase";
-    if (streq(w, "evaluate")) return "a phase or a report";
-    if (streq(w, "bridge")) return "a search block";
-    if (streq(w, "minimize")) return "an 'alternate' block of a phase";
-    if (word_in(w, data_words)) return "a data block";
-    if (word_in(w, phase_words)) return "a phase";
-    if (word_in(w, report_words)) return "a report";
-    return "another block";
+    const kdr_setting_info *i = s->kind == KDR_SETTING ? kdr_setting_info_of(s->setting) : NULL;
+    return i && (i->blocks & blk);
 }
 
 static void wrong_block(chk *c, const kdr_node *s, const char *here)
 {
     if (s->kind == KDR_SETTING)
-        err(c, s, "'%s' is not valid in %s; it belongs in %s", s->word ? s->word : "?", here, belongs(s));
+        err(c, s, "'%s' is not valid in %s; it belongs in %s", s->word ? s->word : "?", here,
+            kdr_setting_where(s->setting));
     else if (s->kind == KDR_ASSIGN || s->kind == KDR_FOR || s->kind == KDR_IF || s->kind == KDR_OUT)
         err(c, s, "%s is not valid in %s; only net and search blocks have %s",
             s->kind == KDR_ASSIGN ? "an assignment" : s->kind == KDR_FOR ? "'for'" :
@@ -1440,23 +1433,37 @@ static void wrong_block(chk *c, const kdr_node *s, const char *here)
         err(c, s, "unexpected statement in %s", here);
 }
 
-static void check_int_setting(chk *c, const kdr_node *s, double min, const char *what)
+/* the whole number e of the statement `word`, in [min, max] */
+static void check_int_value(chk *c, const kdr_node *e, const char *word, double min, double max,
+                            const char *what)
 {
-    ty t = ex(c, s->a, KDR_CTX_MATH);
+    ty t = ex(c, e, KDR_CTX_MATH);
     char b1[128], b2[64], b3[64];
     if (t.k != V_NUM && t.k != V_ANY) {
-        err(c, s->a, "'%s' must be a number, got %s", s->word, kind_desc(t, b1, sizeof b1));
+        err(c, e, "'%s' must be a number, got %s", word, kind_desc(t, b1, sizeof b1));
         return;
     }
     double v;
-    if (!cval(c, s->a, &v, 0))
+    if (!cval(c, e, &v, 0))
         return;
     fmt_num(b2, sizeof b2, v);
     fmt_num(b3, sizeof b3, min);
     if (v != floor(v))
-        err(c, s->a, "'%s' must be an integer, got %s", s->word, b2);
+        err(c, e, "'%s' must be an integer, got %s", word, b2);
     else if (v < min)
-        err(c, s->a, "'%s' must be %s (>= %s), got %s", s->word, what, b3, b2);
+        err(c, e, "'%s' must be %s (>= %s), got %s", word, what, b3, b2);
+    else if (v > max) {
+        fmt_num(b3, sizeof b3, max);
+        err(c, e, "'%s' must be at most %s, got %s", word, b3, b2);
+    }
+}
+
+/* a KDR_SV_INT setting, against its range in the settings table */
+static void check_int_setting(chk *c, const kdr_node *s)
+{
+    const kdr_setting_info *i = kdr_setting_info_of(s->setting);
+    if (i && i->value == KDR_SV_INT)
+        check_int_value(c, s->a, s->word, i->min, i->max, i->range_word);
 }
 
 static void check_data_ref(chk *c, const kdr_node *e, const char *what)
@@ -1554,15 +1561,15 @@ static void check_data(chk *c, const kdr_node *d)
     const kdr_node *first_of[3] = { 0 };
     const kdr_node *limit = NULL, *norm = NULL;
     for (const kdr_node *s = d->kids; s; s = s->next) {
-        if (s->kind != KDR_SETTING || !word_in(s->word, data_words)
-            || (streq(s->word, "train") && (s->kids || !s->a || s->a->kind != KDR_STR))) {
+        if (!allowed_in(s, KDR_BLK_DATA)) {
             wrong_block(c, s, "a data block");
             continue;
         }
-        int split = streq(s->word, "train") ? 0 : streq(s->word, "test") ? 1 : streq(s->word, "val") ? 2 : -1;
+        int split = s->setting == KDR_S_SPLIT_TRAIN ? 0 : s->setting == KDR_S_SPLIT_TEST ? 1
+                  : s->setting == KDR_S_SPLIT_VAL ? 2 : -1;
         if (split >= 0) {
             if (first_of[split]) {
-                err(c, s, "split '%s' is declared twice", s->word);
+                err(c, s, "split '%s' is declared twice", split_name(s));
                 note(c, c->u, first_of[split], "the first declaration is here");
             } else
                 first_of[split] = s;
@@ -1576,19 +1583,19 @@ static void check_data(chk *c, const kdr_node *d)
                     fmt_num(b1, sizeof b1, v);
                     err(c, s->b, "the holdout size must be a positive integer, got %s", b1);
                 }
-                if (s->name && (streq(s->name, "train") || streq(s->name, "test")
-                                || (streq(s->name, "val") && first_of[2] && first_of[2] != s)))
+                kdr_setting named = kdr_setting_lookup(s->name, KDR_BLK_DATA);
+                if (named == KDR_S_SPLIT_TRAIN || named == KDR_S_SPLIT_TEST
+                    || (named == KDR_S_SPLIT_VAL && first_of[2] && first_of[2] != s))
                     err(c, s->c ? s->c : s, "holdout split name '%s' is already a split", s->name);
             }
-        } else if (streq(s->word, "augment")) {
+        } else if (s->setting == KDR_S_AUGMENT) {
             int ok = 0;
             sugg sg = { 0 };
             for (const kdr_node *t = d->kids; t; t = t->next)
-                if (t->kind == KDR_SETTING && (streq(t->word, "train") || streq(t->word, "test")
-                                               || streq(t->word, "val"))) {
-                    if (streq(t->word, s->name) || streq(t->name, s->name))
+                if (is_split(t)) {
+                    if (streq(split_name(t), s->name) || streq(t->name, s->name))
                         ok = 1;
-                    consider(&sg, s->name, t->word);
+                    consider(&sg, s->name, split_name(t));
                     if (t->name)
                         consider(&sg, s->name, t->name);
                 }
@@ -1618,7 +1625,7 @@ static void check_data(chk *c, const kdr_node *d)
                 } else
                     err(c, a, "expected an augmentation call, such as crop(32, pad: 4)");
             }
-        } else if (streq(s->word, "normalize")) {
+        } else if (s->setting == KDR_S_NORMALIZE) {
             if (norm) {
                 err(c, s, "'normalize' is given twice");
                 note(c, c->u, norm, "the first one is here");
@@ -1629,14 +1636,14 @@ static void check_data(chk *c, const kdr_node *d)
             fake.a = NULL;
             c->where = "'normalize'";
             bcall(c, &fake, kdr_builtin_find("normalize", KDR_CTX_AUG), KDR_CTX_MATH, 0);
-        } else if (streq(s->word, "limit")) {
+        } else if (s->setting == KDR_S_LIMIT) {
             if (limit) {
                 err(c, s, "'limit' is given twice");
                 note(c, c->u, limit, "the first one is here");
             }
             limit = s;
             c->where = "'limit'";
-            check_int_setting(c, s, 1, "positive");
+            check_int_setting(c, s);
         }
     }
 }
@@ -1717,7 +1724,7 @@ static void check_search(chk *c, const kdr_node *s)
     c->in_net = 0;
     c->where = "a search block";
     for (const kdr_node *k = s->kids; k; k = k->next) {
-        if (k->kind == KDR_SETTING && !streq(k->word, "bridge")) {
+        if (k->kind == KDR_SETTING && k->setting != KDR_S_BRIDGE) {
             wrong_block(c, k, "a search block");
             continue;
         }
@@ -1751,13 +1758,13 @@ static void check_phase(chk *c, pinfo *pi)
     c->nvars = 0;
     c->nscoped = 0;
     for (const kdr_node *s = ph->kids; s; s = s->next) {
-        if (s->kind != KDR_SETTING || !word_in(s->word, phase_words)
-            || (streq(s->word, "train") && !s->kids)) {
+        if (!allowed_in(s, KDR_BLK_PHASE)) {
             wrong_block(c, s, "a phase");
             continue;
         }
         const char *w = s->word;
-        if (streq(w, "train")) {
+        switch (s->setting) {
+        case KDR_S_TRAIN:
             trains = 1;
             c->where = "'train'";
             for (const kdr_node *m = s->kids; m; m = m->next) {
@@ -1766,7 +1773,8 @@ static void check_phase(chk *c, pinfo *pi)
                     add_name(&pi->trains, &pi->ntrains, &pi->ctrains, NULL, ms->name, m);
             }
             check_data_ref(c, s->a, "the data of 'train'");
-        } else if (streq(w, "teacher")) {
+            break;
+        case KDR_S_TEACHER: {
             c->where = "'teacher'";
             const kdr_node *id = s->a;
             if (!id || id->kind != KDR_IDENT)
@@ -1798,8 +1806,7 @@ static void check_phase(chk *c, pinfo *pi)
                 const sym *ms = model_ref(c, id, "an early-stopped teacher");
                 if (s->extra && !streq(s->extra, "epoch"))
                     err(c, s->c ? s->c : s, "expected 'at epoch E', got 'at %s'", s->extra);
-                check_int_setting(c, &(kdr_node){ .kind = KDR_SETTING, .word = "epoch", .a = s->b,
-                                                  .beg = s->b->beg, .end = s->b->end }, 1, "positive");
+                check_int_value(c, s->b, "epoch", 1, kdr_setting_info_of(KDR_S_EPOCHS)->max, "positive");
                 if (!ms)
                     continue;
                 /* a phase that trains X and checkpoints it */
@@ -1811,14 +1818,14 @@ static void check_phase(chk *c, pinfo *pi)
                         continue;
                     int tr = 0;
                     for (const kdr_node *t = q->node->kids; t; t = t->next)
-                        if (t->kind == KDR_SETTING && streq(t->word, "train"))
+                        if (t->kind == KDR_SETTING && t->setting == KDR_S_TRAIN)
                             for (const kdr_node *m = t->kids; m; m = m->next)
                                 if (m->kind == KDR_IDENT && streq(m->name, id->name))
                                     tr = 1;
                     if (!tr)
                         continue;
                     for (const kdr_node *t = q->node->kids; t; t = t->next)
-                        if (t->kind == KDR_SETTING && streq(t->word, "checkpoint")) {
+                        if (t->kind == KDR_SETTING && t->setting == KDR_S_CHECKPOINT) {
                             found = q;
                             ck = t;
                         }
@@ -1832,7 +1839,7 @@ static void check_phase(chk *c, pinfo *pi)
                 double e, every, epochs;
                 const kdr_node *fe = NULL;
                 for (const kdr_node *t = found->node->kids; t; t = t->next)
-                    if (t->kind == KDR_SETTING && streq(t->word, "epochs"))
+                    if (t->kind == KDR_SETTING && t->setting == KDR_S_EPOCHS)
                         fe = t;
                 if (cval(c, s->b, &e, 0)) {
                     fmt_num(b1, sizeof b1, e);
@@ -1854,22 +1861,29 @@ static void check_phase(chk *c, pinfo *pi)
                 model_ref(c, id, "a teacher");
             else
                 record_use(c, ts, id);
-        } else if (streq(w, "epochs")) {
+            break;
+        }
+        case KDR_S_EPOCHS:
             add_setting_once(c, &ep, s, "'epochs'");
             c->where = "'epochs'";
-            check_int_setting(c, s, 1, "positive");
-        } else if (streq(w, "batch")) {
+            check_int_setting(c, s);
+            break;
+        case KDR_S_BATCH:
             add_setting_once(c, &ba, s, "'batch'");
             c->where = "'batch'";
-            check_int_setting(c, s, 1, "positive");
-        } else if (streq(w, "seed")) {
+            check_int_setting(c, s);
+            break;
+        case KDR_S_SEED:
             add_setting_once(c, &se, s, "'seed'");
             c->where = "'seed'";
-            check_int_setting(c, s, 0, "non-negative");
-        } else if (streq(w, "optimizer") || streq(w, "lr") || streq(w, "loss")) {
+            check_int_setting(c, s);
+            break;
+        case KDR_S_OPTIMIZER:
+        case KDR_S_LR:
+        case KDR_S_LOSS: {
             /* the same (word, label) twice */
             for (const kdr_node *t = ph->kids; t != s; t = t->next)
-                if (t->kind == KDR_SETTING && streq(t->word, w)
+                if (t->kind == KDR_SETTING && t->setting == s->setting
                     && ((!t->name && !s->name) || streq(t->name, s->name))) {
                     if (s->name)
                         err(c, s, "'%s %s:' is given twice", w, s->name);
@@ -1892,15 +1906,15 @@ static void check_phase(chk *c, pinfo *pi)
             const kdr_node *v = s->a;
             if (!v)
                 continue;
-            if (streq(w, "loss")) {
+            if (s->setting == KDR_S_LOSS) {
                 c->where = "a loss";
                 ty t = ex(c, v, LOSS_CTX);
                 if (t.k == V_STR || t.k == V_BOOL || t.k == V_LIST || bad_operand(t.k))
                     err(c, v, "a loss must be a scalar expression, got %s", kind_desc(t, b1, sizeof b1));
                 continue;
             }
-            unsigned cx = streq(w, "lr") ? KDR_CTX_LR : KDR_CTX_OPTIM;
-            c->where = streq(w, "lr") ? "'lr'" : "'optimizer'";
+            unsigned cx = s->setting == KDR_S_LR ? KDR_CTX_LR : KDR_CTX_OPTIM;
+            c->where = s->setting == KDR_S_LR ? "'lr'" : "'optimizer'";
             if (v->kind == KDR_CALL) {
                 ty t = call(c, v, cx | KDR_CTX_MATH, 0);
                 if (t.k != V_CALL && t.k != V_ANY)
@@ -1912,9 +1926,11 @@ static void check_phase(chk *c, pinfo *pi)
                         cx == KDR_CTX_LR ? "step(milestones: [30, 60])" : "sgd(lr: 0.1)",
                         kind_desc(t, b2, sizeof b2));
             }
-        } else if (streq(w, "checkpoint")) {
+            break;
+        }
+        case KDR_S_CHECKPOINT:
             c->where = "'checkpoint'";
-            check_int_setting(c, s, 1, "positive");
+            check_int_setting(c, s);
             if (s->extra && !streq(s->extra, "epoch") && !streq(s->extra, "epochs")
                 && !streq(s->extra, "step") && !streq(s->extra, "steps"))
                 err(c, s->c ? s->c : s, "unknown checkpoint unit '%s' (epoch, epochs, step or steps)", s->extra);
@@ -1925,7 +1941,8 @@ static void check_phase(chk *c, pinfo *pi)
                     err(c, s->b, "'keep last N' needs a positive integer, got %s", b1);
                 }
             }
-        } else if (streq(w, "after")) {
+            break;
+        case KDR_S_AFTER:
             for (const kdr_node *k = s->kids; k; k = k->next) {
                 if (k->kind != KDR_IDENT)
                     continue;
@@ -1945,12 +1962,13 @@ static void check_phase(chk *c, pinfo *pi)
                         consider(&sg, k->name, c->syms[i].name);
                 err(c, k, "undefined phase '%s'%s", k->name, dym(&sg, b1, sizeof b1));
             }
-        } else if (streq(w, "alternate")) {
+            break;
+        case KDR_S_ALTERNATE:
             trains = 1;
             if (!s->kids)
                 err(c, s, "'alternate' needs at least one 'GROUP minimize EXPR' step");
             for (const kdr_node *m = s->kids; m; m = m->next) {
-                if (m->kind != KDR_SETTING || !streq(m->word, "minimize")) {
+                if (!allowed_in(m, KDR_BLK_ALTERNATE)) {
                     err(c, m, "only 'GROUP minimize EXPR [on DATA]' steps are valid in 'alternate'");
                     continue;
                 }
@@ -1978,7 +1996,8 @@ static void check_phase(chk *c, pinfo *pi)
                 if (m->b)
                     check_data_ref(c, m->b, "the data of 'minimize'");
             }
-        } else if (streq(w, "derive")) {
+            break;
+        case KDR_S_DERIVE: {
             add_setting_once(c, &de, s, "'derive'");
             const kdr_node *id = s->a;
             if (id && id->kind == KDR_IDENT) {
@@ -2001,8 +2020,13 @@ static void check_phase(chk *c, pinfo *pi)
                 }
             } else if (id)
                 err(c, id, "'derive' needs the name of a search");
-        } else if (streq(w, "evaluate")) {
+            break;
+        }
+        case KDR_S_EVALUATE:
             check_evaluate(c, s);
+            break;
+        default:
+            break;
         }
     }
     if (!trains)
@@ -2016,11 +2040,11 @@ static void check_report(chk *c, const kdr_node *r)
     char b1[128];
     c->in_net = 0;
     for (const kdr_node *s = r->kids; s; s = s->next) {
-        if (s->kind != KDR_SETTING || !word_in(s->word, report_words)) {
+        if (!allowed_in(s, KDR_BLK_REPORT)) {
             wrong_block(c, s, "a report");
             continue;
         }
-        if (streq(s->word, "evaluate")) {
+        if (s->setting == KDR_S_EVALUATE) {
             check_evaluate(c, s);
             continue;
         }
@@ -2107,7 +2131,7 @@ static void collect_search_names(chk *c, const kdr_unit *u, const kdr_node *sear
             const kdr_node *t = n->a->kind == KDR_INDEX ? n->a->a : n->a;
             if (t && t->kind == KDR_IDENT)
                 add_sym(c, u, t->name, S_SVAR, n, t, search);
-        } else if (n->kind == KDR_SETTING && streq(n->word, "bridge") && n->name) {
+        } else if (n->kind == KDR_SETTING && n->setting == KDR_S_BRIDGE && n->name) {
             add_sym(c, u, n->name, S_SVAR, n, n->c ? n->c : n, search);
         } else if (n->kind == KDR_FOR || n->kind == KDR_IF || n->kind == KDR_BLOCK) {
             collect_search_names(c, u, search, n->kids, depth + 1);
@@ -2140,7 +2164,7 @@ static void collect(chk *c)
                 add_sym(c, u, s->name, k, s, name_at(s), NULL);
             if (s->kind == KDR_PHASE)
                 for (const kdr_node *t = s->kids; t; t = t->next)
-                    if (t->kind == KDR_SETTING && streq(t->word, "checkpoint") && t->name)
+                    if (t->kind == KDR_SETTING && t->setting == KDR_S_CHECKPOINT && t->name)
                         add_sym(c, u, t->name, S_ROUTE, t,
                                 t->kids && t->kids->kind == KDR_IDENT ? t->kids : t, s);
             if (s->kind == KDR_SEARCH)
@@ -2286,13 +2310,14 @@ static kdr_node *set_value(chk *c, const kdr_unit *u, const kdr_node *old, const
 }
 
 /* a phase or data setting: replace its value, or append a new setting */
-static int override_setting(chk *c, kdr_node *block, const char *word, const char *value)
+static int override_setting(chk *c, kdr_node *block, kdr_setting which, const char *value)
 {
     const kdr_unit *u = unit_of_node(c, block);
+    const char *word = kdr_setting_info_of(which)->name;
     if (!u || !u->arena)
         return 0;
     for (kdr_node *s = block->kids; s; s = s->next)
-        if (s->kind == KDR_SETTING && streq(s->word, word) && !s->name) {
+        if (s->kind == KDR_SETTING && s->setting == which && !s->name) {
             s->a = set_value(c, u, s->a, value, s);
             return 1;
         }
@@ -2301,6 +2326,7 @@ static int override_setting(chk *c, kdr_node *block, const char *word, const cha
         return 0;
     const kdr_node *at = name_at(block);
     s->kind = KDR_SETTING;
+    s->setting = which;
     s->word = kdr_arena_intern(u->arena, word, strlen(word));
     s->beg = at->beg;
     s->end = at->end;
@@ -2350,9 +2376,15 @@ static int override_arg(chk *c, kdr_node *decl, kdr_node *callnode, const char *
     return 1;
 }
 
+/* the phase settings `--set epochs=N` (every phase) and `--set phase.P.epochs=N` reach */
+static kdr_setting phase_key(const char *key)
+{
+    kdr_setting s = kdr_setting_lookup(key, KDR_BLK_PHASE);
+    return s == KDR_S_EPOCHS || s == KDR_S_BATCH || s == KDR_S_SEED ? s : KDR_S_NONE;
+}
+
 static void apply_overrides(chk *c, kdr_override *ov, size_t nov)
 {
-    static const char *const every_phase[] = { "epochs", "batch", "seed", NULL };
     for (size_t i = 0; i < nov; i++) {
         const char *key = ov[i].key ? ov[i].key : "";
         const char *val = ov[i].value ? ov[i].value : "";
@@ -2382,10 +2414,10 @@ static void apply_overrides(chk *c, kdr_override *ov, size_t nov)
                     }
                 }
             }
-            if (!hit && word_in(key, every_phase))
+            if (!hit && phase_key(key))
                 for (size_t j = 0; j < c->nsyms; j++)
                     if (c->syms[j].k == S_PHASE)
-                        hit |= override_setting(c, (kdr_node *)c->syms[j].node, key, val);
+                        hit |= override_setting(c, (kdr_node *)c->syms[j].node, phase_key(key), val);
         } else {
             char buf[256];
             snprintf(buf, sizeof buf, "%s", key);
@@ -2399,12 +2431,12 @@ static void apply_overrides(chk *c, kdr_override *ov, size_t nov)
             if (d && *b && *d) {
                 if (streq(a, "phase")) {
                     const sym *s = find_sym_kind(c, b, S_PHASE);
-                    if (s && (word_in(d, every_phase)))
-                        hit = override_setting(c, (kdr_node *)s->node, d, val);
+                    if (s && phase_key(d))
+                        hit = override_setting(c, (kdr_node *)s->node, phase_key(d), val);
                 } else if (streq(a, "data")) {
                     const sym *s = find_sym_kind(c, b, S_DATA);
-                    if (s && streq(d, "limit"))
-                        hit = override_setting(c, (kdr_node *)s->node, d, val);
+                    if (s && kdr_setting_lookup(d, KDR_BLK_DATA) == KDR_S_LIMIT)
+                        hit = override_setting(c, (kdr_node *)s->node, KDR_S_LIMIT, val);
                     else if (s && s->node->a && s->node->a->kind == KDR_CALL && s->node->a->a
                              && s->node->a->a->kind == KDR_IDENT)
                         hit = override_arg(c, (kdr_node *)s->node, s->node->a, d, val, NULL,
@@ -2470,7 +2502,7 @@ static void order_phases(chk *c)
         pinfo *P = &c->ph[p];
         /* explicit after */
         for (const kdr_node *s = P->node->kids; s; s = s->next)
-            if (s->kind == KDR_SETTING && streq(s->word, "after"))
+            if (s->kind == KDR_SETTING && s->setting == KDR_S_AFTER)
                 for (const kdr_node *k = s->kids; k; k = k->next)
                     for (size_t q = 0; q < n; q++)
                         if (k->kind == KDR_IDENT && streq(c->ph[q].node->name, k->name)) {
@@ -2485,7 +2517,8 @@ static void order_phases(chk *c)
             /* routes made by Q, read by P */
             for (size_t r = 0; r < P->nroutes; r++)
                 for (const kdr_node *s = Q->node->kids; s; s = s->next)
-                    if (s->kind == KDR_SETTING && streq(s->word, "checkpoint") && streq(s->name, P->routes[r])) {
+                    if (s->kind == KDR_SETTING && s->setting == KDR_S_CHECKPOINT
+                        && streq(s->name, P->routes[r])) {
                         snprintf(why, sizeof why, "'%s' reads route '%s', saved by '%s'",
                                  P->node->name, P->routes[r], Q->node->name);
                         add_edge(&E, &ne, &ce, q, p, P->routenode[r], P->u, why);

@@ -52,9 +52,11 @@ static kdr_list list_add(kdr_list l, kdr_node *n)
     if (!l.head) { l.head = l.tail = n; return l; }
     l.tail->next = n; l.tail = n; return l;
 }
-static kdr_node *setting(yyscan_t scanner, const char *word, kdr_loc loc)
+static kdr_node *setting(yyscan_t scanner, kdr_setting which, kdr_loc loc)
 {
     kdr_node *n = MK(KDR_SETTING, loc);
+    const char *word = kdr_setting_info_of(which)->name;
+    n->setting = which;
     n->word = kdr_intern(PARSER, word, strlen(word));
     return n;
 }
@@ -223,57 +225,57 @@ word_ident:
 /* Statements led by a statement word (settings of data, phase, search and
  * report blocks); kdr_check() says which block each one belongs in. */
 block_stmt:
-    W_BRIDGE IDENT '=' expr        { $$ = setting(scanner, "bridge", @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
+    W_BRIDGE IDENT '=' expr        { $$ = setting(scanner, KDR_S_BRIDGE, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
   | W_TRAIN name_list opt_together ON expr
-                                   { $$ = setting(scanner, "train", @$); $$->kids = $2.head; $$->op = $3; $$->a = $5; }
-  | W_TRAIN STR                    { $$ = setting(scanner, "train", @$); $$->a = MK(KDR_STR, @2); $$->a->str = $2.s; $$->a->str_len = $2.n; }
+                                   { $$ = setting(scanner, KDR_S_TRAIN, @$); $$->kids = $2.head; $$->op = $3; $$->a = $5; }
+  | W_TRAIN STR                    { $$ = setting(scanner, KDR_S_SPLIT_TRAIN, @$); $$->a = MK(KDR_STR, @2); $$->a->str = $2.s; $$->a->str_len = $2.n; }
   | W_TRAIN STR HOLDOUT expr AS IDENT
-                                   { $$ = setting(scanner, "train", @$); $$->a = MK(KDR_STR, @2); $$->a->str = $2.s; $$->a->str_len = $2.n;
+                                   { $$ = setting(scanner, KDR_S_SPLIT_TRAIN, @$); $$->a = MK(KDR_STR, @2); $$->a->str = $2.s; $$->a->str_len = $2.n;
                                      $$->b = $4; $$->name = $6; $$->c = ident(scanner, $6, @6); }
-  | W_TEST STR                     { $$ = setting(scanner, "test", @$); $$->a = MK(KDR_STR, @2); $$->a->str = $2.s; $$->a->str_len = $2.n; }
-  | W_VAL STR                      { $$ = setting(scanner, "val", @$); $$->a = MK(KDR_STR, @2); $$->a->str = $2.s; $$->a->str_len = $2.n; }
-  | W_AUGMENT IDENT ':' expr_list  { $$ = setting(scanner, "augment", @$); $$->name = $2; $$->kids = $4.head; $$->c = ident(scanner, $2, @2); }
-  | W_NORMALIZE args               { $$ = setting(scanner, "normalize", @$); $$->kids = $2.head; }
-  | W_LIMIT expr                   { $$ = setting(scanner, "limit", @$); $$->a = $2; }
-  | W_EPOCHS expr                  { $$ = setting(scanner, "epochs", @$); $$->a = $2; }
-  | W_BATCH expr                   { $$ = setting(scanner, "batch", @$); $$->a = $2; }
-  | W_SEED expr                    { $$ = setting(scanner, "seed", @$); $$->a = $2; }
-  | W_DERIVE expr                  { $$ = setting(scanner, "derive", @$); $$->a = $2; }
-  | W_TEACHER IDENT opt_frozen     { $$ = setting(scanner, "teacher", @$); $$->a = ident(scanner, $2, @2); $$->op = $3; }
-  | W_TEACHER IDENT AT IDENT expr  { $$ = setting(scanner, "teacher", @$); $$->a = ident(scanner, $2, @2); $$->op = KDR_F_FROZEN;
+  | W_TEST STR                     { $$ = setting(scanner, KDR_S_SPLIT_TEST, @$); $$->a = MK(KDR_STR, @2); $$->a->str = $2.s; $$->a->str_len = $2.n; }
+  | W_VAL STR                      { $$ = setting(scanner, KDR_S_SPLIT_VAL, @$); $$->a = MK(KDR_STR, @2); $$->a->str = $2.s; $$->a->str_len = $2.n; }
+  | W_AUGMENT IDENT ':' expr_list  { $$ = setting(scanner, KDR_S_AUGMENT, @$); $$->name = $2; $$->kids = $4.head; $$->c = ident(scanner, $2, @2); }
+  | W_NORMALIZE args               { $$ = setting(scanner, KDR_S_NORMALIZE, @$); $$->kids = $2.head; }
+  | W_LIMIT expr                   { $$ = setting(scanner, KDR_S_LIMIT, @$); $$->a = $2; }
+  | W_EPOCHS expr                  { $$ = setting(scanner, KDR_S_EPOCHS, @$); $$->a = $2; }
+  | W_BATCH expr                   { $$ = setting(scanner, KDR_S_BATCH, @$); $$->a = $2; }
+  | W_SEED expr                    { $$ = setting(scanner, KDR_S_SEED, @$); $$->a = $2; }
+  | W_DERIVE expr                  { $$ = setting(scanner, KDR_S_DERIVE, @$); $$->a = $2; }
+  | W_TEACHER IDENT opt_frozen     { $$ = setting(scanner, KDR_S_TEACHER, @$); $$->a = ident(scanner, $2, @2); $$->op = $3; }
+  | W_TEACHER IDENT AT IDENT expr  { $$ = setting(scanner, KDR_S_TEACHER, @$); $$->a = ident(scanner, $2, @2); $$->op = KDR_F_FROZEN;
                                      $$->extra = $4; $$->b = $5; $$->c = ident(scanner, $4, @4); }
-  | W_TEACHER FOLLOWS IDENT        { $$ = setting(scanner, "teacher", @$); $$->a = ident(scanner, $3, @3); $$->op = KDR_F_FOLLOWS | KDR_F_FROZEN; }
+  | W_TEACHER FOLLOWS IDENT        { $$ = setting(scanner, KDR_S_TEACHER, @$); $$->a = ident(scanner, $3, @3); $$->op = KDR_F_FOLLOWS | KDR_F_FROZEN; }
   | W_TEACHER FOLLOWS IDENT '(' args_opt ')'
-                                   { $$ = setting(scanner, "teacher", @$); $$->a = ident(scanner, $3, @3); $$->op = KDR_F_FOLLOWS | KDR_F_FROZEN;
+                                   { $$ = setting(scanner, KDR_S_TEACHER, @$); $$->a = ident(scanner, $3, @3); $$->op = KDR_F_FOLLOWS | KDR_F_FROZEN;
                                      $$->kids = $5.head; }
-  | W_OPTIMIZER expr               { $$ = setting(scanner, "optimizer", @$); $$->a = $2; }
-  | W_OPTIMIZER IDENT ':' expr     { $$ = setting(scanner, "optimizer", @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
-  | W_LR expr                      { $$ = setting(scanner, "lr", @$); $$->a = $2; }
-  | W_LR IDENT ':' expr            { $$ = setting(scanner, "lr", @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
-  | W_LOSS expr                    { $$ = setting(scanner, "loss", @$); $$->a = $2; }
-  | W_LOSS IDENT ':' expr          { $$ = setting(scanner, "loss", @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
+  | W_OPTIMIZER expr               { $$ = setting(scanner, KDR_S_OPTIMIZER, @$); $$->a = $2; }
+  | W_OPTIMIZER IDENT ':' expr     { $$ = setting(scanner, KDR_S_OPTIMIZER, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
+  | W_LR expr                      { $$ = setting(scanner, KDR_S_LR, @$); $$->a = $2; }
+  | W_LR IDENT ':' expr            { $$ = setting(scanner, KDR_S_LR, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
+  | W_LOSS expr                    { $$ = setting(scanner, KDR_S_LOSS, @$); $$->a = $2; }
+  | W_LOSS IDENT ':' expr          { $$ = setting(scanner, KDR_S_LOSS, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
   | W_CHECKPOINT EVERY expr ckpt_unit ckpt_keep ckpt_as
-                                   { $$ = setting(scanner, "checkpoint", @$); $$->a = $3;
+                                   { $$ = setting(scanner, KDR_S_CHECKPOINT, @$); $$->a = $3;
                                      if ($4) { $$->extra = $4->name; $$->c = $4; }
                                      if ($5) { $$->op |= $5->op; $$->b = $5->a; }
                                      else $$->op |= KDR_F_KEEP_ALL;
                                      if ($6) { $$->name = $6->name; $$->kids = $6; } }
-  | W_AFTER name_list              { $$ = setting(scanner, "after", @$); $$->kids = $2.head; }
-  | W_ALTERNATE block              { $$ = setting(scanner, "alternate", @$); $$->kids = $2.head; }
-  | name_list MINIMIZE expr        { $$ = setting(scanner, "minimize", @$); $$->kids = $1.head; $$->a = $3; }
+  | W_AFTER name_list              { $$ = setting(scanner, KDR_S_AFTER, @$); $$->kids = $2.head; }
+  | W_ALTERNATE block              { $$ = setting(scanner, KDR_S_ALTERNATE, @$); $$->kids = $2.head; }
+  | name_list MINIMIZE expr        { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3; }
   | name_list MINIMIZE expr ON expr
-                                   { $$ = setting(scanner, "minimize", @$); $$->kids = $1.head; $$->a = $3; $$->b = $5; }
-  | W_EVALUATE name_list ON expr   { $$ = setting(scanner, "evaluate", @$); $$->kids = $2.head; $$->a = $4; }
+                                   { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3; $$->b = $5; }
+  | W_EVALUATE name_list ON expr   { $$ = setting(scanner, KDR_S_EVALUATE, @$); $$->kids = $2.head; $$->a = $4; }
   | W_EVALUATE name_list ON expr ':' expr_list
-                                   { $$ = setting(scanner, "evaluate", @$); $$->kids = $2.head; $$->a = $4;
+                                   { $$ = setting(scanner, KDR_S_EVALUATE, @$); $$->kids = $2.head; $$->a = $4;
                                      $$->b = MK(KDR_LIST, @6); $$->b->kids = $6.head; }
   | W_TABLE ROWS IDENT COLS IDENT ':' expr_list
-                                   { $$ = setting(scanner, "table", @$); $$->extra = $3; $$->name = $5; $$->kids = $7.head;
+                                   { $$ = setting(scanner, KDR_S_TABLE, @$); $$->extra = $3; $$->name = $5; $$->kids = $7.head;
                                      $$->a = ident(scanner, $3, @3); $$->b = ident(scanner, $5, @5); }
   | W_TABLE ROWS IDENT ':' expr_list
-                                   { $$ = setting(scanner, "table", @$); $$->extra = $3; $$->kids = $5.head;
+                                   { $$ = setting(scanner, KDR_S_TABLE, @$); $$->extra = $3; $$->kids = $5.head;
                                      $$->a = ident(scanner, $3, @3); }
-  | W_TABLE ':' expr_list          { $$ = setting(scanner, "table", @$); $$->kids = $3.head; }
+  | W_TABLE ':' expr_list          { $$ = setting(scanner, KDR_S_TABLE, @$); $$->kids = $3.head; }
   ;
 
 ckpt_unit:

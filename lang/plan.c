@@ -255,13 +255,15 @@ static int count_values(const kdr_program *p, const kdr_node *v, long *out)
 static void psetting(FILE *o, const kdr_node *s)
 {
     const char *w = s->word ? s->word : "?";
-    if (strcmp(w, "train") == 0 && s->kids) {
+    switch (s->setting) {
+    case KDR_S_TRAIN:
         fputs("train ", o);
         pargs(o, s->kids, 0);
         if (s->op & KDR_F_TOGETHER) fputs(" together", o);
         fputs(" on ", o);
         pe(o, s->a, 0);
-    } else if (strcmp(w, "teacher") == 0) {
+        break;
+    case KDR_S_TEACHER:
         fputs("teacher ", o);
         if (s->op & KDR_F_FOLLOWS) fputs("follows ", o);
         pe(o, s->a, 0);
@@ -275,7 +277,8 @@ static void psetting(FILE *o, const kdr_node *s)
             pe(o, s->b, 0);
         } else if (!(s->op & KDR_F_FOLLOWS))
             fputs(" (frozen)", o);
-    } else if (strcmp(w, "checkpoint") == 0) {
+        break;
+    case KDR_S_CHECKPOINT:
         fputs("checkpoint every ", o);
         pe(o, s->a, 0);
         fprintf(o, " %s", s->extra ? s->extra : "epochs");
@@ -285,10 +288,12 @@ static void psetting(FILE *o, const kdr_node *s)
         } else
             fputs(", keep all", o);
         if (s->name) fprintf(o, ", as route %s", s->name);
-    } else if (strcmp(w, "after") == 0) {
+        break;
+    case KDR_S_AFTER:
         fputs("after ", o);
         pargs(o, s->kids, 0);
-    } else if (strcmp(w, "alternate") == 0) {
+        break;
+    case KDR_S_ALTERNATE:
         fputs("alternate:", o);
         for (const kdr_node *m = s->kids; m; m = m->next) {
             fputs("\n        ", o);
@@ -300,7 +305,8 @@ static void psetting(FILE *o, const kdr_node *s)
                 pe(o, m->b, 0);
             }
         }
-    } else if (strcmp(w, "evaluate") == 0) {
+        break;
+    case KDR_S_EVALUATE:
         fputs("evaluate ", o);
         pargs(o, s->kids, 0);
         fputs(" on ", o);
@@ -309,17 +315,48 @@ static void psetting(FILE *o, const kdr_node *s)
             fputs(": ", o);
             pargs(o, s->b->kids, 0);
         }
-    } else if (strcmp(w, "table") == 0) {
+        break;
+    case KDR_S_TABLE:
         fprintf(o, "table");
         if (s->extra) fprintf(o, " rows %s", s->extra);
         if (s->name) fprintf(o, " cols %s", s->name);
         fprintf(o, ": ");
         pargs(o, s->kids, 0);
-    } else {
+        break;
+    default:
         fputs(w, o);
         if (s->name) fprintf(o, " %s:", s->name);
         fputc(' ', o);
         pe(o, s->a, 0);
+        break;
+    }
+}
+
+/* The defaults a training phase uses for the settings it leaves out (the
+ * settings table, lang/settings.c): "epochs 1 (default)".  The seed's
+ * default is the recipe's sweep or let named `seed` when there is one
+ * (and --seed, which the plan does not see, replaces both). */
+static void pdefaults(FILE *o, const kdr_program *p, const kdr_node *ph)
+{
+    static const kdr_setting used[] = { KDR_S_EPOCHS, KDR_S_BATCH, KDR_S_SEED, KDR_S_OPTIMIZER, KDR_S_LR };
+    int trains = 0;
+    for (const kdr_node *s = ph->kids; s; s = s->next)
+        if (s->kind == KDR_SETTING && s->setting == KDR_S_TRAIN)
+            trains = 1;
+    if (!trains)
+        return;
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++) {
+        const kdr_setting_info *info = kdr_setting_info_of(used[i]);
+        int given = 0;
+        for (const kdr_node *s = ph->kids; s; s = s->next)
+            if (s->kind == KDR_SETTING && s->setting == used[i] && !s->name)
+                given = 1;
+        if (given || !info->def)
+            continue;
+        if (used[i] == KDR_S_SEED && (find_decl(p, KDR_SWEEP, "seed") || find_decl(p, KDR_LET, "seed")))
+            fprintf(o, "       %s seed (default: the recipe's 'seed')\n", info->name);
+        else
+            fprintf(o, "       %s %s (default)\n", info->name, info->def);
     }
 }
 
@@ -345,9 +382,12 @@ void kdr_program_print_plan(const kdr_program *p, FILE *o)
             pe(o, s->a, 0);
             fputc('\n', o);
             for (const kdr_node *t = s->kids; t; t = t->next) {
-                if (t->kind != KDR_SETTING || !t->word) continue;
-                if (!strcmp(t->word, "train") || !strcmp(t->word, "test") || !strcmp(t->word, "val")) {
-                    fprintf(o, "    split %s: ", t->word);
+                if (t->kind != KDR_SETTING) continue;
+                switch (t->setting) {
+                case KDR_S_SPLIT_TRAIN:
+                case KDR_S_SPLIT_TEST:
+                case KDR_S_SPLIT_VAL:
+                    fprintf(o, "    split %s: ", kdr_setting_info_of(t->setting)->name);
                     pe(o, t->a, 0);
                     if (t->b) {
                         fputs(", holding out ", o);
@@ -355,21 +395,27 @@ void kdr_program_print_plan(const kdr_program *p, FILE *o)
                         fprintf(o, " as %s", t->name ? t->name : "?");
                     }
                     fputc('\n', o);
-                } else if (!strcmp(t->word, "augment")) {
+                    break;
+                case KDR_S_AUGMENT:
                     fprintf(o, "    augment %s: ", t->name ? t->name : "?");
                     for (const kdr_node *a = t->kids; a; a = a->next) {
                         pe(o, a, 0);
                         if (a->next) fputs(", ", o);
                     }
                     fputc('\n', o);
-                } else if (!strcmp(t->word, "normalize")) {
+                    break;
+                case KDR_S_NORMALIZE:
                     fputs("    normalize ", o);
                     pargs(o, t->kids, 0);
                     fputc('\n', o);
-                } else if (!strcmp(t->word, "limit")) {
+                    break;
+                case KDR_S_LIMIT:
                     fputs("    limit ", o);
                     pe(o, t->a, 0);
                     fputs(" training samples\n", o);
+                    break;
+                default:
+                    break;
                 }
             }
         }
@@ -430,7 +476,7 @@ void kdr_program_print_plan(const kdr_program *p, FILE *o)
                     const char *nm = NULL;
                     if (k->kind == KDR_ASSIGN && k->a)
                         nm = k->a->kind == KDR_INDEX && k->a->a ? k->a->a->name : k->a->name;
-                    else if (k->kind == KDR_SETTING && k->word && !strcmp(k->word, "bridge"))
+                    else if (k->kind == KDR_SETTING && k->setting == KDR_S_BRIDGE)
                         nm = k->name;
                     else if ((k->kind == KDR_FOR || k->kind == KDR_IF) && k->kids && sp < 64)
                         stack[sp++] = k->kids;
@@ -486,6 +532,7 @@ void kdr_program_print_plan(const kdr_program *p, FILE *o)
                 psetting(o, s);
                 fputc('\n', o);
             }
+            pdefaults(o, p, ph);
         }
     }
 

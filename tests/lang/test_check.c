@@ -494,6 +494,15 @@ static void test_plan(void)
     CU_ASSERT(has(plan, "  2. distill\n"));
     CU_ASSERT(has(plan, "loss 0.1 * ce(student.logits, label) + 0.9 * kd(student.logits, teacher.logits, T: 4)\n"));
     CU_ASSERT(has(plan, "table rows depth cols seed: student.top1\n"));
+    /* the defaults a phase uses, where it uses them; a given setting has none */
+    CU_ASSERT(has(plan, "  2. distill\n       train student on d.train\n"));
+    CU_ASSERT(has(plan, "       epochs 1 (default)\n       batch 128 (default)\n"
+                        "       optimizer sgd(lr: 0.1, momentum: 0.9) (default)\n"
+                        "       lr constant() (default)\n"));
+    CU_ASSERT(!has(plan, "seed 1 (default)"));            /* distill gives it */
+    CU_ASSERT(has(plan, "       seed seed (default: the recipe's 'seed')\n"));   /* pretrain */
+    CU_ASSERT(has(plan, "       epochs 2\n"));
+    CU_ASSERT(!has(plan, "epochs 2 (default)"));
     /* deterministic: the same text twice */
     char *plan2 = NULL;
     o = open_memstream(&plan2, &len);
@@ -502,6 +511,56 @@ static void test_plan(void)
     CU_ASSERT_STRING_EQUAL(plan, plan2);
     free(plan);
     free(plan2);
+    fx_free(&f);
+}
+
+/* ---- the settings table ------------------------------------------------------------- */
+
+static void test_settings_table(void)
+{
+    for (int i = KDR_S_NONE + 1; i < KDR_S_COUNT; i++) {
+        const kdr_setting_info *s = kdr_setting_info_of((kdr_setting)i);
+        CU_ASSERT_FATAL(s != NULL);
+        CU_ASSERT_EQUAL(s->id, i);
+        CU_ASSERT(s->name && s->name[0] && s->doc && s->doc[0]);
+        CU_ASSERT(s->blocks != 0);
+        CU_ASSERT(strcmp(kdr_setting_where((kdr_setting)i), "another block") != 0);
+        if (s->value == KDR_SV_INT)
+            CU_ASSERT(s->range_word && s->min <= s->max);
+        CU_ASSERT_EQUAL(kdr_setting_lookup(s->name, s->blocks), (kdr_setting)i);
+    }
+    CU_ASSERT_PTR_NULL(kdr_setting_info_of(KDR_S_NONE));
+    CU_ASSERT_PTR_NULL(kdr_setting_info_of(KDR_S_COUNT));
+    CU_ASSERT_EQUAL(kdr_setting_lookup("train", KDR_BLK_PHASE), KDR_S_TRAIN);
+    CU_ASSERT_EQUAL(kdr_setting_lookup("train", KDR_BLK_DATA), KDR_S_SPLIT_TRAIN);
+    CU_ASSERT_EQUAL(kdr_setting_lookup("epochs", KDR_BLK_DATA), KDR_S_NONE);
+    CU_ASSERT_EQUAL(kdr_setting_lookup("nope", ~0u), KDR_S_NONE);
+    /* the defaults the runtime applies (runtime/train.c) */
+    CU_ASSERT_STRING_EQUAL(kdr_setting_info_of(KDR_S_EPOCHS)->def, "1");
+    CU_ASSERT_STRING_EQUAL(kdr_setting_info_of(KDR_S_BATCH)->def, "128");
+    CU_ASSERT_STRING_EQUAL(kdr_setting_info_of(KDR_S_SEED)->def, "1");
+    CU_ASSERT_STRING_EQUAL(kdr_setting_info_of(KDR_S_OPTIMIZER)->def, "sgd(lr: 0.1, momentum: 0.9)");
+    CU_ASSERT_PTR_NULL(kdr_setting_info_of(KDR_S_LOSS)->def);
+
+    /* the parser records which setting a statement is */
+    fixture f;
+    fx_run(&f, PRELUDE "phase p { train student on d.train\n epochs 3\n loss ce(student.logits, label) }\n",
+           NULL, 0);
+    CU_ASSERT_EQUAL(f.d.errors, 0);
+    int seen = 0;
+    for (const kdr_node *s = f.p->units[0]->root->kids; s; s = s->next) {
+        if (s->kind == KDR_DATA)
+            for (const kdr_node *t = s->kids; t; t = t->next)
+                if (t->kind == KDR_SETTING && t->setting == KDR_S_SPLIT_TRAIN)
+                    seen |= 1;
+        if (s->kind == KDR_PHASE)
+            for (const kdr_node *t = s->kids; t; t = t->next) {
+                if (t->setting == KDR_S_TRAIN) seen |= 2;
+                if (t->setting == KDR_S_EPOCHS) seen |= 4;
+                if (t->setting == KDR_S_LOSS) seen |= 8;
+            }
+    }
+    CU_ASSERT_EQUAL(seen, 15);
     fx_free(&f);
 }
 
@@ -558,6 +617,7 @@ int main(void)
         KD_TEST(test_symbol_accepts_let_and_string),
         KD_TEST(test_let_constant_ranges),
         KD_TEST(test_overrides),
+        KD_TEST(test_settings_table),
         KD_TEST(test_override_checked_like_source),
         KD_TEST(test_deep_and_broken_input_does_not_crash),
         KD_TEST(test_use_resolution),
