@@ -6,11 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "run.h"
-#include "metrics.h"
+#include "evaluate.h"
 
-/* The value of metric `name` (@k for hr, ndcg, mrr) from an evsum; 0 and
- * *why set when this data cannot give it. */
 double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why)
 {
     *why = NULL;
@@ -28,26 +25,6 @@ double evsum_metric(const evsum *e, const char *name, int64_t k, const char **wh
     for (int64_t r = 0; r < k; r++)
         s += (double)e->rank_hist[r] * (hr ? kd_hr_at(r, k) : nd ? kd_ndcg_at(r, k) : kd_mrr_at(r, k));
     return s / (double)e->nrank;
-}
-
-/* A metric of an `evaluate ... :` list: `top1`, `hr` (k = 10) or `hr@5`;
- * its name, with label "hr@5" in buf and k in *k.  NULL: not a metric. */
-const char *eval_metric_ref(const kdr_node *mt, char *buf, size_t n, int64_t *k)
-{
-    *k = 10;
-    if (mt->kind == KDR_IDENT) {
-        int atk = !strcmp(mt->name, "hr") || !strcmp(mt->name, "ndcg") || !strcmp(mt->name, "mrr");
-        if (atk) snprintf(buf, n, "%s@10", mt->name);
-        else snprintf(buf, n, "%s", mt->name);
-        return mt->name;
-    }
-    if (mt->kind == KDR_BINARY && mt->op == '@' && mt->a && mt->a->kind == KDR_IDENT && mt->b &&
-        mt->b->kind == KDR_NUM) {
-        *k = mt->b->num >= 0 && mt->b->num < 1e9 ? (int64_t)mt->b->num : 0;
-        snprintf(buf, n, "%s@%lld", mt->a->name, (long long)*k);
-        return mt->a->name;
-    }
-    return NULL;
 }
 
 /* the metrics of each evaluated model on a split (see evsum) */
@@ -124,39 +101,44 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
     kd_loader_free(ld);
     return 0;
 }
-/* A phase's `evaluate` after epoch `epoch` (1-based): the listed metrics of
- * each model (params and macs only in the report), or top1, as metric rows
- * and on the epoch's line (line[*o...]); warnings for metrics the data
- * cannot give on the first epoch evaluated. */
-int eval_epoch(run *R, pgraph *G, const peval *ev, const kdr_node *ph, int64_t epoch, int first,
+/* One value of metric m (NULL: top1) of model k, or why the data cannot
+ * give it; 0: not measured here (params and macs are the report's). */
+static int metric_value(const evsum *es, const plan_metric *m, double *v, const char **why)
+{
+    const char *w = m ? m->name : "top1";
+    *why = NULL;
+    if (!w || !strcmp(w, "params") || !strcmp(w, "macs")) return 0;
+    *v = evsum_metric(es, w, m ? m->k : 0, why);
+    return 1;
+}
+
+int eval_epoch(run *R, pgraph *G, const peval *ev, const plan_phase *P, int64_t epoch, int first,
                char *line, size_t cap, size_t *o)
 {
+    const plan_eval *c = ev->cfg;
     evsum es[MAX_MODELS];
     if (eval_split(R, G, ev, es)) return -1;
-    const kdr_node *mlist = ev->at->b ? ev->at->b->kids : NULL;
     for (int k = 0; k < ev->nmodels; k++) {
-        for (const kdr_node *mt = mlist; ; mt = mt->next) {
-            char label[64];
-            int64_t kk;
-            if (mlist && !mt) break;
-            const char *w = mlist ? eval_metric_ref(mt, label, sizeof label, &kk) : "top1";
-            if (!mlist) { snprintf(label, sizeof label, "top1"); kk = 0; }
-            if (w && (!strcmp(w, "params") || !strcmp(w, "macs"))) w = NULL;
-            const char *why = NULL;
-            double v = w ? evsum_metric(&es[k], w, kk, &why) : 0;
-            if (mlist && w && why && first)
-                kdr_diag_push(R->d, KDR_WARNING, kd_program_unit_of(R->p, ph), mt->beg, mt->end,
-                              "metric '%s' on %s.%s %s; left out", label, ev->D->decl->name, ev->split, why);
-            if (w && !why) {
-                char what[200];
-                snprintf(what, sizeof what, "%s %s on %s.%s", G->m[ev->models[k]].name, label,
-                         ev->D->decl->name, ev->split);
-                run_add_row(R, ph->name, epoch, what, v);
-                int pct = !strcmp(w, "top1") || !strcmp(w, "top5");
-                if (*o < cap)
-                    *o += (size_t)snprintf(line + *o, cap - *o, pct ? "  %s %.2f%%" : "  %s %.4g", what, v);
+        /* the listed metrics, or top1 */
+        for (int j = 0; j < (c->listed ? c->nmetrics : 1); j++) {
+            const plan_metric *m = c->listed ? &c->metrics[j] : NULL;
+            const char *why;
+            double v;
+            if (!metric_value(&es[k], m, &v, &why)) continue;
+            const char *label = m ? m->label : "top1";
+            if (why) {
+                if (m && first)
+                    kdr_diag_push(R->d, KDR_WARNING, P->unit, m->at->beg, m->at->end,
+                                  "metric '%s' on %s.%s %s; left out", label, c->data, c->split, why);
+                continue;
             }
-            if (!mlist) break;
+            char what[200];
+            snprintf(what, sizeof what, "%s %s on %s.%s", G->m[ev->models[k]].name, label, c->data, c->split);
+            run_add_row(R, P->name, epoch, what, v);
+            const char *w = m ? m->name : "top1";
+            int pct = !strcmp(w, "top1") || !strcmp(w, "top5");
+            if (*o < cap)
+                *o += (size_t)snprintf(line + *o, cap - *o, pct ? "  %s %.2f%%" : "  %s %.4g", what, v);
         }
     }
     return 0;
@@ -164,62 +146,58 @@ int eval_epoch(run *R, pgraph *G, const peval *ev, const kdr_node *ph, int64_t e
 
 /* ---- the report --------------------------------------------------------------- */
 
-int eval_report(run *R, const kdr_node *rep, FILE *table)
+int eval_report(run *R, const plan_report *rep, FILE *table)
 {
-    R->unit = kd_program_unit_of(R->p, rep);
-    for (const kdr_node *s = rep->kids; s; s = s->next) {
-        if (s->kind != KDR_SETTING) continue;
-        if (strcmp(s->word, "table") == 0) continue;     /* the sweep's, over its points */
-        if (strcmp(s->word, "evaluate") != 0)
-            return run_fail(R, KD_RUN_FAILED, s, "'%s' in a report is not in this build yet", s->word);
-        const char *split;
-        dataset *D = run_data_ref(R, s->a, &split);
-        R->unit = kd_program_unit_of(R->p, rep);
+    for (int i = 0; i < rep->nevals; i++) {
+        const plan_eval *c = &rep->evals[i];
+        R->unit = rep->unit;
+        dataset *D = run_data_split(R, c->data, c->split, c->data_at);
+        R->unit = rep->unit;
         if (!D) return -1;
-        for (const kdr_node *m = s->kids; m; m = m->next) {
+        for (int j = 0; j < c->nmodels; j++) {
             pgraph G;
             memset(&G, 0, sizeof G);
             G.batch = 256;
             peval ev;
             memset(&ev, 0, sizeof ev);
             ev.D = D;
-            ev.split = split;
-            int k = pgraph_add_model(R, &G, m, m->name, 0);
+            ev.split = c->split;
+            ev.cfg = c;
+            int k = pgraph_add_model(R, &G, c->model_at[j], c->models[j], 0);
             if (k < 0) return -1;
             ev.models[ev.nmodels++] = k;
             if (pgraph_build(R, &G, D, NULL, NULL, 0, R->unit, "report")) { pgraph_free(&G); return -1; }
             kd_exec_init_params(G.e, 0);
             if (pgraph_load_store(R, &G) <= 0 && !R->o->quiet)
-                kdr_diag_push(R->d, KDR_WARNING, R->unit, m->beg, m->end,
-                              "model '%s' was never trained; it is evaluated as initialized", m->name);
+                kdr_diag_push(R->d, KDR_WARNING, R->unit, c->model_at[j]->beg, c->model_at[j]->end,
+                              "model '%s' was never trained; it is evaluated as initialized", c->models[j]);
             evsum es;
             if (eval_split(R, &G, &ev, &es)) { pgraph_free(&G); return -1; }
             int64_t params = kd_graph_model_params(G.g, G.m[k].index);
             int64_t macs = kd_graph_model_macs(G.g, G.m[k].index) / G.batch;
-            char what[200];
-            const char *on = D->decl->name;
-            for (const kdr_node *mt = s->b ? s->b->kids : NULL; mt; mt = mt->next) {
-                char label[64];
-                int64_t kk;
-                const char *w = eval_metric_ref(mt, label, sizeof label, &kk);
-                if (!w) continue;
+            for (int q = 0; q < c->nmetrics; q++) {
+                const plan_metric *m = &c->metrics[q];
+                if (!m->name) continue;
                 double v;
                 const char *why = NULL;
-                if (!strcmp(w, "params")) v = (double)params;
-                else if (!strcmp(w, "macs")) v = (double)macs;
-                else v = evsum_metric(&es, w, kk, &why);
-                if (why) { kdr_diag_push(R->d, KDR_WARNING, R->unit, mt->beg, mt->end,
-                                         "metric '%s' on %s.%s %s; left out", label, on, split, why); continue; }
-                snprintf(what, sizeof what, "%s %s on %s.%s", m->name, label, on, split);
+                if (!strcmp(m->name, "params")) v = (double)params;
+                else if (!strcmp(m->name, "macs")) v = (double)macs;
+                else v = evsum_metric(&es, m->name, m->k, &why);
+                if (why) {
+                    kdr_diag_push(R->d, KDR_WARNING, R->unit, m->at->beg, m->at->end,
+                                  "metric '%s' on %s.%s %s; left out", m->label, c->data, c->split, why);
+                    continue;
+                }
+                char what[200];
+                snprintf(what, sizeof what, "%s %s on %s.%s", c->models[j], m->label, c->data, c->split);
                 run_add_row(R, "report", 0, what, v);
             }
-            double t1 = es.top1, t5 = es.top5;
             if (es.nimg && !es.nrank)
                 fprintf(table, "  %-12s %s.%-6s psnr %6.2f dB  ssim %6.4f  params %lld  MACs %lld\n",
-                        m->name, on, split, es.psnr, es.ssim, (long long)params, (long long)macs);
+                        c->models[j], c->data, c->split, es.psnr, es.ssim, (long long)params, (long long)macs);
             else
                 fprintf(table, "  %-12s %s.%-6s top1 %6.2f%%  top5 %6.2f%%  params %lld  MACs %lld\n",
-                        m->name, on, split, t1, t5, (long long)params, (long long)macs);
+                        c->models[j], c->data, c->split, es.top1, es.top5, (long long)params, (long long)macs);
             pgraph_free(&G);
         }
     }

@@ -226,7 +226,8 @@ dataset *run_load_data(run *R, const char *name, const kdr_node *at)
     /* splits: rename the loader's to the recipe's names, then holdouts, limit */
     for (const kdr_node *s = decl->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
-        int is_split = !strcmp(s->word, "train") || !strcmp(s->word, "test") || !strcmp(s->word, "val");
+        int is_split = s->setting == KDR_S_SPLIT_TRAIN || s->setting == KDR_S_SPLIT_TEST ||
+                       s->setting == KDR_S_SPLIT_VAL;   /* the split is named by its word */
         if (!is_split || !s->a || s->a->kind != KDR_STR) continue;
         if (strcmp(s->a->str, s->word) != 0) {
             if (!kd_dataset_split(&D->ds, s->a->str)) {
@@ -246,21 +247,21 @@ dataset *run_load_data(run *R, const char *name, const kdr_node *at)
                                                        strlen(D->ds.splits[i].name));
     for (const kdr_node *s = decl->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
-        if (!strcmp(s->word, "train") && s->b && s->name) {
+        if (s->setting == KDR_S_SPLIT_TRAIN && s->b && s->name) {
             int64_t k;
             if (run_const_int(R, s->b, &k, 1)) goto bad;
             if (kd_dataset_holdout(&D->ds, "train", k, s->name, 0, err, sizeof err) != KD_DATA_OK) {
                 run_fail(R, KD_RUN_DATA, s->b, "%s", err);
                 goto bad;
             }
-        } else if (!strcmp(s->word, "limit")) {
+        } else if (s->setting == KDR_S_LIMIT) {
             int64_t n;
             if (run_const_int(R, s->a, &n, 1)) goto bad;
             if (kd_dataset_limit(&D->ds, "train", n, 0, err, sizeof err) != KD_DATA_OK) {
                 run_fail(R, KD_RUN_DATA, s->a, "%s", err);
                 goto bad;
             }
-        } else if (!strcmp(s->word, "augment")) {
+        } else if (s->setting == KDR_S_AUGMENT) {
             snprintf(D->aug_split, sizeof D->aug_split, "%s", s->name);
             for (const kdr_node *c = s->kids; c; c = c->next) {
                 const char *an = run_call_name(c);
@@ -284,7 +285,7 @@ dataset *run_load_data(run *R, const char *name, const kdr_node *at)
                 }
                 D->naug_train++;
             }
-        } else if (!strcmp(s->word, "normalize")) {
+        } else if (s->setting == KDR_S_NORMALIZE) {
             for (const kdr_node *a = s->kids; a; a = a->next) {
                 if (!a->name) continue;
                 float *dst = !strcmp(a->name, "mean") ? D->mean : !strcmp(a->name, "std") ? D->std : NULL;
@@ -321,20 +322,15 @@ bad:
     return NULL;
 }
 
-/* `D.split` → data set and split name */
-dataset *run_data_ref(run *R, const kdr_node *e, const char **split)
+/* data set `data` (loaded on first use) and its split `split` */
+dataset *run_data_split(run *R, const char *data, const char *split, const kdr_node *at)
 {
-    if (!e || e->kind != KDR_MEMBER || e->a->kind != KDR_IDENT) {
-        run_fail(R, KD_RUN_RECIPE, e, "expected DATA.SPLIT");
-        return NULL;
-    }
-    dataset *D = run_load_data(R, e->a->name, e->a);
+    dataset *D = run_load_data(R, data, at ? at->a : NULL);
     if (!D) return NULL;
-    if (!kd_dataset_split(&D->ds, e->name)) {
-        run_fail(R, KD_RUN_DATA, e, "data set '%s' has no split '%s'", e->a->name, e->name);
+    if (!kd_dataset_split(&D->ds, split)) {
+        run_fail(R, KD_RUN_DATA, at, "data set '%s' has no split '%s'", data, split);
         return NULL;
     }
-    *split = e->name;
     return D;
 }
 

@@ -4,9 +4,10 @@
  *   run.c       the run itself: messages (run_fail), metric rows, the store
  *               of trained parameters, constants of the recipe, data sets,
  *               a phase's graph (pgraph) and moving parameters in and out
- *   run_plan.c  a phase's settings, optimizer, schedules, checks before work
+ *   run_plan.c  the resolved plan: every phase's and report's settings as
+ *               typed structs, defaults filled in, before any work
  *   state.c     checkpoints, the resumable state, resuming
- *   routes.c    checkpoint routes and pools of checkpoints
+ *   routes.c    following a pool of checkpoints; early-stopped teachers
  *   evaluate.c  metrics of models over a split, the report's evaluations
  *   run_dir.c   what a run writes: report.yaml, metrics.csv, curves.svg
  *   train.c     the training loop (run_phase) and kd_run
@@ -84,8 +85,7 @@ typedef struct peval {
     int nmodels;
     dataset *D;
     const char *split;
-    const kdr_node *at;
-    int top5;
+    const struct plan_eval *cfg;     /* what to measure (run_plan.h) */
 } peval;
 
 typedef struct pgraph {
@@ -99,55 +99,6 @@ typedef struct pgraph {
     int64_t batch;
     int64_t classes;
 } pgraph;
-
-/* What eval_split() measures for one model on a split: top-1/top-5 and the
- * ranks of the targets (classifier or next-item scores [N, K] against the
- * labels; among the sampled negatives when the data has them), and PSNR and
- * SSIM of the output against the clean images (restoration data). */
-typedef struct evsum {
-    double top1, top5;               /* % */
-    int64_t nrank;                   /* rows ranked */
-    int64_t rank_hist[KD_RANK_MAX + 1]; /* rows by 0-based rank; last: >= KD_RANK_MAX */
-    double psnr, ssim;               /* means over images */
-    int64_t nimg;
-} evsum;
-
-/* A phase's settings, as written (see plan_phase_settings). */
-typedef struct psettings {
-    const kdr_node *train, *loss, *optimizer, *lr, *checkpoint;
-    const kdr_node *follows;              /* teacher follows POOL(...) */
-    const kdr_node *losses[MAX_MODELS];   /* the loss, or one per model */
-    const char *owner[MAX_MODELS];        /* per-model: the model; else NULL */
-    int nloss;
-    const kdr_node *teachers[MAX_MODELS];
-    int nteachers;
-    const kdr_node *evals[MAX_EVALS];
-    int nevals;
-    int64_t epochs, batch, seed;
-} psettings;
-
-/* A checkpoint route: the phase that writes it, the model it holds, the
- * epochs it saves (every N and the last) and what it keeps. */
-typedef struct route_info {
-    const char *name;
-    const kdr_node *phase;
-    const char *model;
-    int64_t epochs, every, keep_last;
-} route_info;
-
-/* A pool of checkpoints of one route, and how a phase follows it. */
-typedef struct pool_run {
-    const char *name;
-    route_info route;
-    int64_t epochs[1024];            /* the anchors: route epochs, in order */
-    int n;
-    int greedy;
-    double threshold;
-    int64_t patience;
-    kdr_node decl;                   /* the route's model, named like the pool */
-    int model;                       /* index in the phase's models */
-    int cur, loaded, since;          /* current anchor, the one in the graph, epochs on it */
-} pool_run;
 
 /* ---- run.c: the run, its messages, rows and store ---------------------------------- */
 
@@ -170,7 +121,8 @@ const char *run_call_name(const kdr_node *e);
 
 /* data sets, loaded once on first use */
 dataset *run_load_data(run *R, const char *name, const kdr_node *at);
-dataset *run_data_ref(run *R, const kdr_node *e, const char **split);
+/* data set `data` with split `split` (written at `at`, a DATA.SPLIT) */
+dataset *run_data_split(run *R, const char *data, const char *split, const kdr_node *at);
 void run_loader_cfg(const dataset *D, const char *split, int64_t batch, uint64_t seed,
                     int training, kd_loader_cfg *c);
 
@@ -185,49 +137,5 @@ int pgraph_load_store(run *R, pgraph *G);
 int pgraph_save_store(run *R, pgraph *G, int only_trained);
 void pgraph_feed(pgraph *G, const kd_batch *b);
 void pgraph_init_salts(pgraph *G);
-
-/* ---- run_plan.c: settings before work ----------------------------------------------- */
-
-int plan_phase_settings(run *R, const kdr_node *ph, psettings *S);
-int plan_preflight(run *R);
-int plan_optimizer(run *R, const kdr_node *call, kd_optim_cfg *cfg);
-int plan_lr_sched(run *R, const kdr_node *call, int64_t epochs, kd_lr_sched *s, int depth);
-int plan_weights(run *R, const kd_graph *g, kd_weight_sched *ws);
-void plan_weight_set(pgraph *G, const kd_weight_sched *ws, int64_t ep);
-
-/* ---- state.c: checkpoints and the resumable state ---------------------------------- */
-
-int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, const char *phase);
-int state_save(run *R, kd_optim *opt, int64_t epoch, int64_t step, double sum, int64_t n,
-               uint64_t exec_step, const char *phase);
-int state_load(run *R);
-int state_resume_optimizer(run *R, kd_optim *opt);
-int state_load_checkpoint_into(run *R, pgraph *G, const char *path, const char *from, const char *to);
-
-/* ---- routes.c: checkpoint routes and pools ------------------------------------------ */
-
-int route_find(run *R, const char *name, const kdr_node *at, route_info *ri);
-int route_of_model(run *R, const char *model, const kdr_node *cur, const kdr_node *at, route_info *ri);
-void route_path(run *R, const route_info *ri, int64_t epoch, char *buf, size_t n);
-int route_check_epoch(run *R, const route_info *ri, int64_t epoch, const kdr_node *at);
-int pool_setup(run *R, const kdr_node *follows, int64_t phase_epochs, pool_run *pr);
-int pool_anchor(const pool_run *pr, int64_t ep, int64_t epochs);
-void pool_after_epoch(pool_run *pr, double loss);
-
-/* ---- evaluate.c: metrics over a split ------------------------------------------------ */
-
-double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why);
-const char *eval_metric_ref(const kdr_node *mt, char *buf, size_t n, int64_t *k);
-int eval_split(run *R, pgraph *G, const peval *ev, evsum *out);
-int eval_epoch(run *R, pgraph *G, const peval *ev, const kdr_node *ph, int64_t epoch, int first,
-               char *line, size_t cap, size_t *o);
-int eval_report(run *R, const kdr_node *rep, FILE *table);
-
-/* ---- run_dir.c: what a run writes ---------------------------------------------------- */
-
-void run_dir_write(run *R);          /* report.yaml, metrics.csv, curves.svg */
-void run_dir_write_curves(run *R);   /* metrics.csv, curves.svg */
-void run_dir_print_results(run *R, const char *table, size_t tlen);
-void run_dir_finals(run *R, kd_run_result *out);
 
 #endif

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "run.h"
+#include "run_dir.h"
 #include "sha256.h"
 
 int kd_make_run_dir(const char *runs_dir, const char *recipe, char *dir, size_t dirlen,

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "state.h"
 
 int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, const char *phase)
 {
