@@ -80,7 +80,7 @@ static int plan_optimizer(run *R, const kdr_node *call, kd_optim_cfg *cfg)
     kd_optim_kind kind;
     if (!name || kd_optim_kind_of(name, &kind))
         return run_fail(R, KD_RUN_RECIPE, call, "unknown optimizer");
-    *cfg = kd_optim_defaults(kind);
+    *cfg = kd_optim_of(kind);   /* every number from the call or its builtin */
     if (call_num(R, call, KDR_CTX_OPTIM, "lr", 0, &cfg->lr) ||
         call_num(R, call, KDR_CTX_OPTIM, "weight_decay", 99, &cfg->weight_decay)) return -1;
     if (kind == KD_OPTIM_SGD) {

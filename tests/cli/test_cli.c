@@ -471,6 +471,20 @@ static void test_run_errors(void)
                           "the first term that is not finite is this mse"));
         run_free(&r);
     }
+    /* the plan is resolved before any work: what a later phase cannot run
+     * stops the run before the first phase loads its data (missing here:
+     * reaching it would be exit 4) */
+    const char *late = write_tmp("late.kdr",
+        "data f = idx(\"/nonexistent/fmnist\") { train \"train\" }\n"
+        "net n() { out linear(flatten(in), 10) }\nmodel m = n()\nmodel k = n()\n"
+        "phase p { train m on f.train; loss ce(m.out, label) }\n"
+        "phase q { train k on f.train; loss ce(k.out, label); checkpoint every 1 steps }\n");
+    r = run_kdrun("--color=never", late, NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT(contains(r.err, "late.kdr:6:54: error: checkpoints every N steps are not in this build yet"));
+    CU_ASSERT(!contains(r.err, "/nonexistent/fmnist"));
+    CU_ASSERT(!contains(r.err, "run directory:"));
+    run_free(&r);
     /* --resume of something that is not a run directory: a usage error */
     r = run_kdrun("--resume", tmpdir, NULL);
     CU_ASSERT_EQUAL(r.status, 2);
@@ -479,6 +493,32 @@ static void test_run_errors(void)
     r = run_kdrun("--resume", tmpdir, FMNIST_KD, NULL);
     CU_ASSERT_EQUAL(r.status, 2);
     CU_ASSERT(contains(r.err, "--resume takes the recipe from the run directory"));
+    run_free(&r);
+}
+
+/* The defaults a phase gets come from the settings table (no optimizer:
+ * sgd(lr: 0.1, momentum: 0.9)) and from the optimizer's builtin (adam
+ * without lr: 1e-3); the epoch line shows the lr each phase ran with. */
+static void test_plan_defaults(void)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+        return;
+    }
+    char runs[400];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    const char *rec = write_tmp("defaults.kdr",
+        "data f = idx(\"/usr/share/datasets/fashion-mnist\") { train \"train\"; limit 200 }\n"
+        "net n() { out linear(flatten(in), 10) }\nmodel a = n()\nmodel b = n()\n"
+        "phase pa { train a on f.train; batch 50; loss ce(a.out, label) }\n"
+        "phase pb { train b on f.train; batch 50; optimizer adam(); loss ce(b.out, label) }\n");
+    run_result r = run_kdrun("--threads", "1", rec, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "pa epoch 1/1  loss "));
+    CU_ASSERT(contains(r.err, "  lr 0.1  "));
+    CU_ASSERT(contains(r.err, "pa: 1 epochs of 4 steps, batch 50, seed 1"));
+    CU_ASSERT(contains(r.err, "  lr 0.001  "));
     run_free(&r);
 }
 
@@ -880,6 +920,7 @@ int main(void)
         KD_TEST(test_unmatched_set),
         KD_TEST(test_run_trains),
         KD_TEST(test_run_errors),
+        KD_TEST(test_plan_defaults),
         KD_TEST(test_resume_after_sigkill),
         KD_TEST(test_routes),
         KD_TEST(test_mutual_losses),
