@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kdr.h"
+#include "utf8.h"
 
 #define WINDOW_BEFORE 60
 #define WINDOW_WIDTH 160
@@ -89,26 +90,6 @@ void kdr_unit_linecol(const kdr_unit *u, uint32_t off, int *line, int *col)
     *col = (int)(off - ls) + 1;
 }
 
-/* length of a valid UTF-8 sequence at s (n bytes available), or 0 */
-static int utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    int len;
-    unsigned cp, min;
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    if ((size_t)len > n) return 0;
-    for (int k = 1; k < len; k++) {
-        if ((s[k] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
-}
-
 static void print_source(const kdr_diag_msg *m, FILE *out, int color)
 {
     const kdr_unit *u = m->unit;
@@ -143,7 +124,7 @@ static void print_source(const kdr_diag_msg *m, FILE *out, int color)
         else if (c < 0x20 || c == 0x7f) { fputc('?', out); i++; }
         else if (c < 0x80) { fputc((int)c, out); i++; }
         else {
-            int n = utf8_len(src + i, we - i);
+            int n = kdr_utf8_len(src + i, we - i, NULL);
             if (n == 0) { fputc('?', out); i++; }
             else { fwrite(src + i, 1, (size_t)n, out); i += (uint32_t)n; }
         }
@@ -157,7 +138,7 @@ static void print_source(const kdr_diag_msg *m, FILE *out, int color)
     for (uint32_t i = ws; i < beg;) {
         unsigned c = src[i];
         if (c == '\t') { fputc('\t', out); i++; continue; }
-        int n = c < 0x80 ? 1 : utf8_len(src + i, beg - i);
+        int n = c < 0x80 ? 1 : kdr_utf8_len(src + i, beg - i, NULL);
         if (n == 0) n = 1;
         fputc(' ', out);
         i += (uint32_t)n;
@@ -166,11 +147,11 @@ static void print_source(const kdr_diag_msg *m, FILE *out, int color)
     fputc('^', out);
     uint32_t i = beg;
     if (i < end) {
-        int n = src[i] < 0x80 ? 1 : utf8_len(src + i, end - i);
+        int n = src[i] < 0x80 ? 1 : kdr_utf8_len(src + i, end - i, NULL);
         i += (uint32_t)(n ? n : 1);
     }
     while (i < end) {
-        int n = src[i] < 0x80 ? 1 : utf8_len(src + i, end - i);
+        int n = src[i] < 0x80 ? 1 : kdr_utf8_len(src + i, end - i, NULL);
         fputc('~', out);
         i += (uint32_t)(n ? n : 1);
     }

@@ -11,6 +11,7 @@
 
 #include "kdr.h"
 #include "builtins.h"
+#include "consteval.h"
 #include "../unit.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -564,6 +565,117 @@ static void test_settings_table(void)
     fx_free(&f);
 }
 
+/* ---- the constant evaluator ------------------------------------------------------------ */
+
+/* the value of `let NAME = ...` in the fixture's recipe */
+static const kdr_node *let_value(const fixture *f, const char *name)
+{
+    for (const kdr_node *s = f->p->units[0]->root->kids; s; s = s->next)
+        if (s->kind == KDR_LET && strcmp(s->name, name) == 0)
+            return s->a;
+    return NULL;
+}
+
+static kdr_ce_status ce_num(const fixture *f, const char *let, unsigned flags, double *x, kdr_consteval *ev)
+{
+    kdr_consteval_init(ev, f->p, NULL, flags);
+    return kdr_const_num(ev, f->p->units[0], let_value(f, let), x);
+}
+
+static void test_consteval(void)
+{
+    fixture f;
+    fx_run(&f, "let a = 7 % 3\nlet b = 2 ^ 10\nlet c = a + b * 2\nlet d = max(a, 4) + round(2.5) + abs(-1)\n"
+               "let e = a > 0 ? 10 : 20\nlet g = a == 1 and not false\nlet h = 1 / 0\nlet i = 5 % 0\n"
+               "let j = 10 ^ 400\nlet k = j\nlet l = [1, 2, 3]\nlet m = 2..4\nlet n = \"x\" == \"x\"\n"
+               "let o = sqrt(-1)\nlet q = q + 1\nlet r = floor(7 / 2) + ceil(0.5) + min(3, 1, 2)\n"
+               "sweep sd in [5, 6]\nlet s = sd * 2\nsweep rg in 3..9\nlet t = rg\nlet u = l\nlet v = hw\n"
+               "let w = (((1 + 1) + 1) + 1) + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1"
+               " + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1\n",
+           NULL, 0);
+    kdr_consteval ev;
+    double x = -1;
+    CU_ASSERT_EQUAL(ce_num(&f, "a", 0, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 1, 0);                       /* % is fmod */
+    CU_ASSERT_EQUAL(ce_num(&f, "b", 0, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 1024, 0);
+    CU_ASSERT_EQUAL(ce_num(&f, "c", 0, &x, &ev), KDR_CE_OK);  /* through lets */
+    CU_ASSERT_DOUBLE_EQUAL(x, 2049, 0);
+    CU_ASSERT_EQUAL(ce_num(&f, "d", 0, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 4 + 3 + 1, 0);                 /* round(2.5) = 3 */
+    CU_ASSERT_EQUAL(ce_num(&f, "e", 0, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 10, 0);
+    CU_ASSERT_EQUAL(ce_num(&f, "g", 0, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 1, 0);
+    CU_ASSERT_EQUAL(ce_num(&f, "n", 0, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 1, 0);
+    CU_ASSERT_EQUAL(ce_num(&f, "r", 0, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 3 + 1 + 1, 0);
+    CU_ASSERT_EQUAL(ce_num(&f, "w", 0, &x, &ev), KDR_CE_OK);  /* nesting is not a let hop */
+    CU_ASSERT_DOUBLE_EQUAL(x, 40, 0);
+
+    /* errors are located at the operator, also through a let */
+    CU_ASSERT_EQUAL(ce_num(&f, "h", 0, &x, &ev), KDR_CE_ERROR);
+    CU_ASSERT_STRING_EQUAL(ev.err_msg, "division by zero");
+    CU_ASSERT_PTR_EQUAL(ev.err_at, let_value(&f, "h"));
+    CU_ASSERT_EQUAL(ce_num(&f, "i", 0, &x, &ev), KDR_CE_ERROR);
+    CU_ASSERT_STRING_EQUAL(ev.err_msg, "modulo by zero");
+    CU_ASSERT_EQUAL(ce_num(&f, "k", 0, &x, &ev), KDR_CE_ERROR);
+    CU_ASSERT_STRING_EQUAL(ev.err_msg, "the result is not a finite number");
+    CU_ASSERT_PTR_EQUAL(ev.err_at, let_value(&f, "j"));
+    CU_ASSERT_EQUAL(ce_num(&f, "o", 0, &x, &ev), KDR_CE_ERROR);
+    CU_ASSERT_EQUAL(ce_num(&f, "q", 0, &x, &ev), KDR_CE_ERROR);   /* a let of itself */
+    CU_ASSERT(strstr(ev.err_msg, "in terms of itself") != NULL);
+
+    /* sweeps: no value for the checker, the first value for the runtime */
+    CU_ASSERT_EQUAL(ce_num(&f, "s", 0, &x, &ev), KDR_CE_UNKNOWN);
+    CU_ASSERT_EQUAL(ce_num(&f, "s", KDR_CE_SWEEP_FIRST, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 10, 0);
+    CU_ASSERT_EQUAL(ce_num(&f, "t", KDR_CE_SWEEP_FIRST, &x, &ev), KDR_CE_OK);
+    CU_ASSERT_DOUBLE_EQUAL(x, 3, 0);
+
+    /* a bare word is a symbol, not a number; strict mode reports it */
+    CU_ASSERT_EQUAL(ce_num(&f, "v", 0, &x, &ev), KDR_CE_UNKNOWN);
+    CU_ASSERT_STRING_EQUAL(ev.err_msg, "'hw' is not a number");
+    kdr_cval cv;
+    kdr_consteval_init(&ev, f.p, NULL, 0);
+    CU_ASSERT_EQUAL(kdr_const_eval(&ev, f.p->units[0], let_value(&f, "v"), &cv), KDR_CE_OK);
+    CU_ASSERT_EQUAL(cv.kind, KDR_CV_SYM);
+    CU_ASSERT_STRING_EQUAL(cv.str, "hw");
+    kdr_diag d;
+    kdr_diag_init(&d);
+    kdr_consteval_init(&ev, f.p, &d, KDR_CE_STRICT);
+    CU_ASSERT_EQUAL(kdr_const_num(&ev, f.p->units[0], let_value(&f, "l"), &x), KDR_CE_UNKNOWN);
+    CU_ASSERT_EQUAL(d.errors, 1);
+    CU_ASSERT_STRING_EQUAL(d.msgs[0].text, "expected a number, got a list");
+    kdr_diag_free(&d);
+
+    /* whole numbers in a range */
+    int64_t iv = 0;
+    kdr_consteval_init(&ev, f.p, NULL, 0);
+    CU_ASSERT_EQUAL(kdr_const_int(&ev, f.p->units[0], let_value(&f, "b"), 1, 1e12, &iv), KDR_CE_OK);
+    CU_ASSERT_EQUAL(iv, 1024);
+    CU_ASSERT_EQUAL(kdr_const_int(&ev, f.p->units[0], let_value(&f, "b"), 1, 1000, &iv), KDR_CE_ERROR);
+    CU_ASSERT_STRING_EQUAL(ev.err_msg, "expected a whole number >= 1, got 1024");
+
+    /* lists and ranges, also through a let */
+    double xs[8];
+    size_t n = 0;
+    CU_ASSERT_EQUAL(kdr_const_list(&ev, f.p->units[0], let_value(&f, "u"), xs, 8, &n), KDR_CE_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_DOUBLE_EQUAL(xs[2], 3, 0);
+    CU_ASSERT_EQUAL(kdr_const_list(&ev, f.p->units[0], let_value(&f, "m"), xs, 8, &n), KDR_CE_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_DOUBLE_EQUAL(xs[0], 2, 0);
+    CU_ASSERT_DOUBLE_EQUAL(xs[2], 4, 0);
+    CU_ASSERT_EQUAL(kdr_const_list(&ev, f.p->units[0], let_value(&f, "m"), xs, 2, &n), KDR_CE_ERROR);
+    kdr_cval items[4];
+    CU_ASSERT_EQUAL(kdr_const_items(&ev, f.p->units[0], let_value(&f, "l"), items, 4, &n), KDR_CE_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(items[1].kind, KDR_CV_NUM);
+    fx_free(&f);
+}
+
 /* ---- the builtin table -------------------------------------------------------------- */
 
 static void test_builtin_table(void)
@@ -618,6 +730,7 @@ int main(void)
         KD_TEST(test_let_constant_ranges),
         KD_TEST(test_overrides),
         KD_TEST(test_settings_table),
+        KD_TEST(test_consteval),
         KD_TEST(test_override_checked_like_source),
         KD_TEST(test_deep_and_broken_input_does_not_crash),
         KD_TEST(test_use_resolution),
