@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "run.h"
+#include "../lang/consteval.h"
 #include "graph_ops.h"
 #include "metrics.h"
 
@@ -95,60 +96,31 @@ int run_store_put(run *R, const char *name, const float *v, int64_t n)
     return 0;
 }
 
-/* ---- constant expressions (settings) ------------------------------------------ */
+/* ---- constant expressions (settings): lang/consteval.h ------------------------ */
 
-
-static int const_ident(run *R, const kdr_node *e, double *out, int depth)
+/* the evaluator as the run wants it: a value or a located message, a
+ * sweep variable at its value (the sweep driver sets it with an override) */
+static void consteval(run *R, kdr_consteval *ev)
 {
-    const kdr_node *let = kd_program_decl(R->p, KDR_LET, e->name, NULL);
-    if (let) return run_const_num(R, let->a, out, depth + 1);
-    /* a sweep variable: its value at this point (the sweep driver sets the
-     * sweep to one value with an override; otherwise the first value) */
-    const kdr_node *sw = kd_program_decl(R->p, KDR_SWEEP, e->name, NULL);
-    if (sw && sw->a) {
-        const kdr_node *v = sw->a;
-        if (v->kind == KDR_LIST && v->kids) v = v->kids;
-        else if (v->kind == KDR_BINARY && v->op == KDR_OP_RANGE) v = v->a;
-        return run_const_num(R, v, out, depth + 1);
-    }
-    return run_fail(R, KD_RUN_RECIPE, e, "'%s' is not a number", e->name);
+    kdr_consteval_init(ev, R->p, R->d, KDR_CE_STRICT | KDR_CE_SWEEP_FIRST);
 }
 
-int run_const_num(run *R, const kdr_node *e, double *out, int depth)
+int run_const_num(run *R, const kdr_node *e, double *out)
 {
-    if (!e || depth > 64) return run_fail(R, KD_RUN_RECIPE, e, "expected a number");
-    double a, b;
-    switch (e->kind) {
-    case KDR_NUM: case KDR_BOOL: *out = e->num; return 0;
-    case KDR_IDENT: return const_ident(R, e, out, depth);
-    case KDR_UNARY:
-        if (run_const_num(R, e->a, &a, depth + 1)) return -1;
-        *out = e->op == '-' ? -a : !a;
-        return 0;
-    case KDR_BINARY:
-        if (run_const_num(R, e->a, &a, depth + 1) || run_const_num(R, e->b, &b, depth + 1)) return -1;
-        switch (e->op) {
-        case '+': *out = a + b; return 0;
-        case '-': *out = a - b; return 0;
-        case '*': *out = a * b; return 0;
-        case '/': if (b == 0) break; *out = a / b; return 0;
-        case '^': *out = pow(a, b); return 0;
-        default: break;
-        }
-        return run_fail(R, KD_RUN_RECIPE, e, "cannot compute this number");
-    default:
-        return run_fail(R, KD_RUN_RECIPE, e, "expected a number");
-    }
+    kdr_consteval ev;
+    consteval(R, &ev);
+    if (kdr_const_num(&ev, R->unit, e, out) == KDR_CE_OK) return 0;
+    if (!R->status) R->status = KD_RUN_RECIPE;
+    return -1;
 }
 
 int run_const_int(run *R, const kdr_node *e, int64_t *out, int64_t lo)
 {
-    double x;
-    if (run_const_num(R, e, &x, 0)) return -1;
-    if (x != floor(x) || x < (double)lo || x > 1e12)
-        return run_fail(R, KD_RUN_RECIPE, e, "expected a whole number >= %lld, got %g", (long long)lo, x);
-    *out = (int64_t)x;
-    return 0;
+    kdr_consteval ev;
+    consteval(R, &ev);
+    if (kdr_const_int(&ev, R->unit, e, lo, 1e12, out) == KDR_CE_OK) return 0;
+    if (!R->status) R->status = KD_RUN_RECIPE;
+    return -1;
 }
 
 /* the argument `name` (or positional `pos`) of a call node */
@@ -166,7 +138,7 @@ int run_arg_num(run *R, const kdr_node *call, const char *name, int pos, double 
 {
     const kdr_node *a = run_arg(call, name, pos);
     if (!a) { *out = def; return 0; }
-    return run_const_num(R, a, out, 0);
+    return run_const_num(R, a, out);
 }
 
 const char *run_call_name(const kdr_node *e)
@@ -294,12 +266,12 @@ dataset *run_load_data(run *R, const char *name, const kdr_node *at)
                 if (a->a->kind == KDR_LIST) {
                     for (const kdr_node *v = a->a->kids; v && n < KD_MAX_CHANNELS; v = v->next) {
                         double x;
-                        if (run_const_num(R, v, &x, 0)) goto bad;
+                        if (run_const_num(R, v, &x)) goto bad;
                         dst[n++] = (float)x;
                     }
                 } else {
                     double x;
-                    if (run_const_num(R, a->a, &x, 0)) goto bad;
+                    if (run_const_num(R, a->a, &x)) goto bad;
                     dst[n++] = (float)x;
                 }
                 D->nnorm = n;

@@ -113,7 +113,7 @@ int run_store_put(run *R, const char *name, const float *v, int64_t n);
 void run_free(run *R);
 
 /* constant expressions of the recipe (settings, arguments) */
-int run_const_num(run *R, const kdr_node *e, double *out, int depth);
+int run_const_num(run *R, const kdr_node *e, double *out);
 int run_const_int(run *R, const kdr_node *e, int64_t *out, int64_t lo);
 const kdr_node *run_arg(const kdr_node *call, const char *name, int pos);
 int run_arg_num(run *R, const kdr_node *call, const char *name, int pos, double def, double *out);

@@ -48,7 +48,7 @@ static int default_calls(run *R, kdr_unit **unit, const kdr_node **optim, const 
 static int call_num(run *R, const kdr_node *call, unsigned ctx, const char *name, int pos, double *out)
 {
     const kdr_node *a = run_arg(call, name, pos);
-    if (a) return run_const_num(R, a, out, 0);
+    if (a) return run_const_num(R, a, out);
     const kdr_builtin *b = kdr_builtin_find(run_call_name(call), ctx);
     for (const kdr_argspec *s = b ? b->args : NULL; s && s->name; s++) {
         if (strcmp(s->name, name) != 0 || !s->def) continue;
@@ -65,7 +65,7 @@ static int call_pair(run *R, const kdr_node *call, unsigned ctx, const char *nam
 {
     const kdr_node *a = run_arg(call, name, 99);
     if (a && a->kind == KDR_LIST && a->kids && a->kids->next)
-        return run_const_num(R, a->kids, x, 0) || run_const_num(R, a->kids->next, y, 0) ? -1 : 0;
+        return run_const_num(R, a->kids, x) || run_const_num(R, a->kids->next, y) ? -1 : 0;
     const kdr_builtin *b = kdr_builtin_find(run_call_name(call), ctx);
     for (const kdr_argspec *s = b ? b->args : NULL; s && s->name; s++)
         if (!strcmp(s->name, name) && s->def && sscanf(s->def, "[%lf, %lf]", x, y) == 2) return 0;
@@ -112,7 +112,7 @@ static int plan_lr_sched(run *R, const kdr_node *call, int64_t epochs, kd_lr_sch
         int n = 0;
         if (ms && ms->kind == KDR_LIST)
             for (const kdr_node *v = ms->kids; v && n < KD_LR_MAXMILESTONES; v = v->next)
-                if (run_const_num(R, v, &m[n++], 0)) return -1;
+                if (run_const_num(R, v, &m[n++])) return -1;
         if (call_num(R, call, KDR_CTX_LR, "gamma", 1, &x)) return -1;
         rc = kd_lr_step(s, m, n, x, R->d);
     } else if (!strcmp(name, "cosine")) {

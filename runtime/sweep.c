@@ -10,6 +10,7 @@
 
 #include "sweep.h"
 #include "graph.h"
+#include "../lang/consteval.h"
 
 /* ---- values --------------------------------------------------------------------- */
 
@@ -38,17 +39,14 @@ static void fmt_num(double x, char *buf, size_t n)
     else snprintf(buf, n, "%.17g", x);
 }
 
-/* A number written in the recipe: a literal, -literal, or a `let` of one. */
-static int num_of(const kdr_program *p, const kdr_node *e, double *out, int depth)
+/* A number written in the recipe (a constant: lang/consteval.h); -1 when
+ * the value is not one (a symbol, a string) or cannot be computed. */
+static int num_of(const kdr_program *p, const kdr_unit *u, const kdr_node *e, double *out)
 {
-    if (!e || depth > 32) return -1;
-    if (e->kind == KDR_NUM) { *out = e->num; return 0; }
-    if (e->kind == KDR_UNARY && e->op == '-' && num_of(p, e->a, out, depth + 1) == 0) { *out = -*out; return 0; }
-    if (e->kind == KDR_IDENT) {
-        const kdr_node *let = kd_program_decl(p, KDR_LET, e->name, NULL);
-        if (let) return num_of(p, let->a, out, depth + 1);
-    }
-    return -1;
+    kdr_consteval ev;
+    kdr_consteval_init(&ev, p, NULL, 0);
+    if (!e || e->kind == KDR_BOOL || e->kind == KDR_STR) return -1;
+    return kdr_const_num(&ev, u, e, out) == KDR_CE_OK ? 0 : -1;
 }
 
 static int add_value(const kdr_program *p, const kdr_unit *u, kd_sweep_var *v, const kdr_node *e, kdr_diag *d)
@@ -65,7 +63,7 @@ static int add_value(const kdr_program *p, const kdr_unit *u, kd_sweep_var *v, c
         return rc;
     }
     if (e->kind == KDR_BOOL) return push(v, e->num ? "true" : "false", e->num ? "true" : "false");
-    if (num_of(p, e, &x, 0) == 0) {
+    if (num_of(p, u, e, &x) == 0) {
         fmt_num(x, buf, sizeof buf);
         return push(v, buf, buf);
     }
@@ -96,7 +94,7 @@ int kd_sweep_collect(const kdr_program *p, kd_sweep *sw, kdr_diag *d)
                     if (add_value(p, un, v, k, d)) return -1;
             } else if (e && e->kind == KDR_BINARY && e->op == KDR_OP_RANGE) {
                 double a, b;
-                if (num_of(p, e->a, &a, 0) || num_of(p, e->b, &b, 0) || a != floor(a) || b != floor(b)) {
+                if (num_of(p, un, e->a, &a) || num_of(p, un, e->b, &b) || a != floor(a) || b != floor(b)) {
                     kdr_diag_push(d, KDR_ERROR, un, e->beg, e->end, "a sweep range needs whole-number ends");
                     return -1;
                 }
