@@ -24,6 +24,8 @@
 #include <yaml.h>
 
 #include "report.h"
+#include "textbuf.h"
+#include "yaml_io.h"
 
 #define KD_MDASH "\xe2\x80\x94"     /* — */
 #define KD_PM "\xc2\xb1"            /* ± */
@@ -45,58 +47,6 @@ static char *xstrndup(const char *s, size_t max)
 static char *xstrdup(const char *s)
 {
     return xstrndup(s ? s : "", (size_t)-1);
-}
-
-/* A growing string; oom is sticky and every use checks it at the end. */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) { b->oom = 1; return; }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0) { b->oom = 1; return; }
-    if ((size_t)k < sizeof tmp) { sb_putn(b, tmp, (size_t)k); return; }
-    char *big = malloc((size_t)k + 1);
-    if (!big) { b->oom = 1; return; }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    sb_putn(b, big, (size_t)k);
-    free(big);
-}
-
-/* Take the string out of b (NULL if memory ran out). */
-static char *sb_take(sbuf *b)
-{
-    if (b->oom) { free(b->s); return NULL; }
-    if (!b->s) return xstrdup("");
-    return b->s;
 }
 
 /* Display width of UTF-8 text: one column per code point. */
@@ -170,38 +120,6 @@ static void fmt_value(char *buf, size_t len, double v, int kind)
     else if (kind == KIND_PCT) snprintf(buf, len, "%.2f", v);
     else if (kind == KIND_COUNT && fabs(v) < 1e15) snprintf(buf, len, "%.0f", v);
     else snprintf(buf, len, "%.4g", v);
-}
-
-/* Shortest %g form that reads back as the same double; YAML spellings of
- * the non-finite values. */
-static void fmt_exact(char *buf, size_t len, double v)
-{
-    if (isnan(v)) { snprintf(buf, len, ".nan"); return; }
-    if (isinf(v)) { snprintf(buf, len, v < 0 ? "-.inf" : ".inf"); return; }
-    for (int prec = 6; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
-/* Text as a number: the whole text (YAML 1.1 .inf / .nan spellings too). */
-static int parse_number(const char *s, double *v)
-{
-    static const struct { const char *t; double v; } special[] = {
-        { ".inf", INFINITY }, { ".Inf", INFINITY }, { ".INF", INFINITY },
-        { "+.inf", INFINITY }, { "+.Inf", INFINITY }, { "+.INF", INFINITY },
-        { "-.inf", -INFINITY }, { "-.Inf", -INFINITY }, { "-.INF", -INFINITY },
-        { ".nan", NAN }, { ".NaN", NAN }, { ".NAN", NAN },
-    };
-    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
-        if (strcmp(s, special[i].t) == 0) { *v = special[i].v; return 0; }
-    if (!*s || *s == ' ' || *s == '\t' || *s == '\n') return -1;
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (end == s || *end) return -1;
-    *v = d;
-    return 0;
 }
 
 /* ---- SVG learning curves ------------------------------------------------- */
@@ -595,17 +513,17 @@ static void grid_print_text(FILE *f, const grid *g)
             size_t k = text_width(grid_get(g, r, c));
             if (k > w[c]) w[c] = k;
         }
-    sbuf line = { 0 };
+    kd_strbuf line = { 0 };
     for (int r = 0; r < g->nr; r++) {
         line.n = 0;
         for (int c = 0; c < g->nc; c++) {
             const char *s = grid_get(g, r, c);
             size_t k = text_width(s);
-            if (c) sb_puts(&line, "  ");
+            if (c) kd_sb_puts(&line, "  ");
             int right = !g->left[c];
-            for (size_t i = 0; right && i < w[c] - k; i++) sb_putn(&line, " ", 1);
-            sb_puts(&line, s);
-            for (size_t i = 0; !right && i < w[c] - k; i++) sb_putn(&line, " ", 1);
+            for (size_t i = 0; right && i < w[c] - k; i++) kd_sb_put(&line, " ", 1);
+            kd_sb_puts(&line, s);
+            for (size_t i = 0; !right && i < w[c] - k; i++) kd_sb_put(&line, " ", 1);
         }
         if (line.oom) break;
         while (line.n && line.s[line.n - 1] == ' ') line.n--;
@@ -626,21 +544,21 @@ static void grid_print_text(FILE *f, const grid *g)
 /* Markdown cell text: escapes what GitHub would read as markup. */
 static char *md_escape(const char *s)
 {
-    sbuf b = { 0 };
+    kd_strbuf b = { 0 };
     for (; *s; s++) {
         switch (*s) {
-        case '|': sb_puts(&b, "\\|"); break;
-        case '\\': sb_puts(&b, "\\\\"); break;
-        case '<': sb_puts(&b, "&lt;"); break;
-        case '>': sb_puts(&b, "&gt;"); break;
-        case '&': sb_puts(&b, "&amp;"); break;
-        case '*': sb_puts(&b, "\\*"); break;
-        case '`': sb_puts(&b, "\\`"); break;
-        case '\n': case '\r': case '\t': sb_puts(&b, " "); break;
-        default: sb_putn(&b, s, 1);
+        case '|': kd_sb_puts(&b, "\\|"); break;
+        case '\\': kd_sb_puts(&b, "\\\\"); break;
+        case '<': kd_sb_puts(&b, "&lt;"); break;
+        case '>': kd_sb_puts(&b, "&gt;"); break;
+        case '&': kd_sb_puts(&b, "&amp;"); break;
+        case '*': kd_sb_puts(&b, "\\*"); break;
+        case '`': kd_sb_puts(&b, "\\`"); break;
+        case '\n': case '\r': case '\t': kd_sb_puts(&b, " "); break;
+        default: kd_sb_put(&b, s, 1);
         }
     }
-    return sb_take(&b);
+    return kd_sb_take(&b);
 }
 
 static int grid_print_md(FILE *f, const grid *g)
@@ -850,7 +768,7 @@ static int sl_sort_numeric(strlist *l)
     if (!k || !nv) { free(k); free(nv); return -1; }
     int all = 1;
     for (int i = 0; i < l->n && all; i++) {
-        all = parse_number(l->v[i], &k[i].v) == 0 && isfinite(k[i].v);
+        all = kd_yaml_parse_num(l->v[i], &k[i].v) == 0 && isfinite(k[i].v);
         k[i].order = i;
     }
     if (all) {
@@ -927,15 +845,15 @@ static int labels_of(strlist *l, const kd_sweep_point *pts, int npts, const char
 }
 
 /* The variables a table averages over: all but rows and cols. */
-static void title_over(sbuf *b, const strlist *vars, const char *r, const char *c)
+static void title_over(kd_strbuf *b, const strlist *vars, const char *r, const char *c)
 {
     int k = 0;
     for (int i = 0; i < vars->n; i++) {
         if ((r && strcmp(vars->v[i], r) == 0) || (c && strcmp(vars->v[i], c) == 0)) continue;
-        sb_puts(b, k++ ? ", " : " (mean " KD_PM " std over ");
-        sb_puts(b, vars->v[i]);
+        kd_sb_puts(b, k++ ? ", " : " (mean " KD_PM " std over ");
+        kd_sb_puts(b, vars->v[i]);
     }
-    if (k) sb_puts(b, ")");
+    if (k) kd_sb_puts(b, ")");
 }
 
 /* Builds one table; metric is the metric of a rows x cols table, else the
@@ -946,7 +864,7 @@ static int build_table(stable *t, const kd_sweep_point *pts, int npts, const str
     memset(t, 0, sizeof *t);
     strlist rl = { 0 }, cl = { 0 };
     int rc = -1;
-    sbuf title = { 0 };
+    kd_strbuf title = { 0 };
     if (R) {
         if (labels_of(&rl, pts, npts, R)) goto out;
     } else {
@@ -962,15 +880,15 @@ static int build_table(stable *t, const kd_sweep_point *pts, int npts, const str
         if (sl_add(&cl, "mean " KD_PM " std") < 0) goto out;
     }
     if (R && C) {
-        sb_printf(&title, "%s by %s " KD_TIMES " %s", metric, R, C);
+        kd_sb_printf(&title, "%s by %s " KD_TIMES " %s", metric, R, C);
     } else if (R || C) {
-        for (int i = 0; i < metrics->n; i++) sb_printf(&title, "%s%s", i ? ", " : "", metrics->v[i]);
-        sb_printf(&title, " by %s", R ? R : C);
+        for (int i = 0; i < metrics->n; i++) kd_sb_printf(&title, "%s%s", i ? ", " : "", metrics->v[i]);
+        kd_sb_printf(&title, " by %s", R ? R : C);
     } else {
-        sb_puts(&title, "all points");
+        kd_sb_puts(&title, "all points");
     }
     title_over(&title, vars, R, C);
-    t->title = sb_take(&title);
+    t->title = kd_sb_take(&title);
     t->rows = xstrdup(R ? R : "");
     t->cols = xstrdup(C ? C : "");
     t->metric = xstrdup(R && C ? metric : "");
@@ -998,10 +916,10 @@ out:
 }
 
 /* "6 points: 5 ok, 1 failed" */
-static void status_summary(sbuf *b, int npts, const char *const *status)
+static void status_summary(kd_strbuf *b, int npts, const char *const *status)
 {
     strlist seen = { 0 };
-    sb_printf(b, "%d point%s", npts, npts == 1 ? "" : "s");
+    kd_sb_printf(b, "%d point%s", npts, npts == 1 ? "" : "s");
     /* the known statuses first, in this order, then any other */
     static const char *const known[] = { "ok", "failed", "interrupted" };
     for (int k = 0; k < 3; k++)
@@ -1015,7 +933,7 @@ static void status_summary(sbuf *b, int npts, const char *const *status)
         int cnt = 0;
         for (int i = 0; i < npts; i++)
             if (strcmp(status[i] ? status[i] : "unknown", seen.v[k]) == 0) cnt++;
-        sb_printf(b, "%s%d %s", k ? ", " : ": ", cnt, seen.v[k]);
+        kd_sb_printf(b, "%s%d %s", k ? ", " : ": ", cnt, seen.v[k]);
     }
     sl_free(&seen);
 }
@@ -1034,135 +952,6 @@ static int print_sweep_text(FILE *f, const char *dir, const char *recipe, const 
 
 /* ---- writing files ---------------------------------------------------------- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* path.tmp, fflush, fsync, rename, fsync of the directory.  fn returns 0
- * or -1 (then sets errno, or leaves it 0 for "out of memory"). */
-static int write_atomic(const char *path, int (*fn)(FILE *, void *), void *arg, char *err,
-                        size_t errlen)
-{
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) { set_err(err, errlen, "%s: out of memory", path); return -1; }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    errno = 0;
-    int rc = fn(f, arg);
-    int e = errno;
-    if (rc == 0 && (ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0)) { rc = -1; e = errno; }
-    if (fclose(f) != 0 && rc == 0) { rc = -1; e = errno; }
-    if (rc == 0 && rename(tmp, path) != 0) { rc = -1; e = errno; }
-    if (rc) {
-        unlink(tmp);
-        set_err(err, errlen, "cannot write %s: %s", path, e ? strerror(e) : "out of memory");
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    /* make the rename durable (best effort: some file systems refuse) */
-    char *d = xstrdup(path);
-    if (d) {
-        char *slash = strrchr(d, '/');
-        if (slash) {
-            if (slash == d) slash[1] = 0;
-            else *slash = 0;
-        } else {
-            strcpy(d, ".");
-        }
-        int fd = open(d, O_RDONLY);
-        if (fd >= 0) {
-            (void)fsync(fd);
-            close(fd);
-        }
-        free(d);
-    }
-    return 0;
-}
-
-typedef struct yemit {
-    yaml_emitter_t em;
-    int ok;
-} yemit;
-
-static void ye_event(yemit *y, yaml_event_t *ev, int made)
-{
-    if (!made) { y->ok = 0; return; }
-    if (!y->ok) { yaml_event_delete(ev); return; }
-    if (!yaml_emitter_emit(&y->em, ev)) y->ok = 0;
-}
-
-/* quoted: always double-quoted (labels and values that must stay text). */
-static void ye_str(yemit *y, const char *s, int quoted)
-{
-    yaml_event_t ev;
-    s = s ? s : "";
-    if (!*s) quoted = 1;
-    int made = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s),
-                                            !quoted, 1,
-                                            quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
-                                                   : YAML_ANY_SCALAR_STYLE);
-    ye_event(y, &ev, made);
-}
-
-static void ye_plain(yemit *y, const char *s)
-{
-    yaml_event_t ev;
-    int made = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1,
-                                            0, YAML_PLAIN_SCALAR_STYLE);
-    ye_event(y, &ev, made);
-}
-
-static void ye_num(yemit *y, double v)
-{
-    char buf[64];
-    fmt_exact(buf, sizeof buf, v);
-    ye_plain(y, buf);
-}
-
-static void ye_int(yemit *y, long long v)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", v);
-    ye_plain(y, buf);
-}
-
-static void ye_begin(yemit *y, int map, int flow)
-{
-    yaml_event_t ev;
-    int made;
-    if (map)
-        made = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-                                                   flow ? YAML_FLOW_MAPPING_STYLE
-                                                        : YAML_BLOCK_MAPPING_STYLE);
-    else
-        made = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                                    flow ? YAML_FLOW_SEQUENCE_STYLE
-                                                         : YAML_BLOCK_SEQUENCE_STYLE);
-    ye_event(y, &ev, made);
-}
-
-static void ye_end(yemit *y, int map)
-{
-    yaml_event_t ev;
-    int made = map ? yaml_mapping_end_event_initialize(&ev) : yaml_sequence_end_event_initialize(&ev);
-    ye_event(y, &ev, made);
-}
-
 typedef struct sweep_out {
     const char *dir, *recipe, *summary;
     const strlist *vars;
@@ -1175,101 +964,88 @@ typedef struct sweep_out {
 static int emit_sweep_yaml(FILE *f, void *arg)
 {
     const sweep_out *s = arg;
-    yemit y;
-    y.ok = 1;
-    if (!yaml_emitter_initialize(&y.em)) return -1;
-    yaml_emitter_set_output_file(&y.em, f);
-    yaml_emitter_set_unicode(&y.em, 1);
-    yaml_emitter_set_width(&y.em, -1);
-    yaml_event_t ev;
-    ye_event(&y, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
-    ye_event(&y, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
-    ye_begin(&y, 1, 0);
-    ye_str(&y, "recipe", 0); ye_str(&y, s->recipe, 0);
-    ye_str(&y, "kdrun", 0); ye_str(&y, PACKAGE_VERSION, 0);
-    ye_str(&y, "variables", 0);
-    ye_begin(&y, 0, 1);
-    for (int i = 0; i < s->vars->n; i++) ye_str(&y, s->vars->v[i], 0);
-    ye_end(&y, 0);
-    ye_str(&y, "points", 0);
-    ye_begin(&y, 0, 0);
+    kd_yemit y;
+    if (kd_ye_open(&y, f, -1)) return -1;
+    kd_ye_map(&y, 0);
+    kd_ye_str(&y, "recipe"); kd_ye_str(&y, s->recipe);
+    kd_ye_str(&y, "kdrun"); kd_ye_str(&y, PACKAGE_VERSION);
+    kd_ye_str(&y, "variables");
+    kd_ye_seq(&y, 1);
+    for (int i = 0; i < s->vars->n; i++) kd_ye_str(&y, s->vars->v[i]);
+    kd_ye_seq_end(&y);
+    kd_ye_str(&y, "points");
+    kd_ye_seq(&y, 0);
     for (int i = 0; i < s->npts; i++) {
         const kd_sweep_point *p = &s->pts[i];
-        ye_begin(&y, 1, 0);
-        ye_str(&y, "dir", 0); ye_str(&y, p->dir, 1);
-        ye_str(&y, "status", 0); ye_str(&y, p->status ? p->status : "unknown", 0);
-        ye_str(&y, "values", 0);
-        ye_begin(&y, 1, 1);
+        kd_ye_map(&y, 0);
+        kd_ye_str(&y, "dir"); kd_ye_quoted(&y, p->dir);
+        kd_ye_str(&y, "status"); kd_ye_str(&y, p->status ? p->status : "unknown");
+        kd_ye_str(&y, "values");
+        kd_ye_map(&y, 1);
         for (int k = 0; k < p->nvars && p->vars && p->values; k++) {
             if (!p->vars[k] || !p->values[k]) continue;
-            ye_str(&y, p->vars[k], 0);
-            ye_str(&y, p->values[k], 1);
+            kd_ye_str(&y, p->vars[k]);
+            kd_ye_quoted(&y, p->values[k]);
         }
-        ye_end(&y, 1);
-        ye_str(&y, "final", 0);
-        ye_begin(&y, 1, 1);
+        kd_ye_map_end(&y);
+        kd_ye_str(&y, "final");
+        kd_ye_map(&y, 1);
         for (int k = 0; k < p->nfinal && p->final_keys && p->final_values; k++) {
             if (!p->final_keys[k]) continue;
-            ye_str(&y, p->final_keys[k], 0);
-            ye_num(&y, p->final_values[k]);
+            kd_ye_str(&y, p->final_keys[k]);
+            kd_ye_num(&y, p->final_values[k]);
         }
-        ye_end(&y, 1);
-        ye_end(&y, 1);
+        kd_ye_map_end(&y);
+        kd_ye_map_end(&y);
     }
-    ye_end(&y, 0);
-    ye_str(&y, "tables", 0);
-    ye_begin(&y, 0, 0);
+    kd_ye_seq_end(&y);
+    kd_ye_str(&y, "tables");
+    kd_ye_seq(&y, 0);
     for (int i = 0; i < s->nt; i++) {
         const stable *t = &s->T[i];
-        ye_begin(&y, 1, 0);
-        ye_str(&y, "title", 0); ye_str(&y, t->title, 0);
-        ye_str(&y, "rows", 0);
-        if (*t->rows) ye_str(&y, t->rows, 0); else ye_plain(&y, "null");
-        ye_str(&y, "cols", 0);
-        if (*t->cols) ye_str(&y, t->cols, 0); else ye_plain(&y, "null");
-        ye_str(&y, "metric", 0);
-        if (*t->metric) ye_str(&y, t->metric, 0); else ye_plain(&y, "null");
-        ye_str(&y, "row_labels", 0);
-        ye_begin(&y, 0, 1);
-        for (int r = 0; r < t->nr; r++) ye_str(&y, t->rlab[r], 1);
-        ye_end(&y, 0);
-        ye_str(&y, "col_labels", 0);
-        ye_begin(&y, 0, 1);
-        for (int c = 0; c < t->nc; c++) ye_str(&y, t->clab[c], 1);
-        ye_end(&y, 0);
-        ye_str(&y, "cells", 0);
-        ye_begin(&y, 0, 0);
+        kd_ye_map(&y, 0);
+        kd_ye_str(&y, "title"); kd_ye_str(&y, t->title);
+        kd_ye_str(&y, "rows");
+        if (*t->rows) kd_ye_str(&y, t->rows); else kd_ye_null(&y);
+        kd_ye_str(&y, "cols");
+        if (*t->cols) kd_ye_str(&y, t->cols); else kd_ye_null(&y);
+        kd_ye_str(&y, "metric");
+        if (*t->metric) kd_ye_str(&y, t->metric); else kd_ye_null(&y);
+        kd_ye_str(&y, "row_labels");
+        kd_ye_seq(&y, 1);
+        for (int r = 0; r < t->nr; r++) kd_ye_quoted(&y, t->rlab[r]);
+        kd_ye_seq_end(&y);
+        kd_ye_str(&y, "col_labels");
+        kd_ye_seq(&y, 1);
+        for (int c = 0; c < t->nc; c++) kd_ye_quoted(&y, t->clab[c]);
+        kd_ye_seq_end(&y);
+        kd_ye_str(&y, "cells");
+        kd_ye_seq(&y, 0);
         for (int r = 0; r < t->nr; r++)
             for (int c = 0; c < t->nc; c++) {
                 const scell *e = &t->cells[r * t->nc + c];
-                ye_begin(&y, 1, 1);
-                ye_str(&y, "row", 0); ye_str(&y, t->rlab[r], 1);
-                ye_str(&y, "col", 0); ye_str(&y, t->clab[c], 1);
-                ye_str(&y, "metric", 0); ye_str(&y, e->metric, 0);
-                ye_str(&y, "n", 0); ye_int(&y, e->n);
-                ye_str(&y, "points", 0); ye_int(&y, e->expected);
-                ye_str(&y, "mean", 0);
-                if (e->n > 0) ye_num(&y, e->mean); else ye_plain(&y, "null");
-                ye_str(&y, "std", 0);
-                if (e->n > 1) ye_num(&y, e->std); else ye_plain(&y, "null");
-                ye_str(&y, "values", 0);
-                ye_begin(&y, 0, 1);
-                for (int k = 0; k < e->n; k++) ye_num(&y, e->vals[k]);
-                ye_end(&y, 0);
-                ye_end(&y, 1);
+                kd_ye_map(&y, 1);
+                kd_ye_str(&y, "row"); kd_ye_quoted(&y, t->rlab[r]);
+                kd_ye_str(&y, "col"); kd_ye_quoted(&y, t->clab[c]);
+                kd_ye_str(&y, "metric"); kd_ye_str(&y, e->metric);
+                kd_ye_str(&y, "n"); kd_ye_int(&y, e->n);
+                kd_ye_str(&y, "points"); kd_ye_int(&y, e->expected);
+                kd_ye_str(&y, "mean");
+                if (e->n > 0) kd_ye_num(&y, e->mean); else kd_ye_null(&y);
+                kd_ye_str(&y, "std");
+                if (e->n > 1) kd_ye_num(&y, e->std); else kd_ye_null(&y);
+                kd_ye_str(&y, "values");
+                kd_ye_seq(&y, 1);
+                for (int k = 0; k < e->n; k++) kd_ye_num(&y, e->vals[k]);
+                kd_ye_seq_end(&y);
+                kd_ye_map_end(&y);
             }
-        ye_end(&y, 0);
-        ye_end(&y, 1);
+        kd_ye_seq_end(&y);
+        kd_ye_map_end(&y);
     }
-    ye_end(&y, 0);
-    ye_end(&y, 1);
-    ye_event(&y, &ev, yaml_document_end_event_initialize(&ev, 0));
-    ye_event(&y, &ev, yaml_stream_end_event_initialize(&ev));
-    if (y.ok && !yaml_emitter_flush(&y.em)) y.ok = 0;
-    int werr = y.em.error == YAML_WRITER_ERROR;
-    yaml_emitter_delete(&y.em);
-    if (!y.ok && !werr) errno = 0;   /* not an I/O error: out of memory or a bug */
-    return y.ok ? 0 : -1;
+    kd_ye_seq_end(&y);
+    kd_ye_map_end(&y);
+    return kd_ye_close(&y);
 }
 
 static int emit_sweep_md(FILE *f, void *arg)
@@ -1290,10 +1066,10 @@ static int emit_sweep_md(FILE *f, void *arg)
 int kd_sweep_report(const char *dir, const char *recipe, const kd_sweep_point *pts, int npts,
                     const kd_table_spec *specs, int nspecs, FILE *term, char *err, size_t errlen)
 {
-    set_err(err, errlen, "%s", "");
-    if (!dir || !*dir) { set_err(err, errlen, "sweep report: no directory"); return -1; }
+    kd_set_err(err, errlen, "%s", "");
+    if (!dir || !*dir) { kd_set_err(err, errlen, "sweep report: no directory"); return -1; }
     if (npts < 0 || (npts > 0 && !pts) || nspecs < 0 || (nspecs > 0 && !specs)) {
-        set_err(err, errlen, "%s: sweep report: invalid arguments", dir);
+        kd_set_err(err, errlen, "%s: sweep report: invalid arguments", dir);
         return -1;
     }
     recipe = recipe ? recipe : "";
@@ -1301,7 +1077,7 @@ int kd_sweep_report(const char *dir, const char *recipe, const kd_sweep_point *p
     stable *T = NULL;
     int nt = 0, rc = -1;
     const char **status = NULL;
-    sbuf sum = { 0 };
+    kd_strbuf sum = { 0 };
     char *summary = NULL, *path = NULL;
     for (int i = 0; i < npts; i++) {
         for (int k = 0; k < pts[i].nvars && pts[i].vars; k++)
@@ -1314,22 +1090,22 @@ int kd_sweep_report(const char *dir, const char *recipe, const kd_sweep_point *p
         const char *names[2] = { specs[s].rows, specs[s].cols };
         for (int k = 0; k < 2; k++) {
             if (!names[k] || sl_find(&vars, names[k]) >= 0) continue;
-            sbuf known = { 0 };
-            for (int i = 0; i < vars.n; i++) sb_printf(&known, "%s%s", i ? ", " : "", vars.v[i]);
-            char *kn = sb_take(&known);
-            set_err(err, errlen, "%s: table %d: %s '%s' is not a sweep variable (%s%s)", dir,
+            kd_strbuf known = { 0 };
+            for (int i = 0; i < vars.n; i++) kd_sb_printf(&known, "%s%s", i ? ", " : "", vars.v[i]);
+            char *kn = kd_sb_take(&known);
+            kd_set_err(err, errlen, "%s: table %d: %s '%s' is not a sweep variable (%s%s)", dir,
                     s + 1, k ? "cols" : "rows", names[k], vars.n ? "variables: " : "the sweep has none",
                     kn ? kn : "");
             free(kn);
             goto out;
         }
         if (specs[s].rows && specs[s].cols && strcmp(specs[s].rows, specs[s].cols) == 0) {
-            set_err(err, errlen, "%s: table %d: rows and cols are both '%s'", dir, s + 1,
+            kd_set_err(err, errlen, "%s: table %d: rows and cols are both '%s'", dir, s + 1,
                     specs[s].rows);
             goto out;
         }
         if (specs[s].nvalues < 0 || (specs[s].nvalues > 0 && !specs[s].values)) {
-            set_err(err, errlen, "%s: table %d: invalid list of values", dir, s + 1);
+            kd_set_err(err, errlen, "%s: table %d: invalid list of values", dir, s + 1);
             goto out;
         }
     }
@@ -1366,7 +1142,7 @@ int kd_sweep_report(const char *dir, const char *recipe, const kd_sweep_point *p
     if (!status) goto oom;
     for (int i = 0; i < npts; i++) status[i] = pts[i].status;
     status_summary(&sum, npts, status);
-    summary = sb_take(&sum);
+    summary = kd_sb_take(&sum);
     memset(&sum, 0, sizeof sum);
     if (!summary) goto oom;
 
@@ -1379,13 +1155,13 @@ int kd_sweep_report(const char *dir, const char *recipe, const kd_sweep_point *p
     path = malloc(dl + 16);
     if (!path) goto oom;
     snprintf(path, dl + 16, "%s/tables.md", dir);
-    if (write_atomic(path, emit_sweep_md, &so, err, errlen)) goto out;
+    if (kd_write_atomic(path, emit_sweep_md, &so, err, errlen)) goto out;
     snprintf(path, dl + 16, "%s/report.yaml", dir);
-    if (write_atomic(path, emit_sweep_yaml, &so, err, errlen)) goto out;
+    if (kd_write_atomic(path, emit_sweep_yaml, &so, err, errlen)) goto out;
     rc = 0;
     goto out;
 oom:
-    set_err(err, errlen, "%s: sweep report: out of memory", dir);
+    kd_set_err(err, errlen, "%s: sweep report: out of memory", dir);
 out:
     free(path);
     free(summary);
@@ -1400,343 +1176,65 @@ out:
 
 /* ---- reading report.yaml ------------------------------------------------------ */
 
-typedef struct yfile {
-    const char *path;
-    FILE *err;
-    yaml_document_t doc;
-    int loaded;
-    yaml_node_t *root;
-} yfile;
-
-static void yerr(const yfile *y, const yaml_node_t *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void yerr(const yfile *y, const yaml_node_t *at, const char *fmt, ...)
-{
-    if (!y->err) return;
-    if (at)
-        fprintf(y->err, "%s:%lu:%lu: ", y->path, (unsigned long)at->start_mark.line + 1,
-                (unsigned long)at->start_mark.column + 1);
-    else
-        fprintf(y->err, "%s: ", y->path);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(y->err, fmt, ap);
-    va_end(ap);
-    fputc('\n', y->err);
-}
-
-static yaml_node_t *ynode(yfile *y, int idx)
-{
-    return yaml_document_get_node(&y->doc, idx);
-}
-
-static const char *ykind(const yaml_node_t *n)
-{
-    if (!n) return "nothing";
-    switch (n->type) {
-    case YAML_SCALAR_NODE: return "a scalar";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a mapping";
-    default: return "nothing";
-    }
-}
-
-static const char *yscalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static int yis_null(const yaml_node_t *n)
-{
-    const char *s = yscalar(n);
-    if (!s || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
-    return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-           strcmp(s, "NULL") == 0;
-}
-
-/* Printable excerpt of a scalar for messages. */
-static const char *yshow(const yaml_node_t *n, char *buf, size_t len)
-{
-    const char *s = yscalar(n);
-    if (!s) return ykind(n);
-    size_t o = 0;
-    for (; *s && o + 8 < len; s++)
-        buf[o++] = (unsigned char)*s < 0x20 ? '?' : *s;
-    if (*s) { buf[o++] = '.'; buf[o++] = '.'; buf[o++] = '.'; }
-    buf[o] = 0;
-    return buf;
-}
-
-/* The value of key in a mapping (NULL if absent); a key given twice is an
- * error (returns NULL and sets *bad). */
-static yaml_node_t *yget(yfile *y, yaml_node_t *map, const char *key, int *bad)
-{
-    if (!map || map->type != YAML_MAPPING_NODE) return NULL;
-    yaml_node_t *found = NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = ynode(y, p->key);
-        const char *ks = yscalar(k);
-        if (!ks || strcmp(ks, key) != 0) continue;
-        if (found) {
-            yerr(y, k, "'%s' is given twice", key);
-            *bad = 1;
-            return NULL;
-        }
-        found = ynode(y, p->value);
-    }
-    return found;
-}
-
-/* Every key of a mapping must be a scalar, and distinct. */
-static int ycheck_keys(yfile *y, yaml_node_t *map, const char *what)
-{
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = ynode(y, p->key);
-        const char *ks = yscalar(k);
-        if (!ks) {
-            yerr(y, k, "a key of %s is %s, not a name", what, ykind(k));
-            return -1;
-        }
-        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-            const char *qs = yscalar(ynode(y, q->key));
-            if (qs && strcmp(qs, ks) == 0) {
-                yerr(y, k, "'%s' is given twice in %s", ks, what);
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
-enum { Y_REQUIRED = 1, Y_NULL_OK = 2 };
-
-/* A text value.  Returns -1 (after a message) if invalid or missing when
- * required; *out = NULL when absent or null. */
-static int ytext(yfile *y, yaml_node_t *map, const char *key, int flags, const char **out)
-{
-    int bad = 0;
-    yaml_node_t *n = yget(y, map, key, &bad);
-    *out = NULL;
-    if (bad) return -1;
-    if (!n || ((flags & Y_NULL_OK) && yis_null(n))) {
-        if (flags & Y_REQUIRED && !n) {
-            yerr(y, map, "missing key '%s'", key);
-            return -1;
-        }
-        return 0;
-    }
-    if (n->type != YAML_SCALAR_NODE) {
-        yerr(y, n, "'%s' is %s, not text", key, ykind(n));
-        return -1;
-    }
-    *out = yscalar(n);
-    return 0;
-}
-
-/* A number (null allowed: *have = 0).  integer: must be a whole number. */
-static int ynum(yfile *y, yaml_node_t *map, const char *key, int flags, int integer, double *v,
-                int *have)
-{
-    int bad = 0;
-    yaml_node_t *n = yget(y, map, key, &bad);
-    *have = 0;
-    if (bad) return -1;
-    if (!n) {
-        if (flags & Y_REQUIRED) {
-            yerr(y, map, "missing key '%s'", key);
-            return -1;
-        }
-        return 0;
-    }
-    if (yis_null(n)) return 0;
-    char buf[64];
-    const char *s = yscalar(n);
-    if (!s || parse_number(s, v) != 0) {
-        yerr(y, n, "'%s' is not a number: %s%s%s", key, s ? "'" : "", yshow(n, buf, sizeof buf),
-             s ? "'" : "");
-        return -1;
-    }
-    if (integer && !(isfinite(*v) && *v == floor(*v) && fabs(*v) < 9e15)) {
-        yerr(y, n, "'%s' is not a whole number: '%s'", key, yshow(n, buf, sizeof buf));
-        return -1;
-    }
-    *have = 1;
-    return 0;
-}
-
-static yaml_node_t *ytyped(yfile *y, yaml_node_t *map, const char *key, yaml_node_type_t type,
-                           int flags, int *bad)
-{
-    yaml_node_t *n = yget(y, map, key, bad);
-    if (*bad) return NULL;
-    if (!n) {
-        if (flags & Y_REQUIRED) {
-            yerr(y, map, "missing key '%s'", key);
-            *bad = 1;
-        }
-        return NULL;
-    }
-    if ((flags & Y_NULL_OK) && yis_null(n)) return NULL;
-    if (n->type != type) {
-        yerr(y, n, "'%s' is %s, not %s", key, ykind(n),
-             type == YAML_MAPPING_NODE ? "a mapping" : "a list");
-        *bad = 1;
-        return NULL;
-    }
-    return n;
-}
-
-/* The parser's message: PATH:LINE:COL: invalid YAML: problem (context). */
-static void yparse_err(const yfile *y, const yaml_parser_t *p)
-{
-    if (!y->err) return;
-    const char *problem = p->problem ? p->problem : "unreadable";
-    if (p->error == YAML_MEMORY_ERROR) {
-        fprintf(y->err, "%s: out of memory\n", y->path);
-    } else if (p->error == YAML_READER_ERROR) {
-        fprintf(y->err, "%s: unreadable at byte %lu: %s\n", y->path,
-                (unsigned long)p->problem_offset, problem);
-    } else {
-        fprintf(y->err, "%s:%lu:%lu: invalid YAML: %s", y->path,
-                (unsigned long)p->problem_mark.line + 1, (unsigned long)p->problem_mark.column + 1,
-                problem);
-        if (p->context)
-            fprintf(y->err, " (%s at line %lu)", p->context,
-                    (unsigned long)p->context_mark.line + 1);
-        fputc('\n', y->err);
-    }
-}
-
-/* Load PATH: one YAML document whose root is a mapping. */
-static int yload(yfile *y)
-{
-    struct stat st;
-    if (stat(y->path, &st) != 0) {
-        yerr(y, NULL, "cannot open: %s", strerror(errno));
-        return -1;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        yerr(y, NULL, "is a directory, not a report");
-        return -1;
-    }
-    FILE *f = fopen(y->path, "rb");
-    if (!f) {
-        yerr(y, NULL, "cannot open: %s", strerror(errno));
-        return -1;
-    }
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p)) {
-        fclose(f);
-        yerr(y, NULL, "out of memory");
-        return -1;
-    }
-    yaml_parser_set_input_file(&p, f);
-    int rc = -1;
-    if (!yaml_parser_load(&p, &y->doc)) {
-        yparse_err(y, &p);
-        goto out;
-    }
-    y->loaded = 1;
-    y->root = yaml_document_get_root_node(&y->doc);
-    if (!y->root) {
-        yerr(y, NULL, "empty file, no report");
-        goto out;
-    }
-    if (y->root->type != YAML_MAPPING_NODE) {
-        yerr(y, y->root, "expected a mapping of report keys, found %s", ykind(y->root));
-        goto out;
-    }
-    yaml_document_t extra;
-    if (!yaml_parser_load(&p, &extra)) {
-        yparse_err(y, &p);
-        goto out;
-    }
-    yaml_node_t *more = yaml_document_get_root_node(&extra);
-    if (more) {
-        yerr(y, more, "a second YAML document; a report is one document");
-        yaml_document_delete(&extra);
-        goto out;
-    }
-    yaml_document_delete(&extra);
-    if (ycheck_keys(y, y->root, "the report")) goto out;
-    rc = 0;
-out:
-    yaml_parser_delete(&p);
-    fclose(f);
-    return rc;
-}
-
-static void yfree(yfile *y)
-{
-    if (y->loaded) yaml_document_delete(&y->doc);
-    y->loaded = 0;
-}
-
-#define YSEQ_FOR(y, seq, it, n)                                                    \
-    for (yaml_node_item_t *it = (seq) ? (seq)->data.sequence.items.start : NULL;   \
-         it && it < (seq)->data.sequence.items.top && ((n) = ynode((y), *it), 1); it++)
-
 /* A per-run report.yaml: the keys the table shows, and the metric rows. */
-static int check_run(yfile *y)
+static int check_run(kd_yfile *y)
 {
     yaml_node_t *r = y->root, *n;
     const char *s;
     double v;
     int have, bad = 0;
-    if (ytext(y, r, "recipe", Y_REQUIRED, &s)) return -1;
-    if (ytext(y, r, "status", Y_REQUIRED, &s)) return -1;
+    if (kd_ytext(y, r, "recipe", KD_Y_REQUIRED, &s)) return -1;
+    if (kd_ytext(y, r, "status", KD_Y_REQUIRED, &s)) return -1;
     if (strcmp(s, "ok") && strcmp(s, "failed") && strcmp(s, "interrupted")) {
         char buf[64];
-        yerr(y, yget(y, r, "status", &bad), "'status' is '%s', not ok, failed or interrupted",
-             yshow(yget(y, r, "status", &bad), buf, sizeof buf));
+        kd_yerr(y, kd_yget(y, r, "status", &bad), "'status' is '%s', not ok, failed or interrupted",
+             kd_yshow(kd_yget(y, r, "status", &bad), buf, sizeof buf));
         return -1;
     }
-    if (ynum(y, r, "wall_seconds", Y_REQUIRED, 0, &v, &have)) return -1;
+    if (kd_ynum(y, r, "wall_seconds", KD_Y_REQUIRED, 0, &v, &have)) return -1;
     if (have && (!isfinite(v) || v < 0)) {
-        yerr(y, yget(y, r, "wall_seconds", &bad), "'wall_seconds' is not a duration: %g", v);
+        kd_yerr(y, kd_yget(y, r, "wall_seconds", &bad), "'wall_seconds' is not a duration: %g", v);
         return -1;
     }
-    if (ynum(y, r, "threads", 0, 1, &v, &have)) return -1;
-    yaml_node_t *sw = ytyped(y, r, "sweep", YAML_MAPPING_NODE, Y_NULL_OK, &bad);
-    if (bad || (sw && ycheck_keys(y, sw, "'sweep'"))) return -1;
-    yaml_node_t *m = ytyped(y, r, "metrics", YAML_SEQUENCE_NODE, Y_NULL_OK, &bad);
+    if (kd_ynum(y, r, "threads", 0, 1, &v, &have)) return -1;
+    yaml_node_t *sw = kd_ytyped(y, r, "sweep", YAML_MAPPING_NODE, KD_Y_NULL_OK, &bad);
+    if (bad || (sw && kd_ycheck_keys(y, sw, "'sweep'"))) return -1;
+    yaml_node_t *m = kd_ytyped(y, r, "metrics", YAML_SEQUENCE_NODE, KD_Y_NULL_OK, &bad);
     if (bad) return -1;
-    YSEQ_FOR(y, m, it, n) {
+    KD_YSEQ_FOR(y, m, it, n) {
         if (!n || n->type != YAML_MAPPING_NODE) {
-            yerr(y, n, "an entry of 'metrics' is %s, not a mapping", ykind(n));
+            kd_yerr(y, n, "an entry of 'metrics' is %s, not a mapping", kd_ykind(n));
             return -1;
         }
-        if (ycheck_keys(y, n, "a metric") || ytext(y, n, "phase", Y_REQUIRED, &s) ||
-            ytext(y, n, "metric", Y_REQUIRED, &s) || ynum(y, n, "epoch", 0, 1, &v, &have) ||
-            ynum(y, n, "value", Y_REQUIRED, 0, &v, &have))
+        if (kd_ycheck_keys(y, n, "a metric") || kd_ytext(y, n, "phase", KD_Y_REQUIRED, &s) ||
+            kd_ytext(y, n, "metric", KD_Y_REQUIRED, &s) || kd_ynum(y, n, "epoch", 0, 1, &v, &have) ||
+            kd_ynum(y, n, "value", KD_Y_REQUIRED, 0, &v, &have))
             return -1;
     }
-    yaml_node_t *fin = ytyped(y, r, "final", YAML_MAPPING_NODE, Y_NULL_OK, &bad);
-    if (bad || (fin && ycheck_keys(y, fin, "'final'"))) return -1;
+    yaml_node_t *fin = kd_ytyped(y, r, "final", YAML_MAPPING_NODE, KD_Y_NULL_OK, &bad);
+    if (bad || (fin && kd_ycheck_keys(y, fin, "'final'"))) return -1;
     if (fin)
         for (yaml_node_pair_t *p = fin->data.mapping.pairs.start;
              p < fin->data.mapping.pairs.top; p++)
-            if (ynum(y, fin, yscalar(ynode(y, p->key)), 0, 0, &v, &have)) return -1;
-    yaml_node_t *best = ytyped(y, r, "best", YAML_SEQUENCE_NODE, Y_NULL_OK, &bad);
+            if (kd_ynum(y, fin, kd_yscalar(kd_ynode(y, p->key)), 0, 0, &v, &have)) return -1;
+    yaml_node_t *best = kd_ytyped(y, r, "best", YAML_SEQUENCE_NODE, KD_Y_NULL_OK, &bad);
     if (bad) return -1;
-    YSEQ_FOR(y, best, it, n) {
+    KD_YSEQ_FOR(y, best, it, n) {
         if (!n || n->type != YAML_MAPPING_NODE) {
-            yerr(y, n, "an entry of 'best' is %s, not a mapping", ykind(n));
+            kd_yerr(y, n, "an entry of 'best' is %s, not a mapping", kd_ykind(n));
             return -1;
         }
-        if (ycheck_keys(y, n, "an entry of 'best'") || ytext(y, n, "phase", Y_REQUIRED, &s) ||
-            ytext(y, n, "metric", Y_REQUIRED, &s) || ynum(y, n, "best", 0, 0, &v, &have) ||
-            ynum(y, n, "best_epoch", 0, 1, &v, &have) || ynum(y, n, "last", 0, 0, &v, &have) ||
-            ynum(y, n, "last_epoch", 0, 1, &v, &have))
+        if (kd_ycheck_keys(y, n, "an entry of 'best'") || kd_ytext(y, n, "phase", KD_Y_REQUIRED, &s) ||
+            kd_ytext(y, n, "metric", KD_Y_REQUIRED, &s) || kd_ynum(y, n, "best", 0, 0, &v, &have) ||
+            kd_ynum(y, n, "best_epoch", 0, 1, &v, &have) || kd_ynum(y, n, "last", 0, 0, &v, &have) ||
+            kd_ynum(y, n, "last_epoch", 0, 1, &v, &have))
             return -1;
     }
     return 0;
 }
 
 /* A sweep's report.yaml -> its tables and status summary. */
-static int read_sweep(yfile *y, stable **Tout, int *ntout, char **summary)
+static int read_sweep(kd_yfile *y, stable **Tout, int *ntout, char **summary)
 {
     yaml_node_t *r = y->root, *n, *e;
     const char *s;
@@ -1747,76 +1245,76 @@ static int read_sweep(yfile *y, stable **Tout, int *ntout, char **summary)
     *Tout = NULL;
     *ntout = 0;
     *summary = NULL;
-    if (ytext(y, r, "recipe", Y_REQUIRED, &s)) return -1;
-    yaml_node_t *vars = ytyped(y, r, "variables", YAML_SEQUENCE_NODE, Y_NULL_OK, &bad);
+    if (kd_ytext(y, r, "recipe", KD_Y_REQUIRED, &s)) return -1;
+    yaml_node_t *vars = kd_ytyped(y, r, "variables", YAML_SEQUENCE_NODE, KD_Y_NULL_OK, &bad);
     if (bad) return -1;
-    YSEQ_FOR(y, vars, it, n)
-        if (!yscalar(n)) { yerr(y, n, "a sweep variable is %s, not a name", ykind(n)); return -1; }
-    yaml_node_t *pts = ytyped(y, r, "points", YAML_SEQUENCE_NODE, Y_REQUIRED, &bad);
+    KD_YSEQ_FOR(y, vars, it, n)
+        if (!kd_yscalar(n)) { kd_yerr(y, n, "a sweep variable is %s, not a name", kd_ykind(n)); return -1; }
+    yaml_node_t *pts = kd_ytyped(y, r, "points", YAML_SEQUENCE_NODE, KD_Y_REQUIRED, &bad);
     if (bad) return -1;
     size_t npts = (size_t)(pts->data.sequence.items.top - pts->data.sequence.items.start);
     status = calloc(npts + 1, sizeof *status);
-    if (!status) { yerr(y, NULL, "out of memory"); return -1; }
+    if (!status) { kd_yerr(y, NULL, "out of memory"); return -1; }
     size_t ip = 0;
-    YSEQ_FOR(y, pts, it, n) {
+    KD_YSEQ_FOR(y, pts, it, n) {
         if (!n || n->type != YAML_MAPPING_NODE) {
-            yerr(y, n, "a point is %s, not a mapping", ykind(n));
+            kd_yerr(y, n, "a point is %s, not a mapping", kd_ykind(n));
             goto out;
         }
-        if (ycheck_keys(y, n, "a point") || ytext(y, n, "dir", Y_REQUIRED, &s) ||
-            ytext(y, n, "status", Y_REQUIRED, &status[ip++]))
+        if (kd_ycheck_keys(y, n, "a point") || kd_ytext(y, n, "dir", KD_Y_REQUIRED, &s) ||
+            kd_ytext(y, n, "status", KD_Y_REQUIRED, &status[ip++]))
             goto out;
-        yaml_node_t *vals = ytyped(y, n, "values", YAML_MAPPING_NODE, Y_NULL_OK, &bad);
-        if (bad || (vals && ycheck_keys(y, vals, "'values'"))) goto out;
-        yaml_node_t *fin = ytyped(y, n, "final", YAML_MAPPING_NODE, Y_NULL_OK, &bad);
-        if (bad || (fin && ycheck_keys(y, fin, "'final'"))) goto out;
+        yaml_node_t *vals = kd_ytyped(y, n, "values", YAML_MAPPING_NODE, KD_Y_NULL_OK, &bad);
+        if (bad || (vals && kd_ycheck_keys(y, vals, "'values'"))) goto out;
+        yaml_node_t *fin = kd_ytyped(y, n, "final", YAML_MAPPING_NODE, KD_Y_NULL_OK, &bad);
+        if (bad || (fin && kd_ycheck_keys(y, fin, "'final'"))) goto out;
         if (fin)
             for (yaml_node_pair_t *p = fin->data.mapping.pairs.start;
                  p < fin->data.mapping.pairs.top; p++)
-                if (ynum(y, fin, yscalar(ynode(y, p->key)), 0, 0, &v, &have)) goto out;
+                if (kd_ynum(y, fin, kd_yscalar(kd_ynode(y, p->key)), 0, 0, &v, &have)) goto out;
     }
-    yaml_node_t *tabs = ytyped(y, r, "tables", YAML_SEQUENCE_NODE, Y_NULL_OK, &bad);
+    yaml_node_t *tabs = kd_ytyped(y, r, "tables", YAML_SEQUENCE_NODE, KD_Y_NULL_OK, &bad);
     if (bad) goto out;
     size_t ntab = tabs ? (size_t)(tabs->data.sequence.items.top - tabs->data.sequence.items.start)
                        : 0;
     T = calloc(ntab + 1, sizeof *T);
-    if (!T) { yerr(y, NULL, "out of memory"); goto out; }
-    YSEQ_FOR(y, tabs, it, n) {
+    if (!T) { kd_yerr(y, NULL, "out of memory"); goto out; }
+    KD_YSEQ_FOR(y, tabs, it, n) {
         if (!n || n->type != YAML_MAPPING_NODE) {
-            yerr(y, n, "a table is %s, not a mapping", ykind(n));
+            kd_yerr(y, n, "a table is %s, not a mapping", kd_ykind(n));
             goto out;
         }
         stable *t = &T[nt++];
         const char *title, *rows, *cols, *metric;
-        if (ycheck_keys(y, n, "a table") || ytext(y, n, "title", Y_REQUIRED, &title) ||
-            ytext(y, n, "rows", Y_NULL_OK, &rows) || ytext(y, n, "cols", Y_NULL_OK, &cols) ||
-            ytext(y, n, "metric", Y_NULL_OK, &metric))
+        if (kd_ycheck_keys(y, n, "a table") || kd_ytext(y, n, "title", KD_Y_REQUIRED, &title) ||
+            kd_ytext(y, n, "rows", KD_Y_NULL_OK, &rows) || kd_ytext(y, n, "cols", KD_Y_NULL_OK, &cols) ||
+            kd_ytext(y, n, "metric", KD_Y_NULL_OK, &metric))
             goto out;
         t->title = xstrdup(title);
         t->rows = xstrdup(rows);
         t->cols = xstrdup(cols);
         t->metric = xstrdup(metric);
-        yaml_node_t *rl = ytyped(y, n, "row_labels", YAML_SEQUENCE_NODE, Y_REQUIRED, &bad);
+        yaml_node_t *rl = kd_ytyped(y, n, "row_labels", YAML_SEQUENCE_NODE, KD_Y_REQUIRED, &bad);
         if (bad) goto out;
-        yaml_node_t *cl = ytyped(y, n, "col_labels", YAML_SEQUENCE_NODE, Y_REQUIRED, &bad);
+        yaml_node_t *cl = kd_ytyped(y, n, "col_labels", YAML_SEQUENCE_NODE, KD_Y_REQUIRED, &bad);
         if (bad) goto out;
         strlist L[2] = { { 0 }, { 0 } };
         yaml_node_t *ls[2] = { rl, cl };
         for (int k = 0; k < 2; k++) {
-            YSEQ_FOR(y, ls[k], it2, e) {
-                const char *lab = yscalar(e);
+            KD_YSEQ_FOR(y, ls[k], it2, e) {
+                const char *lab = kd_yscalar(e);
                 if (!lab) {
-                    yerr(y, e, "a table label is %s, not text", ykind(e));
+                    kd_yerr(y, e, "a table label is %s, not text", kd_ykind(e));
                     sl_free(&L[0]); sl_free(&L[1]);
                     goto out;
                 }
                 if (sl_find(&L[k], lab) >= 0) {
-                    yerr(y, e, "the label '%s' is given twice", lab);
+                    kd_yerr(y, e, "the label '%s' is given twice", lab);
                     sl_free(&L[0]); sl_free(&L[1]);
                     goto out;
                 }
                 if (sl_add(&L[k], lab) < 0) {
-                    yerr(y, NULL, "out of memory");
+                    kd_yerr(y, NULL, "out of memory");
                     sl_free(&L[0]); sl_free(&L[1]);
                     goto out;
                 }
@@ -1826,47 +1324,47 @@ static int read_sweep(yfile *y, stable **Tout, int *ntout, char **summary)
         t->clab = L[1].v; t->nc = L[1].n;
         t->cells = calloc((size_t)t->nr * (size_t)t->nc + 1, sizeof *t->cells);
         if (!t->title || !t->rows || !t->cols || !t->metric || !t->cells) {
-            yerr(y, NULL, "out of memory");
+            kd_yerr(y, NULL, "out of memory");
             goto out;
         }
-        yaml_node_t *cells = ytyped(y, n, "cells", YAML_SEQUENCE_NODE, Y_REQUIRED, &bad);
+        yaml_node_t *cells = kd_ytyped(y, n, "cells", YAML_SEQUENCE_NODE, KD_Y_REQUIRED, &bad);
         if (bad) goto out;
-        YSEQ_FOR(y, cells, it2, e) {
+        KD_YSEQ_FOR(y, cells, it2, e) {
             const char *row, *col, *cm;
             if (!e || e->type != YAML_MAPPING_NODE) {
-                yerr(y, e, "a table cell is %s, not a mapping", ykind(e));
+                kd_yerr(y, e, "a table cell is %s, not a mapping", kd_ykind(e));
                 goto out;
             }
-            if (ycheck_keys(y, e, "a table cell") || ytext(y, e, "row", Y_REQUIRED, &row) ||
-                ytext(y, e, "col", Y_REQUIRED, &col) || ytext(y, e, "metric", Y_REQUIRED, &cm))
+            if (kd_ycheck_keys(y, e, "a table cell") || kd_ytext(y, e, "row", KD_Y_REQUIRED, &row) ||
+                kd_ytext(y, e, "col", KD_Y_REQUIRED, &col) || kd_ytext(y, e, "metric", KD_Y_REQUIRED, &cm))
                 goto out;
             int ri = sl_find(&(strlist){ t->rlab, t->nr, t->nr }, row);
             int ci = sl_find(&(strlist){ t->clab, t->nc, t->nc }, col);
             if (ri < 0 || ci < 0) {
-                yerr(y, e, "the cell's %s '%s' is not one of the table's labels",
+                kd_yerr(y, e, "the cell's %s '%s' is not one of the table's labels",
                      ri < 0 ? "row" : "col", ri < 0 ? row : col);
                 goto out;
             }
             scell *c = &t->cells[ri * t->nc + ci];
             if (c->metric) {
-                yerr(y, e, "a second cell for row '%s', col '%s'", row, col);
+                kd_yerr(y, e, "a second cell for row '%s', col '%s'", row, col);
                 goto out;
             }
             double nn, np, mean = 0, sd = 0;
             int hn, hp, hm, hs;
-            if (ynum(y, e, "n", Y_REQUIRED, 1, &nn, &hn) ||
-                ynum(y, e, "points", Y_REQUIRED, 1, &np, &hp) ||
-                ynum(y, e, "mean", Y_REQUIRED, 0, &mean, &hm) ||
-                ynum(y, e, "std", Y_REQUIRED, 0, &sd, &hs))
+            if (kd_ynum(y, e, "n", KD_Y_REQUIRED, 1, &nn, &hn) ||
+                kd_ynum(y, e, "points", KD_Y_REQUIRED, 1, &np, &hp) ||
+                kd_ynum(y, e, "mean", KD_Y_REQUIRED, 0, &mean, &hm) ||
+                kd_ynum(y, e, "std", KD_Y_REQUIRED, 0, &sd, &hs))
                 goto out;
             if (!hn || !hp || nn < 0 || np < 0 || nn > 1e9 || np > 1e9 || (nn > 0 && !hm) ||
                 (nn > 1 && !hs)) {
-                yerr(y, e, "the cell for row '%s', col '%s' has no valid n, points, mean or std",
+                kd_yerr(y, e, "the cell for row '%s', col '%s' has no valid n, points, mean or std",
                      row, col);
                 goto out;
             }
             c->metric = xstrdup(cm);
-            if (!c->metric) { yerr(y, NULL, "out of memory"); goto out; }
+            if (!c->metric) { kd_yerr(y, NULL, "out of memory"); goto out; }
             c->n = (int)nn;
             c->expected = (int)np;
             c->mean = mean;
@@ -1874,14 +1372,14 @@ static int read_sweep(yfile *y, stable **Tout, int *ntout, char **summary)
         }
         for (int i = 0; i < t->nr * t->nc; i++)
             if (!t->cells[i].metric && !(t->cells[i].metric = xstrdup(""))) {
-                yerr(y, NULL, "out of memory");
+                kd_yerr(y, NULL, "out of memory");
                 goto out;
             }
     }
-    sbuf b = { 0 };
+    kd_strbuf b = { 0 };
     status_summary(&b, (int)npts, status);
-    *summary = sb_take(&b);
-    if (!*summary) { yerr(y, NULL, "out of memory"); goto out; }
+    *summary = kd_sb_take(&b);
+    if (!*summary) { kd_yerr(y, NULL, "out of memory"); goto out; }
     rc = 0;
 out:
     free(status);
@@ -1906,50 +1404,50 @@ static void fmt_wall(char *buf, size_t len, double s)
 }
 
 /* "72.00 @ep6" */
-static void fmt_at(char *buf, size_t len, yfile *y, yaml_node_t *m, const char *vk,
+static void fmt_at(char *buf, size_t len, kd_yfile *y, yaml_node_t *m, const char *vk,
                    const char *ek, int kind)
 {
     double v, ep;
     int hv = 0, he = 0;
     buf[0] = 0;
-    if (ynum(y, m, vk, 0, 0, &v, &hv) || !hv) return;
+    if (kd_ynum(y, m, vk, 0, 0, &v, &hv) || !hv) return;
     fmt_value(buf, len, v, kind);
-    if (ynum(y, m, ek, 0, 1, &ep, &he) == 0 && he) {
+    if (kd_ynum(y, m, ek, 0, 1, &ep, &he) == 0 && he) {
         size_t o = strlen(buf);
         snprintf(buf + o, len - o, " @ep%.0f", ep);
     }
 }
 
 /* The entry of 'best' for (phase, metric), or NULL. */
-static yaml_node_t *find_best(yfile *y, const char *phase, const char *metric)
+static yaml_node_t *find_best(kd_yfile *y, const char *phase, const char *metric)
 {
     int bad = 0;
-    yaml_node_t *best = yget(y, y->root, "best", &bad), *n;
+    yaml_node_t *best = kd_yget(y, y->root, "best", &bad), *n;
     if (!best || best->type != YAML_SEQUENCE_NODE) return NULL;
-    YSEQ_FOR(y, best, it, n) {
-        const char *p = yscalar(yget(y, n, "phase", &bad));
-        const char *m = yscalar(yget(y, n, "metric", &bad));
+    KD_YSEQ_FOR(y, best, it, n) {
+        const char *p = kd_yscalar(kd_yget(y, n, "phase", &bad));
+        const char *m = kd_yscalar(kd_yget(y, n, "metric", &bad));
         if (p && m && strcmp(p, phase) == 0 && strcmp(m, metric) == 0) return n;
     }
     return NULL;
 }
 
-static int print_runs(FILE *out, yfile *Y, char **names, int nrun)
+static int print_runs(FILE *out, kd_yfile *Y, char **names, int nrun)
 {
     strlist fk = { 0 }, bp = { 0 }, bm = { 0 };
     int rc = -1, bad = 0;
     yaml_node_t *n;
     for (int i = 0; i < nrun; i++) {
-        yaml_node_t *fin = yget(&Y[i], Y[i].root, "final", &bad);
+        yaml_node_t *fin = kd_yget(&Y[i], Y[i].root, "final", &bad);
         if (fin && fin->type == YAML_MAPPING_NODE)
             for (yaml_node_pair_t *p = fin->data.mapping.pairs.start;
                  p < fin->data.mapping.pairs.top; p++)
-                if (sl_add(&fk, yscalar(ynode(&Y[i], p->key))) < 0) goto out;
-        yaml_node_t *best = yget(&Y[i], Y[i].root, "best", &bad);
+                if (sl_add(&fk, kd_yscalar(kd_ynode(&Y[i], p->key))) < 0) goto out;
+        yaml_node_t *best = kd_yget(&Y[i], Y[i].root, "best", &bad);
         if (best && best->type == YAML_SEQUENCE_NODE)
-            YSEQ_FOR(&Y[i], best, it, n) {
-                const char *ph = yscalar(yget(&Y[i], n, "phase", &bad));
-                const char *me = yscalar(yget(&Y[i], n, "metric", &bad));
+            KD_YSEQ_FOR(&Y[i], best, it, n) {
+                const char *ph = kd_yscalar(kd_yget(&Y[i], n, "phase", &bad));
+                const char *me = kd_yscalar(kd_yget(&Y[i], n, "metric", &bad));
                 int k;
                 for (k = 0; k < bp.n; k++)
                     if (strcmp(bp.v[k], ph) == 0 && strcmp(bm.v[k], me) == 0) break;
@@ -1988,19 +1486,19 @@ static int print_runs(FILE *out, yfile *Y, char **names, int nrun)
         grid_set(&g, 0, 4 + fk.n + 2 * k, buf);
     }
     for (int i = 0; i < nrun; i++) {
-        yfile *y = &Y[i];
+        kd_yfile *y = &Y[i];
         double v;
         int have;
         grid_set(&g, i + 1, 0, names[i]);
-        grid_set(&g, i + 1, 1, yscalar(yget(y, y->root, "status", &bad)));
-        if (ynum(y, y->root, "wall_seconds", 0, 0, &v, &have) == 0 && have) {
+        grid_set(&g, i + 1, 1, kd_yscalar(kd_yget(y, y->root, "status", &bad)));
+        if (kd_ynum(y, y->root, "wall_seconds", 0, 0, &v, &have) == 0 && have) {
             fmt_wall(buf, sizeof buf, v);
             grid_set(&g, i + 1, 2, buf);
         }
-        yaml_node_t *fin = yget(y, y->root, "final", &bad);
+        yaml_node_t *fin = kd_yget(y, y->root, "final", &bad);
         for (int k = 0; k < fk.n; k++) {
             if (!fin || fin->type != YAML_MAPPING_NODE) break;
-            if (ynum(y, fin, fk.v[k], 0, 0, &v, &have) == 0 && have) {
+            if (kd_ynum(y, fin, fk.v[k], 0, 0, &v, &have) == 0 && have) {
                 fmt_value(buf, sizeof buf, v, kind_of(fk.v[k]));
                 grid_set(&g, i + 1, 3 + k, buf);
             }
@@ -2033,7 +1531,7 @@ int kd_report_cmd(int ndirs, char *const *dirs, FILE *out, FILE *err)
         if (err) fprintf(err, "report: no run directory given\n");
         return 1;
     }
-    yfile *Y = calloc((size_t)ndirs, sizeof *Y);
+    kd_yfile *Y = calloc((size_t)ndirs, sizeof *Y);
     char **names = calloc((size_t)ndirs, sizeof *names);
     char **paths = calloc((size_t)ndirs, sizeof *paths);
     int *is_sweep = calloc((size_t)ndirs, sizeof *is_sweep);
@@ -2071,12 +1569,12 @@ int kd_report_cmd(int ndirs, char *const *dirs, FILE *out, FILE *err)
             continue;
         }
         Y[i].path = paths[i];
-        if (yload(&Y[i])) {
+        if (kd_yload(&Y[i], "report")) {
             failed = 1;
             continue;
         }
         int bad = 0;
-        is_sweep[i] = yget(&Y[i], Y[i].root, "points", &bad) != NULL;
+        is_sweep[i] = kd_yget(&Y[i], Y[i].root, "points", &bad) != NULL;
         if (bad) { failed = 1; continue; }
         if (!is_sweep[i]) {
             if (check_run(&Y[i])) { failed = 1; continue; }
@@ -2086,7 +1584,7 @@ int kd_report_cmd(int ndirs, char *const *dirs, FILE *out, FILE *err)
     }
     /* the runs, then each sweep */
     if (nrun) {
-        yfile *R = calloc((size_t)nrun, sizeof *R);
+        kd_yfile *R = calloc((size_t)nrun, sizeof *R);
         char **rn = calloc((size_t)nrun, sizeof *rn);
         if (!R || !rn) {
             if (err) fprintf(err, "report: out of memory\n");
@@ -2110,7 +1608,7 @@ int kd_report_cmd(int ndirs, char *const *dirs, FILE *out, FILE *err)
         int nt;
         char *summary;
         if (read_sweep(&Y[i], &T, &nt, &summary)) { failed = 1; continue; }
-        const char *recipe = yscalar(yget(&Y[i], Y[i].root, "recipe", &(int){ 0 }));
+        const char *recipe = kd_yscalar(kd_yget(&Y[i], Y[i].root, "recipe", &(int){ 0 }));
         if (printed++) fputc('\n', out);
         if (print_sweep_text(out, names[i], recipe, summary, T, nt)) {
             if (err) fprintf(err, "report: out of memory\n");
@@ -2125,7 +1623,7 @@ int kd_report_cmd(int ndirs, char *const *dirs, FILE *out, FILE *err)
         failed = 1;
     }
 out:
-    for (int i = 0; Y && i < ndirs; i++) yfree(&Y[i]);
+    for (int i = 0; Y && i < ndirs; i++) kd_yfree(&Y[i]);
     for (int i = 0; names && i < ndirs; i++) free(names[i]);
     for (int i = 0; paths && i < ndirs; i++) free(paths[i]);
     free(Y);

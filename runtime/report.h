@@ -74,8 +74,8 @@ typedef struct kd_table_spec {
 } kd_table_spec;
 
 /* Writes DIR/report.yaml (recipe, variables, every point, every table with
- * its cells) and DIR/tables.md (GitHub Markdown), each atomically (x.tmp,
- * fsync, rename), and prints the tables to term (NULL: print nothing).
+ * its cells) and DIR/tables.md (GitHub Markdown), each atomically (textbuf.h:
+ * kd_write_atomic), and prints the tables to term (NULL: print nothing).
  * A cell is mean ± std (sample std, n-1; the mean alone when n = 1) over the
  * points with status "ok" that match its row/col values and have the key;
  * "(n=K)" follows when fewer than all matching points count; "—" when none.

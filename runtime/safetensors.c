@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "safetensors.h"
+#include "textbuf.h"
 
 #define META_KEY "__metadata__"
 #define MAX_DEPTH 64
@@ -1040,81 +1041,25 @@ const char *kd_st_meta_get(const kd_st_file *f, const char *key)
 /* writing                                                                  */
 /* ======================================================================= */
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (b->n + n + 1 > nc)
-            nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-static void sb_fmt(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(sbuf *b, const char *fmt, ...)
-{
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* A JSON string literal. */
-static void sb_json(sbuf *b, const char *s)
+static void sb_json(kd_strbuf *b, const char *s)
 {
-    sb_add(b, "\"", 1);
+    kd_sb_put(b, "\"", 1);
     for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
         if (*u == '"')
-            sb_add(b, "\\\"", 2);
+            kd_sb_put(b, "\\\"", 2);
         else if (*u == '\\')
-            sb_add(b, "\\\\", 2);
+            kd_sb_put(b, "\\\\", 2);
         else if (*u == '\n')
-            sb_add(b, "\\n", 2);
+            kd_sb_put(b, "\\n", 2);
         else if (*u == '\t')
-            sb_add(b, "\\t", 2);
+            kd_sb_put(b, "\\t", 2);
         else if (*u < 0x20)
-            sb_fmt(b, "\\u%04x", *u);
+            kd_sb_printf(b, "\\u%04x", *u);
         else
-            sb_add(b, (const char *)u, 1);
+            kd_sb_put(b, (const char *)u, 1);
     }
-    sb_add(b, "\"", 1);
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    kd_sb_put(b, "\"", 1);
 }
 
 static int cmp_str_ptr(const void *a, const void *b)
@@ -1153,14 +1098,48 @@ static int check_names(const char *path, const char **names, size_t n,
     return 0;
 }
 
+/* What kd_st_write hands to kd_write_atomic: the header, then the data. */
+typedef struct st_out {
+    const kd_strbuf *h;
+    const kd_st_tensor *t;
+    size_t n;
+} st_out;
+
+static int write_st(FILE *f, void *arg)
+{
+    const st_out *o = arg;
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)o->h->n >> (8 * i));
+    if (fwrite(len8, 1, 8, f) != 8 || fwrite(o->h->s, 1, o->h->n, f) != o->h->n)
+        return -1;
+    for (size_t i = 0; i < o->n; i++) {
+        size_t bytes = (size_t)kd_st_numel(&o->t[i]) * 4;
+        if (host_le()) {
+            if (bytes && fwrite(o->t[i].data, 1, bytes, f) != bytes)
+                return -1;
+        } else {
+            unsigned char chunk[4096];
+            const unsigned char *src = (const unsigned char *)o->t[i].data;
+            for (size_t k = 0; k < bytes; k += sizeof chunk) {
+                size_t c = bytes - k < sizeof chunk ? bytes - k : sizeof chunk;
+                memcpy(chunk, src + k, c);
+                swap4(chunk, c);
+                if (fwrite(chunk, 1, c, f) != c)
+                    return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int kd_st_write(const char *path, const kd_st_tensor *t, size_t n,
                 const kd_st_meta *m, size_t nmeta, kdr_diag *d)
 {
 #define WERR(...) kdr_diag_push(d, KDR_ERROR, NULL, 0, 0, __VA_ARGS__)
-    int rc = -1, fd = -1;
-    char *tmp = NULL;
+    int rc = -1;
     const char **names = NULL;
-    sbuf h = { 0 };
+    kd_strbuf h = { 0 };
     size_t nn = n > nmeta ? n : nmeta;
     names = malloc(sizeof *names * (nn ? nn : 1));
     if (!names) {
@@ -1199,132 +1178,48 @@ int kd_st_write(const char *path, const kd_st_tensor *t, size_t n,
         goto out;
 
     /* the header */
-    sb_str(&h, "{");
+    kd_sb_puts(&h, "{");
     if (nmeta) {
-        sb_str(&h, "\"" META_KEY "\":{");
+        kd_sb_puts(&h, "\"" META_KEY "\":{");
         for (size_t i = 0; i < nmeta; i++) {
             if (i)
-                sb_str(&h, ",");
+                kd_sb_puts(&h, ",");
             sb_json(&h, m[i].key);
-            sb_str(&h, ":");
+            kd_sb_puts(&h, ":");
             sb_json(&h, m[i].value);
         }
-        sb_str(&h, "}");
+        kd_sb_puts(&h, "}");
     }
     uint64_t off = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t bytes = (uint64_t)kd_st_numel(&t[i]) * 4;
         if (nmeta || i)
-            sb_str(&h, ",");
+            kd_sb_puts(&h, ",");
         sb_json(&h, t[i].name);
-        sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        kd_sb_puts(&h, ":{\"dtype\":\"F32\",\"shape\":[");
         for (int k = 0; k < t[i].ndim; k++)
-            sb_fmt(&h, "%s%lld", k ? "," : "", (long long)t[i].shape[k]);
-        sb_fmt(&h, "],\"data_offsets\":[%llu,", (unsigned long long)off);
+            kd_sb_printf(&h, "%s%lld", k ? "," : "", (long long)t[i].shape[k]);
+        kd_sb_printf(&h, "],\"data_offsets\":[%llu,", (unsigned long long)off);
         off += bytes;
-        sb_fmt(&h, "%llu]}", (unsigned long long)off);
+        kd_sb_printf(&h, "%llu]}", (unsigned long long)off);
     }
-    sb_str(&h, "}");
+    kd_sb_puts(&h, "}");
     while ((8 + h.n) % 8)
-        sb_str(&h, " ");
+        kd_sb_puts(&h, " ");
     if (h.oom) {
         WERR("%s: out of memory", path);
         goto out;
     }
 
-    /* the temporary file */
-    size_t plen = strlen(path);
-    tmp = malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp) {
-        WERR("%s: out of memory", path);
+    char err[4200];
+    st_out o = { &h, t, n };
+    if (kd_write_atomic(path, write_st, &o, err, sizeof err) != 0) {
+        WERR("%s", err);
         goto out;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        WERR("%s: cannot create a temporary file %s.tmp.XXXXXX: %s", path, path,
-             strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
-    if (fchmod(fd, 0644) != 0) {
-        WERR("%s: cannot set the mode of %s: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
-    if (write_all(fd, len8, 8) != 0 || write_all(fd, h.s, h.n) != 0)
-        goto werr;
-    for (size_t i = 0; i < n; i++) {
-        size_t bytes = (size_t)kd_st_numel(&t[i]) * 4;
-        if (host_le()) {
-            if (bytes && write_all(fd, t[i].data, bytes) != 0)
-                goto werr;
-        } else {
-            unsigned char chunk[4096];
-            const unsigned char *src = (const unsigned char *)t[i].data;
-            for (size_t o = 0; o < bytes; o += sizeof chunk) {
-                size_t c = bytes - o < sizeof chunk ? bytes - o : sizeof chunk;
-                memcpy(chunk, src + o, c);
-                swap4(chunk, c);
-                if (write_all(fd, chunk, c) != 0)
-                    goto werr;
-            }
-        }
-    }
-    if (fsync(fd) != 0)
-        goto werr;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto werr;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        WERR("%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;               /* renamed: nothing to remove */
-    {
-        /* fsync the directory so that the rename is durable */
-        const char *slash = strrchr(path, '/');
-        char *dir = slash ? malloc((size_t)(slash - path) + 2) : NULL;
-        if (slash && !dir) {
-            WERR("%s: out of memory", path);
-            goto out;
-        }
-        if (dir) {
-            size_t dl = slash == path ? 1 : (size_t)(slash - path);
-            memcpy(dir, path, dl);
-            dir[dl] = 0;
-        }
-        int dfd = open(dir ? dir : ".", O_RDONLY);
-        if (dfd < 0 || fsync(dfd) != 0) {
-            WERR("%s: written, but cannot sync its directory %s: %s", path,
-                 dir ? dir : ".", strerror(errno));
-            if (dfd >= 0)
-                close(dfd);
-            free(dir);
-            goto out;
-        }
-        close(dfd);
-        free(dir);
     }
     rc = 0;
-    goto out;
-werr:
-    WERR("%s: cannot write %s: %s", path, tmp, strerror(errno));
 out:
-    if (fd >= 0)
-        close(fd);
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
-    free(h.s);
+    kd_sb_free(&h);
     free(names);
     return rc;
 #undef WERR
