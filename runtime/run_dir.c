@@ -10,10 +10,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "run_dir.h"
 #include "sha256.h"
+#include "textbuf.h"
+#include "yaml_io.h"
 
 int kd_make_run_dir(const char *runs_dir, const char *recipe, char *dir, size_t dirlen,
                     char *err, size_t errlen)
@@ -58,51 +59,14 @@ void kd_recipe_hash(const kdr_program *p, char hex[65])
     kd_sha256_hex(&h, hex);
 }
 
-static void yaml_str(yaml_emitter_t *em, const char *s)
-{
-    yaml_event_t ev;
-    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-                                 YAML_ANY_SCALAR_STYLE);
-    yaml_emitter_emit(em, &ev);
-}
+static int run_dir_emit_csv(FILE *f, void *arg);
+static int run_dir_emit_svg(FILE *f, void *arg);
 
-static void yaml_num(yaml_emitter_t *em, double v)
+/* path through fn (textbuf.h's one atomic writer) */
+static int run_dir_write_atomic(run *R, const char *path, kd_write_fn fn)
 {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.10g", v);
-    yaml_str(em, buf);
-}
-
-static void yaml_begin(yaml_emitter_t *em, int map)
-{
-    yaml_event_t ev;
-    if (map) yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-    else yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
-    yaml_emitter_emit(em, &ev);
-}
-
-static void yaml_end(yaml_emitter_t *em, int map)
-{
-    yaml_event_t ev;
-    if (map) yaml_mapping_end_event_initialize(&ev);
-    else yaml_sequence_end_event_initialize(&ev);
-    yaml_emitter_emit(em, &ev);
-}
-
-static int run_dir_emit_csv(run *R, FILE *f);
-static int run_dir_emit_svg(run *R, FILE *f);
-
-static int run_dir_write_atomic(run *R, const char *path, int (*fn)(run *, FILE *))
-{
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return run_fail(R, KD_RUN_FAILED, NULL, "%s: %s", tmp, strerror(errno));
-    int rc = fn(R, f);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = -1;
-    if (fclose(f) != 0) rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0) rc = -1;
-    if (rc) { unlink(tmp); return run_fail(R, KD_RUN_FAILED, NULL, "cannot write %s", path); }
+    char err[1400];
+    if (kd_write_atomic(path, fn, R, err, sizeof err)) return run_fail(R, KD_RUN_FAILED, NULL, "%s", err);
     return 0;
 }
 
@@ -148,85 +112,76 @@ static int run_dir_series_best(run *R, int i, best_last *bl)
     return 0;
 }
 
-static int run_dir_emit_yaml(run *R, FILE *f)
+static int run_dir_emit_yaml(FILE *f, void *arg)
 {
-    yaml_emitter_t em;
-    yaml_event_t ev;
-    if (!yaml_emitter_initialize(&em)) return -1;
-    yaml_emitter_set_output_file(&em, f);
-    yaml_emitter_set_unicode(&em, 1);
-    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-    yaml_emitter_emit(&em, &ev);
-    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-    yaml_emitter_emit(&em, &ev);
-    yaml_begin(&em, 1);
+    run *R = arg;
+    kd_yemit em;
+    if (kd_ye_open(&em, f, 0)) return -1;
+    kd_ye_map(&em, 0);
     char hex[65];
     kd_recipe_hash(R->p, hex);
-    yaml_str(&em, "recipe"); yaml_str(&em, R->o->recipe);
-    yaml_str(&em, "recipe_sha256"); yaml_str(&em, hex);
-    yaml_str(&em, "kdrun"); yaml_str(&em, PACKAGE_VERSION);
-    yaml_str(&em, "threads"); yaml_num(&em, R->o->nthreads);
-    yaml_str(&em, "blas"); yaml_str(&em, kd_blas_kernels());
+    kd_ye_str(&em, "recipe"); kd_ye_str(&em, R->o->recipe);
+    kd_ye_str(&em, "recipe_sha256"); kd_ye_str(&em, hex);
+    kd_ye_str(&em, "kdrun"); kd_ye_str(&em, PACKAGE_VERSION);
+    kd_ye_str(&em, "threads"); kd_ye_num_prec(&em, R->o->nthreads, 10);
+    kd_ye_str(&em, "blas"); kd_ye_str(&em, kd_blas_kernels());
     if (R->o->nsweep > 0) {
-        yaml_str(&em, "sweep");
-        yaml_begin(&em, 1);
+        kd_ye_str(&em, "sweep");
+        kd_ye_map(&em, 0);
         for (int i = 0; i < R->o->nsweep; i++) {
-            yaml_str(&em, R->o->sweep_vars[i]);
-            yaml_str(&em, R->o->sweep_values[i]);
+            kd_ye_str(&em, R->o->sweep_vars[i]);
+            kd_ye_str(&em, R->o->sweep_values[i]);
         }
-        yaml_end(&em, 1);
+        kd_ye_map_end(&em);
     }
-    yaml_str(&em, "wall_seconds"); yaml_num(&em, R->wall_before + run_now() - R->t0);
-    yaml_str(&em, "status");
-    yaml_str(&em, R->status == KD_RUN_INTERRUPTED ? "interrupted" : R->status ? "failed" : "ok");
-    yaml_str(&em, "metrics");
-    yaml_begin(&em, 0);
+    kd_ye_str(&em, "wall_seconds"); kd_ye_num_prec(&em, R->wall_before + run_now() - R->t0, 10);
+    kd_ye_str(&em, "status");
+    kd_ye_str(&em, R->status == KD_RUN_INTERRUPTED ? "interrupted" : R->status ? "failed" : "ok");
+    kd_ye_str(&em, "metrics");
+    kd_ye_seq(&em, 0);
     for (int i = 0; i < R->nrows; i++) {
-        yaml_begin(&em, 1);
-        yaml_str(&em, "phase"); yaml_str(&em, R->rows[i].phase);
-        if (R->rows[i].epoch) { yaml_str(&em, "epoch"); yaml_num(&em, (double)R->rows[i].epoch); }
-        yaml_str(&em, "metric"); yaml_str(&em, R->rows[i].what);
-        yaml_str(&em, "value"); yaml_num(&em, R->rows[i].value);
-        yaml_end(&em, 1);
+        kd_ye_map(&em, 0);
+        kd_ye_str(&em, "phase"); kd_ye_str(&em, R->rows[i].phase);
+        if (R->rows[i].epoch) { kd_ye_str(&em, "epoch"); kd_ye_num_prec(&em, (double)R->rows[i].epoch, 10); }
+        kd_ye_str(&em, "metric"); kd_ye_str(&em, R->rows[i].what);
+        kd_ye_str(&em, "value"); kd_ye_num_prec(&em, R->rows[i].value, 10);
+        kd_ye_map_end(&em);
     }
-    yaml_end(&em, 0);
+    kd_ye_seq_end(&em);
     kd_run_result fin;
     run_dir_finals(R, &fin);
-    yaml_str(&em, "final");
-    yaml_begin(&em, 1);
-    for (int i = 0; i < fin.nfinal; i++) { yaml_str(&em, fin.keys[i]); yaml_num(&em, fin.values[i]); }
-    yaml_end(&em, 1);
-    yaml_str(&em, "best");
-    yaml_begin(&em, 0);
+    kd_ye_str(&em, "final");
+    kd_ye_map(&em, 0);
+    for (int i = 0; i < fin.nfinal; i++) { kd_ye_str(&em, fin.keys[i]); kd_ye_num_prec(&em, fin.values[i], 10); }
+    kd_ye_map_end(&em);
+    kd_ye_str(&em, "best");
+    kd_ye_seq(&em, 0);
     for (int i = 0; i < R->nrows; i++) {
         best_last bl;
         if (run_dir_series_best(R, i, &bl)) continue;
-        yaml_begin(&em, 1);
-        yaml_str(&em, "phase"); yaml_str(&em, R->rows[i].phase);
-        yaml_str(&em, "metric"); yaml_str(&em, R->rows[i].what);
-        yaml_str(&em, "best"); yaml_num(&em, bl.best);
-        yaml_str(&em, "best_epoch"); yaml_num(&em, (double)bl.best_epoch);
-        yaml_str(&em, "last"); yaml_num(&em, bl.last);
-        yaml_str(&em, "last_epoch"); yaml_num(&em, (double)bl.last_epoch);
-        yaml_end(&em, 1);
+        kd_ye_map(&em, 0);
+        kd_ye_str(&em, "phase"); kd_ye_str(&em, R->rows[i].phase);
+        kd_ye_str(&em, "metric"); kd_ye_str(&em, R->rows[i].what);
+        kd_ye_str(&em, "best"); kd_ye_num_prec(&em, bl.best, 10);
+        kd_ye_str(&em, "best_epoch"); kd_ye_num_prec(&em, (double)bl.best_epoch, 10);
+        kd_ye_str(&em, "last"); kd_ye_num_prec(&em, bl.last, 10);
+        kd_ye_str(&em, "last_epoch"); kd_ye_num_prec(&em, (double)bl.last_epoch, 10);
+        kd_ye_map_end(&em);
     }
-    yaml_end(&em, 0);
-    yaml_end(&em, 1);
-    yaml_document_end_event_initialize(&ev, 0);   /* an explicit "...": a cut file is detectable */
-    yaml_emitter_emit(&em, &ev);
-    yaml_stream_end_event_initialize(&ev);
-    int ok = yaml_emitter_emit(&em, &ev);
-    yaml_emitter_delete(&em);
-    return ok ? 0 : -1;
+    kd_ye_seq_end(&em);
+    kd_ye_map_end(&em);
+    return kd_ye_close(&em);   /* an explicit "...": a cut file is detectable */
 }
 
-static int run_dir_emit_svg(run *R, FILE *f)
+static int run_dir_emit_svg(FILE *f, void *arg)
 {
+    run *R = arg;
     return kd_plot_svg(f, R->rows, R->nrows, R->o->recipe);
 }
 
-static int run_dir_emit_csv(run *R, FILE *f)
+static int run_dir_emit_csv(FILE *f, void *arg)
 {
+    run *R = arg;
     fprintf(f, "phase,epoch,metric,value\n");
     for (int i = 0; i < R->nrows; i++)
         fprintf(f, "%s,%lld,\"%s\",%.10g\n", R->rows[i].phase, (long long)R->rows[i].epoch,

@@ -10,6 +10,7 @@
 
 #include "sweep.h"
 #include "graph.h"
+#include "textbuf.h"
 #include "../lang/consteval.h"
 
 /* ---- values --------------------------------------------------------------------- */
@@ -171,11 +172,24 @@ void kd_sweep_point_name(const kd_sweep *sw, int64_t i, char *buf, size_t len)
 
 static int clean(const char *s) { return s && !strpbrk(s, "\t\n\r"); }
 
+typedef struct command_out { const char *dir; const kd_command *c; } command_out;
+
+static int write_command(FILE *f, void *arg)
+{
+    const command_out *o = arg;
+    const kd_command *c = o->c;
+    fprintf(f, "# what kdrun was given; `kdrun --resume %s` replays it\n", o->dir);
+    fprintf(f, "recipe\t%s\nrecipe_abs\t%s\nrecipe_sha256\t%s\n", c->recipe, c->recipe_abs, c->hash);
+    for (int i = 0; i < c->nset; i++) fprintf(f, "set\t%s=%s\n", c->keys[i], c->values[i]);
+    if (c->have_seed) fprintf(f, "seed\t%ld\n", c->seed);
+    fprintf(f, "threads\t%ld\n", c->threads);
+    return ferror(f) ? -1 : 0;
+}
+
 int kd_command_write(const char *dir, const kd_command *c, char *err, size_t errlen)
 {
-    char path[1100], tmp[1200];
+    char path[1100];
     snprintf(path, sizeof path, "%s/command", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (!clean(c->recipe) || !clean(c->recipe_abs) || !clean(c->hash)) {
         snprintf(err, errlen, "the recipe path contains a tab or a newline; --resume could not replay it");
         return -1;
@@ -186,21 +200,8 @@ int kd_command_write(const char *dir, const kd_command *c, char *err, size_t err
                      c->keys[i]);
             return -1;
         }
-    FILE *f = fopen(tmp, "w");
-    if (!f) { snprintf(err, errlen, "%s: %s", tmp, strerror(errno)); return -1; }
-    fprintf(f, "# what kdrun was given; `kdrun --resume %s` replays it\n", dir);
-    fprintf(f, "recipe\t%s\nrecipe_abs\t%s\nrecipe_sha256\t%s\n", c->recipe, c->recipe_abs, c->hash);
-    for (int i = 0; i < c->nset; i++) fprintf(f, "set\t%s=%s\n", c->keys[i], c->values[i]);
-    if (c->have_seed) fprintf(f, "seed\t%ld\n", c->seed);
-    fprintf(f, "threads\t%ld\n", c->threads);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    command_out o = { dir, c };
+    return kd_write_atomic(path, write_command, &o, err, errlen);
 }
 
 int kd_command_read(const char *dir, kd_command *c, char *err, size_t errlen)
