@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "data_int.h"
+#include "loaders.h"
 
 #define CIFAR_PIX 3072
 
@@ -145,3 +146,57 @@ kd_data_status kd_load_cifar100(const char *dir, kd_dataset *out, char *err, siz
     static const char *const test[] = { "test.bin", NULL };
     return load_cifar(dir, 2, train, test, out, err, errlen);
 }
+
+/* ---- the registry entries ----------------------------------------------------- */
+
+
+static const kd_loader_argdef cifar_args[] = {
+    { .name = "dir", .kind = KD_LARG_STR, .req = 1,
+      .doc = "directory of the binary version's .bin files" },
+};
+
+static kd_data_status cifar10_shape(const kd_loader_args *a, kd_sample_shape *out,
+                                    char *err, size_t errlen)
+{
+    (void)a; (void)err; (void)errlen;
+    kd_sample_shape_set(out, KD_DATA_IMAGES, 3, 3, 32, 32, 10);
+    return KD_DATA_OK;
+}
+
+static kd_data_status cifar100_shape(const kd_loader_args *a, kd_sample_shape *out,
+                                     char *err, size_t errlen)
+{
+    (void)a; (void)err; (void)errlen;
+    kd_sample_shape_set(out, KD_DATA_IMAGES, 3, 3, 32, 32, 100);
+    return KD_DATA_OK;
+}
+
+static kd_data_status cifar10_load(const kd_loader_args *a, uint64_t seed, kd_dataset *out,
+                                   char *err, size_t errlen)
+{
+    (void)seed;
+    return kd_load_cifar10(kd_larg_str(a, "dir"), out, err, errlen);
+}
+
+static kd_data_status cifar100_load(const kd_loader_args *a, uint64_t seed, kd_dataset *out,
+                                    char *err, size_t errlen)
+{
+    (void)seed;
+    return kd_load_cifar100(kd_larg_str(a, "dir"), out, err, errlen);
+}
+
+const kd_loader_def kd_loader_cifar10 = {
+    .name = "cifar10",
+    .doc = "CIFAR-10 binary batches in a directory (train/test)",
+    .kind = KD_DATA_IMAGES, .splits = "train|test",
+    .nargs = 1, .args = cifar_args,
+    .shape = cifar10_shape, .load = cifar10_load,
+};
+
+const kd_loader_def kd_loader_cifar100 = {
+    .name = "cifar100",
+    .doc = "CIFAR-100 binary files in a directory (train/test, fine labels)",
+    .kind = KD_DATA_IMAGES, .splits = "train|test",
+    .nargs = 1, .args = cifar_args,
+    .shape = cifar100_shape, .load = cifar100_load,
+};

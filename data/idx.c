@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 #include "data_int.h"
+#include "loaders.h"
 
 #define FMNIST_PACKAGE "dataset-fashion-mnist"
 
@@ -264,3 +265,61 @@ kd_data_status kd_load_idx(const char *dir, kd_dataset *out, char *err, size_t e
     }
     return KD_DATA_OK;
 }
+
+/* ---- the registry entry ------------------------------------------------------- */
+
+
+/* [1, rows, columns] from the header of DIR/train-images (or t10k-images)
+ * when one is readable, else the declared [1, 28, 28]. */
+static kd_data_status idx_shape(const kd_loader_args *a, kd_sample_shape *out,
+                                char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    kd_sample_shape_set(out, KD_DATA_IMAGES, 3, 1, 28, 28, 10);
+    const char *dir = kd_larg_str(a, "dir");
+    static const char *const bases[] = { "train-images-idx3-ubyte", "t10k-images-idx3-ubyte" };
+    for (int i = 0; i < 2 && dir; i++) {
+        char *path = NULL;
+        int found = find_file(dir, bases[i], &path);
+        gzFile g = found ? gzopen(path, "rb") : NULL;
+        free(path);
+        if (!g)
+            continue;
+        uint8_t h[16];
+        const char *why;
+        int64_t got = gz_read_all(g, h, 16, &why);
+        gzclose(g);
+        if (got == 16 && h[0] == 0 && h[1] == 0 && h[2] == 8 && h[3] == 3) {
+            int64_t rows = (int64_t)h[8] << 24 | (int64_t)h[9] << 16 | h[10] << 8 | h[11];
+            int64_t cols = (int64_t)h[12] << 24 | (int64_t)h[13] << 16 | h[14] << 8 | h[15];
+            if (rows > 0 && cols > 0) {
+                out->dims[1] = rows;
+                out->dims[2] = cols;
+                out->from_files = 1;
+            }
+        }
+        break;
+    }
+    return KD_DATA_OK;
+}
+
+static kd_data_status idx_load(const kd_loader_args *a, uint64_t seed, kd_dataset *out,
+                               char *err, size_t errlen)
+{
+    (void)seed;
+    return kd_load_idx(kd_larg_str(a, "dir"), out, err, errlen);
+}
+
+static const kd_loader_argdef idx_args[] = {
+    { .name = "dir", .kind = KD_LARG_STR, .req = 1,
+      .doc = "directory of {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]" },
+};
+
+const kd_loader_def kd_loader_idx = {
+    .name = "idx",
+    .doc = "MNIST-style IDX files in a directory (train/t10k splits)",
+    .kind = KD_DATA_IMAGES, .splits = "train|t10k",
+    .nargs = 1, .args = idx_args,
+    .shape = idx_shape, .load = idx_load,
+};

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "data_int.h"
+#include "loaders.h"
 
 kd_data_status kd_png_read(const char *path, int want_c, uint8_t **pix,
                            int64_t *h, int64_t *w, int64_t *c,
@@ -400,3 +401,69 @@ kd_data_status kd_load_cinic10(const char *dir, const char *const *only,
     }
     return KD_DATA_OK;
 }
+
+/* ---- the registry entries ----------------------------------------------------- */
+
+
+/* [3, size, size]: the images are converted to RGB (a folder of grey images
+ * only gives C = 1, which shows when it is loaded); classes are known when
+ * loaded (the class folders) */
+static kd_data_status image_folder_shape(const kd_loader_args *a, kd_sample_shape *out,
+                                         char *err, size_t errlen)
+{
+    (void)err; (void)errlen;
+    int64_t s = (int64_t)kd_larg_num(a, "size");
+    kd_sample_shape_set(out, KD_DATA_IMAGES, 3, 3, s, s, 0);
+    return KD_DATA_OK;
+}
+
+static kd_data_status image_folder_load(const kd_loader_args *a, uint64_t seed,
+                                        kd_dataset *out, char *err, size_t errlen)
+{
+    (void)seed;
+    return kd_load_image_folder(kd_larg_str(a, "dir"), (int64_t)kd_larg_num(a, "size"),
+                                NULL, out, err, errlen);
+}
+
+static const kd_loader_argdef image_folder_args[] = {
+    { .name = "dir", .kind = KD_LARG_STR, .req = 1,
+      .doc = "directory of SPLIT/CLASS/NAME.png" },
+    { .name = "size", .kind = KD_LARG_INT, .def = "32", .has_lo = 1, .lo = 1,
+      .doc = "side of the square images (shorter side resized, centre kept)" },
+};
+
+const kd_loader_def kd_loader_image_folder = {
+    .name = "image_folder",
+    .doc = "one sub-directory per class per split, images resized to size",
+    .kind = KD_DATA_IMAGES, .splits = "",   /* every sub-directory */
+    .nargs = 2, .args = image_folder_args,
+    .shape = image_folder_shape, .load = image_folder_load,
+};
+
+static kd_data_status cinic10_shape(const kd_loader_args *a, kd_sample_shape *out,
+                                    char *err, size_t errlen)
+{
+    (void)a; (void)err; (void)errlen;
+    kd_sample_shape_set(out, KD_DATA_IMAGES, 3, 3, 32, 32, 10);
+    return KD_DATA_OK;
+}
+
+static kd_data_status cinic10_load(const kd_loader_args *a, uint64_t seed, kd_dataset *out,
+                                   char *err, size_t errlen)
+{
+    (void)seed;
+    return kd_load_cinic10(kd_larg_str(a, "dir"), NULL, out, err, errlen);
+}
+
+static const kd_loader_argdef cinic10_args[] = {
+    { .name = "dir", .kind = KD_LARG_STR, .req = 1,
+      .doc = "directory of {train,valid,test}/CLASS/NAME.png" },
+};
+
+const kd_loader_def kd_loader_cinic10 = {
+    .name = "cinic10",
+    .doc = "CINIC-10 image tree in a directory (train/valid/test)",
+    .kind = KD_DATA_IMAGES, .splits = "train|valid|test",
+    .nargs = 1, .args = cinic10_args,
+    .shape = cinic10_shape, .load = cinic10_load,
+};

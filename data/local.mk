@@ -7,8 +7,8 @@
 ## flag keeps other systems right).
 
 DATA_CSRC = data/dataset.c data/idx.c data/cifar.c data/image_folder.c \
-	data/sequences.c data/raw_synth.c data/loader.c
-DATA_HSRC = data/data.h data/data_int.h
+	data/sequences.c data/raw_synth.c data/loader.c data/registry.c
+DATA_HSRC = data/data.h data/data_int.h data/loaders.h data/loaders.def
 
 noinst_LIBRARIES += data/libdata.a
 data_libdata_a_SOURCES = $(DATA_CSRC) $(DATA_HSRC)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "data_int.h"
+#include "loaders.h"
 
 /* XYZ -> camera matrices of four cameras (Brooks et al., from DNG files). */
 static const double xyz2cams[4][3][3] = {
@@ -219,3 +220,45 @@ out:
         kd_dataset_free(out);
     return st;
 }
+
+/* ---- the registry entry ------------------------------------------------------- */
+
+
+/* what the models see: the RGGB mosaic packed to [4, patch/2, patch/2] */
+static kd_data_status raw_shape(const kd_loader_args *a, kd_sample_shape *out,
+                                char *err, size_t errlen)
+{
+    (void)err; (void)errlen;
+    int64_t s = (int64_t)kd_larg_num(a, "patch") / 2;
+    kd_sample_shape_set(out, KD_DATA_RAW, 3, 4, s, s, 0);
+    out->has_noisy = 1;
+    return KD_DATA_OK;
+}
+
+/* the clean camera RGB; the noise (the `noise:` argument) is added by the
+ * batcher (kd_loader_cfg.noise) */
+static kd_data_status raw_load(const kd_loader_args *a, uint64_t seed, kd_dataset *out,
+                               char *err, size_t errlen)
+{
+    return kd_load_raw_synth(kd_larg_str(a, "images"), kd_larg_num(a, "unprocess") != 0,
+                             (int64_t)kd_larg_num(a, "patch"), seed, out, err, errlen);
+}
+
+static const kd_loader_argdef raw_args[] = {
+    { .name = "images", .kind = KD_LARG_STR, .req = 1,
+      .doc = "glob of sRGB PNG photos (at least 2)" },
+    { .name = "unprocess", .kind = KD_LARG_BOOL, .def = "true",
+      .doc = "invert a camera pipeline (Brooks et al. 2019); false: pixel/255 is linear" },
+    { .name = "noise", .kind = KD_LARG_CALL, .req = 1, .syms = "poisson_gauss",
+      .doc = "poisson_gauss(log_shot: [lo, hi]): the noise added to each sample" },
+    { .name = "patch", .kind = KD_LARG_INT, .def = "64", .has_lo = 1, .lo = 2,
+      .doc = "side of the square patches in sensor pixels (even)" },
+};
+
+const kd_loader_def kd_loader_raw_synth = {
+    .name = "raw_synth",
+    .doc = "synthetic RAW denoising pairs from sRGB images (noisy, clean)",
+    .kind = KD_DATA_RAW, .splits = "train|test",
+    .nargs = 4, .args = raw_args,
+    .shape = raw_shape, .load = raw_load,
+};

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "data_int.h"
+#include "loaders.h"
 
 typedef struct { int64_t user, item, ts, line; } rec;
 
@@ -384,3 +385,81 @@ out:
         kd_dataset_free(out);
     return st;
 }
+
+/* ---- the registry entries ----------------------------------------------------- */
+
+
+/* a sample is the item ids of a history, [max_len] (left-padded with 0) */
+static kd_data_status seq_shape(const kd_loader_args *a, kd_sample_shape *out,
+                                char *err, size_t errlen)
+{
+    (void)err; (void)errlen;
+    kd_sample_shape_set(out, KD_DATA_SEQUENCES, 1, (int64_t)kd_larg_num(a, "max_len"), 0, 0, 0);
+    return KD_DATA_OK;
+}
+
+static kd_data_status sequences_load(const kd_loader_args *a, uint64_t seed, kd_dataset *out,
+                                     char *err, size_t errlen)
+{
+    const char *fmt = kd_larg_str(a, "format");
+    return kd_load_sequences(kd_larg_str(a, "file"),
+                             strcmp(fmt, "movielens") == 0 ? KD_SEQ_MOVIELENS : KD_SEQ_CSV,
+                             (int64_t)kd_larg_num(a, "max_len"),
+                             (int64_t)kd_larg_num(a, "negatives"), seed, out, err, errlen);
+}
+
+static const kd_loader_argdef sequences_args[] = {
+    { .name = "file", .kind = KD_LARG_STR, .req = 1,
+      .doc = "MovieLens ratings.dat, or CSV user,item,timestamp" },
+    { .name = "format", .kind = KD_LARG_SYM, .def = "csv", .syms = "movielens|csv",
+      .doc = "the file's format" },
+    { .name = "max_len", .kind = KD_LARG_INT, .def = "50", .has_lo = 1, .lo = 2,
+      .doc = "most recent items kept per history" },
+    { .name = "negatives", .kind = KD_LARG_INT, .def = "100", .has_lo = 1, .lo = 1,
+      .doc = "items the user never touched, ranked against the target" },
+};
+
+const kd_loader_def kd_loader_sequences = {
+    .name = "sequences",
+    .doc = "user sessions (MovieLens ratings.dat or user,item,timestamp CSV), "
+           "leave-one-out splits",
+    .kind = KD_DATA_SEQUENCES, .splits = "train|val|test",
+    .nargs = 4, .args = sequences_args,
+    .shape = seq_shape, .load = sequences_load,
+};
+
+/* the recipe's seed: argument keys the sessions; the run's seed is unused */
+static kd_data_status synth_load(const kd_loader_args *a, uint64_t seed, kd_dataset *out,
+                                 char *err, size_t errlen)
+{
+    (void)seed;
+    return kd_synth_sequences((int64_t)kd_larg_num(a, "users"), (int64_t)kd_larg_num(a, "items"),
+                              (int64_t)kd_larg_num(a, "length"),
+                              (int64_t)kd_larg_num(a, "max_len"),
+                              (int64_t)kd_larg_num(a, "negatives"),
+                              (uint64_t)kd_larg_num(a, "seed"), out, err, errlen);
+}
+
+static const kd_loader_argdef synth_args[] = {
+    { .name = "users", .kind = KD_LARG_INT, .def = "2000", .has_lo = 1, .lo = 1,
+      .doc = "users generated" },
+    { .name = "items", .kind = KD_LARG_INT, .def = "500", .has_lo = 1, .lo = 2,
+      .doc = "items (ids 1..items)" },
+    { .name = "length", .kind = KD_LARG_INT, .def = "30", .has_lo = 1, .lo = 3,
+      .doc = "interactions per user" },
+    { .name = "max_len", .kind = KD_LARG_INT, .def = "50", .has_lo = 1, .lo = 2,
+      .doc = "most recent items kept per history" },
+    { .name = "negatives", .kind = KD_LARG_INT, .def = "100", .has_lo = 1, .lo = 1,
+      .doc = "items the user never touched, ranked against the target" },
+    { .name = "seed", .kind = KD_LARG_INT, .def = "1", .has_lo = 1, .lo = 0,
+      .doc = "keys the transition chain and the sessions" },
+};
+
+const kd_loader_def kd_loader_synth_sequences = {
+    .name = "synth_sequences",
+    .doc = "generated sessions with known structure (a random sparse item-transition "
+           "chain), leave-one-out splits",
+    .kind = KD_DATA_SEQUENCES, .splits = "train|val|test",
+    .nargs = 6, .args = synth_args,
+    .shape = seq_shape, .load = synth_load,
+};

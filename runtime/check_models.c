@@ -1,65 +1,25 @@
 /* check_models.c — shape inference for `kdrun --check`: compile every model
  * against the data it is trained on, and print parameters, MACs and the
- * output shape of each. */
+ * output shape of each; then build every phase's graph (its models and
+ * losses, as the run will) so that a loss whose tensors do not fit is
+ * refused at its location before anything runs.  Sample shapes come from
+ * the loader registry: nothing is loaded. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph.h"
+#include "data_decl.h"
+#include "phase_graph.h"
+#include "train.h"
 
-/* the named argument `name` of a call, or the positional one at index pos */
-static const kdr_node *arg_of(const kdr_node *call, const char *name, int pos)
-{
-    int i = 0;
-    for (const kdr_node *a = call->kids; a; a = a->next) {
-        if (a->name && strcmp(a->name, name) == 0) return a->a;
-        if (!a->name && i++ == pos) return a->a;
-    }
-    return NULL;
-}
-
-static int num_arg(const kdr_node *call, const char *name, int pos, double def)
-{
-    const kdr_node *a = arg_of(call, name, pos);
-    return a && a->kind == KDR_NUM ? (int)a->num : (int)def;
-}
-
+/* The loader registry (data/loaders.h) gives the sample shape; idx reads
+ * it from its header when the files are there. */
 int kd_data_shape_of(const kdr_program *p, const kdr_node *decl, kd_data_shape *out,
                      kdr_diag *d)
 {
-    (void)p;
     (void)d;
-    memset(out, 0, sizeof *out);
-    const kdr_node *call = decl->a;
-    if (!call || call->kind != KDR_CALL || call->a->kind != KDR_IDENT) return -1;
-    const char *l = call->a->name;
-    if (strcmp(l, "idx") == 0) {
-        out->x = kd_shape_make(3, (const int64_t[]){ 1, 28, 28 });
-        out->classes = 10;
-    } else if (strcmp(l, "cifar10") == 0 || strcmp(l, "cinic10") == 0) {
-        out->x = kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
-        out->classes = 10;
-    } else if (strcmp(l, "cifar100") == 0) {
-        out->x = kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
-        out->classes = 100;
-    } else if (strcmp(l, "image_folder") == 0) {
-        int64_t s = num_arg(call, "size", 1, 32);
-        out->x = kd_shape_make(3, (const int64_t[]){ 3, s, s });
-    } else if (strcmp(l, "raw_synth") == 0) {
-        int64_t s = num_arg(call, "patch", 3, 64) / 2;   /* packed Bayer: 4 x H/2 x W/2 */
-        out->x = kd_shape_make(3, (const int64_t[]){ 4, s, s });
-        out->has_noisy = 1;
-    } else if (strcmp(l, "sequences") == 0 || strcmp(l, "synth_sequences") == 0) {
-        /* item ids [max_len] per sample (left-padded), read by embedding
-         * ops into [C, T] sequences; a max_len that is not a literal
-         * number stays unknown here */
-        const kdr_node *a = arg_of(call, "max_len", strcmp(l, "sequences") == 0 ? 2 : 3);
-        if (a && a->kind != KDR_NUM) return -1;
-        int64_t len = a ? (int64_t)a->num : 50;
-        out->x = kd_shape_make(1, (const int64_t[]){ len });
-    } else {
-        return -1;
-    }
-    return 0;
+    return kd_data_decl_shape_of(p, decl, out);
 }
 
 /* The data set a model is trained or evaluated on: the first phase or report
@@ -130,9 +90,130 @@ static void sample_shape(char *buf, size_t n, const kd_shape *s)
     if (o < n) snprintf(buf + o, n - o, "]");
 }
 
+/* ---- every phase's graph: the losses' shapes ------------------------------------- */
+
+/* the data declaration of DATA.SPLIT */
+static const kdr_node *data_decl_of(const kdr_program *p, const kdr_node *ref)
+{
+    while (ref && (ref->kind == KDR_MEMBER || ref->kind == KDR_INDEX)) ref = ref->a;
+    return ref && ref->kind == KDR_IDENT ? kd_program_decl(p, KDR_DATA, ref->name, NULL) : NULL;
+}
+
+/* The model a pool of checkpoints(ROUTE, ...) holds: the one trained by the
+ * phase that writes ROUTE; NULL if that is not plain. */
+static const kdr_node *pool_model(const kdr_program *p, const char *pool)
+{
+    const kdr_node *pd = kd_program_decl(p, KDR_POOL, pool, NULL);
+    const kdr_node *c = pd ? pd->a : NULL;
+    if (!c || c->kind != KDR_CALL || c->a->kind != KDR_IDENT || strcmp(c->a->name, "checkpoints") != 0)
+        return NULL;
+    const kdr_node *route = NULL;
+    for (const kdr_node *a = c->kids; a && !route; a = a->next)
+        if ((a->name && strcmp(a->name, "route") == 0) || (!a->name && !a->b)) route = a->a;
+    if (!route || route->kind != KDR_IDENT) return NULL;
+    for (size_t i = 0; i < p->nphases; i++) {
+        const kdr_node *ph = p->phase_order[i], *train = NULL, *ck = NULL;
+        for (const kdr_node *s = ph->kids; s; s = s->next) {
+            if (s->kind != KDR_SETTING) continue;
+            if (!strcmp(s->word, "train")) train = s;
+            if (!strcmp(s->word, "checkpoint") && !strcmp(s->name ? s->name : ph->name, route->name))
+                ck = s;
+        }
+        if (ck && train && train->kids && !train->kids->next && train->kids->kind == KDR_IDENT)
+            return kd_program_decl(p, KDR_MODEL, train->kids->name, NULL);
+    }
+    return NULL;
+}
+
+static int listed(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0) return 1;
+    return 0;
+}
+
+/* Build phase ph's graph as the run will (its data's sample shape from the
+ * registry) and pass on the messages if the recipe is wrong.  Left to the
+ * run: what this build cannot run (searches, alternating steps, sequence
+ * and RAW training) and phases whose models did not compile on their own
+ * (already reported). */
+static int check_phase(const kdr_program *p, const kdr_node *ph, const char *const *bad, int nbad,
+                       kdr_diag *d)
+{
+    const kdr_unit *u = kd_program_unit_of(p, ph);
+    const kdr_node *train = NULL, *losses[KD_PG_MAX_MODELS];
+    const char *owner[KD_PG_MAX_MODELS];
+    int nloss = 0, ntrain = 0, anon = 0;
+    double batch = 128;
+    for (const kdr_node *s = ph->kids; s; s = s->next) {
+        if (s->kind != KDR_SETTING) continue;
+        /* names a search derives (agg[1]) are made by the run */
+        if (!strcmp(s->word, "derive") || !strcmp(s->word, "alternate")) return 0;
+        if (!strcmp(s->word, "train")) { train = s; ntrain++; }
+        else if (!strcmp(s->word, "batch")) {
+            if (kd_recipe_const_num(p, s->a, &batch) || batch < 1 || batch > 1e6) return 0;
+        } else if (!strcmp(s->word, "loss")) {
+            if (nloss == KD_PG_MAX_MODELS) return 0;
+            anon |= !s->name;
+            losses[nloss] = s->a;
+            owner[nloss++] = s->name;
+        }
+    }
+    if (ntrain != 1 || nloss == 0 || (anon && nloss > 1)) return 0;
+    const kdr_node *data = data_decl_of(p, train->a);
+    kd_data_shape ds;
+    kd_sample_shape ss;
+    /* the loss compiler knows the labels of images; the targets of
+     * sequences and the clean images of raw data come with their training */
+    if (!data || kd_data_decl_shape(p, data, &ss) != 0 || ss.kind != KD_DATA_IMAGES) return 0;
+    if (kd_data_decl_shape_of(p, data, &ds) != 0) return 0;
+
+    kdr_diag scratch;
+    kdr_diag_init(&scratch);
+    kd_phase_graph G;
+    memset(&G, 0, sizeof G);
+    G.batch = (int64_t)batch;
+    kdr_node pool;                   /* a followed pool: the route's model, named like the pool */
+    int st = 0, ok = 1;
+    for (const kdr_node *m = train->kids; m && ok; m = m->next)
+        ok = kd_phase_graph_add(&G, p, m->name, 1, u, m, &scratch, &st) >= 0;
+    for (const kdr_node *s = ph->kids; s && ok; s = s->next) {
+        if (s->kind != KDR_SETTING) continue;
+        if (!strcmp(s->word, "teacher") && (s->op & KDR_F_FOLLOWS)) {
+            const kdr_node *md = s->a && s->a->kind == KDR_IDENT ? pool_model(p, s->a->name) : NULL;
+            if (!md || listed(bad, nbad, md->name)) ok = 0;
+            else {
+                pool = *md;
+                pool.name = s->a->name;
+                ok = kd_phase_graph_add_decl(&G, &pool, 0, u, s, &scratch, &st) >= 0;
+            }
+        } else if (!strcmp(s->word, "teacher") && s->a && s->a->kind == KDR_IDENT) {
+            ok = kd_phase_graph_add(&G, p, s->a->name, 0, u, s->a, &scratch, &st) >= 0;
+        } else if (!strcmp(s->word, "evaluate")) {
+            for (const kdr_node *m = s->kids; m && ok; m = m->next)
+                ok = kd_phase_graph_add(&G, p, m->name, 0, u, m, &scratch, &st) >= 0;
+        }
+    }
+    for (int i = 0; i < G.nm && ok; i++)
+        if (listed(bad, nbad, G.m[i].decl->name)) ok = 0;
+    if (ok) st = kd_phase_graph_build(&G, p, &ds, losses, owner, nloss, u, ph->name, &scratch);
+    int rc = 0;
+    if (ok && st == KD_RUN_RECIPE) {
+        for (size_t i = 0; i < scratch.count; i++) {
+            const kdr_diag_msg *m = &scratch.msgs[i];
+            kdr_diag_push(d, m->sev, m->unit, m->beg, m->end, "%s", m->text);
+        }
+        rc = -1;
+    }
+    kd_phase_graph_free(&G);
+    kdr_diag_free(&scratch);
+    return rc;
+}
+
 int kd_check_models(const kdr_program *p, FILE *out, kdr_diag *d)
 {
-    int rc = 0, header = 0;
+    int rc = 0, header = 0, nbad = 0, capbad = 0;
+    const char **bad = NULL;         /* models not compiled here: their phases are not checked */
     kd_graph *g = kd_graph_new();
     if (!g) return -1;
     for (size_t u = 0; u < p->nunits; u++) {
@@ -142,15 +223,24 @@ int kd_check_models(const kdr_program *p, FILE *out, kdr_diag *d)
             if (applied_model(p, t->name)) continue;
             const kdr_node *data = data_for_model(p, t->name);
             kd_data_shape ds;
-            if (!data || kd_data_shape_of(p, data, &ds, d) != 0) {
+            int m = -2;
+            if (!data || kd_data_shape_of(p, data, &ds, d) != 0)
                 kdr_diag_push(d, KDR_NOTE, p->units[u], t->beg, t->end,
                               "shapes of model '%s' not inferred: its data set's input shape "
                               "is known only when the data is loaded", t->name);
+            else
+                m = kd_compile_model(g, p, t, &ds, 2, d);
+            if (m < 0) {
+                if (nbad == capbad) {
+                    capbad = capbad ? 2 * capbad : 16;
+                    const char **nb = realloc(bad, (size_t)capbad * sizeof *nb);
+                    if (!nb) { rc = -1; break; }
+                    bad = nb;
+                }
+                bad[nbad++] = t->name;
+                if (m == -1) rc = -1;
                 continue;
             }
-            int m = kd_compile_model(g, p, t, &ds, 2, d);
-            if (m == -1) { rc = -1; continue; }
-            if (m < 0) continue;
             if (!header) {
                 fprintf(out, "shapes (per sample; the batch axis is left out):\n");
                 header = 1;
@@ -176,5 +266,8 @@ int kd_check_models(const kdr_program *p, FILE *out, kdr_diag *d)
         }
     }
     kd_graph_free(g);
+    for (size_t i = 0; i < p->nphases; i++)
+        if (check_phase(p, p->phase_order[i], bad, nbad, d)) rc = -1;
+    free(bad);
     return rc;
 }
