@@ -31,7 +31,7 @@ double evsum_metric(const evsum *e, const char *name, int64_t k, const char **wh
 int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
 {
     kd_loader_cfg lc;
-    run_loader_cfg(ev->D, ev->split, G->batch, 0, 0, &lc);
+    run_loader_cfg(ev->D, ev->split, G->pg.batch, 0, 0, &lc);
     kd_loader *ld = NULL;
     kd_batch b;
     char err[1024];
@@ -53,16 +53,16 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
         }
         pgraph_feed(G, &b);
         for (int k = 0; k < ev->nmodels; k++)
-            kd_exec_set_model_mode(G->e, G->m[ev->models[k]].index, KD_MODE_EVAL);
+            kd_exec_set_model_mode(G->e, G->pg.m[ev->models[k]].index, KD_MODE_EVAL);
         if (kd_exec_forward(G->e, 0)) {
             kd_batch_free(&b);
             kd_loader_free(ld);
             return run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
         }
         for (int k = 0; k < ev->nmodels; k++) {
-            const pmodel *m = &G->m[ev->models[k]];
+            const pmodel *m = &G->pg.m[ev->models[k]];
             const float *lg = kd_exec_value(G->e, m->out);
-            const kd_shape *os = &G->g->nodes[m->out].shape;
+            const kd_shape *os = &G->pg.g->nodes[m->out].shape;
             evsum *e = &out[k];
             if (b.y && os->ndim == 4 && os->dims[1] == b.c && os->dims[2] == b.h && os->dims[3] == b.w) {
                 int64_t row = b.c * b.h * b.w;
@@ -88,7 +88,7 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
         }
     }
     for (int k = 0; k < ev->nmodels; k++) {
-        kd_exec_set_model_mode(G->e, G->m[ev->models[k]].index, KD_MODE_FOLLOW);
+        kd_exec_set_model_mode(G->e, G->pg.m[ev->models[k]].index, KD_MODE_FOLLOW);
         evsum *e = &out[k];
         e->top1 = e->nrank ? 100.0 * (double)hit1[k] / (double)e->nrank : 0;
         e->top5 = e->nrank ? 100.0 * (double)hit5[k] / (double)e->nrank : 0;
@@ -133,7 +133,7 @@ int eval_epoch(run *R, pgraph *G, const peval *ev, const plan_phase *P, int64_t 
                 continue;
             }
             char what[200];
-            snprintf(what, sizeof what, "%s %s on %s.%s", G->m[ev->models[k]].name, label, c->data, c->split);
+            snprintf(what, sizeof what, "%s %s on %s.%s", G->pg.m[ev->models[k]].name, label, c->data, c->split);
             run_add_row(R, P->name, epoch, what, v);
             const char *w = m ? m->name : "top1";
             int pct = !strcmp(w, "top1") || !strcmp(w, "top5");
@@ -157,7 +157,7 @@ int eval_report(run *R, const plan_report *rep, FILE *table)
         for (int j = 0; j < c->nmodels; j++) {
             pgraph G;
             memset(&G, 0, sizeof G);
-            G.batch = 256;
+            G.pg.batch = 256;
             peval ev;
             memset(&ev, 0, sizeof ev);
             ev.D = D;
@@ -173,8 +173,8 @@ int eval_report(run *R, const plan_report *rep, FILE *table)
                               "model '%s' was never trained; it is evaluated as initialized", c->models[j]);
             evsum es;
             if (eval_split(R, &G, &ev, &es)) { pgraph_free(&G); return -1; }
-            int64_t params = kd_graph_model_params(G.g, G.m[k].index);
-            int64_t macs = kd_graph_model_macs(G.g, G.m[k].index) / G.batch;
+            int64_t params = kd_graph_model_params(G.pg.g, G.pg.m[k].index);
+            int64_t macs = kd_graph_model_macs(G.pg.g, G.pg.m[k].index) / G.pg.batch;
             for (int q = 0; q < c->nmetrics; q++) {
                 const plan_metric *m = &c->metrics[q];
                 if (!m->name) continue;

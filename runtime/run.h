@@ -26,21 +26,15 @@
 #include "report.h"
 #include "metrics.h"
 #include "../data/data.h"
+#include "data_decl.h"
+#include "phase_graph.h"
 
-#define MAX_MODELS 16
+#define MAX_MODELS KD_PG_MAX_MODELS
 #define MAX_EVALS 8
 
 typedef struct stored { char *name; float *v; int64_t n; } stored;
 
-typedef struct dataset {
-    const kdr_node *decl;
-    kd_dataset ds;
-    int naug_train;
-    kd_aug aug[KD_MAX_AUG];          /* for the split named in aug_split */
-    char aug_split[64];
-    int nnorm;
-    float mean[KD_MAX_CHANNELS], std[KD_MAX_CHANNELS];
-} dataset;
+typedef kd_data_set dataset;       /* a loaded data set (data_decl.h) */
 
 typedef kd_metric_row metric_row;  /* report.h */
 
@@ -72,13 +66,7 @@ typedef struct run {
 
 /* ---- a phase's graph --------------------------------------------------------------- */
 
-typedef struct pmodel {
-    const char *name;
-    const kdr_node *decl;
-    int index;                       /* model index in the graph */
-    int32_t input, out;
-    int trained;
-} pmodel;
+typedef kd_pg_model pmodel;        /* a model of a phase's graph (phase_graph.h) */
 
 typedef struct peval {
     int models[MAX_MODELS];          /* indices into pmodels */
@@ -88,16 +76,10 @@ typedef struct peval {
     const struct plan_eval *cfg;     /* what to measure (run_plan.h) */
 } peval;
 
+/* a phase's graph (phase_graph.h) and its executor */
 typedef struct pgraph {
-    kd_graph *g;
+    kd_phase_graph pg;
     kd_exec *e;
-    pmodel m[MAX_MODELS];
-    int nm;
-    int32_t label, loss;
-    int32_t terms[32];               /* the loss's terms (ce, kd, ...), roots */
-    int nterms;
-    int64_t batch;
-    int64_t classes;
 } pgraph;
 
 /* ---- run.c: the run, its messages, rows and store ---------------------------------- */
@@ -116,7 +98,6 @@ void run_free(run *R);
 int run_const_num(run *R, const kdr_node *e, double *out);
 int run_const_int(run *R, const kdr_node *e, int64_t *out, int64_t lo);
 const kdr_node *run_arg(const kdr_node *call, const char *name, int pos);
-int run_arg_num(run *R, const kdr_node *call, const char *name, int pos, double def, double *out);
 const char *run_call_name(const kdr_node *e);
 
 /* data sets, loaded once on first use */

@@ -42,22 +42,34 @@ static int default_calls(run *R, kdr_unit **unit, const kdr_node **optim, const 
     return 0;
 }
 
-/* Argument `name` (or positional `pos`) of a builtin call; when left out,
- * the default of the builtin's spec.  A required argument is there after
- * kdr_check. */
+/* The default of argument `arg` of builtin `fn` (lang/builtins.c), as
+ * recipe text; NULL: none (the argument is required). */
+static const char *spec_default(const char *fn, unsigned ctx, const char *arg)
+{
+    const kdr_builtin *b = fn ? kdr_builtin_find(fn, ctx) : NULL;
+    for (const kdr_argspec *s = b ? b->args : NULL; s && s->name; s++)
+        if (!strcmp(s->name, arg)) return s->def;
+    return NULL;
+}
+
+/* Argument `name` (or positional `pos`) of node `at` (a call or the
+ * arguments of `teacher follows`) of builtin fn; when left out, its
+ * default.  A required argument is there after kdr_check. */
+static int spec_num(run *R, const kdr_node *at, const char *fn, unsigned ctx, const char *name, int pos,
+                    double *out)
+{
+    const kdr_node *a = run_arg(at, name, pos);
+    if (a) return run_const_num(R, a, out);
+    const char *def = spec_default(fn, ctx, name);
+    if (def && (!strcmp(def, "true") || !strcmp(def, "false"))) *out = def[0] == 't';
+    else if (def && def[0] != '[' && def[0] != '(') *out = strtod(def, NULL);
+    else return run_fail(R, KD_RUN_RECIPE, at, "%s needs %s", fn ? fn : "this call", name);
+    return 0;
+}
+
 static int call_num(run *R, const kdr_node *call, unsigned ctx, const char *name, int pos, double *out)
 {
-    const kdr_node *a = run_arg(call, name, pos);
-    if (a) return run_const_num(R, a, out);
-    const kdr_builtin *b = kdr_builtin_find(run_call_name(call), ctx);
-    for (const kdr_argspec *s = b ? b->args : NULL; s && s->name; s++) {
-        if (strcmp(s->name, name) != 0 || !s->def) continue;
-        if (!strcmp(s->def, "true") || !strcmp(s->def, "false")) *out = s->def[0] == 't';
-        else if (s->def[0] == '[') return -1;   /* a list: see call_pair */
-        else *out = strtod(s->def, NULL);
-        return 0;
-    }
-    return run_fail(R, KD_RUN_RECIPE, call, "%s needs %s", run_call_name(call), name);
+    return spec_num(R, call, run_call_name(call), ctx, name, pos, out);
 }
 
 /* a two-number list argument (adam's betas), or the spec's default "[a, b]" */
@@ -66,9 +78,8 @@ static int call_pair(run *R, const kdr_node *call, unsigned ctx, const char *nam
     const kdr_node *a = run_arg(call, name, 99);
     if (a && a->kind == KDR_LIST && a->kids && a->kids->next)
         return run_const_num(R, a->kids, x) || run_const_num(R, a->kids->next, y) ? -1 : 0;
-    const kdr_builtin *b = kdr_builtin_find(run_call_name(call), ctx);
-    for (const kdr_argspec *s = b ? b->args : NULL; s && s->name; s++)
-        if (!strcmp(s->name, name) && s->def && sscanf(s->def, "[%lf, %lf]", x, y) == 2) return 0;
+    const char *def = spec_default(run_call_name(call), ctx, name);
+    if (def && sscanf(def, "[%lf, %lf]", x, y) == 2) return 0;
     return run_fail(R, KD_RUN_RECIPE, call, "%s needs %s", run_call_name(call), name);
 }
 
@@ -421,12 +432,14 @@ static int plan_pool(run *R, const kd_plan *PL, const kdr_node *follows, pool_ru
     R->unit = u;
     /* how to follow it */
     const kdr_node *st = run_arg(follows, "strategy", 0);
-    const char *sn = st && st->kind == KDR_IDENT ? st->name : "equal";
+    const char *sn = st && st->kind == KDR_IDENT ? st->name : spec_default("follows", KDR_CTX_FOLLOWS, "strategy");
+    if (!sn) return run_fail(R, KD_RUN_RECIPE, follows, "follows needs a strategy");
     pr->greedy = !strcmp(sn, "greedy");
     if (!pr->greedy && strcmp(sn, "equal") != 0)
         return run_fail(R, KD_RUN_RECIPE, st, "strategy is equal or greedy, not '%s'", sn);
     double thr, pat;
-    if (run_arg_num(R, follows, "threshold", 1, 0, &thr) || run_arg_num(R, follows, "patience", 2, 1, &pat))
+    if (spec_num(R, follows, "follows", KDR_CTX_FOLLOWS, "threshold", 1, &thr) ||
+        spec_num(R, follows, "follows", KDR_CTX_FOLLOWS, "patience", 2, &pat))
         return -1;
     pr->threshold = thr;
     pr->patience = (int64_t)pat;

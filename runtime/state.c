@@ -17,13 +17,13 @@ int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, c
     snprintf(dir, sizeof dir, "%s/checkpoints/%s", R->dir, route);
     if (run_mkdirs(dir)) return run_fail(R, KD_RUN_FAILED, NULL, "%s: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/epoch-%03lld.safetensors", dir, (long long)epoch);
-    int n = 0, cap = G->g->nparams + 2 * G->g->nnodes;
+    int n = 0, cap = G->pg.g->nparams + 2 * G->pg.g->nnodes;
     kd_st_tensor *t = calloc((size_t)(cap ? cap : 1), sizeof *t);
     char (*names)[340] = calloc((size_t)(cap ? cap : 1), sizeof *names);
     if (!t || !names) { free(t); free(names); return run_fail(R, KD_RUN_FAILED, NULL, "out of memory"); }
     const float *P = kd_exec_params(G->e);
-    for (int32_t i = 0; i < G->g->nparams; i++) {
-        const kd_param *q = &G->g->params[i];
+    for (int32_t i = 0; i < G->pg.g->nparams; i++) {
+        const kd_param *q = &G->pg.g->params[i];
         if (!q->trainable) continue;
         t[n].name = q->name;
         t[n].ndim = q->shape.ndim;
@@ -31,10 +31,10 @@ int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, c
         t[n].data = P + q->offset;
         n++;
     }
-    for (int32_t i = 0; i < G->g->nnodes; i++) {
-        const kd_node *nd = &G->g->nodes[i];
+    for (int32_t i = 0; i < G->pg.g->nnodes; i++) {
+        const kd_node *nd = &G->pg.g->nodes[i];
         char base[300];
-        if (pgraph_bn_base(G->g, nd, base, sizeof base) || !G->g->params[nd->in[nd->ndata]].trainable) continue;
+        if (pgraph_bn_base(G->pg.g, nd, base, sizeof base) || !G->pg.g->params[nd->in[nd->ndata]].trainable) continue;
         for (int k = 0; k < 2; k++) {
             snprintf(names[n], sizeof names[n], "%s.%s", base, k ? "running_var" : "running_mean");
             t[n].name = names[n];
@@ -267,8 +267,8 @@ int state_load_checkpoint_into(run *R, pgraph *G, const char *path, const char *
     size_t lt = strlen(to);
     char key[400];
     int n = 0;
-    for (int32_t i = 0; i < G->g->nparams; i++) {
-        const kd_param *q = &G->g->params[i];
+    for (int32_t i = 0; i < G->pg.g->nparams; i++) {
+        const kd_param *q = &G->pg.g->params[i];
         if (strncmp(q->name, to, lt) != 0 || q->name[lt] != '.') continue;
         snprintf(key, sizeof key, "%s%s", from, q->name + lt);
         const kd_st_tensor *t = kd_st_find(f, key);
@@ -280,15 +280,15 @@ int state_load_checkpoint_into(run *R, pgraph *G, const char *path, const char *
         memcpy(P + q->offset, t->data, (size_t)kd_st_numel(t) * sizeof(float));
         n++;
     }
-    for (int32_t i = 0; i < G->g->nnodes; i++) {
+    for (int32_t i = 0; i < G->pg.g->nnodes; i++) {
         char base[300];
-        if (pgraph_bn_base(G->g, &G->g->nodes[i], base, sizeof base) ||
+        if (pgraph_bn_base(G->pg.g, &G->pg.g->nodes[i], base, sizeof base) ||
             strncmp(base, to, lt) != 0 || base[lt] != '.') continue;
         for (int k = 0; k < 2; k++) {
             snprintf(key, sizeof key, "%s%s.%s", from, base + lt, k ? "running_var" : "running_mean");
             const kd_st_tensor *t = kd_st_find(f, key);
             float *st = kd_exec_state(G->e, i, k);
-            if (t && st && kd_st_numel(t) == kd_shape_numel(&G->g->nodes[i].info.state_shape[k]))
+            if (t && st && kd_st_numel(t) == kd_shape_numel(&G->pg.g->nodes[i].info.state_shape[k]))
                 memcpy(st, t->data, (size_t)kd_st_numel(t) * sizeof(float));
         }
     }

@@ -65,7 +65,7 @@ static int phase_graph(run *R, phase_run *X)
     R->unit = P->unit;
     if (X->D->ds.kind != KD_DATA_IMAGES)
         return run_fail(R, KD_RUN_FAILED, P->data_at, "only image classification data trains in this build");
-    G->batch = P->batch;
+    G->pg.batch = P->batch;
     for (int i = 0; i < P->ntrained; i++)
         if (pgraph_add_model(R, G, P->trained_at[i], P->trained[i], 1) < 0) return -1;
     for (int i = 0; i < P->nteachers; i++)
@@ -105,25 +105,25 @@ static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0)
     kd_exec_init_params(G->e, (uint64_t)P->seed);
     pgraph_load_store(R, G);
     if (resuming) kd_exec_set_step(G->e, R->resume_exec_step);
-    if (plan_weights(R, G->g, X->ws)) return -1;
+    if (plan_weights(R, G->pg.g, X->ws)) return -1;
     R->unit = P->unit;
     if (route_load_teachers(R, G, P, resuming)) return -1;
     if (X->pool && resuming) {
         X->pool->cur = R->resume_anchor;
         X->pool->since = R->resume_anchor_since;
     }
-    for (int i = 0; i < G->nm; i++)
-        if (!G->m[i].trained && !(X->pool && i == X->pool->model)) {
+    for (int i = 0; i < G->pg.nm; i++)
+        if (!G->pg.m[i].trained && !(X->pool && i == X->pool->model)) {
             /* a model that is not trained here must have been trained before */
             int any = 0;
-            for (int32_t k = 0; k < G->g->nparams; k++)
-                if (G->g->params[k].model == G->m[i].index && run_store_find(R, G->g->params[k].name)) any = 1;
+            for (int32_t k = 0; k < G->pg.g->nparams; k++)
+                if (G->pg.g->params[k].model == G->pg.m[i].index && run_store_find(R, G->pg.g->params[k].name)) any = 1;
             if (!any && !R->o->quiet)
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, P->node->beg, P->node->end,
-                              "model '%s' is used untrained in phase '%s'", G->m[i].name, P->name);
+                              "model '%s' is used untrained in phase '%s'", G->pg.m[i].name, P->name);
         }
     kd_group_sel sel = { .arch = 0, .models = 0, .include_frozen = 0 };
-    if (kd_param_group_build(&X->grp, G->g->params, G->g->nparams, &sel, R->d)) return -1;
+    if (kd_param_group_build(&X->grp, G->pg.g->params, G->pg.g->nparams, &sel, R->d)) return -1;
     X->opt = kd_optim_new(&P->optim, &X->grp, R->d);
     if (!X->opt) { if (!R->status) R->status = KD_RUN_FAILED; return -1; }
     if (resuming && state_resume_optimizer(R, X->opt)) return -1;
@@ -144,8 +144,8 @@ static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0)
 
 static void weight_set(pgraph *G, const kd_weight_sched *ws, int64_t ep)
 {
-    for (int i = 0; i < G->g->nwsched; i++) {
-        float *x = kd_exec_input(G->e, G->g->wsched[i].node);
+    for (int i = 0; i < G->pg.g->nwsched; i++) {
+        float *x = kd_exec_input(G->e, G->pg.g->wsched[i].node);
         if (x) x[0] = (float)kd_weight_at(&ws[i], ep);
     }
 }
@@ -157,9 +157,9 @@ static void loss_not_finite(run *R, const plan_phase *P, pgraph *G, double l, in
     kdr_node term;
     memset(&term, 0, sizeof term);
     const char *tname = NULL;
-    for (int k = 0; k < G->nterms && !tname; k++) {
-        if (isfinite(kd_exec_value(G->e, G->terms[k])[0])) continue;
-        const kd_node *n = &G->g->nodes[G->terms[k]];
+    for (int k = 0; k < G->pg.nterms && !tname; k++) {
+        if (isfinite(kd_exec_value(G->e, G->pg.terms[k])[0])) continue;
+        const kd_node *n = &G->pg.g->nodes[G->pg.terms[k]];
         tname = n->op->name;
         term.beg = n->beg;
         term.end = n->end;
@@ -248,9 +248,9 @@ static int run_phase(run *R, const plan_phase *P)
             weight_set(G, X.ws, ep);
             kd_exec_zero_grad(G->e);
             if (kd_exec_forward(G->e, 1)) { run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed"); goto out; }
-            double l = kd_exec_value(G->e, G->loss)[0];
+            double l = kd_exec_value(G->e, G->pg.loss)[0];
             if (!isfinite(l)) { loss_not_finite(R, P, G, l, ep, st); goto out; }
-            if (kd_exec_backward(G->e, G->loss)) { run_fail(R, KD_RUN_FAILED, NULL, "backward pass failed"); goto out; }
+            if (kd_exec_backward(G->e, G->pg.loss)) { run_fail(R, KD_RUN_FAILED, NULL, "backward pass failed"); goto out; }
             kd_optim_step(X.opt, params, grads, kd_lr_at(&P->lr, P->optim.lr, ep, st, X.steps));
             sum += l;
             n++;
