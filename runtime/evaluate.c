@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "evaluate.h"
+#include "textbuf.h"
 
 double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why)
 {
@@ -146,7 +147,7 @@ int eval_epoch(run *R, pgraph *G, const peval *ev, const plan_phase *P, int64_t 
 
 /* ---- the report --------------------------------------------------------------- */
 
-int eval_report(run *R, const plan_report *rep, FILE *table)
+int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
 {
     for (int i = 0; i < rep->nevals; i++) {
         const plan_eval *c = &rep->evals[i];
@@ -193,10 +194,10 @@ int eval_report(run *R, const plan_report *rep, FILE *table)
                 run_add_row(R, "report", 0, what, v);
             }
             if (es.nimg && !es.nrank)
-                fprintf(table, "  %-12s %s.%-6s psnr %6.2f dB  ssim %6.4f  params %lld  MACs %lld\n",
+                kd_sb_printf(table, "  %-12s %s.%-6s psnr %6.2f dB  ssim %6.4f  params %lld  MACs %lld\n",
                         c->models[j], c->data, c->split, es.psnr, es.ssim, (long long)params, (long long)macs);
             else
-                fprintf(table, "  %-12s %s.%-6s top1 %6.2f%%  top5 %6.2f%%  params %lld  MACs %lld\n",
+                kd_sb_printf(table, "  %-12s %s.%-6s top1 %6.2f%%  top5 %6.2f%%  params %lld  MACs %lld\n",
                         c->models[j], c->data, c->split, es.top1, es.top5, (long long)params, (long long)macs);
             pgraph_free(&G);
         }

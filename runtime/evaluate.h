@@ -3,6 +3,7 @@
 #define KD_EVALUATE_H
 
 #include "run_plan.h"
+#include "textbuf.h"
 
 /* What eval_split() measures for one model on a split: top-1/top-5 and the
  * ranks of the targets (classifier or next-item scores [N, K] against the
@@ -27,6 +28,6 @@ double evsum_metric(const evsum *e, const char *name, int64_t k, const char **wh
 int eval_epoch(run *R, pgraph *G, const peval *ev, const plan_phase *P, int64_t epoch, int first,
                char *line, size_t cap, size_t *o);
 /* The report's evaluations: metric rows, and a line per model in table. */
-int eval_report(run *R, const plan_report *rep, FILE *table);
+int eval_report(run *R, const plan_report *rep, kd_strbuf *table);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "state.h"
+#include "textbuf.h"
 
 int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, const char *phase)
 {
@@ -60,15 +61,11 @@ int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, c
 /* every metric row as text: "phase\tepoch\twhat\tvalue\n", values exact */
 static char *rows_text(run *R)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return NULL;
+    kd_strbuf b = { 0 };
     for (int i = 0; i < R->nrows; i++)
-        fprintf(f, "%s\t%lld\t%s\t%.17g\n", R->rows[i].phase, (long long)R->rows[i].epoch,
-                R->rows[i].what, R->rows[i].value);
-    if (fclose(f) != 0) { free(buf); return NULL; }
-    return buf;
+        kd_sb_printf(&b, "%s\t%lld\t%s\t%.17g\n", R->rows[i].phase, (long long)R->rows[i].epoch,
+                     R->rows[i].what, R->rows[i].value);
+    return kd_sb_take(&b);   /* NULL: out of memory */
 }
 
 static int rows_parse(run *R, const char *txt)

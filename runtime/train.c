@@ -24,6 +24,7 @@
 #include "routes.h"
 #include "evaluate.h"
 #include "run_dir.h"
+#include "textbuf.h"
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
@@ -350,12 +351,9 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
             run_fail(&R, KD_RUN_INTERRUPTED, NULL, "interrupted after phase '%s'; continue with: kdrun --resume %s",
                      plan.phases[i].name, R.dir);
     }
-    char *table = NULL;
-    size_t tlen = 0;
-    FILE *tf = open_memstream(&table, &tlen);
-    for (int i = 0; i < plan.nreports && !R.status && tf && !already_done; i++)
-        eval_report(&R, &plan.reports[i], tf);
-    if (tf) fclose(tf);
+    kd_strbuf table = { 0 };   /* the report's lines */
+    for (int i = 0; i < plan.nreports && !R.status && !already_done; i++)
+        eval_report(&R, &plan.reports[i], &table);
     if (!R.status && !already_done) {
         R.phase_idx = plan.nphases;
         R.done = 1;
@@ -363,9 +361,9 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     }
     int failed_before = R.status;
     run_dir_write(&R);
-    if (!failed_before) run_dir_print_results(&R, table, tlen);
+    if (!failed_before) run_dir_print_results(&R, table.oom ? NULL : table.s, table.oom ? 0 : table.n);
     if (o->result) run_dir_finals(&R, o->result);
-    free(table);
+    kd_sb_free(&table);
     sigaction(SIGINT, &old, NULL);
     plan_free(&plan);
     run_free(&R);
