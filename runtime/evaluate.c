@@ -158,7 +158,7 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
         for (int j = 0; j < c->nmodels; j++) {
             pgraph G;
             memset(&G, 0, sizeof G);
-            G.pg.batch = 256;
+            G.pg.batch = rep->batch;
             peval ev;
             memset(&ev, 0, sizeof ev);
             ev.D = D;

@@ -25,7 +25,8 @@ static int64_t setting_default_int(kdr_setting s)
 }
 
 /* The calls the settings table gives `optimizer` and `lr` by default, parsed
- * from its text into a unit of their own (kept in the plan). */
+ * from its text into a unit of their own (freed once the plan holds the
+ * values). */
 static int default_calls(run *R, kdr_unit **unit, const kdr_node **optim, const kdr_node **lr)
 {
     const kdr_setting_info *o = kdr_setting_info_of(KDR_S_OPTIMIZER), *l = kdr_setting_info_of(KDR_S_LR);
@@ -485,6 +486,7 @@ static int plan_report_of(run *R, const kdr_node *rep, plan_report *P)
     memset(P, 0, sizeof *P);
     P->node = rep;
     P->unit = R->unit = kd_program_unit_of(R->p, rep);
+    P->batch = PLAN_REPORT_BATCH;
     int n = 0;
     for (const kdr_node *s = rep->kids; s; s = s->next) n++;
     P->evals = calloc((size_t)(n ? n : 1), sizeof *P->evals);

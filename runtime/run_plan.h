@@ -97,9 +97,14 @@ typedef struct plan_phase {
     int nevals;
 } plan_phase;
 
+/* The report evaluates each model alone, in batches of this many samples
+ * (not a recipe setting). */
+#define PLAN_REPORT_BATCH 256
+
 typedef struct plan_report {
     const kdr_node *node;
     const kdr_unit *unit;
+    int64_t batch;                   /* PLAN_REPORT_BATCH */
     plan_eval *evals;
     int nevals;
 } plan_report;
