@@ -485,6 +485,19 @@ static void test_run_errors(void)
     CU_ASSERT(!contains(r.err, "/nonexistent/fmnist"));
     CU_ASSERT(!contains(r.err, "run directory:"));
     run_free(&r);
+    /* an evaluation of more models than a phase's graph holds, refused
+     * where it is written, before the data is loaded */
+    char many[2048];
+    int o = snprintf(many, sizeof many, "data f = idx(\"/nonexistent/fmnist\") { train \"train\" }\n"
+                     "net n() { out linear(flatten(in), 10) }\n");
+    for (int i = 0; i < 17; i++) o += snprintf(many + o, sizeof many - (size_t)o, "model m%d = n()\n", i);
+    o += snprintf(many + o, sizeof many - (size_t)o, "phase p { train m0 on f.train; loss ce(m0.out, label)\n"
+                  "  evaluate m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, m16 on f.train }\n");
+    r = run_kdrun("--color=never", write_tmp("many.kdr", many), NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT(contains(r.err, "many.kdr:21:82: error: too many models in one evaluate"));
+    CU_ASSERT(!contains(r.err, "/nonexistent/fmnist"));
+    run_free(&r);
     /* --resume of something that is not a run directory: a usage error */
     r = run_kdrun("--resume", tmpdir, NULL);
     CU_ASSERT_EQUAL(r.status, 2);
