@@ -120,6 +120,15 @@ int run_const_int(run *R, const kdr_node *e, int64_t *out, int64_t lo)
     return -1;
 }
 
+int run_const_list(run *R, const kdr_node *e, double *xs, size_t max, size_t *n)
+{
+    kdr_consteval ev;
+    consteval(R, &ev);
+    if (kdr_const_list(&ev, R->unit, e, xs, max, n) == KDR_CE_OK) return 0;
+    if (!R->status) R->status = KD_RUN_RECIPE;
+    return -1;
+}
+
 /* the argument `name` (or positional `pos`) of a call node */
 const kdr_node *run_arg(const kdr_node *call, const char *name, int pos)
 {

@@ -97,6 +97,8 @@ void run_free(run *R);
 /* constant expressions of the recipe (settings, arguments) */
 int run_const_num(run *R, const kdr_node *e, double *out);
 int run_const_int(run *R, const kdr_node *e, int64_t *out, int64_t lo);
+/* a list of numbers ([a, b], a..b, a `let` of one): up to max, count in *n */
+int run_const_list(run *R, const kdr_node *e, double *xs, size_t max, size_t *n);
 const kdr_node *run_arg(const kdr_node *call, const char *name, int pos);
 const char *run_call_name(const kdr_node *e);
 

@@ -77,8 +77,15 @@ static int call_num(run *R, const kdr_node *call, unsigned ctx, const char *name
 static int call_pair(run *R, const kdr_node *call, unsigned ctx, const char *name, double *x, double *y)
 {
     const kdr_node *a = run_arg(call, name, 99);
-    if (a && a->kind == KDR_LIST && a->kids && a->kids->next)
-        return run_const_num(R, a->kids, x) || run_const_num(R, a->kids->next, y) ? -1 : 0;
+    if (a) {
+        double v[2];
+        size_t n = 0;
+        if (run_const_list(R, a, v, 2, &n)) return -1;
+        if (n != 2) return run_fail(R, KD_RUN_RECIPE, a, "%s takes two numbers", name);
+        *x = v[0];
+        *y = v[1];
+        return 0;
+    }
     const char *def = spec_default(run_call_name(call), ctx, name);
     if (def && sscanf(def, "[%lf, %lf]", x, y) == 2) return 0;
     return run_fail(R, KD_RUN_RECIPE, call, "%s needs %s", run_call_name(call), name);
@@ -121,12 +128,10 @@ static int plan_lr_sched(run *R, const kdr_node *call, int64_t epochs, kd_lr_sch
     else if (!strcmp(name, "step") || !strcmp(name, "multistep")) {
         const kdr_node *ms = run_arg(call, "milestones", 0);
         double m[KD_LR_MAXMILESTONES];
-        int n = 0;
-        if (ms && ms->kind == KDR_LIST)
-            for (const kdr_node *v = ms->kids; v && n < KD_LR_MAXMILESTONES; v = v->next)
-                if (run_const_num(R, v, &m[n++])) return -1;
+        size_t n = 0;
+        if (ms && run_const_list(R, ms, m, KD_LR_MAXMILESTONES, &n)) return -1;
         if (call_num(R, call, KDR_CTX_LR, "gamma", 1, &x)) return -1;
-        rc = kd_lr_step(s, m, n, x, R->d);
+        rc = kd_lr_step(s, m, (int)n, x, R->d);
     } else if (!strcmp(name, "cosine")) {
         if (call_num(R, call, KDR_CTX_LR, "min_lr", 0, &x)) return -1;
         rc = kd_lr_cosine(s, x, epochs, R->d);

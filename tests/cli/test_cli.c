@@ -535,6 +535,53 @@ static void test_plan_defaults(void)
     run_free(&r);
 }
 
+/* the text from `key` to the end of its line in s */
+static const char *line_of(const char *s, const char *key, char *buf, size_t n)
+{
+    const char *p = s ? strstr(s, key) : NULL;
+    if (!p) return "";
+    size_t k = strcspn(p, "\n");
+    if (k >= n) k = n - 1;
+    memcpy(buf, p, k);
+    buf[k] = 0;
+    return buf;
+}
+
+/* List arguments of optimizers and schedules are constants like any other:
+ * `let ms = [1]` as milestones and `let b = [...]` as betas give the run
+ * the literal lists give (they were ignored, silently, before the run used
+ * the one constant evaluator). */
+#define LISTS(ms, b)                                                                         \
+    "data f = idx(\"/usr/share/datasets/fashion-mnist\") { train \"train\"; limit 100 }\n"     \
+    "net n() { out linear(flatten(in), 10) }\nmodel a = n()\n"                               \
+    "let ms = [1]\nlet b = [0.8, 0.9]\n"                                                     \
+    "phase pa { train a on f.train; epochs 2; batch 50; optimizer adam(lr: 0.1, betas: " b     \
+    ")\n  lr step(milestones: " ms ", gamma: 0.5); loss ce(a.out, label) }\n"
+
+static void test_plan_lists(void)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+        return;
+    }
+    char runs[400], lit[200], let[200];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    run_result r = run_kdrun("--threads", "1", write_tmp("lit.kdr", LISTS("[1]", "[0.8, 0.9]")), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    line_of(r.err, "pa epoch 2/2", lit, sizeof lit);
+    run_free(&r);
+    r = run_kdrun("--threads", "1", write_tmp("let.kdr", LISTS("ms", "b")), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    line_of(r.err, "pa epoch 2/2", let, sizeof let);
+    run_free(&r);
+    CU_ASSERT(contains(lit, "  lr 0.05  "));
+    /* the same loss (betas) and lr (milestones); the time may differ */
+    char *cut = strstr(lit, "  lr 0.05  ");
+    CU_ASSERT_FATAL(cut != NULL);
+    CU_ASSERT_EQUAL(strncmp(lit, let, (size_t)(cut - lit) + 11), 0);
+}
+
 /* A run killed with SIGKILL in the middle, then resumed with --resume,
  * ends with the same numbers and the same checkpoints, byte for byte, as
  * an uninterrupted run (dropout, Adam and a cosine schedule included). */
@@ -934,6 +981,7 @@ int main(void)
         KD_TEST(test_run_trains),
         KD_TEST(test_run_errors),
         KD_TEST(test_plan_defaults),
+        KD_TEST(test_plan_lists),
         KD_TEST(test_resume_after_sigkill),
         KD_TEST(test_routes),
         KD_TEST(test_mutual_losses),
