@@ -442,7 +442,7 @@ static int table_specs(const kdr_program *p, kd_table_spec **out)
         for (const kdr_node *t = p->units[u]->root->kids; t; t = t->next) {
             if (t->kind != KDR_REPORT) continue;
             for (const kdr_node *s = t->kids; s; s = s->next) {
-                if (s->kind != KDR_SETTING || strcmp(s->word, "table") != 0) continue;
+                if (s->kind != KDR_SETTING || s->setting != KDR_S_TABLE) continue;
                 if (n == cap) {
                     cap = cap ? 2 * cap : 4;
                     kd_table_spec *ns = realloc(sp, (size_t)cap * sizeof *ns);

@@ -1,7 +1,7 @@
 /* metrics.h — evaluation metrics beyond top-1/top-5 (runtime/metrics.c):
  * image quality (PSNR, SSIM) of a restored image against the clean one, and
  * ranking quality (HR, NDCG, MRR @k) of a score row against a target item.
- * Pure functions in double; runtime/train.c accumulates them over a split. */
+ * Pure functions in double; runtime/evaluate.c accumulates them over a split. */
 #ifndef KD_METRICS_H
 #define KD_METRICS_H
 #include <stdint.h>

@@ -178,7 +178,7 @@ int kd_param_group_overlap(const kd_param_group *a, const kd_param_group *b)
 kd_optim_cfg kd_optim_sgd(double lr, double momentum, double weight_decay,
                           int nesterov)
 {
-    kd_optim_cfg c = kd_optim_defaults(KD_OPTIM_SGD);
+    kd_optim_cfg c = kd_optim_of(KD_OPTIM_SGD);
     c.lr = lr;
     c.momentum = momentum;
     c.weight_decay = weight_decay;
@@ -189,7 +189,7 @@ kd_optim_cfg kd_optim_sgd(double lr, double momentum, double weight_decay,
 kd_optim_cfg kd_optim_adam(double lr, double beta1, double beta2, double eps,
                            double weight_decay)
 {
-    kd_optim_cfg c = kd_optim_defaults(KD_OPTIM_ADAM);
+    kd_optim_cfg c = kd_optim_of(KD_OPTIM_ADAM);
     c.lr = lr;
     c.beta1 = beta1;
     c.beta2 = beta2;
@@ -206,24 +206,11 @@ kd_optim_cfg kd_optim_adamw(double lr, double beta1, double beta2, double eps,
     return c;
 }
 
-kd_optim_cfg kd_optim_defaults(kd_optim_kind kind)
+kd_optim_cfg kd_optim_of(kd_optim_kind kind)
 {
     kd_optim_cfg c;
     memset(&c, 0, sizeof c);
     c.kind = kind;
-    switch (kind) {
-    case KD_OPTIM_SGD:
-        c.lr = 0;               /* required in a recipe */
-        break;
-    case KD_OPTIM_ADAM:
-    case KD_OPTIM_ADAMW:
-        c.lr = 1e-3;
-        c.beta1 = 0.9;
-        c.beta2 = 0.999;
-        c.eps = 1e-8;
-        c.weight_decay = kind == KD_OPTIM_ADAMW ? 0.01 : 0;
-        break;
-    }
     return c;
 }
 

@@ -121,18 +121,18 @@ typedef struct kd_optim_cfg {
     double eps;
 } kd_optim_cfg;
 
-/* Configurations with the recipe's defaults for the arguments not given:
- *   sgd(lr, momentum: 0, weight_decay: 0, nesterov: false)
- *   adam(lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0)
- *   adamw(lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.01) */
+/* Configurations from every argument.  A recipe's defaults for the
+ * arguments it leaves out are its builtins' (lang/builtins.c: adam's lr
+ * 1e-3, ...), filled in by the run plan: none are kept here. */
 kd_optim_cfg kd_optim_sgd(double lr, double momentum, double weight_decay,
                           int nesterov);
 kd_optim_cfg kd_optim_adam(double lr, double beta1, double beta2, double eps,
                            double weight_decay);
 kd_optim_cfg kd_optim_adamw(double lr, double beta1, double beta2, double eps,
                             double weight_decay);
-/* kind's defaults (sgd: lr 0, which kd_optim_check rejects: lr is required). */
-kd_optim_cfg kd_optim_defaults(kd_optim_kind kind);
+/* A configuration of `kind` with every number 0 (lr 0 is refused by
+ * kd_optim_check: the caller sets what it uses). */
+kd_optim_cfg kd_optim_of(kd_optim_kind kind);
 /* Look up an optimizer by its recipe name ("sgd", "adam", "adamw"); 0 or -1. */
 int kd_optim_kind_of(const char *name, kd_optim_kind *kind);
 const char *kd_optim_name(kd_optim_kind kind);

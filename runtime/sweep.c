@@ -10,6 +10,8 @@
 
 #include "sweep.h"
 #include "graph.h"
+#include "textbuf.h"
+#include "../lang/consteval.h"
 
 /* ---- values --------------------------------------------------------------------- */
 
@@ -38,17 +40,14 @@ static void fmt_num(double x, char *buf, size_t n)
     else snprintf(buf, n, "%.17g", x);
 }
 
-/* A number written in the recipe: a literal, -literal, or a `let` of one. */
-static int num_of(const kdr_program *p, const kdr_node *e, double *out, int depth)
+/* A number written in the recipe (a constant: lang/consteval.h); -1 when
+ * the value is not one (a symbol, a string) or cannot be computed. */
+static int num_of(const kdr_program *p, const kdr_unit *u, const kdr_node *e, double *out)
 {
-    if (!e || depth > 32) return -1;
-    if (e->kind == KDR_NUM) { *out = e->num; return 0; }
-    if (e->kind == KDR_UNARY && e->op == '-' && num_of(p, e->a, out, depth + 1) == 0) { *out = -*out; return 0; }
-    if (e->kind == KDR_IDENT) {
-        const kdr_node *let = kd_program_decl(p, KDR_LET, e->name, NULL);
-        if (let) return num_of(p, let->a, out, depth + 1);
-    }
-    return -1;
+    kdr_consteval ev;
+    kdr_consteval_init(&ev, p, NULL, 0);
+    if (!e || e->kind == KDR_BOOL || e->kind == KDR_STR) return -1;
+    return kdr_const_num(&ev, u, e, out) == KDR_CE_OK ? 0 : -1;
 }
 
 static int add_value(const kdr_program *p, const kdr_unit *u, kd_sweep_var *v, const kdr_node *e, kdr_diag *d)
@@ -65,7 +64,7 @@ static int add_value(const kdr_program *p, const kdr_unit *u, kd_sweep_var *v, c
         return rc;
     }
     if (e->kind == KDR_BOOL) return push(v, e->num ? "true" : "false", e->num ? "true" : "false");
-    if (num_of(p, e, &x, 0) == 0) {
+    if (num_of(p, u, e, &x) == 0) {
         fmt_num(x, buf, sizeof buf);
         return push(v, buf, buf);
     }
@@ -96,7 +95,7 @@ int kd_sweep_collect(const kdr_program *p, kd_sweep *sw, kdr_diag *d)
                     if (add_value(p, un, v, k, d)) return -1;
             } else if (e && e->kind == KDR_BINARY && e->op == KDR_OP_RANGE) {
                 double a, b;
-                if (num_of(p, e->a, &a, 0) || num_of(p, e->b, &b, 0) || a != floor(a) || b != floor(b)) {
+                if (num_of(p, un, e->a, &a) || num_of(p, un, e->b, &b) || a != floor(a) || b != floor(b)) {
                     kdr_diag_push(d, KDR_ERROR, un, e->beg, e->end, "a sweep range needs whole-number ends");
                     return -1;
                 }
@@ -173,11 +172,24 @@ void kd_sweep_point_name(const kd_sweep *sw, int64_t i, char *buf, size_t len)
 
 static int clean(const char *s) { return s && !strpbrk(s, "\t\n\r"); }
 
+typedef struct command_out { const char *dir; const kd_command *c; } command_out;
+
+static int write_command(FILE *f, void *arg)
+{
+    const command_out *o = arg;
+    const kd_command *c = o->c;
+    fprintf(f, "# what kdrun was given; `kdrun --resume %s` replays it\n", o->dir);
+    fprintf(f, "recipe\t%s\nrecipe_abs\t%s\nrecipe_sha256\t%s\n", c->recipe, c->recipe_abs, c->hash);
+    for (int i = 0; i < c->nset; i++) fprintf(f, "set\t%s=%s\n", c->keys[i], c->values[i]);
+    if (c->have_seed) fprintf(f, "seed\t%ld\n", c->seed);
+    fprintf(f, "threads\t%ld\n", c->threads);
+    return ferror(f) ? -1 : 0;
+}
+
 int kd_command_write(const char *dir, const kd_command *c, char *err, size_t errlen)
 {
-    char path[1100], tmp[1200];
+    char path[1100];
     snprintf(path, sizeof path, "%s/command", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (!clean(c->recipe) || !clean(c->recipe_abs) || !clean(c->hash)) {
         snprintf(err, errlen, "the recipe path contains a tab or a newline; --resume could not replay it");
         return -1;
@@ -188,21 +200,8 @@ int kd_command_write(const char *dir, const kd_command *c, char *err, size_t err
                      c->keys[i]);
             return -1;
         }
-    FILE *f = fopen(tmp, "w");
-    if (!f) { snprintf(err, errlen, "%s: %s", tmp, strerror(errno)); return -1; }
-    fprintf(f, "# what kdrun was given; `kdrun --resume %s` replays it\n", dir);
-    fprintf(f, "recipe\t%s\nrecipe_abs\t%s\nrecipe_sha256\t%s\n", c->recipe, c->recipe_abs, c->hash);
-    for (int i = 0; i < c->nset; i++) fprintf(f, "set\t%s=%s\n", c->keys[i], c->values[i]);
-    if (c->have_seed) fprintf(f, "seed\t%ld\n", c->seed);
-    fprintf(f, "threads\t%ld\n", c->threads);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    command_out o = { dir, c };
+    return kd_write_atomic(path, write_command, &o, err, errlen);
 }
 
 int kd_command_read(const char *dir, kd_command *c, char *err, size_t errlen)

@@ -471,6 +471,33 @@ static void test_run_errors(void)
                           "the first term that is not finite is this mse"));
         run_free(&r);
     }
+    /* the plan is resolved before any work: what a later phase cannot run
+     * stops the run before the first phase loads its data (missing here:
+     * reaching it would be exit 4) */
+    const char *late = write_tmp("late.kdr",
+        "data f = idx(\"/nonexistent/fmnist\") { train \"train\" }\n"
+        "net n() { out linear(flatten(in), 10) }\nmodel m = n()\nmodel k = n()\n"
+        "phase p { train m on f.train; loss ce(m.out, label) }\n"
+        "phase q { train k on f.train; loss ce(k.out, label); checkpoint every 1 steps }\n");
+    r = run_kdrun("--color=never", late, NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT(contains(r.err, "late.kdr:6:54: error: checkpoints every N steps are not in this build yet"));
+    CU_ASSERT(!contains(r.err, "/nonexistent/fmnist"));
+    CU_ASSERT(!contains(r.err, "run directory:"));
+    run_free(&r);
+    /* an evaluation of more models than a phase's graph holds, refused
+     * where it is written, before the data is loaded */
+    char many[2048];
+    int o = snprintf(many, sizeof many, "data f = idx(\"/nonexistent/fmnist\") { train \"train\" }\n"
+                     "net n() { out linear(flatten(in), 10) }\n");
+    for (int i = 0; i < 17; i++) o += snprintf(many + o, sizeof many - (size_t)o, "model m%d = n()\n", i);
+    o += snprintf(many + o, sizeof many - (size_t)o, "phase p { train m0 on f.train; loss ce(m0.out, label)\n"
+                  "  evaluate m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, m16 on f.train }\n");
+    r = run_kdrun("--color=never", write_tmp("many.kdr", many), NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT(contains(r.err, "many.kdr:21:82: error: too many models in one evaluate"));
+    CU_ASSERT(!contains(r.err, "/nonexistent/fmnist"));
+    run_free(&r);
     /* --resume of something that is not a run directory: a usage error */
     r = run_kdrun("--resume", tmpdir, NULL);
     CU_ASSERT_EQUAL(r.status, 2);
@@ -480,6 +507,79 @@ static void test_run_errors(void)
     CU_ASSERT_EQUAL(r.status, 2);
     CU_ASSERT(contains(r.err, "--resume takes the recipe from the run directory"));
     run_free(&r);
+}
+
+/* The defaults a phase gets come from the settings table (no optimizer:
+ * sgd(lr: 0.1, momentum: 0.9)) and from the optimizer's builtin (adam
+ * without lr: 1e-3); the epoch line shows the lr each phase ran with. */
+static void test_plan_defaults(void)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+        return;
+    }
+    char runs[400];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    const char *rec = write_tmp("defaults.kdr",
+        "data f = idx(\"/usr/share/datasets/fashion-mnist\") { train \"train\"; limit 200 }\n"
+        "net n() { out linear(flatten(in), 10) }\nmodel a = n()\nmodel b = n()\n"
+        "phase pa { train a on f.train; batch 50; loss ce(a.out, label) }\n"
+        "phase pb { train b on f.train; batch 50; optimizer adam(); loss ce(b.out, label) }\n");
+    run_result r = run_kdrun("--threads", "1", rec, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "pa epoch 1/1  loss "));
+    CU_ASSERT(contains(r.err, "  lr 0.1  "));
+    CU_ASSERT(contains(r.err, "pa: 1 epochs of 4 steps, batch 50, seed 1"));
+    CU_ASSERT(contains(r.err, "  lr 0.001  "));
+    run_free(&r);
+}
+
+/* the text from `key` to the end of its line in s */
+static const char *line_of(const char *s, const char *key, char *buf, size_t n)
+{
+    const char *p = s ? strstr(s, key) : NULL;
+    if (!p) return "";
+    size_t k = strcspn(p, "\n");
+    if (k >= n) k = n - 1;
+    memcpy(buf, p, k);
+    buf[k] = 0;
+    return buf;
+}
+
+/* List arguments of optimizers and schedules are constants like any other:
+ * `let ms = [1]` as milestones and `let b = [...]` as betas give the run
+ * the literal lists give (they were ignored, silently, before the run used
+ * the one constant evaluator). */
+#define LISTS(ms, b)                                                                         \
+    "data f = idx(\"/usr/share/datasets/fashion-mnist\") { train \"train\"; limit 100 }\n"     \
+    "net n() { out linear(flatten(in), 10) }\nmodel a = n()\n"                               \
+    "let ms = [1]\nlet b = [0.8, 0.9]\n"                                                     \
+    "phase pa { train a on f.train; epochs 2; batch 50; optimizer adam(lr: 0.1, betas: " b     \
+    ")\n  lr step(milestones: " ms ", gamma: 0.5); loss ce(a.out, label) }\n"
+
+static void test_plan_lists(void)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+        return;
+    }
+    char runs[400], lit[200], let[200];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    run_result r = run_kdrun("--threads", "1", write_tmp("lit.kdr", LISTS("[1]", "[0.8, 0.9]")), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    line_of(r.err, "pa epoch 2/2", lit, sizeof lit);
+    run_free(&r);
+    r = run_kdrun("--threads", "1", write_tmp("let.kdr", LISTS("ms", "b")), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    line_of(r.err, "pa epoch 2/2", let, sizeof let);
+    run_free(&r);
+    CU_ASSERT(contains(lit, "  lr 0.05  "));
+    /* the same loss (betas) and lr (milestones); the time may differ */
+    char *cut = strstr(lit, "  lr 0.05  ");
+    CU_ASSERT_FATAL(cut != NULL);
+    CU_ASSERT_EQUAL(strncmp(lit, let, (size_t)(cut - lit) + 11), 0);
 }
 
 /* A run killed with SIGKILL in the middle, then resumed with --resume,
@@ -880,6 +980,8 @@ int main(void)
         KD_TEST(test_unmatched_set),
         KD_TEST(test_run_trains),
         KD_TEST(test_run_errors),
+        KD_TEST(test_plan_defaults),
+        KD_TEST(test_plan_lists),
         KD_TEST(test_resume_after_sigkill),
         KD_TEST(test_routes),
         KD_TEST(test_mutual_losses),

@@ -180,7 +180,7 @@ static void test_sgd_reference(void)
 static void test_adam_reference(void)
 {
     rng_state = 2;
-    kd_optim_cfg def = kd_optim_defaults(KD_OPTIM_ADAM);
+    kd_optim_cfg def = kd_optim_adam(1e-3, 0.9, 0.999, 1e-8, 0);
     kd_optim_cfg l2 = kd_optim_adam(0.01, 0.8, 0.99, 1e-6, 0.01);
     kd_optim_cfg tiny = kd_optim_adam(1e-3, 0.9, 0.999, 1e-8, 0);
     EXPECT_REF(def, 17, 8, 1.0f, 0, 1e-5);
@@ -192,8 +192,7 @@ static void test_adam_reference(void)
 static void test_adamw_reference(void)
 {
     rng_state = 3;
-    kd_optim_cfg def = kd_optim_defaults(KD_OPTIM_ADAMW);
-    CU_ASSERT_DOUBLE_EQUAL(def.weight_decay, 0.01, 0);
+    kd_optim_cfg def = kd_optim_adamw(1e-3, 0.9, 0.999, 1e-8, 0.01);
     kd_optim_cfg strong = kd_optim_adamw(0.05, 0.5, 0.9, 1e-8, 0.1);
     EXPECT_REF(def, 17, 8, 1.0f, 0, 1e-5);
     EXPECT_REF(strong, 33, 8, 1.0f, 1, 1e-5);
@@ -203,7 +202,7 @@ static void test_adamw_reference(void)
  * correction differs by far more than the tolerance at step 1. */
 static void test_reference_is_sensitive(void)
 {
-    kd_optim_cfg c = kd_optim_defaults(KD_OPTIM_ADAM);
+    kd_optim_cfg c = kd_optim_adam(1e-3, 0.9, 0.999, 1e-8, 0);
     ref_state rs;
     memset(&rs, 0, sizeof rs);
     double p[1] = { 0.5 };
@@ -289,7 +288,7 @@ static void test_torch_golden(void)
         CU_ASSERT_FATAL(n > 0 && n <= 64 && steps > 0);
         kd_optim_kind k;
         CU_ASSERT_EQUAL_FATAL(kd_optim_kind_of(kind, &k), 0);
-        kd_optim_cfg cfg = kd_optim_defaults(k);
+        kd_optim_cfg cfg = kd_optim_of(k);
         cfg.lr = field(c, "lr");
         cfg.weight_decay = field(c, "weight_decay");
         if (k == KD_OPTIM_SGD) {
@@ -389,7 +388,7 @@ static void test_torch_golden_big(void)
         CU_ASSERT_EQUAL_FATAL(sscanf(c, "%15s", kind), 1);
         kd_optim_kind k;
         CU_ASSERT_EQUAL_FATAL(kd_optim_kind_of(kind, &k), 0);
-        kd_optim_cfg cfg = kd_optim_defaults(k);
+        kd_optim_cfg cfg = kd_optim_of(k);
         cfg.lr = field(c, "lr");
         cfg.weight_decay = field(c, "weight_decay");
         cfg.momentum = k == KD_OPTIM_SGD ? field(c, "momentum") : 0;
@@ -570,15 +569,12 @@ static void test_config_checks(void)
     CU_ASSERT_EQUAL(kd_optim_kind_of("rmsprop", &k), -1);
     CU_ASSERT_STRING_EQUAL(kd_optim_name(KD_OPTIM_SGD), "sgd");
 
-    c = kd_optim_defaults(KD_OPTIM_ADAM);
-    CU_ASSERT_DOUBLE_EQUAL(c.lr, 1e-3, 0);
-    CU_ASSERT_DOUBLE_EQUAL(c.beta1, 0.9, 0);
-    CU_ASSERT_DOUBLE_EQUAL(c.beta2, 0.999, 0);
-    CU_ASSERT_DOUBLE_EQUAL(c.eps, 1e-8, 0);
-    CU_ASSERT_DOUBLE_EQUAL(c.weight_decay, 0, 0);
+    c = kd_optim_of(KD_OPTIM_ADAMW);
+    CU_ASSERT_EQUAL(c.kind, KD_OPTIM_ADAMW);
+    CU_ASSERT_DOUBLE_EQUAL(c.lr, 0, 0);   /* no default here: the builtin's, via the plan */
 
     struct { kd_optim_cfg c; const char *want; } cases[] = {
-        { kd_optim_defaults(KD_OPTIM_SGD), "sgd: lr must be a finite number > 0, got 0" },
+        { kd_optim_of(KD_OPTIM_SGD), "sgd: lr must be a finite number > 0, got 0" },
         { kd_optim_sgd(0.1, 1.0, 0, 0), "sgd: momentum must be in [0, 1), got 1" },
         { kd_optim_sgd(0.1, 0, 0, 1), "sgd: nesterov needs a momentum > 0" },
         { kd_optim_sgd(0.1, 0.9, -1, 0), "sgd: weight_decay must be a finite number >= 0, got -1" },

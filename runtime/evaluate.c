@@ -1,0 +1,206 @@
+/* evaluate.c — metrics of models over a split (top-1/5, ranks, PSNR/SSIM)
+ * and the report's `evaluate` statements.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "evaluate.h"
+#include "textbuf.h"
+
+double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why)
+{
+    *why = NULL;
+    if (!strcmp(name, "psnr") || !strcmp(name, "ssim")) {
+        if (!e->nimg) { *why = "needs clean target images (restoration data)"; return 0; }
+        return name[0] == 'p' ? e->psnr : e->ssim;
+    }
+    if (!e->nrank) { *why = "needs scores [N, K] and target labels"; return 0; }
+    if (!strcmp(name, "top1")) return e->top1;
+    if (!strcmp(name, "top5")) return e->top5;
+    int hr = !strcmp(name, "hr"), nd = !strcmp(name, "ndcg"), mr = !strcmp(name, "mrr");
+    if (!hr && !nd && !mr) { *why = "is not in this build yet"; return 0; }
+    if (k < 1 || k > KD_RANK_MAX) { *why = "takes @k with k in 1..1024"; return 0; }
+    double s = 0;
+    for (int64_t r = 0; r < k; r++)
+        s += (double)e->rank_hist[r] * (hr ? kd_hr_at(r, k) : nd ? kd_ndcg_at(r, k) : kd_mrr_at(r, k));
+    return s / (double)e->nrank;
+}
+
+/* the metrics of each evaluated model on a split (see evsum) */
+int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
+{
+    kd_loader_cfg lc;
+    run_loader_cfg(ev->D, ev->split, G->pg.batch, 0, 0, &lc);
+    kd_loader *ld = NULL;
+    kd_batch b;
+    char err[1024];
+    memset(&b, 0, sizeof b);
+    if (kd_loader_new(&lc, &ld, err, sizeof err) != KD_DATA_OK ||
+        kd_batch_alloc(ld, &b, err, sizeof err) != KD_DATA_OK) {
+        kd_loader_free(ld);
+        return run_fail(R, KD_RUN_DATA, NULL, "%s", err);
+    }
+    int64_t hit1[MAX_MODELS] = { 0 }, hit5[MAX_MODELS] = { 0 };
+    for (int k = 0; k < ev->nmodels; k++) memset(&out[k], 0, sizeof out[k]);
+    int64_t steps = kd_loader_steps(ld);
+    int64_t nneg = ev->D->ds.negatives;
+    for (int64_t s = 0; s < steps; s++) {
+        if (kd_loader_fill(ld, 0, s, &b, err, sizeof err) != KD_DATA_OK) {
+            kd_batch_free(&b);
+            kd_loader_free(ld);
+            return run_fail(R, KD_RUN_DATA, NULL, "%s", err);
+        }
+        pgraph_feed(G, &b);
+        for (int k = 0; k < ev->nmodels; k++)
+            kd_exec_set_model_mode(G->e, G->pg.m[ev->models[k]].index, KD_MODE_EVAL);
+        if (kd_exec_forward(G->e, 0)) {
+            kd_batch_free(&b);
+            kd_loader_free(ld);
+            return run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
+        }
+        for (int k = 0; k < ev->nmodels; k++) {
+            const pmodel *m = &G->pg.m[ev->models[k]];
+            const float *lg = kd_exec_value(G->e, m->out);
+            const kd_shape *os = &G->pg.g->nodes[m->out].shape;
+            evsum *e = &out[k];
+            if (b.y && os->ndim == 4 && os->dims[1] == b.c && os->dims[2] == b.h && os->dims[3] == b.w) {
+                int64_t row = b.c * b.h * b.w;
+                for (int64_t r = 0; r < b.n; r++) {
+                    e->psnr += kd_psnr(lg + r * row, b.y + r * row, row, 1.0);
+                    e->ssim += kd_ssim(lg + r * row, b.y + r * row, b.c, b.h, b.w, 1.0);
+                }
+                e->nimg += b.n;
+            }
+            if (!b.label || os->ndim != 2) continue;
+            int64_t C = os->dims[1];
+            for (int64_t r = 0; r < b.n; r++) {
+                const float *row = lg + r * C;
+                int64_t y = b.label[r];
+                if (y < 0 || y >= C) continue;
+                int64_t better = kd_rank(row, C, y, NULL, 0);
+                hit1[k] += better == 0;
+                hit5[k] += better < 5;
+                int64_t rk = b.neg ? kd_rank(row, C, y, b.neg + r * nneg, nneg) : better;
+                e->rank_hist[rk < KD_RANK_MAX ? rk : KD_RANK_MAX]++;
+                e->nrank++;
+            }
+        }
+    }
+    for (int k = 0; k < ev->nmodels; k++) {
+        kd_exec_set_model_mode(G->e, G->pg.m[ev->models[k]].index, KD_MODE_FOLLOW);
+        evsum *e = &out[k];
+        e->top1 = e->nrank ? 100.0 * (double)hit1[k] / (double)e->nrank : 0;
+        e->top5 = e->nrank ? 100.0 * (double)hit5[k] / (double)e->nrank : 0;
+        if (e->nimg) {
+            e->psnr /= (double)e->nimg;
+            e->ssim /= (double)e->nimg;
+        }
+    }
+    kd_batch_free(&b);
+    kd_loader_free(ld);
+    return 0;
+}
+/* One value of metric m (NULL: top1) of model k, or why the data cannot
+ * give it; 0: not measured here (params and macs are the report's). */
+static int metric_value(const evsum *es, const plan_metric *m, double *v, const char **why)
+{
+    const char *w = m ? m->name : "top1";
+    *why = NULL;
+    if (!w || !strcmp(w, "params") || !strcmp(w, "macs")) return 0;
+    *v = evsum_metric(es, w, m ? m->k : 0, why);
+    return 1;
+}
+
+int eval_epoch(run *R, pgraph *G, const peval *ev, const plan_phase *P, int64_t epoch, int first,
+               char *line, size_t cap, size_t *o)
+{
+    const plan_eval *c = ev->cfg;
+    evsum es[MAX_MODELS];
+    if (eval_split(R, G, ev, es)) return -1;
+    for (int k = 0; k < ev->nmodels; k++) {
+        /* the listed metrics, or top1 */
+        for (int j = 0; j < (c->listed ? c->nmetrics : 1); j++) {
+            const plan_metric *m = c->listed ? &c->metrics[j] : NULL;
+            const char *why;
+            double v;
+            if (!metric_value(&es[k], m, &v, &why)) continue;
+            const char *label = m ? m->label : "top1";
+            if (why) {
+                if (m && first)
+                    kdr_diag_push(R->d, KDR_WARNING, P->unit, m->at->beg, m->at->end,
+                                  "metric '%s' on %s.%s %s; left out", label, c->data, c->split, why);
+                continue;
+            }
+            char what[200];
+            snprintf(what, sizeof what, "%s %s on %s.%s", G->pg.m[ev->models[k]].name, label, c->data, c->split);
+            run_add_row(R, P->name, epoch, what, v);
+            const char *w = m ? m->name : "top1";
+            int pct = !strcmp(w, "top1") || !strcmp(w, "top5");
+            if (*o < cap)
+                *o += (size_t)snprintf(line + *o, cap - *o, pct ? "  %s %.2f%%" : "  %s %.4g", what, v);
+        }
+    }
+    return 0;
+}
+
+/* ---- the report --------------------------------------------------------------- */
+
+int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
+{
+    for (int i = 0; i < rep->nevals; i++) {
+        const plan_eval *c = &rep->evals[i];
+        R->unit = rep->unit;
+        dataset *D = run_data_split(R, c->data, c->split, c->data_at);
+        R->unit = rep->unit;
+        if (!D) return -1;
+        for (int j = 0; j < c->nmodels; j++) {
+            pgraph G;
+            memset(&G, 0, sizeof G);
+            G.pg.batch = rep->batch;
+            peval ev;
+            memset(&ev, 0, sizeof ev);
+            ev.D = D;
+            ev.split = c->split;
+            ev.cfg = c;
+            int k = pgraph_add_model(R, &G, c->model_at[j], c->models[j], 0);
+            if (k < 0) return -1;
+            ev.models[ev.nmodels++] = k;
+            if (pgraph_build(R, &G, D, NULL, NULL, 0, R->unit, "report")) { pgraph_free(&G); return -1; }
+            kd_exec_init_params(G.e, 0);
+            if (pgraph_load_store(R, &G) <= 0 && !R->o->quiet)
+                kdr_diag_push(R->d, KDR_WARNING, R->unit, c->model_at[j]->beg, c->model_at[j]->end,
+                              "model '%s' was never trained; it is evaluated as initialized", c->models[j]);
+            evsum es;
+            if (eval_split(R, &G, &ev, &es)) { pgraph_free(&G); return -1; }
+            int64_t params = kd_graph_model_params(G.pg.g, G.pg.m[k].index);
+            int64_t macs = kd_graph_model_macs(G.pg.g, G.pg.m[k].index) / G.pg.batch;
+            for (int q = 0; q < c->nmetrics; q++) {
+                const plan_metric *m = &c->metrics[q];
+                if (!m->name) continue;
+                double v;
+                const char *why = NULL;
+                if (!strcmp(m->name, "params")) v = (double)params;
+                else if (!strcmp(m->name, "macs")) v = (double)macs;
+                else v = evsum_metric(&es, m->name, m->k, &why);
+                if (why) {
+                    kdr_diag_push(R->d, KDR_WARNING, R->unit, m->at->beg, m->at->end,
+                                  "metric '%s' on %s.%s %s; left out", m->label, c->data, c->split, why);
+                    continue;
+                }
+                char what[200];
+                snprintf(what, sizeof what, "%s %s on %s.%s", c->models[j], m->label, c->data, c->split);
+                run_add_row(R, "report", 0, what, v);
+            }
+            if (es.nimg && !es.nrank)
+                kd_sb_printf(table, "  %-12s %s.%-6s psnr %6.2f dB  ssim %6.4f  params %lld  MACs %lld\n",
+                        c->models[j], c->data, c->split, es.psnr, es.ssim, (long long)params, (long long)macs);
+            else
+                kd_sb_printf(table, "  %-12s %s.%-6s top1 %6.2f%%  top5 %6.2f%%  params %lld  MACs %lld\n",
+                        c->models[j], c->data, c->split, es.top1, es.top5, (long long)params, (long long)macs);
+            pgraph_free(&G);
+        }
+    }
+    return 0;
+}

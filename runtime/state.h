@@ -1,0 +1,21 @@
+/* state.h — checkpoints and the resumable state (internal to runtime/). */
+#ifndef KD_STATE_H
+#define KD_STATE_H
+
+#include "run.h"
+
+/* checkpoints/ROUTE/epoch-NNN.safetensors: the trained models of G */
+int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, const char *phase);
+/* Copy the parameters and bn statistics of model `from` in checkpoint
+ * `path` into model `to` of G (the same architecture, `to` may be a pool). */
+int state_load_checkpoint_into(run *R, pgraph *G, const char *path, const char *from, const char *to);
+/* run_dir/state.safetensors: the store (update it first), the optimizer's
+ * buffers (opt may be NULL) and where the run is */
+int state_save(run *R, kd_optim *opt, int64_t epoch, int64_t step, double sum, int64_t n,
+               uint64_t exec_step, const char *phase);
+/* read the state of a run to resume (absent: start over) */
+int state_load(run *R);
+/* after building the phase's optimizer: its buffers and counters */
+int state_resume_optimizer(run *R, kd_optim *opt);
+
+#endif
