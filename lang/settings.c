@@ -1,10 +1,10 @@
 /* settings.c — the one table of statement words (see settings.h).
  *
- * The defaults are those the runtime applies when a recipe leaves a setting
- * out (runtime/train.c phase_settings and optimizer_cfg): they are written
- * here as recipe text so that `kdrun --check` can print them where they are
- * used and kdr(5) can list them.  Changing one here does not change what the
- * runtime does: keep the two in step (man/kdr.5, DEFAULTS, lists them too).
+ * The defaults are the ones a run applies when a recipe leaves a setting
+ * out: runtime/run_plan.c reads them from this table (it has no numbers of
+ * its own), `kdrun --check` prints them where they are used, and kdr(5)'s
+ * DEFAULTS section lists them (tests/lang/test_check.c holds the two
+ * together).  They are written as recipe text.
  */
 #include <string.h>
 #include "settings.h"
