@@ -417,34 +417,36 @@ kdr_ce_status kdr_const_int(kdr_consteval *ev, const kdr_unit *u, const kdr_node
     return KDR_CE_OK;
 }
 
-kdr_ce_status kdr_const_len(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, size_t *n)
+/* The prologue of the list entry points: evaluate e, require a list
+ * ("expected WHAT, got ..."), count its values. */
+static kdr_ce_status eval_list(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e,
+                               const char *what, kdr_cval *l, size_t *cnt)
 {
     ev->steps = 0;
     ev->depth = 0;
-    kdr_cval l;
-    kdr_ce_status st = ev_expr(ev, u, e, &l, 0);
-    *n = 0;
+    kdr_ce_status st = ev_expr(ev, u, e, l, 0);
     if (st != KDR_CE_OK)
         return st;
-    if (l.kind != KDR_CV_LIST)
-        return fail(ev, KDR_CE_UNKNOWN, u, e, "expected a list, got %s", kind_name(l.kind));
-    return count(ev, &l, n, 0);
+    if (l->kind != KDR_CV_LIST)
+        return fail(ev, KDR_CE_UNKNOWN, u, e, "expected %s, got %s", what, kind_name(l->kind));
+    return count(ev, l, cnt, 0);
+}
+
+kdr_ce_status kdr_const_len(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, size_t *n)
+{
+    kdr_cval l;
+    *n = 0;
+    return eval_list(ev, u, e, "a list", &l, n);
 }
 
 kdr_ce_status kdr_const_items(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, kdr_cval *items,
                               size_t max, size_t *n)
 {
-    ev->steps = 0;
-    ev->depth = 0;
     kdr_cval l;
-    kdr_ce_status st = ev_expr(ev, u, e, &l, 0);
+    size_t cnt = 0;
     *n = 0;
+    kdr_ce_status st = eval_list(ev, u, e, "a list", &l, &cnt);
     if (st != KDR_CE_OK)
-        return st;
-    if (l.kind != KDR_CV_LIST)
-        return fail(ev, KDR_CE_UNKNOWN, u, e, "expected a list, got %s", kind_name(l.kind));
-    size_t cnt;
-    if ((st = count(ev, &l, &cnt, 0)) != KDR_CE_OK)
         return st;
     if (cnt > max)
         return fail(ev, KDR_CE_ERROR, u, e, "a list of more than %zu values", max);
@@ -458,17 +460,11 @@ kdr_ce_status kdr_const_items(kdr_consteval *ev, const kdr_unit *u, const kdr_no
 kdr_ce_status kdr_const_list(kdr_consteval *ev, const kdr_unit *u, const kdr_node *e, double *xs,
                              size_t max, size_t *n)
 {
-    ev->steps = 0;
-    ev->depth = 0;
     kdr_cval l;
-    kdr_ce_status st = ev_expr(ev, u, e, &l, 0);
+    size_t cnt = 0;
     *n = 0;
+    kdr_ce_status st = eval_list(ev, u, e, "a list of numbers", &l, &cnt);
     if (st != KDR_CE_OK)
-        return st;
-    if (l.kind != KDR_CV_LIST)
-        return fail(ev, KDR_CE_UNKNOWN, u, e, "expected a list of numbers, got %s", kind_name(l.kind));
-    size_t cnt;
-    if ((st = count(ev, &l, &cnt, 0)) != KDR_CE_OK)
         return st;
     if (cnt > max)
         return fail(ev, KDR_CE_ERROR, u, e, "a list of more than %zu numbers", max);
