@@ -28,3 +28,7 @@ tests_runtime_test_sweep_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 RUNTIME_TESTS += tests/runtime/test_with
 tests_runtime_test_with_SOURCES = tests/runtime/test_with.c tests/unit.h
 tests_runtime_test_with_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+
+RUNTIME_TESTS += tests/runtime/test_search
+tests_runtime_test_search_SOURCES = tests/runtime/test_search.c tests/unit.h
+tests_runtime_test_search_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
