@@ -5,7 +5,7 @@
  * of the aggregate and of a choice inside a model) and to the weights is
  * the finite difference of the loss, through aggregate, choice (with its
  * Gumbel noise held fixed) and the .with() recomputation. */
-#define _GNU_SOURCE 1   /* mkstemps */
+#define _GNU_SOURCE 1   /* mkstemps, open_memstream */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +14,7 @@
 #include "../../runtime/graph.h"
 #include "../../runtime/exec.h"
 #include "../../runtime/op_builtins.h"
+#include "../../runtime/report.h"
 
 static kdr_diag diag;
 static kdr_program *prog;
@@ -197,12 +198,69 @@ static void test_search_gradients(void)
     kd_graph_free(g);
 }
 
+static int count_of(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    return n;
+}
+
+static void row(kd_metric_row *r, const char *phase, int64_t epoch, const char *what, double v)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->phase, sizeof r->phase, "%s", phase);
+    r->epoch = epoch;
+    snprintf(r->what, sizeof r->what, "%s", what);
+    r->value = v;
+}
+
+/* curves.svg of a search: a third panel with the architecture weights; the
+ * steps' losses with the train loss; a run without them keeps two panels */
+static void test_search_curves(void)
+{
+    kd_metric_row r[16];
+    int n = 0;
+    for (int e = 1; e <= 2; e++) {
+        row(&r[n++], "find", e, "train loss", 3.0 / e);
+        row(&r[n++], "find", e, "train loss (arch)", 1.0 / e);
+        row(&r[n++], "find", e, "s.agg[1] softmax(alpha)[1]", 0.3 + 0.1 * e);
+        row(&r[n++], "find", e, "s.agg[1] softmax(alpha)[2]", 0.7 - 0.1 * e);
+        row(&r[n++], "find", e, "p top1 on f.val", 50 + e);
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(kd_plot_svg(f, r, n, "search"), 0);
+    fclose(f);
+    CU_ASSERT_EQUAL(count_of(buf, "<g class=\"panel\">"), 3);
+    CU_ASSERT(strstr(buf, "width=\"1500\"") != NULL);
+    CU_ASSERT(strstr(buf, ">softmax(alpha)</text>") != NULL);
+    /* the arch step's loss is drawn left of the evaluation (x < 580) */
+    const char *t = strstr(buf, ">find: train loss (arch)<");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    const char *pl = strstr(t, "points=\"");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pl);
+    CU_ASSERT(strtod(pl + 8, NULL) < 580);
+    pl = strstr(strstr(buf, ">find: s.agg[1] softmax(alpha)[1]<"), "points=\"");
+    CU_ASSERT(strtod(pl + 8, NULL) > 1080);
+    free(buf);
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    CU_ASSERT_EQUAL(kd_plot_svg(f, r, 1, "plain"), 0);
+    fclose(f);
+    CU_ASSERT_EQUAL(count_of(buf, "<g class=\"panel\">"), 2);
+    CU_ASSERT(strstr(buf, "width=\"1000\"") != NULL);
+    free(buf);
+}
+
 int main(void)
 {
     if (kd_op_builtins_register() != 0) return 1;
     static const kd_unit_test tests[] = {
         KD_TEST(test_search_names),
         KD_TEST(test_search_gradients),
+        KD_TEST(test_search_curves),
         KD_TEST_END
     };
     if (load()) { fprintf(stderr, "test_search: the recipe does not check\n"); return 1; }
