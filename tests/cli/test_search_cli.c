@@ -272,6 +272,59 @@ static void test_search_resume(void)
     if (!same_file(pa, pb)) fprintf(stderr, "\n  differs: %s %s\n", pa, pb);
 }
 
+
+/* Errors of groups, steps and derive: located in the recipe, exit 3 */
+static const char *BAD_HEAD =
+    "data f = idx(\"/usr/share/datasets/fashion-mnist\") {\n"
+    "  train \"train\" holdout 100 as val\n  limit 200\n}\n"
+    "net tiny(c) { b[1] = relu(conv(in, c, k: 3, pad: 1))\n"
+    "  b[2] = relu(conv(b[1], c, k: 3, pad: 1))\n  out linear(mean(b[2], over: hw), 10) }\n"
+    "model t = tiny(4)\nmodel p = tiny(4)\nmodel q = tiny(4)\n"
+    "search s { agg = aggregate(t.b[*]) }\n";
+
+static void bad_case(const char *name, const char *phases, const char *want_at, const char *want)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "%s%s", BAD_HEAD, phases);
+    run_result r = run_kdrun("--threads", "1", write_tmp(name, text), NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, want));
+    CU_ASSERT(contains(r.err, want_at));
+    if (r.status != 3 || !contains(r.err, want) || !contains(r.err, want_at))
+        fprintf(stderr, "\n  %s: exit %d\n%s\n", name, r.status, r.err);
+    run_free(&r);
+}
+
+static void test_search_errors(void)
+{
+    if (!have_fmnist()) return;
+    char runs[400];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    bad_case("untrained_group.kdr",
+             "phase a {\n  train p on f.train\n  optimizer q: adam()\n  loss ce(p.out, label)\n}\n",
+             "untrained_group.kdr:14:3: error: ", "'optimizer q:': model 'q' is not trained in phase 'a'");
+    bad_case("two_weights.kdr",
+             "phase a {\n  train p on f.train\n  optimizer adam()\n  optimizer weights: sgd(lr: 0.1)\n"
+             "  loss ce(p.out, label)\n}\n",
+             "two_weights.kdr:15:3: error: ", "'optimizer' and 'optimizer weights:' set the same group");
+    bad_case("loss_and_alternate.kdr",
+             "phase a {\n  train p on f.train\n  loss ce(p.out, label)\n"
+             "  alternate { weights minimize ce(p.out, label) }\n}\n",
+             "loss_and_alternate.kdr:14:8: error: ", "a phase with 'alternate' has its losses in the 'minimize' steps");
+    bad_case("arch_nothing.kdr",
+             "phase a {\n  train p on f.train\n  alternate {\n    weights minimize ce(p.out, label)\n"
+             "    arch minimize ce(p.out, label) on f.val\n  }\n}\n",
+             "arch_nothing.kdr:16:5: error: ", "this step trains no parameter (arch): no aggregate or choice");
+    bad_case("not_stepped.kdr",
+             "phase a {\n  train p, q on f.train\n  alternate { p minimize ce(p.out, label) }\n}\n",
+             "not_stepped.kdr:12:1: error: ", "phase 'a': no step updates the weights (add it to a step");
+    bad_case("derive_first.kdr",
+             "phase a {\n  derive s\n  train p on f.train\n  teacher t\n  loss ce(p.out, label) + mse(p.b[2], agg)\n}\n",
+             "derive_first.kdr:13:10: error: ", "derive s: its architecture weights (s.aggregate0.alpha) were not "
+             "trained before phase 'a'");
+}
+
 int main(void)
 {
     const char *t = getenv("TMPDIR");
@@ -289,6 +342,7 @@ int main(void)
 
     static const kd_unit_test tests[] = {
         KD_TEST(test_search_resume),
+        KD_TEST(test_search_errors),
         KD_TEST_END
     };
     int status = kd_unit_main("search_cli", tests);
