@@ -325,6 +325,63 @@ static void test_search_errors(void)
              "trained before phase 'a'");
 }
 
+
+/* a model with a choice searched by alternate, then `derive p`: the choice
+ * becomes its strongest candidate (printed), its weights are no longer
+ * trained (no alpha rows in the later phase) */
+static const char *CHOICE =
+    "data f = idx(\"/usr/share/datasets/fashion-mnist\") {\n"
+    "  train \"train\" holdout 100 as val\n"
+    "  limit 300\n"
+    "  normalize mean: 0.2860, std: 0.3530\n"
+    "}\n"
+    "net mixed(c) { out choice(conv(c, k: 3, pad: 1), conv(c, k: 1), skip, tau: 1) }\n"
+    "net cnet(c) {\n"
+    "  x = relu(conv(in, c, k: 3, pad: 1))\n"
+    "  h = relu(mixed(x, c))\n"
+    "  logits = linear(mean(h, over: hw), 10)\n"
+    "  out logits\n"
+    "}\n"
+    "model p = cnet(4)\n"
+    "phase find {\n"
+    "  train p on f.train\n"
+    "  epochs 2; batch 50; seed 1\n"
+    "  optimizer arch: adam(lr: 0.1)\n"
+    "  alternate {\n"
+    "    weights minimize ce(p.logits, label)\n"
+    "    arch minimize ce(p.logits, label) on f.val\n"
+    "  }\n"
+    "}\n"
+    "phase tune {\n"
+    "  after find\n"
+    "  derive p\n"
+    "  train p on f.train\n"
+    "  epochs 1; batch 50; seed 1\n"
+    "  loss ce(p.logits, label)\n"
+    "}\n"
+    "report { evaluate p on f.val: top1 }\n";
+
+static void test_derive_choice(void)
+{
+    if (!have_fmnist()) return;
+    char runs[400], a[800], pa[900];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    run_result r = run_kdrun("--threads", "1", write_tmp("choice.kdr", CHOICE), NULL);
+    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "derive p: p.mixed0.choice0 = candidate "));
+    CU_ASSERT(contains(r.err, " of 3 (weight 0."));
+    run_free(&r);
+    CU_ASSERT_FATAL(newest_run(runs, "choice", a, sizeof a) == 0);
+    snprintf(pa, sizeof pa, "%s/metrics.csv", a);
+    char *csv = kd_unit_slurp(pa, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+    CU_ASSERT(contains(csv, "find,2,\"p.mixed0.choice0 softmax(alpha)[3]\","));
+    CU_ASSERT(contains(csv, "tune,1,\"train loss\","));
+    CU_ASSERT(!contains(csv, "tune,1,\"p.mixed0.choice0"));
+    free(csv);
+}
+
 int main(void)
 {
     const char *t = getenv("TMPDIR");
@@ -343,6 +400,7 @@ int main(void)
     static const kd_unit_test tests[] = {
         KD_TEST(test_search_resume),
         KD_TEST(test_search_errors),
+        KD_TEST(test_derive_choice),
         KD_TEST_END
     };
     int status = kd_unit_main("search_cli", tests);
