@@ -229,10 +229,18 @@ static int build_units(run *R, const plan_phase *P, steps_run *S, pgraph *G)
         int covered = 0;
         for (int k = 0; k < S->ns; k++)
             for (int j = 0; j < S->s[k].cfg->nunits; j++) covered |= S->s[k].cfg->units[j] == u;
-        if (S->u[u].grp.total && !covered)
-            return run_fail(R, KD_RUN_RECIPE, P->node, "phase '%s': no step updates the %s%s (add it to a step "
-                            "of 'alternate', or give it a loss)", P->name, u == 1 ? "architecture weights" :
-                            u == 0 ? "weights" : "weights of model ", u >= 2 ? P->units[u].name : "");
+        if (!S->u[u].grp.total || covered) continue;
+        char who[300] = "";       /* the models whose weights are left out */
+        for (int i = 0; u == 0 && i < G->pg.nm; i++) {
+            int own = 0;
+            for (int v = 2; v < P->nunits; v++) own |= !strcmp(P->units[v].name, G->pg.m[i].name);
+            size_t o = strlen(who);
+            if (G->pg.m[i].trained && !own && o < sizeof who - 1)
+                snprintf(who + o, sizeof who - o, "%s'%s'", o ? ", " : " of ", G->pg.m[i].name);
+        }
+        return run_fail(R, KD_RUN_RECIPE, P->node, "phase '%s': no step updates the %s%s%s (add it to a step "
+                        "of 'alternate', or give it a loss)", P->name, u == 1 ? "architecture weights" :
+                        u == 0 ? "weights" : "weights of model ", u >= 2 ? P->units[u].name : "", who);
     }
     for (int k = 0; k < S->ns; k++) {
         size_t total = 0;

@@ -318,7 +318,7 @@ static void test_search_errors(void)
              "arch_nothing.kdr:16:5: error: ", "this step trains no parameter (arch): no aggregate or choice");
     bad_case("not_stepped.kdr",
              "phase a {\n  train p, q on f.train\n  alternate { p minimize ce(p.out, label) }\n}\n",
-             "not_stepped.kdr:12:1: error: ", "phase 'a': no step updates the weights (add it to a step");
+             "not_stepped.kdr:12:1: error: ", "phase 'a': no step updates the weights of 'q' (add it to a step");
     bad_case("derive_first.kdr",
              "phase a {\n  derive s\n  train p on f.train\n  teacher t\n  loss ce(p.out, label) + mse(p.b[2], agg)\n}\n",
              "derive_first.kdr:13:10: error: ", "derive s: its architecture weights (s.aggregate0.alpha) were not "
