@@ -329,6 +329,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     R.d = d;
     R.unit = p->units[0];
     R.t0 = run_now();
+    size_t errors0 = d->errors;   /* any error below fails the run */
     if (o->result) memset(o->result, 0, sizeof *o->result);
     if (run_open(&R) || plan_resolve(&R, &plan)) {
         plan_free(&plan);
@@ -347,6 +348,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
         R.phase_idx = i;
         if (R.state && i < R.resume_phase) continue;     /* finished before */
         run_phase(&R, &plan.phases[i]);
+        if (!R.status && d->errors > errors0) R.status = KD_RUN_FAILED;
         if (!R.status && interrupted)
             run_fail(&R, KD_RUN_INTERRUPTED, NULL, "interrupted after phase '%s'; continue with: kdrun --resume %s",
                      plan.phases[i].name, R.dir);
@@ -354,6 +356,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     kd_strbuf table = { 0 };   /* the report's lines */
     for (int i = 0; i < plan.nreports && !R.status && !already_done; i++)
         eval_report(&R, &plan.reports[i], &table);
+    if (!R.status && d->errors > errors0) R.status = KD_RUN_FAILED;
     if (!R.status && !already_done) {
         R.phase_idx = plan.nphases;
         R.done = 1;
