@@ -104,7 +104,7 @@ static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0)
     pgraph *G = &X->G;
     pgraph_init_salts(G);
     kd_exec_init_params(G->e, (uint64_t)P->seed);
-    pgraph_load_store(R, G);
+    if (pgraph_load_store(R, G) < 0 || state_check_store(R, G)) return -1;
     if (resuming) kd_exec_set_step(G->e, R->resume_exec_step);
     if (plan_weights(R, G->pg.g, X->ws)) return -1;
     R->unit = P->unit;
@@ -218,7 +218,7 @@ static int run_phase(run *R, const plan_phase *P)
     int64_t ep0 = resuming ? R->resume_epoch : 0, st0 = resuming ? R->resume_step : 0;
     if (ep0 > P->epochs) ep0 = P->epochs;
     int rc = -1;
-    if (phase_graph(R, &X) || phase_start(R, &X, resuming, ep0)) goto out;
+    if (phase_graph(R, &X) || phase_start(R, &X, resuming, ep0) || (resuming && state_check_resume(R, P, X.steps))) goto out;
     if (!R->o->quiet)
         fprintf(stderr, "phase %s: %lld epochs of %lld steps, batch %lld, seed %lld\n", P->name,
                 (long long)P->epochs, (long long)X.steps, (long long)P->batch, (long long)P->seed);
