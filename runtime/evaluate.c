@@ -48,6 +48,12 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
     int64_t steps = kd_loader_steps(ld);
     int64_t nneg = ev->D->ds.negatives;
     for (int64_t s = 0; s < steps; s++) {
+        if (run_interrupted()) {   /* the batch before ended: stop here, promptly */
+            kd_batch_free(&b);
+            kd_loader_free(ld);
+            return run_fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted during an evaluation on %s; continue with: "
+                            "kdrun --resume %s (from the last saved state)", ev->split, R->dir);
+        }
         if (kd_loader_fill(ld, 0, s, &b, err, sizeof err) != KD_DATA_OK) {
             kd_batch_free(&b);
             kd_loader_free(ld);

@@ -28,6 +28,7 @@
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+int run_interrupted(void) { return interrupted != 0; }   /* evaluate.h */
 
 /* What a phase runs on: its graph, data, evaluations, pool and optimizer. */
 typedef struct phase_run {

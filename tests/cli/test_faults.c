@@ -380,6 +380,115 @@ static void test_checkpoint_faults(void)
     rr_free(&o);
 }
 
+/* ---- 6. SIGINT during an evaluation ------------------------------------------------ */
+
+/* DIR/SPLIT files of n 28x28 images (pixels a pattern, labels i % 10) */
+static void write_idx28(const char *dir, const char *split, int n)
+{
+    char p[600];
+    mkdir(dir, 0700);
+    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, split);
+    FILE *f = fopen(p, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    uint8_t h[16] = { 0, 0, 8, 3 };
+    be32(h + 4, (uint32_t)n);
+    be32(h + 8, 28);
+    be32(h + 12, 28);
+    fwrite(h, 1, 16, f);
+    uint8_t row[784];
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 784; k++) row[k] = (uint8_t)(i * 7 + k);
+        fwrite(row, 1, sizeof row, f);
+    }
+    fclose(f);
+    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, split);
+    f = fopen(p, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    uint8_t hl[8] = { 0, 0, 8, 1 };
+    be32(hl + 4, (uint32_t)n);
+    fwrite(hl, 1, 8, f);
+    for (int i = 0; i < n; i++) fputc(i % 10, f);
+    fclose(f);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void msleep(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* Run `recipe`; once its stderr shows `when`, wait `delay_ms` and send
+ * SIGINT.  The exit status and the seconds from the signal to the exit. */
+static int interrupt_when(const char *recipe, const char *when, long delay_ms, double *secs)
+{
+    const char *argv[] = { "kdrun", "--threads", "1", "--color=never", recipe, NULL };
+    pid_t pid = spawn(argv, 1);
+    CU_ASSERT_FATAL(pid > 0);
+    int seen = 0;
+    for (int i = 0; i < 6000 && !seen; i++) {   /* up to 60 s */
+        msleep(10);
+        char *e = kd_unit_slurp(err_path, NULL);
+        seen = contains(e, when);
+        free(e);
+    }
+    CU_ASSERT(seen);
+    msleep(delay_ms);
+    double t0 = now_s();
+    kill(pid, SIGINT);
+    int ws, status = -1;
+    if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws)) status = WEXITSTATUS(ws);
+    *secs = now_s() - t0;
+    return status;
+}
+
+static void test_sigint_in_evaluation(void)
+{
+    runs_env();
+    const char *dir = tmp_path("slow");
+    write_idx28(dir, "train", 8);
+    write_idx28(dir, "t10k", 12000);   /* an evaluation of seconds */
+    char head[1024], buf[2048];
+    snprintf(head, sizeof head, "data d = idx(\"%s\") { train \"train\"; test \"t10k\" }\n"
+             "net n() {\n  h = relu(conv(relu(conv(in, 64, k: 3, pad: 1)), 64, k: 3, pad: 1))\n"
+             "  out linear(mean(h, over: hw), 10)\n}\nmodel m = n()\n", dir);
+    /* the evaluation after each epoch */
+    snprintf(buf, sizeof buf, "%sphase p { train m on d.train; epochs 1; batch 8; seed 1; loss ce(m.out, label)\n"
+             "  evaluate m on d.test: top1 }\n", head);
+    double secs = 0;
+    int st = interrupt_when(write_tmp("slow_epoch.kdr", buf), "phase p:", 1000, &secs);
+    CU_ASSERT_EQUAL(st, 130);
+    CU_ASSERT(secs < 3.0);
+    if (st != 130 || secs >= 3.0) fprintf(stderr, "\n  epoch evaluation: exit %d, %.1f s after SIGINT\n", st, secs);
+    char *err = kd_unit_slurp(err_path, NULL);
+    CU_ASSERT(contains(err, "interrupted during an evaluation on test; continue with: kdrun --resume "));
+    free(err);
+    /* the report's evaluation */
+    snprintf(buf, sizeof buf, "%sphase p { train m on d.train; epochs 1; batch 8; seed 1; loss ce(m.out, label) }\n"
+             "report { evaluate m on d.test: top1 }\n", head);
+    st = interrupt_when(write_tmp("slow_report.kdr", buf), "p epoch 1/1", 1000, &secs);
+    CU_ASSERT_EQUAL(st, 130);
+    CU_ASSERT(secs < 3.0);
+    if (st != 130 || secs >= 3.0) fprintf(stderr, "\n  report evaluation: exit %d, %.1f s after SIGINT\n", st, secs);
+    char cmd[700], run[600], path[700];
+    snprintf(cmd, sizeof cmd, "ls -d %s/slow_report/* | tail -n 1", tmp_path("runs"));
+    FILE *ls = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
+    CU_ASSERT_FATAL(fgets(run, sizeof run, ls) != NULL);
+    pclose(ls);
+    run[strcspn(run, "\n")] = 0;
+    snprintf(path, sizeof path, "%s/report.yaml", run);
+    char *y = kd_unit_slurp(path, NULL);
+    CU_ASSERT(contains(y, "status: interrupted"));
+    free(y);
+}
+
 int main(void)
 {
     const char *t = getenv("TMPDIR");
@@ -396,6 +505,7 @@ int main(void)
     static const kd_unit_test tests[] = {
         KD_TEST(test_labels_out_of_range),
         KD_TEST(test_checkpoint_faults),
+        KD_TEST(test_sigint_in_evaluation),
         KD_TEST_END
     };
     int status = kd_unit_main("faults", tests);
