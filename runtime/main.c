@@ -249,6 +249,8 @@ static int parse_args(int argc, char **argv, kd_options *o)
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg)
                 return usage_error("--set %s: expected KEY=VALUE", optarg);
+            if (strpbrk(optarg, "\t\n\r"))   /* the command file could not replay it */
+                return usage_error("--set: a tab or a newline in '%s'", optarg);
             *eq = '\0';     /* argv strings are writable and outlive main */
             if (add_override(o, optarg, eq + 1) != 0) {
                 fprintf(stderr, "%s: out of memory\n", progname);
@@ -306,6 +308,8 @@ static int parse_args(int argc, char **argv, kd_options *o)
         }
     }
     if (o->resume) {
+        if (strlen(o->resume) > KD_RUN_DIR_MAX)
+            return usage_error("--resume %s: the path is longer than a run directory's may be", o->resume);
         if (optind < argc)
             return usage_error("--resume takes the recipe from the run directory; "
                                "drop '%s'", argv[optind]);

@@ -3,11 +3,14 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -407,4 +410,71 @@ int state_check_resume(run *R, const plan_phase *P, int64_t steps)
                         (long long)R->resume_epoch, (long long)R->resume_step, P->name, (long long)P->epochs,
                         (long long)steps);
     return 0;
+}
+
+/* ---- one kdrun per run directory ----------------------------------------------------- */
+
+static int lock_fd = -1;   /* the run directory this process holds (one at a time) */
+
+/* Hold RUN_DIR/.lock (flock, released when the process ends or locks the
+ * next directory of a sweep): a second kdrun on the same directory (two
+ * --resume at once, or a --resume of a run still going) is refused. */
+int state_lock(run *R)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/.lock", R->dir);
+    if (lock_fd >= 0) close(lock_fd);
+    lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) return run_fail(R, KD_RUN_FAILED, NULL, "cannot create %s: %s", path, strerror(errno));
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(lock_fd);
+        lock_fd = -1;
+        if (e == EWOULDBLOCK)
+            return run_fail(R, KD_RUN_FAILED, NULL, "another kdrun is running in %s (it holds %s); "
+                            "wait for it to end", R->dir, path);
+        return run_fail(R, KD_RUN_FAILED, NULL, "cannot lock %s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+/* "NAME.tmp.XXXXXX": a temporary file of kd_write_atomic */
+static int is_stale_tmp(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    return t && t != name && strlen(t + 5) == 6 && strstr(t + 5, ".tmp.") == NULL;
+}
+
+static void remove_tmp_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[1600];
+    while ((e = readdir(d)) != NULL) {
+        if (!is_stale_tmp(e->d_name)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
+/* The temporary files a save killed half-way left (state.safetensors.tmp.*
+ * can be as large as the state): gone before the run goes on.  Under the
+ * lock: no other kdrun is writing here. */
+void state_remove_stale(run *R)
+{
+    char sub[1300];
+    remove_tmp_in(R->dir);
+    snprintf(sub, sizeof sub, "%s/checkpoints", R->dir);
+    DIR *d = opendir(sub);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char route[1600];
+        snprintf(route, sizeof route, "%s/%s", sub, e->d_name);
+        remove_tmp_in(route);
+    }
+    closedir(d);
 }

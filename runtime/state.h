@@ -19,6 +19,10 @@ int state_load(run *R);
 int state_resume_optimizer(run *R, kd_optim *opt);
 /* a resumed store against a phase's graph: each model whole, nothing stray */
 int state_check_store(run *R, pgraph *G);
+/* hold RUN_DIR/.lock: a second kdrun on the directory is refused */
+int state_lock(run *R);
+/* remove the temporary files of saves a kill cut short */
+void state_remove_stale(run *R);
 struct plan_phase;
 /* the saved epoch and step inside the phase resumed (steps per epoch) */
 int state_check_resume(run *R, const struct plan_phase *P, int64_t steps);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -318,8 +319,11 @@ static void resume_expect(const char *dir, int status, const char *msg)
     rr_free(&r);
 }
 
-static void test_checkpoint_faults(void)
+/* a finished run of TEACHER_RUN (made once): its directory */
+static const char *base_run(void)
 {
+    static char base[600];
+    if (base[0]) return base;
     runs_env();
     const char *data = tmp_path("ckdata");
     write_idx(data, "train", 256, -1, 0);
@@ -328,15 +332,22 @@ static void test_checkpoint_faults(void)
     snprintf(buf, sizeof buf, "data d = idx(\"%s\") { train \"train\" holdout 64 as val; test \"t10k\" }\n"
              "net n() { out linear(flatten(in), 10) }\n%s", data, TEACHER_RUN);
     run_result r = run_kdrun("--quiet", write_tmp("ck.kdr", buf), NULL);
-    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    CU_ASSERT_EQUAL(r.status, 0);
     rr_free(&r);
-    char base[600], cmd[800];
+    char cmd[800];
     snprintf(cmd, sizeof cmd, "ls -d %s/ck/* | tail -n 1", tmp_path("runs"));
     FILE *ls = popen(cmd, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
-    CU_ASSERT_FATAL(fgets(base, sizeof base, ls) != NULL);
-    pclose(ls);
+    if (!ls || !fgets(base, sizeof base, ls)) base[0] = 0;
+    if (ls) pclose(ls);
     base[strcspn(base, "\n")] = 0;
+    return base;
+}
+
+static void test_checkpoint_faults(void)
+{
+    const char *base = base_run();
+    CU_ASSERT_FATAL(base[0] != 0);
+    char cmd[800];
 
     /* the edits themselves resume fine: a run paused before kd's epoch 2 */
     const char *d = copy_run(base, "ck-ok");
@@ -489,6 +500,108 @@ static void test_sigint_in_evaluation(void)
     free(y);
 }
 
+/* ---- 9. paths, files, arguments, concurrent resumes ------------------------------- */
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static void test_small_faults(void)
+{
+    const char *dir = tmp_path("small");
+    write_idx(dir, "train", 256, -1, 0);
+    write_idx(dir, "t10k", 64, -1, 0);
+    const char *rec = recipe("small.kdr", dir, PHASE);
+    char rec_s[400];
+    snprintf(rec_s, sizeof rec_s, "%s", rec);
+
+    /* a --set value with a tab: a usage error, no run directory */
+    const char *runs = tmp_path("runs-tab");
+    setenv("KDRUN_RUNS", runs, 1);
+    run_result r = run_kdrun("--set", "p.epochs=3\t4", rec_s, NULL);
+    CU_ASSERT_EQUAL(r.status, 2);
+    CU_ASSERT(contains(r.err, "--set: a tab or a newline in 'p.epochs=3\t4'"));
+    CU_ASSERT(!exists(runs));
+    rr_free(&r);
+
+    /* a run directory path too long for the run's files: refused, nothing made */
+    char longp[1000];
+    int o = snprintf(longp, sizeof longp, "%s/", tmpdir);
+    while (o < 700) longp[o++] = 'x';
+    longp[o] = 0;
+    setenv("KDRUN_RUNS", longp, 1);
+    r = run_kdrun("--quiet", rec_s, NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT(contains(r.err, "set KDRUN_RUNS to a shorter path"));
+    CU_ASSERT(!exists(longp));
+    rr_free(&r);
+    runs_env();
+
+    /* a FIFO as the recipe: refused at once, no blocking open */
+    const char *fifo = tmp_path("fifo.kdr");
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    const char *argv[] = { "kdrun", "--check", fifo, NULL };
+    pid_t pid = spawn(argv, 1);
+    int ws = 0, done = 0;
+    for (int i = 0; i < 500 && !done; i++) {   /* 5 s */
+        done = waitpid(pid, &ws, WNOHANG) == pid;
+        if (!done) msleep(10);
+    }
+    CU_ASSERT(done);
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &ws, 0);
+    }
+    r = collect(-1);
+    CU_ASSERT(done && WIFEXITED(ws) && WEXITSTATUS(ws) == 3);
+    CU_ASSERT(contains(r.err, "fifo.kdr: not a regular file"));
+    rr_free(&r);
+
+    /* `use "DIR"`: a directory, not "cannot find" */
+    mkdir(tmp_path("usedir"), 0700);
+    r = run_kdrun("--check", "--color=never", write_tmp("use.kdr", "use \"usedir\"\n"), NULL);
+    CU_ASSERT_EQUAL(r.status, 3);
+    CU_ASSERT(contains(r.err, "usedir' is a directory, not a recipe file"));
+    CU_ASSERT(!contains(r.err, "cannot find"));
+    rr_free(&r);
+
+    /* a save killed half-way left its temporary files: a resume removes them */
+    const char *base = base_run();
+    CU_ASSERT_FATAL(base[0] != 0);
+    const char *d = copy_run(base, "stale");
+    char p1[700], p2[700];
+    snprintf(p1, sizeof p1, "%s/state.safetensors.tmp.Ab3xY9", d);
+    snprintf(p2, sizeof p2, "%s/checkpoints/pre/epoch-002.safetensors.tmp.q0Zk1M", d);
+    FILE *f = fopen(p1, "w");
+    if (f) { fputs("half a state", f); fclose(f); }
+    f = fopen(p2, "w");
+    if (f) { fputs("half a checkpoint", f); fclose(f); }
+    CU_ASSERT(exists(p1) && exists(p2));
+    r = run_kdrun("--quiet", "--resume", d, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(!exists(p1));
+    CU_ASSERT(!exists(p2));
+    rr_free(&r);
+
+    /* two kdruns on one run directory: the second is refused */
+    d = copy_run(base, "locked");
+    pause_state(d, "1", "0", NULL, NULL, 0);
+    snprintf(p1, sizeof p1, "%s/.lock", d);
+    int fd = open(p1, O_RDWR | O_CREAT, 0644);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(flock(fd, LOCK_EX | LOCK_NB), 0);   /* as a running kdrun holds it */
+    r = run_kdrun("--quiet", "--resume", d, NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT(contains(r.err, "another kdrun is running in "));
+    rr_free(&r);
+    close(fd);
+    r = run_kdrun("--quiet", "--resume", d, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    rr_free(&r);
+}
+
 int main(void)
 {
     const char *t = getenv("TMPDIR");
@@ -506,6 +619,7 @@ int main(void)
         KD_TEST(test_labels_out_of_range),
         KD_TEST(test_checkpoint_faults),
         KD_TEST(test_sigint_in_evaluation),
+        KD_TEST(test_small_faults),
         KD_TEST_END
     };
     int status = kd_unit_main("faults", tests);
