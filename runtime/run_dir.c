@@ -206,13 +206,14 @@ void run_dir_write_curves(run *R)
     run_dir_write_atomic(R, path, run_dir_emit_svg);
 }
 
-/* everything a run writes at its end */
+/* everything a run writes at its end; report.yaml last, so that its
+ * status says whether the others were written (a full disk fails the run) */
 void run_dir_write(run *R)
 {
     char path[1200];
+    run_dir_write_curves(R);
     snprintf(path, sizeof path, "%s/report.yaml", R->dir);
     run_dir_write_atomic(R, path, run_dir_emit_yaml);
-    run_dir_write_curves(R);
 }
 
 /* the results on stdout: the report's table (or its rows) and the best

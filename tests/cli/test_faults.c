@@ -585,6 +585,22 @@ static void test_small_faults(void)
     CU_ASSERT(!exists(p2));
     rr_free(&r);
 
+    /* a file of the run that cannot be written fails the run, saying why
+     * (here metrics.csv is a directory; a full disk says so the same way) */
+    d = copy_run(base, "unwritable");
+    pause_state(d, "1", "0", NULL, NULL, 0);
+    snprintf(p1, sizeof p1, "%s/metrics.csv", d);
+    unlink(p1);
+    mkdir(p1, 0700);
+    r = run_kdrun("--quiet", "--color=never", "--resume", d, NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT(contains(r.err, "unwritable/metrics.csv: Is a directory"));
+    rr_free(&r);
+    snprintf(p1, sizeof p1, "%s/report.yaml", d);
+    char *y = kd_unit_slurp(p1, NULL);
+    CU_ASSERT(contains(y, "status: failed"));
+    free(y);
+
     /* two kdruns on one run directory: the second is refused */
     d = copy_run(base, "locked");
     pause_state(d, "1", "0", NULL, NULL, 0);
