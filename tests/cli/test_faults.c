@@ -184,6 +184,18 @@ static void test_labels_out_of_range(void)
     CU_ASSERT_EQUAL(r.status, 4);
     CU_ASSERT(contains(r.err, "labels-test/t10k-labels-idx1-ubyte: record 5: label 200 out of range (0..9)"));
     rr_free(&r);
+
+    /* a loader's directory from a `let` (passed --check, then failed once) */
+    dir = tmp_path("labels-ok");
+    write_idx(dir, "train", 256, -1, 0);
+    write_idx(dir, "t10k", 64, -1, 0);
+    char buf[1024];
+    snprintf(buf, sizeof buf, "let dir = \"%s\"\ndata d = idx(dir) { train \"train\"; test \"t10k\" }\n"
+             "net n() { out linear(flatten(in), 10) }\nmodel m = n()\n"
+             "phase p { train m on d.train; epochs 1; batch 32; loss ce(m.out, label) }\n", dir);
+    r = run_kdrun("--quiet", "--color=never", write_tmp("letdir.kdr", buf), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    rr_free(&r);
 }
 
 
