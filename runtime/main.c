@@ -666,7 +666,10 @@ int main(int argc, char **argv)
     if (!prog)
         goto out;
 
-    if (!o.resume && check_points(&o, zoo, prog, color, &status)) goto out;
+    if (!o.resume && check_points(&o, zoo, prog, color, &status)) {
+        free(shapes);
+        goto out;
+    }
     if (o.check) {
         kdr_program_print_plan(prog, stdout);
         if (shapes && *shapes) {
