@@ -273,7 +273,7 @@ kdr_unit *kdr_parse_buffer(const char *path, const char *buf, size_t len, kdr_di
 
 kdr_unit *kdr_parse_file(const char *path, kdr_diag *d)
 {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);   /* a FIFO must not block: refused below */
     if (fd < 0) {
         kdr_unit *u = unit_new(path);
         kdr_diag_push(d, KDR_ERROR, NULL, 0, 0, "%s: cannot open: %s", path, strerror(errno));

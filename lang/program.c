@@ -131,6 +131,15 @@ static void follow_uses(loader *L, size_t ui)
                 }
             }
         }
+        struct stat dst;
+        char *near = cand ? NULL : rel[0] == '/' ? xstrdup(rel) : join_dir_of(u->path, rel);
+        if (near && stat(near, &dst) == 0 && !S_ISREG(dst.st_mode)) {
+            kdr_diag_push(L->d, KDR_ERROR, u, at->beg, at->end, "'%s' %s, not a recipe file", near,
+                          S_ISDIR(dst.st_mode) ? "is a directory" : "is not a regular file");
+            free(near);
+            continue;
+        }
+        free(near);
         if (!cand) {
             if (rel[0] == '/' || !L->p->zoo_dir || !*L->p->zoo_dir)
                 kdr_diag_push(L->d, KDR_ERROR, u, at->beg, at->end,

@@ -12,6 +12,7 @@
 #include "data_decl.h"
 #include "phase_graph.h"
 #include "train.h"
+#include "exec.h"
 
 /* The loader registry (data/loaders.h) gives the sample shape; idx reads
  * it from its header when the files are there. */
@@ -131,6 +132,31 @@ static int listed(const char *const *names, int n, const char *name)
     return 0;
 }
 
+static void mib(char *buf, size_t n, size_t bytes)
+{
+    snprintf(buf, n, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+}
+
+/* The memory of phase ph's training step as kd_exec_new plans it: a line
+ * in out (under a header printed once, *header) */
+static void phase_memory(FILE *out, int *header, const kdr_node *ph, kd_phase_graph *G)
+{
+    int32_t roots[1 + KD_PG_MAX_TERMS + KD_PG_MAX_MODELS];
+    int nroots = kd_phase_graph_roots(G, roots);
+    size_t arena = 0, params = 0;
+    if (!out || kd_exec_plan_bytes(G->g, roots, nroots, &arena, &params) != 0) return;
+    if (!*header) {
+        fprintf(out, "\nmemory per phase (a training step, planned; the data set, the optimizer's "
+                "buffers and the evaluations come on top):\n");
+        *header = 1;
+    }
+    char a[32], w[32];
+    mib(a, sizeof a, arena);
+    mib(w, sizeof w, 2 * params);
+    fprintf(out, "  %-12s batch %-6lld activations %s   parameters and gradients %s\n", ph->name,
+            (long long)G->batch, a, w);
+}
+
 /* Build phase ph's graph as the run will (its data's sample shape from the
  * registry) and pass on the messages if the recipe is wrong.  Left to the
  * run: what this build cannot run (sequence and RAW training) and phases
@@ -138,7 +164,7 @@ static int listed(const char *const *names, int n, const char *name)
  * of `alternate` are compiled as the phase's losses, a search's names
  * where they are used, as the run does. */
 static int check_phase(const kdr_program *p, const kdr_node *ph, const char *const *bad, int nbad,
-                       kdr_diag *d)
+                       kdr_diag *d, FILE *out, int *header)
 {
     const kdr_unit *u = kd_program_unit_of(p, ph);
     const kdr_node *train = NULL, *losses[KD_PG_MAX_MODELS];
@@ -208,6 +234,7 @@ static int check_phase(const kdr_program *p, const kdr_node *ph, const char *con
             if (t->kind == KDR_SEARCH && G.nuses < 64) uses[G.nuses++] = t;
     G.uses = uses;
     if (ok) st = kd_phase_graph_build(&G, p, &ds, losses, owner, nloss, u, ph->name, &scratch);
+    if (ok && st == 0) phase_memory(out, header, ph, &G);
     int rc = 0;
     if (ok && st == KD_RUN_RECIPE) {
         for (size_t i = 0; i < scratch.count; i++) {
@@ -221,9 +248,11 @@ static int check_phase(const kdr_program *p, const kdr_node *ph, const char *con
     return rc;
 }
 
+int kd_check_plan(const kdr_program *p, kdr_diag *d);   /* check_plan.c */
+
 int kd_check_models(const kdr_program *p, FILE *out, kdr_diag *d)
 {
-    int rc = 0, header = 0, nbad = 0, capbad = 0;
+    int rc = 0, header = 0, nbad = 0, capbad = 0, mem_header = 0;
     const char **bad = NULL;         /* models not compiled here: their phases are not checked */
     kd_graph *g = kd_graph_new();
     if (!g) return -1;
@@ -278,7 +307,8 @@ int kd_check_models(const kdr_program *p, FILE *out, kdr_diag *d)
     }
     kd_graph_free(g);
     for (size_t i = 0; i < p->nphases; i++)
-        if (check_phase(p, p->phase_order[i], bad, nbad, d)) rc = -1;
+        if (check_phase(p, p->phase_order[i], bad, nbad, d, out, &mem_header)) rc = -1;
     free(bad);
+    if (rc == 0 && d->errors == 0 && kd_check_plan(p, d)) rc = -1;
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "evaluate.h"
+#include "state.h"
 #include "textbuf.h"
 
 double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why)
@@ -47,6 +48,12 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
     int64_t steps = kd_loader_steps(ld);
     int64_t nneg = ev->D->ds.negatives;
     for (int64_t s = 0; s < steps; s++) {
+        if (run_interrupted()) {   /* the batch before ended: stop here, promptly */
+            kd_batch_free(&b);
+            kd_loader_free(ld);
+            return run_fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted during an evaluation on %s; continue with: "
+                            "kdrun --resume %s (from the last saved state)", ev->split, R->dir);
+        }
         if (kd_loader_fill(ld, 0, s, &b, err, sizeof err) != KD_DATA_OK) {
             kd_batch_free(&b);
             kd_loader_free(ld);
@@ -169,6 +176,7 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
             ev.models[ev.nmodels++] = k;
             if (pgraph_build(R, &G, D, NULL, NULL, 0, R->unit, "report")) { pgraph_free(&G); return -1; }
             kd_exec_init_params(G.e, 0);
+            if (state_check_store(R, &G)) { pgraph_free(&G); return -1; }
             if (pgraph_load_store(R, &G) <= 0 && !R->o->quiet)
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, c->model_at[j]->beg, c->model_at[j]->end,
                               "model '%s' was never trained; it is evaluated as initialized", c->models[j]);

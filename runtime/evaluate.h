@@ -17,8 +17,11 @@ typedef struct evsum {
     int64_t nimg;
 } evsum;
 
-/* The metrics of each model of ev on its split. */
+/* The metrics of each model of ev on its split.  A SIGINT ends it after
+ * the current batch: KD_RUN_INTERRUPTED. */
 int eval_split(run *R, pgraph *G, const peval *ev, evsum *out);
+/* 1 once SIGINT came during kd_run (train.c) */
+int run_interrupted(void);
 /* The value of metric `name` (@k for hr, ndcg, mrr) from an evsum; 0 and
  * *why set when this data cannot give it. */
 double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why);

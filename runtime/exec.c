@@ -292,8 +292,10 @@ static int shares_state(const kd_exec *e, int32_t id)
            e->g->nodes[o].op == nd->op && e->g->nodes[o].info.nstate == nd->info.nstate;
 }
 
-kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads,
-                     char *err, size_t errlen)
+/* What kd_exec_new decides before allocating: live nodes, the schedule and
+ * the activation arena's plan (e->arena_size); nothing big allocated. */
+static kd_exec *exec_plan(kd_graph *g, const int32_t *roots, int nroots, int nthreads,
+                          char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
     if (!g || !roots || nroots <= 0) {
@@ -336,6 +338,28 @@ kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads
         e->naive_size += (e->plan[i].size + KD_ALIGN - 1) / KD_ALIGN * KD_ALIGN;
     e->arena_size = kd_plan_mem(e->plan, e->nplan, KD_ALIGN);
     if (e->arena_size == (size_t)-1) goto oom;
+    return e;
+oom:
+    if (err) snprintf(err, errlen, "out of memory");
+    kd_exec_free(e);
+    return NULL;
+}
+
+int kd_exec_plan_bytes(kd_graph *g, const int32_t *roots, int nroots, size_t *arena, size_t *params)
+{
+    kd_exec *e = exec_plan(g, roots, nroots, 1, NULL, 0);
+    if (!e) return -1;
+    *arena = e->arena_size;
+    *params = g->param_count * sizeof(float);
+    kd_exec_free(e);
+    return 0;
+}
+
+kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads,
+                     char *err, size_t errlen)
+{
+    kd_exec *e = exec_plan(g, roots, nroots, nthreads, err, errlen);
+    if (!e) return NULL;
     e->arena = alloc_aligned(e->arena_size);
     if (!e->arena) goto oom;
     for (int i = 0; i < e->nplan; i++) {

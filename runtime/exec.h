@@ -58,6 +58,10 @@ typedef struct kd_exec kd_exec;
 kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads,
                      char *err, size_t errlen);
 void kd_exec_free(kd_exec *e);
+/* What kd_exec_new would plan, without allocating it (kdrun --check): the
+ * activation arena's bytes and the parameters' (the gradients take as
+ * many again).  0, or -1 (bad roots, out of memory). */
+int kd_exec_plan_bytes(kd_graph *g, const int32_t *roots, int nroots, size_t *arena, size_t *params);
 
 /* Deterministic initialisation of every parameter per kd_param.init
  * (Kaiming normal, fan-in uniform, zero, one) from a counter-based RNG keyed

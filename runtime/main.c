@@ -249,6 +249,8 @@ static int parse_args(int argc, char **argv, kd_options *o)
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg)
                 return usage_error("--set %s: expected KEY=VALUE", optarg);
+            if (strpbrk(optarg, "\t\n\r"))   /* the command file could not replay it */
+                return usage_error("--set: a tab or a newline in '%s'", optarg);
             *eq = '\0';     /* argv strings are writable and outlive main */
             if (add_override(o, optarg, eq + 1) != 0) {
                 fprintf(stderr, "%s: out of memory\n", progname);
@@ -306,6 +308,8 @@ static int parse_args(int argc, char **argv, kd_options *o)
         }
     }
     if (o->resume) {
+        if (strlen(o->resume) > KD_RUN_DIR_MAX)
+            return usage_error("--resume %s: the path is longer than a run directory's may be", o->resume);
         if (optind < argc)
             return usage_error("--resume takes the recipe from the run directory; "
                                "drop '%s'", argv[optind]);
@@ -394,6 +398,40 @@ static kdr_program *load_program(kd_options *o, const char *zoo, const kdr_overr
     if (shapes) *shapes = sh;
     else free(sh);
     return prog;
+}
+
+/* Every point of a sweep passes the checks (--check, and a run before it
+ * makes its directory): a point that cannot run is refused before the
+ * points before it train.  0, or -1 with *status set. */
+static int check_points(kd_options *o, const char *zoo, const kdr_program *prog, int color, int *status)
+{
+    kd_sweep sw;
+    kdr_diag sd;
+    kdr_diag_init(&sd);
+    int rc = 0;
+    memset(&sw, 0, sizeof sw);
+    if (kd_sweep_collect(prog, &sw, &sd) == 0 && sw.nvars > 0) {
+        kd_options q = *o;
+        q.quiet = 1;                       /* the base program's warnings were given */
+        kdr_override ov[KD_SWEEP_MAXVARS];
+        int idx[KD_SWEEP_MAXVARS];
+        for (int64_t i = 0; i < sw.npoints && !rc; i++) {
+            kd_sweep_indices(&sw, i, idx);
+            for (int v = 0; v < sw.nvars; v++)
+                ov[v] = (kdr_override){ .key = sw.vars[v].name, .value = sw.vars[v].values[idx[v]] };
+            kdr_program *pp = load_program(&q, zoo, ov, (size_t)sw.nvars, color, NULL, status);
+            if (!pp) {
+                char name[400];
+                kd_sweep_point_name(&sw, i, name, sizeof name);
+                fprintf(stderr, "%s: sweep point %s does not pass its checks\n", progname, name);
+                rc = -1;
+            }
+            kdr_program_free(pp);
+        }
+    }
+    kd_sweep_free(&sw);
+    kdr_diag_free(&sd);   /* kd_sweep_collect's own errors are reported by the caller */
+    return rc;
 }
 
 /* Run one program in dir; print its diagnostics. */
@@ -628,6 +666,10 @@ int main(int argc, char **argv)
     if (!prog)
         goto out;
 
+    if (!o.resume && check_points(&o, zoo, prog, color, &status)) {
+        free(shapes);
+        goto out;
+    }
     if (o.check) {
         kdr_program_print_plan(prog, stdout);
         if (shapes && *shapes) {

@@ -30,6 +30,13 @@ int kd_make_run_dir(const char *runs_dir, const char *recipe, char *dir, size_t 
     localtime_r(&t, &tm);
     char stamp[64];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    size_t need = strlen(runs_dir) + strlen(name) + strlen(stamp) + 6;   /* "/", "/", "-NN" */
+    if (need > KD_RUN_DIR_MAX || need >= dirlen) {
+        snprintf(err, errlen, "the run directory %s/%s/%s would be %zu bytes long, over the %d a run "
+                 "directory may have: set KDRUN_RUNS to a shorter path", runs_dir, name, stamp, need,
+                 KD_RUN_DIR_MAX);
+        return -1;
+    }
     for (int k = 0; k < 100; k++) {
         if (k == 0) snprintf(dir, dirlen, "%s/%s/%s", runs_dir, name, stamp);
         else snprintf(dir, dirlen, "%s/%s/%s-%d", runs_dir, name, stamp, k + 1);
@@ -199,13 +206,14 @@ void run_dir_write_curves(run *R)
     run_dir_write_atomic(R, path, run_dir_emit_svg);
 }
 
-/* everything a run writes at its end */
+/* everything a run writes at its end; report.yaml last, so that its
+ * status says whether the others were written (a full disk fails the run) */
 void run_dir_write(run *R)
 {
     char path[1200];
+    run_dir_write_curves(R);
     snprintf(path, sizeof path, "%s/report.yaml", R->dir);
     run_dir_write_atomic(R, path, run_dir_emit_yaml);
-    run_dir_write_curves(R);
 }
 
 /* the results on stdout: the report's table (or its rows) and the best

@@ -17,5 +17,14 @@ int state_save(run *R, kd_optim *opt, int64_t epoch, int64_t step, double sum, i
 int state_load(run *R);
 /* after building the phase's optimizer: its buffers and counters */
 int state_resume_optimizer(run *R, kd_optim *opt);
+/* a resumed store against a phase's graph: each model whole, nothing stray */
+int state_check_store(run *R, pgraph *G);
+/* hold RUN_DIR/.lock: a second kdrun on the directory is refused */
+int state_lock(run *R);
+/* remove the temporary files of saves a kill cut short */
+void state_remove_stale(run *R);
+struct plan_phase;
+/* the saved epoch and step inside the phase resumed (steps per epoch) */
+int state_check_resume(run *R, const struct plan_phase *P, int64_t steps);
 
 #endif

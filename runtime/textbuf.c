@@ -198,6 +198,7 @@ int kd_write_atomic(const char *path, kd_write_fn fn, void *arg, char *err, size
     errno = 0;
     int rc = fn ? fn(f, arg) : 0;
     int e = errno;
+    if (rc != 0 && e == 0 && ferror(f)) e = EIO;   /* a write failed: never "out of memory" */
     if (rc == 0 && ferror(f)) { rc = -1; e = errno ? errno : EIO; }
     if (rc == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0)) { rc = -1; e = errno; }
     if (fclose(f) != 0 && rc == 0) { rc = -1; e = errno; }

@@ -56,8 +56,12 @@ enum { KD_RUN_OK = 0, KD_RUN_FAILED = 1, KD_RUN_RECIPE = 3, KD_RUN_DATA = 4,
  * uninterrupted one with the same thread count. */
 int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d);
 
+/* The longest run directory path: every file of a run (checkpoints/ROUTE/
+ * epoch-NNN.safetensors, sweep points) must fit the run's path buffers. */
+#define KD_RUN_DIR_MAX 640
+
 /* Create runs_dir/<recipe name>/<YYYYmmdd-HHMMSS>[-N] (a fresh directory);
- * 0, or -1 with a message in err. */
+ * 0, or -1 with a message in err (a path over KD_RUN_DIR_MAX: nothing made). */
 int kd_make_run_dir(const char *runs_dir, const char *recipe, char *dir, size_t dirlen,
                     char *err, size_t errlen);
 
