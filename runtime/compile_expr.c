@@ -211,11 +211,72 @@ static kv detached(cc *C, const kdr_node *at, int32_t t)
     return id < 0 ? kv_none() : kv_tensor(id);
 }
 
-/* model.tensor at phase level: a named tensor of a compiled model */
+/* POOL.x of a pool of models (`pool experts = [t1, t2]`): the mean of the
+ * members' x, sum over i of scale(t_i.x, s = 1/n), each scale node
+ * labelled "pool POOL[i]" (routes.c sets s to 1 for the current anchor
+ * and 0 for the others when a phase follows the pool).  -1: not a pool
+ * of models; -2 after an error. */
+static int32_t pool_tensor(cc *C, const kdr_node *at, const char *full)
+{
+    const char *dot = strchr(full, '.');
+    if (!dot) return -1;
+    char pname[256];
+    snprintf(pname, sizeof pname, "%.*s", (int)(dot - full), full);
+    const kdr_node *pd = kd_program_decl(C->p, KDR_POOL, pname, NULL);
+    if (!pd || !pd->a || pd->a->kind != KDR_LIST || !pd->a->kids) return -1;
+    int n = 0;
+    for (const kdr_node *m = pd->a->kids; m; m = m->next) n++;
+    int32_t acc = -1, first = -1;
+    frame F;
+    memset(&F, 0, sizeof F);
+    F.path = pname;
+    int i = 0;
+    for (const kdr_node *m = pd->a->kids; m; m = m->next, i++) {
+        if (m->kind != KDR_IDENT) { cc_err(C, at, "pool '%s': a member must be a model", pname); return -2; }
+        const char *mf = cc_str(C, "%s%s", m->name, dot);
+        int32_t t = kd_graph_find(C->g, mf);
+        if (t < 0) {
+            cc_err(C, at, "pool '%s': model '%s' has no tensor named '%s' here", pname, m->name, dot + 1);
+            return -2;
+        }
+        if (first >= 0 && !kd_shape_eq(&C->g->nodes[first].shape, &C->g->nodes[t].shape)) {
+            char b1[96], b2[96];
+            cc_err(C, at, "pool '%s': %s is %s in '%s' but %s in '%s'; the pool averages tensors of "
+                   "one shape", pname, dot + 1, kd_shape_str(&C->g->nodes[first].shape, b1, sizeof b1),
+                   pd->a->kids->name, kd_shape_str(&C->g->nodes[t].shape, b2, sizeof b2), m->name);
+            return -2;
+        }
+        if (first < 0) first = t;
+        kv d = detached(C, at, t);
+        if (STOP(C)) return -2;
+        const kd_op_def *op = kd_op_find("scale");
+        if (!op) { cc_unsupported(C, "op 'scale' is not in this build yet"); return -2; }
+        kd_attr_val av[KD_MAXATTR];
+        memset(av, 0, sizeof av);
+        kd_attrs_default(op, av);
+        av[kd_attr_index(op, "s")].num = 1.0 / n;
+        int32_t w = cc_add_op(C, &F, at, op, &d.t, 1, av, cc_str(C, "pool %s[%d]", pname, i + 1));
+        if (w < 0) return -2;
+        if (acc < 0) acc = w;
+        else {
+            int32_t ins[2] = { acc, w };
+            acc = cc_op_simple(C, &F, at, "add", ins, 2, NULL, 0);
+            if (acc < 0) return -2;
+        }
+    }
+    kd_graph_name(C->g, full, acc);   /* asked again: the same node */
+    return acc;
+}
+
+/* model.tensor at phase level: a named tensor of a compiled model (or
+ * the mean over a pool of models) */
 static kv model_tensor(cc *C, const kdr_node *at, const char *full)
 {
     int32_t t = kd_graph_find(C->g, full);
     if (t >= 0) return detached(C, at, t);
+    t = pool_tensor(C, at, full);
+    if (t >= 0) return kv_tensor(t);
+    if (t == -2 || STOP(C)) return kv_none();
     const char *near = kd_graph_closest(C->g, full);
     if (near) cc_err(C, at, "no tensor named '%s'; did you mean '%s'?", full, near);
     else cc_err(C, at, "no tensor named '%s'", full);

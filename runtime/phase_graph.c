@@ -53,6 +53,8 @@ int kd_phase_graph_add(kd_phase_graph *G, const kdr_program *p, const char *name
     const kdr_node *decl = kd_program_decl(p, KDR_MODEL, name, NULL);
     if (!decl) {
         const kdr_node *pool = kd_program_decl(p, KDR_POOL, name, NULL);
+        if (pool && pool->a && pool->a->kind == KDR_LIST)   /* a pool of models: its members */
+            return kd_pg_add_pool_members(G, p, pool, unit, at, d, status);
         if (pool)
             return fail(d, status, KD_RUN_RECIPE, unit, at,
                         "pool '%s' is not a model: use 'teacher follows %s'", name, name);
@@ -81,6 +83,8 @@ int kd_phase_graph_build(kd_phase_graph *G, const kdr_program *p, const kd_data_
                          const kdr_unit *loss_unit, const char *path, kdr_diag *d)
 {
     int status = 0;
+    for (int k = 0; k < nloss; k++)   /* POOL.x of a pool of models: its members, as teachers */
+        if (kd_pg_add_used_pools(G, p, losses[k], loss_unit, d, &status, 0) < 0) return status;
     G->g = kd_graph_new();
     if (!G->g) return fail(d, &status, KD_RUN_FAILED, NULL, NULL, "out of memory"), status;
     G->classes = data->classes;

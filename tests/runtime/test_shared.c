@@ -8,7 +8,8 @@
  * application's, updated by both in the order they run (as a module called
  * twice); in eval mode both applications use them.
  * Indexed: each member is its own model with its own parameters, named
- * "ts[k].*", built with s = k. */
+ * "ts[k].*", built with s = k.  Pools of models: POOL.x is the mean of
+ * the members' x. */
 #define _GNU_SOURCE 1   /* mkstemps */
 #include <math.h>
 #include <stdlib.h>
@@ -47,7 +48,9 @@ static const char *RECIPE =
     "phase again { train a, b, dd together on d.train; loss gan_g(dd(a.feat)) + gan_g(dd(b.feat)) }\n"
     "phase fam { train a, ts together on d.train\n"
     "  loss sum s in 1..3: mse(mean(ts[s](a.feat), over: hw), mean(ts[s](a.feat), over: hw) * 0.5) }\n"
-    "phase member { train a, ts together on d.train; loss l1(ts[2].in * 1, a.feat) }\n";
+    "phase member { train a, ts together on d.train; loss l1(ts[2].in * 1, a.feat) }\n"
+    "pool experts = [a, b]\n"
+    "phase ens { train dd on d.train; teacher experts; loss mse(experts.feat, a.feat) + mse(experts.out, b.out) }\n";
 
 static const kdr_node *phase_loss(const char *phase)
 {
@@ -344,6 +347,50 @@ static void test_indexed_train_list(void)
     CU_FAIL("no train statement in phase fam");
 }
 
+/* pool experts = [a, b]: experts.x is the mean of a.x and b.x, built of
+ * one scale node per member labelled "pool experts[i]" (routes.c sets
+ * their weights to one member when a phase follows the pool) */
+static void test_pool_mean(void)
+{
+    fresh_graph();
+    int32_t l = loss_of("ens");
+    CU_ASSERT_FATAL(l >= 0);
+    int32_t mix = kd_graph_find(graph, "experts.out"), fa = kd_graph_find(graph, "a.out"),
+            fb = kd_graph_find(graph, "b.out");
+    CU_ASSERT_FATAL(mix >= 0 && fa >= 0 && fb >= 0);
+    int labelled = 0;
+    for (int32_t i = 0; i < graph->nnodes; i++)
+        if (graph->nodes[i].label && strncmp(graph->nodes[i].label, "pool experts[", 13) == 0) {
+            labelled++;
+            CU_ASSERT_STRING_EQUAL(graph->nodes[i].op->name, "scale");
+        }
+    CU_ASSERT_EQUAL(labelled, 4);    /* two members, two tensors */
+    int32_t roots[4] = { l, mix, fa, fb };
+    char err[256];
+    kd_exec *e = kd_exec_new(graph, roots, 4, 1, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    init(e);
+    CU_ASSERT_EQUAL_FATAL(kd_exec_forward(e, 0), 0);
+    const float *m = kd_exec_value(e, mix), *a = kd_exec_value(e, fa), *b = kd_exec_value(e, fb);
+    double worst = 0, diff = 0;
+    for (int i = 0; i < BATCH * 10; i++) {
+        worst = fmax(worst, fabs(m[i] - 0.5 * ((double)a[i] + b[i])));
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+    }
+    CU_ASSERT(worst < 1e-6);
+    CU_ASSERT(diff > 1e-3);          /* the members differ: the mean is not one of them */
+    /* one member selected (as a followed pool): its own values */
+    for (int32_t i = 0; i < graph->nnodes; i++)
+        if (graph->nodes[i].label && strncmp(graph->nodes[i].label, "pool experts[", 13) == 0)
+            graph->nodes[i].attr[kd_attr_index(graph->nodes[i].op, "s")].num =
+                graph->nodes[i].label[13] == '2' ? 1.0 : 0.0;
+    CU_ASSERT_EQUAL_FATAL(kd_exec_forward(e, 0), 0);
+    worst = 0;
+    for (int i = 0; i < BATCH * 10; i++) worst = fmax(worst, fabs((double)m[i] - b[i]));
+    CU_ASSERT(worst < 1e-6);
+    kd_exec_free(e);
+}
+
 int main(void)
 {
     if (kd_op_builtins_register() != 0) return 1;
@@ -353,6 +400,7 @@ int main(void)
         KD_TEST(test_shared_bn_state),
         KD_TEST(test_indexed_models),
         KD_TEST(test_indexed_train_list),
+        KD_TEST(test_pool_mean),
         KD_TEST_END
     };
     if (load()) { fprintf(stderr, "test_shared: the recipe does not check\n"); return 1; }
