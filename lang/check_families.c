@@ -11,6 +11,8 @@
  *   ts minimize ...  (in alternate)      ->  ts[1], ts[2], ts[3] minimize ...
  *   optimizer ts: adam(...)              ->  one `optimizer ts[k]: adam(...)` each
  *   lr ts: cosine()                      ->  one `lr ts[k]: cosine()` each
+ *   loss ts: ce(ts[s].logits, label)     ->  one `loss ts[k]:` each, its expression
+ *                                            with s = k (`sum s in [k]: ...`)
  *
  * The rewrite happens once, before names are resolved (kdr_check), so
  * that the checker, the plan and the run see ordinary models.  In
@@ -111,7 +113,31 @@ static void expand_list(kdr_arena *a, const fams *F, kdr_node **head)
     }
 }
 
-/* `optimizer ts: ...` (s is the setting in a list at *pp): one per member */
+/* `sum VAR in [k]: e`: e with the member's index variable bound to k */
+static kdr_node *bind_index(kdr_arena *a, const kdr_node *e, const kdr_node *m)
+{
+    kdr_node *sum = kdr_arena_alloc(a, sizeof *sum), *list = kdr_arena_alloc(a, sizeof *list),
+             *k = kdr_arena_alloc(a, sizeof *k);
+    if (!sum || !list || !k)
+        return NULL;
+    k->kind = KDR_NUM;
+    k->num = m->num;
+    k->beg = list->beg = sum->beg = e->beg;
+    k->end = list->end = sum->end = e->end;
+    k->depth = 1;
+    list->kind = KDR_LIST;
+    list->kids = k;
+    list->depth = 2;
+    sum->kind = KDR_SUM;
+    sum->name = m->extra;
+    sum->a = list;
+    sum->b = (kdr_node *)e;
+    sum->depth = (e->depth > 2 ? e->depth : 2) + 1;
+    return sum;
+}
+
+/* `optimizer ts: ...` (s is the setting in a list at *pp): one per member;
+ * `loss ts: e` one per member with e's index variable bound to the member's */
 static kdr_node **expand_named(kdr_arena *a, const family *f, kdr_node **pp)
 {
     kdr_node *s = *pp, *after = s->next, **tail = pp;
@@ -121,6 +147,8 @@ static kdr_node **expand_named(kdr_arena *a, const family *f, kdr_node **pp)
             return &s->next;
         *n = *s;
         n->name = f->member[i]->name;
+        if (s->setting == KDR_S_LOSS && s->a && !(n->a = bind_index(a, s->a, f->member[i])))
+            return &s->next;
         if (s->c)
             n->c = member_ident(a, s->c, f->member[i]);
         *tail = n;
@@ -148,7 +176,8 @@ static void expand_block(kdr_arena *a, const fams *F, kdr_node **head, int depth
             expand_block(a, F, &s->kids, depth + 1);
             break;
         case KDR_S_OPTIMIZER:
-        case KDR_S_LR: {
+        case KDR_S_LR:
+        case KDR_S_LOSS: {
             const family *f = s->name ? find(F, s->name) : NULL;
             if (f) {
                 pp = expand_named(a, f, pp);

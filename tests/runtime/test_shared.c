@@ -49,6 +49,9 @@ static const char *RECIPE =
     "phase fam { train a, ts together on d.train\n"
     "  loss sum s in 1..3: mse(mean(ts[s](a.feat), over: hw), mean(ts[s](a.feat), over: hw) * 0.5) }\n"
     "phase member { train a, ts together on d.train; loss l1(ts[2].in * 1, a.feat) }\n"
+    "phase famloss { train a, ts together on d.train; optimizer ts: sgd(lr: 0.1)\n"
+    "  loss a: ce(a.out, label)\n"
+    "  loss ts: mse(mean(ts[s](a.feat), over: hw) * s, mean(ts[s](a.feat), over: hw)) }\n"
     "pool experts = [a, b]\n"
     "phase ens { train dd on d.train; teacher experts; loss mse(experts.feat, a.feat) + mse(experts.out, b.out) }\n";
 
@@ -347,6 +350,39 @@ static void test_indexed_train_list(void)
     CU_FAIL("no train statement in phase fam");
 }
 
+/* `loss ts: e` and `optimizer ts: ...`: one per member, e with s = k */
+static void test_indexed_losses(void)
+{
+    const kdr_node *ph = kd_program_decl(prog, KDR_PHASE, "famloss", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ph);
+    int nopt = 0, nloss = 0;
+    for (const kdr_node *s = ph->kids; s; s = s->next) {
+        if (s->kind != KDR_SETTING) continue;
+        if (strcmp(s->word, "optimizer") == 0) {
+            char want[16];
+            snprintf(want, sizeof want, "ts[%d]", ++nopt);
+            KD_ASSERT_STR_EQ(s->name, want);
+        }
+        if (strcmp(s->word, "loss") == 0 && strncmp(s->name, "ts[", 3) == 0) {
+            nloss++;
+            CU_ASSERT_EQUAL_FATAL(s->a->kind, KDR_SUM);     /* sum s in [k]: e */
+            KD_ASSERT_STR_EQ(s->a->name, "s");
+            CU_ASSERT_EQUAL(s->a->a->kids->num, nloss);
+            fresh_graph();
+            int32_t np = graph->nparams;
+            int32_t l = kd_compile_expr(graph, prog, prog->units[0], s->a, "famloss", label_node, 0, &diag);
+            if (l < 0) kdr_diag_print(&diag, stderr, 0);
+            CU_ASSERT_FATAL(l >= 0);
+            CU_ASSERT_EQUAL(graph->nparams, np + 1);        /* that member's conv only */
+            char want[32];
+            snprintf(want, sizeof want, "ts[%d].conv0.weight", nloss);
+            KD_ASSERT_STR_EQ(graph->params[np].name, want);
+        }
+    }
+    CU_ASSERT_EQUAL(nopt, 3);
+    CU_ASSERT_EQUAL(nloss, 3);
+}
+
 /* pool experts = [a, b]: experts.x is the mean of a.x and b.x, built of
  * one scale node per member labelled "pool experts[i]" (routes.c sets
  * their weights to one member when a phase follows the pool) */
@@ -400,6 +436,7 @@ int main(void)
         KD_TEST(test_shared_bn_state),
         KD_TEST(test_indexed_models),
         KD_TEST(test_indexed_train_list),
+        KD_TEST(test_indexed_losses),
         KD_TEST(test_pool_mean),
         KD_TEST_END
     };
