@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,89 @@ static void test_pools_of_models(void)
     run_free(&r);
 }
 
+/* CIFAR-100 in its binary format: per record a coarse and a fine label,
+ * then 3 x 32 x 32 bytes; pixels and labels from a fixed formula */
+static void write_cifar100(const char *dir, const char *name, int n, int salt)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    for (int r = 0; r < n; r++) {
+        fputc((r * 7 + salt) % 20, f);
+        fputc((r * 7 + salt + 1) % 100, f);
+        for (int p = 0; p < 3072; p++)
+            fputc((int)((((uint64_t)(r * 31 + p * 7 + salt) * 2654435761u) >> 13) % 256), f);
+    }
+    fclose(f);
+}
+
+/* recipe `src` with the string `from` replaced by `to`, written to tmpdir/name */
+static const char *recipe_copy(const char *src, const char *name, const char *from, const char *to)
+{
+    char *text = kd_unit_slurp(src, NULL);
+    if (!text) return NULL;
+    char *at = strstr(text, from);
+    static char buf[16384];
+    if (at) snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    else snprintf(buf, sizeof buf, "%s", text);
+    free(text);
+    return write_tmp(name, buf);
+}
+
+/* cifar100_afd.kdr, as shipped, one epoch on 64 generated images: the
+ * logit, generator and discriminator steps alternate; one loss row each */
+static void test_cifar100_afd_runs(void)
+{
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/c100", tmpdir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+    write_cifar100(dir, "train.bin", 64, 1);
+    write_cifar100(dir, "test.bin", 32, 2);
+    const char *recipe = recipe_copy(KD_SRC("recipes/afd/cifar100_afd.kdr"), "cifar100_afd.kdr",
+                                     "\"/usr/share/datasets/cifar-100-binary\"", "\"c100\"");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(recipe);
+    run_result r = run_kdrun("--threads", "2", "--set", "epochs=1", "--set", "batch=32", recipe, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    if (r.status != 0) fprintf(stderr, "%s", r.err);
+    CU_ASSERT(contains(r.out, "  a            cifar.test   top1"));
+    CU_ASSERT(contains(r.out, "  b            cifar.test   top1"));
+    run_free(&r);
+    char *csv = metrics_of("cifar100_afd");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+    CU_ASSERT(contains(csv, "online,1,\"train loss (a, b)\","));
+    CU_ASSERT(contains(csv, "online,1,\"train loss (a, b, pa)\","));
+    CU_ASSERT(contains(csv, "online,1,\"train loss (d_a, d_b)\","));
+    free(csv);
+}
+
+/* the cyclic Fashion-MNIST recipe end to end, small: the ring of indexed
+ * models steps each member's loss (fmnist_afd.kdr is the same machinery
+ * with two nets; its evaluation of eight models on the full test set is
+ * too slow for this suite) */
+static void test_fmnist_afd_runs(void)
+{
+    if (access(FMNIST, R_OK) != 0) {
+        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+        return;
+    }
+    run_result r = run_kdrun("--threads", "2", "--set", "epochs=1", "--set", "batch=64", "--set",
+                             "data.fmnist.limit=128", KD_SRC("recipes/afd/fmnist_afd_cyclic.kdr"), NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    if (r.status != 0) fprintf(stderr, "%s", r.err);
+    CU_ASSERT(contains(r.out, "  ring[3]      fmnist.test   top1"));
+    run_free(&r);
+    char *csv = metrics_of("fmnist_afd_cyclic");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+    static const char *const rows[] = { "ring[1]", "ring[2]", "ring[3]", "disc[1]", "disc[2]", "disc[3]" };
+    char want[80];
+    for (int i = 0; i < 6; i++) {
+        snprintf(want, sizeof want, "ring,1,\"train loss (%s)\",", rows[i]);
+        CU_ASSERT(contains(csv, want));
+    }
+    free(csv);
+}
+
 int main(void)
 {
     const char *t = getenv("TMPDIR");
@@ -162,6 +246,8 @@ int main(void)
     setenv("KDRUN_RUNS", runs, 1);
     static const kd_unit_test tests[] = {
         KD_TEST(test_pools_of_models),
+        KD_TEST(test_cifar100_afd_runs),
+        KD_TEST(test_fmnist_afd_runs),
         KD_TEST_END
     };
     int status = kd_unit_main("afd", tests);
