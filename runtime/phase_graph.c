@@ -83,8 +83,9 @@ int kd_phase_graph_build(kd_phase_graph *G, const kdr_program *p, const kd_data_
                          const kdr_unit *loss_unit, const char *path, kdr_diag *d)
 {
     int status = 0;
-    for (int k = 0; k < nloss; k++)   /* POOL.x of a pool of models: its members, as teachers */
-        if (kd_pg_add_used_pools(G, p, losses[k], loss_unit, d, &status, 0) < 0) return status;
+    for (int k = 0; k < nloss + G->nuses; k++)   /* POOL.x of a pool of models: its members, as teachers */
+        if (kd_pg_add_used_pools(G, p, k < nloss ? losses[k] : G->uses[k - nloss], loss_unit, d, &status, 0) < 0)
+            return status;
     G->g = kd_graph_new();
     if (!G->g) return fail(d, &status, KD_RUN_FAILED, NULL, NULL, "out of memory"), status;
     G->classes = data->classes;
