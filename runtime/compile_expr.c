@@ -213,11 +213,72 @@ static kv detached(cc *C, const kdr_node *at, int32_t t)
     return id < 0 ? kv_none() : kv_tensor(id);
 }
 
-/* model.tensor at phase level: a named tensor of a compiled model */
+/* POOL.x of a pool of models (`pool experts = [t1, t2]`): the mean of the
+ * members' x, sum over i of scale(t_i.x, s = 1/n), each scale node
+ * labelled "pool POOL[i]" (routes.c sets s to 1 for the current anchor
+ * and 0 for the others when a phase follows the pool).  -1: not a pool
+ * of models; -2 after an error. */
+static int32_t pool_tensor(cc *C, const kdr_node *at, const char *full)
+{
+    const char *dot = strchr(full, '.');
+    if (!dot) return -1;
+    char pname[256];
+    snprintf(pname, sizeof pname, "%.*s", (int)(dot - full), full);
+    const kdr_node *pd = kd_program_decl(C->p, KDR_POOL, pname, NULL);
+    if (!pd || !pd->a || pd->a->kind != KDR_LIST || !pd->a->kids) return -1;
+    int n = 0;
+    for (const kdr_node *m = pd->a->kids; m; m = m->next) n++;
+    int32_t acc = -1, first = -1;
+    frame F;
+    memset(&F, 0, sizeof F);
+    F.path = pname;
+    int i = 0;
+    for (const kdr_node *m = pd->a->kids; m; m = m->next, i++) {
+        if (m->kind != KDR_IDENT) { cc_err(C, at, "pool '%s': a member must be a model", pname); return -2; }
+        const char *mf = cc_str(C, "%s%s", m->name, dot);
+        int32_t t = kd_graph_find(C->g, mf);
+        if (t < 0) {
+            cc_err(C, at, "pool '%s': model '%s' has no tensor named '%s' here", pname, m->name, dot + 1);
+            return -2;
+        }
+        if (first >= 0 && !kd_shape_eq(&C->g->nodes[first].shape, &C->g->nodes[t].shape)) {
+            char b1[96], b2[96];
+            cc_err(C, at, "pool '%s': %s is %s in '%s' but %s in '%s'; the pool averages tensors of "
+                   "one shape", pname, dot + 1, kd_shape_str(&C->g->nodes[first].shape, b1, sizeof b1),
+                   pd->a->kids->name, kd_shape_str(&C->g->nodes[t].shape, b2, sizeof b2), m->name);
+            return -2;
+        }
+        if (first < 0) first = t;
+        kv d = detached(C, at, t);
+        if (STOP(C)) return -2;
+        const kd_op_def *op = kd_op_find("scale");
+        if (!op) { cc_unsupported(C, "op 'scale' is not in this build yet"); return -2; }
+        kd_attr_val av[KD_MAXATTR];
+        memset(av, 0, sizeof av);
+        kd_attrs_default(op, av);
+        av[kd_attr_index(op, "s")].num = 1.0 / n;
+        int32_t w = cc_add_op(C, &F, at, op, &d.t, 1, av, cc_str(C, "pool %s[%d]", pname, i + 1));
+        if (w < 0) return -2;
+        if (acc < 0) acc = w;
+        else {
+            int32_t ins[2] = { acc, w };
+            acc = cc_op_simple(C, &F, at, "add", ins, 2, NULL, 0);
+            if (acc < 0) return -2;
+        }
+    }
+    kd_graph_name(C->g, full, acc);   /* asked again: the same node */
+    return acc;
+}
+
+/* model.tensor at phase level: a named tensor of a compiled model (or
+ * the mean over a pool of models) */
 static kv model_tensor(cc *C, const kdr_node *at, const char *full)
 {
     int32_t t = kd_graph_find(C->g, full);
     if (t >= 0) return detached(C, at, t);
+    t = pool_tensor(C, at, full);
+    if (t >= 0) return kv_tensor(t);
+    if (t == -2 || STOP(C)) return kv_none();
     const char *near = kd_graph_closest(C->g, full);
     if (near) cc_err(C, at, "no tensor named '%s'; did you mean '%s'?", full, near);
     else cc_err(C, at, "no tensor named '%s'", full);
@@ -264,6 +325,19 @@ static kv graph_star(cc *C, frame *F, const kdr_node *e, const char *base)
             kv tv = items[j]; items[j] = items[j - 1]; items[j - 1] = tv;
         }
     return (kv){ .k = KV_LIST, .items = items, .n = m };
+}
+
+/* ts[i] (an IDENT indexed), as the model of ts[i].x at phase level */
+static int member_index(const kdr_node *e)
+{
+    return e && e->kind == KDR_INDEX && e->a && e->a->kind == KDR_IDENT;
+}
+
+/* "ts[2]": the member's name, NULL after an error (no such member) */
+static const char *member_name(cc *C, frame *F, const kdr_node *idx)
+{
+    const kdr_node *md = cc_model_member(C, F, idx, NULL);
+    return md ? md->name : NULL;
 }
 
 kv cc_eval(cc *C, frame *F, const kdr_node *e, const char *hint)
@@ -337,8 +411,11 @@ kv cc_eval(cc *C, frame *F, const kdr_node *e, const char *hint)
             const char *key = cc_index_key(C, F, e, e->a->name);
             return key ? cc_with_tensor(C, F, e->a->a, key, e) : kv_none();
         }
-        if (F->phase && e->a->kind == KDR_MEMBER && e->a->a->kind == KDR_IDENT) {
-            const char *base = cc_str(C, "%s.%s", e->a->a->name, e->a->name);
+        if (F->phase && e->a->kind == KDR_MEMBER &&
+            (e->a->a->kind == KDR_IDENT || member_index(e->a->a))) {
+            const char *mn = e->a->a->kind == KDR_IDENT ? e->a->a->name : member_name(C, F, e->a->a);
+            if (!mn) return kv_none();
+            const char *base = cc_str(C, "%s.%s", mn, e->a->name);
             for (const kdr_node *k = e->kids; k; k = k->next)
                 if (k->kind == KDR_STAR) return graph_star(C, F, e, base);
             const char *key = cc_index_key(C, F, e, base);
@@ -374,6 +451,10 @@ kv cc_eval(cc *C, frame *F, const kdr_node *e, const char *hint)
     case KDR_MEMBER:
         if (F->phase && cc_is_with_call(e->a)) return cc_with_tensor(C, F, e->a, e->name, e);
         if (F->phase && e->a->kind == KDR_IDENT) return model_tensor(C, e, cc_str(C, "%s.%s", e->a->name, e->name));
+        if (F->phase && member_index(e->a)) {         /* ts[2].feat */
+            const char *mn = member_name(C, F, e->a);
+            return mn ? model_tensor(C, e, cc_str(C, "%s.%s", mn, e->name)) : kv_none();
+        }
         cc_unsupported(C, "members (a.b) inside a net are not in this build yet");
         return kv_none();
     case KDR_REPEAT: {

@@ -40,3 +40,6 @@ EXTRA_DIST += tests/runtime/test_alternate_torch.sh tests/runtime/alternate_torc
 # the CIFAR-100 and CINIC-10 DFA recipes end to end on small generated files
 TESTS += tests/cli/test_dfa_recipes.sh
 EXTRA_DIST += tests/cli/test_dfa_recipes.sh tests/cli/dfa_recipes.py
+RUNTIME_TESTS += tests/runtime/test_shared
+tests_runtime_test_shared_SOURCES = tests/runtime/test_shared.c tests/unit.h
+tests_runtime_test_shared_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)

@@ -53,6 +53,8 @@ int kd_phase_graph_add(kd_phase_graph *G, const kdr_program *p, const char *name
     const kdr_node *decl = kd_program_decl(p, KDR_MODEL, name, NULL);
     if (!decl) {
         const kdr_node *pool = kd_program_decl(p, KDR_POOL, name, NULL);
+        if (pool && pool->a && pool->a->kind == KDR_LIST)   /* a pool of models: its members */
+            return kd_pg_add_pool_members(G, p, pool, unit, at, d, status);
         if (pool)
             return fail(d, status, KD_RUN_RECIPE, unit, at,
                         "pool '%s' is not a model: use 'teacher follows %s'", name, name);
@@ -66,6 +68,9 @@ static int applies(const kdr_node *e, const char *name, int depth)
 {
     if (!e || depth > 10000) return 0;
     if (e->kind == KDR_CALL && e->a && e->a->kind == KDR_IDENT && strcmp(e->a->name, name) == 0) return 1;
+    if (e->kind == KDR_CALL && e->a && e->a->kind == KDR_INDEX && e->a->a->kind == KDR_IDENT &&
+        strncmp(e->a->a->name, name, strlen(e->a->a->name)) == 0 && name[strlen(e->a->a->name)] == '[')
+        return 1;   /* ts[s](x): every member of indexed model ts counts as applied */
     if (applies(e->a, name, depth + 1) || applies(e->b, name, depth + 1) || applies(e->c, name, depth + 1))
         return 1;
     for (const kdr_node *k = e->kids; k; k = k->next)
@@ -78,6 +83,9 @@ int kd_phase_graph_build(kd_phase_graph *G, const kdr_program *p, const kd_data_
                          const kdr_unit *loss_unit, const char *path, kdr_diag *d)
 {
     int status = 0;
+    for (int k = 0; k < nloss + G->nuses; k++)   /* POOL.x of a pool of models: its members, as teachers */
+        if (kd_pg_add_used_pools(G, p, k < nloss ? losses[k] : G->uses[k - nloss], loss_unit, d, &status, 0) < 0)
+            return status;
     G->g = kd_graph_new();
     if (!G->g) return fail(d, &status, KD_RUN_FAILED, NULL, NULL, "out of memory"), status;
     G->classes = data->classes;

@@ -52,6 +52,14 @@ int kd_phase_graph_add_decl(kd_phase_graph *G, const kdr_node *decl, int trained
 int kd_phase_graph_add(kd_phase_graph *G, const kdr_program *p, const char *name, int trained,
                        const kdr_unit *unit, const kdr_node *at, kdr_diag *d, int *status);
 
+/* The members of a pool of models (`pool P = [t1, t2]`) as models of G
+ * that it does not train (routes.c); index of the last, or -1 (*status). */
+int kd_pg_add_pool_members(kd_phase_graph *G, const kdr_program *p, const kdr_node *pool,
+                           const kdr_unit *unit, const kdr_node *at, kdr_diag *d, int *status);
+/* The same for every pool of models whose tensors (P.x) expression e uses. */
+int kd_pg_add_used_pools(kd_phase_graph *G, const kdr_program *p, const kdr_node *e,
+                         const kdr_unit *unit, kdr_diag *d, int *status, int depth);
+
 /* Build G->g: the models of G on input [G->batch, data->x...] (a model
  * applied in a loss, `adapter(student.feat)`, is compiled there instead),
  * the `label` input [batch], the losses (nloss may be 0; owner[k] names the

@@ -16,4 +16,9 @@ int pool_enter_epoch(run *R, pgraph *G, pool_run *pr, int64_t ep, int64_t epochs
  * `patience` epochs on one anchor, move to the next. */
 void pool_after_epoch(pool_run *pr, double loss);
 
+/* plan: `teacher follows P` of a pool of models [m1, m2, ...] (list):
+ * anchor i is member i (pr->epochs[i] = i + 1, no route), pr->decl the
+ * first member's declaration; -1 with a message */
+int route_pool_of_models(run *R, const kdr_node *list, pool_run *pr);
+
 #endif

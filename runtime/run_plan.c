@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "run_plan.h"
+#include "routes.h"
 #include "../lang/builtins.h"
 #include "../lang/settings.h"
 
@@ -560,9 +561,13 @@ static int plan_pool(run *R, const kd_plan *PL, const kdr_node *follows, pool_ru
     const kdr_unit *u = R->unit;
     const kdr_node *c = pd->a;
     R->unit = kd_program_unit_of(R->p, pd);
+    if (c && c->kind == KDR_LIST) {   /* a pool of models: anchor i is member i (routes.c) */
+        if (route_pool_of_models(R, c, pr)) goto bad;
+        R->unit = u;
+        goto how;
+    }
     if (!c || strcmp(run_call_name(c) ? run_call_name(c) : "", "checkpoints") != 0) {
-        run_fail(R, KD_RUN_FAILED, c ? c : pd, "following a pool of models is not in this build yet; "
-                 "a route is a pool of checkpoints(ROUTE, ...)");
+        run_fail(R, KD_RUN_FAILED, c ? c : pd, "a pool is a list of models or checkpoints(ROUTE, ...)");
         goto bad;
     }
     const kdr_node *rt = run_arg(c, "route", 0);
@@ -586,6 +591,7 @@ static int plan_pool(run *R, const kd_plan *PL, const kdr_node *follows, pool_ru
     for (int i = 0; i < pr->n; i++)
         if (plan_route_check_epoch(R, &pr->route, pr->epochs[i], c)) goto bad;
     R->unit = u;
+how:
     /* how to follow it */
     const kdr_node *st = run_arg(follows, "strategy", 0);
     const char *sn = st && st->kind == KDR_IDENT ? st->name : spec_default("follows", KDR_CTX_FOLLOWS, "strategy");
@@ -600,6 +606,7 @@ static int plan_pool(run *R, const kd_plan *PL, const kdr_node *follows, pool_ru
     pr->threshold = thr;
     pr->patience = (int64_t)pat;
     if (pr->patience < 1) return run_fail(R, KD_RUN_RECIPE, follows, "patience must be >= 1");
+    if (!pr->route.name) return 0;   /* a pool of models */
     const kdr_node *md = kd_program_decl(R->p, KDR_MODEL, pr->route.model, NULL);
     if (!md) return run_fail(R, KD_RUN_RECIPE, follows, "no model named '%s'", pr->route.model);
     pr->decl = *md;
