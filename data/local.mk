@@ -7,7 +7,7 @@
 ## flag keeps other systems right).
 
 DATA_CSRC = data/dataset.c data/idx.c data/cifar.c data/image_folder.c \
-	data/sequences.c data/raw.h data/raw_synth.c data/loader.c data/registry.c
+	data/sequences.c data/raw.h data/raw_synth.c data/jpeg.c data/loader.c data/registry.c
 DATA_HSRC = data/data.h data/data_int.h data/loaders.h data/loaders.def
 
 noinst_LIBRARIES += data/libdata.a
@@ -16,7 +16,7 @@ data_libdata_a_CFLAGS = $(AM_CFLAGS) -pthread
 # What a program linking data/libdata.a needs: DATA_LIBS in its LDADD and
 # DATA_PTHREAD in its LDFLAGS (automake wants -pthread there, e.g.
 # kdrun_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)).
-DATA_LIBS = data/libdata.a $(PNG_LIBS) $(Z_LIBS) $(M_LIBS)
+DATA_LIBS = data/libdata.a $(PNG_LIBS) $(JPEG_LIBS) $(Z_LIBS) $(M_LIBS)
 DATA_PTHREAD = -pthread
 
 EXTRA_DIST += data/README.md

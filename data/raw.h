@@ -35,4 +35,10 @@ void kd_raw_process_px(const kd_raw_params *p, const double in[3], float out[3])
  * each quad is one pixel (R, (Gr + Gb) / 2, B) through kd_raw_process_px. */
 void kd_raw_packed_to_srgb(const kd_raw_params *p, const float *packed, int64_t q, float *rgb);
 
+/* An 8-bit RGB JPEG (libjpeg; grey converted), *pix [h, w, 3] malloc'd. */
+#include <stddef.h>
+#include "data.h"
+kd_data_status kd_jpeg_read(const char *path, uint8_t **pix, int64_t *h, int64_t *w,
+                            char *err, size_t errlen);
+
 #endif

@@ -5,6 +5,7 @@
  * Shape letters: N patches, P patch side in sensor pixels (even), planes
  * [3,P,P] of linear camera RGB, packed Bayer [4,P/2,P/2] (R, Gr, Gb, B). */
 #include <glob.h>
+#include <strings.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,11 +184,7 @@ kd_data_status kd_load_raw_synth(const char *pattern, int unprocess,
         return kd_data_fail(err, errlen, gr == GLOB_NOSPACE ? KD_DATA_ENOMEM : KD_DATA_ENOENT,
                             "%s: cannot expand the pattern", pattern);
     }
-    if (g.gl_pathc < 2) {
-        globfree(&g);
-        return kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: 1 image; need at least 2 "
-                            "(every 5th image is a test image)", pattern);
-    }
+
     out->kind = KD_DATA_RAW;
     out->dtype = KD_F32;
     out->c = 3;
@@ -203,17 +200,22 @@ kd_data_status kd_load_raw_synth(const char *pattern, int unprocess,
         st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", pattern);
         goto out;
     }
-    for (size_t i = 0; i < g.gl_pathc; i++) {
-        const char *path = g.gl_pathv[i];
-        int64_t h, w, c;
-        if ((st = kd_png_read(path, 3, &pix, &h, &w, &c, err, errlen)) != KD_DATA_OK)
+    size_t used = 0;   /* images kept (not smaller than the patch) */
+    for (size_t gi = 0; gi < g.gl_pathc; gi++) {
+        const char *path = g.gl_pathv[gi];
+        size_t len = strlen(path), i = used;
+        int64_t h, w, c = 3;
+        int jpeg = (len > 4 && !strcasecmp(path + len - 4, ".jpg")) ||
+                   (len > 5 && !strcasecmp(path + len - 5, ".jpeg"));
+        free(pix);
+        pix = NULL;
+        st = jpeg ? kd_jpeg_read(path, &pix, &h, &w, err, errlen)
+                  : kd_png_read(path, 3, &pix, &h, &w, &c, err, errlen);
+        if (st != KD_DATA_OK)
             goto out;
-        if (h < patch || w < patch) {
-            st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: %lldx%lld is smaller than "
-                              "the patch (%lld)", path, (long long)h, (long long)w,
-                              (long long)patch);
-            goto out;
-        }
+        if (h < patch || w < patch)
+            continue;   /* too small for one patch: left out (the tiny test images of a folder) */
+        used++;
         /* the whole image to linear camera RGB, planar [3, h, w] */
         free(lin);
         lin = malloc((size_t)(3 * h * w) * sizeof(float));
@@ -258,6 +260,12 @@ kd_data_status kd_load_raw_synth(const char *pattern, int unprocess,
                            lin + (ch * h + oy + y) * w + ox, (size_t)patch * sizeof(float));
             sp[t].n++;
         }
+    }
+    if (used < 2) {
+        st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: %zu image%s of at least %lldx%lld; "
+                          "need 2 (every 5th image is a test image)", pattern, used,
+                          used == 1 ? "" : "s", (long long)patch, (long long)patch);
+        goto out;
     }
     static const char *const names[2] = { "train", "test" };
     for (int t = 0; t < 2; t++)

@@ -16,6 +16,10 @@ double evsum_metric(const evsum *e, const char *name, int64_t k, const char **wh
         if (!e->nimg) { *why = "needs clean target images (restoration data)"; return 0; }
         return name[0] == 'p' ? e->psnr : e->ssim;
     }
+    if (!strcmp(name, "psnr_srgb") || !strcmp(name, "ssim_srgb")) {
+        if (!e->nsrgb) { *why = "needs packed RAW output and clean images (raw_synth)"; return 0; }
+        return name[0] == 'p' ? e->psnr_srgb : e->ssim_srgb;
+    }
     if (!e->nrank) { *why = "needs scores [N, K] and target labels"; return 0; }
     if (!strcmp(name, "top1")) return e->top1;
     if (!strcmp(name, "top5")) return e->top5;

@@ -42,7 +42,7 @@ typedef struct kd_task_sums {
     int64_t rank_hist[KD_RANK_MAX + 1]; /* rows by 0-based rank; last: >= KD_RANK_MAX */
     double psnr, ssim;               /* means over images (after end): linear RAW / the data's range */
     double psnr_srgb, ssim_srgb;     /* restoration of RAW: after processing back to sRGB */
-    int64_t nimg;
+    int64_t nimg, nsrgb;             /* images measured; of them in sRGB */
 } kd_task_sums;
 
 /* A few samples of a split and each evaluated model's output on them, for

@@ -74,6 +74,7 @@ static void rst_eval_batch(kd_task_sums *e, const float *out, const kd_shape *os
             kd_raw_packed_to_srgb(&mp, y, q, rc);
             e->psnr_srgb += kd_psnr(ro, rc, rgb, 1.0);
             e->ssim_srgb += kd_ssim(ro, rc, 3, q, q, 1.0);
+            e->nsrgb++;
         }
     }
     e->nimg += b->n;
@@ -83,11 +84,14 @@ static void rst_eval_batch(kd_task_sums *e, const float *out, const kd_shape *os
 
 static void rst_eval_end(kd_task_sums *e)
 {
-    if (!e->nimg) return;
-    e->psnr /= (double)e->nimg;
-    e->ssim /= (double)e->nimg;
-    e->psnr_srgb /= (double)e->nimg;
-    e->ssim_srgb /= (double)e->nimg;
+    if (e->nimg) {
+        e->psnr /= (double)e->nimg;
+        e->ssim /= (double)e->nimg;
+    }
+    if (e->nsrgb) {
+        e->psnr_srgb /= (double)e->nsrgb;
+        e->ssim_srgb /= (double)e->nsrgb;
+    }
 }
 
 static void rst_report_line(kd_strbuf *t, const char *model, const char *data, const char *split,
