@@ -175,7 +175,8 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
             }
             ev.models[ev.nmodels++] = k;
             kd_exec_init_params(G.e, 0);
-            if (pgraph_load_store(R, &G) <= 0 && !R->o->quiet)
+            if (pgraph_load_store(R, &G) <= 0 && !R->o->quiet &&
+                kd_graph_model_params(G.pg.g, G.pg.m[k].index) > 0)   /* a parameter-free model needs no training */
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, c->model_at[j]->beg, c->model_at[j]->end,
                               "model '%s' was never trained; it is evaluated as initialized", c->models[j]);
             evsum es;
