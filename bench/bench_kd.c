@@ -5,6 +5,8 @@
  *                  [--rounds R]   (default 3: best of R alternating rounds)
  *
  * Configs (CIFAR-shaped random data, batch 128, 2 threads by default):
+ *   unet    the Feature-Align U-Net of recipes/nets/unet_fa.kdr (base 16, 3
+ *           levels) on 4x64x64 packed RAW crops, batch 16 always, l1 loss
  *   resnet20, resnet56, wrn16_2   one training step of that network
  *   kd      ResNet-56 teacher (frozen: eval mode, no backward) forward +
  *           ResNet-20 student forward/backward, loss = kd(T: 4) + ce
@@ -87,7 +89,7 @@ typedef struct built {
 } built;
 
 static int build(built *b, const char *recipes, const char *text, const char *const *models,
-                 int nmodels, int64_t batch)
+                 int nmodels, int64_t batch, int raw)
 {
     memset(b, 0, sizeof *b);
     kdr_diag_init(&b->diag);
@@ -103,8 +105,9 @@ static int build(built *b, const char *recipes, const char *text, const char *co
     b->g = kd_graph_new();
     kd_data_shape ds;
     memset(&ds, 0, sizeof ds);
-    ds.x = kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
-    ds.classes = 10;
+    ds.x = raw ? kd_shape_make(3, (const int64_t[]){ 4, 64, 64 })    /* packed RAW crops */
+               : kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
+    ds.classes = raw ? 0 : 10;
     for (int m = 0; m < nmodels; m++) {
         const kdr_node *decl = NULL;
         for (const kdr_node *k = b->prog->units[0]->root->kids; k; k = k->next)
@@ -118,7 +121,8 @@ static int build(built *b, const char *recipes, const char *text, const char *co
         if (b->g->nodes[first].kind != KD_NODE_INPUT || b->out[m] < 0) goto fail;
     }
     b->nmodels = nmodels;
-    b->label = kd_graph_add_input(b->g, "label", kd_shape_make(1, (const int64_t[]){ batch }));
+    b->label = raw ? kd_graph_add_input(b->g, "clean", kd_shape_make(4, (const int64_t[]){ batch, 4, 64, 64 }))
+               : kd_graph_add_input(b->g, "label", kd_shape_make(1, (const int64_t[]){ batch }));
     return 0;
 fail:
     kdr_diag_print(&b->diag, stderr, 0);
@@ -133,8 +137,12 @@ static int run_one(const char *cfg, const char *recipes, int steps, int64_t batc
         return 0;
     }
     const char *text, *models[2] = { "s", "t" };
-    int nmodels = 1;
-    if (strcmp(cfg, "resnet20") == 0)
+    int nmodels = 1, raw = 0;
+    if (strcmp(cfg, "unet") == 0) {
+        /* the Feature-Align U-Net student of recipes/raw_denoise, l1 against clean */
+        text = "use \"nets/unet_fa.kdr\"\nmodel s = unet_fa(base: 16, levels: 3, fa: true)\n";
+        raw = 1;
+    } else if (strcmp(cfg, "resnet20") == 0)
         text = "use \"nets/resnet.kdr\"\nmodel s = resnet(depth: 20, classes: 10)\n";
     else if (strcmp(cfg, "resnet56") == 0)
         text = "use \"nets/resnet.kdr\"\nmodel s = resnet(depth: 56, classes: 10)\n";
@@ -149,10 +157,10 @@ static int run_one(const char *cfg, const char *recipes, int steps, int64_t batc
         return 2;
     }
     built b;
-    if (build(&b, recipes, text, models, nmodels, batch) != 0) return 1;
+    if (build(&b, recipes, text, models, nmodels, batch, raw) != 0) return 1;
     char err[256];
     int32_t ce_in[2] = { b.out[0], b.label };
-    int32_t ce = kd_graph_add_op(b.g, kd_op_find("ce"), ce_in, 2, NULL, err, sizeof err);
+    int32_t ce = kd_graph_add_op(b.g, kd_op_find(raw ? "l1" : "ce"), ce_in, 2, NULL, err, sizeof err);
     b.loss = ce;
     if (nmodels == 2) {
         int32_t kd_in[2] = { b.out[0], b.out[1] };
@@ -184,7 +192,8 @@ static int run_one(const char *cfg, const char *recipes, int steps, int64_t batc
         }
     }
     float *y = kd_exec_input(e, b.label);
-    for (int64_t i = 0; i < batch; i++) y[i] = (float)(i % 10);
+    int64_t ny = kd_shape_numel(&b.g->nodes[b.label].shape);
+    for (int64_t i = 0; i < ny; i++) y[i] = raw ? 0.5f * kd_exec_input(e, b.in[0])[i] : (float)(i % 10);
     size_t P = b.g->param_count;
     float *w = kd_exec_params(e), *gr = kd_exec_grads(e);
     float *v = calloc(P ? P : 1, sizeof *v);
@@ -308,7 +317,7 @@ int main(int argc, char **argv)
     kd_blas_tune(argc, argv);      /* SkylakeX kernels on AVX-512 cores (re-exec) */
     const char *torch = NULL, *recipes = KDRUN_SRCDIR "/recipes", *one = NULL, *only = NULL;
     int steps = 5, threads = 2, rounds = 3;
-    int64_t batch = 128;
+    int64_t batch = 128, batch_all;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) { fprintf(stderr, "bench_kd: %s needs a value\n", a); return 2; }
@@ -325,6 +334,7 @@ int main(int argc, char **argv)
     }
     if (steps < 1 || batch < 1 || threads < 1 || rounds < 1) return 2;
     if (one) return run_one(one, recipes, steps, batch, threads);
+    batch_all = batch;
 
     /* which python has torch (Debian's python3-torch lives in /usr/bin) */
     char python[256] = "";
@@ -343,9 +353,9 @@ int main(int argc, char **argv)
     int avx512 = kd_cpu_has_avx512f();
     const char *cores[2] = { avx512 ? "SkylakeX" : "", "Haswell" };
     const char *corename[2] = { avx512 ? "SkylakeX" : "auto", "Haswell" };
-    static const char *const cfgs[4] = { "resnet20", "resnet56", "wrn16_2", "kd" };
-    static const char *const label[4] = { "ResNet-20", "ResNet-56", "WRN-16-2",
-                                          "KD R56->R20" };
+    static const char *const cfgs[5] = { "resnet20", "resnet56", "wrn16_2", "kd", "unet" };
+    static const char *const label[5] = { "ResNet-20", "ResNet-56", "WRN-16-2",
+                                          "KD R56->R20", "U-Net FA b16" };
     char cmd[2048];
     /* PyTorch runs in the original environment */
     char envu[128] = "env";
@@ -378,8 +388,10 @@ int main(int argc, char **argv)
            corename[1], "PyTorch", "PT-pasv", "ratio", "GFLOP/s", "of peak", "RSS MiB",
            "torchRSS", "arena MiB");
     int fail = 0;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         if (only && strcmp(only, cfgs[k]) != 0) continue;
+        /* the U-Net line: 4x64x64 packed RAW crops, batch 16 (whatever --batch says) */
+        int64_t batch = strcmp(cfgs[k], "unet") == 0 ? 16 : batch_all;
         res r[2], t, tp;
         memset(r, 0, sizeof r);
         memset(&t, 0, sizeof t);

@@ -3,7 +3,9 @@
 
 CONFIG: resnet20 | resnet56 | wrn16_2 | kd (ResNet-56 teacher in eval mode
 under no_grad + ResNet-20 student, loss = T^2 KL(softmax(t/T) || softmax(s/T))
-+ CE, T = 4) | sgemm (1024^3 matmul GFLOP/s).  One training step = forward,
++ CE, T = 4) | unet (the Feature-Align U-Net of recipes/nets/unet_fa.kdr, base
+16, 3 levels, on 4x64x64 packed RAW crops, l1 against 0.5 x; BATCH is used as
+given: make bench passes 16) | sgemm (1024^3 matmul GFLOP/s).  One training step = forward,
 loss, zero_grad, backward, SGD (momentum 0.9) step, on random CIFAR-shaped
 float32 data; the same work bench_kd.c times for kdrun.  Prints one line:
 
@@ -12,6 +14,7 @@ float32 data; the same work bench_kd.c times for kdrun.  Prints one line:
 The networks are those of recipes/nets/resnet.kdr and wrn.kdr (the same
 module definitions as tests/runtime/conformance/resnet_torch.py).
 """
+import os
 import resource
 import sys
 import time
@@ -127,6 +130,11 @@ def main():
         model = ResNet(56)
     elif cfg == "wrn16_2":
         model = WRN(16, 2)
+    elif cfg == "unet":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "tests", "runtime", "conformance"))
+        from unet_fa_torch import UNetFA
+        model = UNetFA(base=16, levels=3, fa=True)
     elif cfg == "kd":
         model, teacher = ResNet(20), ResNet(56)
         teacher.eval()
@@ -136,13 +144,17 @@ def main():
         raise SystemExit("unknown config " + cfg)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.rand(batch, 3, 32, 32) * 2 - 1
-    y = torch.randint(0, 10, (batch,))
+    if cfg == "unet":
+        x = torch.rand(batch, 4, 64, 64) * 2 - 1
+        y = 0.5 * x
+    else:
+        x = torch.rand(batch, 3, 32, 32) * 2 - 1
+        y = torch.randint(0, 10, (batch,))
     T = 4.0
 
     def step():
         logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        loss = F.l1_loss(logits, y) if cfg == "unet" else F.cross_entropy(logits, y)
         if teacher is not None:
             with torch.no_grad():
                 t = teacher(x)

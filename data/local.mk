@@ -7,7 +7,7 @@
 ## flag keeps other systems right).
 
 DATA_CSRC = data/dataset.c data/idx.c data/cifar.c data/image_folder.c \
-	data/sequences.c data/raw_synth.c data/loader.c data/registry.c
+	data/sequences.c data/raw.h data/raw_synth.c data/jpeg.c data/loader.c data/registry.c
 DATA_HSRC = data/data.h data/data_int.h data/loaders.h data/loaders.def
 
 noinst_LIBRARIES += data/libdata.a
@@ -16,17 +16,21 @@ data_libdata_a_CFLAGS = $(AM_CFLAGS) -pthread
 # What a program linking data/libdata.a needs: DATA_LIBS in its LDADD and
 # DATA_PTHREAD in its LDFLAGS (automake wants -pthread there, e.g.
 # kdrun_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)).
-DATA_LIBS = data/libdata.a $(PNG_LIBS) $(Z_LIBS) $(M_LIBS)
+DATA_LIBS = data/libdata.a $(PNG_LIBS) $(JPEG_LIBS) $(Z_LIBS) $(M_LIBS)
 DATA_PTHREAD = -pthread
 
 EXTRA_DIST += data/README.md
 
 DATA_TESTS = tests/data/test_formats tests/data/test_sequences \
-	tests/data/test_batches tests/data/test_loaders
+	tests/data/test_batches tests/data/test_loaders tests/data/test_raw
 check_PROGRAMS += $(DATA_TESTS)
 TESTS += $(DATA_TESTS)
 DATA_TEST_LDADD = $(DATA_LIBS) $(CUNIT_LIBS)
 
+tests_data_test_raw_SOURCES = tests/data/test_raw.c tests/data/data_test.h tests/unit.h
+tests_data_test_raw_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
+tests_data_test_raw_LDADD = $(DATA_TEST_LDADD)
+tests_data_test_raw_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)
 tests_data_test_formats_SOURCES = tests/data/test_formats.c \
 	tests/data/data_test.h tests/unit.h
 tests_data_test_formats_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data

@@ -88,6 +88,8 @@ static const kdr_builtin table[] = {
     B("top5", METRIC, BARE, "top-5 accuracy, %", END),
     B("psnr", METRIC, BARE, "peak signal-to-noise ratio against clean, dB", END),
     B("ssim", METRIC, BARE, "structural similarity against clean", END),
+    B("psnr_srgb", METRIC, BARE, "psnr after processing RAW output and clean back to sRGB, dB", END),
+    B("ssim_srgb", METRIC, BARE, "ssim after processing RAW output and clean back to sRGB", END),
     B("hr", METRIC, BARE | ATK, "hit rate @k: target ranked in the top k", END),
     B("ndcg", METRIC, BARE | ATK, "normalized discounted cumulative gain @k", END),
     B("mrr", METRIC, BARE | ATK, "mean reciprocal rank, cut at k", END),

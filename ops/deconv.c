@@ -8,12 +8,16 @@
  * backward: dx[n,c,ih,iw] += sum_{f,ki,kj} dy[n,f,ih*S-P+ki, iw*S-P+kj] w[c,f,ki,kj]
  *           dw[c,f,ki,kj] += sum_{n,ih,iw} x[n,c,ih,iw] dy[n,f,ih*S-P+ki, iw*S-P+kj]
  *           db[f]         += sum dy[n,f,.,.]
- * (terms whose output pixel falls outside y are skipped).  Direct loops,
- * gathering: parallel over (n,f) planes for y, (n,c) planes for dx, (c,f)
- * pairs for dw, f for db; each output is summed by one iteration in double
- * in a fixed order (same bits for any thread count).
+ * (terms whose output pixel falls outside y are skipped).  On sgemm, per
+ * image n, with col [F K K, H W] in the workspace (W as [C, F K K]):
+ *   forward   col = W^T x_n, scattered into y_n (after the bias);
+ *   backward  col = dy_n gathered (the adjoint of the scatter),
+ *             dx_n += W col,  dw += x_n col^T;  db summed in double.
+ * The products are cut into row blocks per thread (kd_gemm.h): the same
+ * bits for a given thread count; the scatter/gather run over f planes.
  */
 #include "kd_ops_util.h"
+#include "kd_gemm.h"
 
 enum { A_C, A_K, A_STRIDE, A_PAD, A_BIAS };
 
@@ -71,95 +75,100 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
     return 0;
 }
 
+/* col [F K K, H W] of one image, col[(f,ki,kj), (ih,iw)] <-> y[f, ih S - P + ki, iw S - P + kj]:
+ * scatter-add into y (forward) or gather from dy (backward; 0 outside) */
+static void col2y(const geo *g, const float *col, float *y, int nthreads)
+{
+    int64_t HW = g->H * g->W, KK = g->K * g->K;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && g->F * KK * HW > KD_OMP_MIN)
+    for (int64_t f = 0; f < g->F; f++) {
+        float *yp = y + f * g->Ho * g->Wo;
+        for (int64_t ki = 0; ki < g->K; ki++)
+            for (int64_t kj = 0; kj < g->K; kj++) {
+                const float *cp = col + ((f * g->K + ki) * g->K + kj) * HW;
+                for (int64_t ih = 0; ih < g->H; ih++) {
+                    int64_t oh = ih * g->S - g->P + ki;
+                    if (oh < 0 || oh >= g->Ho) continue;
+                    float *yr = yp + oh * g->Wo;
+                    const float *cr = cp + ih * g->W;
+                    for (int64_t iw = 0; iw < g->W; iw++) {
+                        int64_t ow = iw * g->S - g->P + kj;
+                        if (ow >= 0 && ow < g->Wo) yr[ow] += cr[iw];
+                    }
+                }
+            }
+    }
+}
+
+static void dy2col(const geo *g, const float *dy, float *col, int nthreads)
+{
+    int64_t HW = g->H * g->W, KK = g->K * g->K;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && g->F * KK * HW > KD_OMP_MIN)
+    for (int64_t f = 0; f < g->F; f++) {
+        const float *yp = dy + f * g->Ho * g->Wo;
+        for (int64_t ki = 0; ki < g->K; ki++)
+            for (int64_t kj = 0; kj < g->K; kj++) {
+                float *cp = col + ((f * g->K + ki) * g->K + kj) * HW;
+                for (int64_t ih = 0; ih < g->H; ih++) {
+                    int64_t oh = ih * g->S - g->P + ki;
+                    float *cr = cp + ih * g->W;
+                    if (oh < 0 || oh >= g->Ho) {
+                        for (int64_t iw = 0; iw < g->W; iw++) cr[iw] = 0;
+                        continue;
+                    }
+                    const float *yr = yp + oh * g->Wo;
+                    for (int64_t iw = 0; iw < g->W; iw++) {
+                        int64_t ow = iw * g->S - g->P + kj;
+                        cr[iw] = ow >= 0 && ow < g->Wo ? yr[ow] : 0.0f;
+                    }
+                }
+            }
+    }
+}
+
+static size_t workspace(const kd_op_ctx *c)
+{
+    geo g = get_geo(c);
+    return sizeof(float) * (size_t)(g.F * g.K * g.K) * (size_t)(g.H * g.W);
+}
+
+/* per image: col = W^T x_n (sgemm, [F K K, C] x [C, H W]), scattered into y_n */
 static void forward(kd_op_ctx *c)
 {
     geo g = get_geo(c);
     const float *x = c->in[0], *w = c->in[1];
     const float *b = c->in_shape[2].ndim > 0 ? c->in[2] : NULL;
-    int64_t planes = g.N * g.F, KK = g.K * g.K;
-    int64_t work = g.N * g.C * g.H * g.W * g.F * KK;
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        int64_t n = pl / g.F, f = pl % g.F;
-        float *yp = c->out + pl * g.Ho * g.Wo;
-        for (int64_t oh = 0; oh < g.Ho; oh++)
-            for (int64_t ow = 0; ow < g.Wo; ow++) {
-                double s = b ? b[f] : 0.0;
-                for (int64_t ch = 0; ch < g.C; ch++) {
-                    const float *xp = x + (n * g.C + ch) * g.H * g.W;
-                    const float *wk = w + (ch * g.F + f) * KK;
-                    for (int64_t ki = 0; ki < g.K; ki++) {
-                        int64_t u = oh + g.P - ki;
-                        if (u < 0 || u % g.S) continue;
-                        int64_t ih = u / g.S;
-                        if (ih >= g.H) continue;
-                        for (int64_t kj = 0; kj < g.K; kj++) {
-                            int64_t v = ow + g.P - kj;
-                            if (v < 0 || v % g.S) continue;
-                            int64_t iw = v / g.S;
-                            if (iw < g.W) s += (double)xp[ih * g.W + iw] * wk[ki * g.K + kj];
-                        }
-                    }
-                }
-                yp[oh * g.Wo + ow] = (float)s;
-            }
+    int64_t FKK = g.F * g.K * g.K, HW = g.H * g.W, PO = g.Ho * g.Wo;
+    float *col = c->work;
+    for (int64_t n = 0; n < g.N; n++) {
+        float *yn = c->out + n * g.F * PO;
+        for (int64_t f = 0; f < g.F; f++) {
+            float bv = b ? b[f] : 0.0f;
+            for (int64_t i = 0; i < PO; i++) yn[f * PO + i] = bv;
+        }
+        kd_sgemm_rows(c->nthreads, CblasTrans, CblasNoTrans, (int)FKK, (int)HW, (int)g.C, 1.0f, w,
+                      (int)FKK, x + n * g.C * HW, (int)HW, 0.0f, col, (int)HW);
+        col2y(&g, col, yn, c->nthreads);
     }
 }
 
+/* per image: dcol gathered from dy_n; dx_n += W dcol; dW += x_n dcol^T; db += sum dy */
 static void backward(kd_op_ctx *c)
 {
     geo g = get_geo(c);
     const float *x = c->in[0], *w = c->in[1], *gy = c->grad_out;
     float *dx = c->grad_in[0], *dw = c->grad_in[1];
     float *db = c->in_shape[2].ndim > 0 ? c->grad_in[2] : NULL;
-    int64_t KK = g.K * g.K, HW = g.H * g.W, PO = g.Ho * g.Wo;
-    int64_t work = g.N * g.C * HW * g.F * KK;
-    if (dx) {
-        int64_t planes = g.N * g.C;
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
-        for (int64_t pl = 0; pl < planes; pl++) {
-            int64_t n = pl / g.C, ch = pl % g.C;
-            float *dp = dx + pl * HW;
-            for (int64_t ih = 0; ih < g.H; ih++)
-                for (int64_t iw = 0; iw < g.W; iw++) {
-                    double s = 0;
-                    for (int64_t f = 0; f < g.F; f++) {
-                        const float *gp = gy + (n * g.F + f) * PO, *wk = w + (ch * g.F + f) * KK;
-                        for (int64_t ki = 0; ki < g.K; ki++) {
-                            int64_t oh = ih * g.S - g.P + ki;
-                            if (oh < 0 || oh >= g.Ho) continue;
-                            for (int64_t kj = 0; kj < g.K; kj++) {
-                                int64_t ow = iw * g.S - g.P + kj;
-                                if (ow >= 0 && ow < g.Wo) s += (double)gp[oh * g.Wo + ow] * wk[ki * g.K + kj];
-                            }
-                        }
-                    }
-                    dp[ih * g.W + iw] += (float)s;
-                }
-        }
-    }
-    if (dw) {
-        int64_t pairs = g.C * g.F;
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
-        for (int64_t pr = 0; pr < pairs; pr++) {
-            int64_t ch = pr / g.F, f = pr % g.F;
-            for (int64_t ki = 0; ki < g.K; ki++)
-                for (int64_t kj = 0; kj < g.K; kj++) {
-                    double s = 0;
-                    for (int64_t n = 0; n < g.N; n++) {
-                        const float *xp = x + (n * g.C + ch) * HW, *gp = gy + (n * g.F + f) * PO;
-                        for (int64_t ih = 0; ih < g.H; ih++) {
-                            int64_t oh = ih * g.S - g.P + ki;
-                            if (oh < 0 || oh >= g.Ho) continue;
-                            for (int64_t iw = 0; iw < g.W; iw++) {
-                                int64_t ow = iw * g.S - g.P + kj;
-                                if (ow >= 0 && ow < g.Wo) s += (double)xp[ih * g.W + iw] * gp[oh * g.Wo + ow];
-                            }
-                        }
-                    }
-                    dw[pr * KK + ki * g.K + kj] += (float)s;
-                }
-        }
+    int64_t FKK = g.F * g.K * g.K, HW = g.H * g.W, PO = g.Ho * g.Wo;
+    float *col = c->work;
+    for (int64_t n = 0; n < g.N && (dx || dw); n++) {
+        dy2col(&g, gy + n * g.F * PO, col, c->nthreads);
+        if (dx)
+            kd_sgemm_rows(c->nthreads, CblasNoTrans, CblasNoTrans, (int)g.C, (int)HW, (int)FKK, 1.0f, w,
+                          (int)FKK, col, (int)HW, 1.0f, dx + n * g.C * HW, (int)HW);
+        if (dw)
+            kd_sgemm_rows(c->nthreads, CblasNoTrans, CblasTrans, (int)g.C, (int)FKK, (int)HW, 1.0f,
+                          x + n * g.C * HW, (int)HW, col, (int)HW, 1.0f, dw, (int)FKK);
     }
     if (db) {
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && g.N * g.F * PO > KD_OMP_MIN)
@@ -189,6 +198,7 @@ const kd_op_def kd_op_deconv = {
     .npositional = 1,
     .attrs = attrs,
     .infer = infer,
+    .workspace = workspace,
     .forward = forward,
     .backward = backward,
     .use = KD_USE_NET, .flags = KD_OP_TIN,

@@ -8,10 +8,12 @@
  *           a(o, i) = (1 - l)[i == i0] + l[i == i1], and
  *           y[oh,ow] = sum_{ih,iw} a_h(oh, ih) a_w(ow, iw) x[ih,iw].
  * backward: dx[ih,iw] += sum_{oh,ow} a_h(oh, ih) a_w(ow, iw) dy[oh,ow]
- *           (nearest: the sum of dy over the f x f block).  Computed as a
- *           gather over the outputs that can reach (ih, iw), in double, in a
- *           fixed order; parallel over (n, c) planes.
+ *           (nearest: the sum of dy over the f x f block, in double).
+ * Nearest copies rows; bilinear runs as two 1-D passes (below), in float,
+ * in a fixed order per plane; planes are cut into one contiguous range per
+ * thread (the same bits for any thread count).
  */
+#include <string.h>
 #include "kd_ops_util.h"
 
 enum { A_FACTOR, A_MODE };
@@ -47,13 +49,55 @@ static void taps(int64_t o, int64_t f, int64_t in, int64_t *i0, int64_t *i1, dou
     *w0 = 1.0 - *w1;
 }
 
-/* weight of input i in output o (0 if o does not read i) */
-static double weight(int64_t o, int64_t i, int64_t f, int64_t in)
+/* Bilinear is separable: per plane, the rows are interpolated along w into
+ * a scratch [H, Wo] and then the scratch along h (backward: the adjoint
+ * scatters, along w into [Ho, W], then along h).  The taps of every output
+ * coordinate are computed once per call; each thread owns one scratch. */
+typedef struct tapv { int64_t i0, i1; float w0, w1; } tapv;
+
+/* one thread's scratch: [H, Wo] or [Ho, W] (both H W f), kept 64-byte aligned */
+static size_t scratch_floats(const kd_op_ctx *c)
 {
-    int64_t i0, i1;
+    const kd_shape *x = &c->in_shape[0];
+    size_t n = (size_t)(x->dims[2] * x->dims[3] * KD_A_INT(c, A_FACTOR));
+    return (n + 15) & ~(size_t)15;
+}
+
+static size_t taps_bytes(const kd_op_ctx *c)
+{
+    const kd_shape *x = &c->in_shape[0];
+    int64_t f = KD_A_INT(c, A_FACTOR);
+    return ((size_t)((x->dims[2] + x->dims[3]) * f) * sizeof(tapv) + 63) & ~(size_t)63;
+}
+
+static size_t workspace(const kd_op_ctx *c)
+{
+    if (KD_A_INT(c, A_MODE) != M_BILINEAR) return 0;
+    int t = c->nthreads > 1 ? c->nthreads : 1;
+    return taps_bytes(c) + (size_t)t * scratch_floats(c) * sizeof(float);
+}
+
+/* threads the workspace has room for (a smaller one, in tests, runs fewer) */
+static int usable_threads(const kd_op_ctx *c)
+{
+    int t = c->nthreads > 1 ? c->nthreads : 1;
+    while (t > 1 && taps_bytes(c) + (size_t)t * scratch_floats(c) * sizeof(float) > c->work_size) t--;
+    return t;
+}
+
+static void fill_taps(const kd_op_ctx *c, tapv *th, tapv *tw)
+{
+    const kd_shape *x = &c->in_shape[0];
+    int64_t f = KD_A_INT(c, A_FACTOR), H = x->dims[2], W = x->dims[3];
     double w0, w1;
-    taps(o, f, in, &i0, &i1, &w0, &w1);
-    return (i == i0 ? w0 : 0.0) + (i == i1 ? w1 : 0.0);
+    for (int64_t o = 0; o < H * f; o++) {
+        taps(o, f, H, &th[o].i0, &th[o].i1, &w0, &w1);
+        th[o].w0 = (float)w0, th[o].w1 = (float)w1;
+    }
+    for (int64_t o = 0; o < W * f; o++) {
+        taps(o, f, W, &tw[o].i0, &tw[o].i1, &w0, &w1);
+        tw[o].w0 = (float)w0, tw[o].w1 = (float)w1;
+    }
 }
 
 static void forward(kd_op_ctx *c)
@@ -61,26 +105,40 @@ static void forward(kd_op_ctx *c)
     const kd_shape *x = &c->in_shape[0];
     int64_t f = KD_A_INT(c, A_FACTOR), H = x->dims[2], W = x->dims[3], Ho = H * f, Wo = W * f;
     int64_t planes = x->dims[0] * x->dims[1];
-    int bil = KD_A_INT(c, A_MODE) == M_BILINEAR;
+    if (KD_A_INT(c, A_MODE) != M_BILINEAR) {
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && planes * Ho * Wo > KD_OMP_MIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *xp = c->in[0] + pl * H * W;
-        float *yp = c->out + pl * Ho * Wo;
-        for (int64_t oh = 0; oh < Ho; oh++) {
-            int64_t h0, h1;
-            double a0, a1;
-            taps(oh, f, H, &h0, &h1, &a0, &a1);
-            for (int64_t ow = 0; ow < Wo; ow++) {
-                if (!bil) {
-                    yp[oh * Wo + ow] = xp[(oh / f) * W + ow / f];
-                    continue;
-                }
-                int64_t w0, w1;
-                double b0, b1;
-                taps(ow, f, W, &w0, &w1, &b0, &b1);
-                double v = a0 * (b0 * xp[h0 * W + w0] + b1 * xp[h0 * W + w1]) +
-                           a1 * (b0 * xp[h1 * W + w0] + b1 * xp[h1 * W + w1]);
-                yp[oh * Wo + ow] = (float)v;
+        for (int64_t pl = 0; pl < planes; pl++) {
+            const float *xp = c->in[0] + pl * H * W;
+            float *yp = c->out + pl * Ho * Wo;
+            for (int64_t ih = 0; ih < H; ih++) {
+                float *row = yp + ih * f * Wo;
+                for (int64_t iw = 0; iw < W; iw++)
+                    for (int64_t j = 0; j < f; j++) row[iw * f + j] = xp[ih * W + iw];
+                for (int64_t i = 1; i < f; i++) memcpy(row + i * Wo, row, (size_t)Wo * sizeof(float));
+            }
+        }
+        return;
+    }
+    tapv *th = c->work, *tw = th + Ho;
+    float *scr = (float *)((char *)c->work + taps_bytes(c));
+    size_t sl = scratch_floats(c);
+    fill_taps(c, th, tw);
+    int T = usable_threads(c);
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1 && planes * Ho * Wo > KD_OMP_MIN)
+    for (int t = 0; t < T; t++) {
+        float *tmp = scr + (size_t)t * sl;   /* [H, Wo] */
+        for (int64_t pl = planes * t / T; pl < planes * (t + 1) / T; pl++) {
+            const float *xp = c->in[0] + pl * H * W;
+            float *yp = c->out + pl * Ho * Wo;
+            for (int64_t ih = 0; ih < H; ih++) {
+                const float *xr = xp + ih * W;
+                float *tr = tmp + ih * Wo;
+                for (int64_t ow = 0; ow < Wo; ow++) tr[ow] = tw[ow].w0 * xr[tw[ow].i0] + tw[ow].w1 * xr[tw[ow].i1];
+            }
+            for (int64_t oh = 0; oh < Ho; oh++) {
+                const float *r0 = tmp + th[oh].i0 * Wo, *r1 = tmp + th[oh].i1 * Wo;
+                float a0 = th[oh].w0, a1 = th[oh].w1, *yr = yp + oh * Wo;
+                for (int64_t ow = 0; ow < Wo; ow++) yr[ow] = a0 * r0[ow] + a1 * r1[ow];
             }
         }
     }
@@ -93,32 +151,52 @@ static void backward(kd_op_ctx *c)
     const kd_shape *x = &c->in_shape[0];
     int64_t f = KD_A_INT(c, A_FACTOR), H = x->dims[2], W = x->dims[3], Ho = H * f, Wo = W * f;
     int64_t planes = x->dims[0] * x->dims[1];
-    int bil = KD_A_INT(c, A_MODE) == M_BILINEAR;
+    if (KD_A_INT(c, A_MODE) != M_BILINEAR) {   /* the sum of dy over each f x f block */
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && planes * Ho * Wo > KD_OMP_MIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *gp = c->grad_out + pl * Ho * Wo;
-        float *dp = dx + pl * H * W;
-        for (int64_t ih = 0; ih < H; ih++)
-            for (int64_t iw = 0; iw < W; iw++) {
-                double s = 0;
-                if (!bil) {
-                    for (int64_t i = 0; i < f; i++)
-                        for (int64_t j = 0; j < f; j++) s += gp[(ih * f + i) * Wo + iw * f + j];
-                } else {
-                    /* outputs reading input i lie in [(i - 1) f, (i + 2) f) */
-                    int64_t oh0 = ih > 0 ? (ih - 1) * f : 0, oh1 = (ih + 2) * f < Ho ? (ih + 2) * f : Ho;
-                    int64_t ow0 = iw > 0 ? (iw - 1) * f : 0, ow1 = (iw + 2) * f < Wo ? (iw + 2) * f : Wo;
-                    for (int64_t oh = oh0; oh < oh1; oh++) {
-                        double a = weight(oh, ih, f, H);
-                        if (a == 0) continue;
-                        for (int64_t ow = ow0; ow < ow1; ow++) {
-                            double b = weight(ow, iw, f, W);
-                            if (b != 0) s += a * b * gp[oh * Wo + ow];
-                        }
+        for (int64_t pl = 0; pl < planes; pl++) {
+            const float *gp = c->grad_out + pl * Ho * Wo;
+            float *dp = dx + pl * H * W;
+            for (int64_t ih = 0; ih < H; ih++)
+                for (int64_t iw = 0; iw < W; iw++) {
+                    double s = 0;
+                    for (int64_t i = 0; i < f; i++) {
+                        const float *r = gp + (ih * f + i) * Wo + iw * f;
+                        for (int64_t j = 0; j < f; j++) s += r[j];
                     }
+                    dp[ih * W + iw] += (float)s;
                 }
-                dp[ih * W + iw] += (float)s;
+        }
+        return;
+    }
+    tapv *th = c->work, *tw = th + Ho;
+    float *scr = (float *)((char *)c->work + taps_bytes(c));
+    size_t sl = scratch_floats(c);
+    fill_taps(c, th, tw);
+    int T = usable_threads(c);
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1 && planes * Ho * Wo > KD_OMP_MIN)
+    for (int t = 0; t < T; t++) {
+        float *tmp = scr + (size_t)t * sl;   /* [Ho, W] */
+        for (int64_t pl = planes * t / T; pl < planes * (t + 1) / T; pl++) {
+            const float *gp = c->grad_out + pl * Ho * Wo;
+            float *dp = dx + pl * H * W;
+            memset(tmp, 0, (size_t)(Ho * W) * sizeof(float));
+            for (int64_t oh = 0; oh < Ho; oh++) {
+                const float *gr = gp + oh * Wo;
+                float *tr = tmp + oh * W;
+                for (int64_t ow = 0; ow < Wo; ow++) {
+                    tr[tw[ow].i0] += tw[ow].w0 * gr[ow];
+                    tr[tw[ow].i1] += tw[ow].w1 * gr[ow];
+                }
             }
+            for (int64_t oh = 0; oh < Ho; oh++) {
+                const float *tr = tmp + oh * W;
+                float *d0 = dp + th[oh].i0 * W, *d1 = dp + th[oh].i1 * W, a0 = th[oh].w0, a1 = th[oh].w1;
+                for (int64_t iw = 0; iw < W; iw++) {
+                    d0[iw] += a0 * tr[iw];
+                    d1[iw] += a1 * tr[iw];
+                }
+            }
+        }
     }
 }
 
@@ -128,7 +206,7 @@ static const kd_input_spec inputs[] = {
 
 const kd_op_def kd_op_upsample = {
     .name = "upsample", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
-    .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
+    .attrs = attrs, .infer = infer, .workspace = workspace, .forward = forward, .backward = backward,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "resize by an integer factor",
     .inputs = inputs,

@@ -8,7 +8,8 @@ runtime_libruntime_a_SOURCES += runtime/exec.h runtime/exec.c runtime/plan_mem.c
 # test_exec counts malloc/calloc/realloc calls made by the statically linked
 # runtime and ops code (-Wl,--wrap) to prove that a training step allocates
 # nothing.
-RUNTIME_TESTS += tests/runtime/test_exec tests/runtime/conformance/test_conformance
+RUNTIME_TESTS += tests/runtime/test_exec tests/runtime/conformance/test_conformance \
+	tests/runtime/conformance/test_unet_conformance
 tests_runtime_test_exec_SOURCES = tests/runtime/test_exec.c tests/unit.h
 tests_runtime_test_exec_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 tests_runtime_test_exec_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc \
@@ -20,6 +21,10 @@ tests_runtime_test_exec_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc \
 tests_runtime_conformance_test_conformance_SOURCES = tests/unit.h \
 	tests/runtime/conformance/test_conformance.c
 tests_runtime_conformance_test_conformance_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+tests_runtime_conformance_test_unet_conformance_SOURCES = tests/unit.h \
+	tests/runtime/conformance/test_unet_conformance.c
+tests_runtime_conformance_test_unet_conformance_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+EXTRA_DIST += tests/runtime/conformance/unet_fa_torch.py
 EXTRA_DIST += tests/runtime/conformance/resnet_torch.py \
 	tests/runtime/conformance/README.md
 

@@ -3,6 +3,7 @@
 # on Debian 12 (bookworm).  Runs apt-get directly as root, through sudo
 # otherwise.  Used by README.md and .ci/run.  python3-torch is for the tests
 # only (the PyTorch conformance test and make bench); kdrun never uses it.
+# python3-skimage brings the sample photos recipes/raw_denoise reads.
 #
 #   tools/install-deps.sh          build, test and run dependencies
 #   tools/install-deps.sh --fuzz   also clang + libFuzzer runtime and AFL++
@@ -13,9 +14,10 @@ PACKAGES="
   build-essential autoconf automake libtool pkg-config
   flex bison
   libyaml-dev libopenblas-dev libcunit1-dev zlib1g-dev libpng-dev
+  libjpeg62-turbo-dev
   mandoc
   dataset-fashion-mnist
-  python3-torch
+  python3-torch python3-skimage
 "
 
 case "${1:-}" in
