@@ -132,7 +132,7 @@ static kd_data_status build_loo(kd_dataset *ds, int64_t nusers, const int64_t *o
     kd_split sp[3];
     memset(sp, 0, sizeof sp);
     int32_t *mine = malloc((size_t)(longest ? longest : 1) * sizeof *mine);
-    int32_t *negs = malloc((size_t)kept * (size_t)K * sizeof *negs);
+    int32_t *negs = malloc((size_t)kept * (size_t)(K ? K : 1) * sizeof *negs);
     uint8_t *taken = calloc((size_t)I + 1, 1);
     int fail = !mine || !negs || !taken;
     for (int t = 0; t < 3 && !fail; t++) {
@@ -142,10 +142,10 @@ static kd_data_status build_loo(kd_dataset *ds, int64_t nusers, const int64_t *o
         sp[t].user = malloc((size_t)ns * sizeof(int32_t));
         sp[t].items = malloc((size_t)ns * (size_t)L * sizeof(int32_t));
         sp[t].next = malloc((size_t)ns * (size_t)L * sizeof(int32_t));
-        if (t > 0)
+        if (t > 0 && K > 0)
             sp[t].neg = malloc((size_t)kept * (size_t)K * sizeof(int32_t));
         fail = !sp[t].label || !sp[t].user || !sp[t].items || !sp[t].next ||
-               (t > 0 && !sp[t].neg);
+               (t > 0 && K > 0 && !sp[t].neg);
     }
     kd_data_status st = KD_DATA_OK;
     if (fail) {
@@ -234,8 +234,8 @@ static kd_data_status check_args(const char *what, const kd_seq_opts *o,
     if (max_len < 2)
         return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: max_len %lld (need at least 2)",
                             what, (long long)max_len);
-    if (negatives < 1)
-        return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: negatives %lld (need at least 1)",
+    if (negatives < 0)
+        return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: negatives %lld (need at least 0)",
                             what, (long long)negatives);
     return KD_DATA_OK;
 }
@@ -545,8 +545,8 @@ static kd_data_status sequences_load(const kd_loader_args *a, uint64_t seed, kd_
 #define SEQ_COMMON_ARGS \
     { .name = "max_len", .kind = KD_LARG_INT, .def = "50", .has_lo = 1, .lo = 2, \
       .doc = "most recent items kept per history" }, \
-    { .name = "negatives", .kind = KD_LARG_INT, .def = "100", .has_lo = 1, .lo = 1, \
-      .doc = "items the user never touched, ranked against the target" }, \
+    { .name = "negatives", .kind = KD_LARG_INT, .def = "100", .has_lo = 1, .lo = 0, \
+      .doc = "items the user never touched, ranked against the target; 0: all items" }, \
     { .name = "min_len", .kind = KD_LARG_INT, .def = "3", .has_lo = 1, .lo = 3, \
       .doc = "users with fewer interactions are dropped" }, \
     { .name = "train_positions", .kind = KD_LARG_SYM, .def = "all", .syms = "all|last", \

@@ -176,6 +176,18 @@ static void test_seq_options(void)
     CU_ASSERT_EQUAL(va->label[0], 5);
     CU_ASSERT_EQUAL(te->label[1], 10);
     kd_dataset_free(&ds);
+    /* negatives 0: no candidates sampled (full ranking) */
+    o.negatives = 0;
+    CU_ASSERT_EQUAL_FATAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err,
+                                                sizeof kd_err), KD_DATA_OK);
+    CU_ASSERT_PTR_NULL(kd_dataset_split(&ds, "test")->neg);
+    CU_ASSERT_PTR_NULL(kd_dataset_split(&ds, "val")->neg);
+    CU_ASSERT_EQUAL(kd_dataset_split(&ds, "test")->n, 2);
+    kd_dataset_free(&ds);
+    o.negatives = -1;
+    CU_ASSERT_EQUAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err, sizeof kd_err),
+                    KD_DATA_EARG);
+    o.negatives = 2;
     /* ids too sparse for a table: the sort path gives the same numbering */
     CU_ASSERT_EQUAL_FATAL(kd_write_text(p, "900000000001,5000000000000,3\n"
                                            "900000000001,7,1\n900000000001,600000,2\n"
