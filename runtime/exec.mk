@@ -15,12 +15,13 @@ tests_runtime_test_exec_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc \
 	-Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc \
 	-Wl,--wrap=posix_memalign
 
-# PyTorch conformance (skipped, exit 77, without python3 + torch): ResNet-20
+# PyTorch conformance (skipped, exit 77, without python3 + torch): ResNet-20 and NextItNet
 # logits, loss and parameter gradients against torch within 1e-4 relative.
 tests_runtime_conformance_test_conformance_SOURCES = tests/unit.h \
 	tests/runtime/conformance/test_conformance.c
 tests_runtime_conformance_test_conformance_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 EXTRA_DIST += tests/runtime/conformance/resnet_torch.py \
+	tests/runtime/conformance/nextitnet_torch.py \
 	tests/runtime/conformance/README.md
 
 # ---- make bench: kdrun vs PyTorch training throughput ------------------------
