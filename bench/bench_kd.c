@@ -8,6 +8,9 @@
  *   resnet20, resnet56, wrn16_2   one training step of that network
  *   kd      ResNet-56 teacher (frozen: eval mode, no backward) forward +
  *           ResNet-20 student forward/backward, loss = kd(T: 4) + ce
+ *   nextitnet  nextitnet(num_items: 3001, dim: 256, blocks: 2) of
+ *           recipes/nets/nextitnet.kdr on histories of 50 random item ids
+ *           (1..3000), ce on the next item (the rates are sequences/s)
  * A training step = forward, zero_grad, backward, SGD momentum update (the
  * same work bench_torch.py does with torch.optim.SGD).
  *
@@ -86,8 +89,12 @@ typedef struct built {
     int nmodels;
 } built;
 
+/* NextItNet's shapes (the sequences config): histories of SEQ_LEN item ids
+ * out of SEQ_ITEMS items (+ padding id 0) */
+enum { SEQ_LEN = 50, SEQ_ITEMS = 3000 };
+
 static int build(built *b, const char *recipes, const char *text, const char *const *models,
-                 int nmodels, int64_t batch)
+                 int nmodels, int64_t batch, int seq)
 {
     memset(b, 0, sizeof *b);
     kdr_diag_init(&b->diag);
@@ -103,8 +110,9 @@ static int build(built *b, const char *recipes, const char *text, const char *co
     b->g = kd_graph_new();
     kd_data_shape ds;
     memset(&ds, 0, sizeof ds);
-    ds.x = kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
-    ds.classes = 10;
+    ds.x = seq ? kd_shape_make(1, (const int64_t[]){ SEQ_LEN })
+               : kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
+    ds.classes = seq ? SEQ_ITEMS + 1 : 10;
     for (int m = 0; m < nmodels; m++) {
         const kdr_node *decl = NULL;
         for (const kdr_node *k = b->prog->units[0]->root->kids; k; k = k->next)
@@ -144,12 +152,15 @@ static int run_one(const char *cfg, const char *recipes, int steps, int64_t batc
         text = "use \"nets/resnet.kdr\"\nmodel s = resnet(depth: 20, classes: 10)\n"
                "model t = resnet(depth: 56, classes: 10)\n";
         nmodels = 2;
+    } else if (strcmp(cfg, "nextitnet") == 0) {
+        text = "use \"nets/nextitnet.kdr\"\nmodel s = nextitnet(num_items: 3001, dim: 256, blocks: 2)\n";
     } else {
         fprintf(stderr, "bench_kd: unknown config '%s'\n", cfg);
         return 2;
     }
+    int seq = strcmp(cfg, "nextitnet") == 0;
     built b;
-    if (build(&b, recipes, text, models, nmodels, batch) != 0) return 1;
+    if (build(&b, recipes, text, models, nmodels, batch, seq) != 0) return 1;
     char err[256];
     int32_t ce_in[2] = { b.out[0], b.label };
     int32_t ce = kd_graph_add_op(b.g, kd_op_find("ce"), ce_in, 2, NULL, err, sizeof err);
@@ -180,11 +191,12 @@ static int run_one(const char *cfg, const char *recipes, int steps, int64_t batc
         s = 88172645463325252ull;
         for (int64_t i = 0; i < k; i++) {
             s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-            x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
+            x[i] = seq ? (float)(1 + (s >> 11) % SEQ_ITEMS)   /* item ids */
+                       : (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
         }
     }
     float *y = kd_exec_input(e, b.label);
-    for (int64_t i = 0; i < batch; i++) y[i] = (float)(i % 10);
+    for (int64_t i = 0; i < batch; i++) y[i] = seq ? (float)(1 + (i * 37) % SEQ_ITEMS) : (float)(i % 10);
     size_t P = b.g->param_count;
     float *w = kd_exec_params(e), *gr = kd_exec_grads(e);
     float *v = calloc(P ? P : 1, sizeof *v);
@@ -343,9 +355,9 @@ int main(int argc, char **argv)
     int avx512 = kd_cpu_has_avx512f();
     const char *cores[2] = { avx512 ? "SkylakeX" : "", "Haswell" };
     const char *corename[2] = { avx512 ? "SkylakeX" : "auto", "Haswell" };
-    static const char *const cfgs[4] = { "resnet20", "resnet56", "wrn16_2", "kd" };
-    static const char *const label[4] = { "ResNet-20", "ResNet-56", "WRN-16-2",
-                                          "KD R56->R20" };
+    static const char *const cfgs[5] = { "resnet20", "resnet56", "wrn16_2", "kd", "nextitnet" };
+    static const char *const label[5] = { "ResNet-20", "ResNet-56", "WRN-16-2",
+                                          "KD R56->R20", "NextItNet" };
     char cmd[2048];
     /* PyTorch runs in the original environment */
     char envu[128] = "env";
@@ -378,7 +390,7 @@ int main(int argc, char **argv)
            corename[1], "PyTorch", "PT-pasv", "ratio", "GFLOP/s", "of peak", "RSS MiB",
            "torchRSS", "arena MiB");
     int fail = 0;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         if (only && strcmp(only, cfgs[k]) != 0) continue;
         res r[2], t, tp;
         memset(r, 0, sizeof r);

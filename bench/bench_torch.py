@@ -3,7 +3,9 @@
 
 CONFIG: resnet20 | resnet56 | wrn16_2 | kd (ResNet-56 teacher in eval mode
 under no_grad + ResNet-20 student, loss = T^2 KL(softmax(t/T) || softmax(s/T))
-+ CE, T = 4) | sgemm (1024^3 matmul GFLOP/s).  One training step = forward,
++ CE, T = 4) | nextitnet (NextItNet, 2 blocks of 256 channels, 3,000 items,
+histories of 50 random item ids; the module of
+tests/runtime/conformance/nextitnet_torch.py) | sgemm (1024^3 matmul GFLOP/s).  One training step = forward,
 loss, zero_grad, backward, SGD (momentum 0.9) step, on random CIFAR-shaped
 float32 data; the same work bench_kd.c times for kdrun.  Prints one line:
 
@@ -12,6 +14,7 @@ float32 data; the same work bench_kd.c times for kdrun.  Prints one line:
 The networks are those of recipes/nets/resnet.kdr and wrn.kdr (the same
 module definitions as tests/runtime/conformance/resnet_torch.py).
 """
+import os
 import resource
 import sys
 import time
@@ -127,6 +130,11 @@ def main():
         model = ResNet(56)
     elif cfg == "wrn16_2":
         model = WRN(16, 2)
+    elif cfg == "nextitnet":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "tests", "runtime", "conformance"))
+        from nextitnet_torch import NextItNet
+        model = NextItNet(3001, 256, 2)
     elif cfg == "kd":
         model, teacher = ResNet(20), ResNet(56)
         teacher.eval()
@@ -136,8 +144,12 @@ def main():
         raise SystemExit("unknown config " + cfg)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.rand(batch, 3, 32, 32) * 2 - 1
-    y = torch.randint(0, 10, (batch,))
+    if cfg == "nextitnet":
+        x = torch.randint(1, 3001, (batch, 50))
+        y = torch.randint(1, 3001, (batch,))
+    else:
+        x = torch.rand(batch, 3, 32, 32) * 2 - 1
+        y = torch.randint(0, 10, (batch,))
     T = 4.0
 
     def step():
