@@ -55,12 +55,15 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out, kd_task_pics *pic
         pgraph_feed(G, &b);
         for (int k = 0; k < ev->nmodels; k++)
             kd_exec_set_model_mode(G->e, G->pg.m[ev->models[k]].index, KD_MODE_EVAL);
+        double t0 = run_now();
         if (kd_exec_forward(G->e, 0)) {
             kd_batch_free(&b);
             kd_loader_free(ld);
             return run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
         }
+        t0 = run_now() - t0;
         for (int k = 0; k < ev->nmodels; k++) {
+            out[k].seconds += t0;
             const pmodel *m = &G->pg.m[ev->models[k]];
             const float *o = kd_exec_value(G->e, m->out);
             const kd_shape *os = &G->pg.g->nodes[m->out].shape;

@@ -98,7 +98,9 @@ void kd_seq_report_line(kd_strbuf *t, const char *model, const char *data, const
     kd_sb_printf(t, "  %-12s %s.%-6s hr@10 %.4f  ndcg@10 %.4f  mrr@10 %.4f", model, data, split,
                  kd_seq_sums_metric(s, "hr", 10), kd_seq_sums_metric(s, "ndcg", 10),
                  kd_seq_sums_metric(s, "mrr", 10));
-    if (params >= 0) kd_sb_printf(t, "  params %lld  MACs %lld", (long long)params, (long long)macs);
+    if (params >= 0)
+        kd_sb_printf(t, "  params %lld  MACs %lld  %.1f us/user", (long long)params, (long long)macs,
+                     s->nrank ? 1e6 * s->seconds / (double)s->nrank : 0.0);
     kd_sb_printf(t, "\n");
 }
 
