@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""table.py [--seeds 1,2,3] [--threads N] [--kdrun PATH] [--work DIR] -- the README table.
+"""table.py [--seeds 1,2,3] [--threads N] [--kdrun PATH] [--work DIR] [-- KDRUN_ARGS...]
+
+The README table (KDRUN_ARGS, e.g. --set epochs=1, go to every kdrun run).
 
 For each seed (all phases' seeds set with --set seed=N):
   1. kdrun recipes/adarec/synthetic.kdr: teacher, search, derive, fine-tune
@@ -106,6 +108,10 @@ def rows(run_dir, text):
 
 def main():
     args = sys.argv[1:]
+    extra = []
+    if "--" in args:
+        extra = args[args.index("--") + 1:]
+        args = args[:args.index("--")]
     opt = {"--seeds": "1,2,3", "--threads": "2", "--kdrun": "./kdrun", "--work": "runs/adarec-table"}
     while args:
         if args[0] not in opt or len(args) < 2:
@@ -120,7 +126,7 @@ def main():
     table = {}     # (row, seed) -> metrics
     archs = {}
     for seed in seeds:
-        base = [opt["--kdrun"], "--threads", opt["--threads"], "--set", "seed=%d" % seed]
+        base = [opt["--kdrun"], "--threads", opt["--threads"], "--set", "seed=%d" % seed] + extra
         rd, text, dt1 = run(base + [os.path.join(HERE, "synthetic.kdr")],
                             os.path.join(work, "synthetic-s%d.log" % seed))
         r = rows(rd, text)
