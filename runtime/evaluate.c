@@ -64,6 +64,8 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out, kd_task_pics *pic
         t0 = run_now() - t0;
         for (int k = 0; k < ev->nmodels; k++) {
             out[k].seconds += t0;
+            if (b.n > 0 && (!out[k].row_seconds || t0 / (double)b.n < out[k].row_seconds))
+                out[k].row_seconds = t0 / (double)b.n;
             const pmodel *m = &G->pg.m[ev->models[k]];
             const float *o = kd_exec_value(G->e, m->out);
             const kd_shape *os = &G->pg.g->nodes[m->out].shape;

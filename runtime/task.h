@@ -44,6 +44,7 @@ typedef struct kd_task_sums {
     double psnr_srgb, ssim_srgb;     /* restoration of RAW: after processing back to sRGB */
     int64_t nimg;
     double seconds;                  /* forward passes over the split (all models of the graph) */
+    double row_seconds;              /* the fastest batch's forward time per row */
 } kd_task_sums;
 
 /* A few samples of a split and each evaluated model's output on them, for

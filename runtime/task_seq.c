@@ -100,7 +100,7 @@ void kd_seq_report_line(kd_strbuf *t, const char *model, const char *data, const
                  kd_seq_sums_metric(s, "mrr", 10));
     if (params >= 0)
         kd_sb_printf(t, "  params %lld  MACs %lld  %.1f us/user", (long long)params, (long long)macs,
-                     s->nrank ? 1e6 * s->seconds / (double)s->nrank : 0.0);
+                     1e6 * s->row_seconds);
     kd_sb_printf(t, "\n");
 }
 

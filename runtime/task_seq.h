@@ -22,8 +22,9 @@ double kd_seq_sums_metric(const kd_task_sums *s, const char *name, int64_t k);
 int kd_seq_popularity(const kd_dataset *ds, const char *split, kd_task_sums *out);
 
 /* The report's line: hr/ndcg/mrr @10, and params, MACs and the forward
- * time per ranked user (batched, wall clock) when params >= 0 (the
- * popularity row has none). */
+ * time per user (wall clock of the fastest batch / its rows: the least
+ * disturbed on a shared machine) when params >= 0 (the popularity row has
+ * none). */
 void kd_seq_report_line(kd_strbuf *t, const char *model, const char *data, const char *split,
                         const kd_task_sums *s, int64_t params, int64_t macs);
 
