@@ -134,21 +134,28 @@ static int listed(const char *const *names, int n, const char *name)
 
 /* Build phase ph's graph as the run will (its data's sample shape from the
  * registry) and pass on the messages if the recipe is wrong.  Left to the
- * run: what this build cannot run (searches, alternating steps, sequence
- * and RAW training) and phases whose models did not compile on their own
- * (already reported). */
+ * run: what this build cannot run (sequence and RAW training) and phases
+ * whose models did not compile on their own (already reported).  The steps
+ * of `alternate` are compiled as the phase's losses, a search's names
+ * where they are used, as the run does. */
 static int check_phase(const kdr_program *p, const kdr_node *ph, const char *const *bad, int nbad,
                        kdr_diag *d)
 {
     const kdr_unit *u = kd_program_unit_of(p, ph);
     const kdr_node *train = NULL, *losses[KD_PG_MAX_MODELS];
     const char *owner[KD_PG_MAX_MODELS];
-    int nloss = 0, ntrain = 0, anon = 0;
+    int nloss = 0, ntrain = 0, anon = 0, alt = 0;
     double batch = 128;
     for (const kdr_node *s = ph->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
-        /* names a search derives (agg[1]) are made by the run */
-        if (s->setting == KDR_S_DERIVE || s->setting == KDR_S_ALTERNATE) return 0;
+        if (s->setting == KDR_S_ALTERNATE) {   /* its steps' objectives: each a loss */
+            for (const kdr_node *m = s->kids; m; m = m->next) {
+                if (nloss == KD_PG_MAX_MODELS) return 0;
+                losses[nloss] = m->a;
+                owner[nloss++] = NULL;
+            }
+            alt = 1;
+        }
         if (s->setting == KDR_S_TRAIN) { train = s; ntrain++; }
         else if (s->setting == KDR_S_BATCH) {
             if (kd_recipe_const_num(p, s->a, &batch) || batch < 1 || batch > 1e6) return 0;
@@ -159,7 +166,7 @@ static int check_phase(const kdr_program *p, const kdr_node *ph, const char *con
             owner[nloss++] = s->name;
         }
     }
-    if (ntrain != 1 || nloss == 0 || (anon && nloss > 1)) return 0;
+    if (ntrain != 1 || nloss == 0 || (anon && nloss > 1 && !alt)) return 0;
     const kdr_node *data = data_decl_of(p, train->a);
     kd_data_shape ds;
     kd_sample_shape ss;
@@ -196,6 +203,11 @@ static int check_phase(const kdr_program *p, const kdr_node *ph, const char *con
     }
     for (int i = 0; i < G.nm && ok; i++)
         if (listed(bad, nbad, G.m[i].decl->name)) ok = 0;
+    const kdr_node *uses[64];        /* searches: their bridges apply models */
+    for (size_t k = 0; k < p->nunits; k++)
+        for (const kdr_node *t = p->units[k]->root ? p->units[k]->root->kids : NULL; t; t = t->next)
+            if (t->kind == KDR_SEARCH && G.nuses < 64) uses[G.nuses++] = t;
+    G.uses = uses;
     if (ok) st = kd_phase_graph_build(&G, p, &ds, losses, owner, nloss, u, ph->name, &scratch);
     int rc = 0;
     if (ok && st == KD_RUN_RECIPE) {

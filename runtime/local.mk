@@ -32,3 +32,14 @@ tests_runtime_test_sweep_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 RUNTIME_TESTS += tests/runtime/test_with
 tests_runtime_test_with_SOURCES = tests/runtime/test_with.c tests/unit.h
 tests_runtime_test_with_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+
+RUNTIME_TESTS += tests/runtime/test_search
+tests_runtime_test_search_SOURCES = tests/runtime/test_search.c tests/unit.h
+tests_runtime_test_search_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+
+# `alternate` against a PyTorch computation of the same two iterations
+TESTS += tests/runtime/test_alternate_torch.sh
+EXTRA_DIST += tests/runtime/test_alternate_torch.sh tests/runtime/alternate_torch.py
+# the CIFAR-100 and CINIC-10 DFA recipes end to end on small generated files
+TESTS += tests/cli/test_dfa_recipes.sh
+EXTRA_DIST += tests/cli/test_dfa_recipes.sh tests/cli/dfa_recipes.py

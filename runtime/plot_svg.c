@@ -1,6 +1,7 @@
 /* plot_svg.c — learning curves as one standalone SVG document (curves.svg
- * of a run): a panel of train losses and a panel of the other per-epoch
- * metrics against a global epoch axis (see kd_plot_svg in report.h).
+ * of a run): a panel of train losses, a panel of the other per-epoch
+ * metrics and, for searches, a panel of architecture weights, against a
+ * global epoch axis (see kd_plot_svg in report.h).
  */
 #include <math.h>
 #include <stdint.h>
@@ -99,7 +100,7 @@ typedef struct plot_pt {
 
 typedef struct series {
     char *phase, *what;
-    int panel;                 /* 0: train loss, 1: the others */
+    int panel;                 /* 0: train losses, 1: the others, 2: architecture weights */
     plot_pt *p;
     int n, cap;
 } series;
@@ -141,7 +142,7 @@ static void svg_panel(FILE *f, int panel, const series *S, int ns, const phase_s
                       int nph, const axis *ax, double total_ep, const char *ylabel,
                       const char *empty_note)
 {
-    double x0 = panel ? RIGHT_X : LEFT_X;
+    double x0 = panel == 0 ? LEFT_X : panel == 1 ? RIGHT_X : RIGHT_X + (RIGHT_X - LEFT_X);
     double ymin = INFINITY, ymax = -INFINITY;
     for (int i = 0; i < ns; i++) {
         if (S[i].panel != panel) continue;
@@ -285,7 +286,10 @@ int kd_plot_svg(FILE *out, const kd_metric_row *rows, int n, const char *title)
             S[s].phase = kd_xstrndup(r->phase, sizeof r->phase);
             S[s].what = kd_xstrndup(r->what, sizeof r->what);
             if (!S[s].phase || !S[s].what) goto out;
-            S[s].panel = strcmp(S[s].what, "train loss") != 0;
+            /* "train loss", "train loss (arch)": the losses; a mixture's
+             * "NAME softmax(alpha)[k]": the architecture weights */
+            S[s].panel = strncmp(S[s].what, "train loss", 10) == 0 ? 0
+                         : strstr(S[s].what, " softmax(alpha)[") ? 2 : 1;
         }
         if (!isfinite(r->value)) continue;
         if (S[s].n == S[s].cap) {
@@ -306,15 +310,17 @@ int kd_plot_svg(FILE *out, const kd_metric_row *rows, int n, const char *title)
 
     axis ax;
     nice_axis(0, total > 1 ? total : 2, 1, &ax);
-    int nleg[2] = { 0, 0 };
+    int nleg[3] = { 0, 0, 0 };
     for (int s = 0; s < ns; s++) nleg[S[s].panel]++;
     int lines = nleg[0] > nleg[1] ? nleg[0] : nleg[1];
+    if (nleg[2] > lines) lines = nleg[2];
     int height = LEGEND_TOP + lines * LEGEND_LINE + 10;
+    int width = SVG_W + (nleg[2] ? RIGHT_X - LEFT_X : 0);   /* a third panel: searches */
 
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" "
                  "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
-                 "font-size=\"12\">\n", SVG_W, height, SVG_W, height);
+                 "font-size=\"12\">\n", width, height, width, height);
     fprintf(out, "<title>");
     xml_text(out, title ? title : "learning curves", 300);
     fprintf(out, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
@@ -326,6 +332,7 @@ int kd_plot_svg(FILE *out, const kd_metric_row *rows, int n, const char *title)
                      "no per-epoch metrics to plot</text>\n", SVG_W / 2);
     svg_panel(out, 0, S, ns, ph, nph, &ax, total, "train loss", "no train loss");
     svg_panel(out, 1, S, ns, ph, nph, &ax, total, "evaluation", "no per-epoch evaluation");
+    if (nleg[2]) svg_panel(out, 2, S, ns, ph, nph, &ax, total, "softmax(alpha)", "");
     fprintf(out, "</svg>\n");
     rc = (fflush(out) != 0 || ferror(out)) ? -1 : 0;
 out:

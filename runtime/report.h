@@ -30,8 +30,10 @@ typedef struct kd_metric_row {
 } kd_metric_row;
 
 /* Learning curves as one standalone SVG document (UTF-8 XML, no external
- * resources).  Left panel: "train loss" of each phase; right panel: every
- * other per-epoch row (phase != "report"), one polyline with markers per
+ * resources).  Left panel: "train loss" (and "train loss (STEP)") of each
+ * phase; middle panel: every other per-epoch row (phase != "report");
+ * when there are any, a third panel on the right: the architecture weights
+ * of searches ("NAME softmax(alpha)[k]" rows).  One polyline with markers per
  * "<phase>: <what>" series, against a global epoch axis on which phase k's
  * epochs follow phase k-1's (phases in first-seen order; a phase spans as
  * many epochs as its largest epoch).  NaN and infinite values are skipped;

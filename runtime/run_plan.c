@@ -346,9 +346,6 @@ static int plan_groups(run *R, plan_phase *P, const kdr_node *const *named, int 
         for (int u = 0; u < P->nunits; u++) st->units[st->nunits++] = u;
         snprintf(st->label, sizeof st->label, "all");
     }
-    P->grouped = alternate || model_units || P->nsteps > 1;
-    for (int i = 0; i < nnamed; i++)
-        if (!strcmp(named[i]->name, "arch")) P->grouped = 1;
     return 0;
 }
 

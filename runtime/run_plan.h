@@ -123,7 +123,6 @@ typedef struct plan_phase {
     int nunits;
     plan_step steps[PLAN_MAX_STEPS];
     int nsteps;
-    int grouped;                     /* several units or steps: the state holds each unit */
     const char *derive[MAX_MODELS];  /* `derive NAME` of this phase (searches or models) */
     const kdr_node *derive_at[MAX_MODELS];
     int nderive;

@@ -249,7 +249,8 @@ static int build_units(run *R, const plan_phase *P, steps_run *S, pgraph *G)
 
 /* a step on another split than the phase's: its stream, positioned after
  * `taken` batches */
-static int start_streams(run *R, const plan_phase *P, steps_run *S, int64_t taken, int64_t phase_steps)
+static int start_streams(run *R, const plan_phase *P, steps_run *S, const dataset *phase_data, int64_t taken,
+                         int64_t phase_steps)
 {
     char err[1024];
     for (int k = 0; k < S->ns; k++) {
@@ -265,6 +266,17 @@ static int start_streams(run *R, const plan_phase *P, steps_run *S, int64_t take
         sr->split = c->split;
         R->unit = P->unit;
         if (!(sr->D = run_data_split(R, c->data, c->split, c->data_at))) return -1;
+        R->unit = P->unit;
+        kd_data_shape a, b;
+        kd_data_set_shape(sr->D, &a);
+        kd_data_set_shape(phase_data, &b);
+        if (!kd_shape_eq(&a.x, &b.x) || a.classes != b.classes) {
+            char sa[96], sb[96];
+            return run_fail(R, KD_RUN_RECIPE, c->data_at, "%s.%s has samples of shape %s (%lld classes), the "
+                            "phase's data %s (%lld): a step's data must fit the phase's graph", c->data, c->split,
+                            kd_shape_str(&a.x, sa, sizeof sa), (long long)a.classes,
+                            kd_shape_str(&b.x, sb, sizeof sb), (long long)b.classes);
+        }
         kd_loader_cfg lc;
         run_loader_cfg(sr->D, c->split, P->batch, (uint64_t)P->seed, 1, &lc);
         kd_loader *probe = NULL;
@@ -287,14 +299,14 @@ static int start_streams(run *R, const plan_phase *P, steps_run *S, int64_t take
     return 0;
 }
 
-int steps_start(run *R, const plan_phase *P, steps_run *S, pgraph *G, int resuming, int64_t ep0,
-                int64_t st0, int64_t steps)
+int steps_start(run *R, const plan_phase *P, steps_run *S, pgraph *G, const dataset *D, int resuming,
+                int64_t ep0, int64_t st0, int64_t steps)
 {
     for (int k = 0; k < P->nderive; k++)
         if (derive_one(R, P, G, P->derive[k], P->derive_at[k])) return -1;
     if (build_units(R, P, S, G)) return -1;
     if (resuming && steps_state_get(R, P, S)) return -1;
-    return start_streams(R, P, S, ep0 * steps + st0, steps);
+    return start_streams(R, P, S, D, ep0 * steps + st0, steps);
 }
 
 /* ---- one iteration --------------------------------------------------------------------- */
