@@ -26,7 +26,8 @@ EXTRA_DIST += tests/runtime/conformance/resnet_torch.py \
 
 # ---- make bench: kdrun vs PyTorch training throughput ------------------------
 # bench/bench_kd measures ResNet-20, ResNet-56, WRN-16-2 training steps and a
-# KD step (ResNet-56 teacher + ResNet-20 student) at batch 128 on 2 threads,
+# KD step (ResNet-56 teacher + ResNet-20 student) and a NextItNet step
+# (sequences: 3,000 items, 50 steps, 256 channels) at batch 128 on 2 threads,
 # runs bench/bench_torch.py (when python3 has torch) and prints one table.
 EXTRA_PROGRAMS += bench/bench_kd
 bench_bench_kd_SOURCES = bench/bench_kd.c
