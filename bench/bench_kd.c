@@ -10,6 +10,9 @@
  *   resnet20, resnet56, wrn16_2   one training step of that network
  *   kd      ResNet-56 teacher (frozen: eval mode, no backward) forward +
  *           ResNet-20 student forward/backward, loss = kd(T: 4) + ce
+ *   nextitnet  nextitnet(num_items: 3001, dim: 256, blocks: 2) of
+ *           recipes/nets/nextitnet.kdr on histories of 50 random item ids
+ *           (1..3000), ce on the next item (the rates are sequences/s)
  * A training step = forward, zero_grad, backward, SGD momentum update (the
  * same work bench_torch.py does with torch.optim.SGD).
  *
@@ -88,8 +91,12 @@ typedef struct built {
     int nmodels;
 } built;
 
+/* NextItNet's shapes (the sequences config): histories of SEQ_LEN item ids
+ * out of SEQ_ITEMS items (+ padding id 0) */
+enum { SEQ_LEN = 50, SEQ_ITEMS = 3000 };
+
 static int build(built *b, const char *recipes, const char *text, const char *const *models,
-                 int nmodels, int64_t batch, int raw)
+                 int nmodels, int64_t batch, int raw, int seq)
 {
     memset(b, 0, sizeof *b);
     kdr_diag_init(&b->diag);
@@ -106,8 +113,9 @@ static int build(built *b, const char *recipes, const char *text, const char *co
     kd_data_shape ds;
     memset(&ds, 0, sizeof ds);
     ds.x = raw ? kd_shape_make(3, (const int64_t[]){ 4, 64, 64 })    /* packed RAW crops */
+         : seq ? kd_shape_make(1, (const int64_t[]){ SEQ_LEN })
                : kd_shape_make(3, (const int64_t[]){ 3, 32, 32 });
-    ds.classes = raw ? 0 : 10;
+    ds.classes = raw ? 0 : seq ? SEQ_ITEMS + 1 : 10;
     for (int m = 0; m < nmodels; m++) {
         const kdr_node *decl = NULL;
         for (const kdr_node *k = b->prog->units[0]->root->kids; k; k = k->next)
@@ -152,12 +160,15 @@ static int run_one(const char *cfg, const char *recipes, int steps, int64_t batc
         text = "use \"nets/resnet.kdr\"\nmodel s = resnet(depth: 20, classes: 10)\n"
                "model t = resnet(depth: 56, classes: 10)\n";
         nmodels = 2;
+    } else if (strcmp(cfg, "nextitnet") == 0) {
+        text = "use \"nets/nextitnet.kdr\"\nmodel s = nextitnet(num_items: 3001, dim: 256, blocks: 2)\n";
     } else {
         fprintf(stderr, "bench_kd: unknown config '%s'\n", cfg);
         return 2;
     }
+    int seq = strcmp(cfg, "nextitnet") == 0;
     built b;
-    if (build(&b, recipes, text, models, nmodels, batch, raw) != 0) return 1;
+    if (build(&b, recipes, text, models, nmodels, batch, raw, seq) != 0) return 1;
     char err[256];
     int32_t ce_in[2] = { b.out[0], b.label };
     int32_t ce = kd_graph_add_op(b.g, kd_op_find(raw ? "l1" : "ce"), ce_in, 2, NULL, err, sizeof err);
@@ -188,12 +199,14 @@ static int run_one(const char *cfg, const char *recipes, int steps, int64_t batc
         s = 88172645463325252ull;
         for (int64_t i = 0; i < k; i++) {
             s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-            x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
+            x[i] = seq ? (float)(1 + (s >> 11) % SEQ_ITEMS)   /* item ids */
+                       : (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
         }
     }
     float *y = kd_exec_input(e, b.label);
     int64_t ny = kd_shape_numel(&b.g->nodes[b.label].shape);
-    for (int64_t i = 0; i < ny; i++) y[i] = raw ? 0.5f * kd_exec_input(e, b.in[0])[i] : (float)(i % 10);
+    for (int64_t i = 0; i < ny; i++)
+        y[i] = raw ? 0.5f * kd_exec_input(e, b.in[0])[i] : seq ? (float)(1 + (i * 37) % SEQ_ITEMS) : (float)(i % 10);
     size_t P = b.g->param_count;
     float *w = kd_exec_params(e), *gr = kd_exec_grads(e);
     float *v = calloc(P ? P : 1, sizeof *v);
@@ -353,9 +366,9 @@ int main(int argc, char **argv)
     int avx512 = kd_cpu_has_avx512f();
     const char *cores[2] = { avx512 ? "SkylakeX" : "", "Haswell" };
     const char *corename[2] = { avx512 ? "SkylakeX" : "auto", "Haswell" };
-    static const char *const cfgs[5] = { "resnet20", "resnet56", "wrn16_2", "kd", "unet" };
-    static const char *const label[5] = { "ResNet-20", "ResNet-56", "WRN-16-2",
-                                          "KD R56->R20", "U-Net FA b16" };
+    static const char *const cfgs[6] = { "resnet20", "resnet56", "wrn16_2", "kd", "unet", "nextitnet" };
+    static const char *const label[6] = { "ResNet-20", "ResNet-56", "WRN-16-2",
+                                          "KD R56->R20", "U-Net FA b16", "NextItNet" };
     char cmd[2048];
     /* PyTorch runs in the original environment */
     char envu[128] = "env";
@@ -388,7 +401,7 @@ int main(int argc, char **argv)
            corename[1], "PyTorch", "PT-pasv", "ratio", "GFLOP/s", "of peak", "RSS MiB",
            "torchRSS", "arena MiB");
     int fail = 0;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         if (only && strcmp(only, cfgs[k]) != 0) continue;
         /* the U-Net line: 4x64x64 packed RAW crops, batch 16 (whatever --batch says) */
         int64_t batch = strcmp(cfgs[k], "unet") == 0 ? 16 : batch_all;

@@ -5,7 +5,9 @@ CONFIG: resnet20 | resnet56 | wrn16_2 | kd (ResNet-56 teacher in eval mode
 under no_grad + ResNet-20 student, loss = T^2 KL(softmax(t/T) || softmax(s/T))
 + CE, T = 4) | unet (the Feature-Align U-Net of recipes/nets/unet_fa.kdr, base
 16, 3 levels, on 4x64x64 packed RAW crops, l1 against 0.5 x; BATCH is used as
-given: make bench passes 16) | sgemm (1024^3 matmul GFLOP/s).  One training step = forward,
+given: make bench passes 16) | nextitnet (NextItNet, 2 blocks of 256 channels,
+3,000 items, histories of 50 random item ids; the module of
+tests/runtime/conformance/nextitnet_torch.py) | sgemm (1024^3 matmul GFLOP/s).  One training step = forward,
 loss, zero_grad, backward, SGD (momentum 0.9) step, on random CIFAR-shaped
 float32 data; the same work bench_kd.c times for kdrun.  Prints one line:
 
@@ -135,6 +137,11 @@ def main():
                                         "tests", "runtime", "conformance"))
         from unet_fa_torch import UNetFA
         model = UNetFA(base=16, levels=3, fa=True)
+    elif cfg == "nextitnet":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "tests", "runtime", "conformance"))
+        from nextitnet_torch import NextItNet
+        model = NextItNet(3001, 256, 2)
     elif cfg == "kd":
         model, teacher = ResNet(20), ResNet(56)
         teacher.eval()
@@ -147,6 +154,9 @@ def main():
     if cfg == "unet":
         x = torch.rand(batch, 4, 64, 64) * 2 - 1
         y = 0.5 * x
+    elif cfg == "nextitnet":
+        x = torch.randint(1, 3001, (batch, 50))
+        y = torch.randint(1, 3001, (batch,))
     else:
         x = torch.rand(batch, 3, 32, 32) * 2 - 1
         y = torch.randint(0, 10, (batch,))

@@ -167,6 +167,7 @@ kd_data_status kd_png_write(const char *path, const uint8_t *pix, int64_t h,
 
 /* sequences(file, format, max_len, negatives): MovieLens ratings.dat
  * ("UserID::MovieID::Rating::Timestamp") or CSV "user,item,timestamp"
+ * or CSV userId,movieId,rating,timestamp (MovieLens' ratings.csv)
  * (an optional header line; blank lines skipped; ids are non-negative
  * integers).  Each user's interactions are ordered by timestamp (ties in
  * file order); users and items are sorted by their ids and numbered
@@ -180,15 +181,30 @@ kd_data_status kd_png_write(const char *path, const uint8_t *pix, int64_t h,
  * per (seed, user) (fewer available items than negatives is an error).
  * Splits "train", "val", "test". */
 typedef enum kd_seq_format { KD_SEQ_CSV, KD_SEQ_MOVIELENS } kd_seq_format;
+/* kd_load_sequences_opt and kd_synth_sequences_opt take these: users with
+ * fewer than min_len (>= 3) interactions are dropped; train_all: the train
+ * split has one sample per position 1 .. m-3 of a user's m items (its
+ * target and the history before it), not only the last one (m-3). */
+typedef struct kd_seq_opts {
+    int64_t max_len, negatives, min_len;
+    int train_all;
+} kd_seq_opts;
+kd_data_status kd_load_sequences_opt(const char *path, kd_seq_format format,
+                                     const kd_seq_opts *o, uint64_t seed, kd_dataset *out,
+                                     char *err, size_t errlen);
+kd_data_status kd_synth_sequences_opt(int64_t users, int64_t items, int64_t length,
+                                      const kd_seq_opts *o, uint64_t seed, kd_dataset *out,
+                                      char *err, size_t errlen);
 kd_data_status kd_load_sequences(const char *path, kd_seq_format format,
                                  int64_t max_len, int64_t negatives,
                                  uint64_t seed, kd_dataset *out,
                                  char *err, size_t errlen);
 
-/* synth_sequences(users, items, length, max_len, negatives, seed): every
- * item has 3 successors drawn at random (a sparse transition chain); a
- * user starts at a random item and moves to a random successor with
- * probability 0.9, else to a uniformly random item, `length` items in all.
+/* synth_sequences(users, items, length, max_len, negatives, seed): item i
+ * has popularity 1/sqrt(i); every item has 3 successors drawn by
+ * popularity (a sparse transition chain); a user starts at an item drawn
+ * by popularity and moves to a random successor with probability 0.9,
+ * else to an item drawn by popularity, `length` items in all.
  * Then the same leave-one-out splits as kd_load_sequences. */
 kd_data_status kd_synth_sequences(int64_t users, int64_t items, int64_t length,
                                   int64_t max_len, int64_t negatives,

@@ -6,6 +6,7 @@
  * K = negatives. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "data_int.h"
@@ -41,11 +42,13 @@ static int parse_id(const char **p, int64_t *v)
         s++;
     if (!isdigit((unsigned char)*s))
         return 0;
-    errno = 0;
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (errno)
-        return 0;
+    const char *end = s;
+    int64_t x = 0;
+    while (isdigit((unsigned char)*end)) {
+        if (x > (INT64_MAX - 9) / 10)
+            return 0;   /* out of range */
+        x = 10 * x + (*end++ - '0');
+    }
     while (*end == ' ' || *end == '\t')
         end++;
     *v = x;
@@ -78,10 +81,20 @@ static int parse_line(const char *s, kd_seq_format fmt, rec *r)
         if (!parse_id(&s, &r->ts)) return 0;
         return at_end(s);
     }
+    /* user,item,timestamp or userId,movieId,rating,timestamp */
     if (!parse_id(&s, &r->user) || *s != ',') return 0;
     s++;
     if (!parse_id(&s, &r->item) || *s != ',') return 0;
     s++;
+    const char *third = s;
+    if (parse_id(&s, &r->ts) && at_end(s))
+        return 1;
+    s = third;
+    char *end;
+    errno = 0;
+    (void)strtod(s, &end);
+    if (end == s || errno || *end != ',') return 0;
+    s = end + 1;
     if (!parse_id(&s, &r->ts)) return 0;
     return at_end(s);
 }
@@ -89,51 +102,61 @@ static int parse_line(const char *s, kd_seq_format fmt, rec *r)
 /* Builds the three leave-one-out splits from CSR sequences (dense items
  * 1..items): seq[off[u]..off[u+1]) is user u's history in time order;
  * uid[u] the user's id in the file (NULL: u itself), for messages. */
+/* The first train target of a history of m items: every position from 1
+ * (train_all) or only the last one, m - 3. */
+static int64_t first_train(int64_t m, int train_all)
+{
+    return train_all && m - 3 > 1 ? 1 : m - 3;
+}
+
 static kd_data_status build_loo(kd_dataset *ds, int64_t nusers, const int64_t *off,
                                 const int32_t *seq, const int64_t *uid, uint64_t seed,
-                                char *err, size_t errlen)
+                                const kd_seq_opts *o, char *err, size_t errlen)
 {
-    const int64_t L = ds->max_len, K = ds->negatives, I = ds->items;
-    int64_t kept = 0, longest = 0;
+    const int64_t L = ds->max_len, K = ds->negatives, I = ds->items, M = o->min_len;
+    int64_t kept = 0, longest = 0, ntrain = 0;
     for (int64_t u = 0; u < nusers; u++) {
         int64_t m = off[u + 1] - off[u];
-        if (m >= 3)
+        if (m >= M) {
             kept++;
+            ntrain += m - 3 - first_train(m, o->train_all) + 1;
+        }
         if (m > longest)
             longest = m;
     }
     if (kept == 0)
-        return kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: no user has 3 or more "
+        return kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: no user has %lld or more "
                             "interactions (leave-one-out needs train, val and test items)",
-                            ds->source);
+                            ds->source, (long long)M);
     ds->users = kept;
     kd_split sp[3];
     memset(sp, 0, sizeof sp);
     int32_t *mine = malloc((size_t)(longest ? longest : 1) * sizeof *mine);
-    int32_t *negs = malloc((size_t)kept * (size_t)K * sizeof *negs);
+    int32_t *negs = malloc((size_t)kept * (size_t)(K ? K : 1) * sizeof *negs);
     uint8_t *taken = calloc((size_t)I + 1, 1);
     int fail = !mine || !negs || !taken;
     for (int t = 0; t < 3 && !fail; t++) {
-        sp[t].n = kept;
-        sp[t].label = malloc((size_t)kept * sizeof(int32_t));
-        sp[t].user = malloc((size_t)kept * sizeof(int32_t));
-        sp[t].items = malloc((size_t)kept * (size_t)L * sizeof(int32_t));
-        sp[t].next = malloc((size_t)kept * (size_t)L * sizeof(int32_t));
-        if (t > 0)
+        int64_t ns = t == 0 ? ntrain : kept;
+        sp[t].n = ns;
+        sp[t].label = malloc((size_t)ns * sizeof(int32_t));
+        sp[t].user = malloc((size_t)ns * sizeof(int32_t));
+        sp[t].items = malloc((size_t)ns * (size_t)L * sizeof(int32_t));
+        sp[t].next = malloc((size_t)ns * (size_t)L * sizeof(int32_t));
+        if (t > 0 && K > 0)
             sp[t].neg = malloc((size_t)kept * (size_t)K * sizeof(int32_t));
         fail = !sp[t].label || !sp[t].user || !sp[t].items || !sp[t].next ||
-               (t > 0 && !sp[t].neg);
+               (t > 0 && K > 0 && !sp[t].neg);
     }
     kd_data_status st = KD_DATA_OK;
     if (fail) {
         st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", ds->source);
         goto out;
     }
-    int64_t j = 0;
+    int64_t j = 0, jt = 0;
     for (int64_t u = 0; u < nusers; u++) {
         const int32_t *s = seq + off[u];
         int64_t m = off[u + 1] - off[u];
-        if (m < 3)
+        if (m < M)
             continue;
         /* the user's distinct items, for the negatives */
         memcpy(mine, s, (size_t)m * sizeof *mine);
@@ -165,25 +188,21 @@ static kd_data_status build_loo(kd_dataset *ds, int64_t nusers, const int64_t *o
             taken[mine[i]] = 0;
         for (int64_t k = 0; k < K; k++)
             taken[ng[k]] = 0;
-        for (int t = 0; t < 3; t++) {
-            int64_t p = m - 3 + t;          /* position of the target */
+        /* train: targets p0 .. m-3 (one per sample), val m-2, test m-1 */
+        for (int64_t p = first_train(m, o->train_all); p < m; p++) {
+            int t = p < m - 3 ? 0 : (int)(p - (m - 3));
+            int64_t row = t == 0 ? jt++ : j;
             int64_t beg = p - L > 0 ? p - L : 0;
             int64_t pad = L - (p - beg);
-            int32_t *it = sp[t].items + j * L, *nx = sp[t].next + j * L;
-            for (int64_t q = 0; q < L; q++) {
-                if (q < pad) {
-                    it[q] = 0;
-                    nx[q] = 0;
-                } else {
-                    int64_t a = beg + (q - pad);
-                    it[q] = s[a];
-                    nx[q] = s[a + 1];
-                }
-            }
-            sp[t].label[j] = s[p];
-            sp[t].user[j] = (int32_t)u;
+            int32_t *it = sp[t].items + row * L, *nx = sp[t].next + row * L;
+            memset(it, 0, (size_t)pad * sizeof *it);
+            memset(nx, 0, (size_t)pad * sizeof *nx);
+            memcpy(it + pad, s + beg, (size_t)(L - pad) * sizeof *it);
+            memcpy(nx + pad, s + beg + 1, (size_t)(L - pad) * sizeof *nx);
+            sp[t].label[row] = s[p];
+            sp[t].user[row] = (int32_t)u;
             if (sp[t].neg)
-                memcpy(sp[t].neg + j * K, ng, (size_t)K * sizeof *ng);
+                memcpy(sp[t].neg + row * K, ng, (size_t)K * sizeof *ng);
         }
         j++;
     }
@@ -205,16 +224,58 @@ out:
     return st;
 }
 
-static kd_data_status check_args(const char *what, int64_t max_len, int64_t negatives,
+static kd_data_status check_args(const char *what, const kd_seq_opts *o,
                                   char *err, size_t errlen)
 {
+    const int64_t max_len = o->max_len, negatives = o->negatives;
+    if (o->min_len < 3)
+        return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: min_len %lld (need at least 3: "
+                            "train, val and test items)", what, (long long)o->min_len);
     if (max_len < 2)
         return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: max_len %lld (need at least 2)",
                             what, (long long)max_len);
-    if (negatives < 1)
-        return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: negatives %lld (need at least 1)",
+    if (negatives < 0)
+        return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: negatives %lld (need at least 0)",
                             what, (long long)negatives);
     return KD_DATA_OK;
+}
+
+/* Sorts the records by user, then time, then line.  maxu >= 0: user ids
+ * are at most maxu, small enough for a counting sort by user (stable, so
+ * each user's records stay in line order) and a sort by time within each
+ * user; -1: one qsort.  *r may be replaced; -1 when out of memory. */
+static int sort_records(rec **rp, int64_t n, int64_t maxu)
+{
+    rec *r = *rp;
+    if (maxu < 0) {
+        qsort(r, (size_t)n, sizeof *r, cmp_rec);
+        return 0;
+    }
+    int64_t *cnt = calloc((size_t)maxu + 2, sizeof *cnt);
+    rec *o = malloc((size_t)n * sizeof *o);
+    if (!cnt || !o) {
+        free(cnt);
+        free(o);
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++)
+        cnt[r[i].user + 1]++;
+    for (int64_t u = 1; u <= maxu + 1; u++)
+        cnt[u] += cnt[u - 1];
+    for (int64_t i = 0; i < n; i++)
+        o[cnt[r[i].user]++] = r[i];
+    /* cnt[u] is now the end of user u's records */
+    for (int64_t u = 0, b = 0; u <= maxu; b = cnt[u], u++) {
+        int sorted = 1;
+        for (int64_t i = b + 1; i < cnt[u] && sorted; i++)
+            sorted = cmp_rec(&o[i - 1], &o[i]) <= 0;
+        if (!sorted)
+            qsort(o + b, (size_t)(cnt[u] - b), sizeof *o, cmp_rec);
+    }
+    free(cnt);
+    free(r);
+    *rp = o;
+    return 0;
 }
 
 kd_data_status kd_load_sequences(const char *path, kd_seq_format format,
@@ -222,8 +283,17 @@ kd_data_status kd_load_sequences(const char *path, kd_seq_format format,
                                  uint64_t seed, kd_dataset *out,
                                  char *err, size_t errlen)
 {
+    kd_seq_opts o = { .max_len = max_len, .negatives = negatives, .min_len = 3 };
+    return kd_load_sequences_opt(path, format, &o, seed, out, err, errlen);
+}
+
+kd_data_status kd_load_sequences_opt(const char *path, kd_seq_format format,
+                                     const kd_seq_opts *o, uint64_t seed, kd_dataset *out,
+                                     char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
-    kd_data_status st = check_args(path, max_len, negatives, err, errlen);
+    const int64_t max_len = o->max_len, negatives = o->negatives;
+    kd_data_status st = check_args(path, o, err, errlen);
     if (st != KD_DATA_OK)
         return st;
     FILE *f = fopen(path, "r");
@@ -262,8 +332,8 @@ kd_data_status kd_load_sequences(const char *path, kd_seq_format format,
             size_t ln = strcspn(line, "\r\n");
             st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s:%lld: expected %s, got "
                               "\"%.*s%s\"", path, (long long)lineno,
-                              format == KD_SEQ_CSV ? "user,item,timestamp (non-negative "
-                              "integers)" : "UserID::MovieID::Rating::Timestamp",
+                              format == KD_SEQ_CSV ? "user,item[,rating],timestamp "
+                              "(non-negative integer ids and timestamp)" : "UserID::MovieID::Rating::Timestamp",
                               (int)(ln > 60 ? 60 : ln), line, ln > 60 ? "..." : "");
             goto out;
         }
@@ -287,22 +357,42 @@ kd_data_status kd_load_sequences(const char *path, kd_seq_format format,
         st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", path);
         goto out;
     }
-    for (int64_t i = 0; i < n; i++)
-        ids[i] = r[i].item;
-    qsort(ids, (size_t)n, sizeof *ids, cmp_i64);
-    int64_t ni = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (i == 0 || ids[i] != ids[i - 1])
-            ids[ni++] = ids[i];
-    if (ni > INT32_MAX - 1) {
+    int64_t ni = 0, nu = 0, maxi = 0, maxu = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (r[i].item > maxi) maxi = r[i].item;
+        if (r[i].user > maxu) maxu = r[i].user;
+    }
+    /* ids at most a few times the number of lines: a table, else a sort */
+    const int64_t dense = 4 * n + 4096;
+    int32_t *map = maxi < dense ? calloc((size_t)maxi + 1, sizeof *map) : NULL;
+    if (map) {
+        for (int64_t i = 0; i < n; i++)
+            map[r[i].item] = 1;
+        for (int64_t v = 0; v <= maxi; v++)
+            if (map[v])
+                map[v] = (int32_t)(++ni > INT32_MAX - 1 ? INT32_MAX - 1 : ni);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            ids[i] = r[i].item;
+        qsort(ids, (size_t)n, sizeof *ids, cmp_i64);
+        for (int64_t i = 0; i < n; i++)
+            if (i == 0 || ids[i] != ids[i - 1])
+                ids[ni++] = ids[i];
+    }
+    if (ni > INT32_MAX - 2) {
+        free(map);
         st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: too many items", path);
         goto out;
     }
     out->items = ni;
-    qsort(r, (size_t)n, sizeof *r, cmp_rec);
-    int64_t nu = 0;
+    if (sort_records(&r, n, maxu < dense ? maxu : -1)) {
+        free(map);
+        st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
     uids = malloc((size_t)n * sizeof *uids);
     if (!uids) {
+        free(map);
         st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", path);
         goto out;
     }
@@ -311,11 +401,16 @@ kd_data_status kd_load_sequences(const char *path, kd_seq_format format,
             uids[nu] = r[i].user;
             off[nu++] = i;
         }
-        int64_t *hit = bsearch(&r[i].item, ids, (size_t)ni, sizeof *ids, cmp_i64);
-        seq[i] = (int32_t)(hit - ids) + 1;
+        if (map) {
+            seq[i] = map[r[i].item];
+        } else {
+            int64_t *hit = bsearch(&r[i].item, ids, (size_t)ni, sizeof *ids, cmp_i64);
+            seq[i] = (int32_t)(hit - ids) + 1;
+        }
     }
+    free(map);
     off[nu] = n;
-    st = build_loo(out, nu, off, seq, uids, seed, err, errlen);
+    st = build_loo(out, nu, off, seq, uids, seed, o, err, errlen);
 out:
     free(uids);
     free(line);
@@ -334,9 +429,32 @@ kd_data_status kd_synth_sequences(int64_t users, int64_t items, int64_t length,
                                   uint64_t seed, kd_dataset *out,
                                   char *err, size_t errlen)
 {
+    kd_seq_opts o = { .max_len = max_len, .negatives = negatives, .min_len = 3 };
+    return kd_synth_sequences_opt(users, items, length, &o, seed, out, err, errlen);
+}
+
+/* an item drawn by popularity: 1 + the first i with cdf[i] > u */
+static int32_t draw_popular(const double *cdf, int64_t items, kd_rng *r)
+{
+    double u = kd_rng_uniform(r) * cdf[items - 1];
+    int64_t lo = 0, hi = items - 1;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (cdf[mid] > u)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return (int32_t)(lo + 1);
+}
+
+kd_data_status kd_synth_sequences_opt(int64_t users, int64_t items, int64_t length,
+                                      const kd_seq_opts *o, uint64_t seed, kd_dataset *out,
+                                      char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
     const char *what = "synth_sequences";
-    kd_data_status st = check_args(what, max_len, negatives, err, errlen);
+    kd_data_status st = check_args(what, o, err, errlen);
     if (st != KD_DATA_OK)
         return st;
     if (users < 1 || items < 2 || length < 3 || items > INT32_MAX - 1 ||
@@ -345,8 +463,8 @@ kd_data_status kd_synth_sequences(int64_t users, int64_t items, int64_t length,
                             "length >= 3 (got %lld, %lld, %lld)", what, (long long)users,
                             (long long)items, (long long)length);
     out->kind = KD_DATA_SEQUENCES;
-    out->max_len = max_len;
-    out->negatives = negatives;
+    out->max_len = o->max_len;
+    out->negatives = o->negatives;
     out->items = items;
     if (!(out->source = kd_data_strdup(what)))
         return kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", what);
@@ -354,33 +472,38 @@ kd_data_status kd_synth_sequences(int64_t users, int64_t items, int64_t length,
     int32_t *succ = malloc((size_t)items * SUCC * sizeof *succ);
     int64_t *off = malloc((size_t)(users + 1) * sizeof *off);
     int32_t *seq = malloc((size_t)(users * length) * sizeof *seq);
-    if (!succ || !off || !seq) {
+    double *cdf = malloc((size_t)items * sizeof *cdf);
+    if (!succ || !off || !seq || !cdf) {
         st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", what);
         goto out;
     }
+    /* popularity: item i (1-based) weighs 1 / sqrt(i) */
+    for (int64_t i = 0; i < items; i++)
+        cdf[i] = (i ? cdf[i - 1] : 0) + 1.0 / sqrt((double)(i + 1));
     for (int64_t i = 0; i < items; i++) {
         kd_rng r = kd_rng_key(seed, 0, (uint64_t)i, KD_STREAM_SYNTH);
         for (int k = 0; k < SUCC; k++)
-            succ[i * SUCC + k] = (int32_t)(1 + kd_rng_below(&r, (uint64_t)items));
+            succ[i * SUCC + k] = draw_popular(cdf, items, &r);
     }
     for (int64_t u = 0; u < users; u++) {
         kd_rng r = kd_rng_key(seed, 1, (uint64_t)u, KD_STREAM_SYNTH);
         int32_t *s = seq + u * length;
         off[u] = u * length;
-        s[0] = (int32_t)(1 + kd_rng_below(&r, (uint64_t)items));
+        s[0] = draw_popular(cdf, items, &r);
         for (int64_t t = 1; t < length; t++) {
             if (kd_rng_uniform(&r) < 0.9)
                 s[t] = succ[(s[t - 1] - 1) * SUCC + (int64_t)kd_rng_below(&r, SUCC)];
             else
-                s[t] = (int32_t)(1 + kd_rng_below(&r, (uint64_t)items));
+                s[t] = draw_popular(cdf, items, &r);
         }
     }
     off[users] = users * length;
-    st = build_loo(out, users, off, seq, NULL, seed, err, errlen);
+    st = build_loo(out, users, off, seq, NULL, seed, o, err, errlen);
 out:
     free(succ);
     free(off);
     free(seq);
+    free(cdf);
     if (st != KD_DATA_OK)
         kd_dataset_free(out);
     return st;
@@ -398,25 +521,43 @@ static kd_data_status seq_shape(const kd_loader_args *a, kd_sample_shape *out,
     return KD_DATA_OK;
 }
 
+static kd_seq_opts seq_opts(const kd_loader_args *a)
+{
+    kd_seq_opts o = {
+        .max_len = (int64_t)kd_larg_num(a, "max_len"),
+        .negatives = (int64_t)kd_larg_num(a, "negatives"),
+        .min_len = (int64_t)kd_larg_num(a, "min_len"),
+        .train_all = strcmp(kd_larg_str(a, "train_positions"), "all") == 0,
+    };
+    return o;
+}
+
 static kd_data_status sequences_load(const kd_loader_args *a, uint64_t seed, kd_dataset *out,
                                      char *err, size_t errlen)
 {
     const char *fmt = kd_larg_str(a, "format");
-    return kd_load_sequences(kd_larg_str(a, "file"),
-                             strcmp(fmt, "movielens") == 0 ? KD_SEQ_MOVIELENS : KD_SEQ_CSV,
-                             (int64_t)kd_larg_num(a, "max_len"),
-                             (int64_t)kd_larg_num(a, "negatives"), seed, out, err, errlen);
+    kd_seq_opts o = seq_opts(a);
+    return kd_load_sequences_opt(kd_larg_str(a, "file"),
+                                 strcmp(fmt, "movielens") == 0 ? KD_SEQ_MOVIELENS : KD_SEQ_CSV,
+                                 &o, seed, out, err, errlen);
 }
+
+#define SEQ_COMMON_ARGS \
+    { .name = "max_len", .kind = KD_LARG_INT, .def = "50", .has_lo = 1, .lo = 2, \
+      .doc = "most recent items kept per history" }, \
+    { .name = "negatives", .kind = KD_LARG_INT, .def = "100", .has_lo = 1, .lo = 0, \
+      .doc = "items the user never touched, ranked against the target; 0: all items" }, \
+    { .name = "min_len", .kind = KD_LARG_INT, .def = "3", .has_lo = 1, .lo = 3, \
+      .doc = "users with fewer interactions are dropped" }, \
+    { .name = "train_positions", .kind = KD_LARG_SYM, .def = "all", .syms = "all|last", \
+      .doc = "train samples: every position before the val item, or only the last" }
 
 static const kd_loader_argdef sequences_args[] = {
     { .name = "file", .kind = KD_LARG_STR, .req = 1,
-      .doc = "MovieLens ratings.dat, or CSV user,item,timestamp" },
+      .doc = "MovieLens ratings.dat, or CSV user,item[,rating],timestamp" },
     { .name = "format", .kind = KD_LARG_SYM, .def = "csv", .syms = "movielens|csv",
       .doc = "the file's format" },
-    { .name = "max_len", .kind = KD_LARG_INT, .def = "50", .has_lo = 1, .lo = 2,
-      .doc = "most recent items kept per history" },
-    { .name = "negatives", .kind = KD_LARG_INT, .def = "100", .has_lo = 1, .lo = 1,
-      .doc = "items the user never touched, ranked against the target" },
+    SEQ_COMMON_ARGS,
 };
 
 const kd_loader_def kd_loader_sequences = {
@@ -424,7 +565,7 @@ const kd_loader_def kd_loader_sequences = {
     .doc = "user sessions (MovieLens ratings.dat or user,item,timestamp CSV), "
            "leave-one-out splits",
     .kind = KD_DATA_SEQUENCES, .splits = "train|val|test",
-    .nargs = 4, .args = sequences_args,
+    .nargs = 6, .args = sequences_args,
     .shape = seq_shape, .load = sequences_load,
 };
 
@@ -433,11 +574,11 @@ static kd_data_status synth_load(const kd_loader_args *a, uint64_t seed, kd_data
                                  char *err, size_t errlen)
 {
     (void)seed;
-    return kd_synth_sequences((int64_t)kd_larg_num(a, "users"), (int64_t)kd_larg_num(a, "items"),
-                              (int64_t)kd_larg_num(a, "length"),
-                              (int64_t)kd_larg_num(a, "max_len"),
-                              (int64_t)kd_larg_num(a, "negatives"),
-                              (uint64_t)kd_larg_num(a, "seed"), out, err, errlen);
+    kd_seq_opts o = seq_opts(a);
+    return kd_synth_sequences_opt((int64_t)kd_larg_num(a, "users"),
+                                  (int64_t)kd_larg_num(a, "items"),
+                                  (int64_t)kd_larg_num(a, "length"), &o,
+                                  (uint64_t)kd_larg_num(a, "seed"), out, err, errlen);
 }
 
 static const kd_loader_argdef synth_args[] = {
@@ -447,10 +588,7 @@ static const kd_loader_argdef synth_args[] = {
       .doc = "items (ids 1..items)" },
     { .name = "length", .kind = KD_LARG_INT, .def = "30", .has_lo = 1, .lo = 3,
       .doc = "interactions per user" },
-    { .name = "max_len", .kind = KD_LARG_INT, .def = "50", .has_lo = 1, .lo = 2,
-      .doc = "most recent items kept per history" },
-    { .name = "negatives", .kind = KD_LARG_INT, .def = "100", .has_lo = 1, .lo = 1,
-      .doc = "items the user never touched, ranked against the target" },
+    SEQ_COMMON_ARGS,
     { .name = "seed", .kind = KD_LARG_INT, .def = "1", .has_lo = 1, .lo = 0,
       .doc = "keys the transition chain and the sessions" },
 };
@@ -458,8 +596,8 @@ static const kd_loader_argdef synth_args[] = {
 const kd_loader_def kd_loader_synth_sequences = {
     .name = "synth_sequences",
     .doc = "generated sessions with known structure (a random sparse item-transition "
-           "chain), leave-one-out splits",
+           "chain over items of skewed popularity), leave-one-out splits",
     .kind = KD_DATA_SEQUENCES, .splits = "train|val|test",
-    .nargs = 6, .args = synth_args,
+    .nargs = 8, .args = synth_args,
     .shape = seq_shape, .load = synth_load,
 };

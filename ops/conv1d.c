@@ -15,12 +15,13 @@
  * backward: dx[n,c,t] += sum_{f,k,o: o*S - PL + k*D = t} dy[n,f,o] w[f,c,k]
  *           dw[f,c,k] += sum_{n,o} dy[n,f,o] x[n,c,o*S - PL + k*D]
  *           db[f]     += sum_{n,o} dy[n,f,o]
- * Direct loops, every output written by one iteration (parallel over
- * (n,f), (n,c), (f,c) and f); sums in double in a fixed order, so results
- * are the same bits for any thread count.  The recipe's dconv (dilated
- * causal conv keeping the channel count) is this op with c = C, causal.
+ * The products are sgemm calls (see forward), cut by rows across threads
+ * (kd_gemm.h): the same bits run to run for a given thread count; db is
+ * summed in double.  The recipe's dconv (dilated causal conv keeping the
+ * channel count) is this op with c = C, causal.
  */
 #include "kd_ops_util.h"
+#include "kd_gemm.h"
 
 enum { A_C, A_K, A_STRIDE, A_PAD, A_DIL, A_CAUSAL, A_BIAS };
 
@@ -92,27 +93,55 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
     return 0;
 }
 
+/* The products run on sgemm over all N*To output positions at once, rows
+ * r = n*To + o:
+ *   col [N*To, C*K]  col[r, ch*K + k] = x[n, ch, o*S - PL + k*D] (0 outside)
+ *   Y   [N*To, F]    = col W^T               -> y[n, f, o] = Y[r, f] + b[f]
+ *   G   [N*To, F]    G[r, f] = dy[n, f, o]
+ *   dW  [F, C*K]    += G^T col
+ *   dcol [N*To, C*K] = G W                   -> dx: scattered back (col2im)
+ * workspace: col, Y (or G) and dcol. */
+static size_t workspace(const kd_op_ctx *c)
+{
+    geo g = get_geo(c);
+    size_t rows = (size_t)(g.N * g.To);
+    return (rows * (size_t)(2 * g.C * g.K + g.F)) * sizeof(float) + 64;
+}
+
+static void im2col(const geo *g, const float *x, float *col, int nthreads)
+{
+    int64_t CK = g->C * g->K;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && g->N * g->To * CK > KD_OMP_MIN)
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t o = 0; o < g->To; o++) {
+            float *cr = col + (n * g->To + o) * CK;
+            for (int64_t ch = 0; ch < g->C; ch++) {
+                const float *xr = x + (n * g->C + ch) * g->T;
+                for (int64_t k = 0; k < g->K; k++) {
+                    int64_t t = o * g->S - g->PL + k * g->D;
+                    cr[ch * g->K + k] = t >= 0 && t < g->T ? xr[t] : 0.0f;
+                }
+            }
+        }
+}
+
 static void forward(kd_op_ctx *c)
 {
     geo g = get_geo(c);
     const float *x = c->in[0], *w = c->in[1];
     const float *b = c->in_shape[2].ndim > 0 ? c->in[2] : NULL;
-    int64_t rows = g.N * g.F, work = rows * g.To * g.C * g.K;
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
+    int64_t R = g.N * g.To, CK = g.C * g.K;
+    float *col = c->work, *Y = col + R * CK;
+    im2col(&g, x, col, c->nthreads);
+    kd_sgemm_rows(c->nthreads, CblasNoTrans, CblasTrans, (int)R, (int)g.F, (int)CK, 1.0f, col,
+                  (int)CK, w, (int)CK, 0.0f, Y, (int)g.F);
+    int64_t rows = g.N * g.F;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && rows * g.To > KD_OMP_MIN)
     for (int64_t r = 0; r < rows; r++) {
         int64_t n = r / g.F, f = r % g.F;
-        float *yr = c->out + r * g.To;
-        for (int64_t o = 0; o < g.To; o++) {
-            double s = b ? b[f] : 0.0;
-            for (int64_t ch = 0; ch < g.C; ch++) {
-                const float *xr = x + (n * g.C + ch) * g.T, *wr = w + (f * g.C + ch) * g.K;
-                for (int64_t k = 0; k < g.K; k++) {
-                    int64_t t = o * g.S - g.PL + k * g.D;
-                    if (t >= 0 && t < g.T) s += (double)wr[k] * xr[t];
-                }
-            }
-            yr[o] = (float)s;
-        }
+        float *yr = c->out + r * g.To, bf = b ? b[f] : 0.0f;
+        const float *Yr = Y + n * g.To * g.F + f;
+        for (int64_t o = 0; o < g.To; o++) yr[o] = Yr[o * g.F] + bf;
     }
 }
 
@@ -122,43 +151,36 @@ static void backward(kd_op_ctx *c)
     const float *x = c->in[0], *w = c->in[1], *gy = c->grad_out;
     float *dx = c->grad_in[0], *dw = c->grad_in[1];
     float *db = c->in_shape[2].ndim > 0 ? c->grad_in[2] : NULL;
-    int64_t work = g.N * g.F * g.To * g.C * g.K;
+    int64_t R = g.N * g.To, CK = g.C * g.K;
+    float *col = c->work, *G = col + R * CK, *dcol = G + R * g.F;
+    /* G [N*To, F] from dy [N, F, To] */
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && R * g.F > KD_OMP_MIN)
+    for (int64_t n = 0; n < g.N; n++)
+        for (int64_t f = 0; f < g.F; f++) {
+            const float *gr = gy + (n * g.F + f) * g.To;
+            float *Gr = G + n * g.To * g.F + f;
+            for (int64_t o = 0; o < g.To; o++) Gr[o * g.F] = gr[o];
+        }
+    if (dw) {
+        im2col(&g, x, col, c->nthreads);
+        kd_sgemm_rows(c->nthreads, CblasTrans, CblasNoTrans, (int)g.F, (int)CK, (int)R, 1.0f, G,
+                      (int)g.F, col, (int)CK, 1.0f, dw, (int)CK);
+    }
     if (dx) {
+        kd_sgemm_rows(c->nthreads, CblasNoTrans, CblasNoTrans, (int)R, (int)CK, (int)g.F, 1.0f, G,
+                      (int)g.F, w, (int)CK, 0.0f, dcol, (int)CK);
+        /* col2im: each (n, ch) row of dx by one iteration, taps in (o, k) order */
         int64_t rows = g.N * g.C;
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && R * CK > KD_OMP_MIN)
         for (int64_t r = 0; r < rows; r++) {
             int64_t n = r / g.C, ch = r % g.C;
             float *dr = dx + r * g.T;
-            for (int64_t t = 0; t < g.T; t++) {
-                double s = 0;
-                for (int64_t f = 0; f < g.F; f++) {
-                    const float *gr = gy + (n * g.F + f) * g.To, *wr = w + (f * g.C + ch) * g.K;
-                    for (int64_t k = 0; k < g.K; k++) {
-                        int64_t u = t + g.PL - k * g.D;
-                        if (u < 0 || u % g.S) continue;
-                        int64_t o = u / g.S;
-                        if (o < g.To) s += (double)gr[o] * wr[k];
-                    }
+            for (int64_t o = 0; o < g.To; o++) {
+                const float *dc = dcol + (n * g.To + o) * CK + ch * g.K;
+                for (int64_t k = 0; k < g.K; k++) {
+                    int64_t t = o * g.S - g.PL + k * g.D;
+                    if (t >= 0 && t < g.T) dr[t] += dc[k];
                 }
-                dr[t] += (float)s;
-            }
-        }
-    }
-    if (dw) {
-        int64_t rows = g.F * g.C;
-#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && work > KD_OMP_MIN)
-        for (int64_t r = 0; r < rows; r++) {
-            int64_t f = r / g.C, ch = r % g.C;
-            for (int64_t k = 0; k < g.K; k++) {
-                double s = 0;
-                for (int64_t n = 0; n < g.N; n++) {
-                    const float *gr = gy + (n * g.F + f) * g.To, *xr = x + (n * g.C + ch) * g.T;
-                    for (int64_t o = 0; o < g.To; o++) {
-                        int64_t t = o * g.S - g.PL + k * g.D;
-                        if (t >= 0 && t < g.T) s += (double)gr[o] * xr[t];
-                    }
-                }
-                dw[r * g.K + k] += (float)s;
             }
         }
     }
@@ -195,6 +217,7 @@ const kd_op_def kd_op_conv1d = {
     .npositional = 2,
     .attrs = attrs,
     .infer = infer,
+    .workspace = workspace,
     .forward = forward,
     .backward = backward,
     .use = KD_USE_NET, .flags = KD_OP_TIN,

@@ -68,6 +68,13 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
     return 0;
 }
 
+/* Rows (o, i) are normalised over d.  With I > 1 (the channels of a
+ * sequence) the d-th values of a row are I apart: the loops then take one
+ * o at a time and walk i innermost (contiguous), carrying the I running
+ * sums of that o in double; every sum still runs over d in order, so the
+ * bits are those of one row at a time. */
+#define LN_MAX_I 1024
+
 static void forward(kd_op_ctx *c)
 {
     geo g = get_geo(c);
@@ -75,6 +82,32 @@ static void forward(kd_op_ctx *c)
     double eps = KD_A_FLT(c, A_EPS);
     int64_t rows = g.O * g.I;
     float *mean = c->saved, *inv = c->saved + rows;
+    if (g.I > 1 && g.I <= LN_MAX_I) {
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && rows * g.D > KD_OMP_MIN)
+        for (int64_t o = 0; o < g.O; o++) {
+            double s[LN_MAX_I], v[LN_MAX_I];
+            const float *xo = x + o * g.D * g.I;
+            float *yo = c->out + o * g.D * g.I;
+            for (int64_t i = 0; i < g.I; i++) s[i] = v[i] = 0;
+            for (int64_t d = 0; d < g.D; d++)
+                for (int64_t i = 0; i < g.I; i++) s[i] += xo[d * g.I + i];
+            for (int64_t i = 0; i < g.I; i++) s[i] /= (double)g.D;
+            for (int64_t d = 0; d < g.D; d++)
+                for (int64_t i = 0; i < g.I; i++) {
+                    double e = xo[d * g.I + i] - s[i];
+                    v[i] += e * e;
+                }
+            for (int64_t i = 0; i < g.I; i++) {
+                v[i] = 1.0 / sqrt(v[i] / (double)g.D + eps);
+                mean[o * g.I + i] = (float)s[i];
+                inv[o * g.I + i] = (float)v[i];
+            }
+            for (int64_t d = 0; d < g.D; d++)
+                for (int64_t i = 0; i < g.I; i++)
+                    yo[d * g.I + i] = (float)(gain[d] * ((xo[d * g.I + i] - s[i]) * v[i]) + bias[d]);
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && rows * g.D > KD_OMP_MIN)
     for (int64_t r = 0; r < rows; r++) {
         int64_t base = (r / g.I) * g.D * g.I + r % g.I;
@@ -93,6 +126,39 @@ static void forward(kd_op_ctx *c)
     }
 }
 
+static void backward_dx_seq(kd_op_ctx *c, const geo *gp)
+{
+    geo g = *gp;
+    const float *x = c->in[0], *gain = c->in[1], *gy = c->grad_out;
+    float *dx = c->grad_in[0];
+    int64_t rows = g.O * g.I;
+    const float *mean = c->saved, *inv = c->saved + rows;
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && rows * g.D > KD_OMP_MIN)
+    for (int64_t o = 0; o < g.O; o++) {
+        double s1[LN_MAX_I], s2[LN_MAX_I];
+        const float *xo = x + o * g.D * g.I, *go = gy + o * g.D * g.I;
+        const float *mu = mean + o * g.I, *is = inv + o * g.I;
+        float *dxo = dx + o * g.D * g.I;
+        for (int64_t i = 0; i < g.I; i++) s1[i] = s2[i] = 0;
+        for (int64_t d = 0; d < g.D; d++)
+            for (int64_t i = 0; i < g.I; i++) {
+                double gh = (double)go[d * g.I + i] * gain[d];
+                s1[i] += gh;
+                s2[i] += gh * ((xo[d * g.I + i] - (double)mu[i]) * (double)is[i]);
+            }
+        for (int64_t i = 0; i < g.I; i++) {
+            s1[i] /= (double)g.D;
+            s2[i] /= (double)g.D;
+        }
+        for (int64_t d = 0; d < g.D; d++)
+            for (int64_t i = 0; i < g.I; i++) {
+                double gh = (double)go[d * g.I + i] * gain[d];
+                double xh = (xo[d * g.I + i] - (double)mu[i]) * (double)is[i];
+                dxo[d * g.I + i] += (float)((double)is[i] * (gh - s1[i] - xh * s2[i]));
+            }
+    }
+}
+
 static void backward(kd_op_ctx *c)
 {
     geo g = get_geo(c);
@@ -100,7 +166,9 @@ static void backward(kd_op_ctx *c)
     float *dx = c->grad_in[0], *dg = c->grad_in[1], *db = c->grad_in[2];
     int64_t rows = g.O * g.I;
     const float *mean = c->saved, *inv = c->saved + rows;
-    if (dx) {
+    if (dx && g.I > 1 && g.I <= LN_MAX_I) {
+        backward_dx_seq(c, &g);
+    } else if (dx) {
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && rows * g.D > KD_OMP_MIN)
         for (int64_t r = 0; r < rows; r++) {
             int64_t base = (r / g.I) * g.D * g.I + r % g.I;
@@ -120,13 +188,17 @@ static void backward(kd_op_ctx *c)
         }
     }
     if (dg || db) {
+        /* rows in order r = o*I + i: the same sums as one row index */
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && rows * g.D > KD_OMP_MIN)
         for (int64_t d = 0; d < g.D; d++) {
             double sg = 0, sb = 0;
-            for (int64_t r = 0; r < rows; r++) {
-                int64_t i = (r / g.I) * g.D * g.I + d * g.I + r % g.I;
-                sg += (double)gy[i] * ((x[i] - (double)mean[r]) * inv[r]);
-                sb += gy[i];
+            for (int64_t o = 0; o < g.O; o++) {
+                const float *xr = x + (o * g.D + d) * g.I, *gr = gy + (o * g.D + d) * g.I;
+                const float *mu = mean + o * g.I, *is = inv + o * g.I;
+                for (int64_t i = 0; i < g.I; i++) {
+                    sg += (double)gr[i] * ((xr[i] - (double)mu[i]) * is[i]);
+                    sb += gr[i];
+                }
             }
             if (dg) dg[d] += (float)sg;
             if (db) db[d] += (float)sb;

@@ -66,12 +66,17 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out, kd_task_pics *pic
         pgraph_feed(G, &b);
         for (int k = 0; k < ev->nmodels; k++)
             kd_exec_set_model_mode(G->e, G->pg.m[ev->models[k]].index, KD_MODE_EVAL);
+        double t0 = run_now();
         if (kd_exec_forward(G->e, 0)) {
             kd_batch_free(&b);
             kd_loader_free(ld);
             return run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
         }
+        t0 = run_now() - t0;
         for (int k = 0; k < ev->nmodels; k++) {
+            out[k].seconds += t0;
+            if (b.n > 0 && (!out[k].row_seconds || t0 / (double)b.n < out[k].row_seconds))
+                out[k].row_seconds = t0 / (double)b.n;
             const pmodel *m = &G->pg.m[ev->models[k]];
             const float *o = kd_exec_value(G->e, m->out);
             const kd_shape *os = &G->pg.g->nodes[m->out].shape;
@@ -155,6 +160,34 @@ int eval_epoch(run *R, pgraph *G, const peval *ev, const plan_phase *P, int64_t 
 
 /* ---- the report --------------------------------------------------------------- */
 
+/* The report's metric rows of one model (params < 0: a baseline, no
+ * params or MACs). */
+static void report_rows(run *R, const plan_eval *c, const char *model, const evsum *es,
+                        int64_t params, int64_t macs)
+{
+    for (int q = 0; q < c->nmetrics; q++) {
+        const plan_metric *m = &c->metrics[q];
+        if (!m->name) continue;
+        double v;
+        const char *why = NULL;
+        if (!strcmp(m->name, "params") || !strcmp(m->name, "macs")) {
+            if (params < 0) continue;
+            v = (double)(m->name[0] == 'p' ? params : macs);
+        } else {
+            v = evsum_metric(es, m->name, m->k, &why);
+        }
+        if (why) {
+            if (params >= 0)
+                kdr_diag_push(R->d, KDR_WARNING, R->unit, m->at->beg, m->at->end,
+                              "metric '%s' on %s.%s %s; left out", m->label, c->data, c->split, why);
+            continue;
+        }
+        char what[200];
+        snprintf(what, sizeof what, "%s %s on %s.%s", model, m->label, c->data, c->split);
+        run_add_row(R, "report", 0, what, v);
+    }
+}
+
 int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
 {
     for (int i = 0; i < rep->nevals; i++) {
@@ -164,7 +197,13 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
         R->unit = rep->unit;
         if (!D) return -1;
         kd_task_pics pics = { .want = KD_TASK_PICS };   /* the report's picture: every model */
-        const kd_task *T = NULL;
+        const kd_task *T = NULL, *TB = kd_task_of(D->ds.kind);
+        evsum bs;
+        const char *bname = TB && TB->baseline ? TB->baseline(&D->ds, c->split, &bs) : NULL;
+        if (bname) {   /* a model-free baseline first (sequences: popularity) */
+            report_rows(R, c, bname, &bs, -1, 0);
+            TB->report_line(table, bname, c->data, c->split, &bs, -1, 0);
+        }
         for (int j = 0; j < c->nmodels; j++) {
             pgraph G;
             memset(&G, 0, sizeof G);
@@ -197,23 +236,7 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
             }
             int64_t params = kd_graph_model_params(G.pg.g, G.pg.m[k].index);
             int64_t macs = kd_graph_model_macs(G.pg.g, G.pg.m[k].index) / G.pg.batch;
-            for (int q = 0; q < c->nmetrics; q++) {
-                const plan_metric *m = &c->metrics[q];
-                if (!m->name) continue;
-                double v;
-                const char *why = NULL;
-                if (!strcmp(m->name, "params")) v = (double)params;
-                else if (!strcmp(m->name, "macs")) v = (double)macs;
-                else v = evsum_metric(&es, m->name, m->k, &why);
-                if (why) {
-                    kdr_diag_push(R->d, KDR_WARNING, R->unit, m->at->beg, m->at->end,
-                                  "metric '%s' on %s.%s %s; left out", m->label, c->data, c->split, why);
-                    continue;
-                }
-                char what[200];
-                snprintf(what, sizeof what, "%s %s on %s.%s", c->models[j], m->label, c->data, c->split);
-                run_add_row(R, "report", 0, what, v);
-            }
+            report_rows(R, c, c->models[j], &es, params, macs);
             T->report_line(table, c->models[j], c->data, c->split, &es, params, macs);
             pgraph_free(&G);
         }

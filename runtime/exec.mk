@@ -16,7 +16,7 @@ tests_runtime_test_exec_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc \
 	-Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc \
 	-Wl,--wrap=posix_memalign
 
-# PyTorch conformance (skipped, exit 77, without python3 + torch): ResNet-20
+# PyTorch conformance (skipped, exit 77, without python3 + torch): ResNet-20 and NextItNet
 # logits, loss and parameter gradients against torch within 1e-4 relative.
 tests_runtime_conformance_test_conformance_SOURCES = tests/unit.h \
 	tests/runtime/conformance/test_conformance.c
@@ -26,11 +26,13 @@ tests_runtime_conformance_test_unet_conformance_SOURCES = tests/unit.h \
 tests_runtime_conformance_test_unet_conformance_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 EXTRA_DIST += tests/runtime/conformance/unet_fa_torch.py
 EXTRA_DIST += tests/runtime/conformance/resnet_torch.py \
+	tests/runtime/conformance/nextitnet_torch.py \
 	tests/runtime/conformance/README.md
 
 # ---- make bench: kdrun vs PyTorch training throughput ------------------------
 # bench/bench_kd measures ResNet-20, ResNet-56, WRN-16-2 training steps and a
-# KD step (ResNet-56 teacher + ResNet-20 student) at batch 128 on 2 threads,
+# KD step (ResNet-56 teacher + ResNet-20 student) and a NextItNet step
+# (sequences: 3,000 items, 50 steps, 256 channels) at batch 128 on 2 threads,
 # runs bench/bench_torch.py (when python3 has torch) and prints one table.
 EXTRA_PROGRAMS += bench/bench_kd
 bench_bench_kd_SOURCES = bench/bench_kd.c

@@ -268,6 +268,7 @@ int pgraph_load_store(run *R, pgraph *G)
             if (s && st) memcpy(st, s->v, (size_t)s->n * sizeof(float));
         }
     }
+    if (pgraph_op_states(R, G, 0)) return -1;
     return loaded;
 }
 
@@ -293,7 +294,7 @@ int pgraph_save_store(run *R, pgraph *G, int only_trained)
                 return run_fail(R, KD_RUN_FAILED, NULL, "out of memory");
         }
     }
-    return 0;
+    return pgraph_op_states(R, G, 1);
 }
 
 /* copy one batch into every model input and the targets (the task's) */

@@ -118,6 +118,9 @@ int pgraph_build(run *R, pgraph *G, const dataset *D, const kdr_node *const *los
 int pgraph_bn_base(const kd_graph *g, const kd_node *n, char *buf, size_t len);
 int pgraph_load_store(run *R, pgraph *G);
 int pgraph_save_store(run *R, pgraph *G, int only_trained);
+/* loss ops' state in the store (op_state.c: emd's layer weights): save
+ * (1) or load (0); 0 or -1 */
+int pgraph_op_states(run *R, pgraph *G, int save);
 void pgraph_feed(pgraph *G, const kd_batch *b);
 void pgraph_init_salts(pgraph *G);
 

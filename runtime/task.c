@@ -10,6 +10,7 @@
 static const kd_task *const tasks[] = {
     &kd_task_classify,
     &kd_task_restore,
+    &kd_task_seq,
 };
 
 const kd_task *kd_task_of(kd_data_kind kind)

@@ -43,6 +43,8 @@ typedef struct kd_task_sums {
     double psnr, ssim;               /* means over images (after end): linear RAW / the data's range */
     double psnr_srgb, ssim_srgb;     /* restoration of RAW: after processing back to sRGB */
     int64_t nimg, nsrgb;             /* images measured; of them in sRGB */
+    double seconds;                  /* forward passes over the split (all models of the graph) */
+    double row_seconds;              /* the fastest batch's forward time per row */
 } kd_task_sums;
 
 /* A few samples of a split and each evaluated model's output on them, for
@@ -77,6 +79,9 @@ typedef struct kd_task {
     /* The report's line for one model (its sums on data.split). */
     void (*report_line)(kd_strbuf *t, const char *model, const char *data, const char *split,
                         const kd_task_sums *s, int64_t params, int64_t macs);
+    /* May be NULL: a baseline that needs no model, scored on a split of ds
+     * into *s (finished); its row name, or NULL when it has none here. */
+    const char *(*baseline)(const kd_dataset *ds, const char *split, kd_task_sums *s);
     /* May be NULL: keep the first samples of b and the output of the model
      * of column k on them in p (called for each batch, in order) ... */
     void (*pics_keep)(kd_task_pics *p, int k, const float *out, const kd_shape *os, const kd_batch *b);
@@ -97,5 +102,6 @@ void kd_task_feed_inputs(kd_exec *e, const struct kd_phase_graph *pg, const kd_b
 
 extern const kd_task kd_task_classify;
 extern const kd_task kd_task_restore;
+extern const kd_task kd_task_seq;
 
 #endif

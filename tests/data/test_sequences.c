@@ -119,6 +119,114 @@ static void test_csv(void)
     kd_dataset_free(&ds);
 }
 
+/* MovieLens ratings.csv (userId,movieId,rating,timestamp): the same splits */
+static void test_csv_ratings(void)
+{
+    const char *p = kd_tmp_path("ratings.csv");
+    CU_ASSERT_EQUAL_FATAL(kd_write_text(p, "userId,movieId,rating,timestamp\n"
+                                           "1,10,5.0,100\n1,20,3.5,50\n1,30,4,200\n"
+                                           "3,30,5,5\n1,40,4.5,300\n2,20,5,10\n"
+                                           "2,10,1,20\n3,40,5,6\n2,50,2,30\n"), 0);
+    kd_dataset ds;
+    CU_ASSERT_EQUAL_FATAL(kd_load_sequences(p, KD_SEQ_CSV, 2, 1, 0, &ds, kd_err,
+                                            sizeof kd_err), KD_DATA_OK);
+    check_small(&ds);
+    kd_dataset_free(&ds);
+}
+
+/* min_len drops short users; train_all gives one train sample per
+ * position 1..m-3 with its own target and history */
+static void test_seq_options(void)
+{
+    const char *p = kd_tmp_path("opts.csv");
+    /* user 1: 6 items 1..6 in time order; user 2: 4 items 7..10 */
+    CU_ASSERT_EQUAL_FATAL(kd_write_text(p, "1,1,1\n1,2,2\n1,3,3\n1,4,4\n1,5,5\n1,6,6\n"
+                                           "2,7,1\n2,8,2\n2,9,3\n2,10,4\n"), 0);
+    kd_dataset ds;
+    kd_seq_opts o = { .max_len = 3, .negatives = 2, .min_len = 5, .train_all = 0 };
+    CU_ASSERT_EQUAL_FATAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err,
+                                                sizeof kd_err), KD_DATA_OK);
+    CU_ASSERT_EQUAL(ds.users, 1);
+    kd_split *tr = kd_dataset_split(&ds, "train"), *te = kd_dataset_split(&ds, "test");
+    CU_ASSERT_FATAL(tr && te);
+    CU_ASSERT_EQUAL(tr->n, 1);
+    CU_ASSERT_EQUAL(tr->label[0], 4);
+    CU_ASSERT_EQUAL(te->label[0], 6);
+    kd_dataset_free(&ds);
+    o.min_len = 3;
+    o.train_all = 1;
+    CU_ASSERT_EQUAL_FATAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err,
+                                                sizeof kd_err), KD_DATA_OK);
+    CU_ASSERT_EQUAL(ds.users, 2);
+    tr = kd_dataset_split(&ds, "train");
+    te = kd_dataset_split(&ds, "test");
+    kd_split *va = kd_dataset_split(&ds, "val");
+    CU_ASSERT_FATAL(tr && te && va);
+    /* user 1: targets at positions 1, 2, 3 (items 2, 3, 4); user 2: position 1 */
+    CU_ASSERT_EQUAL_FATAL(tr->n, 4);
+    CU_ASSERT_EQUAL(va->n, 2);
+    CU_ASSERT_EQUAL(te->n, 2);
+    static const int32_t label[] = { 2, 3, 4, 8 }, user[] = { 0, 0, 0, 1 };
+    static const int32_t items[] = { 0, 0, 1, 0, 1, 2, 1, 2, 3, 0, 0, 7 };
+    static const int32_t next[] = { 0, 0, 2, 0, 2, 3, 2, 3, 4, 0, 0, 8 };
+    CU_ASSERT(eq(tr->label, label, 4));
+    CU_ASSERT(eq(tr->user, user, 4));
+    CU_ASSERT(eq(tr->items, items, 12));
+    CU_ASSERT(eq(tr->next, next, 12));
+    CU_ASSERT_EQUAL(va->label[0], 5);
+    CU_ASSERT_EQUAL(te->label[1], 10);
+    kd_dataset_free(&ds);
+    /* negatives 0: no candidates sampled (full ranking) */
+    o.negatives = 0;
+    CU_ASSERT_EQUAL_FATAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err,
+                                                sizeof kd_err), KD_DATA_OK);
+    CU_ASSERT_PTR_NULL(kd_dataset_split(&ds, "test")->neg);
+    CU_ASSERT_PTR_NULL(kd_dataset_split(&ds, "val")->neg);
+    CU_ASSERT_EQUAL(kd_dataset_split(&ds, "test")->n, 2);
+    kd_dataset_free(&ds);
+    o.negatives = -1;
+    CU_ASSERT_EQUAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err, sizeof kd_err),
+                    KD_DATA_EARG);
+    o.negatives = 2;
+    /* ids too sparse for a table: the sort path gives the same numbering */
+    CU_ASSERT_EQUAL_FATAL(kd_write_text(p, "900000000001,5000000000000,3\n"
+                                           "900000000001,7,1\n900000000001,600000,2\n"
+                                           "2,7,9\n2,5000000000000,8\n2,600000,7\n"
+                                           "5,11,1\n5,12,2\n5,13,3\n"), 0);
+    o.train_all = 0;
+    CU_ASSERT_EQUAL_FATAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err,
+                                                sizeof kd_err), KD_DATA_OK);
+    CU_ASSERT_EQUAL(ds.items, 6);
+    te = kd_dataset_split(&ds, "test");
+    CU_ASSERT_FATAL(te != NULL);
+    /* items 7 11 12 13 600000 5e12 -> 1..6; users in id order 2, 5, 9e11:
+     * 5 6 1, 2 3 4, 1 5 6 */
+    static const int32_t te_items[] = { 0, 5, 6, 0, 2, 3, 0, 1, 5 }, te_label[] = { 1, 4, 6 };
+    CU_ASSERT(eq(te->items, te_items, 9));
+    CU_ASSERT(eq(te->label, te_label, 3));
+    kd_dataset_free(&ds);
+    CU_ASSERT_EQUAL_FATAL(kd_write_text(p, "1,2,3\n1,99999999999999999999,3\n"), 0);
+    o.negatives = 1;
+    CU_ASSERT_EQUAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err, sizeof kd_err),
+                    KD_DATA_EFORMAT);
+    CU_ASSERT(strstr(kd_err, ":2: expected user,item[,rating],timestamp") != NULL);
+    o.negatives = 2;
+    CU_ASSERT_EQUAL_FATAL(kd_write_text(p, "1,1,1\n1,2,2\n1,3,3\n1,4,4\n1,5,5\n1,6,6\n"
+                                           "2,7,1\n2,8,2\n2,9,3\n2,10,4\n"), 0);
+    o.min_len = 7;
+    CU_ASSERT_EQUAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err, sizeof kd_err),
+                    KD_DATA_EFORMAT);
+    char want[600];
+    snprintf(want, sizeof want, "%s: no user has 7 or more interactions (leave-one-out "
+             "needs train, val and test items)", p);
+    KD_ASSERT_STR_EQ(kd_err, want);
+    o.min_len = 2;
+    CU_ASSERT_EQUAL(kd_load_sequences_opt(p, KD_SEQ_CSV, &o, 0, &ds, kd_err, sizeof kd_err),
+                    KD_DATA_EARG);
+    snprintf(want, sizeof want, "%s: min_len 2 (need at least 3: train, val and test items)", p);
+    KD_ASSERT_STR_EQ(kd_err, want);
+}
+
 static void expect_seq_error(const char *text, kd_seq_format fmt, int64_t neg,
                              kd_data_status st, const char *tail)
 {
@@ -136,14 +244,20 @@ static void expect_seq_error(const char *text, kd_seq_format fmt, int64_t neg,
 static void test_sequence_errors(void)
 {
     expect_seq_error("user,item,timestamp\n1,2,3\n1,3,4\n1,x,5\n", KD_SEQ_CSV, 1,
-                     KD_DATA_EFORMAT, ":4: expected user,item,timestamp (non-negative "
-                     "integers), got \"1,x,5\"");
+                     KD_DATA_EFORMAT, ":4: expected user,item[,rating],timestamp "
+                     "(non-negative integer ids and timestamp), got \"1,x,5\"");
     expect_seq_error("1,2,3\n1,3\n", KD_SEQ_CSV, 1, KD_DATA_EFORMAT,
-                     ":2: expected user,item,timestamp (non-negative integers), got \"1,3\"");
-    expect_seq_error("1,2,3\n1,3,4,5\n", KD_SEQ_CSV, 1, KD_DATA_EFORMAT,
-                     ":2: expected user,item,timestamp (non-negative integers), got \"1,3,4,5\"");
+                     ":2: expected user,item[,rating],timestamp (non-negative integer ids and "
+                     "timestamp), got \"1,3\"");
+    expect_seq_error("1,2,3\n1,3,4,5,6\n", KD_SEQ_CSV, 1, KD_DATA_EFORMAT,
+                     ":2: expected user,item[,rating],timestamp (non-negative integer ids "
+                     "and timestamp), got \"1,3,4,5,6\"");
+    expect_seq_error("1,2,3\n1,3,4.5,6.5\n", KD_SEQ_CSV, 1, KD_DATA_EFORMAT,
+                     ":2: expected user,item[,rating],timestamp (non-negative integer ids "
+                     "and timestamp), got \"1,3,4.5,6.5\"");
     expect_seq_error("1,2,3\n-1,3,4\n", KD_SEQ_CSV, 1, KD_DATA_EFORMAT,
-                     ":2: expected user,item,timestamp (non-negative integers), got \"-1,3,4\"");
+                     ":2: expected user,item[,rating],timestamp (non-negative integer ids and "
+                     "timestamp), got \"-1,3,4\"");
     expect_seq_error("1::10::5::100\n1::10::5\n", KD_SEQ_MOVIELENS, 1, KD_DATA_EFORMAT,
                      ":2: expected UserID::MovieID::Rating::Timestamp, got \"1::10::5\"");
     /* MovieLens has no header line */
@@ -231,6 +345,8 @@ int main(void)
     static const kd_unit_test tests[] = {
         KD_TEST(test_movielens),
         KD_TEST(test_csv),
+        KD_TEST(test_csv_ratings),
+        KD_TEST(test_seq_options),
         KD_TEST(test_sequence_errors),
         KD_TEST(test_synth_sequences),
         KD_TEST_END

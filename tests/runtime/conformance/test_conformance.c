@@ -1,4 +1,5 @@
-/* test_conformance.c — the executor against PyTorch on a CIFAR ResNet-20.
+/* test_conformance.c — the executor against PyTorch on a CIFAR ResNet-20
+ * and on NextItNet (test_nextitnet_matches_torch, nextitnet_torch.py).
  *
  * Compiles `resnet(depth: 20, classes: 10)` from the zoo on a [16, 3, 32, 32]
  * batch, initialises the parameters (seed 11), runs one training-mode
@@ -286,6 +287,124 @@ static void test_resnet20_matches_torch(void)
     kdr_diag_free(&d);
 }
 
+/* NextItNet (recipes/nets/nextitnet.kdr: embedding, dilated causal conv1d,
+ * layer norm over channels, relu, residual, last step, linear) against
+ * nextitnet_torch.py: one forward + backward of the mean cross-entropy on
+ * random item ids, with some left padding (id 0) as real histories have. */
+#define NB 8
+#define NT 12
+static void test_nextitnet_matches_torch(void)
+{
+    enum { ITEMS = 31, DIM = 16, BLOCKS = 2 };
+    kdr_diag d;
+    kdr_diag_init(&d);
+    char dir[] = "/tmp/kdrun-conf-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char recipe[600], fin[600], fout[600];
+    snprintf(recipe, sizeof recipe, "%s/nin.kdr", dir);
+    snprintf(fin, sizeof fin, "%s/in.kdt", dir);
+    snprintf(fout, sizeof fout, "%s/out.kdt", dir);
+    FILE *f = fopen(recipe, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "use \"nets/nextitnet.kdr\"\nmodel s = nextitnet(num_items: %d, dim: %d, blocks: %d)\n",
+            ITEMS, DIM, BLOCKS);
+    fclose(f);
+    kdr_program *p = kdr_program_load(recipe, KD_SRC("recipes"), &d);
+    CU_ASSERT_FATAL(p && d.errors == 0 && kdr_check(p, NULL, 0, &d) == 0);
+    kd_graph *g = kd_graph_new();
+    kd_data_shape ds;
+    memset(&ds, 0, sizeof ds);
+    ds.x = kd_shape_make(1, (const int64_t[]){ NT });
+    ds.classes = ITEMS;
+    const kdr_node *decl = NULL;
+    for (const kdr_node *k = p->units[0]->root->kids; k; k = k->next)
+        if (k->kind == KDR_MODEL) decl = k;
+    CU_ASSERT_EQUAL_FATAL(kd_compile_model(g, p, decl, &ds, NB, &d), 0);
+    int32_t x = -1;
+    for (int32_t i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].kind == KD_NODE_INPUT) x = i;
+    int32_t logits = kd_graph_find(g, "s.logits");
+    int32_t y = kd_graph_add_input(g, "label", kd_shape_make(1, (const int64_t[]){ NB }));
+    char err[256];
+    int32_t ce_in[2] = { logits, y };
+    int32_t loss = kd_graph_add_op(g, kd_op_find("ce"), ce_in, 2, NULL, err, sizeof err);
+    CU_ASSERT_FATAL(x >= 0 && logits >= 0 && y >= 0 && loss >= 0);
+    int32_t roots[2] = { loss, logits };
+    kd_exec *e = kd_exec_new(g, roots, 2, 2, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    kd_exec_init_params(e, 3);
+    float *xi = kd_exec_input(e, x), *yi = kd_exec_input(e, y);
+    uint64_t s = 2463534242ull;
+    for (int r = 0; r < NB; r++)
+        for (int t = 0; t < NT; t++) {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            /* row r is left-padded by r % 4 zeros */
+            xi[r * NT + t] = t < r % 4 ? 0.0f : (float)(1 + (s >> 11) % (ITEMS - 1));
+        }
+    for (int i = 0; i < NB; i++) yi[i] = (float)(1 + (i * 7) % (ITEMS - 1));
+    CU_ASSERT_EQUAL(kd_exec_forward(e, 1), 0);
+    kd_exec_zero_grad(e);
+    CU_ASSERT_EQUAL(kd_exec_backward(e, loss), 0);
+    f = fopen(fin, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    uint32_t cnt = (uint32_t)g->nparams + 5;
+    fwrite("KDT1", 1, 4, f);
+    fwrite(&cnt, 4, 1, f);
+    put(f, "x", &g->nodes[x].shape, xi);
+    put(f, "y", &g->nodes[y].shape, yi);
+    kd_shape sc = { .ndim = 0 };
+    float meta[3] = { ITEMS, DIM, BLOCKS };
+    put(f, "meta:num_items", &sc, &meta[0]);
+    put(f, "meta:dim", &sc, &meta[1]);
+    put(f, "meta:blocks", &sc, &meta[2]);
+    for (int32_t i = 0; i < g->nparams; i++)
+        put(f, g->params[i].name, &g->params[i].shape, kd_exec_params(e) + g->params[i].offset);
+    fclose(f);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' '%s'", python,
+             KD_SRC("tests/runtime/conformance/nextitnet_torch.py"), fin, fout);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    int nt = 0;
+    tensor *t = read_all(fout, &nt);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    double e_logits = rel_err(kd_exec_value(e, logits), find(t, nt, "logits"), NB * ITEMS);
+    double e_logits64 = rel_err(kd_exec_value(e, logits), find(t, nt, "logits64"), NB * ITEMS);
+    double e_loss = rel_err(kd_exec_value(e, loss), find(t, nt, "loss"), 1);
+    double e_grad = 0;
+    const char *worst = "";
+    int compared = 0;
+    for (int32_t i = 0; i < g->nparams; i++) {
+        for (int k = 0; k < 2; k++) {
+            char name[200];
+            snprintf(name, sizeof name, "%s:%s", k ? "grad64" : "grad", g->params[i].name);
+            const tensor *o = find(t, nt, name);
+            CU_ASSERT_PTR_NOT_NULL(o);
+            if (!o) continue;
+            double r = rel_err(kd_exec_grads(e) + g->params[i].offset, o,
+                               (size_t)kd_shape_numel(&g->params[i].shape));
+            CU_ASSERT(r >= 0 && r <= TOL);
+            if (!(r <= TOL)) fprintf(stderr, "\n  %s: %.3g", name, r);
+            if (!(r <= e_grad)) e_grad = r, worst = g->params[i].name;
+        }
+        compared++;
+    }
+    CU_ASSERT(e_logits >= 0 && e_logits <= TOL);
+    CU_ASSERT(e_logits64 >= 0 && e_logits64 <= TOL);
+    CU_ASSERT(e_loss >= 0 && e_loss <= TOL);
+    CU_ASSERT_EQUAL(compared, 3 + 8 * BLOCKS);
+    fprintf(stderr, "\n  NextItNet (%d blocks, dim %d, %d items), batch %d x %d, vs torch:\n"
+            "    logits     max rel err %.3g (float64: %.3g)\n    loss       rel err %.3g\n"
+            "    gradients  max rel err %.3g over %d tensors, float32 and float64 (worst %s)\n",
+            BLOCKS, DIM, ITEMS, NB, NT, e_logits, e_logits64, e_loss, e_grad, compared, worst);
+    for (int i = 0; i < nt; i++) free(t[i].data);
+    free(t);
+    unlink(fin), unlink(fout), unlink(recipe), rmdir(dir);
+    kd_exec_free(e);
+    kd_graph_free(g);
+    kdr_program_free(p);
+    kdr_diag_free(&d);
+}
+
 int main(void)
 {
     if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
@@ -297,6 +416,7 @@ int main(void)
     }
     static const kd_unit_test tests[] = {
         KD_TEST(test_resnet20_matches_torch),
+        KD_TEST(test_nextitnet_matches_torch),
         KD_TEST_END
     };
     return kd_unit_main("conformance", tests);
