@@ -49,7 +49,7 @@ typedef enum kdr_kind {
     KDR_LET,      /* name = a */
     KDR_DATA,     /* name = a (loader call) { kids = settings } */
     KDR_NET,      /* name (params) { kids } */
-    KDR_MODEL,    /* name = a */
+    KDR_MODEL,    /* name = a [from b] ; b: KDR_STR weights file, b->kids = parts (or NULL: all) */
     KDR_POOL,     /* name = a */
     KDR_SEARCH,   /* name { kids } */
     KDR_PHASE,    /* name { kids } */

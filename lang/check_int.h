@@ -154,6 +154,7 @@ const sym *ck_model_ref(chk *c, const kdr_node *id, const char *what);
 void ck_evaluate(chk *c, const kdr_node *s);
 void ck_data(chk *c, const kdr_node *d);
 void ck_model(chk *c, const kdr_node *m);
+void ck_weights(chk *c, const kdr_node *m);   /* check_weights.c */
 void ck_pool(chk *c, const kdr_node *p);
 void ck_search(chk *c, const kdr_node *s);
 void ck_report(chk *c, const kdr_node *r);

@@ -107,7 +107,7 @@ static kdr_node *ident(yyscan_t scanner, const char *name, kdr_loc loc)
 %token W_BRIDGE "'bridge'"
 
 %type <node> top_stmt stmt block_stmt expr postfix primary arg param lvalue
-%type <node> if_stmt index_elem block_node word_ident ckpt_unit ckpt_keep ckpt_as
+%type <node> if_stmt index_elem block_node word_ident ckpt_unit ckpt_keep ckpt_as weights_from
 %type <list> top_list stmt_list block args args_opt params params_opt
 %type <list> expr_list expr_list_opt index_list name_list
 %type <str> key member_name
@@ -150,6 +150,9 @@ top_stmt:
   | NET IDENT '(' params_opt ')' block
                                    { $$ = MK(KDR_NET, @$); $$->name = $2; $$->params = $4.head; $$->kids = $6.head; $$->c = ident(scanner, $2, @2); }
   | MODEL IDENT '=' expr           { $$ = MK(KDR_MODEL, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
+  | MODEL IDENT '=' expr weights_from
+                                   { $$ = MK(KDR_MODEL, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2);
+                                     $$->b = $5; }
   | POOL IDENT '=' expr            { $$ = MK(KDR_POOL, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
   | SEARCH IDENT block             { $$ = MK(KDR_SEARCH, @$); $$->name = $2; $$->kids = $3.head; $$->c = ident(scanner, $2, @2); }
   | PHASE IDENT block              { $$ = MK(KDR_PHASE, @$); $$->name = $2; $$->kids = $3.head; $$->c = ident(scanner, $2, @2); }
@@ -276,6 +279,13 @@ block_stmt:
                                    { $$ = setting(scanner, KDR_S_TABLE, @$); $$->extra = $3; $$->kids = $5.head;
                                      $$->a = ident(scanner, $3, @3); }
   | W_TABLE ':' expr_list          { $$ = setting(scanner, KDR_S_TABLE, @$); $$->kids = $3.head; }
+  ;
+
+/* initial weights of a model: `from "FILE"` (all of them) or
+ * `from "FILE": part, part` (the parameters under those paths only) */
+weights_from:
+    FROM STR                       { $$ = MK(KDR_STR, @2); $$->str = $2.s; $$->str_len = $2.n; }
+  | FROM STR ':' expr_list         { $$ = MK(KDR_STR, @2); $$->str = $2.s; $$->str_len = $2.n; $$->kids = $4.head; }
   ;
 
 ckpt_unit:

@@ -8,6 +8,7 @@
 
 #include "evaluate.h"
 #include "textbuf.h"
+#include "weights.h"
 
 double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why)
 {
@@ -169,7 +170,9 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
             ev.models[ev.nmodels++] = k;
             if (pgraph_build(R, &G, D, NULL, NULL, 0, R->unit, "report")) { pgraph_free(&G); return -1; }
             kd_exec_init_params(G.e, 0);
-            if (pgraph_load_store(R, &G) <= 0 && !R->o->quiet)
+            int got = pgraph_load_store(R, &G), wi = weights_in_apply(R, &G);
+            if (wi < 0) { pgraph_free(&G); return -1; }
+            if (got + wi <= 0 && !R->o->quiet)
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, c->model_at[j]->beg, c->model_at[j]->end,
                               "model '%s' was never trained; it is evaluated as initialized", c->models[j]);
             evsum es;

@@ -25,6 +25,7 @@
 #include "evaluate.h"
 #include "run_dir.h"
 #include "textbuf.h"
+#include "weights.h"
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
@@ -105,6 +106,7 @@ static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0)
     pgraph_init_salts(G);
     kd_exec_init_params(G->e, (uint64_t)P->seed);
     pgraph_load_store(R, G);
+    if (weights_in_apply(R, G) < 0) return -1;
     if (resuming) kd_exec_set_step(G->e, R->resume_exec_step);
     if (plan_weights(R, G->pg.g, X->ws)) return -1;
     R->unit = P->unit;
@@ -291,7 +293,7 @@ static int run_phase(run *R, const plan_phase *P)
             goto out;
         }
     }
-    if (pgraph_save_store(R, G, 1)) goto out;
+    if (pgraph_save_store(R, G, 1) || models_out_write(R, G, P->name)) goto out;
     rc = 0;
 out:
     phase_run_free(R, &X);
