@@ -30,6 +30,7 @@
 #include "runtime/exec.h"
 #include "runtime/sweep.h"
 #include "runtime/report.h"
+#include "runtime/eval_cmd.h"
 
 #ifndef KDRUN_PKGDATADIR
 #define KDRUN_PKGDATADIR "/usr/local/share/kdrun"
@@ -62,6 +63,7 @@ typedef struct kd_options {
     const char *recipe;
     const char *resume;     /* --resume RUN_DIR */
     kd_command cmd;         /* what the run to resume was given */
+    const kd_eval_opts *eval;   /* kdrun eval (runtime/eval_cmd.c) */
 } kd_options;
 
 static const char *progname = "kdrun";
@@ -423,6 +425,7 @@ static int run_one(kd_options *o, const kdr_program *prog, const char *dir, cons
         .seed = o->have_seed ? (int64_t)o->seed : -1,
         .quiet = o->quiet,
         .progress = !o->quiet && isatty(fileno(stderr)),
+        .eval = o->eval,
     };
     kdr_diag rd;
     kdr_diag_init(&rd);
@@ -580,6 +583,12 @@ int main(int argc, char **argv)
         return KD_EXIT_RUNTIME;
     }
     kd_options o = { .color = KD_COLOR_AUTO };
+    kd_eval_opts ev;
+    if (argc >= 2 && strcmp(argv[1], "eval") == 0) {
+        char err[600];
+        if (kd_eval_args(&argc, argv, &ev, err, sizeof err) >= 0) return usage_error("eval: %s", err);
+        o.eval = &ev;
+    }
     kdr_program *prog = NULL;
     char *zoo = NULL;
     kd_sweep sw;
@@ -589,6 +598,10 @@ int main(int argc, char **argv)
         goto out_opts;
     int color = want_color(o.color);
 
+    if (o.eval && o.resume) {
+        status = usage_error("%s", "eval: --resume continues a training run; kdrun eval starts none");
+        goto out_opts;
+    }
     if (o.resume) {
         char err[1200];
         if (kd_command_read(o.resume, &o.cmd, err, sizeof err) != 0) {
@@ -665,6 +678,10 @@ int main(int argc, char **argv)
             status = KD_EXIT_RECIPE;
             goto out;
         }
+    }
+    if (sw.nvars && o.eval) {
+        status = usage_error("%s", "eval: the recipe is a sweep; pick one point with --set VAR=VALUE");
+        goto out;
     }
 
     char dir[1200];

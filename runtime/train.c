@@ -26,6 +26,7 @@
 #include "run_dir.h"
 #include "textbuf.h"
 #include "weights.h"
+#include "eval_cmd.h"
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
@@ -332,7 +333,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     R.unit = p->units[0];
     R.t0 = run_now();
     if (o->result) memset(o->result, 0, sizeof *o->result);
-    if (run_open(&R) || plan_resolve(&R, &plan)) {
+    if (run_open(&R) || plan_resolve(&R, &plan) || (o->eval && eval_cmd_plan(&R, &plan))) {
         plan_free(&plan);
         run_free(&R);
         return R.status;
@@ -345,7 +346,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     sigaction(SIGINT, &sa, &old);
     interrupted = 0;
     if (!o->quiet) fprintf(stderr, "run directory: %s\n", R.dir);
-    for (int i = 0; i < plan.nphases && !R.status && !already_done; i++) {
+    for (int i = 0; i < plan.nphases && !R.status && !already_done && !o->eval; i++) {
         R.phase_idx = i;
         if (R.state && i < R.resume_phase) continue;     /* finished before */
         run_phase(&R, &plan.phases[i]);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "weights.h"
+#include "eval_cmd.h"
 
 weights_entry *weights_entries(pgraph *G, int mi, int *n)
 {
@@ -112,9 +113,9 @@ static int source_of(run *R, const char *name, wsrc *w)
 {
     memset(w, 0, sizeof *w);
     w->decl = kd_program_decl(R->p, KDR_MODEL, name, &w->unit);
-    for (int i = 0; i < R->o->nweights; i++)
-        if (strcmp(R->o->weight_models[i], name) == 0) {
-            w->file = R->o->weight_files[i];
+    for (int i = 0; R->o->eval && i < R->o->eval->nmodels; i++)
+        if (strcmp(R->o->eval->models[i], name) == 0) {
+            w->file = R->o->eval->files[i];
             snprintf(w->path, sizeof w->path, "%s", w->file);
             return 1;
         }
