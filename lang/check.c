@@ -143,6 +143,7 @@ int kdr_check(kdr_program *p, kdr_override *ov, size_t nov, kdr_diag *d)
     c.p = p;
     c.d = d;
     c.where = "this context";
+    ck_expand_families(p);
     ck_collect(&c);
     ck_apply_overrides(&c, ov, nov);
 

@@ -382,6 +382,115 @@ static const char *ctx_list(unsigned ctx, char *buf, size_t n)
     return "value";
 }
 
+/* ---- indexed models: model ts[s] = ... for s in 1..3 ----------------------- */
+
+/* Is `name` the family of an indexed model (members "name[k]")?  The
+ * first member's symbol, or NULL. */
+static const sym *model_family(const chk *c, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < c->nsyms; i++) {
+        const sym *s = &c->syms[i];
+        if (s->k == S_MODEL && s->node && s->node->extra && strncmp(s->name, name, n) == 0
+            && s->name[n] == '[')
+            return s;
+    }
+    return NULL;
+}
+
+/* "ts[1], ts[2], ts[3]" (the first few) */
+static const char *family_members(const chk *c, const char *name, char *buf, size_t cap)
+{
+    size_t n = strlen(name), o = 0;
+    int k = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < c->nsyms && o + 1 < cap; i++) {
+        const sym *s = &c->syms[i];
+        if (!(s->k == S_MODEL && s->node && s->node->extra && strncmp(s->name, name, n) == 0
+              && s->name[n] == '['))
+            continue;
+        if (k == 6) { snprintf(buf + o, cap - o, ", ..."); break; }
+        int w = snprintf(buf + o, cap - o, "%s%s", k ? ", " : "", s->name);
+        if (w > 0) o += (size_t)w;
+        k++;
+    }
+    return buf;
+}
+
+/* `ts[i]` where ts is an indexed model: the member (when the index is a
+ * constant) or the first member (the same template, for the checks of
+ * its tensors); NULL when n is not such an expression.  Errors: more than
+ * one index, '*', an index that is not a number, a constant index that
+ * names no member. */
+const sym *ck_model_member(chk *c, const kdr_node *n)
+{
+    if (!n || n->kind != KDR_INDEX || !n->a || n->a->kind != KDR_IDENT)
+        return NULL;
+    const char *name = n->a->name;
+    if (ck_is_scoped(c, name) || ck_find_var(c, name) || ck_find_sym(c, name))
+        return NULL;
+    const sym *first = model_family(c, name);
+    if (!first)
+        return NULL;
+    char b1[160], b2[400];
+    int nk = 0;
+    for (const kdr_node *k = n->kids; k; k = k->next)
+        nk++;
+    if (nk != 1 || n->kids->kind == KDR_STAR) {
+        ck_err(c, n, "model '%s' has one index, such as %s[%s]: one model of %s", name, name,
+            first->node->extra, family_members(c, name, b2, sizeof b2));
+        for (const kdr_node *k = n->kids; k; k = k->next)
+            if (k->kind != KDR_STAR)
+                ck_ex(c, k, KDR_CTX_MATH);
+        return first;
+    }
+    ty t = ck_ex(c, n->kids, KDR_CTX_MATH | KDR_CTX_VALUE);
+    if (t.k != V_NUM && t.k != V_ANY) {
+        ck_err(c, n->kids, "the index of model '%s' must be a number, got %s", name,
+            ck_kind_desc(t, b1, sizeof b1));
+        return first;
+    }
+    double v;
+    if (!ck_cval(c, n->kids, &v)) {  /* a loop variable: known when compiled; uses them all */
+        size_t len = strlen(name);
+        for (size_t i = 0; i < c->nsyms; i++)
+            if (c->syms[i].k == S_MODEL && c->syms[i].node && c->syms[i].node->extra
+                && strncmp(c->syms[i].name, name, len) == 0 && c->syms[i].name[len] == '[')
+                ck_record_use(c, &c->syms[i], n);
+        return first;
+    }
+    char key[200];
+    ck_fmt_num(b1, sizeof b1, v);
+    snprintf(key, sizeof key, "%s[%s]", name, b1);
+    const sym *m = ck_find_sym_kind(c, key, S_MODEL);
+    if (!m) {
+        ck_err(c, n->kids, "model '%s' has no index %s: it is %s", name, b1,
+            family_members(c, name, b2, sizeof b2));
+        return first;
+    }
+    ck_record_use(c, m, n);
+    return m;
+}
+
+/* `ts[i](x)`: an indexed model applied to a tensor (as `m(x)`) */
+static ty member_call(chk *c, const kdr_node *n, const sym *m, unsigned ctx)
+{
+    int np = 0;
+    for (const kdr_node *a = n->kids; a; a = a->next) {
+        if (a->name || a->b) {
+            ck_err(c, a, "a model applied to a tensor takes one positional argument");
+            continue;
+        }
+        np++;
+        ck_ex(c, a->a, ctx);
+    }
+    if (np != 1)
+        ck_err(c, n, "model '%s' applied to a tensor takes exactly one argument, got %d",
+            n->a->a->name, np);
+    (void)m;
+    return ck_ty(V_TENSOR);
+}
+
 ty ck_call(chk *c, const kdr_node *n, unsigned ctx, int omit_input)
 {
     char b1[128], b2[128];
@@ -442,6 +551,15 @@ ty ck_call(chk *c, const kdr_node *n, unsigned ctx, int omit_input)
             r.ctx = b->ctx;
             return r;
         }
+        const sym *fam = model_family(c, f->name);
+        if (fam) {
+            char b3[400];
+            ck_err(c, f, "model '%s' is indexed (%s): apply one of them, such as %s[%s](x)", f->name,
+                family_members(c, f->name, b3, sizeof b3), f->name, fam->node->extra);
+            for (const kdr_node *a = n->kids; a; a = a->next)
+                ck_ex(c, a->a, ctx);
+            return ck_ty(V_TENSOR);
+        }
         sugg sg = { 0 };
         ck_suggest_all(c, &sg, f->name, ctx);
         ck_err(c, f, "undefined function '%s'%s", f->name, ck_dym(&sg, b1, sizeof b1));
@@ -477,6 +595,9 @@ ty ck_call(chk *c, const kdr_node *n, unsigned ctx, int omit_input)
         }
         return m;
     }
+    const sym *member = ck_model_member(c, f);
+    if (member)
+        return member_call(c, n, member, ctx);
     ty t = ck_ex(c, f, ctx);
     if (t.k == V_NUM || t.k == V_STR || t.k == V_BOOL || t.k == V_LIST || t.k == V_DATA
         || t.k == V_PHASE || t.k == V_ROUTE || t.k == V_POOL)

@@ -258,6 +258,8 @@ void ck_model(chk *c, const kdr_node *m)
     ck_weights(c, m);
     if (!call)
         return;
+    if (m->extra)                    /* model ts[s] = ...: s is the member's index */
+        PUSH(c->scoped, c->nscoped, c->cscoped, m->extra);
     if (call->kind != KDR_CALL || !call->a || call->a->kind != KDR_IDENT) {
         ck_err(c, call, "a model is made by calling a net template, such as resnet(depth: 20)");
         ck_ex(c, call, NET_CTX);

@@ -280,6 +280,9 @@ ty ck_ex(chk *c, const kdr_node *n, unsigned ctx)
     case KDR_CALL:
         return ck_call(c, n, ctx, 0);
     case KDR_INDEX: {
+        const sym *member = ck_model_member(c, n);   /* ts[i] of an indexed model */
+        if (member)
+            return ck_sym_type(c, member, n);
         ty a = ck_ex(c, n->a, ctx);
         for (const kdr_node *k = n->kids; k; k = k->next) {
             if (k->kind == KDR_STAR)

@@ -142,6 +142,8 @@ void ck_arg_value(chk *c, const kdr_builtin *b, const kdr_argspec *sp,
                   const kdr_node *e, unsigned ctx);
 ty ck_bcall(chk *c, const kdr_node *n, const kdr_builtin *b, unsigned ctx, int omit_input);
 ty ck_call(chk *c, const kdr_node *n, unsigned ctx, int omit_input);
+/* `ts[i]` of an indexed model: its member's symbol (see check_calls.c), or NULL */
+const sym *ck_model_member(chk *c, const kdr_node *n);
 
 /* ---- check_decls.c: data, models, pools, searches, reports */
 int ck_allowed_in(const kdr_node *s, unsigned blk);
@@ -158,6 +160,9 @@ void ck_weights(chk *c, const kdr_node *m);   /* check_weights.c */
 void ck_pool(chk *c, const kdr_node *p);
 void ck_search(chk *c, const kdr_node *s);
 void ck_report(chk *c, const kdr_node *r);
+
+/* ---- check_families.c: `train ts` of an indexed model -> its members */
+void ck_expand_families(kdr_program *p);
 
 /* ---- check_phase.c */
 void ck_phase(chk *c, pinfo *pi);

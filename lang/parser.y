@@ -49,8 +49,10 @@ static kdr_list list1(kdr_node *n) { kdr_list l = { n, n }; return l; }
 static kdr_list list_add(kdr_list l, kdr_node *n)
 {
     if (!n) return l;
-    if (!l.head) { l.head = l.tail = n; return l; }
-    l.tail->next = n; l.tail = n; return l;
+    if (!l.head) l.head = l.tail = n;
+    else { l.tail->next = n; l.tail = n; }
+    while (l.tail->next) l.tail = l.tail->next;   /* a statement that is several (model ts[s]) */
+    return l;
 }
 static kdr_node *setting(yyscan_t scanner, kdr_setting which, kdr_loc loc)
 {
@@ -71,6 +73,70 @@ static kdr_node *ident(yyscan_t scanner, const char *name, kdr_loc loc)
     kdr_node *n = MK(KDR_IDENT, loc);
     n->name = name;
     return n;
+}
+/* A whole number written as such (`3`, `-1`) in *v. */
+static int whole(const kdr_node *e, double *v)
+{
+    if (e && e->kind == KDR_UNARY && e->op == '-' && e->a && e->a->kind == KDR_NUM) *v = -e->a->num;
+    else if (e && e->kind == KDR_NUM) *v = e->num;
+    else return 0;
+    return *v == (double)(long long)*v && *v > -1e9 && *v < 1e9;
+}
+#define MAX_MEMBERS 256
+/* `model NAME[VAR] = CALL for VAR2 in RANGE`: one model per index k,
+ * named "NAME[k]", each a KDR_MODEL whose `extra` is VAR and `num` k (the
+ * call is shared and evaluated with VAR = k); returned as a chain.  The
+ * indexes are written in the declaration (a..b or [a, b, ...], whole
+ * numbers), so every name is known before anything is evaluated. */
+static kdr_node *model_family(yyscan_t scanner, kdr_loc all, const char *name, kdr_loc nloc,
+                              const char *var, const char *var2, kdr_loc v2loc, kdr_node *call,
+                              kdr_node *range)
+{
+    kdr_parser *P = PARSER;
+    if (strcmp(var, var2) != 0) {
+        kdr_diag_push(P->diag, KDR_ERROR, P->unit, v2loc.beg, v2loc.end,
+                      "the index of '%s[%s]' is '%s'; write 'for %s in ...'", name, var, var, var);
+        return NULL;
+    }
+    double ks[MAX_MEMBERS];
+    int n = 0, ok = 1;
+    double lo, hi;
+    if (range->kind == KDR_BINARY && range->op == KDR_OP_RANGE) {
+        ok = whole(range->a, &lo) && whole(range->b, &hi) && lo <= hi && hi - lo < MAX_MEMBERS;
+        for (double k = lo; ok && k <= hi; k++) ks[n++] = k;
+    } else if (range->kind == KDR_LIST && range->kids) {
+        for (const kdr_node *e = range->kids; e && ok; e = e->next) {
+            ok = n < MAX_MEMBERS && whole(e, &ks[n]);
+            for (int i = 0; ok && i < n; i++)
+                if (ks[i] == ks[n]) {
+                    kdr_diag_push(P->diag, KDR_ERROR, P->unit, e->beg, e->end,
+                                  "index %g of model '%s' is listed twice", ks[n], name);
+                    return NULL;
+                }
+            n++;
+        }
+    } else ok = 0;
+    if (!ok) {
+        kdr_diag_push(P->diag, KDR_ERROR, P->unit, range->beg, range->end,
+                      "the indexes of model '%s' must be written as whole numbers, at most %d of "
+                      "them: for %s in 1..3, or for %s in [1, 2, 4]", name, MAX_MEMBERS, var, var);
+        return NULL;
+    }
+    kdr_node *head = NULL, *tail = NULL;
+    for (int i = 0; i < n; i++) {
+        char buf[160];
+        int len = snprintf(buf, sizeof buf, "%s[%lld]", name, (long long)ks[i]);
+        kdr_node *m = MK(KDR_MODEL, all);
+        m->name = kdr_intern(P, buf, len > 0 && (size_t)len < sizeof buf ? (size_t)len : strlen(buf));
+        m->a = call;
+        m->c = ident(scanner, m->name, nloc);
+        m->extra = var;
+        m->num = ks[i];
+        kdr_stmt_depth(P, m);
+        if (tail) tail->next = m; else head = m;
+        tail = m;
+    }
+    return head;
 }
 }
 
@@ -153,6 +219,8 @@ top_stmt:
   | MODEL IDENT '=' expr weights_from
                                    { $$ = MK(KDR_MODEL, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2);
                                      $$->b = $5; }
+  | MODEL IDENT '[' IDENT ']' '=' expr FOR IDENT IN expr
+                                   { $$ = model_family(scanner, @$, $2, @2, $4, $9, @9, $7, $11); }
   | POOL IDENT '=' expr            { $$ = MK(KDR_POOL, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
   | SEARCH IDENT block             { $$ = MK(KDR_SEARCH, @$); $$->name = $2; $$->kids = $3.head; $$->c = ident(scanner, $2, @2); }
   | PHASE IDENT block              { $$ = MK(KDR_PHASE, @$); $$->name = $2; $$->kids = $3.head; $$->c = ident(scanner, $2, @2); }

@@ -277,6 +277,7 @@ int kd_compile_model(kd_graph *g, const kdr_program *p, const kdr_node *decl,
     F.path = decl->name;
     F.has_input = 1;
     F.input = kv_tensor(in);
+    if (decl->extra) cc_set_var(&C, &F, decl->extra, kv_num(decl->num));   /* model ts[s]: s */
     const kdr_node *e = decl->a;
     if (!e || e->kind != KDR_CALL || e->a->kind != KDR_IDENT) {
         cc_err(&C, e ? e : decl, "a model is a call of a net template: model m = resnet(depth: 20)");

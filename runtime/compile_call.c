@@ -246,9 +246,12 @@ kv cc_call_net(cc *C, frame *F, const kdr_node *call, const kdr_node *net,
     return G.out;
 }
 
-/* `m(x)` in a loss: model m (an adapter, a connector) built on tensor x.
- * Its parameters are named "m.*" as if m were compiled on data; a model is
- * applied once per graph (again on the same tensor: the same output). */
+/* `m(x)` in a loss: model m (an adapter, a connector, a discriminator)
+ * built on tensor x.  Its parameters are named "m.*" as if m were compiled
+ * on data.  Applied again on the same tensor: the same output; on another
+ * tensor of the same shape: m's ops recomputed on it with m's parameters
+ * (compile_with.c), so one discriminator can read two nets' features and
+ * its gradient is the sum over its applications. */
 static kv apply_model(cc *C, frame *F, const kdr_node *e, const kdr_node *decl, const kdr_unit *mu)
 {
     if (!e->kids || e->kids->next || e->kids->name) {
@@ -264,9 +267,28 @@ static kv apply_model(cc *C, frame *F, const kdr_node *e, const kdr_node *decl, 
     const char *outname = cc_str(C, "%s.out", decl->name), *inname = cc_str(C, "%s.in", decl->name);
     int32_t have = kd_graph_find(C->g, outname);
     if (have >= 0) {
-        if (kd_graph_find(C->g, inname) == in.t) return kv_tensor(have);
-        cc_unsupported(C, "applying model '%s' to two different tensors is not in this build yet", decl->name);
-        return kv_none();
+        int32_t first = kd_graph_find(C->g, inname);
+        if (first == in.t) return kv_tensor(have);
+        /* applied again, to another tensor: the same parameters (shared
+         * weights, gradients of both applications add up) */
+        int m = -1;
+        for (int i = 0; i < C->g->nmodels; i++)
+            if (strcmp(C->g->model_names[i], decl->name) == 0) m = i;
+        if (m < 0 || first < 0) {
+            cc_unsupported(C, "applying model '%s', which is also built on the data, is not in "
+                           "this build yet", decl->name);
+            return kv_none();
+        }
+        if (!kd_shape_eq(&C->g->nodes[first].shape, &C->g->nodes[in.t].shape)) {
+            char b1[96], b2[96];
+            cc_err(C, e->kids, "model '%s' is applied first to a tensor of shape %s; applied again "
+                   "(the same weights), it needs that shape, got %s", decl->name,
+                   kd_shape_str(&C->g->nodes[first].shape, b1, sizeof b1),
+                   kd_shape_str(&C->g->nodes[in.t].shape, b2, sizeof b2));
+            return kv_none();
+        }
+        int32_t r = cc_reapply(C, e, m, first, in.t, have);
+        return r < 0 ? kv_none() : kv_tensor(r);
     }
     const kdr_node *mc = decl->a;
     const kdr_unit *nu = NULL;
@@ -286,6 +308,7 @@ static kv apply_model(cc *C, frame *F, const kdr_node *e, const kdr_node *decl, 
     M.path = decl->name;
     M.has_input = 1;
     M.input = in;
+    if (decl->extra) cc_set_var(C, &M, decl->extra, kv_num(decl->num));   /* model ts[s]: s */
     C->unit = mu;
     kv out = cc_call_net(C, &M, mc, net, nu, NULL, 1);
     C->unit = saved_unit;
@@ -297,6 +320,33 @@ static kv apply_model(cc *C, frame *F, const kdr_node *e, const kdr_node *decl, 
     return out;
 }
 
+/* `ts[i]` at phase level: the declaration of member "ts[i]" of an indexed
+ * model (its unit in *unit); NULL after a located error */
+const kdr_node *cc_model_member(cc *C, frame *F, const kdr_node *idx, const kdr_unit **unit)
+{
+    const char *base = idx->a->name;
+    if (!idx->kids || idx->kids->next || idx->kids->kind == KDR_STAR) {
+        cc_err(C, idx, "model '%s' has one index", base);
+        return NULL;
+    }
+    const char *key = cc_index_key(C, F, idx, base);
+    if (!key) return NULL;
+    const kdr_node *md = kd_program_decl(C->p, KDR_MODEL, key, unit);
+    if (md) return md;
+    /* the members there are, for the message */
+    char buf[256];
+    size_t o = 0, len = strlen(base);
+    int n = 0;
+    for (size_t u = 0; u < C->p->nunits; u++)
+        for (const kdr_node *t = C->p->units[u]->root ? C->p->units[u]->root->kids : NULL; t; t = t->next)
+            if (t->kind == KDR_MODEL && t->extra && strncmp(t->name, base, len) == 0 && t->name[len] == '[')
+                cc_append(buf, sizeof buf, &o, "%s%s", n++ ? ", " : "", t->name);
+    if (n) cc_err(C, idx->kids, "model '%s' has no index %.*s: it is %s", base,
+                  (int)(strlen(key) - len - 2), key + len + 1, buf);
+    else cc_err(C, idx->a, "no indexed model named '%s'", base);
+    return NULL;
+}
+
 kv cc_call(cc *C, frame *F, const kdr_node *e, const char *hint)
 {
     const kdr_node *callee = e->a;
@@ -304,6 +354,12 @@ kv cc_call(cc *C, frame *F, const kdr_node *e, const char *hint)
         cc_err(C, e, "'.with(...)' gives a model; take one of its tensors: %s.with(...).logits",
             e->a->a->kind == KDR_IDENT ? e->a->a->name : "m");
         return kv_none();
+    }
+    if (F->phase && callee->kind == KDR_INDEX && callee->a->kind == KDR_IDENT) {
+        /* ts[s](x): a member of an indexed model applied to a tensor */
+        const kdr_unit *mu = NULL;
+        const kdr_node *md = cc_model_member(C, F, callee, &mu);
+        return md ? apply_model(C, F, e, md, mu) : kv_none();
     }
     if (callee->kind != KDR_IDENT) {
         cc_unsupported(C, "calling a model or an indexed name inside a net is not in this build yet");

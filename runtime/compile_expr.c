@@ -264,6 +264,19 @@ static kv graph_star(cc *C, frame *F, const kdr_node *e, const char *base)
     return (kv){ .k = KV_LIST, .items = items, .n = m };
 }
 
+/* ts[i] (an IDENT indexed), as the model of ts[i].x at phase level */
+static int member_index(const kdr_node *e)
+{
+    return e && e->kind == KDR_INDEX && e->a && e->a->kind == KDR_IDENT;
+}
+
+/* "ts[2]": the member's name, NULL after an error (no such member) */
+static const char *member_name(cc *C, frame *F, const kdr_node *idx)
+{
+    const kdr_node *md = cc_model_member(C, F, idx, NULL);
+    return md ? md->name : NULL;
+}
+
 kv cc_eval(cc *C, frame *F, const kdr_node *e, const char *hint)
 {
     if (STOP(C) || !e) return kv_none();
@@ -335,8 +348,11 @@ kv cc_eval(cc *C, frame *F, const kdr_node *e, const char *hint)
             const char *key = cc_index_key(C, F, e, e->a->name);
             return key ? cc_with_tensor(C, F, e->a->a, key, e) : kv_none();
         }
-        if (F->phase && e->a->kind == KDR_MEMBER && e->a->a->kind == KDR_IDENT) {
-            const char *base = cc_str(C, "%s.%s", e->a->a->name, e->a->name);
+        if (F->phase && e->a->kind == KDR_MEMBER &&
+            (e->a->a->kind == KDR_IDENT || member_index(e->a->a))) {
+            const char *mn = e->a->a->kind == KDR_IDENT ? e->a->a->name : member_name(C, F, e->a->a);
+            if (!mn) return kv_none();
+            const char *base = cc_str(C, "%s.%s", mn, e->a->name);
             for (const kdr_node *k = e->kids; k; k = k->next)
                 if (k->kind == KDR_STAR) return graph_star(C, F, e, base);
             const char *key = cc_index_key(C, F, e, base);
@@ -370,6 +386,10 @@ kv cc_eval(cc *C, frame *F, const kdr_node *e, const char *hint)
     case KDR_MEMBER:
         if (F->phase && cc_is_with_call(e->a)) return cc_with_tensor(C, F, e->a, e->name, e);
         if (F->phase && e->a->kind == KDR_IDENT) return model_tensor(C, e, cc_str(C, "%s.%s", e->a->name, e->name));
+        if (F->phase && member_index(e->a)) {         /* ts[2].feat */
+            const char *mn = member_name(C, F, e->a);
+            return mn ? model_tensor(C, e, cc_str(C, "%s.%s", mn, e->name)) : kv_none();
+        }
         cc_unsupported(C, "members (a.b) inside a net are not in this build yet");
         return kv_none();
     case KDR_REPEAT: {

@@ -113,6 +113,8 @@ kv cc_call(cc *C, frame *F, const kdr_node *e, const char *hint);
 kv cc_call_op(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b, int implicit_input);
 kv cc_call_net(cc *C, frame *F, const kdr_node *call, const kdr_node *net,
                const kdr_unit *net_unit, const char *hint, int top);
+/* `ts[i]` at phase level: member "ts[i]" of an indexed model, or NULL after an error */
+const kdr_node *cc_model_member(cc *C, frame *F, const kdr_node *idx, const kdr_unit **unit);
 int cc_bind_builtin_args(cc *C, frame *F, const kdr_node *call, const kdr_builtin *b,
                          kv *vals, const kdr_node **where, int implicit_input);
 
@@ -123,5 +125,9 @@ kv cc_call_choice(cc *C, frame *F, const kdr_node *e);
 /* ---- compile_with.c ----------------------------------------------------- */
 kv cc_with_tensor(cc *C, frame *F, const kdr_node *call, const char *key, const kdr_node *at);
 int cc_is_with_call(const kdr_node *e);
+/* model m (applied in a loss) applied again: its ops that its first input
+ * `first` feeds, recomputed on `in`; the node standing for `out` (m's
+ * output) in that copy, or -1 after a located error */
+int32_t cc_reapply(cc *C, const kdr_node *at, int m, int32_t first, int32_t in, int32_t out);
 
 #endif

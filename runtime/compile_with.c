@@ -227,6 +227,18 @@ kv cc_with_tensor(cc *C, frame *F, const kdr_node *call, const char *key, const 
     return kv_tensor(r);
 }
 
+/* A model applied to a second tensor is the substitution of its first
+ * input: the recomputed nodes share the parameters (gradients add) and, as
+ * for .with(...), the bn statistics of the first application (exec.c:
+ * in training both applications update them, in the order they run, as a
+ * module called twice does). */
+int32_t cc_reapply(cc *C, const kdr_node *at, int m, int32_t first, int32_t in, int32_t out)
+{
+    const struct kd_with *W = with_instance(C, at, m, 1, &first, &in);
+    if (!W) return -1;
+    return out < W->nmap ? W->map[out] : out;
+}
+
 int cc_is_with_call(const kdr_node *e)
 {
     return e && e->kind == KDR_CALL && e->a && e->a->kind == KDR_MEMBER && e->a->name &&

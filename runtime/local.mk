@@ -31,3 +31,6 @@ tests_runtime_test_sweep_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 RUNTIME_TESTS += tests/runtime/test_with
 tests_runtime_test_with_SOURCES = tests/runtime/test_with.c tests/unit.h
 tests_runtime_test_with_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+RUNTIME_TESTS += tests/runtime/test_shared
+tests_runtime_test_shared_SOURCES = tests/runtime/test_shared.c tests/unit.h
+tests_runtime_test_shared_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)

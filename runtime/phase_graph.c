@@ -66,6 +66,9 @@ static int applies(const kdr_node *e, const char *name, int depth)
 {
     if (!e || depth > 10000) return 0;
     if (e->kind == KDR_CALL && e->a && e->a->kind == KDR_IDENT && strcmp(e->a->name, name) == 0) return 1;
+    if (e->kind == KDR_CALL && e->a && e->a->kind == KDR_INDEX && e->a->a->kind == KDR_IDENT &&
+        strncmp(e->a->a->name, name, strlen(e->a->a->name)) == 0 && name[strlen(e->a->a->name)] == '[')
+        return 1;   /* ts[s](x): every member of indexed model ts counts as applied */
     if (applies(e->a, name, depth + 1) || applies(e->b, name, depth + 1) || applies(e->c, name, depth + 1))
         return 1;
     for (const kdr_node *k = e->kids; k; k = k->next)

@@ -118,6 +118,11 @@ static void test_model(void)
 {
     EXPECT_AST("model teacher = resnet(depth: 56, classes: 10, channels: 1)",
                "(unit (model teacher (call resnet (depth: 56) (classes: 10) (channels: 1))))");
+    /* an indexed model: one model per index, sharing the call */
+    EXPECT_AST("model ts[s] = conn(c: 8 * s) for s in 2..3\nlet x = 1",
+               "(unit (model ts[2] (s = 2) (call conn (c: (* 8 s)))) (model ts[3] (s = 3) (call conn (c: (* 8 s)))) (let x 1))");
+    EXPECT_AST("model d[i] = disc() for i in [1, 4]",
+               "(unit (model d[1] (i = 1) (call disc)) (model d[4] (i = 4) (call disc)))");
 }
 
 static void test_pool(void)
@@ -276,6 +281,7 @@ static void test_locations(void)
 static void test_syntax_errors(void)
 {
     EXPECT_ERROR("model = resnet()", "1:7: unexpected '='; expected identifier");
+    EXPECT_ERROR("model d[i] = disc() for i in [1, 1]", "1:34: index 1 of model 'd' is listed twice");
     EXPECT_ERROR("let x = (1 + 2", "1:15: unexpected end of file; expected an operator or ')'" );
     EXPECT_ERROR("phase p {\n  epochs\n}", "2:9: unexpected end of line");
     EXPECT_ERROR("let x = 3 4", "1:11: unexpected number '4'; expected an operator or end of line");
