@@ -155,6 +155,9 @@ static int find_file(const char *dir, const char *base, char **path)
     return 0;
 }
 
+/* the classes idx declares (its shape): a label is 0..9 */
+#define IDX_CLASSES 10
+
 static kd_data_status load_idx_split(kd_dataset *ds, const char *dir, const char *split,
                                      int *found, char *err, size_t errlen)
 {
@@ -218,6 +221,13 @@ static kd_data_status load_idx_split(kd_dataset *ds, const char *dir, const char
     }
     img = NULL;
     for (int64_t i = 0; i < sp.n; i++) {
+        if (lab[i] >= IDX_CLASSES) {   /* the models are checked against 10 classes */
+            st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: record %lld: label %d out of "
+                              "range (0..%d)", pl, (long long)i, lab[i], IDX_CLASSES - 1);
+            free(sp.x);
+            free(sp.label);
+            goto out;
+        }
         sp.label[i] = lab[i];
         if (lab[i] + 1 > ds->classes)
             ds->classes = lab[i] + 1;
@@ -276,7 +286,7 @@ static kd_data_status idx_shape(const kd_loader_args *a, kd_sample_shape *out,
 {
     (void)err;
     (void)errlen;
-    kd_sample_shape_set(out, KD_DATA_IMAGES, 3, 1, 28, 28, 10);
+    kd_sample_shape_set(out, KD_DATA_IMAGES, 3, 1, 28, 28, IDX_CLASSES);
     const char *dir = kd_larg_str(a, "dir");
     static const char *const bases[] = { "train-images-idx3-ubyte", "t10k-images-idx3-ubyte" };
     for (int i = 0; i < 2 && dir; i++) {

@@ -55,8 +55,8 @@ kd_data_status kd_loader_new(const kd_loader_cfg *cfg, kd_loader **out,
                 return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: crop does not apply to "
                                     "raw_synth (its patches are random crops already; use "
                                     "patch:)", src);
-            if (a->size < 1 || a->pad < 0 || a->size > h + 2 * a->pad ||
-                a->size > w + 2 * a->pad)
+            /* no sum that can overflow: size <= the image, pad < size */
+            if (a->size < 1 || a->pad < 0 || a->pad >= a->size || a->size > h || a->size > w)
                 return kd_data_fail(err, errlen, KD_DATA_EARG, "%s: crop(%lld, pad: %lld) "
                                     "does not fit %lldx%lld images", src, (long long)a->size,
                                     (long long)a->pad, (long long)h, (long long)w);

@@ -26,3 +26,9 @@ tests_cli_test_check_golden_SOURCES = tests/cli/test_check_golden.c tests/unit.h
 tests_cli_test_check_golden_LDADD = $(CUNIT_LIBS)
 tests/cli/test_check_golden.$(OBJEXT): kdrun$(EXEEXT)
 EXTRA_DIST += tests/cli/golden
+# kdrun under faults (tests/cli/test_faults.c): it runs ./kdrun.
+check_PROGRAMS += tests/cli/test_faults
+TESTS += tests/cli/test_faults
+tests_cli_test_faults_SOURCES = tests/cli/test_faults.c tests/unit.h runtime/crc32.c
+tests_cli_test_faults_LDADD = $(CUNIT_LIBS)
+tests/cli/test_faults.$(OBJEXT): kdrun$(EXEEXT)

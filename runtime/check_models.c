@@ -209,6 +209,8 @@ static int check_phase(const kdr_program *p, const kdr_node *ph, const char *con
     return rc;
 }
 
+int kd_check_plan(const kdr_program *p, kdr_diag *d);   /* check_plan.c */
+
 int kd_check_models(const kdr_program *p, FILE *out, kdr_diag *d)
 {
     int rc = 0, header = 0, nbad = 0, capbad = 0;
@@ -268,5 +270,6 @@ int kd_check_models(const kdr_program *p, FILE *out, kdr_diag *d)
     for (size_t i = 0; i < p->nphases; i++)
         if (check_phase(p, p->phase_order[i], bad, nbad, d)) rc = -1;
     free(bad);
+    if (rc == 0 && d->errors == 0 && kd_check_plan(p, d)) rc = -1;
     return rc;
 }

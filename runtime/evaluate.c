@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "evaluate.h"
+#include "state.h"
 #include "textbuf.h"
 #include "weights.h"
 
@@ -170,7 +171,8 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
             ev.models[ev.nmodels++] = k;
             if (pgraph_build(R, &G, D, NULL, NULL, 0, R->unit, "report")) { pgraph_free(&G); return -1; }
             kd_exec_init_params(G.e, 0);
-            int got = pgraph_load_store(R, &G), wi = weights_in_apply(R, &G);
+            if (state_check_store(R, &G)) { pgraph_free(&G); return -1; }
+            int got = pgraph_load_store(R, &G), wi = got < 0 ? -1 : weights_in_apply(R, &G);
             if (wi < 0) { pgraph_free(&G); return -1; }
             if (got + wi <= 0 && !R->o->quiet)
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, c->model_at[j]->beg, c->model_at[j]->end,

@@ -3,7 +3,8 @@
 
 runtime_libruntime_a_SOURCES += runtime/optim.h runtime/optim.c \
 	runtime/schedule.c runtime/safetensors.h runtime/safetensors_int.h \
-	runtime/safetensors_json.c runtime/safetensors_read.c runtime/safetensors_write.c
+	runtime/safetensors_json.c runtime/safetensors_read.c runtime/safetensors_write.c \
+	runtime/crc32.h runtime/crc32.c
 
 OPTIM_TESTS = tests/runtime/test_optim tests/runtime/test_safetensors
 check_PROGRAMS += $(OPTIM_TESTS)

@@ -115,10 +115,22 @@ static int plan_optimizer(run *R, const kdr_node *call, kd_optim_cfg *cfg)
     return 0;
 }
 
+/* the messages pushed since n0 without a place (schedule.c's) are at `at` */
+static void locate_since(run *R, size_t n0, const kdr_node *at)
+{
+    for (size_t i = n0; at && i < R->d->count; i++)
+        if (!R->d->msgs[i].unit) {
+            R->d->msgs[i].unit = R->unit;
+            R->d->msgs[i].beg = at->beg;
+            R->d->msgs[i].end = at->end;
+        }
+}
+
 /* a learning-rate schedule; call NULL: constant() (warmup's `then` left out) */
 static int plan_lr_sched(run *R, const kdr_node *call, int64_t epochs, kd_lr_sched *s, int depth)
 {
     memset(s, 0, sizeof *s);
+    size_t n0 = R->d->count;
     const char *name = call ? run_call_name(call) : "constant";
     if (!name) return run_fail(R, KD_RUN_RECIPE, call, "expected a schedule call");
     if (depth > 3) return run_fail(R, KD_RUN_RECIPE, call, "schedules nested too deeply");
@@ -147,6 +159,7 @@ static int plan_lr_sched(run *R, const kdr_node *call, int64_t epochs, kd_lr_sch
     } else
         return run_fail(R, KD_RUN_FAILED, call, "learning-rate schedule '%s' is not in this build yet", name);
     if (rc && !R->status) R->status = KD_RUN_RECIPE;
+    if (rc) locate_since(R, n0, call);
     return rc ? -1 : 0;
 }
 

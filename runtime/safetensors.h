@@ -10,10 +10,17 @@
  *             start of the data area and must tile it exactly.
  *
  * Writing: tensors in the caller's order (the data in the same order),
- * "__metadata__" first when given, the header padded with spaces so that
+ * "__metadata__" first (always: it holds the checksum), the header padded with spaces so that
  * the data starts at a multiple of 8; atomically: a temporary file
  * "PATH.tmp.XXXXXX" in the same directory, fsync, rename over PATH, fsync
  * the directory.  A crash leaves either the old file or the new one.
+ *
+ * Checksum: the writer adds the metadata key "kdrun.crc32", the CRC-32
+ * (IEEE, as zlib.crc32) of the data area as stored, 8 lowercase hex digits;
+ * the reader recomputes it and refuses a file whose data does not match.
+ * A file without the key (an older kdrun's, or another program's) is read
+ * unchecked: kd_st_checksummed() tells the caller, who may warn.  The key
+ * is the container's: kd_st_meta_* do not list it, kd_st_write refuses it.
  *
  * Reading: the whole file is checked (header length against the file size,
  * the JSON, each entry's dtype, shape and offsets, duplicate names, offsets
@@ -73,5 +80,10 @@ size_t kd_st_meta_count(const kd_st_file *f);
 const kd_st_meta *kd_st_meta_at(const kd_st_file *f, size_t i);
 /* A metadata value by key, or NULL. */
 const char *kd_st_meta_get(const kd_st_file *f, const char *key);
+/* 1 if the file carried a checksum (and it matched: else it was not read). */
+int kd_st_checksummed(const kd_st_file *f);
+
+/* The writer's checksum key in the metadata. */
+#define KD_ST_CRC_KEY "kdrun.crc32"
 
 #endif

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32.h"
 #include "safetensors_int.h"
 
 typedef enum {
@@ -31,6 +32,7 @@ struct kd_st_file {
     size_t *by_name;             /* indexes into tensors, sorted by name */
     kd_st_meta *meta;
     size_t nmeta;
+    int checksummed;             /* KD_ST_CRC_KEY was there and matched */
 };
 
 int64_t kd_st_numel(const kd_st_tensor *t)
@@ -229,6 +231,35 @@ static unsigned char *slurp(const char *path, size_t *size, kdr_diag *d)
     return buf;
 }
 
+/* The data area against the writer's checksum, when the metadata has one. */
+static int verify_crc(kd_st_parser *p, const unsigned char *data, uint64_t n, int *checked)
+{
+    const char *want = NULL;
+    for (size_t i = 0; i < p->nmeta; i++)
+        if (strcmp(p->meta[i].key, KD_ST_CRC_KEY) == 0) want = p->meta[i].value;
+    *checked = 0;
+    if (!want) return 0;
+    char *end;
+    unsigned long v = strtoul(want, &end, 16);
+    if (strlen(want) != 8 || *end || want[0] == '-' || want[0] == '+' || want[0] == ' ') {
+        kd_st_fail(p, "metadata \"%s\" is not 8 hex digits: \"%s\"", KD_ST_CRC_KEY, want);
+        return -1;
+    }
+    uint32_t got = kd_crc32(0, data, (size_t)n);
+    if (got != (uint32_t)v) {
+        kd_st_fail(p, "the data does not match its checksum (%s %s, computed %08x): the file is damaged",
+                   KD_ST_CRC_KEY, want, (unsigned)got);
+        return -1;
+    }
+    *checked = 1;
+    /* the container's own: not among the caller's metadata */
+    size_t o = 0;
+    for (size_t i = 0; i < p->nmeta; i++)
+        if (strcmp(p->meta[i].key, KD_ST_CRC_KEY) != 0) p->meta[o++] = p->meta[i];
+    p->nmeta = o;
+    return 0;
+}
+
 kd_st_file *kd_st_read(const char *path, kdr_diag *d)
 {
     size_t size = 0;
@@ -291,6 +322,8 @@ kd_st_file *kd_st_read(const char *path, kdr_diag *d)
         kd_st_fail(&p, "out of memory");
         goto out;
     }
+    if (verify_crc(&p, buf + 8 + hlen, dsize, &f->checksummed) != 0)
+        goto out;
     /* Move the data area to the start of the (malloc-aligned) buffer. */
     memmove(buf, buf + 8 + hlen, (size_t)dsize);
     if (!kd_st_host_le())
@@ -380,6 +413,8 @@ const kd_st_meta *kd_st_meta_at(const kd_st_file *f, size_t i)
 {
     return i < f->nmeta ? &f->meta[i] : NULL;
 }
+
+int kd_st_checksummed(const kd_st_file *f) { return f->checksummed; }
 
 const char *kd_st_meta_get(const kd_st_file *f, const char *key)
 {

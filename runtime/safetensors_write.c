@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../lang/utf8.h"
+#include "crc32.h"
 #include "safetensors_int.h"
 #include "textbuf.h"
 
@@ -119,6 +120,29 @@ static int write_st(FILE *f, void *arg)
     return 0;
 }
 
+/* The CRC-32 of the data area as written: the tensors' little-endian bytes
+ * in order (KD_ST_CRC_KEY in the metadata; the reader checks it). */
+static uint32_t data_crc(const kd_st_tensor *t, size_t n)
+{
+    uint32_t crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t bytes = (size_t)kd_st_numel(&t[i]) * 4;
+        if (kd_st_host_le()) {
+            if (bytes) crc = kd_crc32(crc, t[i].data, bytes);
+            continue;
+        }
+        unsigned char chunk[4096];
+        const unsigned char *src = (const unsigned char *)t[i].data;
+        for (size_t k = 0; k < bytes; k += sizeof chunk) {
+            size_t c = bytes - k < sizeof chunk ? bytes - k : sizeof chunk;
+            memcpy(chunk, src + k, c);
+            kd_st_swap4(chunk, c);
+            crc = kd_crc32(crc, chunk, c);
+        }
+    }
+    return crc;
+}
+
 int kd_st_write(const char *path, const kd_st_tensor *t, size_t n,
                 const kd_st_meta *m, size_t nmeta, kdr_diag *d)
 {
@@ -154,6 +178,10 @@ int kd_st_write(const char *path, const kd_st_tensor *t, size_t n,
         goto out;
     for (size_t i = 0; i < nmeta; i++) {
         names[i] = m[i].key;
+        if (m[i].key && strcmp(m[i].key, KD_ST_CRC_KEY) == 0) {
+            WERR("%s: metadata key '%s' is the writer's own", path, KD_ST_CRC_KEY);
+            goto out;
+        }
         if (!m[i].value || !utf8_valid(m[i].value)) {
             WERR("%s: metadata '%s' has no valid UTF-8 value", path,
                  m[i].key ? m[i].key : "");
@@ -163,24 +191,20 @@ int kd_st_write(const char *path, const kd_st_tensor *t, size_t n,
     if (check_names(path, names, nmeta, "metadata key", 0, d) != 0)
         goto out;
 
-    /* the header */
+    /* the header: the metadata, the checksum last */
     kd_sb_puts(&h, "{");
-    if (nmeta) {
-        kd_sb_puts(&h, "\"" KD_ST_META_KEY "\":{");
-        for (size_t i = 0; i < nmeta; i++) {
-            if (i)
-                kd_sb_puts(&h, ",");
-            sb_json(&h, m[i].key);
-            kd_sb_puts(&h, ":");
-            sb_json(&h, m[i].value);
-        }
-        kd_sb_puts(&h, "}");
+    kd_sb_puts(&h, "\"" KD_ST_META_KEY "\":{");
+    for (size_t i = 0; i < nmeta; i++) {
+        sb_json(&h, m[i].key);
+        kd_sb_puts(&h, ":");
+        sb_json(&h, m[i].value);
+        kd_sb_puts(&h, ",");
     }
+    kd_sb_printf(&h, "\"" KD_ST_CRC_KEY "\":\"%08x\"}", (unsigned)data_crc(t, n));
     uint64_t off = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t bytes = (uint64_t)kd_st_numel(&t[i]) * 4;
-        if (nmeta || i)
-            kd_sb_puts(&h, ",");
+        kd_sb_puts(&h, ",");
         sb_json(&h, t[i].name);
         kd_sb_puts(&h, ":{\"dtype\":\"F32\",\"shape\":[");
         for (int k = 0; k < t[i].ndim; k++)

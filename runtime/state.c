@@ -4,12 +4,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "state.h"
+#include "run_plan.h"
 #include "textbuf.h"
 
 int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, const char *phase)
@@ -53,6 +55,10 @@ int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, c
     if (rc) { if (!R->status) R->status = KD_RUN_FAILED; return -1; }
     return 0;
 }
+
+static void warn_unchecked(run *R, const kd_st_file *f, const char *path);
+static int tensor_finite(run *R, const char *path, const kd_st_tensor *t);
+static int state_verify_file(run *R, const char *path);
 
 /* ---- resumable state -------------------------------------------------------------- */
 
@@ -186,6 +192,7 @@ int state_load(run *R)
     }
     R->state = kd_st_read(path, R->d);
     if (!R->state) { if (!R->status) R->status = KD_RUN_FAILED; return -1; }
+    if (state_verify_file(R, path)) return -1;
     const char *fmt = kd_st_meta_get(R->state, "format");
     if (!fmt || strcmp(fmt, STATE_FORMAT) != 0)
         return run_fail(R, KD_RUN_FAILED, NULL, "%s: not a kdrun state file (format %s)", path, fmt ? fmt : "missing");
@@ -260,6 +267,7 @@ int state_load_checkpoint_into(run *R, pgraph *G, const char *path, const char *
 {
     kd_st_file *f = kd_st_read(path, R->d);
     if (!f) { if (!R->status) R->status = KD_RUN_FAILED; return -1; }
+    warn_unchecked(R, f, path);
     float *P = kd_exec_params(G->e);
     size_t lt = strlen(to);
     char key[400];
@@ -269,8 +277,9 @@ int state_load_checkpoint_into(run *R, pgraph *G, const char *path, const char *
         if (strncmp(q->name, to, lt) != 0 || q->name[lt] != '.') continue;
         snprintf(key, sizeof key, "%s%s", from, q->name + lt);
         const kd_st_tensor *t = kd_st_find(f, key);
-        if (!t || kd_st_numel(t) != kd_shape_numel(&q->shape)) {
-            run_fail(R, KD_RUN_FAILED, NULL, "%s: %s %s", path, key, t ? "has another shape" : "is missing");
+        if (!t || kd_st_numel(t) != kd_shape_numel(&q->shape) || tensor_finite(R, path, t)) {
+            if (!t || kd_st_numel(t) != kd_shape_numel(&q->shape))
+                run_fail(R, KD_RUN_FAILED, NULL, "%s: %s %s", path, key, t ? "has another shape" : "is missing");
             kd_st_free(f);
             return -1;
         }
@@ -285,8 +294,15 @@ int state_load_checkpoint_into(run *R, pgraph *G, const char *path, const char *
             snprintf(key, sizeof key, "%s%s.%s", from, base + lt, k ? "running_var" : "running_mean");
             const kd_st_tensor *t = kd_st_find(f, key);
             float *st = kd_exec_state(G->e, i, k);
-            if (t && st && kd_st_numel(t) == kd_shape_numel(&G->pg.g->nodes[i].info.state_shape[k]))
-                memcpy(st, t->data, (size_t)kd_st_numel(t) * sizeof(float));
+            if (!st) continue;
+            if (!t || kd_st_numel(t) != kd_shape_numel(&G->pg.g->nodes[i].info.state_shape[k]) ||
+                tensor_finite(R, path, t)) {
+                if (!t || kd_st_numel(t) != kd_shape_numel(&G->pg.g->nodes[i].info.state_shape[k]))
+                    run_fail(R, KD_RUN_FAILED, NULL, "%s: %s %s", path, key, t ? "has another shape" : "is missing");
+                kd_st_free(f);
+                return -1;
+            }
+            memcpy(st, t->data, (size_t)kd_st_numel(t) * sizeof(float));
         }
     }
     kd_st_free(f);
@@ -294,3 +310,101 @@ int state_load_checkpoint_into(run *R, pgraph *G, const char *path, const char *
     return 0;
 }
 
+
+/* ---- what a load must hold ---------------------------------------------------------- */
+
+/* an old file (no checksum): read, with a warning */
+static void warn_unchecked(run *R, const kd_st_file *f, const char *path)
+{
+    if (!kd_st_checksummed(f))
+        kdr_diag_push(R->d, KDR_WARNING, NULL, 0, 0, "%s has no checksum (written by an older kdrun): "
+                      "its data is read unverified", path);
+}
+
+/* every value finite: a NaN or Inf in a weight is damage, not a state */
+static int tensor_finite(run *R, const char *path, const kd_st_tensor *t)
+{
+    int64_t n = kd_st_numel(t);
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(t->data[i]))
+            return run_fail(R, KD_RUN_FAILED, NULL, "%s: tensor '%s' holds %s at index %lld", path, t->name,
+                            isnan(t->data[i]) ? "NaN" : "an infinity", (long long)i);
+    return 0;
+}
+
+/* state.safetensors after reading: no old file unnoticed, no NaN */
+static int state_verify_file(run *R, const char *path)
+{
+    warn_unchecked(R, R->state, path);
+    for (size_t i = 0; i < kd_st_count(R->state); i++)
+        if (tensor_finite(R, path, kd_st_at(R->state, i))) return -1;
+    return 0;
+}
+
+/* the bn statistics key of node i of G, or NULL */
+static const char *bn_key(const kd_graph *g, int32_t i, int k, char *buf, size_t n)
+{
+    char base[300];
+    if (pgraph_bn_base(g, &g->nodes[i], base, sizeof base)) return NULL;
+    snprintf(buf, n, "%s.%s", base, k ? "running_var" : "running_mean");
+    return buf;
+}
+
+/* A resumed store against G: a model the state holds is there whole (a
+ * renamed or deleted tensor would otherwise stay at its initial value),
+ * and nothing under a model's name matches no tensor of it. */
+int state_check_store(run *R, pgraph *G)
+{
+    if (!R->state) return 0;
+    const kd_graph *g = G->pg.g;
+    char key[340];
+    for (int i = -1; i < G->pg.nm; i++) {
+        int idx = i < 0 ? -1 : G->pg.m[i].index;
+        const char *missing = NULL;
+        char mkey[340] = "";
+        int found = 0;
+        for (int32_t k = 0; k < g->nparams; k++) {
+            if (g->params[k].model != idx) continue;
+            if (run_store_find(R, g->params[k].name)) found++;
+            else if (!missing) missing = g->params[k].name;
+        }
+        for (int32_t k = 0; k < g->nnodes; k++)
+            for (int s = 0; s < 2; s++) {
+                if (!bn_key(g, k, s, key, sizeof key) || g->params[g->nodes[k].in[g->nodes[k].ndata]].model != idx)
+                    continue;
+                if (run_store_find(R, key)) found++;
+                else if (!missing) missing = strcpy(mkey, key);
+            }
+        if (found && missing)
+            return run_fail(R, KD_RUN_FAILED, NULL, "%s/state.safetensors: no tensor 'store/%s', though %s's other "
+                            "tensors are there: the state does not fit the recipe", R->dir, missing,
+                            i < 0 ? "the loss" : G->pg.m[i].name);
+    }
+    for (int s = 0; s < R->nstore; s++) {
+        const char *nm = R->store[s].name;
+        for (int i = 0; i < G->pg.nm; i++) {
+            size_t l = strlen(G->pg.m[i].name);
+            if (strncmp(nm, G->pg.m[i].name, l) != 0 || nm[l] != '.') continue;
+            int match = 0;
+            for (int32_t k = 0; k < g->nparams && !match; k++) match = !strcmp(g->params[k].name, nm);
+            for (int32_t k = 0; k < g->nnodes && !match; k++)
+                for (int b = 0; b < 2 && !match; b++) match = bn_key(g, k, b, key, sizeof key) && !strcmp(key, nm);
+            if (!match)
+                return run_fail(R, KD_RUN_FAILED, NULL, "%s/state.safetensors: tensor 'store/%s' is no tensor of "
+                                "model '%s': the state does not fit the recipe", R->dir, nm, G->pg.m[i].name);
+        }
+    }
+    return 0;
+}
+
+/* The saved epoch and step within the phase being resumed (steps: per epoch). */
+int state_check_resume(run *R, const plan_phase *P, int64_t steps)
+{
+    if (R->resume_epoch > P->epochs || (R->resume_epoch == P->epochs && R->resume_step > 0) ||
+        R->resume_step >= (steps > 0 ? steps : 1))
+        return run_fail(R, KD_RUN_FAILED, NULL, "%s/state.safetensors: epoch %lld, step %lld is not in phase '%s' "
+                        "(%lld epochs of %lld steps): the state does not fit the recipe", R->dir,
+                        (long long)R->resume_epoch, (long long)R->resume_step, P->name, (long long)P->epochs,
+                        (long long)steps);
+    return 0;
+}

@@ -17,5 +17,10 @@ int state_save(run *R, kd_optim *opt, int64_t epoch, int64_t step, double sum, i
 int state_load(run *R);
 /* after building the phase's optimizer: its buffers and counters */
 int state_resume_optimizer(run *R, kd_optim *opt);
+/* a resumed store against a phase's graph: each model whole, nothing stray */
+int state_check_store(run *R, pgraph *G);
+struct plan_phase;
+/* the saved epoch and step inside the phase resumed (steps per epoch) */
+int state_check_resume(run *R, const struct plan_phase *P, int64_t steps);
 
 #endif

@@ -106,7 +106,7 @@ static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0)
     pgraph *G = &X->G;
     pgraph_init_salts(G);
     kd_exec_init_params(G->e, (uint64_t)P->seed);
-    pgraph_load_store(R, G);
+    if (pgraph_load_store(R, G) < 0 || state_check_store(R, G)) return -1;
     if (weights_in_apply(R, G) < 0) return -1;
     if (resuming) kd_exec_set_step(G->e, R->resume_exec_step);
     if (plan_weights(R, G->pg.g, X->ws)) return -1;
@@ -221,7 +221,7 @@ static int run_phase(run *R, const plan_phase *P)
     int64_t ep0 = resuming ? R->resume_epoch : 0, st0 = resuming ? R->resume_step : 0;
     if (ep0 > P->epochs) ep0 = P->epochs;
     int rc = -1;
-    if (phase_graph(R, &X) || phase_start(R, &X, resuming, ep0)) goto out;
+    if (phase_graph(R, &X) || phase_start(R, &X, resuming, ep0) || (resuming && state_check_resume(R, P, X.steps))) goto out;
     if (!R->o->quiet)
         fprintf(stderr, "phase %s: %lld epochs of %lld steps, batch %lld, seed %lld\n", P->name,
                 (long long)P->epochs, (long long)X.steps, (long long)P->batch, (long long)P->seed);
@@ -332,6 +332,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     R.d = d;
     R.unit = p->units[0];
     R.t0 = run_now();
+    size_t errors0 = d->errors;   /* any error below fails the run */
     if (o->result) memset(o->result, 0, sizeof *o->result);
     if (run_open(&R) || plan_resolve(&R, &plan) || (o->eval && eval_cmd_plan(&R, &plan))) {
         plan_free(&plan);
@@ -350,6 +351,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
         R.phase_idx = i;
         if (R.state && i < R.resume_phase) continue;     /* finished before */
         run_phase(&R, &plan.phases[i]);
+        if (!R.status && d->errors > errors0) R.status = KD_RUN_FAILED;
         if (!R.status && interrupted)
             run_fail(&R, KD_RUN_INTERRUPTED, NULL, "interrupted after phase '%s'; continue with: kdrun --resume %s",
                      plan.phases[i].name, R.dir);
@@ -357,6 +359,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     kd_strbuf table = { 0 };   /* the report's lines */
     for (int i = 0; i < plan.nreports && !R.status && !already_done; i++)
         eval_report(&R, &plan.reports[i], &table);
+    if (!R.status && d->errors > errors0) R.status = KD_RUN_FAILED;
     if (!R.status && !already_done) {
         R.phase_idx = plan.nphases;
         R.done = 1;

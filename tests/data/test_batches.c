@@ -260,6 +260,10 @@ static void test_crop_flip_normalize(void)
     cfg.aug[0] = (kd_aug){ KD_AUG_CROP, 6, 1 };
     CU_ASSERT_EQUAL(kd_loader_new(&cfg, &bad_ld, kd_err, sizeof kd_err), KD_DATA_EARG);
     KD_ASSERT_STR_EQ(kd_err, "mem: crop(6, pad: 1) does not fit 3x3 images");
+    /* a padding near 2^62 once overflowed h + 2 * pad (UBSan) */
+    cfg.aug[0] = (kd_aug){ KD_AUG_CROP, 3, (int64_t)1 << 62 };
+    CU_ASSERT_EQUAL(kd_loader_new(&cfg, &bad_ld, kd_err, sizeof kd_err), KD_DATA_EARG);
+    KD_ASSERT_STR_EQ(kd_err, "mem: crop(3, pad: 4611686018427387904) does not fit 3x3 images");
     cfg.naug = 0;
     cfg.split = "test";
     CU_ASSERT_EQUAL(kd_loader_new(&cfg, &bad_ld, kd_err, sizeof kd_err), KD_DATA_EARG);

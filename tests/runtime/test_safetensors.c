@@ -162,13 +162,13 @@ static void test_round_trip(void)
     CU_ASSERT_PTR_NOT_NULL(kd_st_find(f, "student.fc.bias"));
     kd_st_free(f);
 
-    /* no tensors at all: "{}" padded */
+    /* no tensors at all: only the checksum of the empty data, padded */
     const char *p0 = path_of("none.safetensors");
     CU_ASSERT_EQUAL(kd_st_write(p0, NULL, 0, NULL, 0, &d), 0);
     raw = kd_unit_slurp(p0, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
-    CU_ASSERT_EQUAL(len, 16);
-    CU_ASSERT(memcmp(raw, "\x08\0\0\0\0\0\0\0{}      ", 16) == 0);
+    CU_ASSERT_EQUAL(len, 56);
+    CU_ASSERT(memcmp(raw, "\x30\0\0\0\0\0\0\0{\"__metadata__\":{\"kdrun.crc32\":\"00000000\"}}     ", 56) == 0);
     free(raw);
     f = kd_st_read(p0, &d);
     CU_ASSERT_PTR_NOT_NULL(f);
@@ -314,6 +314,56 @@ static void expect_error(const char *p, const char *want, int line)
 #define T1(name, dtype, shape, b, e) \
     "\"" name "\": {\"dtype\": \"" dtype "\", \"shape\": " shape ", \"data_offsets\": [" #b ", " #e "]}"
 
+/* The writer's checksum: a flipped data byte is refused, naming the file;
+ * files without one (Python's) are read unchecked and say so. */
+static void test_checksum(void)
+{
+    float w[64];
+    for (int i = 0; i < 64; i++) w[i] = (float)i * 0.25f - 4.0f;
+    kd_st_tensor t[] = { { "m.w", 2, { 8, 8 }, w } };
+    kd_st_meta m[] = { { "epoch", "3" } };
+    const char *p = path_of("crc.safetensors");
+    kdr_diag d;
+    kdr_diag_init(&d);
+    CU_ASSERT_EQUAL_FATAL(kd_st_write(p, t, 1, m, 1, &d), 0);
+    kd_st_file *f = kd_st_read(p, &d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(kd_st_checksummed(f), 1);
+    CU_ASSERT_EQUAL(kd_st_meta_count(f), 1);            /* the checksum is not listed */
+    CU_ASSERT_PTR_NULL(kd_st_meta_get(f, KD_ST_CRC_KEY));
+    kd_st_free(f);
+    size_t len = 0;
+    char *raw = kd_unit_slurp(p, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+    CU_ASSERT(strstr(raw + 8, "\"kdrun.crc32\":\"") != NULL);
+    raw[len - 5] ^= 0x10;                                /* one bit of the last float */
+    FILE *o = fopen(p, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    fwrite(raw, 1, len, o);
+    fclose(o);
+    free(raw);
+    f = kd_st_read(p, &d);
+    CU_ASSERT_PTR_NULL(f);
+    collect(&d);
+    CU_ASSERT(strstr(msgs, "crc.safetensors: the data does not match its checksum (kdrun.crc32 ") != NULL);
+    CU_ASSERT(strstr(msgs, "): the file is damaged") != NULL);
+    kdr_diag_free(&d);
+    kdr_diag_init(&d);
+    /* the key is the writer's */
+    kd_st_meta bad[] = { { KD_ST_CRC_KEY, "00000000" } };
+    CU_ASSERT_EQUAL(kd_st_write(p, t, 1, bad, 1, &d), -1);
+    collect(&d);
+    CU_ASSERT(strstr(msgs, "metadata key 'kdrun.crc32' is the writer's own") != NULL);
+    kdr_diag_free(&d);
+    kdr_diag_init(&d);
+    f = kd_st_read(KD_SRC("tests/runtime/st_python.safetensors"), &d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(kd_st_checksummed(f), 0);
+    kd_st_free(f);
+    kdr_diag_free(&d);
+    unlink(p);
+}
+
 static void test_bad_files(void)
 {
     /* the file itself */
@@ -445,6 +495,7 @@ int main(void)
         KD_TEST(test_round_trip),
         KD_TEST(test_many_tensors),
         KD_TEST(test_python_file),
+        KD_TEST(test_checksum),
         KD_TEST(test_bad_files),
         KD_TEST(test_write_errors),
         KD_TEST_END
