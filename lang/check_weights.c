@@ -2,7 +2,7 @@
  *
  * A model's initial weights may come from a safetensors file: all of them
  * (`from "t.safetensors"`) or only the parameters under some paths of the
- * model (`from "t.safetensors": stage[0], block[1, *], linear0`).  A part is
+ * model (`from "t.safetensors": conv0, block[1, *], linear0`).  A part is
  * a path inside the model as its parameters are named (`kdrun --check`
  * lists them): names, indices (numbers or `*`) and `.member`s.  Here only
  * the form is checked; which tensors a part selects, and whether the file
@@ -82,7 +82,7 @@ void ck_weights(chk *c, const kdr_node *m)
             ck_err(c, bad, "an index in a part of a model's weights is a whole number or '*'");
         else
             ck_err(c, p, "a part of a model's weights is a path of its parameters, "
-                   "such as block[1, 2], stage[0] or linear0");
+                   "such as block[1, 2], conv0 or linear0");
     }
     for (const kdr_node *p = w->kids; p; p = p->next)
         for (const kdr_node *q = w->kids; q != p; q = q->next) {

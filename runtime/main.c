@@ -74,7 +74,9 @@ static void usage_short(FILE *out)
         "usage: %s [--check] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
         "             [--quiet] [--color=auto|always|never] RECIPE.kdr\n"
         "       %s --resume RUN_DIR [--quiet]\n"
-        "       %s --help | --version\n", progname, progname, progname);
+        "       %s eval RECIPE.kdr [--model NAME=FILE]... [--on DATA.SPLIT [--metrics M,...]]\n"
+        "       %s report RUN_DIR...\n"
+        "       %s --help | --version\n", progname, progname, progname, progname, progname);
 }
 
 static void usage_full(FILE *out)
@@ -103,6 +105,12 @@ static void usage_full(FILE *out)
         "  -h, --help             print this help and exit\n"
         "  -V, --version          print the version and exit\n"
         "\n"
+        "Commands:\n"
+        "  eval RECIPE.kdr        evaluate weights without training: the report (or\n"
+        "                         --on DATA.SPLIT with --metrics M,...), each model\n"
+        "                         from --model NAME=FILE or its `from` in the recipe\n"
+        "  report RUN_DIR...      print the final metrics of finished runs as a table\n"
+        "\n"
         "Files named by `use` are searched next to the including file, then in the\n"
         "zoo directory: $KDRUN_PATH if set, else %s/recipes,\n"
         "else %s/recipes (the build tree).\n"
@@ -113,7 +121,8 @@ static void usage_full(FILE *out)
         "  2  usage error (bad option or value, no recipe)\n"
         "  3  recipe error (file not found, syntax, names, types, a --set KEY\n"
         "     that matches nothing)\n"
-        "  4  data error (missing or malformed data set)\n"
+        "  4  data error (missing or malformed data set or weights file)\n"
+        "  130  interrupted (SIGINT); continue with --resume\n"
         "\n"
         "See kdrun(1) and kdr(5).\n",
         KDRUN_PKGDATADIR, KDRUN_SRCDIR);

@@ -3,7 +3,7 @@
  *
  * A model's tensors are its parameters and its batch-norm statistics, named
  * by their path inside the model, without the model's name: "conv0.weight",
- * "block[1,2].bn1.running_var", "linear0.bias" (`kdrun --check` lists them).
+ * "block[1,2].bn1.running_var", "linear0.bias" (kdr(5), WEIGHTS FILES).
  * The same names are used
  *   - by `model M = ... from "FILE"[: part, ...]` (weights_in.c): the file's
  *     tensors initialize the model, strictly: a tensor of the model (under

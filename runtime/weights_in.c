@@ -1,7 +1,7 @@
 /* weights_in.c — models initialized from safetensors files (weights.h).
  *
  *   model teacher = resnet(depth: 20) from "teacher.safetensors"
- *   model student = resnet(depth: 8) from "s.safetensors": stage[0], block[1, *]
+ *   model student = resnet(depth: 8) from "s.safetensors": conv0, bn0, block[1, *]
  *
  * The path is relative to the directory of the recipe file that declares
  * the model (like `use`); `kdrun eval --model NAME=FILE` gives a path
