@@ -285,7 +285,7 @@ int kd_plot_svg(FILE *out, const kd_metric_row *rows, int n, const char *title)
             S[s].phase = kd_xstrndup(r->phase, sizeof r->phase);
             S[s].what = kd_xstrndup(r->what, sizeof r->what);
             if (!S[s].phase || !S[s].what) goto out;
-            S[s].panel = strcmp(S[s].what, "train loss") != 0;
+            S[s].panel = strncmp(S[s].what, "train loss", 10) != 0;   /* and its terms */
         }
         if (!isfinite(r->value)) continue;
         if (S[s].n == S[s].cap) {

@@ -27,6 +27,7 @@
 #include "textbuf.h"
 #include "weights.h"
 #include "eval_cmd.h"
+#include "run_logs.h"
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
@@ -195,6 +196,7 @@ static void progress(run *R, const char *phase, int64_t epoch, int64_t epochs, i
 static int epoch_end(run *R, phase_run *X, int64_t ep)
 {
     const plan_phase *P = X->P;
+    logs_epoch_end(R, P, &X->G, ep, X->steps);
     int64_t every = P->every, done = ep + 1;
     if (every && (done % every == 0 || done == P->epochs)) {
         if (state_save_checkpoint(R, &X->G, P->route, done, P->name)) return -1;
@@ -258,6 +260,7 @@ static int run_phase(run *R, const plan_phase *P)
             kd_optim_step(X.opt, params, grads, kd_lr_at(&P->lr, P->optim.lr, ep, st, X.steps));
             sum += l;
             n++;
+            logs_step(R, G, ep);
             progress(R, P->name, ep, P->epochs, st, X.steps, sum / (double)n, run_now() - t_ep);
             if (interrupted && st + 1 < X.steps) {
                 /* stop mid-epoch: save where we are, resumable bit for bit */
