@@ -31,6 +31,7 @@
 #include "runtime/sweep.h"
 #include "runtime/report.h"
 #include "runtime/eval_cmd.h"
+#include "runtime/recipe_copy.h"
 
 #ifndef KDRUN_PKGDATADIR
 #define KDRUN_PKGDATADIR "/usr/local/share/kdrun"
@@ -712,7 +713,8 @@ int main(int argc, char **argv)
         c.values = vals;
         int bad = !keys || !vals || !ra ||
                   kd_make_run_dir(runs, o.recipe, dir, sizeof dir, err, sizeof err) != 0 ||
-                  kd_command_write(dir, &c, err, sizeof err) != 0;
+                  kd_command_write(dir, &c, err, sizeof err) != 0 ||
+                  kd_copy_recipe(dir, prog, err, sizeof err) != 0;
         if (!keys || !vals || !ra) snprintf(err, sizeof err, "out of memory");
         free(keys);
         free(vals);

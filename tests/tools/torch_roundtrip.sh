@@ -58,6 +58,9 @@ conv to-torch "$dir/models/student.safetensors" s.pth
 tgot=$($py "$src/tests/tools/torch_resnet.py" eval . s.pth) || fail "torch eval"
 echo "kdrun student: $kgot   PyTorch: $tgot"
 [ -n "$kgot" ] && [ "$kgot" = "$tgot" ] || fail "student top1: kdrun '$kgot', PyTorch '$tgot'"
+# the run keeps what it ran: the recipe and the files it uses, runnable as they are
+cmp -s rt.kdr "$dir/recipe/rt.kdr" && cmp -s "$src/recipes/nets/resnet.kdr" "$dir/recipe/nets/resnet.kdr" ||
+    fail "no copy of the recipe and nets/resnet.kdr in $dir/recipe"
 grep -q '"template":"resnet(depth: 8, classes: 10, base: 4)"' "$dir/models/student.safetensors" ||
     fail "models/student.safetensors has no template metadata"
 grep -q '"recipe_sha256":"[0-9a-f]\{64\}"' "$dir/models/student.safetensors" ||
