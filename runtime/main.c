@@ -672,11 +672,18 @@ int main(int argc, char **argv)
     char hash[65];
     kd_recipe_hash(prog, hash);
     if (o.resume && o.cmd.hash && strcmp(o.cmd.hash, hash) != 0) {
-        fprintf(stderr, "%s: %s (or a file it uses) changed since the run in %s started; "
-                "resuming would not give that run's numbers: start a new run\n",
-                progname, o.recipe, o.resume);
-        status = KD_EXIT_RECIPE;
-        goto out;
+        char what[600];   /* comments and layout do not count: the canonical forms (recipe_copy.c) */
+        int same = kd_recipe_same_meaning(o.resume, prog, what, sizeof what);
+        if (same != 0) {
+            fprintf(stderr, "%s: %s (or a file it uses) changed since the run in %s started; "
+                    "resuming would not give that run's numbers: start a new run%s%s\n",
+                    progname, o.recipe, o.resume, same > 0 ? "\n  " : "", same > 0 ? what : "");
+            status = KD_EXIT_RECIPE;
+            goto out;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "%s: note: %s changed in comments or layout only since the run started\n",
+                    progname, o.recipe);
     }
     {
         kdr_diag sd;

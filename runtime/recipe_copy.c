@@ -28,7 +28,7 @@ static void safe_rel(const char *rel, char *out, size_t n)
 }
 
 /* the `use` string that names unit u (the shortest whose text ends its path) */
-static const char *use_of(const kdr_program *p, const kdr_unit *u)
+const char *kd_use_of(const kdr_program *p, const kdr_unit *u)
 {
     const char *best = NULL;
     size_t lp = strlen(u->path);
@@ -69,11 +69,80 @@ int kd_copy_recipe(const char *run_dir, const kdr_program *p, char *err, size_t 
             const char *b = strrchr(u->path, '/');
             snprintf(rel, sizeof rel, "%s", b ? b + 1 : u->path);
         } else {
-            const char *use = use_of(p, u);
+            const char *use = kd_use_of(p, u);
             safe_rel(use ? use : u->path, rel, sizeof rel);
         }
         snprintf(path, sizeof path, "%s/recipe/%s", run_dir, rel);
         if (write_file(path, u->src, u->len, err, n)) return -1;
     }
     return 0;
+}
+
+/* ---- the canonical form: what --resume compares -------------------------------- */
+
+char *kd_recipe_canon(const kdr_program *p)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    for (size_t i = 0; i < p->nunits; i++) {
+        const kdr_unit *u = p->units[i];
+        const char *name = i == 0 ? "(the recipe)" : kd_use_of(p, u);
+        fprintf(f, "file %s\n", name ? name : u->path);
+        for (const kdr_node *s = u->root ? u->root->kids : NULL; s; s = s->next) {
+            kdr_ast_dump(s, f);
+            fputc('\n', f);
+        }
+    }
+    if (fclose(f) != 0) { free(buf); return NULL; }
+    return buf;
+}
+
+/* line k of s, from about 40 characters before column col, at most 120 */
+static void line_at(const char *s, size_t k, size_t col, char *out, size_t n)
+{
+    while (k-- && s) { s = strchr(s, '\n'); if (s) s++; }
+    if (!s || !*s) { snprintf(out, n, "(nothing)"); return; }
+    const char *e = strchr(s, '\n');
+    size_t l = e ? (size_t)(e - s) : strlen(s), from = col > 60 ? col - 40 : 0;
+    if (from > l) from = l;
+    snprintf(out, n, "%s%.*s%s", from ? "..." : "", (int)(l - from > 120 ? 120 : l - from), s + from,
+             l - from > 120 ? "..." : "");
+}
+
+int kd_recipe_same_meaning(const char *run_dir, const kdr_program *now, char *what, size_t n)
+{
+    const char *root = now->units[0]->path, *b = strrchr(root, '/');
+    char copy[2200], zoo[2200];
+    snprintf(copy, sizeof copy, "%s/recipe/%s", run_dir, b ? b + 1 : root);
+    snprintf(zoo, sizeof zoo, "%s/recipe", run_dir);
+    if (what && n) what[0] = 0;
+    FILE *t = fopen(copy, "rb");
+    if (!t) return -1;   /* a run from before copies were kept */
+    fclose(t);
+    kdr_diag d;
+    kdr_diag_init(&d);
+    kdr_program *then = kdr_program_load(copy, zoo, &d);
+    int bad = !then || d.errors;
+    kdr_diag_free(&d);
+    if (bad) { if (then) kdr_program_free(then); return -1; }
+    char *a = kd_recipe_canon(then), *c = kd_recipe_canon(now);
+    kdr_program_free(then);
+    int rc = -1;
+    if (a && c) {
+        rc = strcmp(a, c) != 0;
+        if (rc && what) {
+            size_t line = 0, col = 0;
+            for (size_t i = 0; a[i] && a[i] == c[i]; i++, col++)
+                if (a[i] == '\n') line++, col = (size_t)-1;
+            char was[200], is[200];
+            line_at(a, line, col, was, sizeof was);
+            line_at(c, line, col, is, sizeof is);
+            snprintf(what, n, "the run had\n    %s\n  the recipe now has\n    %s", was, is);
+        }
+    }
+    free(a);
+    free(c);
+    return rc;
 }

@@ -66,6 +66,19 @@ grep -q '"template":"resnet(depth: 8, classes: 10, base: 4)"' "$dir/models/stude
 grep -q '"recipe_sha256":"[0-9a-f]\{64\}"' "$dir/models/student.safetensors" ||
     fail "models/student.safetensors has no recipe hash"
 
+# --resume compares the recipe's meaning: a comment and new layout do not block it,
+# a real change does and says what changed
+cp rt.kdr rt.orig
+{ echo "# a comment added after the run"; sed 's/^  epochs 2$/  epochs   2   # two/' rt.kdr; } > rt2.kdr && mv rt2.kdr rt.kdr
+out=$(kd --resume "$dir" 2>&1) || fail "resume after a comment: $out"
+echo "$out" | grep -q "changed in comments or layout only" || fail "no note on the layout change: $out"
+sed -i 's/epochs   2/epochs 3/' rt.kdr
+out=$(kd --resume "$dir" 2>&1); rc=$?
+[ "$rc" = 3 ] || fail "resume after a real change: exit $rc, expected 3: $out"
+echo "$out" | grep -qF "(epochs 2)" && echo "$out" | grep -qF "(epochs 3)" ||
+    fail "the refusal does not say what changed: $out"
+echo "$out" | sed -n 2,5p
+
 # 4. strict: each problem is a located error naming the tensor, exit 4
 $py -c '
 import sys, importlib.util, torch
@@ -84,7 +97,7 @@ expect() {   # FILE MESSAGE
 expect missing.safetensors "missing tensor block[2,1].bn2.running_var [8]"
 expect extra.safetensors "unexpected tensor extra.weight"
 expect shape.safetensors "tensor linear0.weight has shape [10, 15] in the file, the model's is [10, 16]"
-sed 's/from "t.safetensors"/from "shape.safetensors"/' rt.kdr > located.kdr
+sed 's/from "t.safetensors"/from "shape.safetensors"/' rt.orig > located.kdr
 out=$(kd located.kdr 2>&1); rc=$?
 [ "$rc" = 4 ] || fail "located.kdr: exit $rc, expected 4"
 echo "$out" | grep -qF 'located.kdr:3:61: error: weights of model '"'"'teacher'"'"' from shape.safetensors: tensor linear0.weight has shape [10, 15]' ||
