@@ -362,6 +362,12 @@ static int print_runs(FILE *out, kd_yfile *Y, char **names, int nrun)
         kd_grid_print_text_wrap(out, &g, 1, KD_REPORT_WIDTH);
         for (int k = 0; k < bp.n; k++)
             fprintf(out, "%s[%d] %s: %s\n", k ? "" : "\n", k + 1, bp.v[k], bm.v[k]);
+        for (int i = 0, first = 1; i < nrun; i++) {   /* why the failed runs failed */
+            const char *e = kd_yscalar(kd_yget(&Y[i], Y[i].root, "error", &bad));
+            if (!e) continue;
+            fprintf(out, "%s%s: %s\n", first ? "\n" : "", names[i], e);
+            first = 0;
+        }
         rc = 0;
     }
     kd_grid_free(&g);

@@ -146,3 +146,21 @@ void logs_epoch_end(run *R, const plan_phase *P, pgraph *G, int64_t ep, int64_t 
     run_add_row(R, P->name, ep + 1, "lr", kd_lr_at(&P->lr, P->optim.lr, ep, 0, steps));
     timing(R, P, ep);
 }
+
+const char *run_error_text(run *R, char *buf, size_t n)
+{
+    if (n) buf[0] = 0;
+    for (size_t i = 0; R->d && i < R->d->count; i++) {
+        const kdr_diag_msg *m = &R->d->msgs[i];
+        if (m->sev != KDR_ERROR) continue;
+        if (m->unit) {
+            int line, col;
+            kdr_unit_linecol(m->unit, m->beg, &line, &col);
+            snprintf(buf, n, "%s:%d:%d: %s", m->unit->path, line, col, m->text);
+        } else {
+            snprintf(buf, n, "%s", m->text);
+        }
+        return buf;
+    }
+    return NULL;
+}

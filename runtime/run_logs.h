@@ -11,4 +11,8 @@ void logs_step(run *R, pgraph *G, int64_t ep);
  * "train loss: TERM" and "lr" of the epoch, and a line of timing.csv */
 void logs_epoch_end(run *R, const plan_phase *P, pgraph *G, int64_t ep, int64_t steps);
 
+/* The run's first error as "file:line:col: message" (or the message), for
+ * report.yaml's `error`; NULL when there is none. */
+const char *run_error_text(run *R, char *buf, size_t n);
+
 #endif

@@ -416,7 +416,7 @@ static const char run_b[] =
     "    last_epoch: 3\n";
 
 static const char run_c[] =
-    "recipe: r.kdr\nstatus: failed\nwall_seconds: 4.25\nmetrics:\nfinal:\n";
+    "recipe: r.kdr\nstatus: failed\nerror: 'r.kdr:3:5: no such data'\nwall_seconds: 4.25\nmetrics:\nfinal:\n";
 
 static void test_report_runs(void)
 {
@@ -444,7 +444,9 @@ static void test_report_runs(void)
         "./b  69.50 @ep3\n"
         "c\n"
         "\n"
-        "[1] distill: student top1 on fmnist.val\n");
+        "[1] distill: student top1 on fmnist.val\n"
+        "\n"
+        "c: r.kdr:3:5: no such data\n");
     for (const char *l = o; *l;) {
         const char *nl = strchr(l, '\n');
         size_t len = nl ? (size_t)(nl - l) : strlen(l);

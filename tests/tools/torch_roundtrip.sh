@@ -102,4 +102,7 @@ out=$(kd located.kdr 2>&1); rc=$?
 [ "$rc" = 4 ] || fail "located.kdr: exit $rc, expected 4"
 echo "$out" | grep -qF 'located.kdr:3:61: error: weights of model '"'"'teacher'"'"' from shape.safetensors: tensor linear0.weight has shape [10, 15]' ||
     fail "no located error in: $out"
+ldir=$(ls -d runs/located/* | tail -1)
+grep -q "^status: failed" "$ldir/report.yaml" && grep -q "^error: .*located.kdr:3:61: weights of model" "$ldir/report.yaml" ||
+    fail "the failed run's report.yaml does not carry its error"
 echo "PASS"
