@@ -39,6 +39,9 @@
 #ifndef KDRUN_SRCDIR
 #define KDRUN_SRCDIR "."
 #endif
+#ifndef KDRUN_BUILDDIR
+#define KDRUN_BUILDDIR "."
+#endif
 
 enum {
     KD_EXIT_OK = 0,
@@ -113,8 +116,8 @@ static void usage_full(FILE *out)
         "  report RUN_DIR...      print the final metrics of finished runs as a table\n"
         "\n"
         "Files named by `use` are searched next to the including file, then in the\n"
-        "zoo directory: $KDRUN_PATH if set, else %s/recipes,\n"
-        "else %s/recipes (the build tree).\n"
+        "zoo directory: $KDRUN_PATH if set, else %s/recipes\n"
+        "(the kdrun of the build tree %s reads its recipes/ instead).\n"
         "\n"
         "Exit status:\n"
         "  0  success\n"
@@ -126,7 +129,7 @@ static void usage_full(FILE *out)
         "  130  interrupted (SIGINT); continue with --resume\n"
         "\n"
         "See kdrun(1) and kdr(5).\n",
-        KDRUN_PKGDATADIR, KDRUN_SRCDIR);
+        KDRUN_PKGDATADIR, KDRUN_BUILDDIR);
 }
 
 /* Print "kdrun: MESSAGE" and the short usage to stderr; return 2. */
@@ -171,13 +174,22 @@ static char *find_zoo_dir(int quiet)
             fprintf(stderr, "%s: warning: KDRUN_PATH=%s is not a directory; "
                     "ignoring it\n", progname, env);
     }
-    static const char *const dirs[] = {
-        KDRUN_PKGDATADIR "/recipes",
-        KDRUN_SRCDIR "/recipes",
-    };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-        if (is_dir(dirs[i]))
-            return strdup(dirs[i]);
+    /* the kdrun of a build tree reads that tree's zoo; any other (installed)
+     * kdrun its installed data directory, never a build tree's */
+    char exe[PATH_MAX], bd[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    int in_build = 0;
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        in_build = realpath(KDRUN_BUILDDIR, bd) && strcmp(bd, exe) == 0;
+    }
+    const char *dir = in_build ? KDRUN_SRCDIR "/recipes" : KDRUN_PKGDATADIR "/recipes";
+    if (is_dir(dir))
+        return strdup(dir);
+    if (!quiet)
+        fprintf(stderr, "%s: warning: no zoo: %s is not a directory (set KDRUN_PATH)\n", progname, dir);
     return NULL;
 }
 
