@@ -6,6 +6,9 @@
                                         layout) a few steps (on DIR's data, written
                                         first when absent); print its test top1
   torch_resnet.py eval DIR IN.pth       print the test top1 of the weights in IN.pth
+  ... train|eval DIR FILE wrn            the same with RepDistiller's WRN-10-2 layout
+                                        (models/wrn.py): kdrun's wrn(depth: 10, widen: 2,
+                                        classes: 10)
 
 The net is RepDistiller's CIFAR ResNet (models/resnet.py: conv1/bn1, layerS.I
 BasicBlocks with conv1 bn1 conv2 bn2 and a downsample conv+bn, fc) with
@@ -97,6 +100,54 @@ class ResNet(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
+class WideBlock(nn.Module):
+    """RepDistiller's models/wrn.py BasicBlock (pre-activation)"""
+    def __init__(self, in_planes, out_planes, stride):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, out_planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_planes)
+        self.conv2 = nn.Conv2d(out_planes, out_planes, 3, 1, 1, bias=False)
+        self.equal = in_planes == out_planes
+        self.convShortcut = None if self.equal else nn.Conv2d(in_planes, out_planes, 1, stride, 0, bias=False)
+
+    def forward(self, x):
+        pre = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(pre))))
+        return out + (x if self.equal else self.convShortcut(pre))
+
+
+class Layer(nn.Module):
+    def __init__(self, layers):
+        super().__init__()
+        self.layer = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+class WRN(nn.Module):
+    """RepDistiller's WideResNet: conv1, blockS.layer.I, bn1, fc"""
+    def __init__(self, depth=10, widen=2, num_classes=CLASSES, channels=1):
+        super().__init__()
+        n = (depth - 4) // 6
+        ch = [16, 16 * widen, 32 * widen, 64 * widen]
+        self.conv1 = nn.Conv2d(channels, ch[0], 3, 1, 1, bias=False)
+        for s in range(1, 4):
+            setattr(self, "block%d" % s, Layer([WideBlock(ch[s - 1] if i == 0 else ch[s], ch[s],
+                                                          (1 if s == 1 else 2) if i == 0 else 1)
+                                                for i in range(n)]))
+        self.bn1 = nn.BatchNorm2d(ch[3])
+        self.fc = nn.Linear(ch[3], num_classes)
+
+    def forward(self, x):
+        x = self.block3(self.block2(self.block1(self.conv1(x))))
+        return self.fc(F.relu(self.bn1(x)).mean(dim=(2, 3)))
+
+
+NETS = {"resnet": ResNet, "wrn": WRN}
+
+
 def top1(net, d):
     x, y = read_idx(d, "t10k")
     net.eval()
@@ -116,7 +167,7 @@ def main():
             write_idx(d, "train", 512, 1)
             write_idx(d, "t10k", 200, 2)
         torch.manual_seed(0)
-        net = ResNet()
+        net = NETS[sys.argv[4] if len(sys.argv) > 4 else "resnet"]()
         x, y = read_idx(d, "train")
         opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
         net.train()
@@ -128,7 +179,7 @@ def main():
         torch.save(net.state_dict(), sys.argv[3])
         print("top1 %.2f%%" % top1(net, d))
     elif cmd == "eval":
-        net = ResNet()
+        net = NETS[sys.argv[4] if len(sys.argv) > 4 else "resnet"]()
         net.load_state_dict(torch.load(sys.argv[3]), strict=True)
         print("top1 %.2f%%" % top1(net, d))
     else:

@@ -46,6 +46,23 @@ got=$(echo "$out" | sed -n 's/^ *teacher .*\(top1 *[0-9.]*%\).*/\1/p' | tr -s ' 
 echo "PyTorch: $want   kdrun eval: $got"
 [ -n "$got" ] && [ "$got" = "$want" ] || fail "teacher top1: PyTorch '$want', kdrun eval '$got'"
 
+# the same file converted by order against a kdrun reference (--like, as for
+# VGG, MobileNetV2, ShuffleNetV2) is the same model
+conv to-kdrun --like t.safetensors t.pth t_like.safetensors
+out=$(kd eval rt.kdr --on test --model teacher=t_like.safetensors 2>&1) || fail "kdrun eval (--like): $out"
+echo "$out" | tr -s " " | grep -q "^ *teacher .*$want" || fail "the --like conversion scores differently: $out"
+
+# a WRN (RepDistiller's wrn.py, pre-activation, 1x1 shortcut) scores the same too
+wwant=$($py "$src/tests/tools/torch_resnet.py" train . w.pth wrn) || fail "torch train wrn"
+conv to-kdrun w.pth w.safetensors
+sed 's/^model teacher = resnet(depth: 8, classes: 10, base: 4)/use "nets\/wrn.kdr"\nmodel teacher = wrn(depth: 10, widen: 2, classes: 10)/' rt.kdr > wrn.kdr
+out=$(kd eval wrn.kdr --on test --model teacher=w.safetensors 2>&1) || fail "kdrun eval wrn: $out"
+wgot=$(echo "$out" | sed -n 's/^ *teacher .*\(top1 *[0-9.]*%\).*/\1/p' | tr -s ' ')
+echo "WRN PyTorch: $wwant   kdrun eval: $wgot"
+[ -n "$wgot" ] && [ "$wgot" = "$wwant" ] || fail "wrn top1: PyTorch '$wwant', kdrun eval '$wgot'"
+conv to-torch w.safetensors w2.pth
+[ "$($py "$src/tests/tools/torch_resnet.py" eval . w2.pth wrn)" = "$wwant" ] || fail "wrn back to PyTorch"
+
 # 3. a kdrun-trained student scores the same back in PyTorch
 out=$(kd rt.kdr 2>&1) || fail "kdrun run: $out"
 dir=$(ls -d runs/rt/* | tail -1)
