@@ -49,7 +49,8 @@ typedef enum kdr_kind {
     KDR_LET,      /* name = a */
     KDR_DATA,     /* name = a (loader call) { kids = settings } */
     KDR_NET,      /* name (params) { kids } */
-    KDR_MODEL,    /* name = a ; a member of an indexed model (`model ts[s] = a for s in
+    KDR_MODEL,    /* name = a [from b] ; b: KDR_STR weights file, b->kids = parts (or NULL: all);
+                     a member of an indexed model (`model ts[s] = a for s in
                      1..3`) is one KDR_MODEL per index, named "ts[2]", with extra =
                      the index variable ("s") and num = its value (2) */
     KDR_POOL,     /* name = a */

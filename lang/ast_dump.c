@@ -115,7 +115,9 @@ void kdr_ast_dump(const kdr_node *n, FILE *out)
     case KDR_MODEL:
         fprintf(out, "(model %s ", n->name);
         if (n->extra) fprintf(out, "(%s = %g) ", n->extra, n->num);
-        kdr_ast_dump(n->a, out); fputc(')', out); break;
+        kdr_ast_dump(n->a, out);
+        if (n->b) { fputs(" (from ", out); dump_str(n->b->str, n->b->str_len, out); dump_list(n->b->kids, out); fputc(')', out); }
+        fputc(')', out); break;
     case KDR_POOL: fprintf(out, "(pool %s ", n->name); kdr_ast_dump(n->a, out); fputc(')', out); break;
     case KDR_SEARCH: fprintf(out, "(search %s", n->name); dump_list(n->kids, out); fputc(')', out); break;
     case KDR_PHASE: fprintf(out, "(phase %s", n->name); dump_list(n->kids, out); fputc(')', out); break;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include "check_int.h"
+#include "dym.h"
 
 /* ---- calls --------------------------------------------------------------- */
 
@@ -40,6 +41,9 @@ ty ck_tcall(chk *c, const kdr_node *n, const kdr_node *net, unsigned ctx, int om
                 sugg sg = { 0 };
                 for (const kdr_node *q = net->params; q; q = q->next)
                     ck_consider(&sg, a->name, q->name);
+                const char *to = sg.name ? NULL : kdr_dym_alias(a->name, 'a');   /* num_classes */
+                for (const kdr_node *q = net->params; to && q; q = q->next)
+                    if (ck_streq(q->name, to)) sg.name = q->name;
                 ck_err(c, a, "net '%s' has no parameter '%s'%s", net->name, a->name, ck_dym(&sg, buf, sizeof buf));
             } else if (bound[i]) {
                 ck_err(c, a, "argument '%s' of net '%s' is given twice", a->name, net->name);
@@ -310,7 +314,9 @@ ty ck_bcall(chk *c, const kdr_node *n, const kdr_builtin *b, unsigned ctx, int o
                 for (size_t j = 0; j < np; j++)
                     if (!(omit_input && j == 0 && (b->flags & KDR_B_TENSOR_IN)))
                         ck_consider(&sg, a->name, b->args[j].name);
-                ck_err(c, a, "'%s' has no argument '%s'%s", b->name, a->name, ck_dym(&sg, buf, sizeof buf));
+                ck_dym(&sg, buf, sizeof buf);
+                if (!buf[0] || !sg.name) ck_dym_alias(a->name, 'a', buf, sizeof buf);
+                ck_err(c, a, "'%s' has no argument '%s'%s", b->name, a->name, buf);
                 ck_ex(c, a->a, ctx);
             } else if (bound[i]) {
                 ck_err(c, a, "argument '%s' of '%s' is given twice", a->name, b->name);
@@ -562,7 +568,8 @@ ty ck_call(chk *c, const kdr_node *n, unsigned ctx, int omit_input)
         }
         sugg sg = { 0 };
         ck_suggest_all(c, &sg, f->name, ctx);
-        ck_err(c, f, "undefined function '%s'%s", f->name, ck_dym(&sg, b1, sizeof b1));
+        const char *dym = sg.name ? ck_dym(&sg, b1, sizeof b1) : ck_dym_alias(f->name, 'f', b1, sizeof b1);
+        ck_err(c, f, "undefined function '%s'%s", f->name, dym);
         for (const kdr_node *a = n->kids; a; a = a->next)
             ck_ex(c, a->a, ctx);
         return ck_ty(V_ANY);

@@ -255,6 +255,7 @@ void ck_model(chk *c, const kdr_node *m)
     const kdr_node *call = m->a;
     c->where = "a model declaration";
     c->in_net = 0;
+    ck_weights(c, m);
     if (!call)
         return;
     if (m->extra)                    /* model ts[s] = ...: s is the member's index */

@@ -156,6 +156,10 @@ const sym *ck_model_ref(chk *c, const kdr_node *id, const char *what);
 void ck_evaluate(chk *c, const kdr_node *s);
 void ck_data(chk *c, const kdr_node *d);
 void ck_model(chk *c, const kdr_node *m);
+void ck_weights(chk *c, const kdr_node *m);   /* check_weights.c */
+/* ---- check_dym.c: "did you mean" for --set keys and PyTorch spellings */
+const char *ck_dym_alias(const char *name, int ctx, char *buf, size_t n);
+const char *ck_dym_set_key(chk *c, const char *key, char *buf, size_t n);
 void ck_pool(chk *c, const kdr_node *p);
 void ck_search(chk *c, const kdr_node *s);
 void ck_report(chk *c, const kdr_node *r);

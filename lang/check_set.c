@@ -293,9 +293,12 @@ void ck_apply_overrides(chk *c, kdr_override *ov, size_t nov)
             kdr_diag_push(c->d, KDR_ERROR, NULL, 0, 0,
                           "--set %s=%s: malformed value (a number, \"string\", identifier, [list] or a..b)",
                           key, val);
-        if (hit)
+        if (hit) {
             ov[i].used = 1;
-        else
-            kdr_diag_push(c->d, KDR_ERROR, NULL, 0, 0, "--set key '%s' matches nothing", key);
+        } else {
+            char dym[300];
+            kdr_diag_push(c->d, KDR_ERROR, NULL, 0, 0, "--set key '%s' matches nothing%s", key,
+                          ck_dym_set_key(c, key, dym, sizeof dym));
+        }
     }
 }

@@ -90,5 +90,9 @@ void kdr_program_free(kdr_program *p);
 
 /* Debug: print the AST of a unit as an S-expression (used by parser tests). */
 void kdr_ast_dump(const kdr_node *n, FILE *out);
+/* A part of `model M = ... from "FILE": part, ...` as a parameter path
+ * pattern ("block[1,*]", "linear0"); -1 (and *bad, may be NULL: the
+ * offending node) when it is not a path or does not fit in n bytes. */
+int kdr_weights_part(const kdr_node *e, char *buf, size_t n, const kdr_node **bad);
 
 #endif

@@ -204,6 +204,12 @@ int kdr_lex(YYSTYPE *v, YYLTYPE *l, yyscan_t scanner)
             P->nl_is_semicolon = 0;
             goto deliver;
         }
+        /* `at` is a word only in `teacher NAME at epoch E`; elsewhere it is a
+         * name (the `at(...)` loss, a phase called at) */
+        if (tok == AT && !(P->last_tok == IDENT && P->before_last_tok == W_TEACHER)) {
+            tok = IDENT;
+            v->str = kdr_intern(P, "at", 2);
+        }
         if (tok == IDENT && at_stmt_start(P->last_tok) && P->depth > 0 &&
             P->nest[P->depth - 1] == '{') {
             uint32_t p = skip_blanks(P->unit, l->end);
@@ -219,6 +225,7 @@ int kdr_lex(YYSTYPE *v, YYLTYPE *l, yyscan_t scanner)
         goto deliver;
     }
 deliver:
+    P->before_last_tok = P->last_tok;
     P->last_tok = tok;
     return tok;
 }

@@ -173,7 +173,7 @@ static kdr_node *model_family(yyscan_t scanner, kdr_loc all, const char *name, k
 %token W_BRIDGE "'bridge'"
 
 %type <node> top_stmt stmt block_stmt expr postfix primary arg param lvalue
-%type <node> if_stmt index_elem block_node word_ident ckpt_unit ckpt_keep ckpt_as
+%type <node> if_stmt index_elem block_node word_ident ckpt_unit ckpt_keep ckpt_as weights_from
 %type <list> top_list stmt_list block args args_opt params params_opt
 %type <list> expr_list expr_list_opt index_list name_list
 %type <str> key member_name
@@ -216,6 +216,9 @@ top_stmt:
   | NET IDENT '(' params_opt ')' block
                                    { $$ = MK(KDR_NET, @$); $$->name = $2; $$->params = $4.head; $$->kids = $6.head; $$->c = ident(scanner, $2, @2); }
   | MODEL IDENT '=' expr           { $$ = MK(KDR_MODEL, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
+  | MODEL IDENT '=' expr weights_from
+                                   { $$ = MK(KDR_MODEL, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2);
+                                     $$->b = $5; }
   | MODEL IDENT '[' IDENT ']' '=' expr FOR IDENT IN expr
                                    { $$ = model_family(scanner, @$, $2, @2, $4, $9, @9, $7, $11); }
   | POOL IDENT '=' expr            { $$ = MK(KDR_POOL, @$); $$->name = $2; $$->a = $4; $$->c = ident(scanner, $2, @2); }
@@ -344,6 +347,13 @@ block_stmt:
                                    { $$ = setting(scanner, KDR_S_TABLE, @$); $$->extra = $3; $$->kids = $5.head;
                                      $$->a = ident(scanner, $3, @3); }
   | W_TABLE ':' expr_list          { $$ = setting(scanner, KDR_S_TABLE, @$); $$->kids = $3.head; }
+  ;
+
+/* initial weights of a model: `from "FILE"` (all of them) or
+ * `from "FILE": part, part` (the parameters under those paths only) */
+weights_from:
+    FROM STR                       { $$ = MK(KDR_STR, @2); $$->str = $2.s; $$->str_len = $2.n; }
+  | FROM STR ':' expr_list         { $$ = MK(KDR_STR, @2); $$->str = $2.s; $$->str_len = $2.n; $$->kids = $4.head; }
   ;
 
 ckpt_unit:

@@ -373,6 +373,7 @@ void kdr_program_print_plan(const kdr_program *p, FILE *o)
             if (!any++) fputs("data:\n", o);
             fprintf(o, "  %s = ", s->name);
             pe(o, s->a, 0);
+            if (s->b) fprintf(o, " from \"%s\"%s", s->b->str, s->b->kids ? " (parts)" : "");
             fputc('\n', o);
             for (const kdr_node *t = s->kids; t; t = t->next) {
                 if (t->kind != KDR_SETTING) continue;
@@ -424,6 +425,7 @@ void kdr_program_print_plan(const kdr_program *p, FILE *o)
             if (!any++) fputs("models:\n", o);
             fprintf(o, "  %s = ", s->name);
             pe(o, s->a, 0);
+            if (s->b) fprintf(o, " from \"%s\"%s", s->b->str, s->b->kids ? " (parts)" : "");
             seen sn = { .n = 0 };
             templates_in(p, s->a, &sn, 0);
             if (sn.n) {
@@ -445,6 +447,7 @@ void kdr_program_print_plan(const kdr_program *p, FILE *o)
             if (!any++) fputs("pools:\n", o);
             fprintf(o, "  %s = ", s->name);
             pe(o, s->a, 0);
+            if (s->b) fprintf(o, " from \"%s\"%s", s->b->str, s->b->kids ? " (parts)" : "");
             fputc('\n', o);
         }
     }

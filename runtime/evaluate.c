@@ -9,6 +9,7 @@
 #include "evaluate.h"
 #include "state.h"
 #include "textbuf.h"
+#include "weights.h"
 
 double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why)
 {
@@ -221,8 +222,10 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
             }
             ev.models[ev.nmodels++] = k;
             kd_exec_init_params(G.e, 0);
-            if (state_check_store(R, &G)) { pgraph_free(&G); return -1; }
-            if (pgraph_load_store(R, &G) <= 0 && !R->o->quiet &&
+            if (state_check_store(R, &G)) { pgraph_free(&G); kd_task_pics_free(&pics); return -1; }
+            int got = pgraph_load_store(R, &G), wi = got < 0 ? -1 : weights_in_apply(R, &G);
+            if (wi < 0) { pgraph_free(&G); kd_task_pics_free(&pics); return -1; }
+            if (got + wi <= 0 && !R->o->quiet &&
                 kd_graph_model_params(G.pg.g, G.pg.m[k].index) > 0)   /* a parameter-free model needs no training */
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, c->model_at[j]->beg, c->model_at[j]->end,
                               "model '%s' was never trained; it is evaluated as initialized", c->models[j]);

@@ -14,6 +14,10 @@ runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
 runtime_libruntime_a_SOURCES += runtime/task.h runtime/task.c runtime/task_classify.c \
 	runtime/task_restore.c runtime/task_seq.h runtime/task_seq.c \
 	runtime/op_state.c
+# weights in from safetensors files, trained models out (weights.h)
+runtime_libruntime_a_SOURCES += runtime/weights.h runtime/weights_in.c runtime/models_out.c \
+	runtime/eval_cmd.h runtime/eval_cmd.c runtime/run_logs.h runtime/run_logs.c \
+	runtime/recipe_copy.h runtime/recipe_copy.c
 # the graph compiler's rooms (compile.c above) and the op builtins
 runtime_libruntime_a_SOURCES += runtime/compile_int.h runtime/compile_expr.c \
 	runtime/compile_call.c runtime/compile_search.c runtime/compile_with.c \

@@ -30,12 +30,17 @@
 #include "runtime/exec.h"
 #include "runtime/sweep.h"
 #include "runtime/report.h"
+#include "runtime/eval_cmd.h"
+#include "runtime/recipe_copy.h"
 
 #ifndef KDRUN_PKGDATADIR
 #define KDRUN_PKGDATADIR "/usr/local/share/kdrun"
 #endif
 #ifndef KDRUN_SRCDIR
 #define KDRUN_SRCDIR "."
+#endif
+#ifndef KDRUN_BUILDDIR
+#define KDRUN_BUILDDIR "."
 #endif
 
 enum {
@@ -62,6 +67,7 @@ typedef struct kd_options {
     const char *recipe;
     const char *resume;     /* --resume RUN_DIR */
     kd_command cmd;         /* what the run to resume was given */
+    const kd_eval_opts *eval;   /* kdrun eval (runtime/eval_cmd.c) */
 } kd_options;
 
 static const char *progname = "kdrun";
@@ -72,7 +78,9 @@ static void usage_short(FILE *out)
         "usage: %s [--check] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
         "             [--quiet] [--color=auto|always|never] RECIPE.kdr\n"
         "       %s --resume RUN_DIR [--quiet]\n"
-        "       %s --help | --version\n", progname, progname, progname);
+        "       %s eval RECIPE.kdr [--model NAME=FILE]... [--on DATA.SPLIT [--metrics M,...]]\n"
+        "       %s report RUN_DIR...\n"
+        "       %s --help | --version\n", progname, progname, progname, progname, progname);
 }
 
 static void usage_full(FILE *out)
@@ -101,9 +109,15 @@ static void usage_full(FILE *out)
         "  -h, --help             print this help and exit\n"
         "  -V, --version          print the version and exit\n"
         "\n"
+        "Commands:\n"
+        "  eval RECIPE.kdr        evaluate weights without training: the report (or\n"
+        "                         --on DATA.SPLIT with --metrics M,...), each model\n"
+        "                         from --model NAME=FILE or its `from` in the recipe\n"
+        "  report RUN_DIR...      print the final metrics of finished runs as a table\n"
+        "\n"
         "Files named by `use` are searched next to the including file, then in the\n"
-        "zoo directory: $KDRUN_PATH if set, else %s/recipes,\n"
-        "else %s/recipes (the build tree).\n"
+        "zoo directory: $KDRUN_PATH if set, else %s/recipes\n"
+        "(the kdrun of the build tree %s reads its recipes/ instead).\n"
         "\n"
         "Exit status:\n"
         "  0  success\n"
@@ -111,10 +125,11 @@ static void usage_full(FILE *out)
         "  2  usage error (bad option or value, no recipe)\n"
         "  3  recipe error (file not found, syntax, names, types, a --set KEY\n"
         "     that matches nothing)\n"
-        "  4  data error (missing or malformed data set)\n"
+        "  4  data error (missing or malformed data set or weights file)\n"
+        "  130  interrupted (SIGINT); continue with --resume\n"
         "\n"
         "See kdrun(1) and kdr(5).\n",
-        KDRUN_PKGDATADIR, KDRUN_SRCDIR);
+        KDRUN_PKGDATADIR, KDRUN_BUILDDIR);
 }
 
 /* Print "kdrun: MESSAGE" and the short usage to stderr; return 2. */
@@ -159,13 +174,22 @@ static char *find_zoo_dir(int quiet)
             fprintf(stderr, "%s: warning: KDRUN_PATH=%s is not a directory; "
                     "ignoring it\n", progname, env);
     }
-    static const char *const dirs[] = {
-        KDRUN_PKGDATADIR "/recipes",
-        KDRUN_SRCDIR "/recipes",
-    };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-        if (is_dir(dirs[i]))
-            return strdup(dirs[i]);
+    /* the kdrun of a build tree reads that tree's zoo; any other (installed)
+     * kdrun its installed data directory, never a build tree's */
+    char exe[PATH_MAX], bd[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    int in_build = 0;
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        in_build = realpath(KDRUN_BUILDDIR, bd) && strcmp(bd, exe) == 0;
+    }
+    const char *dir = in_build ? KDRUN_SRCDIR "/recipes" : KDRUN_PKGDATADIR "/recipes";
+    if (is_dir(dir))
+        return strdup(dir);
+    if (!quiet)
+        fprintf(stderr, "%s: warning: no zoo: %s is not a directory (set KDRUN_PATH)\n", progname, dir);
     return NULL;
 }
 
@@ -461,6 +485,7 @@ static int run_one(kd_options *o, const kdr_program *prog, const char *dir, cons
         .seed = o->have_seed ? (int64_t)o->seed : -1,
         .quiet = o->quiet,
         .progress = !o->quiet && isatty(fileno(stderr)),
+        .eval = o->eval,
     };
     kdr_diag rd;
     kdr_diag_init(&rd);
@@ -618,6 +643,12 @@ int main(int argc, char **argv)
         return KD_EXIT_RUNTIME;
     }
     kd_options o = { .color = KD_COLOR_AUTO };
+    kd_eval_opts ev;
+    if (argc >= 2 && strcmp(argv[1], "eval") == 0) {
+        char err[600];
+        if (kd_eval_args(&argc, argv, &ev, err, sizeof err) >= 0) return usage_error("eval: %s", err);
+        o.eval = &ev;
+    }
     kdr_program *prog = NULL;
     char *zoo = NULL;
     kd_sweep sw;
@@ -627,6 +658,10 @@ int main(int argc, char **argv)
         goto out_opts;
     int color = want_color(o.color);
 
+    if (o.eval && o.resume) {
+        status = usage_error("%s", "eval: --resume continues a training run; kdrun eval starts none");
+        goto out_opts;
+    }
     if (o.resume) {
         char err[1200];
         if (kd_command_read(o.resume, &o.cmd, err, sizeof err) != 0) {
@@ -691,11 +726,18 @@ int main(int argc, char **argv)
     char hash[65];
     kd_recipe_hash(prog, hash);
     if (o.resume && o.cmd.hash && strcmp(o.cmd.hash, hash) != 0) {
-        fprintf(stderr, "%s: %s (or a file it uses) changed since the run in %s started; "
-                "resuming would not give that run's numbers: start a new run\n",
-                progname, o.recipe, o.resume);
-        status = KD_EXIT_RECIPE;
-        goto out;
+        char what[600];   /* comments and layout do not count: the canonical forms (recipe_copy.c) */
+        int same = kd_recipe_same_meaning(o.resume, prog, what, sizeof what);
+        if (same != 0) {
+            fprintf(stderr, "%s: %s (or a file it uses) changed since the run in %s started; "
+                    "resuming would not give that run's numbers: start a new run%s%s\n",
+                    progname, o.recipe, o.resume, same > 0 ? "\n  " : "", same > 0 ? what : "");
+            status = KD_EXIT_RECIPE;
+            goto out;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "%s: note: %s changed in comments or layout only since the run started\n",
+                    progname, o.recipe);
     }
     {
         kdr_diag sd;
@@ -707,6 +749,10 @@ int main(int argc, char **argv)
             status = KD_EXIT_RECIPE;
             goto out;
         }
+    }
+    if (sw.nvars && o.eval) {
+        status = usage_error("%s", "eval: the recipe is a sweep; pick one point with --set VAR=VALUE");
+        goto out;
     }
 
     char dir[1200];
@@ -728,7 +774,8 @@ int main(int argc, char **argv)
         c.values = vals;
         int bad = !keys || !vals || !ra ||
                   kd_make_run_dir(runs, o.recipe, dir, sizeof dir, err, sizeof err) != 0 ||
-                  kd_command_write(dir, &c, err, sizeof err) != 0;
+                  kd_command_write(dir, &c, err, sizeof err) != 0 ||
+                  kd_copy_recipe(dir, prog, err, sizeof err) != 0;
         if (!keys || !vals || !ra) snprintf(err, sizeof err, "out of memory");
         free(keys);
         free(vals);

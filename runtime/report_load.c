@@ -16,6 +16,8 @@
 #include "textbuf.h"
 #include "yaml_io.h"
 
+#define KD_REPORT_WIDTH 100   /* columns of `kdrun report`'s table */
+
 /* ---- reading report.yaml ------------------------------------------------------ */
 
 /* A per-run report.yaml: the keys the table shows, and the metric rows. */
@@ -321,10 +323,10 @@ static int print_runs(FILE *out, kd_yfile *Y, char **names, int nrun)
     kd_grid_set(&g, 0, 2, "wall");
     for (int k = 0; k < fk.n; k++) kd_grid_set(&g, 0, 3 + k, fk.v[k]);
     char buf[512];
-    for (int k = 0; k < bp.n; k++) {
-        snprintf(buf, sizeof buf, "%s: %s best", bp.v[k], bm.v[k]);
+    for (int k = 0; k < bp.n; k++) {   /* [k] best, [k] last; the series under the table */
+        snprintf(buf, sizeof buf, "[%d] best", k + 1);
         kd_grid_set(&g, 0, 3 + fk.n + 2 * k, buf);
-        snprintf(buf, sizeof buf, "%s: %s last", bp.v[k], bm.v[k]);
+        snprintf(buf, sizeof buf, "[%d] last", k + 1);
         kd_grid_set(&g, 0, 4 + fk.n + 2 * k, buf);
     }
     for (int i = 0; i < nrun; i++) {
@@ -356,7 +358,16 @@ static int print_runs(FILE *out, kd_yfile *Y, char **names, int nrun)
         }
     }
     if (!g.oom) {
-        kd_grid_print_text(out, &g);
+        /* 100 columns: blocks of columns, each led by the run's name */
+        kd_grid_print_text_wrap(out, &g, 1, KD_REPORT_WIDTH);
+        for (int k = 0; k < bp.n; k++)
+            fprintf(out, "%s[%d] %s: %s\n", k ? "" : "\n", k + 1, bp.v[k], bm.v[k]);
+        for (int i = 0, first = 1; i < nrun; i++) {   /* why the failed runs failed */
+            const char *e = kd_yscalar(kd_yget(&Y[i], Y[i].root, "error", &bad));
+            if (!e) continue;
+            fprintf(out, "%s%s: %s\n", first ? "\n" : "", names[i], e);
+            first = 0;
+        }
         rc = 0;
     }
     kd_grid_free(&g);

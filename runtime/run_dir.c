@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "run_dir.h"
+#include "run_logs.h"
 #include "sha256.h"
 #include "textbuf.h"
 #include "yaml_io.h"
@@ -144,6 +145,8 @@ static int run_dir_emit_yaml(FILE *f, void *arg)
     kd_ye_str(&em, "wall_seconds"); kd_ye_num_prec(&em, R->wall_before + run_now() - R->t0, 10);
     kd_ye_str(&em, "status");
     kd_ye_str(&em, R->status == KD_RUN_INTERRUPTED ? "interrupted" : R->status ? "failed" : "ok");
+    char err[1200];
+    if (R->status && run_error_text(R, err, sizeof err)) { kd_ye_str(&em, "error"); kd_ye_str(&em, err); }
     kd_ye_str(&em, "metrics");
     kd_ye_seq(&em, 0);
     for (int i = 0; i < R->nrows; i++) {

@@ -141,6 +141,41 @@ void kd_grid_print_text(FILE *f, const kd_grid *g)
     free(w);
 }
 
+void kd_grid_print_text_wrap(FILE *f, const kd_grid *g, int nkey, size_t maxw)
+{
+    size_t *w = calloc((size_t)g->nc + 1, sizeof *w);
+    if (!w) return;
+    for (int r = 0; r < g->nr; r++)
+        for (int c = 0; c < g->nc; c++) {
+            size_t k = kdr_text_width(kd_grid_get(g, r, c));
+            if (k > w[c]) w[c] = k;
+        }
+    if (nkey < 0 || nkey > g->nc) nkey = 0;
+    size_t key = 0;
+    for (int c = 0; c < nkey; c++) key += w[c] + (c ? 2 : 0);
+    for (int start = nkey, first = 1; start < g->nc || first; first = 0) {
+        int end = start;
+        size_t width = key;
+        while (end < g->nc && (end == start || width + 2 + w[end] <= maxw)) {
+            width += (width ? 2 : 0) + w[end];
+            end++;
+        }
+        kd_grid b;
+        if (kd_grid_init(&b, g->nr, nkey + end - start)) break;
+        for (int c = 0; c < nkey + end - start; c++) {
+            int from = c < nkey ? c : start + c - nkey;
+            b.left[c] = g->left[from];
+            for (int r = 0; r < g->nr; r++) kd_grid_set(&b, r, c, kd_grid_get(g, r, from));
+        }
+        if (!first) fputc('\n', f);
+        if (!b.oom) kd_grid_print_text(f, &b);
+        kd_grid_free(&b);
+        if (end == start) break;
+        start = end;
+    }
+    free(w);
+}
+
 /* Markdown cell text: escapes what GitHub would read as markup. */
 char *kd_md_escape(const char *s)
 {

@@ -50,6 +50,10 @@ void kd_grid_free(kd_grid *g);
 /* Aligned plain text, two spaces between columns, a rule under the
  * header, no trailing blanks; widths count code points. */
 void kd_grid_print_text(FILE *f, const kd_grid *g);
+/* The same, in blocks of columns at most maxw wide (a column wider than
+ * that alone), each block led by the first nkey columns again, a blank
+ * line between blocks. */
+void kd_grid_print_text_wrap(FILE *f, const kd_grid *g, int nkey, size_t maxw);
 /* A GitHub Markdown table (cells escaped).  0, or -1 (out of memory). */
 int kd_grid_print_md(FILE *f, const kd_grid *g);
 /* Markdown cell text: escapes what GitHub would read as markup.  NULL if

@@ -27,6 +27,9 @@
 #include "run_dir.h"
 #include "textbuf.h"
 #include "task.h"
+#include "weights.h"
+#include "eval_cmd.h"
+#include "run_logs.h"
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
@@ -109,6 +112,7 @@ static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0, int64_t 
     pgraph_init_salts(G);
     kd_exec_init_params(G->e, (uint64_t)P->seed);
     if (pgraph_load_store(R, G) < 0 || state_check_store(R, G)) return -1;
+    if (weights_in_apply(R, G) < 0) return -1;
     if (resuming) kd_exec_set_step(G->e, R->resume_exec_step);
     if (plan_weights(R, G->pg.g, X->ws)) return -1;
     R->unit = P->unit;
@@ -159,6 +163,7 @@ static void progress(run *R, const char *phase, int64_t epoch, int64_t epochs, i
 static int epoch_end(run *R, phase_run *X, int64_t ep)
 {
     const plan_phase *P = X->P;
+    logs_epoch_end(R, P, &X->G, ep, X->steps);
     int64_t every = P->every, done = ep + 1;
     if (every && (done % every == 0 || done == P->epochs)) {
         if (state_save_checkpoint(R, &X->G, P->route, done, P->name)) return -1;
@@ -219,6 +224,7 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
             if (steps_iterate(R, P, &X.S, G, b, X.ws, ep, st, X.steps, &l)) goto out;
             sum += l;
             n++;
+            logs_step(R, G, ep);
             progress(R, P->name, ep, P->epochs, st, X.steps, sum / (double)n, run_now() - t_ep);
             if (interrupted && st + 1 < X.steps) {
                 /* stop mid-epoch: save where we are, resumable bit for bit */
@@ -258,7 +264,7 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
             goto out;
         }
     }
-    if (pgraph_save_store(R, G, 1)) goto out;
+    if (pgraph_save_store(R, G, 1) || models_out_write(R, G, P->name)) goto out;
     rc = 0;
 out:
     phase_run_free(R, &X);
@@ -291,7 +297,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     R.t0 = run_now();
     size_t errors0 = d->errors;   /* any error below fails the run */
     if (o->result) memset(o->result, 0, sizeof *o->result);
-    if (run_open(&R) || plan_resolve(&R, &plan)) {
+    if (run_open(&R) || plan_resolve(&R, &plan) || (o->eval && eval_cmd_plan(&R, &plan))) {
         plan_free(&plan);
         run_free(&R);
         return R.status;
@@ -304,7 +310,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     sigaction(SIGINT, &sa, &old);
     interrupted = 0;
     if (!o->quiet) fprintf(stderr, "run directory: %s\n", R.dir);
-    for (int i = 0; i < plan.nphases && !R.status && !already_done; i++) {
+    for (int i = 0; i < plan.nphases && !R.status && !already_done && !o->eval; i++) {
         R.phase_idx = i;
         if (R.state && i < R.resume_phase) continue;     /* finished before */
         run_phase(&R, &plan, i);

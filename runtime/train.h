@@ -36,6 +36,7 @@ typedef struct kd_run_opts {
     int64_t seed;             /* default seed for phases without one; -1: none given */
     int quiet;                /* errors only */
     int progress;             /* 1: a progress bar on stderr (a terminal) */
+    const struct kd_eval_opts *eval;   /* kdrun eval: no phase runs (eval_cmd.h) */
 } kd_run_opts;
 
 /* Exit statuses (the same as kdrun's). */

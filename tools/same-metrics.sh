@@ -11,7 +11,15 @@
 #
 # CIFAR recipes read small CIFAR-10/100 files generated here in the real
 # binary formats (the data is deterministic, so the hashes are comparable).
+#
+#   tools/same-metrics.sh --old-rows ./kdrun
+# hashes metrics.csv without the rows added since (per-term losses
+# "train loss: TERM" and "lr"), to show the rows that were there before are
+# unchanged, byte for byte.
 set -euo pipefail
+old_rows=0
+if [ "${1:-}" = "--old-rows" ]; then old_rows=1; shift; fi
+filter() { if [ "$old_rows" = 1 ]; then grep -v -E '^[^,]*,[^,]*,"(lr|train loss: .*)",'; else cat; fi; }
 kdrun=$(readlink -f "${1:-./kdrun}")
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/same-metrics.XXXXXX")
@@ -62,6 +70,6 @@ for recipe in ${RECIPES:-"$top"/recipes/classic/*.kdr "$top"/recipes/efficacy/*.
     fi
     find runs -name metrics.csv | sort | while read -r m; do
         point=${m#runs/*/*/}
-        printf '%s  %s %s\n' "$(sha256sum < "$m" | cut -c1-64)" "$name" "${point%metrics.csv}"
+        printf '%s  %s %s\n' "$(filter < "$m" | sha256sum | cut -c1-64)" "$name" "${point%metrics.csv}"
     done
 done

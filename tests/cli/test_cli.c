@@ -746,7 +746,10 @@ static void test_routes(void)
     char *csv = kd_unit_slurp(path, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
     /* equal: anchors 2, 4, 6 over 6 epochs, two epochs each */
-    CU_ASSERT(contains(csv, "equal,1,\"anchors anchor epoch\",2\nequal,2,"));
+    CU_ASSERT(contains(csv, "equal,1,\"anchors anchor epoch\",2\nequal,1,\"train loss: ce(s.logits, label)\","));
+    /* each loss function of the phase's loss, then the epoch's lr */
+    CU_ASSERT(contains(csv, "\nequal,1,\"train loss: kd(s.logits, anchors.logits, T: 4)\","));
+    CU_ASSERT(contains(csv, "\nequal,1,\"lr\",0.02\nequal,2,"));
     static const char *const equal[] = { "2", "2", "4", "4", "6", "6" };
     static const char *const greedy[] = { "2", "2", "4", "4", "6", "6", "6" };
     char want[200];

@@ -154,9 +154,14 @@ static void test_reserved_words(void)
 {
     EXPECT_TOKS("use let data net model pool search phase sweep report",
                 "'use' 'let' 'data' 'net' 'model' 'pool' 'search' 'phase' 'sweep' 'report' NL EOF");
+    /* `at` is a word only after `teacher NAME`: a name anywhere else */
     EXPECT_TOKS("for in if else repeat from as on at out and or not true false sum",
-                "'for' 'in' 'if' 'else' 'repeat' 'from' 'as' 'on' 'at' 'out' 'and' 'or' 'not' "
+                "'for' 'in' 'if' 'else' 'repeat' 'from' 'as' 'on' identifier 'out' 'and' 'or' 'not' "
                 "'true' 'false' 'sum' NL EOF");
+    EXPECT_TOKS("phase p { teacher t at epoch 3 }",
+                "'phase' identifier '{' 'teacher' identifier 'at' identifier number NL '}' NL EOF");
+    EXPECT_TOKS("phase at { loss at(a, b) }",
+                "'phase' identifier '{' 'loss' identifier '(' identifier ',' identifier ')' NL '}' NL EOF");
     EXPECT_TOKS("every keep holdout frozen follows together minimize rows cols",
                 "'every' 'keep' 'holdout' 'frozen' 'follows' 'together' 'minimize' 'rows' 'cols' NL EOF");
 }

@@ -416,7 +416,7 @@ static const char run_b[] =
     "    last_epoch: 3\n";
 
 static const char run_c[] =
-    "recipe: r.kdr\nstatus: failed\nwall_seconds: 4.25\nmetrics:\nfinal:\n";
+    "recipe: r.kdr\nstatus: failed\nerror: 'r.kdr:3:5: no such data'\nwall_seconds: 4.25\nmetrics:\nfinal:\n";
 
 static void test_report_runs(void)
 {
@@ -430,16 +430,29 @@ static void test_report_runs(void)
     CU_ASSERT_EQUAL(kd_report_cmd(3, dirs, out.f, err.f), 0);
     char *o = strdup(cap_close(&out)), *e = cap_close(&err);
     KD_ASSERT_STR_EQ(e, "");
+    /* at most 100 columns: blocks of columns led by the run, the series below */
     KD_ASSERT_STR_EQ(o,
-        "run  status        wall  student.top1  student.params  teacher.top1  student.loss  "
-        "distill: student top1 on fmnist.val best  distill: student top1 on fmnist.val last\n"
-        "---  -----------  -----  ------------  --------------  ------------  ------------  "
-        "----------------------------------------  ----------------------------------------\n"
-        "a    ok           2m03s         71.20            4938                              "
-        "                              72.00 @ep6                                71.50 @ep8\n"
-        "./b  interrupted  1h02m         69.13            4938         88.50        0.1235  "
-        "                              70.00 @ep2                                69.50 @ep3\n"
-        "c    failed        4.2s\n");
+        "run  status        wall  student.top1  student.params  teacher.top1  student.loss    [1] best\n"
+        "---  -----------  -----  ------------  --------------  ------------  ------------  ----------\n"
+        "a    ok           2m03s         71.20            4938                              72.00 @ep6\n"
+        "./b  interrupted  1h02m         69.13            4938         88.50        0.1235  70.00 @ep2\n"
+        "c    failed        4.2s\n"
+        "\n"
+        "run    [1] last\n"
+        "---  ----------\n"
+        "a    71.50 @ep8\n"
+        "./b  69.50 @ep3\n"
+        "c\n"
+        "\n"
+        "[1] distill: student top1 on fmnist.val\n"
+        "\n"
+        "c: r.kdr:3:5: no such data\n");
+    for (const char *l = o; *l;) {
+        const char *nl = strchr(l, '\n');
+        size_t len = nl ? (size_t)(nl - l) : strlen(l);
+        CU_ASSERT(len <= 100);
+        l += len + (nl ? 1 : 0);
+    }
     free(o);
     free(out.buf);
     free(e);
