@@ -877,6 +877,8 @@ static void ref_emd(const inst *t, double *y)
 /* ---- end of the ops2 references ---- */
 /* conv1d, deconv, upsample, matmul, embedding, layernorm and the layout ops */
 #include "ref_net.h"
+/* rkd, pkt, sp, cc, nst, fsp, ab, vid, ft */
+#include "ref_zoo.h"
 
 /* ---- the case table --------------------------------------------------------- */
 #define S1(a) {{a}, 1}
@@ -1013,6 +1015,7 @@ static const tcase cases[] = {
     {"emd", "m=1", 3, {S2(2, 5), S2(2, 5), S2(2, 5)}, {G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
     /* end of the ops2 cases */
     NET_OP_CASES
+    ZOO_OP_CASES
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -1043,6 +1046,12 @@ static void test_net_ops(void)
     static const char *const ops[] = {NET_OPS};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) run_op(ops[i]);
     net_op_checks();
+}
+static void test_zoo_ops(void)
+{
+    static const char *const ops[] = {ZOO_OPS};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) run_op(ops[i]);
+    zoo_op_checks();
 }
 
 /* every registered op has cases, so a new op cannot slip in untested */
@@ -1566,7 +1575,7 @@ int main(void)
         KD_TEST(test_log_softmax), KD_TEST(test_concat), KD_TEST(test_aggregate),
         KD_TEST(test_ce), KD_TEST(test_kd), KD_TEST(test_mse), KD_TEST(test_l1),
         KD_TEST(test_smooth_l1), KD_TEST(test_bce_with_logits), KD_TEST(test_cosine),
-        KD_TEST(test_kl), KD_TEST(test_dkd), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_detach), KD_TEST(test_net_ops),
+        KD_TEST(test_kl), KD_TEST(test_dkd), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_detach), KD_TEST(test_net_ops), KD_TEST(test_zoo_ops),
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
