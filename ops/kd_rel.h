@@ -4,7 +4,30 @@
 #ifndef KD_REL_H
 #define KD_REL_H
 
+#include <cblas.h>
 #include "kd_ops_util.h"
+
+/* x (float, n values) to double */
+static inline void kd_rel_dbl(const float *x, int64_t n, double *y)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i];
+}
+
+/* G = A B^T for row-major A [M, D], B [K, D] (double): G [M, K] */
+static inline void kd_rel_abt(const double *a, const double *b, int64_t M, int64_t K, int64_t D,
+                              double *G)
+{
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)D, 1.0, a, (int)D,
+                b, (int)D, 0.0, G, (int)K);
+}
+
+/* C = A B for row-major A [M, K], B [K, D] (double): C [M, D] */
+static inline void kd_rel_ab(const double *a, const double *b, int64_t M, int64_t K, int64_t D,
+                             double *C)
+{
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)D, (int)K, 1.0, a, (int)K,
+                b, (int)D, 0.0, C, (int)D);
+}
 
 /* N = dims[0], D = the product of the other dims (>= 1) */
 static inline int64_t kd_rel_d(const kd_shape *s)

@@ -14,8 +14,8 @@
  * P_jj) / (d_ij d_kj), so the angle term costs N^3, not N^3 D.  Backward
  * takes dL/dP through the same expressions and ends with
  * ds = (dP + dP^T) S.  Pairs at distance 0 (equal rows) have no direction:
- * their angles count as 0 and get no gradient.  Serial (N^3 work on
- * batches of a few hundred). */
+ * their angles count as 0 and get no gradient.  The products run on
+ * cblas_dgemm; the N^3 loops are serial. */
 #include "kd_rel.h"
 
 enum { A_DIST, A_ANGLE };
@@ -37,74 +37,80 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 static size_t workspace(const kd_op_ctx *c)
 {
     size_t N = (size_t)c->in_shape[0].dims[0];
-    return sizeof(double) * 3 * N * N;
+    size_t D = (size_t)(kd_rel_d(&c->in_shape[0]) > kd_rel_d(&c->in_shape[1]) ? kd_rel_d(&c->in_shape[0])
+                                                                              : kd_rel_d(&c->in_shape[1]));
+    return sizeof(double) * (5 * N * N + 2 * N * D);
 }
 
-/* P = X X^T in double */
-static void gram(const float *x, int64_t N, int64_t D, double *P)
+typedef struct {
+    double *Ps, *Pt, *Rs, *Rt, *dP, *x, *dx;   /* Gram matrices, distances, dL/dP, rows */
+} rkd_ws;
+
+/* the Gram matrix P = X X^T and the distances R of one input */
+static void gram(const float *xf, int64_t N, int64_t D, double *x, double *P, double *R)
 {
+    kd_rel_dbl(xf, N * D, x);
+    kd_rel_abt(x, x, N, N, D, P);
     for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j <= i; j++) {
-            double s = 0;
-            for (int64_t k = 0; k < D; k++) s += (double)x[i * D + k] * x[j * D + k];
-            P[i * N + j] = P[j * N + i] = s;
+        for (int64_t j = 0; j < N; j++) {
+            double q = P[i * N + i] + P[j * N + j] - 2 * P[i * N + j];
+            R[i * N + j] = i == j || q <= 0 ? 0 : sqrt(q);
         }
 }
 
-static double dist(const double *P, int64_t N, int64_t i, int64_t j)
+static rkd_ws setup(const kd_op_ctx *c)
 {
-    double q = P[i * N + i] + P[j * N + j] - 2 * P[i * N + j];
-    return i == j || q <= 0 ? 0 : sqrt(q);
+    int64_t N = c->in_shape[0].dims[0];
+    int64_t Ds = kd_rel_d(&c->in_shape[0]), Dt = kd_rel_d(&c->in_shape[1]);
+    rkd_ws w;
+    w.Ps = c->work;
+    w.Pt = w.Ps + N * N;
+    w.Rs = w.Pt + N * N;
+    w.Rt = w.Rs + N * N;
+    w.dP = w.Rt + N * N;
+    w.x = w.dP + N * N;
+    w.dx = w.x + N * (Ds > Dt ? Ds : Dt);
+    gram(c->in[1], N, Dt, w.x, w.Pt, w.Rt);
+    gram(c->in[0], N, Ds, w.x, w.Ps, w.Rs);   /* x keeps the student's rows */
+    return w;
 }
 
-static double mean_dist(const double *P, int64_t N)
+static double mean_dist(const double *R, int64_t N)
 {
     if (N < 2) return 1;
     double s = 0;
-    for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < N; j++) s += dist(P, N, i, j);
+    for (int64_t i = 0; i < N * N; i++) s += R[i];
     s /= (double)(N * (N - 1));
     return s > 1e-12 ? s : 1e-12;
 }
 
 /* <e^j_i, e^j_k>, 0 when either vector is undefined */
-static double cosang(const double *P, int64_t N, int64_t j, int64_t i, int64_t k,
-                     double *dij, double *dkj)
+static inline double cosang(const double *P, const double *R, int64_t N, int64_t j, int64_t i, int64_t k)
 {
-    *dij = dist(P, N, i, j);
-    *dkj = dist(P, N, k, j);
-    if (*dij <= 0 || *dkj <= 0) return 0;
-    return (P[i * N + k] - P[i * N + j] - P[k * N + j] + P[j * N + j]) / (*dij * *dkj);
+    double dij = R[i * N + j], dkj = R[k * N + j];
+    if (dij <= 0 || dkj <= 0) return 0;
+    return (P[i * N + k] - P[i * N + j] - P[k * N + j] + P[j * N + j]) / (dij * dkj);
 }
 
 static void forward(kd_op_ctx *c)
 {
     int64_t N = c->in_shape[0].dims[0];
-    int64_t Ds = kd_rel_d(&c->in_shape[0]), Dt = kd_rel_d(&c->in_shape[1]);
-    double *Ps = c->work, *Pt = Ps + N * N;
-    gram(c->in[0], N, Ds, Ps);
-    gram(c->in[1], N, Dt, Pt);
-    double ms = mean_dist(Ps, N), mt = mean_dist(Pt, N), ld = 0, la = 0;
-    for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < N; j++)
-            if (i != j) ld += kd_rel_huber(dist(Ps, N, i, j) / ms - dist(Pt, N, i, j) / mt);
+    rkd_ws w = setup(c);
+    double ms = mean_dist(w.Rs, N), mt = mean_dist(w.Rt, N), ld = 0, la = 0;
+    for (int64_t i = 0; i < N * N; i++) ld += kd_rel_huber(w.Rs[i] / ms - w.Rt[i] / mt);
     if (KD_A_FLT(c, A_ANGLE) != 0)
         for (int64_t j = 0; j < N; j++)
             for (int64_t i = 0; i < N; i++) {
                 if (i == j) continue;
-                for (int64_t k = 0; k < N; k++) {
-                    if (k == j) continue;
-                    double a, b;
-                    double gs = cosang(Ps, N, j, i, k, &a, &b), gt = cosang(Pt, N, j, i, k, &a, &b);
-                    la += kd_rel_huber(gs - gt);
-                }
+                for (int64_t k = 0; k < N; k++)
+                    if (k != j) la += kd_rel_huber(cosang(w.Ps, w.Rs, N, j, i, k) - cosang(w.Pt, w.Rt, N, j, i, k));
             }
     double n2 = (double)N * (double)N;
     c->out[0] = (float)(KD_A_FLT(c, A_DIST) * ld / n2 + KD_A_FLT(c, A_ANGLE) * la / (n2 * (double)N));
 }
 
 /* d(d_ij) = b: into dP */
-static void dist_back(double *dP, int64_t N, int64_t i, int64_t j, double d, double b)
+static inline void dist_back(double *dP, int64_t N, int64_t i, int64_t j, double d, double b)
 {
     if (d <= 0) return;
     dP[i * N + i] += b / (2 * d);
@@ -116,41 +122,35 @@ static void backward(kd_op_ctx *c)
 {
     float *ds = c->grad_in[0];
     if (!ds) return;
-    int64_t N = c->in_shape[0].dims[0];
-    int64_t Ds = kd_rel_d(&c->in_shape[0]), Dt = kd_rel_d(&c->in_shape[1]);
-    double *Ps = c->work, *Pt = Ps + N * N, *dP = Pt + N * N;
-    gram(c->in[0], N, Ds, Ps);
-    gram(c->in[1], N, Dt, Pt);
+    int64_t N = c->in_shape[0].dims[0], Ds = kd_rel_d(&c->in_shape[0]);
+    rkd_ws w = setup(c);
+    double *dP = w.dP;
     memset(dP, 0, sizeof(double) * (size_t)(N * N));
     double n2 = (double)N * (double)N, g = c->grad_out[0];
     double wd = KD_A_FLT(c, A_DIST) * g / n2, wa = KD_A_FLT(c, A_ANGLE) * g / (n2 * (double)N);
     if (wd != 0 && N >= 2) {
         /* psi_ij = d_ij / mu, mu = sum d / M: dL/dd_kl = a_kl / mu - sum(a d) / (mu^2 M) */
-        double ms = mean_dist(Ps, N), mt = mean_dist(Pt, N), sad = 0, M = (double)(N * (N - 1));
+        double ms = mean_dist(w.Rs, N), mt = mean_dist(w.Rt, N), sad = 0, M = (double)(N * (N - 1));
+        for (int64_t i = 0; i < N * N; i++)
+            sad += wd * kd_rel_huber_d(w.Rs[i] / ms - w.Rt[i] / mt) * w.Rs[i];
+        double shift = ms <= 1e-12 ? 0 : sad / (ms * ms * M);
         for (int64_t i = 0; i < N; i++)
             for (int64_t j = 0; j < N; j++)
                 if (i != j) {
-                    double d = dist(Ps, N, i, j);
-                    sad += wd * kd_rel_huber_d(d / ms - dist(Pt, N, i, j) / mt) * d;
-                }
-        int clamped = ms <= 1e-12;
-        for (int64_t i = 0; i < N; i++)
-            for (int64_t j = 0; j < N; j++)
-                if (i != j) {
-                    double d = dist(Ps, N, i, j);
-                    double a = wd * kd_rel_huber_d(d / ms - dist(Pt, N, i, j) / mt);
-                    dist_back(dP, N, i, j, d, a / ms - (clamped ? 0 : sad / (ms * ms * M)));
+                    double d = w.Rs[i * N + j];
+                    double a = wd * kd_rel_huber_d(d / ms - w.Rt[i * N + j] / mt);
+                    dist_back(dP, N, i, j, d, a / ms - shift);
                 }
     }
     if (wa != 0)
         for (int64_t j = 0; j < N; j++)
             for (int64_t i = 0; i < N; i++) {
-                if (i == j) continue;
+                double dij = w.Rs[i * N + j];
+                if (i == j || dij <= 0) continue;
                 for (int64_t k = 0; k < N; k++) {
-                    if (k == j) continue;
-                    double dij, dkj, a, b;
-                    double gs = cosang(Ps, N, j, i, k, &dij, &dkj), gt = cosang(Pt, N, j, i, k, &a, &b);
-                    if (dij <= 0 || dkj <= 0) continue;
+                    double dkj = w.Rs[k * N + j];
+                    if (k == j || dkj <= 0) continue;
+                    double gs = cosang(w.Ps, w.Rs, N, j, i, k), gt = cosang(w.Pt, w.Rt, N, j, i, k);
                     double e = wa * kd_rel_huber_d(gs - gt), dq = e / (dij * dkj);
                     dP[i * N + k] += dq;
                     dP[i * N + j] -= dq;
@@ -161,13 +161,14 @@ static void backward(kd_op_ctx *c)
                 }
             }
     /* ds = (dP + dP^T) S */
-    const float *x = c->in[0];
     for (int64_t i = 0; i < N; i++)
-        for (int64_t k = 0; k < Ds; k++) {
-            double s = 0;
-            for (int64_t j = 0; j < N; j++) s += (dP[i * N + j] + dP[j * N + i]) * x[j * Ds + k];
-            ds[i * Ds + k] += (float)s;
+        for (int64_t j = 0; j < i; j++) {
+            double v = dP[i * N + j] + dP[j * N + i];
+            dP[i * N + j] = dP[j * N + i] = v;
         }
+    for (int64_t i = 0; i < N; i++) dP[i * N + i] *= 2;
+    kd_rel_ab(dP, w.x, N, N, Ds, w.dx);
+    for (int64_t i = 0; i < N * Ds; i++) ds[i] += (float)w.dx[i];
 }
 
 static const kd_input_spec inputs[] = {

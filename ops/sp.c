@@ -8,7 +8,7 @@
  * (the paper's loss for one layer pair; sum the op over several pairs).
  * Gradient: dG~ = 2 (G~_s - G~_t) / N^2, the row normalisation backward
  * (dG_i = (dG~_i - (dG~_i . g~_i) g~_i) / |G_i|), then ds = (dG + dG^T) A.
- * In double, serial. */
+ * In double; the products on cblas_dgemm. */
 #include "kd_rel.h"
 
 static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
@@ -22,29 +22,45 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
 static size_t workspace(const kd_op_ctx *c)
 {
     size_t N = (size_t)c->in_shape[0].dims[0];
-    return sizeof(double) * (4 * N * N + 2 * N);
+    size_t Ds = (size_t)kd_rel_d(&c->in_shape[0]), Dt = (size_t)kd_rel_d(&c->in_shape[1]);
+    return sizeof(double) * (4 * N * N + 2 * N + (Ds > Dt ? Ds : Dt) * N + Ds * N);
 }
 
-/* G~ of the rows of x into Gn, the norms of G's rows into r, G into G */
-static void simil(const float *x, int64_t N, int64_t D, double *G, double *Gn, double *r)
+/* G~ of the rows of xf into Gn, the norms of G's rows into r; x holds the
+ * rows in double, G the Gram matrix */
+static void simil(const float *xf, int64_t N, int64_t D, double *x, double *G, double *Gn, double *r)
 {
-    for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j <= i; j++) {
-            double s = 0;
-            for (int64_t k = 0; k < D; k++) s += (double)x[i * D + k] * x[j * D + k];
-            G[i * N + j] = G[j * N + i] = s;
-        }
+    kd_rel_dbl(xf, N * D, x);
+    kd_rel_abt(x, x, N, N, D, G);
     for (int64_t i = 0; i < N; i++) r[i] = kd_rel_unit_d(G + i * N, N, Gn + i * N);
+}
+
+typedef struct {
+    double *G, *Gs, *Gt, *dG, *r, *x, *dx;
+} sp_ws;
+
+static sp_ws setup(const kd_op_ctx *c)
+{
+    int64_t N = c->in_shape[0].dims[0], Ds = kd_rel_d(&c->in_shape[0]), Dt = kd_rel_d(&c->in_shape[1]);
+    sp_ws w;
+    w.G = c->work;
+    w.Gs = w.G + N * N;
+    w.Gt = w.Gs + N * N;
+    w.dG = w.Gt + N * N;
+    w.r = w.dG + N * N;
+    w.x = w.r + 2 * N;
+    w.dx = w.x + N * (Ds > Dt ? Ds : Dt);
+    simil(c->in[1], N, Dt, w.x, w.G, w.Gt, w.r + N);
+    simil(c->in[0], N, Ds, w.x, w.G, w.Gs, w.r);   /* x keeps the student's rows */
+    return w;
 }
 
 static void forward(kd_op_ctx *c)
 {
     int64_t N = c->in_shape[0].dims[0];
-    double *G = c->work, *Gs = G + N * N, *Gt = Gs + N * N, *r = Gt + N * N;
-    simil(c->in[1], N, kd_rel_d(&c->in_shape[1]), G, Gt, r);
-    simil(c->in[0], N, kd_rel_d(&c->in_shape[0]), G, Gs, r);
+    sp_ws w = setup(c);
     double L = 0;
-    for (int64_t i = 0; i < N * N; i++) L += (Gs[i] - Gt[i]) * (Gs[i] - Gt[i]);
+    for (int64_t i = 0; i < N * N; i++) L += (w.Gs[i] - w.Gt[i]) * (w.Gs[i] - w.Gt[i]);
     c->out[0] = (float)(L / ((double)N * (double)N));
 }
 
@@ -53,27 +69,23 @@ static void backward(kd_op_ctx *c)
     float *ds = c->grad_in[0];
     if (!ds) return;
     int64_t N = c->in_shape[0].dims[0], D = kd_rel_d(&c->in_shape[0]);
-    double *G = c->work, *Gs = G + N * N, *Gt = Gs + N * N, *dG = Gt + N * N, *r = dG + N * N;
-    simil(c->in[1], N, kd_rel_d(&c->in_shape[1]), G, Gt, r);
-    simil(c->in[0], N, D, G, Gs, r);
+    sp_ws w = setup(c);
     double g = 2 * c->grad_out[0] / ((double)N * (double)N);
     for (int64_t i = 0; i < N; i++) {
-        double *d = dG + i * N;
         /* dG_i = (dGn_i - (dGn_i . gn_i) gn_i) / r_i, dGn = g (Gs - Gt) */
-        double dot = 0;
-        for (int64_t j = 0; j < N; j++) dot += g * (Gs[i * N + j] - Gt[i * N + j]) * Gs[i * N + j];
-        double ri = r[i];
-        for (int64_t j = 0; j < N; j++)
-            d[j] = ri > 1e-12 ? (g * (Gs[i * N + j] - Gt[i * N + j]) - dot * Gs[i * N + j]) / ri
-                              : g * (Gs[i * N + j] - Gt[i * N + j]) / ri;
+        const double *gs = w.Gs + i * N, *gt = w.Gt + i * N;
+        double dot = 0, ri = w.r[i];
+        for (int64_t j = 0; j < N; j++) dot += g * (gs[j] - gt[j]) * gs[j];
+        if (ri <= 1e-12) dot = 0;
+        for (int64_t j = 0; j < N; j++) w.dG[i * N + j] = (g * (gs[j] - gt[j]) - dot * gs[j]) / ri;
     }
-    const float *x = c->in[0];
-    for (int64_t i = 0; i < N; i++)
-        for (int64_t k = 0; k < D; k++) {
-            double s = 0;
-            for (int64_t j = 0; j < N; j++) s += (dG[i * N + j] + dG[j * N + i]) * x[j * D + k];
-            ds[i * D + k] += (float)s;
+    for (int64_t i = 0; i < N; i++)   /* dG + dG^T */
+        for (int64_t j = 0; j <= i; j++) {
+            double v = w.dG[i * N + j] + w.dG[j * N + i];
+            w.dG[i * N + j] = w.dG[j * N + i] = v;
         }
+    kd_rel_ab(w.dG, w.x, N, N, D, w.dx);
+    for (int64_t i = 0; i < N * D; i++) ds[i] += (float)w.dx[i];
 }
 
 static const kd_input_spec inputs[] = {
