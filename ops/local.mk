@@ -103,6 +103,14 @@ TESTS += tests/ops/test_ops
 tests_ops_test_ops_SOURCES = tests/ops/test_ops.c tests/unit.h tests/ops/ref_net.h tests/ops/ref_zoo.h
 tests_ops_test_ops_LDADD = ops/libops.a $(BLAS_LIBS) $(CUNIT_LIBS) $(M_LIBS)
 
+# The zoo losses against PyTorch: golden values written by
+# tests/ops/gen_zoo_golden.py (run by hand; CI needs no Python here).
+check_PROGRAMS += tests/ops/test_zoo_golden
+TESTS += tests/ops/test_zoo_golden
+tests_ops_test_zoo_golden_SOURCES = tests/ops/test_zoo_golden.c tests/unit.h
+tests_ops_test_zoo_golden_LDADD = ops/libops.a $(BLAS_LIBS) $(CUNIT_LIBS) $(M_LIBS)
+EXTRA_DIST += tests/ops/zoo_golden.txt tests/ops/gen_zoo_golden.py
+
 # The small-M sgemm that conv2d uses (ops/kd_sgemm_small.c): every path
 # this CPU runs against a double reference.
 check_PROGRAMS += tests/ops/test_sgemm_small
