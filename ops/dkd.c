@@ -45,19 +45,24 @@ static int infer(kd_op_ctx *c, kd_op_info *info, char *err, size_t n)
     return 0;
 }
 
-/* log-sum-exp of x/T over all k (all) and over k != y (rest) */
+/* log-sum-exp of x/T over all k (all) and over k != y (rest), each shifted
+ * by its own maximum: with the overall one, a target logit far above the
+ * others underflows every term of the rest to 0 and log(0) made the loss
+ * NaN */
 static void lse2(const float *x, int64_t K, int y, double T, double *all, double *rest)
 {
-    double m = x[0] / T;
-    for (int64_t k = 1; k < K; k++) m = x[k] / T > m ? x[k] / T : m;
+    double m = x[0] / T, mr = -INFINITY;
+    for (int64_t k = 0; k < K; k++) {
+        m = x[k] / T > m ? x[k] / T : m;
+        if (k != y && x[k] / T > mr) mr = x[k] / T;
+    }
     double sa = 0, sr = 0;
     for (int64_t k = 0; k < K; k++) {
-        double e = exp(x[k] / T - m);
-        sa += e;
-        if (k != y) sr += e;
+        sa += exp(x[k] / T - m);
+        if (k != y) sr += exp(x[k] / T - mr);
     }
     *all = m + log(sa);
-    *rest = m + log(sr);
+    *rest = mr + log(sr);
 }
 
 static void forward(kd_op_ctx *c)

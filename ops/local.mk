@@ -59,9 +59,18 @@ OPS_KERNELS += ops/matmul.c
 OPS_KERNELS += ops/embedding.c
 OPS_KERNELS += ops/layernorm.c
 OPS_KERNELS += ops/dkd.c
+OPS_KERNELS += ops/rkd.c
+OPS_KERNELS += ops/pkt.c
+OPS_KERNELS += ops/sp.c
+OPS_KERNELS += ops/cc.c
+OPS_KERNELS += ops/nst.c
+OPS_KERNELS += ops/fsp.c
+OPS_KERNELS += ops/ab.c
+OPS_KERNELS += ops/vid.c
+OPS_KERNELS += ops/ft.c
 OPS_HDRS = ops/kd_op.h ops/kd_ops_util.h ops/kd_unary.h ops/kd_loss.h \
 	ops/kd_pool.h ops/kd_softmax.h ops/kd_kl.h ops/kd_gemm.h ops/kd_mix.h \
-	ops/kd_sgemm_small.h ops/kd_gan.h
+	ops/kd_sgemm_small.h ops/kd_gan.h ops/kd_rel.h
 
 noinst_LIBRARIES += ops/libops.a
 ops_libops_a_SOURCES = ops/registry.c ops/attr.c ops/kd_sgemm_small.c $(OPS_KERNELS) $(OPS_HDRS)
@@ -91,8 +100,16 @@ ops/libops_a-registry.$(OBJEXT): ops/ops.def
 # gradient checks, "backward adds" checks, for every op of the registry.
 check_PROGRAMS += tests/ops/test_ops
 TESTS += tests/ops/test_ops
-tests_ops_test_ops_SOURCES = tests/ops/test_ops.c tests/unit.h tests/ops/ref_net.h
+tests_ops_test_ops_SOURCES = tests/ops/test_ops.c tests/unit.h tests/ops/ref_net.h tests/ops/ref_zoo.h
 tests_ops_test_ops_LDADD = ops/libops.a $(BLAS_LIBS) $(CUNIT_LIBS) $(M_LIBS)
+
+# The zoo losses against PyTorch: golden values written by
+# tests/ops/gen_zoo_golden.py (run by hand; CI needs no Python here).
+check_PROGRAMS += tests/ops/test_zoo_golden
+TESTS += tests/ops/test_zoo_golden
+tests_ops_test_zoo_golden_SOURCES = tests/ops/test_zoo_golden.c tests/unit.h
+tests_ops_test_zoo_golden_LDADD = ops/libops.a $(BLAS_LIBS) $(CUNIT_LIBS) $(M_LIBS)
+EXTRA_DIST += tests/ops/zoo_golden.txt tests/ops/gen_zoo_golden.py
 
 # The small-M sgemm that conv2d uses (ops/kd_sgemm_small.c): every path
 # this CPU runs against a double reference.

@@ -945,6 +945,65 @@ static void test_sweep(void)
     run_free(&r);
 }
 
+/* cifar100_zoo.kdr (both RepDistiller pairs, every method of the zoo) runs
+ * one epoch end to end on small generated CIFAR-100 files: 16 training and
+ * 16 test records in the binary format (coarse label, fine label, 3072
+ * pixels), batch 16. */
+static void write_c100(const char *path, int n, int salt)
+{
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    for (int r = 0; r < n; r++) {
+        fputc((r * 7 + salt) % 20, f);
+        fputc((r * 13 + salt) % 100, f);
+        for (int p = 0; p < 3072; p++)
+            fputc((int)((((uint64_t)(r * 31 + p * 7 + salt) * 2654435761u) >> 13) % 256), f);
+    }
+    fclose(f);
+}
+
+static void test_cifar100_zoo_epoch(void)
+{
+    char dir[400], path[500], runs[400];
+    snprintf(dir, sizeof dir, "%s/c100", tmpdir);
+    CU_ASSERT_FATAL(mkdir(dir, 0700) == 0);
+    snprintf(path, sizeof path, "%s/train.bin", dir);
+    write_c100(path, 16, 1);
+    snprintf(path, sizeof path, "%s/test.bin", dir);
+    write_c100(path, 16, 2);
+    char *text = kd_unit_slurp(KD_SRC("recipes/classic/cifar100_zoo.kdr"), NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    const char *from = "\"/usr/share/datasets/cifar-100-binary\"";
+    char *at = strstr(text, from);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    size_t len = strlen(text) + strlen(dir) + 8;
+    char *copy = malloc(len);
+    snprintf(copy, len, "%.*s\"%s\"%s", (int)(at - text), text, dir, at + strlen(from));
+    const char *recipe = write_tmp("cifar100_zoo.kdr", copy);
+    free(copy);
+    free(text);
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    run_result r = run_kdrun("--threads", "2", "--set", "epochs=1", "--set", "batch=16",
+                             "--set", "dkd_warmup=1", "--set", "data.cifar.limit=16", recipe, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    if (r.status != 0) fprintf(stderr, "%s", r.err);
+    static const char *const methods[] = {"pretrain", "alone_p", "kd_p", "dkd_p", "rkd_p", "pkt_p",
+                                          "sp_p", "cc_p", "nst_p", "vid_p", "fsp_init", "fsp_p",
+                                          "ab_init", "ab_p", "paraphrase", "ft_p"};
+    for (int pair = 0; pair < 2; pair++)
+        for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+            char want[64];
+            snprintf(want, sizeof want, "%c_%s epoch 1/1", "rw"[pair], methods[i]);
+            if (!contains(r.err, want)) fprintf(stderr, "\n  missing: %s\n", want);
+            CU_ASSERT(contains(r.err, want));
+        }
+    CU_ASSERT(contains(r.out, "  r_ft "));
+    CU_ASSERT(contains(r.out, "  w_ft "));
+    CU_ASSERT(!contains(r.err, "loss nan"));
+    run_free(&r);
+}
+
 static void test_zoo_path(void)
 {
     /* KDRUN_PATH pointing nowhere is ignored with a warning. */
@@ -990,6 +1049,7 @@ int main(void)
         KD_TEST(test_mutual_losses),
         KD_TEST(test_sweep),
         KD_TEST(test_zoo_path),
+        KD_TEST(test_cifar100_zoo_epoch),
         KD_TEST_END
     };
     int status = kd_unit_main("cli", tests);

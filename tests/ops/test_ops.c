@@ -877,6 +877,8 @@ static void ref_emd(const inst *t, double *y)
 /* ---- end of the ops2 references ---- */
 /* conv1d, deconv, upsample, matmul, embedding, layernorm and the layout ops */
 #include "ref_net.h"
+/* rkd, pkt, sp, cc, nst, fsp, ab, vid, ft */
+#include "ref_zoo.h"
 
 /* ---- the case table --------------------------------------------------------- */
 #define S1(a) {{a}, 1}
@@ -1013,6 +1015,7 @@ static const tcase cases[] = {
     {"emd", "m=1", 3, {S2(2, 5), S2(2, 5), S2(2, 5)}, {G_N, G_N, G_N}, 0, 2e-3, ref_emd, 1},
     /* end of the ops2 cases */
     NET_OP_CASES
+    ZOO_OP_CASES
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -1043,6 +1046,12 @@ static void test_net_ops(void)
     static const char *const ops[] = {NET_OPS};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) run_op(ops[i]);
     net_op_checks();
+}
+static void test_zoo_ops(void)
+{
+    static const char *const ops[] = {ZOO_OPS};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) run_op(ops[i]);
+    zoo_op_checks();
 }
 
 /* every registered op has cases, so a new op cannot slip in untested */
@@ -1285,6 +1294,27 @@ static void test_dkd_bad_label(void)
 /* Hinton's KD is TCKD + (1 - q_y) NCKD (the paper's decomposition, with
  * q_y the teacher's probability of the label): one row, beta = 1 - q_y,
  * alpha = 1 gives kd's value */
+/* a teacher whose target logit is thousands above the others: the
+ * non-target distribution is still defined (its own log-sum-exp), so the
+ * loss and the gradient stay finite and match the reference */
+static void test_dkd_confident_teacher(void)
+{
+    static const tcase tc = {"dkd", "T=4", 3, {S2(2, 4), S2(2, 4), S1(2)}, {G_N, G_N, G_LABEL},
+                             0, 0, ref_dkd, 1};
+    inst t;
+    rng_seed(9);
+    if (inst_make(&t, &tc)) return;
+    for (int n = 0; n < 2; n++) t.buf[1][n * 4 + (int)t.buf[2][n]] = 4000.0f;
+    t.d->forward(&t.c);
+    CU_ASSERT(isfinite(t.c.out[0]));
+    float g[8] = {0}, one = 1;
+    t.c.grad_out = &one;
+    t.c.grad_in[0] = g;
+    t.d->backward(&t.c);
+    for (int i = 0; i < 8; i++) CU_ASSERT(isfinite(g[i]));
+    inst_free(&t);
+}
+
 static void test_dkd_decomposes_kd(void)
 {
     static const tcase td = {"dkd", "T=3", 3, {S2(1, 6), S2(1, 6), S1(1)},
@@ -1566,13 +1596,13 @@ int main(void)
         KD_TEST(test_log_softmax), KD_TEST(test_concat), KD_TEST(test_aggregate),
         KD_TEST(test_ce), KD_TEST(test_kd), KD_TEST(test_mse), KD_TEST(test_l1),
         KD_TEST(test_smooth_l1), KD_TEST(test_bce_with_logits), KD_TEST(test_cosine),
-        KD_TEST(test_kl), KD_TEST(test_dkd), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_detach), KD_TEST(test_net_ops),
+        KD_TEST(test_kl), KD_TEST(test_dkd), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_detach), KD_TEST(test_net_ops), KD_TEST(test_zoo_ops),
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
         KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_dropout_mask),
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
-        KD_TEST(test_dkd_bad_label), KD_TEST(test_dkd_decomposes_kd),
+        KD_TEST(test_dkd_bad_label), KD_TEST(test_dkd_decomposes_kd), KD_TEST(test_dkd_confident_teacher),
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_threads), KD_TEST_END};
     static const kd_unit_test ops2_tests[] = {   /* ops2 branch */
         KD_TEST(test_gan_g), KD_TEST(test_gan_d), KD_TEST(test_feature_align), KD_TEST(test_cost),

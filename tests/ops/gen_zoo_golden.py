@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""gen_zoo_golden.py -- golden values of the zoo losses from PyTorch, for
+test_zoo_golden.c.
+
+Each loss is written here from its paper's formula (see man/kdr-<op>.7),
+evaluated in float64 on float32 random inputs; autograd gives the gradient
+of the loss with respect to every input that gets one.  The C test runs the
+kdrun op on the same inputs and compares the value and every gradient
+element within 1e-5 (relative to max(1, |value|)).
+
+Regenerate (needs PyTorch; Debian: apt-get install python3-torch):
+
+    /usr/bin/python3 tests/ops/gen_zoo_golden.py > tests/ops/zoo_golden.txt
+
+Format, one record per line (float32 values as the shortest decimal that
+reads back to the same double; loss and gradients as float64 repr):
+
+    torch VERSION
+    case OP [ATTR=VALUE ...]
+    in I NDIM D1 .. Dn : v1 v2 ...      data inputs, then parameters (vid)
+    loss V
+    grad I : g1 g2 ...                  d loss / d input I
+    end
+"""
+import math
+import struct
+import sys
+
+import torch
+
+torch.set_num_threads(1)
+torch.manual_seed(20261203)
+
+
+def f32(t):
+    return t.to(torch.float32)
+
+
+def rows(x):
+    return x.reshape(x.shape[0], -1)
+
+
+def unit(x):
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def huber(x):
+    a = x.abs()
+    return torch.where(a < 1, 0.5 * x * x, a - 0.5)
+
+
+# ---- the losses, from the papers' formulas -----------------------------------
+
+def pair_dist(x):
+    n = x.shape[0]
+    eye = torch.eye(n, dtype=torch.bool)
+    sq = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    return torch.where(eye, torch.zeros_like(sq), torch.where(eye, torch.ones_like(sq), sq).sqrt())
+
+
+def rkd(s, t, distance=25.0, angle=50.0):
+    """Park et al. 2019: Huber of mean-normalised distances and of triplet angles."""
+    s, t = rows(s), rows(t)
+    n = s.shape[0]
+    ds, dt = pair_dist(s), pair_dist(t)
+    off = ~torch.eye(n, dtype=torch.bool)
+    ms, mt = ds[off].mean(), dt[off].mean()
+    ld = huber(ds / ms - dt / mt).sum() / n ** 2
+
+    def cosines(x, d):
+        e = x[None, :, :] - x[:, None, :]          # e[j, i] = x_i - x_j
+        dd = torch.where(d > 0, d, torch.ones_like(d))
+        u = torch.where((d > 0)[:, :, None], e / dd[:, :, None], torch.zeros_like(e))
+        return torch.einsum('jid,jkd->jik', u, u)  # <e^j_i, e^j_k>
+    la = huber(cosines(s, ds) - cosines(t, dt)).sum() / n ** 3
+    return distance * ld + angle * la
+
+
+def pkt(s, t):
+    """Passalis & Tefas 2018: KL of cosine-kernel conditional probabilities."""
+    n = s.shape[0]
+    off = ~torch.eye(n, dtype=torch.bool)
+
+    def cond(x):
+        u = unit(rows(x))
+        k = (1 + u @ u.T) / 2
+        k = torch.where(off, k, torch.zeros_like(k))
+        return k / k.sum(1, keepdim=True)
+    p, q = cond(s), cond(t)
+    qq = torch.where(off, q, torch.ones_like(q))
+    pp = torch.where(off, p, torch.ones_like(p))
+    return (q * (qq.log() - pp.log())).sum() / n ** 2
+
+
+def sp(s, t):
+    """Tung & Mori 2019: row-normalised batch similarity matrices."""
+    n = s.shape[0]
+
+    def g(x):
+        a = rows(x)
+        return unit(a @ a.T)
+    return ((g(s) - g(t)) ** 2).sum() / n ** 2
+
+
+def cc(s, t, gamma=0.4, P=2):
+    """Peng et al. 2019: Taylor series of the Gaussian RBF kernel matrix."""
+    n = s.shape[0]
+
+    def k(x):
+        u = unit(rows(x))
+        c = u @ u.T
+        return sum(math.exp(-2 * gamma) * (2 * gamma) ** p / math.factorial(p) * c ** p
+                   for p in range(P + 1))
+    return ((k(s) - k(t)) ** 2).sum() / n ** 2
+
+
+def nst(s, t):
+    """Huang & Wang 2017: MMD^2, polynomial kernel (a.b)^2, normalised channel maps."""
+    n = s.shape[0]
+    fs = s.reshape(n, s.shape[1], -1)
+    ft = t.reshape(n, t.shape[1], -1)
+    fs = fs / fs.norm(dim=2, keepdim=True).clamp_min(1e-12)
+    ft = ft / ft.norm(dim=2, keepdim=True).clamp_min(1e-12)
+
+    def k(a, b):
+        return (a @ b.transpose(1, 2)) ** 2
+    mmd = k(fs, fs).mean((1, 2)) + k(ft, ft).mean((1, 2)) - 2 * k(fs, ft).mean((1, 2))
+    return mmd.mean()
+
+
+def fsp(a, b, ta, tb):
+    """Yim et al. 2017: FSP matrices between two layers, mean squared difference."""
+    def g(x, y):
+        n, c1 = x.shape[:2]
+        x = x.reshape(n, c1, -1)
+        y = y.reshape(n, y.shape[1], -1)
+        return x @ y.transpose(1, 2) / x.shape[2]
+    return ((g(a, b) - g(ta, tb)) ** 2).mean()
+
+
+def ab(s, t, margin=1.0):
+    """Heo et al. 2019: squared hinge around the teacher's activation boundary."""
+    rho = (t > 0).to(s.dtype)
+    l = rho * torch.relu(margin - s) ** 2 + (1 - rho) * torch.relu(margin + s) ** 2
+    return l.mean()
+
+
+def vid(mu, t, alpha, init_var=5.0, eps=1e-5):
+    """Ahn et al. 2019: Gaussian NLL, per-channel variance softplus(alpha + a0) + eps."""
+    a0 = math.log(math.exp(init_var - eps) - 1)
+    var = torch.nn.functional.softplus(alpha + a0) + eps
+    shape = [1, -1] + [1] * (mu.dim() - 2)
+    var = var.reshape(shape)
+    return (0.5 * ((t - mu) ** 2 / var + var.log())).mean()
+
+
+def ft(s, t, p=1):
+    """Kim et al. 2018: mean p-distance of L2-normalised factors."""
+    d = unit(rows(s)) - unit(rows(t))
+    return (d.abs() ** p).mean()
+
+
+# ---- the cases ---------------------------------------------------------------------
+
+def randn(*shape, scale=1.0):
+    return f32(torch.randn(*shape, dtype=torch.float64) * scale)
+
+
+CASES = [
+    # name, attrs (as the C test sets them), function kwargs, inputs, which get gradients
+    ('rkd', {}, {}, [randn(8, 5), randn(8, 7)], [0]),
+    ('rkd', {'distance': 1, 'angle': 2}, {'distance': 1, 'angle': 2},
+     [randn(6, 2, 2, 1), randn(6, 3, scale=3)], [0]),
+    ('pkt', {}, {}, [randn(8, 6), randn(8, 4)], [0]),
+    ('pkt', {}, {}, [randn(5, 2, 3, 1), randn(5, 9)], [0]),
+    ('sp', {}, {}, [randn(8, 3, 2, 2), randn(8, 5, 2, 2)], [0]),
+    ('cc', {}, {}, [randn(8, 6), randn(8, 5)], [0]),
+    ('cc', {'gamma': 1.5, 'P': 4}, {'gamma': 1.5, 'P': 4}, [randn(6, 4), randn(6, 4)], [0]),
+    ('nst', {}, {}, [randn(3, 4, 3, 3), randn(3, 6, 3, 3)], [0]),
+    ('fsp', {}, {}, [randn(3, 2, 3, 3), randn(3, 4, 3, 3), randn(3, 2, 2, 2), randn(3, 4, 2, 2)], [0, 1]),
+    ('ab', {}, {}, [randn(4, 3, 2, 2, scale=1.5), randn(4, 3, 2, 2)], [0]),
+    ('ab', {'margin': 0.5}, {'margin': 0.5}, [randn(5, 7), randn(5, 7)], [0]),
+    ('vid', {}, {}, [randn(3, 4, 2, 2), randn(3, 4, 2, 2, scale=2), randn(4, scale=0.5)], [0, 2]),
+    ('vid', {'init_var': 0.5, 'eps': 0.01}, {'init_var': 0.5, 'eps': 0.01},
+     [randn(5, 3), randn(5, 3), randn(3, scale=0.5)], [0, 2]),
+    ('ft', {}, {}, [randn(4, 2, 2, 2), randn(4, 8)], [0]),
+    ('ft', {'p': 2}, {'p': 2}, [randn(3, 6), randn(3, 6)], [0]),
+]
+
+FN = {'rkd': rkd, 'pkt': pkt, 'sp': sp, 'cc': cc, 'nst': nst, 'fsp': fsp, 'ab': ab,
+      'vid': vid, 'ft': ft}
+
+
+def num(v):
+    return repr(float(v))
+
+
+def main():
+    out = sys.stdout
+    out.write('torch %s\n' % torch.__version__)
+    for name, attrs, kw, ins, grads in CASES:
+        out.write('case %s%s\n' % (name, ''.join(' %s=%s' % (k, v) for k, v in attrs.items())))
+        xs = []
+        for i, x in enumerate(ins):
+            out.write('in %d %d %s : %s\n' % (i, x.dim(), ' '.join(str(d) for d in x.shape),
+                                              ' '.join(num(v) for v in x.flatten().tolist())))
+            xd = x.to(torch.float64).clone().requires_grad_(i in grads)
+            xs.append(xd)
+        loss = FN[name](*xs, **kw)
+        loss.backward()
+        out.write('loss %s\n' % num(loss.item()))
+        for i in grads:
+            out.write('grad %d : %s\n' % (i, ' '.join(num(v) for v in xs[i].grad.flatten().tolist())))
+        out.write('end\n')
+
+
+if __name__ == '__main__':
+    main()
