@@ -8,7 +8,8 @@ runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
 	runtime/run.h runtime/run.c runtime/run_plan.h runtime/run_plan.c \
 	runtime/state.h runtime/state.c runtime/routes.h runtime/routes.c \
 	runtime/evaluate.h runtime/evaluate.c runtime/run_dir.h runtime/run_dir.c \
-	runtime/sha256.h runtime/sha256.c runtime/sweep.h runtime/sweep.c
+	runtime/sha256.h runtime/sha256.c runtime/sweep.h runtime/sweep.c \
+	runtime/world.h runtime/world.c runtime/sweep_ranks.h runtime/sweep_ranks.c
 # the graph compiler's rooms (compile.c above) and the op builtins
 runtime_libruntime_a_SOURCES += runtime/compile_int.h runtime/compile_expr.c \
 	runtime/compile_call.c runtime/compile_search.c runtime/compile_with.c \

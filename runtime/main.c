@@ -30,6 +30,12 @@
 #include "runtime/exec.h"
 #include "runtime/sweep.h"
 #include "runtime/report.h"
+#include "runtime/sweep_ranks.h"
+#include "runtime/textbuf.h"
+#include "runtime/world.h"
+#ifdef HAVE_MPI
+#include "runtime/world_mpi.h"
+#endif
 
 #ifndef KDRUN_PKGDATADIR
 #define KDRUN_PKGDATADIR "/usr/local/share/kdrun"
@@ -488,6 +494,53 @@ typedef struct point_result {
     const char *keys[KD_RUN_MAX_FINAL];
 } point_result;
 
+/* MPI: every rank's point lines to rank 0, which refills pr (in point
+ * order, the points of every rank) and *done.  Returns 1 on the other
+ * ranks (they write no tables), 0 on rank 0; *status becomes the worst
+ * point's status over all ranks. */
+static int gather_points(const kd_sweep *sw, const char *dir, kd_strbuf *mine, point_result *pr,
+                         int64_t *done, int *status)
+{
+    char *all = NULL;
+    if (mine->oom || kd_world_gather_text(mine->s ? mine->s : "", &all) != 0) {
+        fprintf(stderr, "%s: rank %d: out of memory\n", progname, kd_world_rank());
+        *status = KD_EXIT_RUNTIME;
+        return 1;
+    }
+    if (kd_world_rank() != 0) return 1;
+    int *st = calloc((size_t)sw->npoints, sizeof *st);
+    kd_run_result *res = calloc((size_t)sw->npoints, sizeof *res);
+    unsigned char *seen = calloc((size_t)sw->npoints, 1);
+    char err[200];
+    if (!st || !res || !seen || kd_point_decode(all, sw->npoints, st, res, seen, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", progname, st && res && seen ? err : "out of memory");
+        *status = KD_EXIT_RUNTIME;
+    } else {
+        *done = 0;
+        for (int64_t i = 0; i < sw->npoints; i++) {
+            if (!seen[i]) continue;
+            point_result *q = &pr[(*done)++];
+            int idx[KD_SWEEP_MAXVARS];
+            kd_sweep_indices(sw, i, idx);
+            kd_sweep_point_name(sw, i, q->dir, sizeof q->dir);
+            for (int v = 0; v < sw->nvars; v++) q->values[v] = sw->vars[v].labels[idx[v]];
+            q->res = res[i];
+            q->status = st[i] == KD_EXIT_OK ? "ok" : st[i] == KD_RUN_INTERRUPTED ? "interrupted" : "failed";
+            for (int k = 0; k < q->res.nfinal; k++) q->keys[k] = q->res.keys[k];
+            if (st[i] != KD_EXIT_OK && (*status == KD_EXIT_OK || st[i] == KD_RUN_INTERRUPTED)) *status = st[i];
+        }
+        if (*done < sw->npoints && *status == KD_EXIT_OK) *status = KD_RUN_INTERRUPTED;
+        if (*done < sw->npoints)
+            fprintf(stderr, "%s: %lld of %lld sweep points ran; kdrun --resume %s runs the others\n",
+                    progname, (long long)*done, (long long)sw->npoints, dir);
+    }
+    free(st);
+    free(res);
+    free(seen);
+    free(all);
+    return 0;
+}
+
 /* Every point of the grid as a sub-run of dir; then the sweep's tables. */
 static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const char *dir,
                      const kdr_program *prog, int color)
@@ -500,7 +553,12 @@ static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const c
         return KD_EXIT_RUNTIME;
     }
     int64_t done = 0;
+    /* With MPI, each rank runs its own points (world.h) and goes on past a
+     * failed one; rank 0 then collects every point's result (below). */
+    int ranks = kd_world_size(), worst = KD_EXIT_OK;
+    kd_strbuf mine = { 0 };
     for (int64_t i = 0; i < sw->npoints && status == KD_EXIT_OK; i++) {
+        if (!kd_world_owns(i)) continue;
         char name[400], sub[1600];
         int idx[KD_SWEEP_MAXVARS];
         kd_sweep_indices(sw, i, idx);
@@ -508,22 +566,40 @@ static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const c
         snprintf(sub, sizeof sub, "%s/%s", dir, name);
         for (int v = 0; v < sw->nvars; v++)
             ov[v] = (kdr_override){ .key = sw->vars[v].name, .value = sw->vars[v].values[idx[v]] };
-        if (!o->quiet)
+        if (!o->quiet) {
+            if (ranks > 1) fprintf(stderr, "rank %d: ", kd_world_rank());
             fprintf(stderr, "sweep point %lld/%lld: %s\n", (long long)i + 1, (long long)sw->npoints, name);
+        }
         kdr_program *prog = load_program(o, zoo, ov, (size_t)sw->nvars, color, NULL, &status);
-        if (!prog) break;
         point_result *q = &pr[done++];
         snprintf(q->dir, sizeof q->dir, "%s", name);
         for (int v = 0; v < sw->nvars; v++) q->values[v] = sw->vars[v].labels[idx[v]];
-        status = run_one(o, prog, sub, sw, i, &q->res, color);
-        kdr_program_free(prog);
+        if (prog) {
+            status = run_one(o, prog, sub, sw, i, &q->res, color);
+            kdr_program_free(prog);
+        }
         q->status = status == KD_EXIT_OK ? "ok" : status == KD_RUN_INTERRUPTED ? "interrupted" : "failed";
         for (int k = 0; k < q->res.nfinal; k++) q->keys[k] = q->res.keys[k];
-        if (status != KD_EXIT_OK)
+        if (ranks > 1) kd_point_encode(&mine, i, status, &q->res);
+        if (status != KD_EXIT_OK && ranks > 1 && status != KD_RUN_INTERRUPTED) {
+            fprintf(stderr, "%s: rank %d: sweep point %s failed; this rank goes on with its other points "
+                    "(kdrun --resume %s reruns it)\n", progname, kd_world_rank(), name, dir);
+            if (worst == KD_EXIT_OK) worst = status;
+            status = KD_EXIT_OK;
+        } else if (status != KD_EXIT_OK) {
+            if (!prog) { done--; break; }
             fprintf(stderr, "%s: sweep point %s %s; the sweep stops here "
                     "(kdrun --resume %s continues it)\n", progname, name,
                     status == KD_RUN_INTERRUPTED ? "was interrupted" : "failed", dir);
+        }
     }
+    if (status == KD_EXIT_OK) status = worst;
+    if (ranks > 1 && gather_points(sw, dir, &mine, pr, &done, &status) != 0) {
+        kd_sb_free(&mine);
+        free(pr);
+        return status;      /* a rank other than 0: rank 0 writes the tables */
+    }
+    kd_sb_free(&mine);
     /* the tables over the points run so far */
     const char *vars[KD_SWEEP_MAXVARS];
     for (int v = 0; v < sw->nvars; v++) vars[v] = sw->vars[v].name;
@@ -579,6 +655,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", progname);
         return KD_EXIT_RUNTIME;
     }
+#ifdef HAVE_MPI
+    /* a rank of an MPI job (mpirun, srun): sweeps are spread over the ranks */
+    if (kd_world_mpi_start(&argc, &argv) < 0) {
+        fprintf(stderr, "%s: MPI_Init failed\n", progname);
+        return KD_EXIT_RUNTIME;
+    }
+    atexit(kd_world_mpi_stop);
+#endif
     kd_options o = { .color = KD_COLOR_AUTO };
     kdr_program *prog = NULL;
     char *zoo = NULL;
@@ -628,6 +712,11 @@ int main(int argc, char **argv)
     if (!prog)
         goto out;
 
+    if (o.check && kd_world_rank() != 0) {   /* rank 0 prints the plan */
+        free(shapes);
+        status = KD_EXIT_OK;
+        goto out;
+    }
     if (o.check) {
         kdr_program_print_plan(prog, stdout);
         if (shapes && *shapes) {
@@ -670,6 +759,16 @@ int main(int argc, char **argv)
     char dir[1200];
     if (o.resume) {
         snprintf(dir, sizeof dir, "%s", o.resume);
+    } else if (kd_world_rank() != 0) {
+        /* rank 0 makes the run directory (below) and tells the others */
+        char *d = NULL;
+        if (kd_world_bcast_text(&d) != 0 || !d || !*d) {
+            free(d);
+            status = KD_EXIT_RUNTIME;      /* rank 0 said why */
+            goto out;
+        }
+        snprintf(dir, sizeof dir, "%s", d);
+        free(d);
     } else {
         const char *runs = getenv("KDRUN_RUNS") && *getenv("KDRUN_RUNS") ? getenv("KDRUN_RUNS") : "runs";
         char err[1400];
@@ -694,8 +793,23 @@ int main(int argc, char **argv)
         if (bad) {
             fprintf(stderr, "%s: %s\n", progname, err);
             status = KD_EXIT_RUNTIME;
+        }
+        if (kd_world_size() > 1) {
+            char *d = bad ? NULL : dir;
+            kd_world_bcast_text(&d);       /* "" tells the other ranks to stop */
+        }
+        if (bad) goto out;
+    }
+    if (sw.nvars == 0 && kd_world_size() > 1) {
+        /* one run, several ranks: rank 0 trains, the others have nothing to do */
+        if (kd_world_rank() != 0) {
+            status = KD_EXIT_OK;
             goto out;
         }
+        if (!o.quiet)
+            fprintf(stderr, "%s: note: %d ranks but no sweep: rank 0 runs the recipe alone "
+                    "(ranks share the points of a sweep; data-parallel training is not in this build yet)\n",
+                    progname, kd_world_size());
     }
     if (sw.nvars == 0) {
         status = run_one(&o, prog, dir, NULL, 0, NULL, color);

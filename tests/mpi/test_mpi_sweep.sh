@@ -1,0 +1,100 @@
+#!/bin/sh
+# test_mpi_sweep.sh — a sweep under `mpirun -np 2` (kdrun built --with-mpi).
+#   1. the 4 points spread over 2 ranks give the same tables.md and the
+#      same metrics.csv, point by point, as one process;
+#   2. a rank killed (SIGKILL) in the middle of its point: mpirun stops the
+#      job, `--resume` under mpirun runs only what is unfinished, and the
+#      result equals the uninterrupted single-process run bit for bit;
+#   3. a point that fails (its data is missing) is reported, the other
+#      points run and are in the table, and the exit status is not 0.
+# Exit 77 (skipped) when kdrun has no MPI or mpirun is missing.
+set -eu
+top=${KDRUN_BUILDDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+kdrun=$top/kdrun
+command -v mpirun >/dev/null 2>&1 || { echo "no mpirun: skipped"; exit 77; }
+ldd "$kdrun" | grep -q libmpi || { echo "kdrun built without MPI: skipped"; exit 77; }
+MPIRUN="mpirun --oversubscribe -np 2"
+[ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
+export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
+work=$(mktemp -d "${TMPDIR:-/tmp}/kdrun-mpi.XXXXXX")
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+cd "$work"
+fail() { echo "FAIL: $*"; exit 1; }
+
+# 4 points, each two phases of a few steps (the second slow enough to be
+# killed in: 6 epochs)
+cat > sweep.kdr <<'KDR'
+sweep width in [4, 8]
+sweep seed in 1..2
+data f = idx("/usr/share/datasets/fashion-mnist") {
+  train "train" holdout 500 as val
+  limit 1000
+  normalize mean: 0.2860, std: 0.3530
+}
+net tiny(c) {
+  h = maxpool(relu(bn(conv(in, c, k: 3, pad: 1))), 2)
+  logits = linear(flatten(h), 10)
+  out logits
+}
+model t = tiny(width)
+model s = tiny(4)
+phase pre { train t on f.train; epochs 1; batch 50
+  optimizer sgd(lr: 0.02, momentum: 0.9); loss ce(t.logits, label) }
+phase kd { train s on f.train; teacher t; epochs 6; batch 50
+  optimizer sgd(lr: 0.02, momentum: 0.9)
+  loss 0.5 * ce(s.logits, label) + 0.5 * kd(s.logits, t.logits, T: 4) }
+report {
+  evaluate t, s on f.val: top1, params
+  table rows width cols seed: s.top1
+}
+KDR
+
+same_points() {   # same_points DIR_A DIR_B: every point's metrics.csv and the tables
+    for p in "width=4,seed=1" "width=4,seed=2" "width=8,seed=1" "width=8,seed=2"; do
+        cmp "$1/$p/metrics.csv" "$2/$p/metrics.csv" || fail "$p: metrics.csv differs ($1, $2)"
+    done
+    # the tables (their first line names the run directory)
+    tail -n +2 "$1/tables.md" > "$1/.t" && tail -n +2 "$2/tables.md" > "$2/.t"
+    cmp "$1/.t" "$2/.t" || fail "tables.md differs ($1, $2)"
+}
+
+# 1. one process, then two ranks
+KDRUN_RUNS=one "$kdrun" --threads 1 --quiet sweep.kdr > one.txt 2> one.err || fail "single run: $(cat one.err)"
+KDRUN_RUNS=two $MPIRUN "$kdrun" --threads 1 sweep.kdr > two.txt 2> two.err || fail "2 ranks: $(tail -5 two.err)"
+one=$(ls -d one/sweep/*) two=$(ls -d two/sweep/*)
+same_points "$one" "$two"
+grep -q "rank 1: sweep point 2/4" two.err || fail "rank 1 did not run point 2: $(cat two.err)"
+grep -q "4 points: 4 ok" two.txt || fail "rank 0's table: $(cat two.txt)"
+echo "ok: 2 ranks = 1 process (4 points)"
+
+# 2. kill rank 1 in the middle of its first point's kd phase, then resume
+KDRUN_RUNS=kill $MPIRUN "$kdrun" --threads 1 sweep.kdr > kill.txt 2> kill.err &
+job=$!
+i=0
+pid=
+while [ $i -lt 600 ]; do         # at most 60 s: rank 1 writes its state after an epoch of kd
+    if grep -q "^kd epoch 2/6" kill.err 2>/dev/null; then
+        pid=$(pgrep -f "^$kdrun --threads 1 sweep.kdr" | sort -n | tail -1)
+        break
+    fi
+    sleep 0.1; i=$((i + 1))
+done
+[ -n "$pid" ] || { kill $job 2>/dev/null; fail "no kd epoch seen in 60 s: $(cat kill.err)"; }
+kill -9 "$pid"
+status=0; wait $job || status=$?
+[ $status -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
+run=$(ls -d kill/sweep/*)
+$MPIRUN "$kdrun" --resume "$run" > resume.txt 2> resume.err || fail "resume: $(tail -5 resume.err)"
+grep -q "resuming" resume.err || fail "nothing was resumed: $(cat resume.err)"
+same_points "$one" "$run"
+echo "ok: a killed rank, then --resume under mpirun = the uninterrupted run"
+
+# 3. a failing point: the others run and the job says it failed
+sed 's#sweep seed in 1..2#sweep seed in 1..2\nsweep where in ["/usr/share/datasets/fashion-mnist", "/nonexistent"]#; s#idx("/usr/share/datasets/fashion-mnist")#idx(where)#' \
+    sweep.kdr > failing.kdr
+status=0
+KDRUN_RUNS=bad $MPIRUN "$kdrun" --threads 1 failing.kdr > bad.txt 2> bad.err || status=$?
+[ $status -ne 0 ] || fail "a failed point, yet exit 0"
+grep -q "8 points: 4 ok, 4 failed" bad.txt || fail "table of the failing sweep: $(cat bad.txt)"
+grep -q "goes on with its other points" bad.err || fail "no word of the failed points: $(cat bad.err)"
+echo "ok: failed points reported, the others ran (exit $status)"
