@@ -16,6 +16,7 @@ PACKAGES="
   mandoc
   dataset-fashion-mnist
   python3-torch
+  libopenmpi-dev openmpi-bin
 "
 
 case "${1:-}" in
