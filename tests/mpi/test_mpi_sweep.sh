@@ -13,7 +13,14 @@ top=${KDRUN_BUILDDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 kdrun=$top/kdrun
 command -v mpirun >/dev/null 2>&1 || { echo "no mpirun: skipped"; exit 77; }
 ldd "$kdrun" | grep -q libmpi || { echo "kdrun built without MPI: skipped"; exit 77; }
-MPIRUN="mpirun --oversubscribe -np 2"
+here=$(cd "$(dirname "$0")" && pwd)
+if ldd "$kdrun" | grep -q libasan; then
+    # the ASan build: keep Open MPI's plug-ins loaded so that their
+    # allocations (kept until exit) have names to suppress
+    export OMPI_MCA_mca_base_component_disable_dlclose=1
+    export LSAN_OPTIONS="suppressions=$here/lsan.supp:fast_unwind_on_malloc=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+fi
+MPIRUN="mpirun --oversubscribe -np 2 -x LSAN_OPTIONS -x OMPI_MCA_mca_base_component_disable_dlclose"
 [ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
 export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
 work=$(mktemp -d "${TMPDIR:-/tmp}/kdrun-mpi.XXXXXX")
