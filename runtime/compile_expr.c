@@ -189,6 +189,8 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
         cc_unsupported(C, "'%s' is not in this build yet", name);
         return kv_none();
     }
+    kv sv = cc_search_name(C, F, name, e);   /* a search's name: agg, a bridge */
+    if (sv.k != KV_NONE || STOP(C)) return sv;
     /* a bare word: a symbol argument such as `hw` or `horizontal` */
     return (kv){ .k = KV_SYM, .s = name };
 }
@@ -364,6 +366,8 @@ kv cc_eval(cc *C, frame *F, const kdr_node *e, const char *hint)
             }
             return lb->v.items[i - 1];
         }
+        kv sv = cc_search_name(C, F, key, e);   /* a search's agg[1] */
+        if (sv.k != KV_NONE || STOP(C)) return sv;
         cc_err(C, e, "'%s' is not defined here", key);
         return kv_none();
     }

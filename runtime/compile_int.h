@@ -119,6 +119,9 @@ int cc_bind_builtin_args(cc *C, frame *F, const kdr_node *call, const kdr_builti
 /* ---- compile_search.c --------------------------------------------------- */
 kv cc_call_cost(cc *C, frame *F, const kdr_node *e, const kdr_builtin *b);
 kv cc_call_choice(cc *C, frame *F, const kdr_node *e);
+/* a name of a search at phase level (agg[1], a bridge); KV_NONE when no
+ * search has it (and no error), or after an error */
+kv cc_search_name(cc *C, frame *F, const char *key, const kdr_node *at);
 
 /* ---- compile_with.c ----------------------------------------------------- */
 kv cc_with_tensor(cc *C, frame *F, const kdr_node *call, const char *key, const kdr_node *at);

@@ -229,3 +229,98 @@ kv cc_call_choice(cc *C, frame *F, const kdr_node *e)
     int32_t t = cc_add_op(C, F, e, op, ins, K + 1, av, "choice");
     return t < 0 ? kv_none() : kv_tensor(t);
 }
+
+/* ---- names of a search at phase level: agg[1], t2s ----------------------------------
+ *
+ * `search S { for s in 1..3 { agg[s] = aggregate(...) }  bridge b = expr }`:
+ * a phase-level name that no frame binds is looked up in the searches.
+ * The body of S (its statements other than bridges) is compiled once per
+ * graph, in a phase frame whose path is S (its tensors are named
+ * "S.agg[1]", the aggregates' alphas "S.aggregate0.alpha", ...: the same
+ * names in every phase, so a later phase finds them in the store); a
+ * bridge is compiled once, on first use, and named "S.b". */
+
+/* does statement list s assign `base` or base[...]? */
+static int assigns(const kdr_node *s, const char *base, int depth)
+{
+    for (; s && depth < 64; s = s->next) {
+        if (s->kind == KDR_ASSIGN && s->a) {
+            const kdr_node *t = s->a->kind == KDR_INDEX ? s->a->a : s->a;
+            if (t && t->kind == KDR_IDENT && strcmp(t->name, base) == 0) return 1;
+        }
+        if ((s->kind == KDR_FOR || s->kind == KDR_IF) && assigns(s->kids, base, depth + 1)) return 1;
+        if (s->kind == KDR_IF && s->b && assigns(s->b->kind == KDR_BLOCK ? s->b->kids : s->b, base, depth + 1))
+            return 1;
+    }
+    return 0;
+}
+
+static int search_body(cc *C, frame *F, const kdr_node *S)
+{
+    const char *mark = cc_str(C, "%s.#body", S->name);
+    if (kd_graph_find(C->g, mark) >= 0) return 0;
+    frame B;
+    memset(&B, 0, sizeof B);
+    B.path = S->name;
+    B.phase = 1;
+    B.label = F->label;
+    const kdr_unit *saved = C->unit;
+    C->unit = kd_program_unit_of(C->p, S);
+    for (const kdr_node *k = S->kids; k && !STOP(C); k = k->next) {
+        if (k->kind == KDR_SETTING) continue;      /* bridges: on use */
+        kdr_node one = *k;
+        one.next = NULL;
+        cc_exec_stmts(C, &B, &one);
+    }
+    C->unit = saved;
+    if (STOP(C)) return -1;
+    if (C->g->nnodes > 0) kd_graph_name(C->g, mark, 0);
+    return 0;
+}
+
+kv cc_search_name(cc *C, frame *F, const char *key, const kdr_node *at)
+{
+    if (!F->phase) return kv_none();
+    char base[256];
+    snprintf(base, sizeof base, "%s", key);
+    char *br = strchr(base, '[');
+    if (br) *br = 0;
+    for (size_t u = 0; u < C->p->nunits; u++) {
+        const kdr_node *root = C->p->units[u]->root;
+        for (const kdr_node *S = root ? root->kids : NULL; S; S = S->next) {
+            if (S->kind != KDR_SEARCH || !S->name) continue;
+            const char *full = cc_str(C, "%s.%s", S->name, key);
+            int32_t t = kd_graph_find(C->g, full);
+            if (t >= 0) return kv_tensor(t);
+            for (const kdr_node *k = S->kids; k; k = k->next) {
+                if (br || k->kind != KDR_SETTING || k->setting != KDR_S_BRIDGE || !k->name ||
+                    strcmp(k->name, key) != 0)
+                    continue;
+                if (search_body(C, F, S)) return kv_none();
+                frame B;
+                memset(&B, 0, sizeof B);
+                B.path = S->name;
+                B.phase = 1;
+                B.label = F->label;
+                const kdr_unit *saved = C->unit;
+                C->unit = kd_program_unit_of(C->p, S);
+                kv v = cc_eval(C, &B, k->a, NULL);
+                C->unit = saved;
+                if (STOP(C)) return kv_none();
+                if (v.k != KV_TENSOR || C->g->nodes[v.t].shape.ndim != 0) {
+                    cc_err(C, k, "bridge '%s' must be a scalar loss", key);
+                    return kv_none();
+                }
+                kd_graph_name(C->g, full, v.t);
+                return v;
+            }
+            if (!assigns(S->kids, base, 0)) continue;
+            if (search_body(C, F, S)) return kv_none();
+            t = kd_graph_find(C->g, full);
+            if (t >= 0) return kv_tensor(t);
+            cc_err(C, at, "search '%s' has no tensor '%s'", S->name, key);
+            return kv_none();
+        }
+    }
+    return kv_none();
+}

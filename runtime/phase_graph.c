@@ -87,6 +87,7 @@ int kd_phase_graph_build(kd_phase_graph *G, const kdr_program *p, const kd_data_
         m->input = m->out = -1;
         int applied = 0;
         for (int k = 0; k < nloss; k++) applied |= applies(losses[k], m->name, 0);
+        for (int k = 0; k < G->nuses; k++) applied |= applies(G->uses[k], m->name, 0);
         if (applied) continue;
         int idx = kd_compile_model(G->g, p, m->decl, data, G->batch, d);
         if (idx == -2) {
@@ -123,6 +124,7 @@ int kd_phase_graph_build(kd_phase_graph *G, const kdr_program *p, const kd_data_
             fail(d, &status, KD_RUN_RECIPE, loss_unit, losses[k], "a loss must be a scalar");
             return status;
         }
+        G->loss_node[k] = l;
         if (G->loss < 0) G->loss = l;
         else {
             char e2[256];

@@ -34,6 +34,9 @@ typedef struct kd_phase_graph {
     int32_t label, loss;             /* node ids; loss -1 without losses */
     int32_t terms[KD_PG_MAX_TERMS];  /* the loss's scalar terms (ce, kd, ...), to name a NaN */
     int nterms;
+    int32_t loss_node[KD_PG_MAX_MODELS]; /* each loss expression's node, before the sum */
+    const kdr_node *const *uses;     /* set before building: expressions that apply models too */
+    int nuses;                       /* (a search's body and bridges), not compiled as losses */
     int64_t batch;                   /* set before building */
     int64_t classes;                 /* the data's (0: unknown) */
 } kd_phase_graph;

@@ -233,6 +233,125 @@ static int plan_eval_of(run *R, const kdr_node *s, plan_eval *e)
 
 /* ---- phases --------------------------------------------------------------------------- */
 
+/* ---- optimizer groups and steps -------------------------------------------------------- */
+
+/* the unit named `name`, added with the phase's optimizer and schedule when
+ * new; -1 when full */
+static int unit_of(run *R, plan_phase *P, const char *name, const kdr_node *at)
+{
+    for (int i = 0; i < P->nunits; i++)
+        if (!strcmp(P->units[i].name, name)) return i;
+    if (P->nunits == PLAN_MAX_UNITS) return run_fail(R, KD_RUN_FAILED, at, "too many optimizer groups");
+    plan_unit *u = &P->units[P->nunits];
+    memset(u, 0, sizeof *u);
+    u->name = name;
+    u->optim = P->optim;
+    u->lr = P->lr;
+    return P->nunits++;
+}
+
+static int trains(const plan_phase *P, const char *model)
+{
+    for (int i = 0; i < P->ntrained; i++)
+        if (!strcmp(P->trained[i], model)) return 1;
+    return 0;
+}
+
+/* step k's label: its groups, "a, b" */
+static void step_label(plan_step *st, const char *name)
+{
+    size_t o = strlen(st->label);
+    snprintf(st->label + o, sizeof st->label - o, "%s%s", o ? ", " : "", name);
+}
+
+/* Units and steps.  Units: "weights" (the phase's optimizer), "arch", and
+ * a unit per model named by `optimizer M:` / `lr M:`, an `alternate` step
+ * or (with several units) `loss M:`.  Steps: the `alternate` steps; else
+ * one step per `loss M:` when the phase has model units; else one step,
+ * the summed loss, over every unit (a classic phase: one forward, one
+ * backward, every optimizer steps). */
+static int plan_groups(run *R, plan_phase *P, const kdr_node *const *named, int nnamed,
+                       const kdr_node *alternate)
+{
+    if (unit_of(R, P, "weights", NULL) < 0 || unit_of(R, P, "arch", NULL) < 0) return -1;
+    P->units[1].arch = 1;
+    /* `optimizer X:` first (its lr schedule may follow), then `lr X:` */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < nnamed; i++) {
+            const kdr_node *s = named[i];
+            if ((s->setting == KDR_S_OPTIMIZER) != (pass == 0)) continue;
+            if (strcmp(s->name, "arch") != 0 && !trains(P, s->name))
+                return run_fail(R, KD_RUN_RECIPE, s, "'%s %s:': model '%s' is not trained in phase '%s'",
+                                s->word, s->name, s->name, P->name);
+            int u = unit_of(R, P, s->name, s);
+            if (u < 0) return -1;
+            if (pass == 0 && plan_optimizer(R, s->a, &P->units[u].optim)) return -1;
+            if (pass == 1 && plan_lr_sched(R, s->a, P->epochs, &P->units[u].lr, 0)) return -1;
+        }
+    int model_units = P->nunits > 2;
+    if (alternate) {
+        for (const kdr_node *m = alternate->kids; m; m = m->next) {
+            if (P->nsteps == PLAN_MAX_STEPS) return run_fail(R, KD_RUN_FAILED, m, "too many steps in 'alternate'");
+            plan_step *st = &P->steps[P->nsteps++];
+            memset(st, 0, sizeof *st);
+            st->at = m;
+            st->loss = m->a;
+            if (m->b) {
+                st->data_at = m->b;
+                if (data_split(R, m->b, &st->data, &st->split)) return -1;
+            }
+            for (const kdr_node *g = m->kids; g; g = g->next) {
+                int u;
+                if (!strcmp(g->name, "weights")) u = 0;
+                else if (!strcmp(g->name, "arch")) u = 1;
+                else {
+                    if (!trains(P, g->name))
+                        return run_fail(R, KD_RUN_RECIPE, g, "model '%s' is not trained in phase '%s': "
+                                        "add it to 'train'", g->name, P->name);
+                    if ((u = unit_of(R, P, g->name, g)) < 0) return -1;
+                }
+                for (int k = 0; k < st->nunits; k++)
+                    if (st->units[k] == u) return run_fail(R, KD_RUN_RECIPE, g, "'%s' is named twice", g->name);
+                st->units[st->nunits++] = u;
+                step_label(st, g->name);
+            }
+        }
+        /* `weights` in a step: every unit of weights (the models' too) */
+        for (int k = 0; k < P->nsteps; k++) {
+            plan_step *st = &P->steps[k];
+            int has_w = 0;
+            for (int j = 0; j < st->nunits; j++) has_w |= st->units[j] == 0;
+            for (int u = 2; has_w && u < P->nunits; u++) {
+                int in = 0;
+                for (int j = 0; j < st->nunits; j++) in |= st->units[j] == u;
+                if (!in) st->units[st->nunits++] = u;
+            }
+        }
+    } else if (model_units && P->owner[0]) {
+        for (int k = 0; k < P->nloss; k++) {
+            plan_step *st = &P->steps[P->nsteps++];
+            memset(st, 0, sizeof *st);
+            st->at = P->losses[k];
+            st->loss = P->losses[k];
+            st->owner = P->owner[k];
+            int u = unit_of(R, P, P->owner[k], P->losses[k]);
+            if (u < 0) return -1;
+            st->units[st->nunits++] = u;
+            step_label(st, P->owner[k]);
+        }
+    } else {
+        plan_step *st = &P->steps[P->nsteps++];
+        memset(st, 0, sizeof *st);
+        st->at = P->loss;
+        for (int u = 0; u < P->nunits; u++) st->units[st->nunits++] = u;
+        snprintf(st->label, sizeof st->label, "all");
+    }
+    P->grouped = alternate || model_units || P->nsteps > 1;
+    for (int i = 0; i < nnamed; i++)
+        if (!strcmp(named[i]->name, "arch")) P->grouped = 1;
+    return 0;
+}
+
 /* A phase's own settings, defaults filled in (its routes come later). */
 static int plan_phase_settings(run *R, const kdr_node *ph, plan_phase *P, const kdr_node *const defaults[2])
 {
@@ -255,8 +374,8 @@ static int plan_phase_settings(run *R, const kdr_node *ph, plan_phase *P, const 
         if (run_const_int(R, &id, &P->seed, 0)) return -1;
     }
     const kdr_node *train = NULL, *optimizer = defaults[0], *lr = defaults[1], *checkpoint = NULL;
-    const kdr_node *evals[MAX_EVALS];
-    int nevals = 0;
+    const kdr_node *evals[MAX_EVALS], *named[PLAN_MAX_UNITS * 2], *alternate = NULL;
+    int nevals = 0, nnamed = 0, opt_set = 0, lr_set = 0;
     for (const kdr_node *s = ph->kids; s; s = s->next) {
         if (s->kind != KDR_SETTING) continue;
         switch (s->setting) {
@@ -279,12 +398,29 @@ static int plan_phase_settings(run *R, const kdr_node *ph, plan_phase *P, const 
         case KDR_S_BATCH: if (run_const_int(R, s->a, &P->batch, 1)) return -1; break;
         case KDR_S_SEED: if (run_const_int(R, s->a, &P->seed, 0)) return -1; break;
         case KDR_S_OPTIMIZER:
-            if (s->name) return run_fail(R, KD_RUN_FAILED, s, "per-group optimizers are not in this build yet");
-            optimizer = s->a;
+        case KDR_S_LR: {
+            int is_opt = s->setting == KDR_S_OPTIMIZER;
+            if (!s->name || !strcmp(s->name, "weights")) {
+                if (is_opt ? opt_set : lr_set)
+                    return run_fail(R, KD_RUN_RECIPE, s, "'%s' and '%s weights:' set the same group; keep one",
+                                    s->word, s->word);
+                if (is_opt) optimizer = s->a, opt_set = 1;
+                else lr = s->a, lr_set = 1;
+                break;
+            }
+            if (nnamed == PLAN_MAX_UNITS * 2) return run_fail(R, KD_RUN_FAILED, s, "too many optimizer groups");
+            named[nnamed++] = s;
             break;
-        case KDR_S_LR:
-            if (s->name) return run_fail(R, KD_RUN_FAILED, s, "per-group schedules are not in this build yet");
-            lr = s->a;
+        }
+        case KDR_S_ALTERNATE:
+            if (alternate) return run_fail(R, KD_RUN_RECIPE, s, "a phase has one 'alternate' block");
+            alternate = s;
+            break;
+        case KDR_S_DERIVE:
+            if (P->nderive == MAX_MODELS) return run_fail(R, KD_RUN_FAILED, s, "too many derives");
+            if (!s->a || s->a->kind != KDR_IDENT) return run_fail(R, KD_RUN_RECIPE, s, "'derive' needs a name");
+            P->derive_at[P->nderive] = s->a;
+            P->derive[P->nderive++] = s->a->name;
             break;
         case KDR_S_LOSS:
             if (P->nloss == MAX_MODELS) return run_fail(R, KD_RUN_FAILED, s, "too many losses in one phase");
@@ -304,7 +440,10 @@ static int plan_phase_settings(run *R, const kdr_node *ph, plan_phase *P, const 
         }
     }
     if (!train) return run_fail(R, KD_RUN_FAILED, ph, "a phase without 'train' is not in this build yet");
-    if (!P->loss) return run_fail(R, KD_RUN_RECIPE, ph, "phase '%s' has no loss", ph->name);
+    if (!P->loss && !alternate) return run_fail(R, KD_RUN_RECIPE, ph, "phase '%s' has no loss", ph->name);
+    if (P->loss && alternate)
+        return run_fail(R, KD_RUN_RECIPE, P->loss, "a phase with 'alternate' has its losses in the "
+                        "'minimize' steps, not in 'loss'");
     P->train_at = train;
     P->data_at = train->a;
     if (data_split(R, train->a, &P->data, &P->split)) return -1;
@@ -314,6 +453,7 @@ static int plan_phase_settings(run *R, const kdr_node *ph, plan_phase *P, const 
         P->trained[P->ntrained++] = m->name;
     }
     if (plan_optimizer(R, optimizer, &P->optim) || plan_lr_sched(R, lr, P->epochs, &P->lr, 0)) return -1;
+    if (plan_groups(R, P, named, nnamed, alternate)) return -1;
     P->route = ph->name;
     if (checkpoint) {
         if (run_const_int(R, checkpoint->a, &P->every, 1)) return -1;

@@ -71,6 +71,34 @@ typedef struct plan_teacher {
     route_info route;                /* epoch >= 1 */
 } plan_teacher;
 
+/* An optimizer unit: a set of parameters with its own optimizer, state and
+ * learning-rate schedule.  "weights": every trained weight no other unit
+ * takes; "arch": the architecture weights (alpha of aggregate / choice);
+ * a model name: that model's weights (`optimizer M:`, `lr M:`, or a model
+ * named in an `alternate` step or, in a phase with several units, in a
+ * `loss M:`). */
+#define PLAN_MAX_UNITS (MAX_MODELS + 2)
+#define PLAN_MAX_STEPS MAX_MODELS
+typedef struct plan_unit {
+    const char *name;
+    kd_optim_cfg optim;
+    kd_lr_sched lr;
+    int arch;                        /* 1: the "arch" unit */
+} plan_unit;
+
+/* One step of an iteration: forward, backward of its loss, then each of
+ * its units' optimizers steps (see train_step.c). */
+typedef struct plan_step {
+    const kdr_node *at;              /* the `loss` or `minimize` statement */
+    const kdr_node *loss;            /* its expression; NULL: the phase's losses, summed */
+    const char *owner;               /* `loss M:`: M (the other trained models detached) */
+    const char *data, *split;        /* `on DATA.SPLIT`; NULL: the phase's training data */
+    const kdr_node *data_at;
+    int units[PLAN_MAX_UNITS];       /* indices into plan_phase.units */
+    int nunits;
+    char label[128];                 /* "weights", "a, b": the groups it names */
+} plan_step;
+
 typedef struct plan_phase {
     const kdr_node *node;            /* the phase */
     const kdr_unit *unit;
@@ -89,8 +117,16 @@ typedef struct plan_phase {
     int nloss;
     const kdr_node *loss;            /* the last loss (messages) */
     int64_t epochs, batch, seed;
-    kd_optim_cfg optim;
+    kd_optim_cfg optim;              /* the "weights" unit's (the phase's optimizer) */
     kd_lr_sched lr;
+    plan_unit units[PLAN_MAX_UNITS]; /* [0] "weights", [1] "arch", then models */
+    int nunits;
+    plan_step steps[PLAN_MAX_STEPS];
+    int nsteps;
+    int grouped;                     /* several units or steps: the state holds each unit */
+    const char *derive[MAX_MODELS];  /* `derive NAME` of this phase (searches or models) */
+    const kdr_node *derive_at[MAX_MODELS];
+    int nderive;
     int64_t every, keep_last;        /* checkpoints every N epochs (0: none), kept */
     const char *route;               /* their route's name */
     plan_eval evals[MAX_EVALS];

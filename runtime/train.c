@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "run_plan.h"
+#include "train_step.h"
 #include "state.h"
 #include "routes.h"
 #include "evaluate.h"
@@ -29,8 +30,11 @@
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
-/* What a phase runs on: its graph, data, evaluations, pool and optimizer. */
+/* What a phase runs on: its graph, data, evaluations, pool, optimizer
+ * units and steps (train_step.c). */
 typedef struct phase_run {
+    const kd_plan *PL;
+    int idx;                         /* the phase's index in PL */
     const plan_phase *P;
     pgraph G;
     dataset *D;
@@ -38,8 +42,7 @@ typedef struct phase_run {
     int nev;
     pool_run *pool;
     kd_weight_sched ws[32];
-    kd_param_group grp;
-    kd_optim *opt;
+    steps_run S;
     kd_batcher *bt;
     int64_t steps;
 } phase_run;
@@ -49,8 +52,7 @@ static void phase_run_free(run *R, phase_run *X)
     kd_batcher_stop(X->bt);
     free(X->pool);
     R->anchor_cur = R->anchor_since = 0;
-    kd_optim_free(X->opt);
-    kd_param_group_free(&X->grp);
+    steps_free(&X->S);
     pgraph_free(&X->G);
 }
 
@@ -93,12 +95,12 @@ static int phase_graph(run *R, phase_run *X)
         }
         X->nev++;
     }
-    return pgraph_build(R, G, X->D, P->losses, P->owner, P->nloss, R->unit, P->name);
+    return steps_graph(R, X->PL, X->idx, &X->S, G, X->D);
 }
 
 /* Parameters (initialized, from the store, the teachers' checkpoints),
  * the optimizer, and the batches from the first epoch to train. */
-static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0)
+static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0, int64_t st0)
 {
     const plan_phase *P = X->P;
     pgraph *G = &X->G;
@@ -123,12 +125,6 @@ static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0)
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, P->node->beg, P->node->end,
                               "model '%s' is used untrained in phase '%s'", G->pg.m[i].name, P->name);
         }
-    kd_group_sel sel = { .arch = 0, .models = 0, .include_frozen = 0 };
-    if (kd_param_group_build(&X->grp, G->pg.g->params, G->pg.g->nparams, &sel, R->d)) return -1;
-    X->opt = kd_optim_new(&P->optim, &X->grp, R->d);
-    if (!X->opt) { if (!R->status) R->status = KD_RUN_FAILED; return -1; }
-    if (resuming && state_resume_optimizer(R, X->opt)) return -1;
-
     kd_loader_cfg lc;
     char err[1024];
     run_loader_cfg(X->D, P->split, P->batch, (uint64_t)P->seed, 1, &lc);
@@ -140,39 +136,8 @@ static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0)
     if (X->steps < 1)
         return run_fail(R, KD_RUN_DATA, P->data_at, "split '%s' has fewer samples than one batch (%lld)",
                         P->split, (long long)P->batch);
-    return 0;
-}
-
-static void weight_set(pgraph *G, const kd_weight_sched *ws, int64_t ep)
-{
-    for (int i = 0; i < G->pg.g->nwsched; i++) {
-        float *x = kd_exec_input(G->e, G->pg.g->wsched[i].node);
-        if (x) x[0] = (float)kd_weight_at(&ws[i], ep);
-    }
-}
-
-/* The loss is NaN or infinite: name its first term that is, where it is written. */
-static void loss_not_finite(run *R, const plan_phase *P, pgraph *G, double l, int64_t ep, int64_t st)
-{
-    R->unit = P->unit;
-    kdr_node term;
-    memset(&term, 0, sizeof term);
-    const char *tname = NULL;
-    for (int k = 0; k < G->pg.nterms && !tname; k++) {
-        if (isfinite(kd_exec_value(G->e, G->pg.terms[k])[0])) continue;
-        const kd_node *n = &G->pg.g->nodes[G->pg.terms[k]];
-        tname = n->op->name;
-        term.beg = n->beg;
-        term.end = n->end;
-    }
-    const char *what = isnan(l) ? "NaN" : "infinite";
-    if (tname)
-        run_fail(R, KD_RUN_FAILED, &term, "the loss is %s in phase '%s', epoch %lld, step %lld: "
-                 "the first term that is not finite is this %s", what, P->name, (long long)ep + 1,
-                 (long long)st + 1, tname);
-    else
-        run_fail(R, KD_RUN_FAILED, P->loss, "the loss is %s in phase '%s', epoch %lld, step %lld",
-                 what, P->name, (long long)ep + 1, (long long)st + 1);
+    /* derive, the optimizer units (their state when resuming), other data streams */
+    return steps_start(R, P, &X->S, G, resuming, ep0, st0, X->steps);
 }
 
 static void progress(run *R, const char *phase, int64_t epoch, int64_t epochs, int64_t step,
@@ -202,28 +167,30 @@ static int epoch_end(run *R, phase_run *X, int64_t ep)
             unlink(old);
         }
     }
-    if (pgraph_save_store(R, &X->G, 1) ||
-        state_save(R, X->opt, done, 0, 0, 0, kd_exec_get_step(X->G.e), P->name)) return -1;
+    if (pgraph_save_store(R, &X->G, 1)) return -1;
+    kd_optim *opt = steps_state_put(R, P, &X->S);
+    if (R->status || state_save(R, opt, done, 0, 0, 0, kd_exec_get_step(X->G.e), P->name)) return -1;
     run_dir_write_curves(R);   /* the curves so far, to watch a long run */
     return 0;
 }
 
-static int run_phase(run *R, const plan_phase *P)
+static int run_phase(run *R, const kd_plan *PL, int idx)
 {
+    const plan_phase *P = &PL->phases[idx];
     phase_run X;
     memset(&X, 0, sizeof X);
+    X.PL = PL;
+    X.idx = idx;
     X.P = P;
     pgraph *G = &X.G;
     int resuming = R->state && R->phase_idx == R->resume_phase;
     int64_t ep0 = resuming ? R->resume_epoch : 0, st0 = resuming ? R->resume_step : 0;
     if (ep0 > P->epochs) ep0 = P->epochs;
     int rc = -1;
-    if (phase_graph(R, &X) || phase_start(R, &X, resuming, ep0)) goto out;
+    if (phase_graph(R, &X) || phase_start(R, &X, resuming, ep0, ep0 < P->epochs ? st0 : 0)) goto out;
     if (!R->o->quiet)
         fprintf(stderr, "phase %s: %lld epochs of %lld steps, batch %lld, seed %lld\n", P->name,
                 (long long)P->epochs, (long long)X.steps, (long long)P->batch, (long long)P->seed);
-    float *params = kd_exec_params(G->e);
-    const float *grads = kd_exec_grads(G->e);
     char err[1024];
     for (int64_t ep = ep0; ep < P->epochs; ep++) {
         double t_ep = run_now(), sum = 0;
@@ -245,22 +212,18 @@ static int run_phase(run *R, const plan_phase *P)
             if (got < 0) { run_fail(R, KD_RUN_DATA, NULL, "%s", err); goto out; }
             if (got == 0) break;
             if (st < first) continue;
-            pgraph_feed(G, b);
-            weight_set(G, X.ws, ep);
-            kd_exec_zero_grad(G->e);
-            if (kd_exec_forward(G->e, 1)) { run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed"); goto out; }
-            double l = kd_exec_value(G->e, G->pg.loss)[0];
-            if (!isfinite(l)) { loss_not_finite(R, P, G, l, ep, st); goto out; }
-            if (kd_exec_backward(G->e, G->pg.loss)) { run_fail(R, KD_RUN_FAILED, NULL, "backward pass failed"); goto out; }
-            kd_optim_step(X.opt, params, grads, kd_lr_at(&P->lr, P->optim.lr, ep, st, X.steps));
+            double l;
+            if (steps_iterate(R, P, &X.S, G, b, X.ws, ep, st, X.steps, &l)) goto out;
             sum += l;
             n++;
             progress(R, P->name, ep, P->epochs, st, X.steps, sum / (double)n, run_now() - t_ep);
             if (interrupted && st + 1 < X.steps) {
                 /* stop mid-epoch: save where we are, resumable bit for bit */
                 if (R->o->progress && !R->o->quiet) fputc('\n', stderr);
-                if (pgraph_save_store(R, G, 1) == 0)
-                    state_save(R, X.opt, ep, st + 1, sum, n, kd_exec_get_step(G->e), P->name);
+                if (pgraph_save_store(R, G, 1) == 0) {
+                    kd_optim *opt = steps_state_put(R, P, &X.S);
+                    if (!R->status) state_save(R, opt, ep, st + 1, sum, n, kd_exec_get_step(G->e), P->name);
+                }
                 run_fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted in phase '%s', epoch %lld, step %lld; "
                          "continue with: kdrun --resume %s", P->name, (long long)ep + 1, (long long)st + 1, R->dir);
                 goto out;
@@ -269,6 +232,7 @@ static int run_phase(run *R, const plan_phase *P)
         if (R->o->progress && !R->o->quiet) fputc('\n', stderr);
         double mean = n ? sum / (double)n : 0;
         run_add_row(R, P->name, ep + 1, "train loss", mean);
+        steps_epoch_rows(R, P, &X.S, G, ep + 1);
         if (X.pool) {
             char what[160];
             snprintf(what, sizeof what, "%s anchor epoch", X.pool->name);
@@ -277,10 +241,10 @@ static int run_phase(run *R, const plan_phase *P)
             R->anchor_cur = X.pool->cur;
             R->anchor_since = X.pool->since;
         }
-        char line[1024];
-        size_t o = (size_t)snprintf(line, sizeof line, "%s epoch %lld/%lld  loss %.4f  lr %.4g", P->name,
-                                    (long long)ep + 1, (long long)P->epochs, mean,
-                                    kd_lr_at(&P->lr, P->optim.lr, ep, 0, X.steps));
+        char line[1024], lrs[400];
+        steps_lr_text(&X.S, P, ep, X.steps, lrs, sizeof lrs);
+        size_t o = (size_t)snprintf(line, sizeof line, "%s epoch %lld/%lld  loss %.4f  %s", P->name,
+                                    (long long)ep + 1, (long long)P->epochs, mean, lrs);
         for (int i = 0; i < X.nev && !interrupted; i++)
             if (eval_epoch(R, G, &X.ev[i], P, ep + 1, ep == ep0, line, sizeof line, &o)) goto out;
         if (!R->o->quiet) fprintf(stderr, "%s  %.1f s\n", line, run_now() - t_ep);
@@ -298,18 +262,9 @@ out:
     return rc;
 }
 
-/* Before any work: no searches, a run directory, the state to resume. */
+/* Before any work: a run directory, the state to resume. */
 static int run_open(run *R)
 {
-    const kdr_program *p = R->p;
-    for (size_t u = 0; u < p->nunits; u++) {
-        if (!p->units[u]->root) continue;
-        for (const kdr_node *t = p->units[u]->root->kids; t; t = t->next)
-            if (t->kind == KDR_SEARCH) {
-                R->unit = p->units[u];
-                return run_fail(R, KD_RUN_FAILED, t, "searches are not in this build yet");
-            }
-    }
     if (!R->o->run_dir || !*R->o->run_dir) return run_fail(R, KD_RUN_FAILED, NULL, "no run directory");
     snprintf(R->dir, sizeof R->dir, "%s", R->o->run_dir);
     if (run_mkdirs(R->dir))
@@ -346,7 +301,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
     for (int i = 0; i < plan.nphases && !R.status && !already_done; i++) {
         R.phase_idx = i;
         if (R.state && i < R.resume_phase) continue;     /* finished before */
-        run_phase(&R, &plan.phases[i]);
+        run_phase(&R, &plan, i);
         if (!R.status && interrupted)
             run_fail(&R, KD_RUN_INTERRUPTED, NULL, "interrupted after phase '%s'; continue with: kdrun --resume %s",
                      plan.phases[i].name, R.dir);
