@@ -7,7 +7,7 @@
 ## flag keeps other systems right).
 
 DATA_CSRC = data/dataset.c data/idx.c data/cifar.c data/image_folder.c \
-	data/sequences.c data/raw_synth.c data/loader.c data/registry.c
+	data/sequences.c data/raw.h data/raw_synth.c data/loader.c data/registry.c
 DATA_HSRC = data/data.h data/data_int.h data/loaders.h data/loaders.def
 
 noinst_LIBRARIES += data/libdata.a

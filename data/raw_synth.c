@@ -10,6 +10,7 @@
 #include <string.h>
 #include "data_int.h"
 #include "loaders.h"
+#include "raw.h"
 
 /* XYZ -> camera matrices of four cameras (Brooks et al., from DNG files). */
 static const double xyz2cams[4][3][3] = {
@@ -22,19 +23,23 @@ static const double rgb2xyz[3][3] = {
     {0.2126729, 0.7151522, 0.0721750},
     {0.0193339, 0.1191920, 0.9503041}};
 
-typedef struct {
-    double rgb2cam[3][3];
-    double rgb_gain, red_gain, blue_gain;
-} unproc_params;
-
-static void sample_params(uint64_t seed, uint64_t image, unproc_params *p)
+/* the 3x3 inverse (the mixed matrices are well conditioned) */
+static void inv3(const double a[3][3], double o[3][3])
 {
-    kd_rng r = kd_rng_key(seed, 0, image, KD_STREAM_UNPROCESS);
-    double w[4], ws = 0, xyz2cam[3][3] = {{0}};
-    for (int k = 0; k < 4; k++) {
-        w[k] = 1e-8 + kd_rng_uniform(&r);
-        ws += w[k];
-    }
+    double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+                 a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+                 a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            int i1 = (j + 1) % 3, i2 = (j + 2) % 3, j1 = (i + 1) % 3, j2 = (i + 2) % 3;
+            o[i][j] = (a[i1][j1] * a[i2][j2] - a[i1][j2] * a[i2][j1]) / det;
+        }
+}
+
+/* rgb -> camera from weights of the four cameras */
+static void mix_matrix(const double w[4], kd_raw_params *p)
+{
+    double ws = w[0] + w[1] + w[2] + w[3], xyz2cam[3][3] = {{0}};
     for (int k = 0; k < 4; k++)
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++)
@@ -51,17 +56,38 @@ static void sample_params(uint64_t seed, uint64_t image, unproc_params *p)
         for (int j = 0; j < 3; j++)
             p->rgb2cam[i][j] /= rs;   /* rows sum to 1: white stays white */
     }
+    inv3(p->rgb2cam, p->cam2rgb);
+}
+
+void kd_raw_params_sample(uint64_t seed, uint64_t image, kd_raw_params *p)
+{
+    kd_rng r = kd_rng_key(seed, 0, image, KD_STREAM_UNPROCESS);
+    double w[4];
+    for (int k = 0; k < 4; k++)
+        w[k] = 1e-8 + kd_rng_uniform(&r);
+    mix_matrix(w, p);
     p->rgb_gain = 1.0 / (0.8 + 0.1 * kd_rng_normal(&r));
     p->red_gain = 1.9 + 0.5 * kd_rng_uniform(&r);
     p->blue_gain = 1.5 + 0.4 * kd_rng_uniform(&r);
 }
 
+void kd_raw_params_mean(kd_raw_params *p)
+{
+    const double w[4] = { 1, 1, 1, 1 };
+    mix_matrix(w, p);
+    p->rgb_gain = 1.0 / 0.8;
+    p->red_gain = 2.15;
+    p->blue_gain = 1.7;
+}
+
+static double clip01(double x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
+
 /* sRGB pixel triple (0..1) -> linear camera RGB. */
-static void unprocess_px(const unproc_params *p, const double in[3], float out[3])
+void kd_raw_unprocess_px(const kd_raw_params *p, const double in[3], float out[3])
 {
     double lin[3], cam[3];
     for (int c = 0; c < 3; c++) {
-        double x = in[c] < 0 ? 0 : in[c] > 1 ? 1 : in[c];
+        double x = clip01(in[c]);
         x = 0.5 - sin(asin(1.0 - 2.0 * x) / 3.0);       /* inverse smoothstep */
         lin[c] = pow(x > 1e-8 ? x : 1e-8, 2.2);          /* gamma expansion */
     }
@@ -76,8 +102,35 @@ static void unprocess_px(const unproc_params *p, const double in[3], float out[3
         double safe = mask + (1 - mask) * gains[c];
         if (safe < gains[c])
             safe = gains[c];
-        double v = cam[c] * safe;
-        out[c] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
+        out[c] = (float)clip01(cam[c] * safe);
+    }
+}
+
+/* linear camera RGB -> sRGB (0..1) */
+void kd_raw_process_px(const kd_raw_params *p, const double in[3], float out[3])
+{
+    double g[3] = { p->red_gain * p->rgb_gain, p->rgb_gain, p->blue_gain * p->rgb_gain };
+    double cam[3];
+    for (int c = 0; c < 3; c++)
+        cam[c] = clip01(in[c] * g[c]);
+    for (int i = 0; i < 3; i++) {
+        double v = clip01(p->cam2rgb[i][0] * cam[0] + p->cam2rgb[i][1] * cam[1] +
+                          p->cam2rgb[i][2] * cam[2]);
+        v = pow(v > 1e-8 ? v : 1e-8, 1.0 / 2.2);
+        out[i] = (float)(3 * v * v - 2 * v * v * v);       /* smoothstep */
+    }
+}
+
+void kd_raw_packed_to_srgb(const kd_raw_params *p, const float *packed, int64_t q, float *rgb)
+{
+    int64_t ql = q * q;
+    for (int64_t i = 0; i < ql; i++) {
+        double in[3] = { packed[i], 0.5 * ((double)packed[ql + i] + packed[2 * ql + i]),
+                         packed[3 * ql + i] };
+        float o[3];
+        kd_raw_process_px(p, in, o);
+        for (int c = 0; c < 3; c++)
+            rgb[c * ql + i] = o[c];
     }
 }
 
@@ -168,13 +221,13 @@ kd_data_status kd_load_raw_synth(const char *pattern, int unprocess,
             st = kd_data_fail(err, errlen, KD_DATA_ENOMEM, "%s: out of memory", path);
             goto out;
         }
-        unproc_params prm;
-        sample_params(seed, i, &prm);
+        kd_raw_params prm;
+        kd_raw_params_sample(seed, i, &prm);
         for (int64_t q = 0; q < h * w; q++) {
             double in[3] = { pix[3 * q] / 255.0, pix[3 * q + 1] / 255.0, pix[3 * q + 2] / 255.0 };
             float o[3];
             if (unprocess)
-                unprocess_px(&prm, in, o);
+                kd_raw_unprocess_px(&prm, in, o);
             else
                 for (int k = 0; k < 3; k++)
                     o[k] = (float)in[k];

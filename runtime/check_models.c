@@ -11,6 +11,7 @@
 #include "graph.h"
 #include "data_decl.h"
 #include "phase_graph.h"
+#include "task.h"
 #include "train.h"
 
 /* The loader registry (data/loaders.h) gives the sample shape; idx reads
@@ -164,7 +165,7 @@ static int check_phase(const kdr_program *p, const kdr_node *ph, const char *con
     kd_sample_shape ss;
     /* the loss compiler knows the labels of images; the targets of
      * sequences and the clean images of raw data come with their training */
-    if (!data || kd_data_decl_shape(p, data, &ss) != 0 || ss.kind != KD_DATA_IMAGES) return 0;
+    if (!data || kd_data_decl_shape(p, data, &ss) != 0 || !kd_task_of(ss.kind)) return 0;
     if (kd_data_decl_shape_of(p, data, &ds) != 0) return 0;
 
     kdr_diag scratch;

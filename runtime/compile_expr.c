@@ -178,6 +178,16 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
         if (v.k == KV_LIST && v.n > 0) return v.items[0];
         return v;
     }
+    if (F->phase) {   /* a target input of the data's task (runtime/task.h): `clean`, `noisy` */
+        int32_t t = kd_graph_find(C->g, name);
+        const kd_node *n = t >= 0 ? &C->g->nodes[t] : NULL;
+        if (n && n->kind == KD_NODE_INPUT && n->model < 0 && n->label && !strcmp(n->label, "input"))
+            return kv_tensor(t);
+        if (!strcmp(name, "clean") || !strcmp(name, "noisy")) {
+            cc_err(C, e, "'%s' needs restoration data (raw_synth)", name);
+            return kv_none();
+        }
+    }
     const kdr_builtin *bi = kdr_builtin_find(name, KDR_CTX_NET);
     if (bi && (bi->flags & KDR_B_BARE)) {
         if (!F->has_input) { cc_err(C, e, "'%s' needs an input", name); return kv_none(); }

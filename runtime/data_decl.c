@@ -193,6 +193,7 @@ static void to_data_shape(const kd_sample_shape *s, kd_data_shape *out)
     out->x = kd_shape_make(s->ndim, s->dims);
     out->classes = s->classes;
     out->has_noisy = s->has_noisy;
+    out->kind = (int)s->kind;
 }
 
 int kd_data_decl_shape_of(const kdr_program *p, const kdr_node *decl, kd_data_shape *out)
@@ -216,6 +217,7 @@ void kd_data_set_shape(const kd_data_set *D, kd_data_shape *out)
         out->x = kd_shape_make(3, (const int64_t[]){ D->ds.c, D->ds.h, D->ds.w });
     }
     out->classes = D->ds.classes;
+    out->kind = (int)D->ds.kind;
 }
 
 /* ---- the whole load ----------------------------------------------------------------- */

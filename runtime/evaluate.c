@@ -28,9 +28,11 @@ double evsum_metric(const evsum *e, const char *name, int64_t k, const char **wh
     return s / (double)e->nrank;
 }
 
-/* the metrics of each evaluated model on a split (see evsum) */
-int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
+/* the metrics of each evaluated model on a split (see evsum), as the task
+ * of G's data accumulates them */
+int eval_split(run *R, pgraph *G, const peval *ev, evsum *out, kd_task_pics *pics)
 {
+    const kd_task *T = G->pg.task;
     kd_loader_cfg lc;
     run_loader_cfg(ev->D, ev->split, G->pg.batch, 0, 0, &lc);
     kd_loader *ld = NULL;
@@ -42,10 +44,8 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
         kd_loader_free(ld);
         return run_fail(R, KD_RUN_DATA, NULL, "%s", err);
     }
-    int64_t hit1[MAX_MODELS] = { 0 }, hit5[MAX_MODELS] = { 0 };
     for (int k = 0; k < ev->nmodels; k++) memset(&out[k], 0, sizeof out[k]);
     int64_t steps = kd_loader_steps(ld);
-    int64_t nneg = ev->D->ds.negatives;
     for (int64_t s = 0; s < steps; s++) {
         if (kd_loader_fill(ld, 0, s, &b, err, sizeof err) != KD_DATA_OK) {
             kd_batch_free(&b);
@@ -62,46 +62,35 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out)
         }
         for (int k = 0; k < ev->nmodels; k++) {
             const pmodel *m = &G->pg.m[ev->models[k]];
-            const float *lg = kd_exec_value(G->e, m->out);
+            const float *o = kd_exec_value(G->e, m->out);
             const kd_shape *os = &G->pg.g->nodes[m->out].shape;
-            evsum *e = &out[k];
-            if (b.y && os->ndim == 4 && os->dims[1] == b.c && os->dims[2] == b.h && os->dims[3] == b.w) {
-                int64_t row = b.c * b.h * b.w;
-                for (int64_t r = 0; r < b.n; r++) {
-                    e->psnr += kd_psnr(lg + r * row, b.y + r * row, row, 1.0);
-                    e->ssim += kd_ssim(lg + r * row, b.y + r * row, b.c, b.h, b.w, 1.0);
-                }
-                e->nimg += b.n;
-            }
-            if (!b.label || os->ndim != 2) continue;
-            int64_t C = os->dims[1];
-            for (int64_t r = 0; r < b.n; r++) {
-                const float *row = lg + r * C;
-                int64_t y = b.label[r];
-                if (y < 0 || y >= C) continue;
-                int64_t better = kd_rank(row, C, y, NULL, 0);
-                hit1[k] += better == 0;
-                hit5[k] += better < 5;
-                int64_t rk = b.neg ? kd_rank(row, C, y, b.neg + r * nneg, nneg) : better;
-                e->rank_hist[rk < KD_RANK_MAX ? rk : KD_RANK_MAX]++;
-                e->nrank++;
+            T->eval_batch(&out[k], o, os, &b, &ev->D->ds);
+            if (pics && T->pics_keep && pics->base + k < KD_TASK_PIC_MODELS) {
+                pics->names[pics->base + k] = m->name;
+                T->pics_keep(pics, pics->base + k, o, os, &b);
             }
         }
     }
     for (int k = 0; k < ev->nmodels; k++) {
         kd_exec_set_model_mode(G->e, G->pg.m[ev->models[k]].index, KD_MODE_FOLLOW);
-        evsum *e = &out[k];
-        e->top1 = e->nrank ? 100.0 * (double)hit1[k] / (double)e->nrank : 0;
-        e->top5 = e->nrank ? 100.0 * (double)hit5[k] / (double)e->nrank : 0;
-        if (e->nimg) {
-            e->psnr /= (double)e->nimg;
-            e->ssim /= (double)e->nimg;
-        }
+        T->eval_end(&out[k]);
     }
     kd_batch_free(&b);
     kd_loader_free(ld);
     return 0;
 }
+
+/* the picture of an evaluation (when the task draws them): RUN/pictures/NAME.png */
+static void eval_pictures(run *R, const kd_task *T, kd_task_pics *pics, const char *name)
+{
+    char path[1400], err[512];
+    snprintf(path, sizeof path, "%s/pictures", R->dir);
+    if (!T->pics_write || !pics->n) return;
+    if (run_mkdirs(path)) { run_fail(R, KD_RUN_FAILED, NULL, "cannot create %s", path); return; }
+    snprintf(path, sizeof path, "%s/pictures/%s.png", R->dir, name);
+    if (T->pics_write(pics, path, err, sizeof err)) run_fail(R, KD_RUN_FAILED, NULL, "%s", err);
+}
+
 /* One value of metric m (NULL: top1) of model k, or why the data cannot
  * give it; 0: not measured here (params and macs are the report's). */
 static int metric_value(const evsum *es, const plan_metric *m, double *v, const char **why)
@@ -118,7 +107,15 @@ int eval_epoch(run *R, pgraph *G, const peval *ev, const plan_phase *P, int64_t 
 {
     const plan_eval *c = ev->cfg;
     evsum es[MAX_MODELS];
-    if (eval_split(R, G, ev, es)) return -1;
+    kd_task_pics pics = { .want = KD_TASK_PICS };
+    int rc = eval_split(R, G, ev, es, &pics);
+    if (!rc && pics.n) {
+        char name[300];
+        snprintf(name, sizeof name, "%s-epoch-%03lld-%s.%s", P->name, (long long)epoch, c->data, c->split);
+        eval_pictures(R, G->pg.task, &pics, name);
+    }
+    kd_task_pics_free(&pics);
+    if (rc || R->status) return -1;
     for (int k = 0; k < ev->nmodels; k++) {
         /* the listed metrics, or top1 */
         for (int j = 0; j < (c->listed ? c->nmetrics : 1); j++) {
@@ -155,6 +152,8 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
         dataset *D = run_data_split(R, c->data, c->split, c->data_at);
         R->unit = rep->unit;
         if (!D) return -1;
+        kd_task_pics pics = { .want = KD_TASK_PICS };   /* the report's picture: every model */
+        const kd_task *T = NULL;
         for (int j = 0; j < c->nmodels; j++) {
             pgraph G;
             memset(&G, 0, sizeof G);
@@ -165,15 +164,24 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
             ev.split = c->split;
             ev.cfg = c;
             int k = pgraph_add_model(R, &G, c->model_at[j], c->models[j], 0);
-            if (k < 0) return -1;
+            if (k < 0 || pgraph_build(R, &G, D, NULL, NULL, 0, R->unit, "report")) {
+                pgraph_free(&G);
+                kd_task_pics_free(&pics);
+                return -1;
+            }
             ev.models[ev.nmodels++] = k;
-            if (pgraph_build(R, &G, D, NULL, NULL, 0, R->unit, "report")) { pgraph_free(&G); return -1; }
             kd_exec_init_params(G.e, 0);
             if (pgraph_load_store(R, &G) <= 0 && !R->o->quiet)
                 kdr_diag_push(R->d, KDR_WARNING, R->unit, c->model_at[j]->beg, c->model_at[j]->end,
                               "model '%s' was never trained; it is evaluated as initialized", c->models[j]);
             evsum es;
-            if (eval_split(R, &G, &ev, &es)) { pgraph_free(&G); return -1; }
+            T = G.pg.task;
+            pics.base = j;
+            if (eval_split(R, &G, &ev, &es, j < KD_TASK_PIC_MODELS ? &pics : NULL)) {
+                pgraph_free(&G);
+                kd_task_pics_free(&pics);
+                return -1;
+            }
             int64_t params = kd_graph_model_params(G.pg.g, G.pg.m[k].index);
             int64_t macs = kd_graph_model_macs(G.pg.g, G.pg.m[k].index) / G.pg.batch;
             for (int q = 0; q < c->nmetrics; q++) {
@@ -193,14 +201,16 @@ int eval_report(run *R, const plan_report *rep, kd_strbuf *table)
                 snprintf(what, sizeof what, "%s %s on %s.%s", c->models[j], m->label, c->data, c->split);
                 run_add_row(R, "report", 0, what, v);
             }
-            if (es.nimg && !es.nrank)
-                kd_sb_printf(table, "  %-12s %s.%-6s psnr %6.2f dB  ssim %6.4f  params %lld  MACs %lld\n",
-                        c->models[j], c->data, c->split, es.psnr, es.ssim, (long long)params, (long long)macs);
-            else
-                kd_sb_printf(table, "  %-12s %s.%-6s top1 %6.2f%%  top5 %6.2f%%  params %lld  MACs %lld\n",
-                        c->models[j], c->data, c->split, es.top1, es.top5, (long long)params, (long long)macs);
+            T->report_line(table, c->models[j], c->data, c->split, &es, params, macs);
             pgraph_free(&G);
         }
+        if (T && pics.n) {
+            char name[300];
+            snprintf(name, sizeof name, "report-%s.%s", c->data, c->split);
+            eval_pictures(R, T, &pics, name);
+        }
+        kd_task_pics_free(&pics);
+        if (R->status) return -1;
     }
     return 0;
 }

@@ -4,21 +4,17 @@
 
 #include "run_plan.h"
 #include "textbuf.h"
+#include "task.h"
 
-/* What eval_split() measures for one model on a split: top-1/top-5 and the
- * ranks of the targets (classifier or next-item scores [N, K] against the
- * labels; among the sampled negatives when the data has them), and PSNR and
+/* What eval_split() measures for one model on a split, as the data's task
+ * (task.h) accumulates it: top-1/top-5 and the ranks of the targets
+ * (classifier or next-item scores [N, K] against the labels), or PSNR and
  * SSIM of the output against the clean images (restoration data). */
-typedef struct evsum {
-    double top1, top5;               /* % */
-    int64_t nrank;                   /* rows ranked */
-    int64_t rank_hist[KD_RANK_MAX + 1]; /* rows by 0-based rank; last: >= KD_RANK_MAX */
-    double psnr, ssim;               /* means over images */
-    int64_t nimg;
-} evsum;
+typedef kd_task_sums evsum;
 
-/* The metrics of each model of ev on its split. */
-int eval_split(run *R, pgraph *G, const peval *ev, evsum *out);
+/* The metrics of each model of ev on its split; with pics (NULL: none),
+ * the task keeps a few samples and the models' outputs on them. */
+int eval_split(run *R, pgraph *G, const peval *ev, evsum *out, kd_task_pics *pics);
 /* The value of metric `name` (@k for hr, ndcg, mrr) from an evsum; 0 and
  * *why set when this data cannot give it. */
 double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why);

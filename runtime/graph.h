@@ -123,6 +123,7 @@ typedef struct kd_data_shape {
     kd_shape x;                      /* e.g. [1, 28, 28] */
     int64_t classes;                 /* for labels; 0 if none */
     int has_noisy;                   /* RAW denoising: `noisy` is the input, `clean` the target */
+    int kind;                        /* kd_data_kind: which task (task.h) trains on it */
 } kd_data_shape;
 
 /* Build `model NAME = template(args)` into g with input x of shape

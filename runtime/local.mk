@@ -10,6 +10,9 @@ runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
 	runtime/evaluate.h runtime/evaluate.c runtime/run_dir.h runtime/run_dir.c \
 	runtime/sha256.h runtime/sha256.c runtime/sweep.h runtime/sweep.c \
 	runtime/world.h runtime/world.c runtime/sweep_ranks.h runtime/sweep_ranks.c
+# the tasks: what training and evaluation do with each kind of data
+runtime_libruntime_a_SOURCES += runtime/task.h runtime/task.c runtime/task_classify.c \
+	runtime/task_restore.c
 # the graph compiler's rooms (compile.c above) and the op builtins
 runtime_libruntime_a_SOURCES += runtime/compile_int.h runtime/compile_expr.c \
 	runtime/compile_call.c runtime/compile_search.c runtime/compile_with.c \

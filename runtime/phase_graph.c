@@ -7,6 +7,7 @@
 #include "phase_graph.h"
 #include "graph_ops.h"
 #include "train.h"
+#include "task.h"
 
 static int fail(kdr_diag *d, int *status, int st, const kdr_unit *unit, const kdr_node *at,
                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -103,7 +104,10 @@ int kd_phase_graph_build(kd_phase_graph *G, const kdr_program *p, const kd_data_
         snprintf(key, sizeof key, "%s.out", m->name);
         m->out = kd_graph_find(G->g, key);
     }
-    G->label = kd_graph_add_input(G->g, "label", kd_shape_make(1, (const int64_t[]){ G->batch }));
+    G->task = kd_task_of((kd_data_kind)data->kind);
+    if (!G->task || G->task->targets(G->g, data, G->batch, &G->label))
+        return fail(d, &status, KD_RUN_FAILED, NULL, NULL, G->task ? "out of memory" :
+                    "training on this kind of data is not in this build yet"), status;
     G->loss = -1;
     int32_t first = G->g->nnodes;
     for (int k = 0; k < nloss; k++) {

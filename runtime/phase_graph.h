@@ -39,6 +39,7 @@ typedef struct kd_phase_graph {
     int nuses;                       /* (a search's body and bridges), not compiled as losses */
     int64_t batch;                   /* set before building */
     int64_t classes;                 /* the data's (0: unknown) */
+    const struct kd_task *task;      /* of the data's kind (task.h; set by build) */
 } kd_phase_graph;
 
 /* Add a model by its declaration; a model already there keeps its place
@@ -54,7 +55,7 @@ int kd_phase_graph_add(kd_phase_graph *G, const kdr_program *p, const char *name
 
 /* Build G->g: the models of G on input [G->batch, data->x...] (a model
  * applied in a loss, `adapter(student.feat)`, is compiled there instead),
- * the `label` input [batch], the losses (nloss may be 0; owner[k] names the
+ * the targets of the data's task (task.h: `label` [batch], or `clean`), the losses (nloss may be 0; owner[k] names the
  * model a per-model loss trains, or is NULL: the other trained models'
  * tensors are constants in it), their sum in G->loss, and each parameter's
  * trainable flag (the trained models' and the losses' own).  Loss messages

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "run.h"
+#include "task.h"
 #include "../lang/consteval.h"
 
 /* ---- small utilities ---------------------------------------------------- */
@@ -158,7 +159,7 @@ dataset *run_load_data(run *R, const char *name, const kdr_node *at)
     }
     /* the loader registry (data/loaders.def) through runtime/data_decl.c */
     dataset *D = &R->data[R->ndata];
-    kd_data_set_opts o = { .kinds = KD_DATA_KIND_BIT(KD_DATA_IMAGES), .quiet = R->o->quiet };
+    kd_data_set_opts o = { .kinds = kd_task_kinds(), .quiet = R->o->quiet };
     int st = kd_data_set_load(R->p, decl, &o, D, R->d);
     if (st) { if (!R->status) R->status = st; return NULL; }
     R->ndata++;
@@ -295,25 +296,14 @@ int pgraph_save_store(run *R, pgraph *G, int only_trained)
     return 0;
 }
 
-/* copy one batch into every model input and the labels */
+/* copy one batch into every model input and the targets (the task's) */
 void pgraph_feed(pgraph *G, const kd_batch *b)
 {
-    size_t row = (size_t)(b->c * b->h * b->w);
-    for (int i = 0; i < G->pg.nm; i++) {
-        if (G->pg.m[i].input < 0) continue;
-        float *x = kd_exec_input(G->e, G->pg.m[i].input);
-        if (!x) continue;
-        memcpy(x, b->x, (size_t)b->n * row * sizeof(float));
-        if (b->n < G->pg.batch)
-            memset(x + (size_t)b->n * row, 0, (size_t)(G->pg.batch - b->n) * row * sizeof(float));
-    }
+    G->pg.task->feed(G->e, &G->pg, b);
     for (int i = 0; i < G->pg.g->nconsts; i++) {   /* cost tables, fixed temperatures */
         float *c = kd_exec_input(G->e, G->pg.g->consts[i].node);
         if (c) memcpy(c, G->pg.g->consts[i].v, (size_t)G->pg.g->consts[i].n * sizeof(float));
     }
-    float *lab = kd_exec_input(G->e, G->pg.label);
-    if (lab && b->label)
-        for (int64_t r = 0; r < G->pg.batch; r++) lab[r] = r < b->n ? (float)b->label[r] : 0.0f;
 }
 
 /* ---- directories ------------------------------------------------------------ */

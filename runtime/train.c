@@ -26,6 +26,7 @@
 #include "evaluate.h"
 #include "run_dir.h"
 #include "textbuf.h"
+#include "task.h"
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
@@ -66,8 +67,8 @@ static int phase_graph(run *R, phase_run *X)
     X->D = run_data_split(R, P->data, P->split, P->data_at);
     if (!X->D) return -1;
     R->unit = P->unit;
-    if (X->D->ds.kind != KD_DATA_IMAGES)
-        return run_fail(R, KD_RUN_FAILED, P->data_at, "only image classification data trains in this build");
+    if (!kd_task_of(X->D->ds.kind))
+        return run_fail(R, KD_RUN_FAILED, P->data_at, "training on this kind of data is not in this build yet");
     G->pg.batch = P->batch;
     for (int i = 0; i < P->ntrained; i++)
         if (pgraph_add_model(R, G, P->trained_at[i], P->trained[i], 1) < 0) return -1;
