@@ -68,6 +68,7 @@ typedef struct kd_options {
     const char *recipe;
     const char *resume;     /* --resume RUN_DIR */
     kd_command cmd;         /* what the run to resume was given */
+    int dp;                 /* data-parallel over the MPI ranks (no sweep, N > 1) */
 } kd_options;
 
 static const char *progname = "kdrun";
@@ -429,6 +430,7 @@ static int run_one(kd_options *o, const kdr_program *prog, const char *dir, cons
         .seed = o->have_seed ? (int64_t)o->seed : -1,
         .quiet = o->quiet,
         .progress = !o->quiet && isatty(fileno(stderr)),
+        .dp = o->dp,
     };
     kdr_diag rd;
     kdr_diag_init(&rd);
@@ -801,15 +803,13 @@ int main(int argc, char **argv)
         if (bad) goto out;
     }
     if (sw.nvars == 0 && kd_world_size() > 1) {
-        /* one run, several ranks: rank 0 trains, the others have nothing to do */
-        if (kd_world_rank() != 0) {
-            status = KD_EXIT_OK;
-            goto out;
-        }
-        if (!o.quiet)
-            fprintf(stderr, "%s: note: %d ranks but no sweep: rank 0 runs the recipe alone "
-                    "(ranks share the points of a sweep; data-parallel training is not in this build yet)\n",
-                    progname, kd_world_size());
+        /* one run, several ranks: data-parallel training (runtime/dp.h);
+         * rank 0 alone reports */
+        o.dp = 1;
+        if (kd_world_rank() != 0) o.quiet = 1;
+        else if (!o.quiet)
+            fprintf(stderr, "%s: data-parallel over %d ranks: each takes 1/%d of every batch\n",
+                    progname, kd_world_size(), kd_world_size());
     }
     if (sw.nvars == 0) {
         status = run_one(&o, prog, dir, NULL, 0, NULL, color);

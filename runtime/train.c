@@ -26,6 +26,7 @@
 #include "evaluate.h"
 #include "run_dir.h"
 #include "textbuf.h"
+#include "dp.h"
 #include "task.h"
 
 static volatile sig_atomic_t interrupted;
@@ -69,7 +70,8 @@ static int phase_graph(run *R, phase_run *X)
     R->unit = P->unit;
     if (!kd_task_of(X->D->ds.kind))
         return run_fail(R, KD_RUN_FAILED, P->data_at, "training on this kind of data is not in this build yet");
-    G->pg.batch = P->batch;
+    if (kd_dp_check(R, P, X->D)) return -1;
+    G->pg.batch = P->batch / kd_dp_ranks(R);     /* this rank's rows */
     for (int i = 0; i < P->ntrained; i++)
         if (pgraph_add_model(R, G, P->trained_at[i], P->trained[i], 1) < 0) return -1;
     for (int i = 0; i < P->nteachers; i++)
@@ -165,7 +167,7 @@ static int epoch_end(run *R, phase_run *X, int64_t ep)
             char old[1400];
             snprintf(old, sizeof old, "%s/checkpoints/%s/epoch-%03lld.safetensors", R->dir, P->route,
                      (long long)(done - P->keep_last * every));
-            unlink(old);
+            if (kd_dp_writer(R)) unlink(old);
         }
     }
     if (pgraph_save_store(R, &X->G, 1)) return -1;
@@ -217,6 +219,7 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
             if (steps_iterate(R, P, &X.S, G, b, X.ws, ep, st, X.steps, &l)) goto out;
             sum += l;
             n++;
+            if (kd_dp_on(R)) interrupted = kd_dp_any(R, interrupted);   /* all ranks stop together */
             progress(R, P->name, ep, P->epochs, st, X.steps, sum / (double)n, run_now() - t_ep);
             if (interrupted && st + 1 < X.steps) {
                 /* stop mid-epoch: save where we are, resumable bit for bit */
@@ -246,10 +249,11 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
         steps_lr_text(&X.S, P, ep, X.steps, lrs, sizeof lrs);
         size_t o = (size_t)snprintf(line, sizeof line, "%s epoch %lld/%lld  loss %.4f  %s", P->name,
                                     (long long)ep + 1, (long long)P->epochs, mean, lrs);
-        for (int i = 0; i < X.nev && !interrupted; i++)
+        for (int i = 0; i < X.nev && !interrupted && kd_dp_writer(R); i++)
             if (eval_epoch(R, G, &X.ev[i], P, ep + 1, ep == ep0, line, sizeof line, &o)) goto out;
         if (!R->o->quiet) fprintf(stderr, "%s  %.1f s\n", line, run_now() - t_ep);
         if (epoch_end(R, &X, ep)) goto out;
+        if (kd_dp_on(R)) interrupted = kd_dp_any(R, interrupted);
         if (interrupted) {
             run_fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted in phase '%s' after epoch %lld; "
                      "continue with: kdrun --resume %s", P->name, (long long)ep + 1, R->dir);
@@ -303,12 +307,13 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
         R.phase_idx = i;
         if (R.state && i < R.resume_phase) continue;     /* finished before */
         run_phase(&R, &plan, i);
+        if (kd_dp_on(&R)) interrupted = kd_dp_any(&R, interrupted);
         if (!R.status && interrupted)
             run_fail(&R, KD_RUN_INTERRUPTED, NULL, "interrupted after phase '%s'; continue with: kdrun --resume %s",
                      plan.phases[i].name, R.dir);
     }
     kd_strbuf table = { 0 };   /* the report's lines */
-    for (int i = 0; i < plan.nreports && !R.status && !already_done; i++)
+    for (int i = 0; i < plan.nreports && !R.status && !already_done && kd_dp_writer(&R); i++)
         eval_report(&R, &plan.reports[i], &table);
     if (!R.status && !already_done) {
         R.phase_idx = plan.nphases;

@@ -36,6 +36,7 @@ typedef struct kd_run_opts {
     int64_t seed;             /* default seed for phases without one; -1: none given */
     int quiet;                /* errors only */
     int progress;             /* 1: a progress bar on stderr (a terminal) */
+    int dp;                   /* 1: data-parallel over the MPI ranks (runtime/dp.h) */
 } kd_run_opts;
 
 /* Exit statuses (the same as kdrun's). */

@@ -30,3 +30,8 @@ int kd_world_sum_f32(float *x, size_t n)
 {
     return W ? W->sum_f32(x, n) : 0;
 }
+
+int kd_world_sum_f64(double *x, size_t n)
+{
+    return W ? W->sum_f64(x, n) : 0;
+}

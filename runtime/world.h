@@ -25,6 +25,7 @@ typedef struct kd_world_ops {
     /* x := the sum over ranks, added in rank order (so bit-identical on
      * every rank and from run to run). */
     int (*sum_f32)(float *x, size_t n);
+    int (*sum_f64)(double *x, size_t n);    /* the same, for a few doubles */
     void (*abort)(int status);
 } kd_world_ops;
 
@@ -36,6 +37,7 @@ void kd_world_barrier(void);
 int kd_world_gather_text(const char *mine, char **out);
 int kd_world_bcast_text(char **text);
 int kd_world_sum_f32(float *x, size_t n);
+int kd_world_sum_f64(double *x, size_t n);
 
 /* The points 0..n-1 of a sweep that this rank runs: a fixed round-robin
  * assignment (point i on rank i mod size). */

@@ -95,6 +95,22 @@ static int mpi_sum_f32(float *x, size_t n)
     return 0;
 }
 
+/* The same for a few doubles (losses): gathered, added in rank order. */
+static int mpi_sum_f64(double *x, size_t n)
+{
+    if (n > (size_t)INT_MAX / (size_t)ops.size) return -1;
+    double *all = malloc((size_t)ops.size * n * sizeof *all);
+    if (!all) return -1;
+    MPI_Allgather(x, (int)n, MPI_DOUBLE, all, (int)n, MPI_DOUBLE, MPI_COMM_WORLD);
+    for (size_t i = 0; i < n; i++) {
+        double s = all[i];
+        for (int r = 1; r < ops.size; r++) s += all[(size_t)r * n + i];
+        x[i] = s;
+    }
+    free(all);
+    return 0;
+}
+
 static int launched_by_mpi(void)
 {
     static const char *vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
@@ -116,6 +132,7 @@ int kd_world_mpi_start(int *argc, char ***argv)
     ops.gather_text = mpi_gather_text;
     ops.bcast_text = mpi_bcast_text;
     ops.sum_f32 = mpi_sum_f32;
+    ops.sum_f64 = mpi_sum_f64;
     ops.abort = mpi_abort;
     kd_world_set(&ops);
     return 1;

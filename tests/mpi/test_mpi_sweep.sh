@@ -1,5 +1,6 @@
 #!/bin/sh
-# test_mpi_sweep.sh — a sweep under `mpirun -np 2` (kdrun built --with-mpi).
+# test_mpi_sweep.sh — kdrun under `mpirun -np 2` (built --with-mpi): sweeps
+# spread over the ranks (1-3) and data-parallel training (4).
 #   1. the 4 points spread over 2 ranks give the same tables.md and the
 #      same metrics.csv, point by point, as one process;
 #   2. a rank killed (SIGKILL) in the middle of its point: mpirun stops the
@@ -105,3 +106,71 @@ KDRUN_RUNS=bad $MPIRUN "$kdrun" --threads 1 failing.kdr > bad.txt 2> bad.err || 
 grep -q "8 points: 4 ok, 4 failed" bad.txt || fail "table of the failing sweep: $(cat bad.txt)"
 grep -q "goes on with its other points" bad.err || fail "no word of the failed points: $(cat bad.err)"
 echo "ok: failed points reported, the others ran (exit $status)"
+
+# 4. data-parallel: a recipe without a sweep on 2 ranks (no batch norm, so
+# that the ranks' halves give the global batch's gradient exactly up to the
+# order of additions)
+cat > dp.kdr <<'KDR'
+data f = idx("/usr/share/datasets/fashion-mnist") {
+  train "train" holdout 500 as val
+  limit 800
+  normalize mean: 0.2860, std: 0.3530
+}
+net tiny(c) {
+  h = maxpool(relu(conv(in, c, k: 3, pad: 1)), 2)
+  logits = linear(flatten(h), 10)
+  out logits
+}
+model t = tiny(8)
+model s = tiny(4)
+phase pre { train t on f.train; epochs 4; batch 50
+  optimizer sgd(lr: 0.02); loss ce(t.logits, label) }
+phase kd { train s on f.train; teacher t; epochs 2; batch 50
+  optimizer adam(lr: 0.001)
+  loss 0.5 * ce(s.logits, label) + 0.5 * kd(s.logits, t.logits, T: 4) }
+report { evaluate t, s on f.val: top1 }
+KDR
+KDRUN_RUNS=dp1 "$kdrun" --threads 1 --quiet dp.kdr > dp1.txt 2> dp1.err || fail "dp, 1 process: $(cat dp1.err)"
+KDRUN_RUNS=dp2 $MPIRUN "$kdrun" --threads 1 dp.kdr > dp2.txt 2> dp2.err || fail "dp, 2 ranks: $(tail -5 dp2.err)"
+KDRUN_RUNS=dp3 $MPIRUN "$kdrun" --threads 1 dp.kdr > dp3.txt 2> dp3.err || fail "dp, 2 ranks again: $(tail -5 dp3.err)"
+grep -q "data-parallel over 2 ranks" dp2.err || fail "not data-parallel: $(cat dp2.err)"
+d1=$(ls -d dp1/dp/*) d2=$(ls -d dp2/dp/*) d3=$(ls -d dp3/dp/*)
+cmp "$d2/metrics.csv" "$d3/metrics.csv" || fail "two data-parallel runs differ"
+# every number within 1e-5 (relative) of the single process's
+paste -d, "$d1/metrics.csv" "$d2/metrics.csv" | awk -F, 'NR > 1 {
+    a = $4; b = $8; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
+    if (d > 1e-5 * (m > 1 ? m : 1)) { print "row " NR ": " $0; bad = 1 } }
+    END { exit bad }' || fail "2 ranks differ from 1 process beyond 1e-5"
+[ "$(grep -c . "$d1/metrics.csv")" -eq 9 ] || fail "metrics.csv rows: $(cat "$d1/metrics.csv")"
+[ "$(grep -c "results (" dp2.txt)" -eq 1 ] || fail "not one results table (rank 0 alone reports): $(cat dp2.txt)"
+echo "ok: data-parallel on 2 ranks = 1 process within 1e-5, bit-identical from run to run"
+
+# SIGINT to rank 1 alone: both ranks stop at the same step, exit 130; the
+# resumed run equals the uninterrupted one bit for bit
+KDRUN_RUNS=dpi $MPIRUN "$kdrun" --threads 1 dp.kdr > dpi.txt 2> dpi.err &
+job=$!
+i=0
+pid=
+while [ $i -lt 600 ]; do
+    if grep -q "^pre epoch 1/4" dpi.err 2>/dev/null; then
+        pid=$(pgrep -f "^$kdrun --threads 1 dp.kdr" | sort -n | tail -1)
+        break
+    fi
+    sleep 0.1; i=$((i + 1))
+done
+[ -n "$pid" ] || { kill $job 2>/dev/null; fail "no epoch seen in 60 s: $(cat dpi.err)"; }
+kill -INT "$pid"
+status=0; wait $job || status=$?
+[ $status -eq 130 ] || fail "interrupted data-parallel run: exit $status, not 130: $(tail -5 dpi.err)"
+di=$(ls -d dpi/dp/*)
+$MPIRUN "$kdrun" --resume "$di" > dpr.txt 2> dpr.err || fail "resume: $(tail -5 dpr.err)"
+cmp "$di/metrics.csv" "$d2/metrics.csv" || fail "resumed data-parallel run differs"
+echo "ok: SIGINT on one rank stops both (exit 130); --resume = the uninterrupted run"
+
+# a batch that does not split over the ranks is refused
+sed 's/epochs 4; batch 50/epochs 4; batch 51/' dp.kdr > odd.kdr
+status=0
+KDRUN_RUNS=odd $MPIRUN "$kdrun" --threads 1 odd.kdr > odd.txt 2> odd.err || status=$?
+[ $status -eq 3 ] || fail "batch 51 on 2 ranks: exit $status, not 3"
+grep -q "does not split evenly over 2 ranks" odd.err || fail "no word of the batch: $(cat odd.err)"
+echo "ok: batch 51 on 2 ranks refused (exit 3)"

@@ -1,0 +1,61 @@
+/* dp.c — data-parallel training (see dp.h). */
+#include "config.h"
+
+#include <string.h>
+
+#include "dp.h"
+#include "world.h"
+
+int kd_dp_on(const run *R) { return R->o->dp && kd_world_size() > 1; }
+int kd_dp_ranks(const run *R) { return kd_dp_on(R) ? kd_world_size() : 1; }
+int kd_dp_writer(const run *R) { return !kd_dp_on(R) || kd_world_rank() == 0; }
+
+int kd_dp_check(run *R, const plan_phase *P, const dataset *D)
+{
+    if (!kd_dp_on(R)) return 0;
+    int n = kd_world_size();
+    if (P->batch % n != 0)
+        return run_fail(R, KD_RUN_RECIPE, P->node, "phase '%s': batch %lld does not split evenly over %d ranks "
+                        "(data-parallel training needs a multiple of %d)", P->name, (long long)P->batch, n, n);
+    if (D->ds.kind == KD_DATA_SEQUENCES)
+        return run_fail(R, KD_RUN_FAILED, P->node, "phase '%s': data-parallel training on sequence data is "
+                        "not in this build yet (run it without mpirun, or sweep it)", P->name);
+    return 0;
+}
+
+const kd_batch *kd_dp_slice(const run *R, const kd_batch *b, kd_batch *tmp)
+{
+    if (!kd_dp_on(R)) return b;
+    int64_t n = kd_world_size(), rows = b->n, per = (rows + n - 1) / n;
+    int64_t first = per * kd_world_rank();
+    if (first > rows) first = rows;
+    int64_t mine = rows - first < per ? rows - first : per;
+    size_t row = (size_t)(b->c * b->h * b->w);
+    *tmp = *b;
+    tmp->n = mine;
+    if (b->x) tmp->x = b->x + (size_t)first * row;
+    if (b->y) tmp->y = b->y + (size_t)first * row;
+    if (b->level) tmp->level = b->level + (size_t)first * 2;
+    if (b->label) tmp->label = b->label + first;
+    if (b->index) tmp->index = b->index + first;
+    return tmp;
+}
+
+int kd_dp_reduce(const run *R, float *grads, size_t n, double *loss)
+{
+    if (!kd_dp_on(R)) return 0;
+    float inv = 1.0f / (float)kd_world_size();
+    if (kd_world_sum_f32(grads, n)) return -1;
+    for (size_t i = 0; i < n; i++) grads[i] *= inv;
+    if (kd_world_sum_f64(loss, 1)) return -1;
+    *loss /= kd_world_size();
+    return 0;
+}
+
+int kd_dp_any(const run *R, int flag)
+{
+    if (!kd_dp_on(R)) return flag;
+    double f = flag ? 1.0 : 0.0;
+    if (kd_world_sum_f64(&f, 1)) return 1;
+    return f > 0;
+}
