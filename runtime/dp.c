@@ -59,3 +59,10 @@ int kd_dp_any(const run *R, int flag)
     if (kd_world_sum_f64(&f, 1)) return 1;
     return f > 0;
 }
+
+static int allsum(double *x, int64_t n) { return kd_world_sum_f64(x, (size_t)n); }
+
+void kd_dp_attach(const run *R, kd_exec *e)
+{
+    if (kd_dp_on(R) && R->o->sync_bn) kd_exec_set_allsum(e, allsum);
+}

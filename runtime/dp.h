@@ -31,6 +31,8 @@ int kd_dp_check(run *R, const plan_phase *P, const dataset *D);
 const kd_batch *kd_dp_slice(const run *R, const kd_batch *b, kd_batch *tmp);
 /* After backward: grads := mean over the ranks; *loss likewise. */
 int kd_dp_reduce(const run *R, float *grads, size_t n, double *loss);
+/* --sync-bn: batch norm over the rows of every rank (kd_op_ctx.allsum). */
+void kd_dp_attach(const run *R, kd_exec *e);
 /* Any rank's flag set: 1 on every rank. */
 int kd_dp_any(const run *R, int flag);
 

@@ -54,7 +54,7 @@ enum {
 
 enum { KD_COLOR_AUTO, KD_COLOR_ALWAYS, KD_COLOR_NEVER };
 
-enum { OPT_SEED = 256, OPT_COLOR, OPT_VERSION, OPT_RESUME };
+enum { OPT_SEED = 256, OPT_COLOR, OPT_VERSION, OPT_RESUME, OPT_SYNC_BN };
 
 typedef struct kd_options {
     int check;
@@ -69,6 +69,7 @@ typedef struct kd_options {
     const char *resume;     /* --resume RUN_DIR */
     kd_command cmd;         /* what the run to resume was given */
     int dp;                 /* data-parallel over the MPI ranks (no sweep, N > 1) */
+    int sync_bn;            /* --sync-bn: batch norm over every rank's rows */
 } kd_options;
 
 static const char *progname = "kdrun";
@@ -77,7 +78,7 @@ static void usage_short(FILE *out)
 {
     fprintf(out,
         "usage: %s [--check] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
-        "             [--quiet] [--color=auto|always|never] RECIPE.kdr\n"
+        "             [--sync-bn] [--quiet] [--color=auto|always|never] RECIPE.kdr\n"
         "       %s --resume RUN_DIR [--quiet]\n"
         "       %s --help | --version\n", progname, progname, progname);
 }
@@ -99,6 +100,8 @@ static void usage_full(FILE *out)
         "  -t, --threads N        use N threads (N >= 1; default: all cores)\n"
         "      --seed N           default random seed of the phases that set none\n"
         "                         (to override a recipe's seeds: --set seed=N)\n"
+        "      --sync-bn          under mpirun, data-parallel: batch norm statistics over\n"
+        "                         the rows of every rank (default: each rank's own)\n"
         "      --resume RUN_DIR   continue an interrupted run (or sweep) from its last\n"
         "                         saved state, with the recipe and options it was\n"
         "                         started with; it ends with the same numbers\n"
@@ -243,6 +246,7 @@ static int parse_args(int argc, char **argv, kd_options *o)
         { "help",    no_argument,       NULL, 'h' },
         { "version", no_argument,       NULL, 'V' },
         { "resume",  required_argument, NULL, OPT_RESUME },
+        { "sync-bn", no_argument,       NULL, OPT_SYNC_BN },
         { NULL, 0, NULL, 0 }
     };
     opterr = 0;     /* we print our own messages */
@@ -280,6 +284,9 @@ static int parse_args(int argc, char **argv, kd_options *o)
         case OPT_RESUME:
             o->resume = optarg;
             break;
+        case OPT_SYNC_BN:
+            o->sync_bn = 1;
+            break;
         case OPT_COLOR:
             if (!optarg || strcmp(optarg, "always") == 0)
                 o->color = KD_COLOR_ALWAYS;
@@ -316,7 +323,7 @@ static int parse_args(int argc, char **argv, kd_options *o)
         if (optind < argc)
             return usage_error("--resume takes the recipe from the run directory; "
                                "drop '%s'", argv[optind]);
-        if (o->nov || o->have_seed || o->check)
+        if (o->nov || o->have_seed || o->check || o->sync_bn)
             return usage_error("%s", "--resume replays the run's own --set and --seed; "
                                "give only --resume RUN_DIR [--threads N] [--quiet]");
         return -1;
@@ -431,6 +438,7 @@ static int run_one(kd_options *o, const kdr_program *prog, const char *dir, cons
         .quiet = o->quiet,
         .progress = !o->quiet && isatty(fileno(stderr)),
         .dp = o->dp,
+        .sync_bn = o->sync_bn,
     };
     kdr_diag rd;
     kdr_diag_init(&rd);
@@ -690,6 +698,7 @@ int main(int argc, char **argv)
                 goto out_opts;
             }
         o.have_seed = o.cmd.have_seed;
+        o.sync_bn = o.cmd.sync_bn;
         o.seed = o.cmd.seed;
         if (o.threads > 0 && o.threads != o.cmd.threads && !o.quiet)
             fprintf(stderr, "%s: warning: the run used %ld threads and now %ld: "
@@ -776,7 +785,8 @@ int main(int argc, char **argv)
         char err[1400];
         char *ra = abs_path(o.recipe);
         kd_command c = { .recipe = (char *)o.recipe, .recipe_abs = ra, .hash = hash,
-                         .have_seed = o.have_seed, .seed = o.seed, .threads = o.threads };
+                         .have_seed = o.have_seed, .seed = o.seed, .threads = o.threads,
+                         .sync_bn = o.sync_bn };
         char **keys = calloc(o.nov + 1, sizeof *keys), **vals = calloc(o.nov + 1, sizeof *vals);
         for (size_t i = 0; keys && vals && i < o.nov; i++) {
             keys[i] = (char *)o.ov[i].key;

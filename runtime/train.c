@@ -32,6 +32,14 @@
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
+/* Stop here?  Data-parallel, every rank must answer the same: the ranks
+ * agree (any rank's flag stops all).  The flag itself is never cleared, so
+ * a signal that arrives during the agreement counts at the next one. */
+static int stop_now(const run *R)
+{
+    return kd_dp_on(R) ? kd_dp_any(R, interrupted) : interrupted;
+}
+
 /* What a phase runs on: its graph, data, evaluations, pool, optimizer
  * units and steps (train_step.c). */
 typedef struct phase_run {
@@ -98,7 +106,9 @@ static int phase_graph(run *R, phase_run *X)
         }
         X->nev++;
     }
-    return steps_graph(R, X->PL, X->idx, &X->S, G, X->D);
+    if (steps_graph(R, X->PL, X->idx, &X->S, G, X->D)) return -1;
+    kd_dp_attach(R, G->e);       /* synchronized batch norm, when asked */
+    return 0;
 }
 
 /* Parameters (initialized, from the store, the teachers' checkpoints),
@@ -219,9 +229,9 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
             if (steps_iterate(R, P, &X.S, G, b, X.ws, ep, st, X.steps, &l)) goto out;
             sum += l;
             n++;
-            if (kd_dp_on(R)) interrupted = kd_dp_any(R, interrupted);   /* all ranks stop together */
+            int stop = stop_now(R);
             progress(R, P->name, ep, P->epochs, st, X.steps, sum / (double)n, run_now() - t_ep);
-            if (interrupted && st + 1 < X.steps) {
+            if (stop && st + 1 < X.steps) {
                 /* stop mid-epoch: save where we are, resumable bit for bit */
                 if (R->o->progress && !R->o->quiet) fputc('\n', stderr);
                 if (pgraph_save_store(R, G, 1) == 0) {
@@ -253,8 +263,7 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
             if (eval_epoch(R, G, &X.ev[i], P, ep + 1, ep == ep0, line, sizeof line, &o)) goto out;
         if (!R->o->quiet) fprintf(stderr, "%s  %.1f s\n", line, run_now() - t_ep);
         if (epoch_end(R, &X, ep)) goto out;
-        if (kd_dp_on(R)) interrupted = kd_dp_any(R, interrupted);
-        if (interrupted) {
+        if (stop_now(R)) {
             run_fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted in phase '%s' after epoch %lld; "
                      "continue with: kdrun --resume %s", P->name, (long long)ep + 1, R->dir);
             goto out;
@@ -307,8 +316,8 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
         R.phase_idx = i;
         if (R.state && i < R.resume_phase) continue;     /* finished before */
         run_phase(&R, &plan, i);
-        if (kd_dp_on(&R)) interrupted = kd_dp_any(&R, interrupted);
-        if (!R.status && interrupted)
+        int stop = stop_now(&R);
+        if (!R.status && stop)
             run_fail(&R, KD_RUN_INTERRUPTED, NULL, "interrupted after phase '%s'; continue with: kdrun --resume %s",
                      plan.phases[i].name, R.dir);
     }

@@ -145,6 +145,24 @@ paste -d, "$d1/metrics.csv" "$d2/metrics.csv" | awk -F, 'NR > 1 {
 [ "$(grep -c "results (" dp2.txt)" -eq 1 ] || fail "not one results table (rank 0 alone reports): $(cat dp2.txt)"
 echo "ok: data-parallel on 2 ranks = 1 process within 1e-5, bit-identical from run to run"
 
+# batch norm: --sync-bn normalizes over both ranks' rows, as one process
+# over the global batch (within 1e-5); without it each rank's own rows
+sed 's/h = maxpool(relu(conv(in, c, k: 3, pad: 1)), 2)/h = maxpool(relu(bn(conv(in, c, k: 3, pad: 1))), 2)/' dp.kdr > bn.kdr
+grep -q "bn(conv" bn.kdr || fail "no batch norm in bn.kdr"
+KDRUN_RUNS=bn1 "$kdrun" --threads 1 --quiet bn.kdr > bn1.txt 2> bn1.err || fail "bn, 1 process: $(cat bn1.err)"
+KDRUN_RUNS=bn2 $MPIRUN "$kdrun" --threads 1 --sync-bn bn.kdr > bn2.txt 2> bn2.err || fail "bn, 2 ranks: $(tail -5 bn2.err)"
+KDRUN_RUNS=bn3 $MPIRUN "$kdrun" --threads 1 bn.kdr > bn3.txt 2> bn3.err || fail "bn, 2 ranks, local: $(tail -5 bn3.err)"
+close() {   # close A.csv B.csv TOL: 0 when every value is within TOL (relative)
+    paste -d, "$1" "$2" | awk -F, -v tol="$3" 'NR > 1 {
+        a = $4; b = $8; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
+        if (d > tol * (m > 1 ? m : 1)) bad = 1 } END { exit bad }'
+}
+b1=$(ls -d bn1/bn/*) b2=$(ls -d bn2/bn/*) b3=$(ls -d bn3/bn/*)
+close "$b1/metrics.csv" "$b2/metrics.csv" 1e-5 || fail "--sync-bn on 2 ranks differs from 1 process: $(paste -d'|' "$b1/metrics.csv" "$b2/metrics.csv")"
+close "$b1/metrics.csv" "$b3/metrics.csv" 1e-5 && fail "per-rank batch norm gave the global batch's numbers: the test cannot tell the two apart"
+grep -q "^sync_bn" "$b2/command" || fail "--sync-bn not recorded for --resume"
+echo "ok: --sync-bn on 2 ranks = 1 process within 1e-5; per-rank batch norm differs"
+
 # SIGINT to rank 1 alone: both ranks stop at the same step, exit 130; the
 # resumed run equals the uninterrupted one bit for bit
 KDRUN_RUNS=dpi $MPIRUN "$kdrun" --threads 1 dp.kdr > dpi.txt 2> dpi.err &
