@@ -66,3 +66,29 @@ void kd_dp_attach(const run *R, kd_exec *e)
 {
     if (kd_dp_on(R) && R->o->sync_bn) kd_exec_set_allsum(e, allsum);
 }
+
+int kd_dp_owns(const run *R, int64_t batch)
+{
+    return !kd_dp_on(R) || batch % kd_world_size() == kd_world_rank();
+}
+
+/* Every count and sum of kd_task_sums, as doubles (counts are exact up to
+ * 2^53), summed over the ranks in rank order. */
+int kd_dp_sum_sums(const run *R, kd_task_sums *s)
+{
+    if (!kd_dp_on(R)) return 0;
+    enum { NH = KD_RANK_MAX + 1, NV = NH + 11 };
+    double v[NV];
+    int k = 0;
+    v[k++] = s->top1, v[k++] = s->top5, v[k++] = (double)s->hit1, v[k++] = (double)s->hit5;
+    v[k++] = (double)s->nrank, v[k++] = s->psnr, v[k++] = s->ssim, v[k++] = s->psnr_srgb;
+    v[k++] = s->ssim_srgb, v[k++] = (double)s->nimg;
+    for (int i = 0; i < NH; i++) v[k++] = (double)s->rank_hist[i];
+    if (kd_world_sum_f64(v, (size_t)k)) return -1;
+    k = 0;
+    s->top1 = v[k++], s->top5 = v[k++], s->hit1 = (int64_t)v[k++], s->hit5 = (int64_t)v[k++];
+    s->nrank = (int64_t)v[k++], s->psnr = v[k++], s->ssim = v[k++], s->psnr_srgb = v[k++];
+    s->ssim_srgb = v[k++], s->nimg = (int64_t)v[k++];
+    for (int i = 0; i < NH; i++) s->rank_hist[i] = (int64_t)v[k++];
+    return 0;
+}

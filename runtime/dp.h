@@ -6,9 +6,10 @@
  * on them, and the gradients are summed over the ranks in rank order and
  * divided by N before every optimizer step, so each rank steps the same
  * parameters with the same numbers (the mean gradient of the global
- * batch).  Batch norm uses each rank's own rows (not synchronized).
- * Rank 0 alone evaluates and writes the run directory; the others only
- * train.  A flag (SIGINT) is agreed by all ranks at each step boundary so
+ * batch).  Batch norm uses each rank's own rows, or (--sync-bn) the rows
+ * of every rank.  Evaluation is sharded: batch s of a split on rank
+ * s mod N, the counts and sums added over the ranks.  Rank 0 alone writes
+ * the run directory and prints.  A flag (SIGINT) is agreed by all ranks at each step boundary so
  * that they stop together.
  */
 #ifndef KD_DP_H
@@ -17,6 +18,7 @@
 #include <stddef.h>
 
 #include "run_plan.h"
+#include "task.h"
 
 /* 1 when this run is data-parallel (kd_run_opts.dp and N > 1 ranks). */
 int kd_dp_on(const run *R);
@@ -33,6 +35,10 @@ const kd_batch *kd_dp_slice(const run *R, const kd_batch *b, kd_batch *tmp);
 int kd_dp_reduce(const run *R, float *grads, size_t n, double *loss);
 /* --sync-bn: batch norm over the rows of every rank (kd_op_ctx.allsum). */
 void kd_dp_attach(const run *R, kd_exec *e);
+/* Evaluation is sharded: batch s of a split is this rank's (s mod N). */
+int kd_dp_owns(const run *R, int64_t batch);
+/* The evaluation's sums over the ranks (before the task's eval_end). */
+int kd_dp_sum_sums(const run *R, kd_task_sums *s);
 /* Any rank's flag set: 1 on every rank. */
 int kd_dp_any(const run *R, int flag);
 

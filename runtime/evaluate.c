@@ -8,6 +8,7 @@
 
 #include "evaluate.h"
 #include "textbuf.h"
+#include "dp.h"
 
 double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why)
 {
@@ -47,6 +48,7 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out, kd_task_pics *pic
     for (int k = 0; k < ev->nmodels; k++) memset(&out[k], 0, sizeof out[k]);
     int64_t steps = kd_loader_steps(ld);
     for (int64_t s = 0; s < steps; s++) {
+        if (!kd_dp_owns(R, s)) continue;        /* data-parallel: this rank's batches */
         if (kd_loader_fill(ld, 0, s, &b, err, sizeof err) != KD_DATA_OK) {
             kd_batch_free(&b);
             kd_loader_free(ld);
@@ -73,6 +75,11 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out, kd_task_pics *pic
     }
     for (int k = 0; k < ev->nmodels; k++) {
         kd_exec_set_model_mode(G->e, G->pg.m[ev->models[k]].index, KD_MODE_FOLLOW);
+        if (kd_dp_sum_sums(R, &out[k])) {
+            kd_batch_free(&b);
+            kd_loader_free(ld);
+            return run_fail(R, KD_RUN_FAILED, NULL, "summing the evaluation over the ranks failed");
+        }
         T->eval_end(&out[k]);
     }
     kd_batch_free(&b);

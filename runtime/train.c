@@ -259,7 +259,7 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
         steps_lr_text(&X.S, P, ep, X.steps, lrs, sizeof lrs);
         size_t o = (size_t)snprintf(line, sizeof line, "%s epoch %lld/%lld  loss %.4f  %s", P->name,
                                     (long long)ep + 1, (long long)P->epochs, mean, lrs);
-        for (int i = 0; i < X.nev && !interrupted && kd_dp_writer(R); i++)
+        for (int i = 0; i < X.nev && (kd_dp_on(R) || !interrupted); i++)   /* data-parallel: all ranks evaluate */
             if (eval_epoch(R, G, &X.ev[i], P, ep + 1, ep == ep0, line, sizeof line, &o)) goto out;
         if (!R->o->quiet) fprintf(stderr, "%s  %.1f s\n", line, run_now() - t_ep);
         if (epoch_end(R, &X, ep)) goto out;
@@ -322,7 +322,7 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
                      plan.phases[i].name, R.dir);
     }
     kd_strbuf table = { 0 };   /* the report's lines */
-    for (int i = 0; i < plan.nreports && !R.status && !already_done && kd_dp_writer(&R); i++)
+    for (int i = 0; i < plan.nreports && !R.status && !already_done; i++)
         eval_report(&R, &plan.reports[i], &table);
     if (!R.status && !already_done) {
         R.phase_idx = plan.nphases;
