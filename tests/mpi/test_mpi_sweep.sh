@@ -28,6 +28,26 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/kdrun-mpi.XXXXXX")
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
+# last_rank_once LOG LINE RECIPE: once a line of LOG starts with LINE (at
+# most 180 s), the pid of the last rank running RECIPE
+last_rank_once() {
+    i=0
+    while [ $i -lt 1800 ]; do
+        if grep -q "^$2" "$1" 2>/dev/null; then
+            p=$(pgrep -f "^$kdrun --threads 1 $3" | sort -n | tail -1)
+            [ -n "$p" ] && echo "$p"
+            [ -n "$p" ]
+            return
+        fi
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+close() {   # close A.csv B.csv TOL: 0 when every value is within TOL (relative)
+    paste -d, "$1" "$2" | awk -F, -v tol="$3" 'NR > 1 {
+        a = $4; b = $8; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
+        if (d > tol * (m > 1 ? m : 1)) bad = 1 } END { exit bad }'
+}
 
 # 4 points, each two phases of a few steps (the second slow enough to be
 # killed in: 6 epochs)
@@ -78,16 +98,8 @@ echo "ok: 2 ranks = 1 process (4 points)"
 # 2. kill rank 1 in the middle of its first point's kd phase, then resume
 KDRUN_RUNS=kill $MPIRUN "$kdrun" --threads 1 sweep.kdr > kill.txt 2> kill.err &
 job=$!
-i=0
-pid=
-while [ $i -lt 600 ]; do         # at most 60 s: rank 1 writes its state after an epoch of kd
-    if grep -q "^kd epoch 2/6" kill.err 2>/dev/null; then
-        pid=$(pgrep -f "^$kdrun --threads 1 sweep.kdr" | sort -n | tail -1)
-        break
-    fi
-    sleep 0.1; i=$((i + 1))
-done
-[ -n "$pid" ] || { kill $job 2>/dev/null; fail "no kd epoch seen in 60 s: $(cat kill.err)"; }
+# rank 1 writes its state after each epoch of kd
+pid=$(last_rank_once kill.err "kd epoch 2/6" sweep.kdr) || { kill $job 2>/dev/null; fail "no kd epoch seen: $(cat kill.err)"; }
 kill -9 "$pid"
 status=0; wait $job || status=$?
 [ $status -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
@@ -137,10 +149,8 @@ grep -q "data-parallel over 2 ranks" dp2.err || fail "not data-parallel: $(cat d
 d1=$(ls -d dp1/dp/*) d2=$(ls -d dp2/dp/*) d3=$(ls -d dp3/dp/*)
 cmp "$d2/metrics.csv" "$d3/metrics.csv" || fail "two data-parallel runs differ"
 # every number within 1e-5 (relative) of the single process's
-paste -d, "$d1/metrics.csv" "$d2/metrics.csv" | awk -F, 'NR > 1 {
-    a = $4; b = $8; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
-    if (d > 1e-5 * (m > 1 ? m : 1)) { print "row " NR ": " $0; bad = 1 } }
-    END { exit bad }' || fail "2 ranks differ from 1 process beyond 1e-5"
+close "$d1/metrics.csv" "$d2/metrics.csv" 1e-5 ||
+    fail "2 ranks differ from 1 process beyond 1e-5: $(paste -d'|' "$d1/metrics.csv" "$d2/metrics.csv")"
 [ "$(grep -c . "$d1/metrics.csv")" -eq 9 ] || fail "metrics.csv rows: $(cat "$d1/metrics.csv")"
 [ "$(grep -c "results (" dp2.txt)" -eq 1 ] || fail "not one results table (rank 0 alone reports): $(cat dp2.txt)"
 echo "ok: data-parallel on 2 ranks = 1 process within 1e-5, bit-identical from run to run"
@@ -152,11 +162,6 @@ grep -q "bn(conv" bn.kdr || fail "no batch norm in bn.kdr"
 KDRUN_RUNS=bn1 "$kdrun" --threads 1 --quiet bn.kdr > bn1.txt 2> bn1.err || fail "bn, 1 process: $(cat bn1.err)"
 KDRUN_RUNS=bn2 $MPIRUN "$kdrun" --threads 1 --sync-bn bn.kdr > bn2.txt 2> bn2.err || fail "bn, 2 ranks: $(tail -5 bn2.err)"
 KDRUN_RUNS=bn3 $MPIRUN "$kdrun" --threads 1 bn.kdr > bn3.txt 2> bn3.err || fail "bn, 2 ranks, local: $(tail -5 bn3.err)"
-close() {   # close A.csv B.csv TOL: 0 when every value is within TOL (relative)
-    paste -d, "$1" "$2" | awk -F, -v tol="$3" 'NR > 1 {
-        a = $4; b = $8; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
-        if (d > tol * (m > 1 ? m : 1)) bad = 1 } END { exit bad }'
-}
 b1=$(ls -d bn1/bn/*) b2=$(ls -d bn2/bn/*) b3=$(ls -d bn3/bn/*)
 close "$b1/metrics.csv" "$b2/metrics.csv" 1e-5 || fail "--sync-bn on 2 ranks differs from 1 process: $(paste -d'|' "$b1/metrics.csv" "$b2/metrics.csv")"
 close "$b1/metrics.csv" "$b3/metrics.csv" 1e-5 && fail "per-rank batch norm gave the global batch's numbers: the test cannot tell the two apart"
@@ -167,16 +172,7 @@ echo "ok: --sync-bn on 2 ranks = 1 process within 1e-5; per-rank batch norm diff
 # resumed run equals the uninterrupted one bit for bit
 KDRUN_RUNS=dpi $MPIRUN "$kdrun" --threads 1 dp.kdr > dpi.txt 2> dpi.err &
 job=$!
-i=0
-pid=
-while [ $i -lt 600 ]; do
-    if grep -q "^pre epoch 1/4" dpi.err 2>/dev/null; then
-        pid=$(pgrep -f "^$kdrun --threads 1 dp.kdr" | sort -n | tail -1)
-        break
-    fi
-    sleep 0.1; i=$((i + 1))
-done
-[ -n "$pid" ] || { kill $job 2>/dev/null; fail "no epoch seen in 60 s: $(cat dpi.err)"; }
+pid=$(last_rank_once dpi.err "pre epoch 1/4" dp.kdr) || { kill $job 2>/dev/null; fail "no epoch seen: $(cat dpi.err)"; }
 kill -INT "$pid"
 status=0; wait $job || status=$?
 [ $status -eq 130 ] || fail "interrupted data-parallel run: exit $status, not 130: $(tail -5 dpi.err)"
