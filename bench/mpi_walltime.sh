@@ -28,9 +28,10 @@ t() {   # t LABEL CMD...: wall seconds of CMD
 sweep="--set teacher_epochs=2 --set student_epochs=1 --set data.fmnist.limit=2000 --quiet"
 s1=$(t sweep1 "$kdrun" --threads 1 $sweep "$top/recipes/efficacy/fmnist_eskd.kdr")
 s2=$(t sweep2 $MPIRUN "$kdrun" --threads 1 $sweep "$top/recipes/efficacy/fmnist_eskd.kdr")
-# the same tables, run directories aside
-sed 's#[^ (]*/fmnist_eskd/[0-9-]*##g' sweep1.out > a.txt
-sed 's#[^ (]*/fmnist_eskd/[0-9-]*##g' sweep2.out > b.txt
+# the same sweep tables (from the line "sweep RUN_DIR ..." on), run
+# directories aside; the points' own results come in rank order
+sed -n '/^sweep /,$p' sweep1.out | sed 's#[^ (]*/fmnist_eskd/[0-9-]*##g' > a.txt
+sed -n '/^sweep /,$p' sweep2.out | sed 's#[^ (]*/fmnist_eskd/[0-9-]*##g' > b.txt
 same=$(cmp -s a.txt b.txt && echo "same tables" || echo "tables DIFFER")
 dp="--set epochs=2 --set data.fmnist.limit=5000 --quiet"
 d1=$(t dp1 "$kdrun" --threads 1 $dp "$top/recipes/classic/fmnist_baseline.kdr")
