@@ -3,8 +3,8 @@
 # ranks (one thread each), side by side in one run:
 #   sweep:  recipes/efficacy/fmnist_eskd.kdr (12 points) shortened:
 #           teacher_epochs=2, student_epochs=1, 2,000 training images
-#   data-parallel: recipes/classic/fmnist_baseline.kdr, 2 epochs of
-#           ResNet-8 on 5,000 images (batch 128), plain and --sync-bn
+#   data-parallel: recipes/classic/fmnist_baseline.kdr, 3 epochs of
+#           ResNet-8 on 20,000 images (batch 128), plain and --sync-bn
 # Usage: bench/mpi_walltime.sh [KDRUN]   (kdrun built --with-mpi)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,13 +33,13 @@ s2=$(t sweep2 $MPIRUN "$kdrun" --threads 1 $sweep "$top/recipes/efficacy/fmnist_
 sed -n '/^sweep /,$p' sweep1.out | sed 's#[^ (]*/fmnist_eskd/[0-9-]*##g' > a.txt
 sed -n '/^sweep /,$p' sweep2.out | sed 's#[^ (]*/fmnist_eskd/[0-9-]*##g' > b.txt
 same=$(cmp -s a.txt b.txt && echo "same tables" || echo "tables DIFFER")
-dp="--set epochs=2 --set data.fmnist.limit=5000 --quiet"
+dp="--set epochs=3 --set data.fmnist.limit=20000 --quiet"
 d1=$(t dp1 "$kdrun" --threads 1 $dp "$top/recipes/classic/fmnist_baseline.kdr")
 d2=$(t dp2 $MPIRUN "$kdrun" --threads 1 $dp "$top/recipes/classic/fmnist_baseline.kdr")
 d3=$(t dp3 $MPIRUN "$kdrun" --threads 1 --sync-bn $dp "$top/recipes/classic/fmnist_baseline.kdr")
 printf '%-44s %9s %9s %7s\n' "" "1 rank" "2 ranks" "ratio"
 printf '%-44s %8.1fs %8.1fs %6.2fx  (%s)\n' "efficacy sweep, 12 points, --threads 1" "$s1" "$s2" "$(awk -v a="$s1" -v b="$s2" 'BEGIN { print a / b }')" "$same"
-printf '%-44s %8.1fs %8.1fs %6.2fx\n' "data-parallel ResNet-8, 2 epochs, --threads 1" "$d1" "$d2" "$(awk -v a="$d1" -v b="$d2" 'BEGIN { print a / b }')"
+printf '%-44s %8.1fs %8.1fs %6.2fx\n' "data-parallel ResNet-8, 3 epochs, --threads 1" "$d1" "$d2" "$(awk -v a="$d1" -v b="$d2" 'BEGIN { print a / b }')"
 printf '%-44s %8.1fs %8.1fs %6.2fx\n' "  the same with --sync-bn" "$d1" "$d3" "$(awk -v a="$d1" -v b="$d3" 'BEGIN { print a / b }')"
 echo "test top-1: 1 rank $(grep -o 'top1 *[0-9.]*%' dp1.out | head -1), 2 ranks $(grep -o 'top1 *[0-9.]*%' dp2.out | head -1), --sync-bn $(grep -o 'top1 *[0-9.]*%' dp3.out | head -1)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
