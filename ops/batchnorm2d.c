@@ -12,6 +12,8 @@
  * Every per-channel reduction runs inside one thread, in double, over 8
  * lanes summed in a fixed order (see chan_sum).
  */
+#include <stdlib.h>
+
 #include "kd_ops_util.h"
 
 enum { A_EPS, A_MOMENTUM, A_AFFINE };  /* recipe order: bn(x, eps, momentum) */
@@ -96,8 +98,53 @@ static double chan_sqdev(const float *x, int64_t N, int64_t C, int64_t S, int64_
     return lanes_total(l);
 }
 
+/* Synchronized batch norm (c->allsum set, training): the channel's mean and
+ * variance over the rows of every rank, from global sums (the count, the
+ * sums, then the squared deviations around the global mean), so that every
+ * rank normalizes as one process would over the global batch. */
+static void forward_sync(kd_op_ctx *c)
+{
+    int64_t N, C, S;
+    dims(c, &N, &C, &S);
+    const float *x = c->in[0];
+    int affine = c->in_shape[1].ndim > 0;
+    double mom = KD_A_FLT(c, A_MOMENTUM), eps = KD_A_FLT(c, A_EPS);
+    float *mean = c->saved, *inv = c->saved + C;
+    float *rm = c->state[0], *rv = c->state[1];
+    double *s = malloc((size_t)(C + 1) * sizeof *s);
+    if (!s) abort();
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
+    for (int64_t ch = 0; ch < C; ch++) s[ch] = chan_sum(x, N, C, S, ch);
+    s[C] = (double)(N * S);
+    if (c->allsum(s, C + 1)) abort();
+    double M = s[C];
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
+    for (int64_t ch = 0; ch < C; ch++) {
+        mean[ch] = (float)(s[ch] / M);
+        s[ch] = chan_sqdev(x, N, C, S, ch, s[ch] / M);
+    }
+    if (c->allsum(s, C)) abort();
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
+    for (int64_t ch = 0; ch < C; ch++) {
+        double mu = mean[ch], var = s[ch] / M;
+        rm[ch] = (float)((1 - mom) * rm[ch] + mom * mu);
+        rv[ch] = (float)((1 - mom) * rv[ch] + mom * (M > 1 ? var * M / (M - 1) : var));
+        double is = 1.0 / sqrt(var + eps);
+        inv[ch] = (float)is;
+        float g = affine ? c->in[1][ch] : 1.0f, b = affine ? c->in[2][ch] : 0.0f;
+        float a = (float)(g * is), o = (float)(b - g * is * mu);
+        for (int64_t i = 0; i < N; i++) {
+            const float *restrict p = x + (i * C + ch) * S;
+            float *restrict q = c->out + (i * C + ch) * S;
+            for (int64_t j = 0; j < S; j++) q[j] = a * p[j] + o;
+        }
+    }
+    free(s);
+}
+
 static void forward(kd_op_ctx *c)
 {
+    if (c->training && c->allsum) { forward_sync(c); return; }
     int64_t N, C, S;
     dims(c, &N, &C, &S);
     const float *x = c->in[0];
@@ -134,8 +181,11 @@ static void forward(kd_op_ctx *c)
 /* dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat)) in training,
  * computed per element in float as a*dy + b*(x - mu) + c0 with the
  * channel's coefficients in double; the sums of dy and dy*xhat as above. */
+static void backward_sync(kd_op_ctx *c);
+
 static void backward(kd_op_ctx *c)
 {
+    if (c->training && c->allsum) { backward_sync(c); return; }
     int64_t N, C, S;
     dims(c, &N, &C, &S);
     const float *x = c->in[0], *gy = c->grad_out;
@@ -177,6 +227,61 @@ static void backward(kd_op_ctx *c)
             for (int64_t j = 0; j < S; j++) d[j] += a * g[j] + b * (p[j] - muf) + c0;
         }
     }
+}
+
+/* Synchronized: dx from the sums of dy and dy*xhat over every rank's rows
+ * (each rank's dy is its own loss's), the count over the ranks; dgamma and
+ * dbeta from this rank's rows (the data-parallel step sums them). */
+static void backward_sync(kd_op_ctx *c)
+{
+    int64_t N, C, S;
+    dims(c, &N, &C, &S);
+    const float *x = c->in[0], *gy = c->grad_out;
+    const float *mean = c->saved, *inv = c->saved + C;
+    int affine = c->in_shape[1].ndim > 0;
+    float *dx = c->grad_in[0];
+    float *dg = affine ? c->grad_in[1] : NULL, *dbeta = affine ? c->grad_in[2] : NULL;
+    double *s = malloc((size_t)(2 * C + 1) * sizeof *s);
+    if (!s) abort();
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
+    for (int64_t ch = 0; ch < C; ch++) {
+        double mu = mean[ch], is = inv[ch];
+        double lg[KD_LANES] = {0}, lgx[KD_LANES] = {0};
+        for (int64_t i = 0; i < N; i++) {
+            const float *p = x + (i * C + ch) * S, *g = gy + (i * C + ch) * S;
+            int64_t j = 0;
+            for (; j + KD_LANES <= S; j += KD_LANES)
+                for (int k = 0; k < KD_LANES; k++) {
+                    lg[k] += g[j + k];
+                    lgx[k] += g[j + k] * ((p[j + k] - mu) * is);
+                }
+            for (; j < S; j++) {
+                lg[j % KD_LANES] += g[j];
+                lgx[j % KD_LANES] += g[j] * ((p[j] - mu) * is);
+            }
+        }
+        s[ch] = lanes_total(lg);
+        s[C + ch] = lanes_total(lgx);
+        if (dg) dg[ch] += (float)s[C + ch];
+        if (dbeta) dbeta[ch] += (float)s[ch];
+    }
+    s[2 * C] = (double)(N * S);
+    if (dx && c->allsum(s, 2 * C + 1)) abort();
+    double M = s[2 * C];
+#pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
+    for (int64_t ch = 0; ch < C; ch++) {
+        if (!dx) continue;
+        double is = inv[ch], sg = s[ch], sgx = s[C + ch];
+        double gam = affine ? c->in[1][ch] : 1.0;
+        float a = (float)(gam * is), muf = mean[ch];
+        float b = (float)(-gam * is * is * sgx / M), c0 = (float)(-gam * is * sg / M);
+        for (int64_t i = 0; i < N; i++) {
+            const float *restrict p = x + (i * C + ch) * S, *restrict g = gy + (i * C + ch) * S;
+            float *restrict d = dx + (i * C + ch) * S;
+            for (int64_t j = 0; j < S; j++) d[j] += a * g[j] + b * (p[j] - muf) + c0;
+        }
+    }
+    free(s);
 }
 
 static const kd_input_spec inputs[] = {

@@ -139,6 +139,10 @@ typedef struct kd_op_ctx {
     int training;                   /* 1: train mode (bn batch stats, dropout) */
     int nthreads;                   /* OpenMP threads for this op (>= 1) */
     uint64_t seed, step;            /* dropout RNG key */
+    /* Data-parallel training with synchronized batch norm: x[0..n) := its
+     * sum over the ranks (the same on every rank); NULL: statistics of this
+     * process's rows only.  Only batchnorm2d uses it, in training mode. */
+    int (*allsum)(double *x, int64_t n);
 } kd_op_ctx;
 
 /* ---- the recipe side: how a .kdr recipe writes the op ---------------------

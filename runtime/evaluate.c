@@ -10,6 +10,7 @@
 #include "state.h"
 #include "textbuf.h"
 #include "weights.h"
+#include "dp.h"
 
 double evsum_metric(const evsum *e, const char *name, int64_t k, const char **why)
 {
@@ -53,7 +54,10 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out, kd_task_pics *pic
     for (int k = 0; k < ev->nmodels; k++) memset(&out[k], 0, sizeof out[k]);
     int64_t steps = kd_loader_steps(ld);
     for (int64_t s = 0; s < steps; s++) {
-        if (run_interrupted()) {   /* the batch before ended: stop here, promptly */
+        if (!kd_dp_owns(R, s)) continue;        /* data-parallel: this rank's batches */
+        /* the batch before ended: stop here, promptly (data-parallel: every rank
+         * finishes the evaluation, and the ranks stop together at a step) */
+        if (!kd_dp_on(R) && run_interrupted()) {
             kd_batch_free(&b);
             kd_loader_free(ld);
             return run_fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted during an evaluation on %s; continue with: "
@@ -90,6 +94,11 @@ int eval_split(run *R, pgraph *G, const peval *ev, evsum *out, kd_task_pics *pic
     }
     for (int k = 0; k < ev->nmodels; k++) {
         kd_exec_set_model_mode(G->e, G->pg.m[ev->models[k]].index, KD_MODE_FOLLOW);
+        if (kd_dp_sum_sums(R, &out[k])) {
+            kd_batch_free(&b);
+            kd_loader_free(ld);
+            return run_fail(R, KD_RUN_FAILED, NULL, "summing the evaluation over the ranks failed");
+        }
         T->eval_end(&out[k]);
     }
     kd_batch_free(&b);

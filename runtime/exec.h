@@ -111,6 +111,9 @@ void kd_exec_set_step(kd_exec *e, uint64_t step);
  * forward adds the seconds each node took to times[node] and backward to
  * times[nnodes + node].  NULL turns it off. */
 void kd_exec_set_profile(kd_exec *e, double *times);
+/* Synchronized batch norm in data-parallel training (kd_op_ctx.allsum);
+ * NULL: every op sees this process's rows only (the default). */
+void kd_exec_set_allsum(kd_exec *e, int (*allsum)(double *x, int64_t n));
 
 /* Decisions made at creation (for tests and reports). */
 int kd_exec_is_live(const kd_exec *e, int32_t node);

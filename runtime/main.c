@@ -32,6 +32,12 @@
 #include "runtime/report.h"
 #include "runtime/eval_cmd.h"
 #include "runtime/recipe_copy.h"
+#include "runtime/sweep_ranks.h"
+#include "runtime/textbuf.h"
+#include "runtime/world.h"
+#ifdef HAVE_MPI
+#include "runtime/world_mpi.h"
+#endif
 
 #ifndef KDRUN_PKGDATADIR
 #define KDRUN_PKGDATADIR "/usr/local/share/kdrun"
@@ -53,7 +59,7 @@ enum {
 
 enum { KD_COLOR_AUTO, KD_COLOR_ALWAYS, KD_COLOR_NEVER };
 
-enum { OPT_SEED = 256, OPT_COLOR, OPT_VERSION, OPT_RESUME };
+enum { OPT_SEED = 256, OPT_COLOR, OPT_VERSION, OPT_RESUME, OPT_SYNC_BN };
 
 typedef struct kd_options {
     int check;
@@ -68,6 +74,8 @@ typedef struct kd_options {
     const char *resume;     /* --resume RUN_DIR */
     kd_command cmd;         /* what the run to resume was given */
     const kd_eval_opts *eval;   /* kdrun eval (runtime/eval_cmd.c) */
+    int dp;                 /* data-parallel over the MPI ranks (no sweep, N > 1) */
+    int sync_bn;            /* --sync-bn: batch norm over every rank's rows */
 } kd_options;
 
 static const char *progname = "kdrun";
@@ -76,7 +84,7 @@ static void usage_short(FILE *out)
 {
     fprintf(out,
         "usage: %s [--check] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
-        "             [--quiet] [--color=auto|always|never] RECIPE.kdr\n"
+        "             [--sync-bn] [--quiet] [--color=auto|always|never] RECIPE.kdr\n"
         "       %s --resume RUN_DIR [--quiet]\n"
         "       %s eval RECIPE.kdr [--model NAME=FILE]... [--on DATA.SPLIT [--metrics M,...]]\n"
         "       %s report RUN_DIR...\n"
@@ -100,6 +108,8 @@ static void usage_full(FILE *out)
         "  -t, --threads N        use N threads (N >= 1; default: all cores)\n"
         "      --seed N           default random seed of the phases that set none\n"
         "                         (to override a recipe's seeds: --set seed=N)\n"
+        "      --sync-bn          under mpirun, data-parallel: batch norm statistics over\n"
+        "                         the rows of every rank (default: each rank's own)\n"
         "      --resume RUN_DIR   continue an interrupted run (or sweep) from its last\n"
         "                         saved state, with the recipe and options it was\n"
         "                         started with; it ends with the same numbers\n"
@@ -260,6 +270,7 @@ static int parse_args(int argc, char **argv, kd_options *o)
         { "help",    no_argument,       NULL, 'h' },
         { "version", no_argument,       NULL, 'V' },
         { "resume",  required_argument, NULL, OPT_RESUME },
+        { "sync-bn", no_argument,       NULL, OPT_SYNC_BN },
         { NULL, 0, NULL, 0 }
     };
     opterr = 0;     /* we print our own messages */
@@ -299,6 +310,9 @@ static int parse_args(int argc, char **argv, kd_options *o)
         case OPT_RESUME:
             o->resume = optarg;
             break;
+        case OPT_SYNC_BN:
+            o->sync_bn = 1;
+            break;
         case OPT_COLOR:
             if (!optarg || strcmp(optarg, "always") == 0)
                 o->color = KD_COLOR_ALWAYS;
@@ -337,7 +351,7 @@ static int parse_args(int argc, char **argv, kd_options *o)
         if (optind < argc)
             return usage_error("--resume takes the recipe from the run directory; "
                                "drop '%s'", argv[optind]);
-        if (o->nov || o->have_seed || o->check)
+        if (o->nov || o->have_seed || o->check || o->sync_bn)
             return usage_error("%s", "--resume replays the run's own --set and --seed; "
                                "give only --resume RUN_DIR [--threads N] [--quiet]");
         return -1;
@@ -486,6 +500,8 @@ static int run_one(kd_options *o, const kdr_program *prog, const char *dir, cons
         .quiet = o->quiet,
         .progress = !o->quiet && isatty(fileno(stderr)),
         .eval = o->eval,
+        .dp = o->dp,
+        .sync_bn = o->sync_bn,
     };
     kdr_diag rd;
     kdr_diag_init(&rd);
@@ -551,6 +567,53 @@ typedef struct point_result {
     const char *keys[KD_RUN_MAX_FINAL];
 } point_result;
 
+/* MPI: every rank's point lines to rank 0, which refills pr (in point
+ * order, the points of every rank) and *done.  Returns 1 on the other
+ * ranks (they write no tables), 0 on rank 0; *status becomes the worst
+ * point's status over all ranks. */
+static int gather_points(const kd_sweep *sw, const char *dir, kd_strbuf *mine, point_result *pr,
+                         int64_t *done, int *status)
+{
+    char *all = NULL;
+    if (mine->oom || kd_world_gather_text(mine->s ? mine->s : "", &all) != 0) {
+        fprintf(stderr, "%s: rank %d: out of memory\n", progname, kd_world_rank());
+        *status = KD_EXIT_RUNTIME;
+        return 1;
+    }
+    if (kd_world_rank() != 0) return 1;
+    int *st = calloc((size_t)sw->npoints, sizeof *st);
+    kd_run_result *res = calloc((size_t)sw->npoints, sizeof *res);
+    unsigned char *seen = calloc((size_t)sw->npoints, 1);
+    char err[200];
+    if (!st || !res || !seen || kd_point_decode(all, sw->npoints, st, res, seen, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", progname, st && res && seen ? err : "out of memory");
+        *status = KD_EXIT_RUNTIME;
+    } else {
+        *done = 0;
+        for (int64_t i = 0; i < sw->npoints; i++) {
+            if (!seen[i]) continue;
+            point_result *q = &pr[(*done)++];
+            int idx[KD_SWEEP_MAXVARS];
+            kd_sweep_indices(sw, i, idx);
+            kd_sweep_point_name(sw, i, q->dir, sizeof q->dir);
+            for (int v = 0; v < sw->nvars; v++) q->values[v] = sw->vars[v].labels[idx[v]];
+            q->res = res[i];
+            q->status = st[i] == KD_EXIT_OK ? "ok" : st[i] == KD_RUN_INTERRUPTED ? "interrupted" : "failed";
+            for (int k = 0; k < q->res.nfinal; k++) q->keys[k] = q->res.keys[k];
+            if (st[i] != KD_EXIT_OK && (*status == KD_EXIT_OK || st[i] == KD_RUN_INTERRUPTED)) *status = st[i];
+        }
+        if (*done < sw->npoints && *status == KD_EXIT_OK) *status = KD_RUN_INTERRUPTED;
+        if (*done < sw->npoints)
+            fprintf(stderr, "%s: %lld of %lld sweep points ran; kdrun --resume %s runs the others\n",
+                    progname, (long long)*done, (long long)sw->npoints, dir);
+    }
+    free(st);
+    free(res);
+    free(seen);
+    free(all);
+    return 0;
+}
+
 /* Every point of the grid as a sub-run of dir; then the sweep's tables. */
 static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const char *dir,
                      const kdr_program *prog, int color)
@@ -563,7 +626,12 @@ static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const c
         return KD_EXIT_RUNTIME;
     }
     int64_t done = 0;
+    /* With MPI, each rank runs its own points (world.h) and goes on past a
+     * failed one; rank 0 then collects every point's result (below). */
+    int ranks = kd_world_size(), worst = KD_EXIT_OK;
+    kd_strbuf mine = { 0 };
     for (int64_t i = 0; i < sw->npoints && status == KD_EXIT_OK; i++) {
+        if (!kd_world_owns(i)) continue;
         char name[400], sub[1600];
         int idx[KD_SWEEP_MAXVARS];
         kd_sweep_indices(sw, i, idx);
@@ -571,22 +639,40 @@ static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const c
         snprintf(sub, sizeof sub, "%s/%s", dir, name);
         for (int v = 0; v < sw->nvars; v++)
             ov[v] = (kdr_override){ .key = sw->vars[v].name, .value = sw->vars[v].values[idx[v]] };
-        if (!o->quiet)
+        if (!o->quiet) {
+            if (ranks > 1) fprintf(stderr, "rank %d: ", kd_world_rank());
             fprintf(stderr, "sweep point %lld/%lld: %s\n", (long long)i + 1, (long long)sw->npoints, name);
+        }
         kdr_program *prog = load_program(o, zoo, ov, (size_t)sw->nvars, color, NULL, &status);
-        if (!prog) break;
         point_result *q = &pr[done++];
         snprintf(q->dir, sizeof q->dir, "%s", name);
         for (int v = 0; v < sw->nvars; v++) q->values[v] = sw->vars[v].labels[idx[v]];
-        status = run_one(o, prog, sub, sw, i, &q->res, color);
-        kdr_program_free(prog);
+        if (prog) {
+            status = run_one(o, prog, sub, sw, i, &q->res, color);
+            kdr_program_free(prog);
+        }
         q->status = status == KD_EXIT_OK ? "ok" : status == KD_RUN_INTERRUPTED ? "interrupted" : "failed";
         for (int k = 0; k < q->res.nfinal; k++) q->keys[k] = q->res.keys[k];
-        if (status != KD_EXIT_OK)
+        if (ranks > 1) kd_point_encode(&mine, i, status, &q->res);
+        if (status != KD_EXIT_OK && ranks > 1 && status != KD_RUN_INTERRUPTED) {
+            fprintf(stderr, "%s: rank %d: sweep point %s failed; this rank goes on with its other points "
+                    "(kdrun --resume %s reruns it)\n", progname, kd_world_rank(), name, dir);
+            if (worst == KD_EXIT_OK) worst = status;
+            status = KD_EXIT_OK;
+        } else if (status != KD_EXIT_OK) {
+            if (!prog) { done--; break; }
             fprintf(stderr, "%s: sweep point %s %s; the sweep stops here "
                     "(kdrun --resume %s continues it)\n", progname, name,
                     status == KD_RUN_INTERRUPTED ? "was interrupted" : "failed", dir);
+        }
     }
+    if (status == KD_EXIT_OK) status = worst;
+    if (ranks > 1 && gather_points(sw, dir, &mine, pr, &done, &status) != 0) {
+        kd_sb_free(&mine);
+        free(pr);
+        return status;      /* a rank other than 0: rank 0 writes the tables */
+    }
+    kd_sb_free(&mine);
     /* the tables over the points run so far */
     const char *vars[KD_SWEEP_MAXVARS];
     for (int v = 0; v < sw->nvars; v++) vars[v] = sw->vars[v].name;
@@ -642,6 +728,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", progname);
         return KD_EXIT_RUNTIME;
     }
+#ifdef HAVE_MPI
+    /* a rank of an MPI job (mpirun, srun): sweeps are spread over the ranks */
+    if (kd_world_mpi_start(&argc, &argv) < 0) {
+        fprintf(stderr, "%s: MPI_Init failed\n", progname);
+        return KD_EXIT_RUNTIME;
+    }
+    atexit(kd_world_mpi_stop);
+#endif
     kd_options o = { .color = KD_COLOR_AUTO };
     kd_eval_opts ev;
     if (argc >= 2 && strcmp(argv[1], "eval") == 0) {
@@ -677,6 +771,7 @@ int main(int argc, char **argv)
                 goto out_opts;
             }
         o.have_seed = o.cmd.have_seed;
+        o.sync_bn = o.cmd.sync_bn;
         o.seed = o.cmd.seed;
         if (o.threads > 0 && o.threads != o.cmd.threads && !o.quiet)
             fprintf(stderr, "%s: warning: the run used %ld threads and now %ld: "
@@ -703,6 +798,11 @@ int main(int argc, char **argv)
 
     if (!o.resume && check_points(&o, zoo, prog, color, &status)) {
         free(shapes);
+        goto out;
+    }
+    if (o.check && kd_world_rank() != 0) {   /* rank 0 prints the plan */
+        free(shapes);
+        status = KD_EXIT_OK;
         goto out;
     }
     if (o.check) {
@@ -758,12 +858,23 @@ int main(int argc, char **argv)
     char dir[1200];
     if (o.resume) {
         snprintf(dir, sizeof dir, "%s", o.resume);
+    } else if (kd_world_rank() != 0) {
+        /* rank 0 makes the run directory (below) and tells the others */
+        char *d = NULL;
+        if (kd_world_bcast_text(&d) != 0 || !d || !*d) {
+            free(d);
+            status = KD_EXIT_RUNTIME;      /* rank 0 said why */
+            goto out;
+        }
+        snprintf(dir, sizeof dir, "%s", d);
+        free(d);
     } else {
         const char *runs = getenv("KDRUN_RUNS") && *getenv("KDRUN_RUNS") ? getenv("KDRUN_RUNS") : "runs";
         char err[1400];
         char *ra = abs_path(o.recipe);
         kd_command c = { .recipe = (char *)o.recipe, .recipe_abs = ra, .hash = hash,
-                         .have_seed = o.have_seed, .seed = o.seed, .threads = o.threads };
+                         .have_seed = o.have_seed, .seed = o.seed, .threads = o.threads,
+                         .sync_bn = o.sync_bn };
         char **keys = calloc(o.nov + 1, sizeof *keys), **vals = calloc(o.nov + 1, sizeof *vals);
         for (size_t i = 0; keys && vals && i < o.nov; i++) {
             keys[i] = (char *)o.ov[i].key;
@@ -783,8 +894,21 @@ int main(int argc, char **argv)
         if (bad) {
             fprintf(stderr, "%s: %s\n", progname, err);
             status = KD_EXIT_RUNTIME;
-            goto out;
         }
+        if (kd_world_size() > 1) {
+            char *d = bad ? NULL : dir;
+            kd_world_bcast_text(&d);       /* "" tells the other ranks to stop */
+        }
+        if (bad) goto out;
+    }
+    if (sw.nvars == 0 && kd_world_size() > 1) {
+        /* one run, several ranks: data-parallel training (runtime/dp.h);
+         * rank 0 alone reports */
+        o.dp = 1;
+        if (kd_world_rank() != 0) o.quiet = 1;
+        else if (!o.quiet)
+            fprintf(stderr, "%s: data-parallel over %d ranks: each takes 1/%d of every batch\n",
+                    progname, kd_world_size(), kd_world_size());
     }
     if (sw.nvars == 0) {
         status = run_one(&o, prog, dir, NULL, 0, NULL, color);

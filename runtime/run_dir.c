@@ -16,6 +16,7 @@
 #include "sha256.h"
 #include "textbuf.h"
 #include "yaml_io.h"
+#include "dp.h"
 
 int kd_make_run_dir(const char *runs_dir, const char *recipe, char *dir, size_t dirlen,
                     char *err, size_t errlen)
@@ -202,6 +203,7 @@ static int run_dir_emit_csv(FILE *f, void *arg)
 /* metrics.csv and curves.svg: the curves so far */
 void run_dir_write_curves(run *R)
 {
+    if (!kd_dp_writer(R)) return;              /* data-parallel: rank 0 writes */
     char path[1200];
     snprintf(path, sizeof path, "%s/metrics.csv", R->dir);
     run_dir_write_atomic(R, path, run_dir_emit_csv);
@@ -213,6 +215,7 @@ void run_dir_write_curves(run *R)
  * status says whether the others were written (a full disk fails the run) */
 void run_dir_write(run *R)
 {
+    if (!kd_dp_writer(R)) return;
     char path[1200];
     run_dir_write_curves(R);
     snprintf(path, sizeof path, "%s/report.yaml", R->dir);
@@ -223,6 +226,7 @@ void run_dir_write(run *R)
  * epoch of every evaluated series when it is not the last */
 void run_dir_print_results(run *R, const char *table, size_t tlen)
 {
+    if (!kd_dp_writer(R)) return;
     printf("results (%s):\n", R->dir);
     if (table && tlen) fputs(table, stdout);
     else

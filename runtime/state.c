@@ -16,9 +16,11 @@
 #include "state.h"
 #include "run_plan.h"
 #include "textbuf.h"
+#include "dp.h"
 
 int state_save_checkpoint(run *R, pgraph *G, const char *route, int64_t epoch, const char *phase)
 {
+    if (!kd_dp_writer(R)) return 0;            /* data-parallel: rank 0 writes */
     char dir[1200], path[1300], ep[32];
     snprintf(dir, sizeof dir, "%s/checkpoints/%s", R->dir, route);
     if (run_mkdirs(dir)) return run_fail(R, KD_RUN_FAILED, NULL, "%s: %s", dir, strerror(errno));
@@ -111,6 +113,7 @@ static int rows_parse(run *R, const char *txt)
 int state_save(run *R, kd_optim *opt, int64_t epoch, int64_t step, double sum, int64_t n,
                       uint64_t exec_step, const char *phase)
 {
+    if (!kd_dp_writer(R)) return 0;            /* data-parallel: rank 0 writes */
     int nopt = opt ? kd_optim_nstate(opt) : 0;
     size_t cap = (size_t)R->nstore + (size_t)nopt + 1;
     kd_st_tensor *t = calloc(cap, sizeof *t);

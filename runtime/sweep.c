@@ -183,6 +183,7 @@ static int write_command(FILE *f, void *arg)
     for (int i = 0; i < c->nset; i++) fprintf(f, "set\t%s=%s\n", c->keys[i], c->values[i]);
     if (c->have_seed) fprintf(f, "seed\t%ld\n", c->seed);
     fprintf(f, "threads\t%ld\n", c->threads);
+    if (c->sync_bn) fprintf(f, "sync_bn\t1\n");
     return ferror(f) ? -1 : 0;
 }
 
@@ -244,6 +245,8 @@ int kd_command_read(const char *dir, kd_command *c, char *err, size_t errlen)
             c->keys[c->nset] = strndup(v, (size_t)(eq - v));
             c->values[c->nset] = strdup(eq + 1);
             c->nset++;
+        } else if (!strcmp(k, "sync_bn")) {
+            c->sync_bn = !strcmp(v, "1");
         } else if (!strcmp(k, "seed") || !strcmp(k, "threads")) {
             errno = 0;
             long x = strtol(v, &end, 10);

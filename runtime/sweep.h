@@ -51,6 +51,7 @@ typedef struct kd_command {
     int have_seed;
     long seed;
     long threads;
+    int sync_bn;        /* --sync-bn (data-parallel batch norm) */
 } kd_command;
 
 /* Write RUN_DIR/command atomically; 0 or -1 with a message in err.  Keys

@@ -26,6 +26,7 @@
 #include "evaluate.h"
 #include "run_dir.h"
 #include "textbuf.h"
+#include "dp.h"
 #include "task.h"
 #include "weights.h"
 #include "eval_cmd.h"
@@ -34,6 +35,14 @@
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 int run_interrupted(void) { return interrupted != 0; }   /* evaluate.h */
+
+/* Stop here?  Data-parallel, every rank must answer the same: the ranks
+ * agree (any rank's flag stops all).  The flag itself is never cleared, so
+ * a signal that arrives during the agreement counts at the next one. */
+static int stop_now(const run *R)
+{
+    return kd_dp_on(R) ? kd_dp_any(R, interrupted) : interrupted;
+}
 
 /* What a phase runs on: its graph, data, evaluations, pool, optimizer
  * units and steps (train_step.c). */
@@ -73,7 +82,8 @@ static int phase_graph(run *R, phase_run *X)
     R->unit = P->unit;
     if (!kd_task_of(X->D->ds.kind))
         return run_fail(R, KD_RUN_FAILED, P->data_at, "training on this kind of data is not in this build yet");
-    G->pg.batch = P->batch;
+    if (kd_dp_check(R, P, X->D)) return -1;
+    G->pg.batch = P->batch / kd_dp_ranks(R);     /* this rank's rows */
     for (int i = 0; i < P->ntrained; i++)
         if (pgraph_add_model(R, G, P->trained_at[i], P->trained[i], 1) < 0) return -1;
     for (int i = 0; i < P->nteachers; i++)
@@ -100,7 +110,9 @@ static int phase_graph(run *R, phase_run *X)
         }
         X->nev++;
     }
-    return steps_graph(R, X->PL, X->idx, &X->S, G, X->D);
+    if (steps_graph(R, X->PL, X->idx, &X->S, G, X->D)) return -1;
+    kd_dp_attach(R, G->e);       /* synchronized batch norm, when asked */
+    return 0;
 }
 
 /* Parameters (initialized, from the store, the teachers' checkpoints),
@@ -171,7 +183,7 @@ static int epoch_end(run *R, phase_run *X, int64_t ep)
             char old[1400];
             snprintf(old, sizeof old, "%s/checkpoints/%s/epoch-%03lld.safetensors", R->dir, P->route,
                      (long long)(done - P->keep_last * every));
-            unlink(old);
+            if (kd_dp_writer(R)) unlink(old);
         }
     }
     if (pgraph_save_store(R, &X->G, 1)) return -1;
@@ -225,8 +237,9 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
             sum += l;
             n++;
             logs_step(R, G, ep);
+            int stop = stop_now(R);
             progress(R, P->name, ep, P->epochs, st, X.steps, sum / (double)n, run_now() - t_ep);
-            if (interrupted && st + 1 < X.steps) {
+            if (stop && st + 1 < X.steps) {
                 /* stop mid-epoch: save where we are, resumable bit for bit */
                 if (R->o->progress && !R->o->quiet) fputc('\n', stderr);
                 if (pgraph_save_store(R, G, 1) == 0) {
@@ -254,11 +267,11 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
         steps_lr_text(&X.S, P, ep, X.steps, lrs, sizeof lrs);
         size_t o = (size_t)snprintf(line, sizeof line, "%s epoch %lld/%lld  loss %.4f  %s", P->name,
                                     (long long)ep + 1, (long long)P->epochs, mean, lrs);
-        for (int i = 0; i < X.nev && !interrupted; i++)
+        for (int i = 0; i < X.nev && (kd_dp_on(R) || !interrupted); i++)   /* data-parallel: all ranks evaluate */
             if (eval_epoch(R, G, &X.ev[i], P, ep + 1, ep == ep0, line, sizeof line, &o)) goto out;
         if (!R->o->quiet) fprintf(stderr, "%s  %.1f s\n", line, run_now() - t_ep);
         if (epoch_end(R, &X, ep)) goto out;
-        if (interrupted) {
+        if (stop_now(R)) {
             run_fail(R, KD_RUN_INTERRUPTED, NULL, "interrupted in phase '%s' after epoch %lld; "
                      "continue with: kdrun --resume %s", P->name, (long long)ep + 1, R->dir);
             goto out;
@@ -314,8 +327,9 @@ int kd_run(const kdr_program *p, const kd_run_opts *o, kdr_diag *d)
         R.phase_idx = i;
         if (R.state && i < R.resume_phase) continue;     /* finished before */
         run_phase(&R, &plan, i);
+        int stop = stop_now(&R);
         if (!R.status && d->errors > errors0) R.status = KD_RUN_FAILED;
-        if (!R.status && interrupted)
+        if (!R.status && stop)
             run_fail(&R, KD_RUN_INTERRUPTED, NULL, "interrupted after phase '%s'; continue with: kdrun --resume %s",
                      plan.phases[i].name, R.dir);
     }

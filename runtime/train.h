@@ -37,6 +37,8 @@ typedef struct kd_run_opts {
     int quiet;                /* errors only */
     int progress;             /* 1: a progress bar on stderr (a terminal) */
     const struct kd_eval_opts *eval;   /* kdrun eval: no phase runs (eval_cmd.h) */
+    int dp;                   /* 1: data-parallel over the MPI ranks (runtime/dp.h) */
+    int sync_bn;              /* data-parallel: batch norm over every rank's rows */
 } kd_run_opts;
 
 /* Exit statuses (the same as kdrun's). */

@@ -23,6 +23,7 @@
 
 #include "train_step.h"
 #include "state.h"
+#include "dp.h"
 
 #define DERIVED_OFF (-1e4f)          /* a derived choice's other candidates */
 
@@ -367,13 +368,16 @@ int steps_iterate(run *R, const plan_phase *P, steps_run *S, pgraph *G, const kd
             int got = kd_batcher_next(S->st[s->stream].bt, &bb, err, sizeof err);
             if (got <= 0) return run_fail(R, KD_RUN_DATA, NULL, "%s", got < 0 ? err : "a data stream ended early");
         }
-        pgraph_feed(G, bb);
+        kd_batch slice;
+        pgraph_feed(G, kd_dp_slice(R, bb, &slice));
         weight_set(G, ws, ep);
         kd_exec_zero_grad(G->e);
         if (kd_exec_forward(G->e, 1)) return run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
         double l = kd_exec_value(G->e, s->loss)[0];
         if (!isfinite(l)) { loss_not_finite(R, P, G, s, l, ep, st); return -1; }
         if (kd_exec_backward(G->e, s->loss)) return run_fail(R, KD_RUN_FAILED, NULL, "backward pass failed");
+        if (kd_dp_reduce(R, kd_exec_grads(G->e), G->pg.g->param_count, &l))
+            return run_fail(R, KD_RUN_FAILED, NULL, "summing the gradients over the ranks failed");
         for (int j = 0; j < s->cfg->nunits; j++) {
             unit_run *u = &S->u[s->cfg->units[j]];
             if (!u->grp.total) continue;

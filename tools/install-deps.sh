@@ -18,6 +18,7 @@ PACKAGES="
   mandoc
   dataset-fashion-mnist
   python3-torch python3-skimage
+  libopenmpi-dev openmpi-bin
 "
 
 case "${1:-}" in

@@ -16,6 +16,7 @@
  * determinism.  All randomness comes from one seeded xorshift generator.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1233,6 +1234,109 @@ static void test_bn_running_stats(void)
     inst_free(&t);
 }
 
+/* Synchronized batch norm (kd_op_ctx.allsum), as data-parallel training on
+ * two ranks uses it: two threads play the ranks, each with its own rows
+ * (X and Y) and its own dy, and allsum exchanges their sums through a
+ * barrier.  Forward, the running statistics and dx must equal one process's
+ * over the batch [X; Y]; each rank's dgamma and dbeta are its share (they
+ * add up to the whole batch's). */
+static pthread_barrier_t sync_bar;
+static double *sync_slot[2];
+static __thread int sync_rank;
+
+static int allsum_two_threads(double *x, int64_t n)
+{
+    sync_slot[sync_rank] = x;
+    pthread_barrier_wait(&sync_bar);
+    double *mine = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) mine[i] = sync_slot[0][i] + sync_slot[1][i];
+    pthread_barrier_wait(&sync_bar);      /* both have read both */
+    memcpy(x, mine, sizeof(double) * (size_t)n);
+    free(mine);
+    return 0;
+}
+
+typedef struct sync_rank_arg { inst *t; int rank; } sync_rank_arg;
+
+static void *sync_rank_run(void *p)
+{
+    sync_rank_arg *a = p;
+    sync_rank = a->rank;
+    a->t->d->forward(&a->t->c);
+    a->t->d->backward(&a->t->c);
+    return NULL;
+}
+
+static void test_bn_sync(void)
+{
+    static const tcase half = {"batchnorm2d", "momentum=0.25", 1, {S4(3, 2, 4, 3)}, {G_N}, 1, 0, NULL, 1};
+    static const tcase whole = {"batchnorm2d", "momentum=0.25", 1, {S4(6, 2, 4, 3)}, {G_N}, 1, 0, NULL, 1};
+    inst r[2], b;
+    rng_seed(17);
+    if (inst_make(&r[0], &half)) return;
+    if (inst_make(&r[1], &half)) { inst_free(&r[0]); return; }
+    if (inst_make(&b, &whole)) { inst_free(&r[0]); inst_free(&r[1]); return; }
+    int64_t n = r[0].n[0], C = 2;
+    for (int64_t i = 0; i < n; i++) r[1].buf[0][i] = 0.5f * r[1].buf[0][i] + 1.0f;  /* other statistics */
+    for (int k = 0; k < 2; k++) memcpy(b.buf[0] + k * n, r[k].buf[0], sizeof(float) * (size_t)n);
+    for (int i = 1; i <= 2; i++) {
+        memcpy(r[1].buf[i], r[0].buf[i], sizeof(float) * (size_t)C);
+        memcpy(b.buf[i], r[0].buf[i], sizeof(float) * (size_t)C);
+    }
+    float *gy = malloc(sizeof(float) * (size_t)(2 * n)), *dx = calloc((size_t)(4 * n), sizeof(float));
+    float dg[3][2] = {{0}}, db[3][2] = {{0}};
+    for (int64_t i = 0; i < 2 * n; i++) gy[i] = (float)nrand();
+    for (int k = 0; k < 2; k++) {
+        r[k].c.allsum = allsum_two_threads;
+        r[k].c.grad_out = gy + k * n;
+        r[k].c.grad_in[0] = dx + k * n, r[k].c.grad_in[1] = dg[k], r[k].c.grad_in[2] = db[k];
+    }
+    b.c.grad_out = gy;
+    b.c.grad_in[0] = dx + 2 * n, b.c.grad_in[1] = dg[2], b.c.grad_in[2] = db[2];
+    pthread_barrier_init(&sync_bar, NULL, 2);
+    pthread_t th[2];
+    sync_rank_arg args[2] = {{&r[0], 0}, {&r[1], 1}};
+    for (int k = 0; k < 2; k++) pthread_create(&th[k], NULL, sync_rank_run, &args[k]);
+    for (int k = 0; k < 2; k++) pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&sync_bar);
+    b.d->forward(&b.c);
+    b.d->backward(&b.c);
+    double wo = 0, wd = 0;
+    for (int k = 0; k < 2; k++)
+        for (int64_t i = 0; i < n; i++) {
+            wo = fmax(wo, fabs(r[k].c.out[i] - b.c.out[k * n + i]));
+            wd = fmax(wd, fabs(dx[k * n + i] - dx[2 * n + k * n + i]));
+        }
+    CU_ASSERT(wo < 1e-5);
+    CU_ASSERT(wd < 1e-5);
+    for (int s = 0; s < 2; s++)
+        for (int64_t c = 0; c < C; c++) {
+            CU_ASSERT_DOUBLE_EQUAL(r[0].c.state[s][c], b.c.state[s][c], 1e-5);
+            CU_ASSERT_DOUBLE_EQUAL(r[1].c.state[s][c], b.c.state[s][c], 1e-5);
+        }
+    for (int64_t c = 0; c < C; c++) {
+        CU_ASSERT_DOUBLE_EQUAL(dg[0][c] + dg[1][c], dg[2][c], 1e-4);
+        CU_ASSERT_DOUBLE_EQUAL(db[0][c] + db[1][c], db[2][c], 1e-4);
+    }
+    /* without the exchange, rank 1 normalizes with its own statistics: the
+     * comparison above can tell the two apart */
+    r[1].c.allsum = NULL;
+    r[1].d->forward(&r[1].c);
+    double far = 0;
+    for (int64_t i = 0; i < n; i++) far = fmax(far, fabs(r[1].c.out[i] - b.c.out[n + i]));
+    CU_ASSERT(far > 1e-2);
+    for (int k = 0; k < 3; k++) {
+        inst *t = k < 2 ? &r[k] : &b;
+        t->c.grad_out = NULL;
+        for (int i = 0; i < 3; i++) t->c.grad_in[i] = NULL;
+    }
+    free(gy);
+    free(dx);
+    inst_free(&r[0]);
+    inst_free(&r[1]);
+    inst_free(&b);
+}
+
 static void test_dropout_mask(void)
 {
     static const tcase tc = {"dropout", "p=0.25", 1, {S2(64, 64)}, {G_AWAY}, 1, 0, NULL, 2};
@@ -1600,7 +1704,7 @@ int main(void)
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
-        KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_dropout_mask),
+        KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_bn_sync), KD_TEST(test_dropout_mask),
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
         KD_TEST(test_dkd_bad_label), KD_TEST(test_dkd_decomposes_kd), KD_TEST(test_dkd_confident_teacher),
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_threads), KD_TEST_END};
