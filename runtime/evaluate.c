@@ -111,7 +111,7 @@ static void eval_pictures(run *R, const kd_task *T, kd_task_pics *pics, const ch
 {
     char path[1400], err[512];
     snprintf(path, sizeof path, "%s/pictures", R->dir);
-    if (!T->pics_write || !pics->n) return;
+    if (!T->pics_write || !pics->n || !kd_dp_writer(R)) return;   /* data-parallel: rank 0 draws */
     if (run_mkdirs(path)) { run_fail(R, KD_RUN_FAILED, NULL, "cannot create %s", path); return; }
     snprintf(path, sizeof path, "%s/pictures/%s.png", R->dir, name);
     if (T->pics_write(pics, path, err, sizeof err)) run_fail(R, KD_RUN_FAILED, NULL, "%s", err);

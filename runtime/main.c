@@ -912,6 +912,15 @@ int main(int argc, char **argv)
     }
     if (sw.nvars == 0) {
         status = run_one(&o, prog, dir, NULL, 0, NULL, color);
+        if (o.dp && status != KD_EXIT_OK && status != KD_RUN_INTERRUPTED && status != KD_RUN_RECIPE) {
+            /* A failure the ranks may not share (a write on rank 0, a
+             * lock): the others could wait for this rank forever in the
+             * next gradient sum.  Interrupts are agreed on; recipe errors
+             * come from the plan, the same on every rank. */
+            fprintf(stderr, "%s: rank %d failed (exit %d): stopping all %d ranks\n", progname,
+                    kd_world_rank(), status, kd_world_size());
+            kd_world_abort(status);
+        }
     } else {
         if (!o.quiet)
             fprintf(stderr, "sweep: %lld runs in %s\n", (long long)sw.npoints, dir);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dp.h"
 #include "weights.h"
 
 /* the declaration's template call, white space collapsed */
@@ -48,6 +49,7 @@ static void template_text(run *R, const char *name, char *buf, size_t n)
 
 int models_out_write(run *R, pgraph *G, const char *phase)
 {
+    if (!kd_dp_writer(R)) return 0;            /* data-parallel: rank 0 writes */
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/models", R->dir);
     int made = 0;

@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 
 #include "run_logs.h"
+#include "dp.h"
+#include "world.h"
 
 #define TERMS_KEY "#terms"
 #define MAXG KD_PG_MAX_TERMS
@@ -89,8 +91,19 @@ void logs_step(run *R, pgraph *G, int64_t ep)
         S.phase = (double)R->phase_idx;
         S.epoch = (double)ep;
     }
-    for (int k = 0; k < G->pg.nterms && k < MAXG; k++)
-        S.s[g[k]] += kd_exec_value(G->e, G->pg.terms[k])[0];
+    /* data-parallel: each rank's terms are over its slice of the batch;
+     * the step's value is their mean over the ranks (as the loss's) */
+    double v[MAXG];
+    int nt = G->pg.nterms < MAXG ? G->pg.nterms : MAXG;
+    for (int k = 0; k < nt; k++) v[k] = kd_exec_value(G->e, G->pg.terms[k])[0];
+    if (kd_dp_on(R) && nt > 0) {
+        if (kd_world_sum_f64(v, (size_t)nt)) {
+            fprintf(stderr, "kdrun: rank %d: out of memory summing the loss terms\n", kd_world_rank());
+            kd_world_abort(1);
+        }
+        for (int k = 0; k < nt; k++) v[k] /= kd_dp_ranks(R);
+    }
+    for (int k = 0; k < nt; k++) S.s[g[k]] += v[k];
     S.n += 1;
     save(R, &S);
 }
@@ -115,7 +128,7 @@ static void text_of(const kdr_unit *u, const kd_node *n, char *buf, size_t len)
 
 static void timing(run *R, const plan_phase *P, int64_t ep)
 {
-    if (clock_.phase != R->phase_idx || clock_.epoch != ep || clock_.steps < 1) return;
+    if (clock_.phase != R->phase_idx || clock_.epoch != ep || clock_.steps < 1 || !kd_dp_writer(R)) return;
     char path[1200];
     snprintf(path, sizeof path, "%s/timing.csv", R->dir);
     struct stat sb;

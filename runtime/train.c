@@ -291,8 +291,10 @@ static int run_open(run *R)
     snprintf(R->dir, sizeof R->dir, "%s", R->o->run_dir);
     if (run_mkdirs(R->dir))
         return run_fail(R, KD_RUN_FAILED, NULL, "cannot create the run directory %s: %s", R->dir, strerror(errno));
-    if (state_lock(R)) return -1;
-    if (R->o->resume) state_remove_stale(R);
+    /* data-parallel: the ranks share the directory; rank 0 holds the lock
+     * and tidies it */
+    if (kd_dp_writer(R) && state_lock(R)) return -1;
+    if (R->o->resume && kd_dp_writer(R)) state_remove_stale(R);
     if (R->o->resume && state_load(R)) return -1;
     return 0;
 }

@@ -35,3 +35,8 @@ int kd_world_sum_f64(double *x, size_t n)
 {
     return W ? W->sum_f64(x, n) : 0;
 }
+
+void kd_world_abort(int status)
+{
+    if (W && W->size > 1) W->abort(status);
+}

@@ -38,6 +38,10 @@ int kd_world_gather_text(const char *mine, char **out);
 int kd_world_bcast_text(char **text);
 int kd_world_sum_f32(float *x, size_t n);
 int kd_world_sum_f64(double *x, size_t n);
+/* Stop every rank of the job with this status (a rank that fails alone
+ * while the others wait in a collective would hang the job otherwise);
+ * nothing with one process. */
+void kd_world_abort(int status);
 
 /* The points 0..n-1 of a sweep that this rank runs: a fixed round-robin
  * assignment (point i on rank i mod size). */

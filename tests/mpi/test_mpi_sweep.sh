@@ -7,7 +7,10 @@
 #      job, `--resume` under mpirun runs only what is unfinished, and the
 #      result equals the uninterrupted single-process run bit for bit;
 #   3. a point that fails (its data is missing) is reported, the other
-#      points run and are in the table, and the exit status is not 0.
+#      points run and are in the table, and the exit status is not 0;
+#   4. data-parallel: 2 ranks = 1 process (within 1e-5), --sync-bn, SIGINT
+#      on one rank, a rank failing alone stops the job, odd batches refused.
+# Every mpirun runs under a time limit (KDRUN_MPI_TIMEOUT, 300 s).
 # Exit 77 (skipped) when kdrun has no MPI or mpirun is missing.
 set -eu
 top=${KDRUN_BUILDDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -21,7 +24,10 @@ if ldd "$kdrun" | grep -q libasan; then
     export OMPI_MCA_mca_base_component_disable_dlclose=1
     export LSAN_OPTIONS="suppressions=$here/lsan.supp:fast_unwind_on_malloc=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 fi
-MPIRUN="mpirun --oversubscribe -np 2 -x LSAN_OPTIONS -x OMPI_MCA_mca_base_component_disable_dlclose"
+# Every job under a time limit: a job whose ranks wait for each other
+# forever must fail this test, not hang the suite.
+MPIRUN="timeout -k 10 ${KDRUN_MPI_TIMEOUT:-300} mpirun --oversubscribe -np 2"
+[ -n "${LSAN_OPTIONS:-}" ] && MPIRUN="$MPIRUN -x LSAN_OPTIONS -x OMPI_MCA_mca_base_component_disable_dlclose"
 [ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
 export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
 work=$(mktemp -d "${TMPDIR:-/tmp}/kdrun-mpi.XXXXXX")
@@ -44,8 +50,11 @@ last_rank_once() {
     return 1
 }
 close() {   # close A.csv B.csv TOL: 0 when every value is within TOL (relative)
-    paste -d, "$1" "$2" | awk -F, -v tol="$3" 'NR > 1 {
-        a = $4; b = $8; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
+    # the value is a line's last field (a metric's name may hold commas)
+    paste -d'|' "$1" "$2" | awk -F'|' -v tol="$3" 'NR > 1 {
+        na = split($1, x, ","); nb = split($2, y, ",");
+        if (x[1] != y[1] || x[2] != y[2]) bad = 1;
+        a = x[na]; b = y[nb]; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
         if (d > tol * (m > 1 ? m : 1)) bad = 1 } END { exit bad }'
 }
 
@@ -151,7 +160,7 @@ cmp "$d2/metrics.csv" "$d3/metrics.csv" || fail "two data-parallel runs differ"
 # every number within 1e-5 (relative) of the single process's
 close "$d1/metrics.csv" "$d2/metrics.csv" 1e-5 ||
     fail "2 ranks differ from 1 process beyond 1e-5: $(paste -d'|' "$d1/metrics.csv" "$d2/metrics.csv")"
-[ "$(grep -c . "$d1/metrics.csv")" -eq 9 ] || fail "metrics.csv rows: $(cat "$d1/metrics.csv")"
+[ "$(grep -c . "$d1/metrics.csv")" -eq 19 ] && [ "$(grep -c . "$d2/metrics.csv")" -eq 19 ] || fail "metrics.csv rows (header, 8 + 8 training rows, 2 of the report): $(cat "$d1/metrics.csv")"
 [ "$(grep -c "results (" dp2.txt)" -eq 1 ] || fail "not one results table (rank 0 alone reports): $(cat dp2.txt)"
 echo "ok: data-parallel on 2 ranks = 1 process within 1e-5, bit-identical from run to run"
 
@@ -177,9 +186,22 @@ kill -INT "$pid"
 status=0; wait $job || status=$?
 [ $status -eq 130 ] || fail "interrupted data-parallel run: exit $status, not 130: $(tail -5 dpi.err)"
 di=$(ls -d dpi/dp/*)
+# a failure on one rank alone (rank 0 cannot lock the run directory that
+# another process holds; rank 1 goes on to training) stops both ranks
+# instead of leaving rank 1 waiting for rank 0 forever
+flock -o "$di/.lock" sleep 60 &     # -o: flock alone holds the lock
+holder=$!
+sleep 0.5
+status=0
+$MPIRUN "$kdrun" --resume "$di" > dpl.txt 2> dpl.err || status=$?
+pkill -P $holder sleep 2>/dev/null || true
+wait $holder 2>/dev/null || true
+[ $status -ne 0 ] && [ $status -ne 124 ] && [ $status -ne 137 ] || fail "a rank failing alone: exit $status (124/137: the job hung): $(tail -5 dpl.err)"
+grep -q "another kdrun is running" dpl.err || fail "no word of the lock: $(cat dpl.err)"
+grep -q "stopping all 2 ranks" dpl.err || fail "the failing rank did not stop the others: $(cat dpl.err)"
 $MPIRUN "$kdrun" --resume "$di" > dpr.txt 2> dpr.err || fail "resume: $(tail -5 dpr.err)"
 cmp "$di/metrics.csv" "$d2/metrics.csv" || fail "resumed data-parallel run differs"
-echo "ok: SIGINT on one rank stops both (exit 130); --resume = the uninterrupted run"
+echo "ok: SIGINT on one rank stops both (exit 130); a rank failing alone stops both; --resume = the uninterrupted run"
 
 # a batch that does not split over the ranks is refused
 sed 's/epochs 4; batch 50/epochs 4; batch 51/' dp.kdr > odd.kdr
