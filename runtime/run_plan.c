@@ -591,7 +591,7 @@ static int plan_pool(run *R, const kd_plan *PL, const kdr_node *follows, pool_ru
     for (int i = 0; i < pr->n; i++)
         if (plan_route_check_epoch(R, &pr->route, pr->epochs[i], c)) goto bad;
     R->unit = u;
-how:
+how:;
     /* how to follow it */
     const kdr_node *st = run_arg(follows, "strategy", 0);
     const char *sn = st && st->kind == KDR_IDENT ? st->name : spec_default("follows", KDR_CTX_FOLLOWS, "strategy");
