@@ -10,7 +10,6 @@ tests_runtime_test_metrics_SOURCES = tests/runtime/test_metrics.c tests/unit.h
 tests_runtime_test_metrics_LDADD = runtime/libruntime.a $(M_LIBS) $(CUNIT_LIBS)
 
 # next-item evaluation and the popularity baseline (runtime/task_seq.c)
-METRICS_TESTS += tests/runtime/test_task_seq
 check_PROGRAMS += tests/runtime/test_task_seq
 TESTS += tests/runtime/test_task_seq
 tests_runtime_test_task_seq_SOURCES = tests/runtime/test_task_seq.c tests/unit.h
