@@ -15,81 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/unit.h"
+#include "tests/cli/cli_util.h"
 
-#define KDRUN KD_BUILD("kdrun")
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-
-static char tmpdir[256];
-static char out_path[300], err_path[300];
-
-typedef struct run_result { int status; char *out, *err; } run_result;
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-    r->out = r->err = NULL;
-}
-
-/* ./kdrun with the NULL-terminated arguments, in tmpdir */
-static run_result run_kdrun(const char *arg, ...)
-{
-    const char *argv[40];
-    int argc = 0;
-    argv[argc++] = "kdrun";
-    va_list ap;
-    va_start(ap, arg);
-    for (const char *a = arg; a && argc < 39; a = va_arg(ap, const char *)) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    run_result r = { -1, NULL, NULL };
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return r;
-    if (pid == 0) {
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(tmpdir) != 0) _exit(127);
-        execv(KDRUN, (char *const *)argv);
-        _exit(127);
-    }
-    int ws;
-    if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws)) r.status = WEXITSTATUS(ws);
-    r.out = kd_unit_slurp(out_path, NULL);
-    r.err = kd_unit_slurp(err_path, NULL);
-    if (!r.out) r.out = strdup("");
-    if (!r.err) r.err = strdup("");
-    return r;
-}
-
-static int contains(const char *hay, const char *needle) { return hay && strstr(hay, needle) != NULL; }
-
-static const char *write_tmp(const char *name, const char *text)
-{
-    static char path[320];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-    return path;
-}
-
-static int newest_run(const char *runs, const char *name, char *out, size_t n)
-{
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "ls -d %s/%s/* 2>/dev/null | sort | tail -n 1", runs, name);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    int ok = fgets(out, (int)n, p) != NULL;
-    pclose(p);
-    if (!ok) return -1;
-    out[strcspn(out, "\n")] = 0;
-    return 0;
-}
 
 static char *metrics_of(const char *name)
 {
@@ -232,15 +160,8 @@ static void test_fmnist_afd_runs(void)
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/kdrun-afd-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 2;
-    }
-    snprintf(out_path, sizeof out_path, "%s/stdout", tmpdir);
-    snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
-    setenv("KDRUN_PATH", KD_SRC("recipes"), 1);
+    if (cli_begin("afd")) return 2;
+    cli_cwd = tmpdir;
     char runs[400];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
@@ -251,8 +172,5 @@ int main(void)
         KD_TEST_END
     };
     int status = kd_unit_main("afd", tests);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    return status;
+    return cli_end(status);
 }
