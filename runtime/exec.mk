@@ -18,10 +18,10 @@ tests_runtime_test_exec_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc \
 
 # PyTorch conformance (skipped, exit 77, without python3 + torch): ResNet-20 and NextItNet
 # logits, loss and parameter gradients against torch within 1e-4 relative.
-tests_runtime_conformance_test_conformance_SOURCES = tests/unit.h \
+tests_runtime_conformance_test_conformance_SOURCES = tests/unit.h tests/runtime/conformance/kdt.h \
 	tests/runtime/conformance/test_conformance.c
 tests_runtime_conformance_test_conformance_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
-tests_runtime_conformance_test_unet_conformance_SOURCES = tests/unit.h \
+tests_runtime_conformance_test_unet_conformance_SOURCES = tests/unit.h tests/runtime/conformance/kdt.h \
 	tests/runtime/conformance/test_unet_conformance.c
 tests_runtime_conformance_test_unet_conformance_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 EXTRA_DIST += tests/runtime/conformance/unet_fa_torch.py

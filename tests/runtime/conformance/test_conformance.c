@@ -42,94 +42,10 @@
 #include "../../../runtime/exec.h"
 #include "../../../runtime/graph_ops.h"
 #include "../../../runtime/op_builtins.h"
+#include "kdt.h"
 
 #define BATCH 16
 #define TOL 1e-4
-
-static char python[512];
-
-static int find_python(void)
-{
-    const char *cands[3] = { getenv("KDRUN_PYTHON"), "/usr/bin/python3", "python3" };
-    for (int i = 0; i < 3; i++) {
-        if (!cands[i] || !cands[i][0]) continue;
-        char cmd[700];
-        snprintf(cmd, sizeof cmd, "'%s' -c 'import torch' >/dev/null 2>&1", cands[i]);
-        if (system(cmd) == 0) {
-            snprintf(python, sizeof python, "%s", cands[i]);
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* ---- KDT1 files ------------------------------------------------------------------ */
-
-typedef struct tensor {
-    char name[160];
-    kd_shape shape;
-    float *data;
-} tensor;
-
-static void put(FILE *f, const char *name, const kd_shape *s, const float *d)
-{
-    uint32_t nl = (uint32_t)strlen(name), nd = (uint32_t)(s->ndim > 0 ? s->ndim : 0);
-    fwrite(&nl, 4, 1, f);
-    fwrite(name, 1, nl, f);
-    fwrite(&nd, 4, 1, f);
-    for (uint32_t i = 0; i < nd; i++) fwrite(&s->dims[i], 8, 1, f);
-    fwrite(d, 4, (size_t)kd_shape_numel(s), f);
-}
-
-static tensor *read_all(const char *path, int *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char magic[4];
-    uint32_t cnt = 0;
-    tensor *t = NULL;
-    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "KDT1", 4) || fread(&cnt, 4, 1, f) != 1)
-        goto fail;
-    t = calloc(cnt ? cnt : 1, sizeof *t);
-    for (uint32_t i = 0; i < cnt; i++) {
-        uint32_t nl, nd;
-        if (fread(&nl, 4, 1, f) != 1 || nl >= sizeof t[i].name) goto fail;
-        if (fread(t[i].name, 1, nl, f) != nl || fread(&nd, 4, 1, f) != 1 || nd > KD_MAXDIM) goto fail;
-        t[i].shape.ndim = (int)nd;
-        for (uint32_t k = 0; k < nd; k++)
-            if (fread(&t[i].shape.dims[k], 8, 1, f) != 1) goto fail;
-        size_t m = (size_t)kd_shape_numel(&t[i].shape);
-        t[i].data = malloc(m * 4 + 4);
-        if (fread(t[i].data, 4, m, f) != m) goto fail;
-    }
-    fclose(f);
-    *n = (int)cnt;
-    return t;
-fail:
-    fclose(f);
-    free(t);
-    return NULL;
-}
-
-static const tensor *find(const tensor *t, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(t[i].name, name) == 0) return &t[i];
-    return NULL;
-}
-
-/* max |a - b| / max |b| over one tensor; -1 if the sizes differ */
-static double rel_err(const float *a, const tensor *b, size_t n)
-{
-    if ((size_t)kd_shape_numel(&b->shape) != n) return -1;
-    double md = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b->data[i]);
-        if (!(d <= md)) md = d;               /* NaN propagates */
-        if (fabs(b->data[i]) > mb) mb = fabs(b->data[i]);
-    }
-    return mb > 0 ? md / mb : md;
-}
 
 /* ---- the test --------------------------------------------------------------------------- */
 
