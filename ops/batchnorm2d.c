@@ -178,11 +178,45 @@ static void forward(kd_op_ctx *c)
     }
 }
 
+/* Channel ch's sums over its rows: *sg = sum dy, *sgx = sum dy * xhat
+ * (lane-wise partial sums, added in a fixed order). */
+static void dy_sums(const float *x, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch, double mu,
+                    double is, double *sg, double *sgx)
+{
+    double lg[KD_LANES] = {0}, lgx[KD_LANES] = {0};
+    for (int64_t i = 0; i < N; i++) {
+        const float *p = x + (i * C + ch) * S, *g = gy + (i * C + ch) * S;
+        int64_t j = 0;
+        for (; j + KD_LANES <= S; j += KD_LANES)
+            for (int k = 0; k < KD_LANES; k++) {
+                lg[k] += g[j + k];
+                lgx[k] += g[j + k] * ((p[j + k] - mu) * is);
+            }
+        for (; j < S; j++) {
+            lg[j % KD_LANES] += g[j];
+            lgx[j % KD_LANES] += g[j] * ((p[j] - mu) * is);
+        }
+    }
+    *sg = lanes_total(lg);
+    *sgx = lanes_total(lgx);
+}
+
+/* dx[channel ch] += a * dy + b * (x - mean) + c0 */
+static void dx_add(float *dx, const float *x, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch,
+                   float a, float b, float muf, float c0)
+{
+    for (int64_t i = 0; i < N; i++) {
+        const float *restrict p = x + (i * C + ch) * S, *restrict g = gy + (i * C + ch) * S;
+        float *restrict d = dx + (i * C + ch) * S;
+        for (int64_t j = 0; j < S; j++) d[j] += a * g[j] + b * (p[j] - muf) + c0;
+    }
+}
+
+static void backward_sync(kd_op_ctx *c);
+
 /* dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat)) in training,
  * computed per element in float as a*dy + b*(x - mu) + c0 with the
  * channel's coefficients in double; the sums of dy and dy*xhat as above. */
-static void backward_sync(kd_op_ctx *c);
-
 static void backward(kd_op_ctx *c)
 {
     if (c->training && c->allsum) { backward_sync(c); return; }
@@ -197,21 +231,8 @@ static void backward(kd_op_ctx *c)
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
     for (int64_t ch = 0; ch < C; ch++) {
         double mu = mean[ch], is = inv[ch];
-        double lg[KD_LANES] = {0}, lgx[KD_LANES] = {0};
-        for (int64_t i = 0; i < N; i++) {
-            const float *p = x + (i * C + ch) * S, *g = gy + (i * C + ch) * S;
-            int64_t j = 0;
-            for (; j + KD_LANES <= S; j += KD_LANES)
-                for (int k = 0; k < KD_LANES; k++) {
-                    lg[k] += g[j + k];
-                    lgx[k] += g[j + k] * ((p[j + k] - mu) * is);
-                }
-            for (; j < S; j++) {
-                lg[j % KD_LANES] += g[j];
-                lgx[j % KD_LANES] += g[j] * ((p[j] - mu) * is);
-            }
-        }
-        double sg = lanes_total(lg), sgx = lanes_total(lgx);
+        double sg, sgx;
+        dy_sums(x, gy, N, C, S, ch, mu, is, &sg, &sgx);
         if (dg) dg[ch] += (float)sgx;
         if (dbeta) dbeta[ch] += (float)sg;
         if (!dx) continue;
@@ -221,11 +242,7 @@ static void backward(kd_op_ctx *c)
             b = (float)(-gam * is * is * sgx / (double)M);
             c0 = (float)(-gam * is * sg / (double)M);
         }
-        for (int64_t i = 0; i < N; i++) {
-            const float *restrict p = x + (i * C + ch) * S, *restrict g = gy + (i * C + ch) * S;
-            float *restrict d = dx + (i * C + ch) * S;
-            for (int64_t j = 0; j < S; j++) d[j] += a * g[j] + b * (p[j] - muf) + c0;
-        }
+        dx_add(dx, x, gy, N, C, S, ch, a, b, muf, c0);
     }
 }
 
@@ -246,22 +263,7 @@ static void backward_sync(kd_op_ctx *c)
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
     for (int64_t ch = 0; ch < C; ch++) {
         double mu = mean[ch], is = inv[ch];
-        double lg[KD_LANES] = {0}, lgx[KD_LANES] = {0};
-        for (int64_t i = 0; i < N; i++) {
-            const float *p = x + (i * C + ch) * S, *g = gy + (i * C + ch) * S;
-            int64_t j = 0;
-            for (; j + KD_LANES <= S; j += KD_LANES)
-                for (int k = 0; k < KD_LANES; k++) {
-                    lg[k] += g[j + k];
-                    lgx[k] += g[j + k] * ((p[j + k] - mu) * is);
-                }
-            for (; j < S; j++) {
-                lg[j % KD_LANES] += g[j];
-                lgx[j % KD_LANES] += g[j] * ((p[j] - mu) * is);
-            }
-        }
-        s[ch] = lanes_total(lg);
-        s[C + ch] = lanes_total(lgx);
+        dy_sums(x, gy, N, C, S, ch, mu, is, &s[ch], &s[C + ch]);
         if (dg) dg[ch] += (float)s[C + ch];
         if (dbeta) dbeta[ch] += (float)s[ch];
     }
@@ -275,11 +277,7 @@ static void backward_sync(kd_op_ctx *c)
         double gam = affine ? c->in[1][ch] : 1.0;
         float a = (float)(gam * is), muf = mean[ch];
         float b = (float)(-gam * is * is * sgx / M), c0 = (float)(-gam * is * sg / M);
-        for (int64_t i = 0; i < N; i++) {
-            const float *restrict p = x + (i * C + ch) * S, *restrict g = gy + (i * C + ch) * S;
-            float *restrict d = dx + (i * C + ch) * S;
-            for (int64_t j = 0; j < S; j++) d[j] += a * g[j] + b * (p[j] - muf) + c0;
-        }
+        dx_add(dx, x, gy, N, C, S, ch, a, b, muf, c0);
     }
     free(s);
 }
