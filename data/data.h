@@ -277,6 +277,7 @@ typedef struct kd_batch {
     int32_t *next;       /* sequences [B,L] */
     int32_t *neg;        /* sequences [B,K] */
     int64_t *index;      /* [B] index of each row in the split */
+    int64_t len, nneg;   /* sequences: L and K of the rows above; else 0 */
 } kd_batch;
 
 typedef struct kd_loader kd_loader;

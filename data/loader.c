@@ -162,6 +162,8 @@ kd_data_status kd_batch_alloc(const kd_loader *ld, kd_batch *b, char *err, size_
     if (!(b->index = malloc(B * sizeof *b->index))) fail = 1;
     if (ds->kind == KD_DATA_SEQUENCES) {
         size_t L = (size_t)ds->max_len, K = (size_t)ds->negatives;
+        b->len = (int64_t)L;
+        b->nneg = (int64_t)K;
         if (!(b->label = malloc(B * sizeof(int32_t)))) fail = 1;
         if (!(b->items = malloc(B * L * sizeof(int32_t)))) fail = 1;
         if (!(b->next = malloc(B * L * sizeof(int32_t)))) fail = 1;

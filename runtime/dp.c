@@ -17,9 +17,7 @@ int kd_dp_check(run *R, const plan_phase *P, const dataset *D)
     if (P->batch % n != 0)
         return run_fail(R, KD_RUN_RECIPE, P->node, "phase '%s': batch %lld does not split evenly over %d ranks "
                         "(data-parallel training needs a multiple of %d)", P->name, (long long)P->batch, n, n);
-    if (D->ds.kind == KD_DATA_SEQUENCES)
-        return run_fail(R, KD_RUN_FAILED, P->node, "phase '%s': data-parallel training on sequence data is "
-                        "not in this build yet (run it without mpirun, or sweep it)", P->name);
+    (void)D;
     return 0;
 }
 
@@ -38,6 +36,9 @@ const kd_batch *kd_dp_slice(const run *R, const kd_batch *b, kd_batch *tmp)
     if (b->level) tmp->level = b->level + (size_t)first * 2;
     if (b->label) tmp->label = b->label + first;
     if (b->index) tmp->index = b->index + first;
+    if (b->items) tmp->items = b->items + (size_t)first * (size_t)b->len;
+    if (b->next) tmp->next = b->next + (size_t)first * (size_t)b->len;
+    if (b->neg) tmp->neg = b->neg + (size_t)first * (size_t)b->nneg;
     return tmp;
 }
 

@@ -8,8 +8,9 @@
 #      result equals the uninterrupted single-process run bit for bit;
 #   3. a point that fails (its data is missing) is reported, the other
 #      points run and are in the table, and the exit status is not 0;
-#   4. data-parallel: 2 ranks = 1 process (within 1e-5), --sync-bn, SIGINT
-#      on one rank, a rank failing alone stops the job, odd batches refused.
+#   4. data-parallel: 2 ranks = 1 process (within 1e-5, images and
+#      sequences), --sync-bn, SIGINT on one rank, a rank failing alone stops
+#      the job, odd batches refused.
 # Every mpirun runs under a time limit (KDRUN_MPI_TIMEOUT, 300 s).
 # Exit 77 (skipped) when kdrun has no MPI or mpirun is missing.
 set -eu
@@ -202,6 +203,30 @@ grep -q "stopping all 2 ranks" dpl.err || fail "the failing rank did not stop th
 $MPIRUN "$kdrun" --resume "$di" > dpr.txt 2> dpr.err || fail "resume: $(tail -5 dpr.err)"
 cmp "$di/metrics.csv" "$d2/metrics.csv" || fail "resumed data-parallel run differs"
 echo "ok: SIGINT on one rank stops both (exit 130); a rank failing alone stops both; --resume = the uninterrupted run"
+
+# sequence data (a NextItNet teacher, then KD) trains data-parallel too:
+# the rows' items, next items and negatives are split with the batch
+cat > seq.kdr <<'KDR'
+use "nets/nextitnet.kdr"
+data s = synth_sequences(users: 200, items: 50, length: 10, max_len: 10, negatives: 20, seed: 7) {
+  train "train"
+  test "test"
+}
+model t = nextitnet(num_items: 51, dim: 8, blocks: 1)
+model u = nextitnet(num_items: 51, dim: 8, blocks: 1)
+phase pre { train t on s.train; epochs 2; batch 32; optimizer adam(lr: 0.003); loss ce(t.logits, target) }
+phase kd { train u on s.train; teacher t; epochs 1; batch 32; optimizer adam(lr: 0.003)
+  loss 0.5 * ce(u.logits, target) + 0.5 * kd(u.logits, t.logits, T: 2) }
+report { evaluate t, u on s.test: hr@10, ndcg@10 }
+KDR
+KDRUN_RUNS=sq1 "$kdrun" --threads 1 --quiet seq.kdr > sq1.txt 2> sq1.err || fail "sequences, 1 process: $(cat sq1.err)"
+KDRUN_RUNS=sq2 $MPIRUN "$kdrun" --threads 1 seq.kdr > sq2.txt 2> sq2.err || fail "sequences, 2 ranks: $(tail -5 sq2.err)"
+grep -q "data-parallel over 2 ranks" sq2.err || fail "sequences not data-parallel: $(cat sq2.err)"
+s1=$(ls -d sq1/seq/*) s2=$(ls -d sq2/seq/*)
+[ "$(grep -c . "$s1/metrics.csv")" -eq "$(grep -c . "$s2/metrics.csv")" ] || fail "sequences: metrics.csv rows differ"
+close "$s1/metrics.csv" "$s2/metrics.csv" 1e-5 ||
+    fail "sequences: 2 ranks differ from 1 process beyond 1e-5: $(paste -d'|' "$s1/metrics.csv" "$s2/metrics.csv")"
+echo "ok: sequence data on 2 ranks = 1 process within 1e-5"
 
 # a batch that does not split over the ranks is refused
 sed 's/epochs 4; batch 50/epochs 4; batch 51/' dp.kdr > odd.kdr
