@@ -11,6 +11,7 @@ runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
 	runtime/evaluate.h runtime/evaluate.c runtime/run_dir.h runtime/run_dir.c \
 	runtime/sha256.h runtime/sha256.c runtime/sweep.h runtime/sweep.c \
 	runtime/world.h runtime/world.c runtime/sweep_ranks.h runtime/sweep_ranks.c \
+	runtime/child_run.h runtime/child_run.c \
 	runtime/dp.h runtime/dp.c
 # the tasks: what training and evaluation do with each kind of data
 runtime_libruntime_a_SOURCES += runtime/task.h runtime/task.c runtime/task_classify.c \

@@ -33,6 +33,7 @@
 #include "runtime/eval_cmd.h"
 #include "runtime/recipe_copy.h"
 #include "runtime/sweep_ranks.h"
+#include "runtime/child_run.h"
 #include "runtime/textbuf.h"
 #include "runtime/world.h"
 #ifdef HAVE_MPI
@@ -614,6 +615,33 @@ static int gather_points(const kd_sweep *sw, const char *dir, kd_strbuf *mine, p
     return 0;
 }
 
+/* One sweep point in a child process (MPI ranks): the program with the
+ * point's values, its run, its result line for rank 0. */
+typedef struct point_job {
+    kd_options *o;
+    const char *zoo;
+    const kd_sweep *sw;
+    const kdr_override *ov;
+    const char *sub;
+    int64_t i;
+    int color;
+} point_job;
+
+static int point_in_child(void *arg, kd_strbuf *text)
+{
+    point_job *j = arg;
+    int status = KD_EXIT_OK;
+    kd_run_result res;
+    memset(&res, 0, sizeof res);
+    kdr_program *p = load_program(j->o, j->zoo, j->ov, (size_t)j->sw->nvars, j->color, NULL, &status);
+    if (p) {
+        status = run_one(j->o, p, j->sub, j->sw, j->i, &res, j->color);
+        kdr_program_free(p);
+    }
+    kd_point_encode(text, j->i, status, &res);
+    return status;
+}
+
 /* Every point of the grid as a sub-run of dir; then the sweep's tables. */
 static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const char *dir,
                      const kdr_program *prog, int color)
@@ -643,24 +671,43 @@ static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const c
             if (ranks > 1) fprintf(stderr, "rank %d: ", kd_world_rank());
             fprintf(stderr, "sweep point %lld/%lld: %s\n", (long long)i + 1, (long long)sw->npoints, name);
         }
-        kdr_program *prog = load_program(o, zoo, ov, (size_t)sw->nvars, color, NULL, &status);
         point_result *q = &pr[done++];
         snprintf(q->dir, sizeof q->dir, "%s", name);
         for (int v = 0; v < sw->nvars; v++) q->values[v] = sw->vars[v].labels[idx[v]];
-        if (prog) {
-            status = run_one(o, prog, sub, sw, i, &q->res, color);
-            kdr_program_free(prog);
+        int loaded = 1;
+        if (ranks > 1) {
+            /* the point in a child process: its death fails this point
+             * alone (rank 0 gets the points' results from mine) */
+            point_job job = { o, zoo, sw, ov, sub, i, color };
+            int sig = 0;
+            status = kd_child_run(point_in_child, &job, &mine, &sig);
+            if (status < 0) {
+                if (sig) fprintf(stderr, "%s: rank %d: sweep point %s was killed (signal %d: %s)\n", progname,
+                                 kd_world_rank(), name, sig, strsignal(sig));
+                else fprintf(stderr, "%s: rank %d: cannot start sweep point %s: %s\n", progname,
+                             kd_world_rank(), name, strerror(errno));
+                status = KD_EXIT_RUNTIME;
+                kd_run_result none;
+                memset(&none, 0, sizeof none);
+                kd_point_encode(&mine, i, status, &none);
+            }
+        } else {
+            kdr_program *pp = load_program(o, zoo, ov, (size_t)sw->nvars, color, NULL, &status);
+            loaded = pp != NULL;
+            if (pp) {
+                status = run_one(o, pp, sub, sw, i, &q->res, color);
+                kdr_program_free(pp);
+            }
         }
         q->status = status == KD_EXIT_OK ? "ok" : status == KD_RUN_INTERRUPTED ? "interrupted" : "failed";
         for (int k = 0; k < q->res.nfinal; k++) q->keys[k] = q->res.keys[k];
-        if (ranks > 1) kd_point_encode(&mine, i, status, &q->res);
         if (status != KD_EXIT_OK && ranks > 1 && status != KD_RUN_INTERRUPTED) {
             fprintf(stderr, "%s: rank %d: sweep point %s failed; this rank goes on with its other points "
                     "(kdrun --resume %s reruns it)\n", progname, kd_world_rank(), name, dir);
             if (worst == KD_EXIT_OK) worst = status;
             status = KD_EXIT_OK;
         } else if (status != KD_EXIT_OK) {
-            if (!prog) { done--; break; }
+            if (!loaded) { done--; break; }
             fprintf(stderr, "%s: sweep point %s %s; the sweep stops here "
                     "(kdrun --resume %s continues it)\n", progname, name,
                     status == KD_RUN_INTERRUPTED ? "was interrupted" : "failed", dir);

@@ -3,9 +3,10 @@
 # spread over the ranks (1-3) and data-parallel training (4).
 #   1. the 4 points spread over 2 ranks give the same tables.md and the
 #      same metrics.csv, point by point, as one process;
-#   2. a rank killed (SIGKILL) in the middle of its point: mpirun stops the
-#      job, `--resume` under mpirun runs only what is unfinished, and the
-#      result equals the uninterrupted single-process run bit for bit;
+#   2. a point's process killed (SIGKILL) in the middle of its point: that
+#      point fails and the others finish; a rank killed: mpirun stops the
+#      job; either way `--resume` under mpirun runs only what is unfinished,
+#      and the result equals the uninterrupted single-process run bit for bit;
 #   3. a point that fails (its data is missing) is reported, the other
 #      points run and are in the table, and the exit status is not 0;
 #   4. data-parallel: 2 ranks = 1 process (within 1e-5, images and
@@ -105,19 +106,40 @@ grep -q "rank 1: sweep point 2/4" two.err || fail "rank 1 did not run point 2: $
 grep -q "4 points: 4 ok" two.txt || fail "rank 0's table: $(cat two.txt)"
 echo "ok: 2 ranks = 1 process (4 points)"
 
-# 2. kill rank 1 in the middle of its first point's kd phase, then resume
+# 2. kill the process of one point in the middle of its kd phase (each
+# rank runs its points in child processes): that point fails, the other
+# points finish, and --resume under mpirun completes it
 KDRUN_RUNS=kill $MPIRUN "$kdrun" --threads 1 sweep.kdr > kill.txt 2> kill.err &
 job=$!
-# rank 1 writes its state after each epoch of kd
+# the newest kdrun process is a point's (its state is written after each epoch of kd)
 pid=$(last_rank_once kill.err "kd epoch 2/6" sweep.kdr) || { kill $job 2>/dev/null; fail "no kd epoch seen: $(cat kill.err)"; }
 kill -9 "$pid"
 status=0; wait $job || status=$?
-[ $status -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
+[ $status -ne 0 ] || fail "mpirun exited 0 after a point's process was killed"
+grep -q "was killed (signal 9" kill.err || fail "no word of the killed point: $(cat kill.err)"
+grep -q "4 points: 3 ok, 1 failed" kill.txt || fail "the other points did not all finish: $(cat kill.txt) $(tail -5 kill.err)"
 run=$(ls -d kill/sweep/*)
 $MPIRUN "$kdrun" --resume "$run" > resume.txt 2> resume.err || fail "resume: $(tail -5 resume.err)"
 grep -q "resuming" resume.err || fail "nothing was resumed: $(cat resume.err)"
 same_points "$one" "$run"
-echo "ok: a killed rank, then --resume under mpirun = the uninterrupted run"
+echo "ok: a point's process killed: the other points finished; --resume under mpirun = the uninterrupted run"
+
+# 2b. kill a rank itself: mpirun stops the job (its points' processes die
+# with it), and --resume completes every point
+KDRUN_RUNS=killr $MPIRUN "$kdrun" --threads 1 sweep.kdr > killr.txt 2> killr.err &
+job=$!
+pid=$(last_rank_once killr.err "kd epoch 2/6" sweep.kdr) || { kill $job 2>/dev/null; fail "no kd epoch seen: $(cat killr.err)"; }
+rank=$(ps -o ppid= -p "$pid" | tr -d ' ')
+[ -n "$rank" ] && [ "$rank" != 1 ] || fail "no rank above point process $pid"
+kill -9 "$rank"
+status=0; wait $job || status=$?
+[ $status -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
+sleep 1
+pgrep -f "^$kdrun --threads 1 sweep.kdr" > /dev/null && fail "a point's process outlived its rank"
+run=$(ls -d killr/sweep/*)
+$MPIRUN "$kdrun" --resume "$run" > resumer.txt 2> resumer.err || fail "resume: $(tail -5 resumer.err)"
+same_points "$one" "$run"
+echo "ok: a killed rank stops the job; --resume under mpirun = the uninterrupted run"
 
 # 3. a failing point: the others run and the job says it failed
 sed 's#sweep seed in 1..2#sweep seed in 1..2\nsweep where in ["/usr/share/datasets/fashion-mnist", "/nonexistent"]#; s#idx("/usr/share/datasets/fashion-mnist")#idx(where)#' \
