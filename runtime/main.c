@@ -667,9 +667,10 @@ static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const c
         snprintf(sub, sizeof sub, "%s/%s", dir, name);
         for (int v = 0; v < sw->nvars; v++)
             ov[v] = (kdr_override){ .key = sw->vars[v].name, .value = sw->vars[v].values[idx[v]] };
-        if (!o->quiet) {
-            if (ranks > 1) fprintf(stderr, "rank %d: ", kd_world_rank());
-            fprintf(stderr, "sweep point %lld/%lld: %s\n", (long long)i + 1, (long long)sw->npoints, name);
+        if (!o->quiet) {   /* one write: the ranks' lines must not interleave */
+            char who[32] = "";
+            if (ranks > 1) snprintf(who, sizeof who, "rank %d: ", kd_world_rank());
+            fprintf(stderr, "%ssweep point %lld/%lld: %s\n", who, (long long)i + 1, (long long)sw->npoints, name);
         }
         point_result *q = &pr[done++];
         snprintf(q->dir, sizeof q->dir, "%s", name);
