@@ -18,6 +18,8 @@ reads back to the same double; loss and gradients as float64 repr):
     torch VERSION
     case OP [ATTR=VALUE ...]
     seed S STEP                         crd: the node's seed and forward step
+    gout NDIM.. : w1 w2 ...             abf: the output's gradient (a tensor op)
+    out : y1 y2 ...                     abf: the output, instead of a loss
     in I NDIM D1 .. Dn : v1 v2 ...      data inputs, then parameters (vid)
     loss V
     grad I : g1 g2 ...                  d loss / d input I
@@ -29,6 +31,7 @@ import struct
 import sys
 
 import torch
+import torch.nn.functional as F
 
 torch.set_num_threads(1)
 torch.manual_seed(20261203)
@@ -162,6 +165,31 @@ def ft(s, t, p=1):
     return (d.abs() ** p).mean()
 
 
+def abf(y, r, a):
+    """Chen et al. 2021, ABF's fusion: two maps weighted by two attention
+    maps (sigmoid of the logits), broadcast over the channels."""
+    return y * torch.sigmoid(a[:, 0:1]) + r * torch.sigmoid(a[:, 1:2])
+
+
+def abf_sum(y, r, a, w):
+    """abf's output reduced to a scalar by fixed random weights w, so that
+    one gradient covers every output element."""
+    return (abf(y, r, a) * w).sum()
+
+
+def hcl(s, t, levels=(4, 2, 1)):
+    """Chen et al. 2021, HCL: MSE at full size and at pooled sizes l x l
+    (l < H, W), the weight halving at each level, normalised by the total."""
+    loss, w, tot = F.mse_loss(s, t), 1.0, 1.0
+    for l in levels:
+        if l >= s.shape[2] or l >= s.shape[3]:
+            continue
+        w /= 2
+        loss = loss + w * F.mse_loss(F.adaptive_avg_pool2d(s, (l, l)), F.adaptive_avg_pool2d(t, (l, l)))
+        tot += w
+    return loss / tot
+
+
 # crd: the draws of ops/kd_crd.h (the initial banks, the negatives), then
 # the loss from the paper's formula (Tian et al. 2020, eq. 18-19 with the
 # memory-bank normalisation Z of Wu et al. 2018) and the momentum update.
@@ -253,6 +281,15 @@ CRD_CASES = [
      f32(torch.randperm(40)[:8].to(torch.float64))),
 ]
 
+# ReviewKD's ops: (name, attrs, inputs, which get gradients); abf's output
+# is weighted by a fixed random tensor (the last input, not an op input)
+REVIEWKD_CASES = [
+    ('abf', {}, [randn(2, 3, 4, 4), randn(2, 3, 4, 4), randn(2, 2, 4, 4, scale=2), randn(2, 3, 4, 4)], [0, 1, 2]),
+    ('hcl', {}, [randn(2, 3, 7, 7), randn(2, 3, 7, 7)], [0]),
+    ('hcl', {}, [randn(3, 2, 14, 14), randn(3, 2, 14, 14, scale=2)], [0]),
+    ('hcl', {}, [randn(4, 5, 1, 1), randn(4, 5, 1, 1)], [0]),
+]
+
 FN = {'rkd': rkd, 'pkt': pkt, 'sp': sp, 'cc': cc, 'nst': nst, 'fsp': fsp, 'ab': ab,
       'vid': vid, 'ft': ft}
 
@@ -275,6 +312,28 @@ def main():
         loss = FN[name](*xs, **kw)
         loss.backward()
         out.write('loss %s\n' % num(loss.item()))
+        for i in grads:
+            out.write('grad %d : %s\n' % (i, ' '.join(num(v) for v in xs[i].grad.flatten().tolist())))
+        out.write('end\n')
+    for name, attrs, ins, grads in REVIEWKD_CASES:
+        out.write('case %s%s\n' % (name, ''.join(' %s=%s' % (k, v) for k, v in attrs.items())))
+        ops_in = ins[:3] if name == 'abf' else ins
+        xs = []
+        for i, x in enumerate(ops_in):
+            out.write('in %d %d %s : %s\n' % (i, x.dim(), ' '.join(str(d) for d in x.shape),
+                                              ' '.join(num(v) for v in x.flatten().tolist())))
+            xs.append(x.to(torch.float64).clone().requires_grad_(i in grads))
+        if name == 'abf':
+            w = ins[3].to(torch.float64)
+            out.write('gout %s : %s\n' % (' '.join(str(d) for d in w.shape),
+                                         ' '.join(num(v) for v in ins[3].flatten().tolist())))
+            loss = abf_sum(*xs, w)
+            y = abf(*xs).detach()
+            out.write('out : %s\n' % ' '.join(num(v) for v in y.flatten().tolist()))
+        else:
+            loss = hcl(*xs, **attrs)
+            out.write('loss %s\n' % num(loss.item()))
+        loss.backward()
         for i in grads:
             out.write('grad %d : %s\n' % (i, ' '.join(num(v) for v in xs[i].grad.flatten().tolist())))
         out.write('end\n')
