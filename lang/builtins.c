@@ -155,6 +155,7 @@ static const kdr_builtin table[] = {
     /* ---- predefined names -------------------------------------------- */
     B("label", VALUE, KDR_B_VALUE, "the integer class labels of the batch", END),
     B("noisy", VALUE, KDR_B_VALUE, "the noisy input of a denoising batch (also the net input)", END),
+    B("index", VALUE, KDR_B_VALUE, "each row's index in the training split (crd's memory banks)", END),
     B("clean", VALUE, KDR_B_VALUE, "the clean target of a denoising batch", END),
     B("target", VALUE, KDR_B_VALUE, "the next item of each sequence (sequences loader)", END),
     B("items", VALUE, KDR_B_VALUE, "the item ids of each sequence (sequences loader)", END),

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "compile_int.h"
+#include "index_input.h"
 
 /* ---- indexed names ------------------------------------------------------------ */
 
@@ -177,6 +178,11 @@ static kv lookup(cc *C, frame *F, const kdr_node *e)
         C->unit = saved;
         if (v.k == KV_LIST && v.n > 0) return v.items[0];
         return v;
+    }
+    if (F->phase && strcmp(name, "index") == 0) {   /* crd's row indices (index_input.c) */
+        int32_t t = kd_index_input(C->g);
+        if (t < 0) { cc_err(C, e, "'index' needs a model fed by the phase's data"); return kv_none(); }
+        return kv_tensor(t);
     }
     if (F->phase) {   /* a target input of the data's task (runtime/task.h): `clean`, `noisy` */
         int32_t t = kd_graph_find(C->g, name);

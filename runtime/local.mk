@@ -16,7 +16,7 @@ runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
 # the tasks: what training and evaluation do with each kind of data
 runtime_libruntime_a_SOURCES += runtime/task.h runtime/task.c runtime/task_classify.c \
 	runtime/task_restore.c runtime/task_seq.h runtime/task_seq.c \
-	runtime/op_state.c
+	runtime/op_state.c runtime/index_input.h runtime/index_input.c
 # weights in from safetensors files, trained models out (weights.h)
 runtime_libruntime_a_SOURCES += runtime/weights.h runtime/weights_in.c runtime/models_out.c \
 	runtime/eval_cmd.h runtime/eval_cmd.c runtime/run_logs.h runtime/run_logs.c \

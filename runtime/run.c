@@ -15,6 +15,7 @@
 
 #include "run.h"
 #include "task.h"
+#include "index_input.h"
 #include "../lang/consteval.h"
 
 /* ---- small utilities ---------------------------------------------------- */
@@ -301,6 +302,7 @@ int pgraph_save_store(run *R, pgraph *G, int only_trained)
 void pgraph_feed(pgraph *G, const kd_batch *b)
 {
     G->pg.task->feed(G->e, &G->pg, b);
+    kd_index_feed(G->e, G->pg.g, b, G->pg.batch);   /* `index` (crd), if a loss reads it */
     for (int i = 0; i < G->pg.g->nconsts; i++) {   /* cost tables, fixed temperatures */
         float *c = kd_exec_input(G->e, G->pg.g->consts[i].node);
         if (c) memcpy(c, G->pg.g->consts[i].v, (size_t)G->pg.g->consts[i].n * sizeof(float));

@@ -878,7 +878,7 @@ static void test_cifar100_zoo_epoch(void)
     CU_ASSERT_EQUAL(r.status, 0);
     if (r.status != 0) fprintf(stderr, "%s", r.err);
     static const char *const methods[] = {"pretrain", "alone_p", "kd_p", "dkd_p", "rkd_p", "pkt_p",
-                                          "sp_p", "cc_p", "nst_p", "vid_p", "fsp_init", "fsp_p",
+                                          "sp_p", "cc_p", "nst_p", "vid_p", "crd_p", "reviewkd_p", "fsp_init", "fsp_p",
                                           "ab_init", "ab_p", "paraphrase", "ft_p"};
     for (int pair = 0; pair < 2; pair++)
         for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {

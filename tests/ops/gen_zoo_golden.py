@@ -17,9 +17,13 @@ reads back to the same double; loss and gradients as float64 repr):
 
     torch VERSION
     case OP [ATTR=VALUE ...]
+    seed S STEP                         crd: the node's seed and forward step
+    gout NDIM.. : w1 w2 ...             abf: the output's gradient (a tensor op)
+    out : y1 y2 ...                     abf: the output, instead of a loss
     in I NDIM D1 .. Dn : v1 v2 ...      data inputs, then parameters (vid)
     loss V
     grad I : g1 g2 ...                  d loss / d input I
+    state I : s1 s2 ...                 crd: op state I after the forward
     end
 """
 import math
@@ -27,6 +31,7 @@ import struct
 import sys
 
 import torch
+import torch.nn.functional as F
 
 torch.set_num_threads(1)
 torch.manual_seed(20261203)
@@ -160,6 +165,87 @@ def ft(s, t, p=1):
     return (d.abs() ** p).mean()
 
 
+def abf(y, r, a):
+    """Chen et al. 2021, ABF's fusion: two maps weighted by two attention
+    maps (sigmoid of the logits), broadcast over the channels."""
+    return y * torch.sigmoid(a[:, 0:1]) + r * torch.sigmoid(a[:, 1:2])
+
+
+def abf_sum(y, r, a, w):
+    """abf's output reduced to a scalar by fixed random weights w, so that
+    one gradient covers every output element."""
+    return (abf(y, r, a) * w).sum()
+
+
+def hcl(s, t, levels=(4, 2, 1)):
+    """Chen et al. 2021, HCL: MSE at full size and at pooled sizes l x l
+    (l < H, W), the weight halving at each level, normalised by the total."""
+    loss, w, tot = F.mse_loss(s, t), 1.0, 1.0
+    for l in levels:
+        if l >= s.shape[2] or l >= s.shape[3]:
+            continue
+        w /= 2
+        loss = loss + w * F.mse_loss(F.adaptive_avg_pool2d(s, (l, l)), F.adaptive_avg_pool2d(t, (l, l)))
+        tot += w
+    return loss / tot
+
+
+# crd: the draws of ops/kd_crd.h (the initial banks, the negatives), then
+# the loss from the paper's formula (Tian et al. 2020, eq. 18-19 with the
+# memory-bank normalisation Z of Wu et al. 2018) and the momentum update.
+M64 = (1 << 64) - 1
+
+
+def mix64(x):
+    x = (x + 0x9E3779B97F4A7C15) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def unif(seed, a, b):
+    return (mix64(mix64(mix64(seed) ^ a) ^ b) >> 11) * (1.0 / 9007199254740992.0)
+
+
+def crd_bank0(seed, which, n, d):
+    s = 1 / math.sqrt(d / 3)
+    v = [(2 * unif(seed ^ 0xC0DEBA4C, which, e) - 1) * s for e in range(n * d)]
+    return torch.tensor(v, dtype=torch.float32).reshape(n, d).to(torch.float64)
+
+
+def crd_neg(seed, step, i, j, k, n):
+    return min(int(unif(seed, step, i * k + j) * n), n - 1)
+
+
+def crd(s, t, idx, seed, step, n, k=16384, T=0.07, momentum=0.5):
+    """Tian et al. 2020: NCE of each embedding against the other net's
+    memory bank, one positive (its own sample) and k uniform negatives,
+    P = exp(<v, m> / T) / Z, h = P / (P + k/n); returns the loss and the
+    banks after the momentum update of the batch's rows."""
+    B = s.shape[0]
+    bank_s, bank_t = crd_bank0(seed, 0, n, s.shape[1]), crd_bank0(seed, 1, n, s.shape[1])
+    ids = torch.tensor([[int(idx[i])] + [crd_neg(seed, step, i, j, k, n) for j in range(k)]
+                        for i in range(B)])
+    c, eps = k / n, 1e-7
+    loss = 0
+    vs, vt = unit(s), unit(t)
+    for v, bank in ((vs, bank_t), (vt, bank_s)):
+        e = torch.exp(torch.einsum('bkd,bd->bk', bank[ids], v) / T)
+        Z = float(e.mean()) * n        # estimated on this (the first) batch; a constant
+        P = e / Z
+        loss = loss - (torch.log(P[:, 0] / (P[:, 0] + c + eps)).sum()
+                       + torch.log(c / (P[:, 1:] + c + eps)).sum()) / B
+    after = []
+    for v, bank in ((vs, bank_s), (vt, bank_t)):
+        b = bank.clone()
+        for i in range(B):
+            r = int(idx[i])
+            x = momentum * b[r] + (1 - momentum) * v[i].detach().to(torch.float32).to(torch.float64)
+            b[r] = x / x.norm()
+        after.append(b)
+    return loss, after
+
+
 # ---- the cases ---------------------------------------------------------------------
 
 def randn(*shape, scale=1.0):
@@ -187,6 +273,23 @@ CASES = [
     ('ft', {'p': 2}, {'p': 2}, [randn(3, 6), randn(3, 6)], [0]),
 ]
 
+# crd: (attrs, seed, step, student, teacher, index); training mode
+CRD_CASES = [
+    ({'n': 10, 'k': 8}, 77, 3, randn(5, 6), randn(5, 6, scale=2),
+     f32(torch.randperm(10)[:5].to(torch.float64))),
+    ({'n': 40, 'k': 64, 'T': 0.2, 'momentum': 0.9}, 12345, 1, randn(8, 16), randn(8, 16),
+     f32(torch.randperm(40)[:8].to(torch.float64))),
+]
+
+# ReviewKD's ops: (name, attrs, inputs, which get gradients); abf's output
+# is weighted by a fixed random tensor (the last input, not an op input)
+REVIEWKD_CASES = [
+    ('abf', {}, [randn(2, 3, 4, 4), randn(2, 3, 4, 4), randn(2, 2, 4, 4, scale=2), randn(2, 3, 4, 4)], [0, 1, 2]),
+    ('hcl', {}, [randn(2, 3, 7, 7), randn(2, 3, 7, 7)], [0]),
+    ('hcl', {}, [randn(3, 2, 14, 14), randn(3, 2, 14, 14, scale=2)], [0]),
+    ('hcl', {}, [randn(4, 5, 1, 1), randn(4, 5, 1, 1)], [0]),
+]
+
 FN = {'rkd': rkd, 'pkt': pkt, 'sp': sp, 'cc': cc, 'nst': nst, 'fsp': fsp, 'ab': ab,
       'vid': vid, 'ft': ft}
 
@@ -211,6 +314,44 @@ def main():
         out.write('loss %s\n' % num(loss.item()))
         for i in grads:
             out.write('grad %d : %s\n' % (i, ' '.join(num(v) for v in xs[i].grad.flatten().tolist())))
+        out.write('end\n')
+    for name, attrs, ins, grads in REVIEWKD_CASES:
+        out.write('case %s%s\n' % (name, ''.join(' %s=%s' % (k, v) for k, v in attrs.items())))
+        ops_in = ins[:3] if name == 'abf' else ins
+        xs = []
+        for i, x in enumerate(ops_in):
+            out.write('in %d %d %s : %s\n' % (i, x.dim(), ' '.join(str(d) for d in x.shape),
+                                              ' '.join(num(v) for v in x.flatten().tolist())))
+            xs.append(x.to(torch.float64).clone().requires_grad_(i in grads))
+        if name == 'abf':
+            w = ins[3].to(torch.float64)
+            out.write('gout %s : %s\n' % (' '.join(str(d) for d in w.shape),
+                                         ' '.join(num(v) for v in ins[3].flatten().tolist())))
+            loss = abf_sum(*xs, w)
+            y = abf(*xs).detach()
+            out.write('out : %s\n' % ' '.join(num(v) for v in y.flatten().tolist()))
+        else:
+            loss = hcl(*xs, **attrs)
+            out.write('loss %s\n' % num(loss.item()))
+        loss.backward()
+        for i in grads:
+            out.write('grad %d : %s\n' % (i, ' '.join(num(v) for v in xs[i].grad.flatten().tolist())))
+        out.write('end\n')
+    for attrs, seed, step, s, t, idx in CRD_CASES:
+        out.write('case crd%s\n' % ''.join(' %s=%s' % (k, v) for k, v in attrs.items()))
+        out.write('seed %d %d\n' % (seed, step))
+        xs = []
+        for i, x in enumerate((s, t, idx)):
+            out.write('in %d %d %s : %s\n' % (i, x.dim(), ' '.join(str(d) for d in x.shape),
+                                              ' '.join(num(v) for v in x.flatten().tolist())))
+            xs.append(x.to(torch.float64).clone().requires_grad_(i < 2))
+        loss, after = crd(xs[0], xs[1], idx.tolist(), seed, step, **attrs)
+        loss.backward()
+        out.write('loss %s\n' % num(loss.item()))
+        for i in (0, 1):
+            out.write('grad %d : %s\n' % (i, ' '.join(num(v) for v in xs[i].grad.flatten().tolist())))
+        for i, b in enumerate(after):
+            out.write('state %d : %s\n' % (i, ' '.join(num(v) for v in b.flatten().tolist())))
         out.write('end\n')
 
 

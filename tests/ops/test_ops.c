@@ -880,6 +880,8 @@ static void ref_emd(const inst *t, double *y)
 #include "ref_net.h"
 /* rkd, pkt, sp, cc, nst, fsp, ab, vid, ft */
 #include "ref_zoo.h"
+#include "ref_crd.h"   /* crd */
+#include "ref_reviewkd.h"   /* abf, hcl */
 
 /* ---- the case table --------------------------------------------------------- */
 #define S1(a) {{a}, 1}
@@ -1017,6 +1019,8 @@ static const tcase cases[] = {
     /* end of the ops2 cases */
     NET_OP_CASES
     ZOO_OP_CASES
+    CRD_OP_CASES
+    REVIEWKD_OP_CASES
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -1054,6 +1058,9 @@ static void test_zoo_ops(void)
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) run_op(ops[i]);
     zoo_op_checks();
 }
+
+static void test_crd(void) { run_op("crd"); crd_op_checks(); }
+static void test_reviewkd(void) { run_op("abf"); run_op("hcl"); reviewkd_op_checks(); }
 
 /* every registered op has cases, so a new op cannot slip in untested */
 static void test_every_op_has_cases(void)
@@ -1701,6 +1708,7 @@ int main(void)
         KD_TEST(test_ce), KD_TEST(test_kd), KD_TEST(test_mse), KD_TEST(test_l1),
         KD_TEST(test_smooth_l1), KD_TEST(test_bce_with_logits), KD_TEST(test_cosine),
         KD_TEST(test_kl), KD_TEST(test_dkd), KD_TEST(test_relu6), KD_TEST(test_attention), KD_TEST(test_detach), KD_TEST(test_net_ops), KD_TEST(test_zoo_ops),
+        KD_TEST(test_crd), KD_TEST(test_crd_training), KD_TEST(test_reviewkd),
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),

@@ -1,12 +1,14 @@
 /* test_zoo_golden.c — the zoo losses (rkd, pkt, sp, cc, nst, fsp, ab, vid,
- * ft) against PyTorch.
+ * ft, crd, hcl) and ReviewKD's fusion (abf) against PyTorch.
  *
  * tests/ops/zoo_golden.txt holds, per case, float32 inputs, the loss and
  * its gradients computed by PyTorch (float64, autograd) from the papers'
  * formulas as tests/ops/gen_zoo_golden.py writes them (see its header for
  * the format and how to regenerate).  Here each op runs forward and
  * backward (grad_out = 1) on the same inputs; the loss and every gradient
- * element must agree within 1e-5 relative to max(1, |value|).  Every op of
+ * element must agree within 1e-5 relative to max(1, |value|); crd also
+ * its memory banks after the forward's update (training mode, the draws
+ * keyed by the case's seed and step).  Every op of
  * the zoo must have at least one case.
  */
 #include <math.h>
@@ -31,10 +33,17 @@ typedef struct gcase {
     int gidx[KD_MAXIN];
     double *grad[KD_MAXIN];
     int64_t gn[KD_MAXIN];
+    uint64_t seed, step;            /* crd's draws */
+    float *gout;                    /* abf: the output's gradient; NULL: 1 (a loss) */
+    double *out;                    /* abf: the output, instead of loss */
+    int64_t nout;
+    int nstate;                     /* op state after the forward (crd's banks) */
+    double *state[KD_MAXSTATE];
+    int64_t sn[KD_MAXSTATE];
 } gcase;
 
 static int ncases, nchecked;
-static char seen[16][32];
+static char seen[24][32];
 static int nseen;
 
 static double worst_err(double got, double want)
@@ -76,17 +85,35 @@ static void run_case(gcase *g)
     }
     c.nthreads = 1;
     c.training = 1;
-    float out;
-    c.out = &out;
+    c.seed = g->seed;
+    c.step = g->step;
+    for (int s = 0; s < info.nstate; s++) {   /* as the executor: every element at its initial value */
+        int64_t n = kd_shape_numel(&info.state_shape[s]);
+        c.state[s] = malloc(sizeof(float) * (size_t)n);
+        for (int64_t j = 0; j < n; j++) c.state[s][j] = info.state_init[s];
+    }
+    if (info.saved_floats) c.saved = calloc(info.saved_floats, sizeof(float));
+    int64_t no = kd_shape_numel(&c.out_shape);
+    float *out = malloc(sizeof(float) * (size_t)no);
+    c.out = out;
     size_t ws = d->workspace ? d->workspace(&c) : 0;
     c.work = ws ? aligned_alloc(64, (ws + 63) / 64 * 64) : NULL;
     c.work_size = ws;
     d->forward(&c);
-    double e = worst_err(out, g->loss);
-    if (!(e <= 1e-5)) fprintf(stderr, "\n%s: loss %.9g, torch %.9g\n", g->op, out, g->loss);
-    CU_ASSERT(e <= 1e-5);
+    if (g->out) {   /* a tensor op: every output element */
+        CU_ASSERT_FATAL(g->nout == no && g->gout);
+        double e = 0;
+        for (int64_t j = 0; j < no; j++) e = fmax(e, worst_err(out[j], g->out[j]));
+        if (!(e <= 1e-5)) fprintf(stderr, "\n%s: output error %g\n", g->op, e);
+        CU_ASSERT(e <= 1e-5);
+    } else {
+        CU_ASSERT_FATAL(no == 1);
+        double e = worst_err(out[0], g->loss);
+        if (!(e <= 1e-5)) fprintf(stderr, "\n%s: loss %.9g, torch %.9g\n", g->op, out[0], g->loss);
+        CU_ASSERT(e <= 1e-5);
+    }
     float one = 1, *gb[KD_MAXIN] = {0};
-    c.grad_out = &one;
+    c.grad_out = g->gout ? g->gout : &one;
     for (int k = 0; k < g->ngrad; k++) {
         int i = g->gidx[k];
         CU_ASSERT_FATAL(!(i < ndata && (d->nograd >> i) & 1u));   /* torch's gradients are the op's */
@@ -105,16 +132,31 @@ static void run_case(gcase *g)
         CU_ASSERT(w <= 1e-5);
         free(gb[i]);
     }
+    for (int s = 0; s < g->nstate; s++) {
+        CU_ASSERT_FATAL(s < info.nstate && g->sn[s] == kd_shape_numel(&info.state_shape[s]));
+        double w = 0;
+        for (int64_t j = 0; j < g->sn[s]; j++) {
+            double ej = worst_err(c.state[s][j], g->state[s][j]);
+            if (!(ej <= w)) w = ej;
+        }
+        if (!(w <= 1e-5)) fprintf(stderr, "\n%s: state %d: error %g\n", g->op, s, w);
+        CU_ASSERT(w <= 1e-5);
+    }
+    for (int s = 0; s < KD_MAXSTATE; s++) free(c.state[s]);
+    free(c.saved);
     free(c.work);
+    free(out);
     nchecked++;
     int found = 0;
     for (int i = 0; i < nseen; i++) found |= strcmp(seen[i], g->op) == 0;
-    if (!found && nseen < 16) snprintf(seen[nseen++], sizeof seen[0], "%s", g->op);
+    if (!found && nseen < 24) snprintf(seen[nseen++], sizeof seen[0], "%s", g->op);
 }
 
 static void free_case(gcase *g)
 {
     for (int i = 0; i < KD_MAXIN; i++) free(g->in[i]), free(g->grad[i]);
+    for (int i = 0; i < KD_MAXSTATE; i++) free(g->state[i]);
+    free(g->gout), free(g->out);
     memset(g, 0, sizeof *g);
 }
 
@@ -153,6 +195,38 @@ static void test_against_torch(void)
             g.in[i] = malloc(sizeof(float) * (size_t)n);
             for (int64_t k = 0; k < n; k++) g.in[i][k] = strtof(p, &p);
             if (i + 1 > g.nin) g.nin = (int)i + 1;
+        } else if (strncmp(p, "seed ", 5) == 0) {
+            g.seed = strtoull(p + 5, &p, 10);
+            g.step = strtoull(p, &p, 10);
+        } else if (strncmp(p, "gout ", 5) == 0) {
+            p += 5;
+            int64_t n = 1;
+            for (;;) {   /* the dimensions, then ':' */
+                while (*p == ' ') p++;
+                if (*p == ':' || !*p) break;
+                n *= strtoll(p, &p, 10);
+            }
+            CU_ASSERT_FATAL(*p == ':');
+            p++;
+            g.gout = malloc(sizeof(float) * (size_t)n);
+            for (int64_t j = 0; j < n; j++) g.gout[j] = strtof(p, &p);
+        } else if (strncmp(p, "out : ", 6) == 0) {
+            p += 6;
+            int64_t n = 0;
+            for (char *q = p - 1; *q; q++) n += *q == ' ' && q[1] && q[1] != ' ';
+            g.nout = n;
+            g.out = malloc(sizeof(double) * (size_t)(n ? n : 1));
+            for (int64_t j = 0; j < n; j++) g.out[j] = strtod(p, &p);
+        } else if (strncmp(p, "state ", 6) == 0) {
+            int k = (int)strtol(p + 6, &p, 10);
+            CU_ASSERT_FATAL(k == g.nstate && k < KD_MAXSTATE);
+            p = strchr(p, ':') + 1;
+            int64_t n = 0;
+            for (char *q = p; *q; q++) n += *q == ' ' && q[1] && q[1] != ' ';
+            g.sn[k] = n;
+            g.state[k] = malloc(sizeof(double) * (size_t)(n ? n : 1));
+            for (int64_t j = 0; j < n; j++) g.state[k][j] = strtod(p, &p);
+            g.nstate++;
         } else if (strncmp(p, "loss ", 5) == 0) {
             g.loss = strtod(p + 5, NULL);
         } else if (strncmp(p, "grad ", 5) == 0) {
@@ -170,7 +244,7 @@ static void test_against_torch(void)
     free_case(&g);
     free(text);
     CU_ASSERT(ncases >= 15 && nchecked == ncases);
-    static const char *const zoo[] = {"rkd", "pkt", "sp", "cc", "nst", "fsp", "ab", "vid", "ft"};
+    static const char *const zoo[] = {"rkd", "pkt", "sp", "cc", "nst", "fsp", "ab", "vid", "ft", "crd", "abf", "hcl"};
     for (size_t z = 0; z < sizeof zoo / sizeof zoo[0]; z++) {
         int found = 0;
         for (int i = 0; i < nseen; i++) found |= strcmp(seen[i], zoo[z]) == 0;

@@ -1,0 +1,309 @@
+/* test_crd_cli.c — crd (ops/crd.c) end to end (tests/cli): a phase
+ * distilling with crd, interrupted with SIGINT after its first epoch and
+ * resumed with --resume, writes the same metrics.csv, byte for byte, as the
+ * run that was not interrupted (the memory banks and Z are in
+ * state.safetensors, the negatives are keyed by the restored forward
+ * counter); the banks are stored under the phase's name; a bank smaller
+ * than the training split stops the run at the crd term.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/unit.h"
+
+#define KDRUN KD_BUILD("kdrun")
+
+static char tmpdir[256];
+static char out_path[300], err_path[300];
+
+typedef struct run_result {
+    int status;     /* exit status, or -1 if the child did not exit normally */
+    char *out;      /* captured stdout (malloc'd, NUL-terminated) */
+    char *err;      /* captured stderr */
+} run_result;
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+/* Run kdrun with the NULL-terminated argument list. */
+static run_result run_kdrun(const char *arg, ...)
+{
+    const char *argv[32];
+    int argc = 0;
+    argv[argc++] = "kdrun";
+    va_list ap;
+    va_start(ap, arg);
+    for (const char *a = arg; a && argc < 31; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    run_result r = { -1, NULL, NULL };
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return r;
+    if (pid == 0) {
+        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+            _exit(127);
+        execv(KDRUN, (char *const *)argv);
+        _exit(127);
+    }
+    int ws;
+    if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws))
+        r.status = WEXITSTATUS(ws);
+    r.out = kd_unit_slurp(out_path, NULL);
+    r.err = kd_unit_slurp(err_path, NULL);
+    if (!r.out) r.out = strdup("");
+    if (!r.err) r.err = strdup("");
+    return r;
+}
+
+static int contains(const char *hay, const char *needle)
+{
+    return hay && strstr(hay, needle) != NULL;
+}
+
+/* Write a file in the temporary directory; returns its path (static). */
+static const char *write_tmp(const char *name, const char *text)
+{
+    static char path[2][320];
+    static int which;
+    char *p = path[which ^= 1];
+    snprintf(p, sizeof path[0], "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    return p;
+}
+
+static int newest_run(const char *runs, const char *name, char *out, size_t n)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls -d %s/%s/* 2>/dev/null | sort | tail -n 1", runs, name);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    int ok = fgets(out, (int)n, p) != NULL;
+    pclose(p);
+    if (!ok) return -1;
+    out[strcspn(out, "\n")] = 0;
+    return 0;
+}
+
+static void msleep(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static long file_mtime_ns(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    return (long)st.st_mtim.tv_sec * 1000000000L + st.st_mtim.tv_nsec;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t la = 0, lb = 0;
+    char *x = kd_unit_slurp(a, &la), *y = kd_unit_slurp(b, &lb);
+    int same = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* needle (a C string) somewhere in the n bytes of hay */
+static int has_bytes(const char *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0) return 1;
+    return 0;
+}
+
+static const char *CRD_HEAD =
+    "data f = idx(\"/usr/share/datasets/fashion-mnist\") {\n"
+    "  train \"train\" holdout 100 as val\n"
+    "  limit 600\n"
+    "  normalize mean: 0.2860, std: 0.3530\n"
+    "}\n"
+    "net small(c) {\n"
+    "  stage[1] = relu(conv(in, c, k: 3, pad: 1, stride: 2))\n"
+    "  pooled = mean(relu(conv(stage[1], c, k: 3, pad: 1)), over: hw)\n"
+    "  logits = linear(pooled, 10)\n"
+    "  out logits\n"
+    "}\n"
+    "net head(d) { out linear(in, d) }\n"
+    "model t = small(8)\n"
+    "model p = small(4)\n"
+    "model es = head(16)\n"
+    "model et = head(16)\n"
+    "phase pre {\n"
+    "  train t on f.train\n"
+    "  epochs 1; batch 50; seed 2\n"
+    "  optimizer sgd(lr: 0.05, momentum: 0.9)\n"
+    "  loss ce(t.logits, label)\n"
+    "}\n"
+    "phase distill {\n"
+    "  train p, es, et on f.train\n"
+    "  teacher t frozen\n"
+    "  epochs 4; batch 20; seed 3\n"
+    "  optimizer sgd(lr: 0.05, momentum: 0.9)\n"
+    "  loss ce(p.logits, label)\n";
+
+static const char *crd_recipe(const char *name, const char *n)
+{
+    static char text[4096];
+    snprintf(text, sizeof text, "%s"
+             "     + 0.8 * crd(es(p.pooled), et(t.pooled), index, n: %s, k: 256)\n"
+             "}\n"
+             "report { evaluate p on f.val: top1 }\n", CRD_HEAD, n);
+    return write_tmp(name, text);
+}
+
+static int have_fmnist(void)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0) return 1;
+    fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+    return 0;
+}
+
+static void test_crd_resume(void)
+{
+    if (!have_fmnist()) return;
+    char runs[400], a[800], b[800], pa[900], pb[900];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    const char *recipe = crd_recipe("crd.kdr", "600");
+    run_result r = run_kdrun("--threads", "1", recipe, NULL);
+    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "distill epoch 4/4  loss "));
+    run_free(&r);
+    CU_ASSERT_FATAL(newest_run(runs, "crd", a, sizeof a) == 0);
+    snprintf(pa, sizeof pa, "%s/metrics.csv", a);
+    char *csv = kd_unit_slurp(pa, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+    CU_ASSERT(contains(csv, "distill,4,\"train loss: crd(es(p.pooled), et(t.pooled), index, n: 600, k: 256)\","));
+    free(csv);
+    /* the banks and Z are in the state, under the phase's name */
+    snprintf(pa, sizeof pa, "%s/state.safetensors", a);
+    size_t n = 0;
+    char *st = kd_unit_slurp(pa, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT(has_bytes(st, n, "\"store/distill.crd[0].bank_s\":{\"dtype\":\"F32\",\"shape\":[9600]"));
+    CU_ASSERT(has_bytes(st, n, "\"store/distill.crd[0].bank_t\""));
+    CU_ASSERT(has_bytes(st, n, "\"store/distill.crd[0].z\":{\"dtype\":\"F32\",\"shape\":[3]"));
+    free(st);
+    snprintf(pa, sizeof pa, "%s/metrics.csv", a);
+    sleep(1);   /* a new run directory (named by the second) */
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
+        execl(KDRUN, "kdrun", "--threads", "1", recipe, (char *)NULL);
+        _exit(127);
+    }
+    /* the second saved state is the end of distill's first epoch:
+     * interrupt it in a later one */
+    b[0] = 0;
+    long first = -1;
+    int saves = 0;
+    for (int i = 0; i < 24000 && saves < 2; i++) {
+        msleep(5);
+        if (!b[0] || strcmp(a, b) == 0) {
+            if (newest_run(runs, "crd", b, sizeof b) != 0 || strcmp(a, b) == 0) { b[0] = 0; continue; }
+        }
+        snprintf(pb, sizeof pb, "%s/state.safetensors", b);
+        long t = file_mtime_ns(pb);
+        if (t >= 0 && t != first) { first = t; saves++; }
+    }
+    CU_ASSERT_EQUAL_FATAL(saves, 2);
+    kill(pid, SIGINT);
+    int ws;
+    CU_ASSERT_EQUAL(waitpid(pid, &ws, 0), pid);
+    CU_ASSERT(WIFEXITED(ws) && WEXITSTATUS(ws) == 130);
+    r = run_kdrun("--resume", b, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "resuming "));
+    CU_ASSERT(contains(r.err, "phase distill"));
+    if (r.status != 0) fprintf(stderr, "%s", r.err);
+    run_free(&r);
+    snprintf(pb, sizeof pb, "%s/metrics.csv", b);
+    CU_ASSERT(same_file(pa, pb));
+    if (!same_file(pa, pb)) fprintf(stderr, "\n  differs: %s %s\n", pa, pb);
+}
+
+/* a bank with fewer rows than the training split: the run stops at the
+ * crd term (an index >= n makes it NaN), located, exit 1 */
+static void test_crd_bank_too_small(void)
+{
+    if (!have_fmnist()) return;
+    run_result r = run_kdrun("--threads", "1", crd_recipe("small_bank.kdr", "500"), NULL);
+    CU_ASSERT_EQUAL(r.status, 1);
+    if (r.status != 1) fprintf(stderr, "\n  exit %d\n", r.status);
+    CU_ASSERT(contains(r.err, "small_bank.kdr:29:14: error: the loss is NaN in phase 'distill', epoch 1, step 1: "));
+    CU_ASSERT(contains(r.err, "the first term that is not finite is this crd"));
+    if (!contains(r.err, "the first term that is not finite is this crd")) fprintf(stderr, "\n%s\n", r.err);
+    run_free(&r);
+}
+
+int main(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/kdrun-cli-XXXXXX",
+             t && *t ? t : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    snprintf(out_path, sizeof out_path, "%s/stdout", tmpdir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
+    /* the build tree's zoo, not an installed one */
+    setenv("KDRUN_PATH", KD_SRC("recipes"), 1);
+    unsetenv("NO_COLOR");
+
+    static const kd_unit_test tests[] = {
+        KD_TEST(test_crd_resume),
+        KD_TEST(test_crd_bank_too_small),
+        KD_TEST_END
+    };
+    int status = kd_unit_main("crd_cli", tests);
+
+    char p[400];
+    static const char *const names[] = { "stdout", "stderr", "crd.kdr", "small_bank.kdr" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
+        unlink(p);
+    }
+    char rm[400];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", tmpdir);
+    if (system(rm) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
+    return status;
+}
