@@ -22,118 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/unit.h"
+#include "tests/cli/cli_util.h"
 
-#define KDRUN KD_BUILD("kdrun")
-
-static char tmpdir[256];
-static char out_path[300], err_path[300];
-
-typedef struct run_result {
-    int status;     /* exit status, or -1 if the child did not exit normally */
-    char *out;      /* captured stdout (malloc'd, NUL-terminated) */
-    char *err;      /* captured stderr */
-} run_result;
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-    r->out = r->err = NULL;
-}
-
-/* Run kdrun with the NULL-terminated argument list. */
-static run_result run_kdrun(const char *arg, ...)
-{
-    const char *argv[32];
-    int argc = 0;
-    argv[argc++] = "kdrun";
-    va_list ap;
-    va_start(ap, arg);
-    for (const char *a = arg; a && argc < 31; a = va_arg(ap, const char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-
-    run_result r = { -1, NULL, NULL };
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return r;
-    if (pid == 0) {
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        execv(KDRUN, (char *const *)argv);
-        _exit(127);
-    }
-    int ws;
-    if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws))
-        r.status = WEXITSTATUS(ws);
-    r.out = kd_unit_slurp(out_path, NULL);
-    r.err = kd_unit_slurp(err_path, NULL);
-    if (!r.out) r.out = strdup("");
-    if (!r.err) r.err = strdup("");
-    return r;
-}
-
-static int contains(const char *hay, const char *needle)
-{
-    return hay && strstr(hay, needle) != NULL;
-}
-
-/* Write a file in the temporary directory; returns its path (static). */
-static const char *write_tmp(const char *name, const char *text)
-{
-    static char path[2][320];
-    static int which;
-    char *p = path[which ^= 1];
-    snprintf(p, sizeof path[0], "%s/%s", tmpdir, name);
-    FILE *f = fopen(p, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-    return p;
-}
-
-static int newest_run(const char *runs, const char *name, char *out, size_t n)
-{
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "ls -d %s/%s/* 2>/dev/null | sort | tail -n 1", runs, name);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    int ok = fgets(out, (int)n, p) != NULL;
-    pclose(p);
-    if (!ok) return -1;
-    out[strcspn(out, "\n")] = 0;
-    return 0;
-}
-
-static void msleep(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static long file_mtime_ns(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) return -1;
-    return (long)st.st_mtim.tv_sec * 1000000000L + st.st_mtim.tv_nsec;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    size_t la = 0, lb = 0;
-    char *x = kd_unit_slurp(a, &la), *y = kd_unit_slurp(b, &lb);
-    int same = x && y && la == lb && memcmp(x, y, la) == 0;
-    free(x);
-    free(y);
-    return same;
-}
 
 /* needle (a C string) somewhere in the n bytes of hay */
 static int has_bytes(const char *hay, size_t n, const char *needle)
@@ -276,18 +166,7 @@ static void test_crd_bank_too_small(void)
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/kdrun-cli-XXXXXX",
-             t && *t ? t : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 2;
-    }
-    snprintf(out_path, sizeof out_path, "%s/stdout", tmpdir);
-    snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
-    /* the build tree's zoo, not an installed one */
-    setenv("KDRUN_PATH", KD_SRC("recipes"), 1);
-    unsetenv("NO_COLOR");
+    if (cli_begin("crd")) return 2;
 
     static const kd_unit_test tests[] = {
         KD_TEST(test_crd_resume),
@@ -296,14 +175,5 @@ int main(void)
     };
     int status = kd_unit_main("crd_cli", tests);
 
-    char p[400];
-    static const char *const names[] = { "stdout", "stderr", "crd.kdr", "small_bank.kdr" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
-        unlink(p);
-    }
-    char rm[400];
-    snprintf(rm, sizeof rm, "rm -rf '%s'", tmpdir);
-    if (system(rm) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
-    return status;
+    return cli_end(status);
 }
