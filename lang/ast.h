@@ -115,6 +115,8 @@ struct kdr_node {
     kdr_node *params;     /* KDR_NET: first KDR_PARAM */
     kdr_node *kids;       /* first child of a list */
     kdr_node *next;       /* next sibling in the parent's list */
+    kdr_node *label;      /* `TERM as NAME` in a loss: NAME as a KDR_IDENT node (its
+                             place for carets), on the term's own node; else NULL */
 };
 
 /* One parsed file. */

@@ -49,6 +49,14 @@ static void opt(const kdr_node *n, FILE *out)
 void kdr_ast_dump(const kdr_node *n, FILE *out)
 {
     if (!n) { fputs("nil", out); return; }
+    if (n->label) {   /* a labelled loss term: (as NAME term) */
+        kdr_node t = *n;
+        t.label = NULL;
+        fprintf(out, "(as %s ", n->label->name);
+        kdr_ast_dump(&t, out);
+        fputc(')', out);
+        return;
+    }
     switch (n->kind) {
     case KDR_NUM: fprintf(out, "%.17g", n->num); break;
     case KDR_STR: dump_str(n->str, n->str_len, out); break;

@@ -11,6 +11,10 @@ void logs_step(run *R, pgraph *G, int64_t ep);
  * "train loss: TERM" and "lr" of the epoch, and a line of timing.csv */
 void logs_epoch_end(run *R, const plan_phase *P, pgraph *G, int64_t ep, int64_t steps);
 
+/* the label `TERM as NAME` of the phase's loss term whose text is [beg, end)
+ * in P->unit, or NULL (term_label.c) */
+const char *kd_term_label(const plan_phase *P, uint32_t beg, uint32_t end);
+
 /* The run's first error as "file:line:col: message" (or the message), for
  * report.yaml's `error`; NULL when there is none. */
 const char *run_error_text(run *R, char *buf, size_t n);
