@@ -18,7 +18,7 @@ runtime_libruntime_a_SOURCES += runtime/task.h runtime/task.c runtime/task_class
 	runtime/op_state.c
 # weights in from safetensors files, trained models out (weights.h)
 runtime_libruntime_a_SOURCES += runtime/weights.h runtime/weights_in.c runtime/models_out.c \
-	runtime/eval_cmd.h runtime/eval_cmd.c runtime/run_logs.h runtime/run_logs.c runtime/term_label.c \
+	runtime/eval_cmd.h runtime/eval_cmd.c runtime/run_logs.h runtime/run_logs.c runtime/term_label.c runtime/timing_rows.c \
 	runtime/recipe_copy.h runtime/recipe_copy.c
 # the graph compiler's rooms (compile.c above) and the op builtins
 runtime_libruntime_a_SOURCES += runtime/compile_int.h runtime/compile_expr.c \
@@ -47,6 +47,10 @@ tests_runtime_test_search_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 # `alternate` against a PyTorch computation of the same two iterations
 TESTS += tests/runtime/test_alternate_torch.sh
 EXTRA_DIST += tests/runtime/test_alternate_torch.sh tests/runtime/alternate_torch.py
+RUNTIME_TESTS += tests/runtime/test_timing_rows
+tests_runtime_test_timing_rows_SOURCES = tests/runtime/test_timing_rows.c tests/unit.h
+tests_runtime_test_timing_rows_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+
 # labelled loss terms (`TERM as NAME`): the per-term rows of metrics.csv
 TESTS += tests/runtime/test_term_labels.sh
 EXTRA_DIST += tests/runtime/test_term_labels.sh tests/runtime/term_labels.py
