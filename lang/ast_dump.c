@@ -109,6 +109,7 @@ void kdr_ast_dump(const kdr_node *n, FILE *out)
         if (n->op & KDR_F_KEEP_LAST) fputs(" keep-last", out);
         if (n->op & KDR_F_KEEP_ALL) fputs(" keep-all", out);
         opt(n->a, out); opt(n->b, out);
+        if (n->setting == KDR_S_MINIMIZE && n->c) { fputs(" lr", out); opt(n->c, out); }
         /* checkpoint keeps its route name node in kids; do not repeat it */
         if (!(n->kids && n->name && n->kids->kind == KDR_IDENT && n->kids->name == n->name &&
               !n->kids->next && n->setting == KDR_S_CHECKPOINT))

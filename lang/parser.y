@@ -86,6 +86,18 @@ static kdr_node *label_term(yyscan_t scanner, kdr_node *e, const char *name, kdr
     e->label = ident(scanner, name, loc);
     return e;
 }
+/* `GROUPS minimize EXPR [on DATA.SPLIT] lr VALUE`: the step's learning rate
+ * (the word must be `lr`) */
+static kdr_node *step_lr(yyscan_t scanner, const char *word, kdr_loc at, kdr_node *value)
+{
+    if (strcmp(word, "lr") != 0) {
+        kdr_diag_push(PARSER->diag, KDR_ERROR, PARSER->unit, at.beg, at.end,
+                      "unexpected '%s' after a step's objective; a step ends with "
+                      "[on DATA.SPLIT] [lr VALUE]", word);
+        return NULL;
+    }
+    return value;
+}
 /* A whole number written as such (`3`, `-1`) in *v. */
 static int whole(const kdr_node *e, double *v)
 {
@@ -351,6 +363,12 @@ block_stmt:
   | name_list MINIMIZE expr        { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3; }
   | name_list MINIMIZE expr ON expr
                                    { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3; $$->b = $5; }
+  | name_list MINIMIZE expr IDENT expr
+                                   { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3;
+                                     $$->c = step_lr(scanner, $4, @4, $5); }
+  | name_list MINIMIZE expr ON expr IDENT expr
+                                   { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3; $$->b = $5;
+                                     $$->c = step_lr(scanner, $6, @6, $7); }
   | W_EVALUATE name_list ON expr   { $$ = setting(scanner, KDR_S_EVALUATE, @$); $$->kids = $2.head; $$->a = $4; }
   | W_EVALUATE name_list ON expr ':' expr_list
                                    { $$ = setting(scanner, KDR_S_EVALUATE, @$); $$->kids = $2.head; $$->a = $4;

@@ -47,6 +47,9 @@ tests_runtime_test_search_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 # `alternate` against a PyTorch computation of the same two iterations
 TESTS += tests/runtime/test_alternate_torch.sh
 EXTRA_DIST += tests/runtime/test_alternate_torch.sh tests/runtime/alternate_torch.py
+# a per-step learning rate inside `alternate` (a group in two steps), against PyTorch
+TESTS += tests/runtime/test_alternate_lr_torch.sh
+EXTRA_DIST += tests/runtime/test_alternate_lr_torch.sh tests/runtime/alternate_lr_torch.py
 RUNTIME_TESTS += tests/runtime/test_timing_rows
 tests_runtime_test_timing_rows_SOURCES = tests/runtime/test_timing_rows.c tests/unit.h
 tests_runtime_test_timing_rows_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)

@@ -273,6 +273,15 @@ static void test_loss_labels(void)
                "(unit (net n (params) (= h (repeat 2 b (= x in))) (out h)))");
 }
 
+/* `GROUPS minimize EXPR [on DATA.SPLIT] [lr VALUE]`: a step's own lr */
+static void test_step_lr(void)
+{
+    EXPECT_AST("phase d {\n  alternate {\n    weights minimize l on d.val lr 0.02\n"
+               "    arch minimize m lr 2 * x\n    weights minimize l\n  }\n}",
+               "(unit (phase d (alternate (minimize l (. d val) lr 0.02 weights) "
+               "(minimize m lr (* 2 x) arch) (minimize l weights))))");
+}
+
 static void test_locations(void)
 {
     const char *src = "model m = resnet(depth: 20)";
@@ -379,6 +388,7 @@ int main(void)
         KD_TEST(test_postfix),
         KD_TEST(test_multiline_loss),
         KD_TEST(test_loss_labels),
+        KD_TEST(test_step_lr),
         KD_TEST(test_locations),
         KD_TEST(test_syntax_errors),
         KD_TEST(test_error_recovery),
