@@ -32,6 +32,9 @@ tests_data_test_raw_SOURCES = tests/data/test_raw.c tests/data/data_test.h tests
 tests_data_test_raw_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
 tests_data_test_raw_LDADD = $(DATA_TEST_LDADD)
 tests_data_test_raw_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)
+# raw_synth's val split end to end (a tiny run on generated photos)
+TESTS += tests/cli/raw_val_cli.sh
+EXTRA_DIST += tests/cli/raw_val_cli.sh
 tests_data_test_raw_val_SOURCES = tests/data/test_raw_val.c tests/data/data_test.h tests/unit.h
 tests_data_test_raw_val_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
 tests_data_test_raw_val_LDADD = $(DATA_TEST_LDADD)
