@@ -229,6 +229,11 @@ typedef struct kd_noise_pg {
 kd_data_status kd_load_raw_synth(const char *pattern, int unprocess,
                                  int64_t patch, uint64_t seed, kd_dataset *out,
                                  char *err, size_t errlen);
+/* the same, with val: photo i with i % 5 == 3 held out whole as split "val"
+ * (then at least 5 usable photos) */
+kd_data_status kd_load_raw_synth_val(const char *pattern, int unprocess,
+                                     int64_t patch, uint64_t seed, int val, kd_dataset *out,
+                                     char *err, size_t errlen);
 
 /* The noise of one sample: log shot ~ U(lo, hi); log read = 2.18 log shot
  * + 1.20 + N(0, 0.26); noisy = clean + N(0, sqrt(clean*shot + read)).

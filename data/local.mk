@@ -22,7 +22,8 @@ DATA_PTHREAD = -pthread
 EXTRA_DIST += data/README.md
 
 DATA_TESTS = tests/data/test_formats tests/data/test_sequences \
-	tests/data/test_batches tests/data/test_loaders tests/data/test_raw
+	tests/data/test_batches tests/data/test_loaders tests/data/test_raw \
+	tests/data/test_raw_val
 check_PROGRAMS += $(DATA_TESTS)
 TESTS += $(DATA_TESTS)
 DATA_TEST_LDADD = $(DATA_LIBS) $(CUNIT_LIBS)
@@ -31,6 +32,13 @@ tests_data_test_raw_SOURCES = tests/data/test_raw.c tests/data/data_test.h tests
 tests_data_test_raw_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
 tests_data_test_raw_LDADD = $(DATA_TEST_LDADD)
 tests_data_test_raw_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)
+# raw_synth's val split end to end (a tiny run on generated photos)
+TESTS += tests/cli/raw_val_cli.sh
+EXTRA_DIST += tests/cli/raw_val_cli.sh
+tests_data_test_raw_val_SOURCES = tests/data/test_raw_val.c tests/data/data_test.h tests/unit.h
+tests_data_test_raw_val_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data
+tests_data_test_raw_val_LDADD = $(DATA_TEST_LDADD)
+tests_data_test_raw_val_LDFLAGS = $(AM_LDFLAGS) $(DATA_PTHREAD)
 tests_data_test_formats_SOURCES = tests/data/test_formats.c \
 	tests/data/data_test.h tests/unit.h
 tests_data_test_formats_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/data

@@ -164,8 +164,8 @@ void kd_noise_pg_apply(const kd_noise_pg *pg, kd_rng *r, const float *clean,
     level[1] = (float)read;
 }
 
-kd_data_status kd_load_raw_synth(const char *pattern, int unprocess,
-                                 int64_t patch, uint64_t seed, kd_dataset *out,
+kd_data_status kd_load_raw_synth_val(const char *pattern, int unprocess,
+                                 int64_t patch, uint64_t seed, int val, kd_dataset *out,
                                  char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -189,9 +189,9 @@ kd_data_status kd_load_raw_synth(const char *pattern, int unprocess,
     out->dtype = KD_F32;
     out->c = 3;
     out->h = out->w = patch;
-    kd_split sp[2];
+    kd_split sp[3];   /* train, test, val (`val: true`) */
     memset(sp, 0, sizeof sp);
-    int64_t cap[2] = { 0, 0 };
+    int64_t cap[3] = { 0, 0, 0 };
     kd_data_status st = KD_DATA_OK;
     uint8_t *pix = NULL;
     float *lin = NULL;
@@ -238,7 +238,7 @@ kd_data_status kd_load_raw_synth(const char *pattern, int unprocess,
         }
         free(pix);
         pix = NULL;
-        int t = i % 5 == 4;
+        int t = i % 5 == 4 ? 1 : val && i % 5 == 3 ? 2 : 0;
         int64_t np = (h / patch) * (w / patch);
         if (sp[t].n + np > cap[t]) {
             cap[t] = 2 * (sp[t].n + np);
@@ -261,14 +261,15 @@ kd_data_status kd_load_raw_synth(const char *pattern, int unprocess,
             sp[t].n++;
         }
     }
-    if (used < 2) {
+    if (used < (val ? 5u : 2u)) {
         st = kd_data_fail(err, errlen, KD_DATA_EFORMAT, "%s: %zu image%s of at least %lldx%lld; "
-                          "need 2 (every 5th image is a test image)", pattern, used,
-                          used == 1 ? "" : "s", (long long)patch, (long long)patch);
+                          "need %d (every 5th image is a test image%s)", pattern, used,
+                          used == 1 ? "" : "s", (long long)patch, (long long)patch, val ? 5 : 2,
+                          val ? " and the one before it a validation image" : "");
         goto out;
     }
-    static const char *const names[2] = { "train", "test" };
-    for (int t = 0; t < 2; t++)
+    static const char *const names[3] = { "train", "test", "val" };
+    for (int t = 0; t < (val ? 3 : 2); t++)
         if ((st = kd_dataset_add_split(out, names[t], &sp[t], err, errlen)) != KD_DATA_OK)
             goto out;
 out:
@@ -277,9 +278,16 @@ out:
     free(lin);
     free(sp[0].x);
     free(sp[1].x);
+    free(sp[2].x);
     if (st != KD_DATA_OK)
         kd_dataset_free(out);
     return st;
+}
+
+kd_data_status kd_load_raw_synth(const char *pattern, int unprocess, int64_t patch, uint64_t seed,
+                                 kd_dataset *out, char *err, size_t errlen)
+{
+    return kd_load_raw_synth_val(pattern, unprocess, patch, seed, 0, out, err, errlen);
 }
 
 /* ---- the registry entry ------------------------------------------------------- */
@@ -301,8 +309,9 @@ static kd_data_status raw_shape(const kd_loader_args *a, kd_sample_shape *out,
 static kd_data_status raw_load(const kd_loader_args *a, uint64_t seed, kd_dataset *out,
                                char *err, size_t errlen)
 {
-    return kd_load_raw_synth(kd_larg_str(a, "images"), kd_larg_num(a, "unprocess") != 0,
-                             (int64_t)kd_larg_num(a, "patch"), seed, out, err, errlen);
+    return kd_load_raw_synth_val(kd_larg_str(a, "images"), kd_larg_num(a, "unprocess") != 0,
+                                 (int64_t)kd_larg_num(a, "patch"), seed, kd_larg_num(a, "val") != 0, out,
+                                 err, errlen);
 }
 
 static const kd_loader_argdef raw_args[] = {
@@ -314,12 +323,14 @@ static const kd_loader_argdef raw_args[] = {
       .doc = "poisson_gauss(log_shot: [lo, hi]): the noise added to each sample" },
     { .name = "patch", .kind = KD_LARG_INT, .def = "64", .has_lo = 1, .lo = 2,
       .doc = "side of the square patches in sensor pixels (even)" },
+    { .name = "val", .kind = KD_LARG_BOOL, .def = "false",
+      .doc = "hold out every 5th photo but one (i % 5 == 3) whole as split val" },
 };
 
 const kd_loader_def kd_loader_raw_synth = {
     .name = "raw_synth",
     .doc = "synthetic RAW denoising pairs from sRGB images (noisy, clean)",
-    .kind = KD_DATA_RAW, .splits = "train|test",
-    .nargs = 4, .args = raw_args,
+    .kind = KD_DATA_RAW, .splits = "train|test|val",
+    .nargs = 5, .args = raw_args,
     .shape = raw_shape, .load = raw_load,
 };

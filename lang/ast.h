@@ -83,7 +83,8 @@ enum {
  *              (NULL = keep all unless KDR_F_KEEP_LAST), name = route (or NULL)
  *  after     kids = phase IDENTs
  *  alternate kids = minimize steps
- *  minimize  kids = group IDENTs, a = objective, b = data expr (or NULL)
+ *  minimize  kids = group IDENTs, a = objective, b = data expr (or NULL),
+ *            c = the step's learning rate (`lr VALUE`, or NULL)
  *  evaluate  kids = model IDENTs, a = data expr, b = KDR_LIST of metrics (or NULL)
  *  table     extra = rows var, name = cols var, kids = value exprs
  *  bridge    name = bridge name, a = expr
@@ -115,6 +116,8 @@ struct kdr_node {
     kdr_node *params;     /* KDR_NET: first KDR_PARAM */
     kdr_node *kids;       /* first child of a list */
     kdr_node *next;       /* next sibling in the parent's list */
+    kdr_node *label;      /* `TERM as NAME` in a loss: NAME as a KDR_IDENT node (its
+                             place for carets), on the term's own node; else NULL */
 };
 
 /* One parsed file. */

@@ -49,6 +49,14 @@ static void opt(const kdr_node *n, FILE *out)
 void kdr_ast_dump(const kdr_node *n, FILE *out)
 {
     if (!n) { fputs("nil", out); return; }
+    if (n->label) {   /* a labelled loss term: (as NAME term) */
+        kdr_node t = *n;
+        t.label = NULL;
+        fprintf(out, "(as %s ", n->label->name);
+        kdr_ast_dump(&t, out);
+        fputc(')', out);
+        return;
+    }
     switch (n->kind) {
     case KDR_NUM: fprintf(out, "%.17g", n->num); break;
     case KDR_STR: dump_str(n->str, n->str_len, out); break;
@@ -101,6 +109,7 @@ void kdr_ast_dump(const kdr_node *n, FILE *out)
         if (n->op & KDR_F_KEEP_LAST) fputs(" keep-last", out);
         if (n->op & KDR_F_KEEP_ALL) fputs(" keep-all", out);
         opt(n->a, out); opt(n->b, out);
+        if (n->setting == KDR_S_MINIMIZE && n->c) { fputs(" lr", out); opt(n->c, out); }
         /* checkpoint keeps its route name node in kids; do not repeat it */
         if (!(n->kids && n->name && n->kids->kind == KDR_IDENT && n->kids->name == n->name &&
               !n->kids->next && n->setting == KDR_S_CHECKPOINT))

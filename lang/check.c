@@ -212,6 +212,7 @@ int kdr_check(kdr_program *p, kdr_override *ov, size_t nov, kdr_diag *d)
         }
     }
     ck_order_phases(&c);
+    ck_labels(&c);
 
     for (size_t i = 0; i < c.nph; i++) {
         free(c.ph[i].trains);

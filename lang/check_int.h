@@ -166,6 +166,8 @@ void ck_report(chk *c, const kdr_node *r);
 
 /* ---- check_families.c: `train ts` of an indexed model -> its members */
 void ck_expand_families(kdr_program *p);
+/* ---- check_labels.c: `TERM as NAME` in losses */
+void ck_labels(chk *c);
 
 /* ---- check_phase.c */
 void ck_phase(chk *c, pinfo *pi);

@@ -267,6 +267,9 @@ void ck_phase(chk *c, pinfo *pi)
                 ck_ex(c, m->a, LOSS_CTX);
                 if (m->b)
                     ck_data_ref(c, m->b, "the data of 'minimize'");
+                double lr;
+                if (m->c && (!ck_cval(c, m->c, &lr) || !(lr > 0 && lr < 1e6)))
+                    ck_err(c, m->c, "a step's 'lr' must be a constant number, more than 0 and less than 1e6");
             }
             break;
         case KDR_S_DERIVE: {

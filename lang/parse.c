@@ -225,6 +225,9 @@ int kdr_lex(YYSTYPE *v, YYLTYPE *l, yyscan_t scanner)
         goto deliver;
     }
 deliver:
+    /* `as` in a loss statement labels a term (`0.9 * kd(...) as soft`) */
+    if (at_stmt_start(P->last_tok)) P->stmt_tok = tok;
+    else if (tok == AS && P->stmt_tok == W_LOSS) tok = AS_LABEL;
     P->before_last_tok = P->last_tok;
     P->last_tok = tok;
     return tok;

@@ -22,6 +22,7 @@ typedef struct kdr_parser {
     uint32_t pos;            /* byte offset of the next unread input byte */
     int last_tok;            /* last token handed to the parser (0 = none yet) */
     int before_last_tok;     /* the one before it */
+    int stmt_tok;            /* the first token of the statement being read */
     int pending;             /* a token held back while a virtual NL is emitted */
     kdr_loc pending_loc;
     char nest[KDR_MAX_NEST]; /* open brackets: '(' '[' '{' */

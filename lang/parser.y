@@ -74,6 +74,30 @@ static kdr_node *ident(yyscan_t scanner, const char *name, kdr_loc loc)
     n->name = name;
     return n;
 }
+/* `TERM as NAME` in a loss: the label goes on the term's node (the checker
+ * says where a label may stand: lang/check_labels.c). */
+static kdr_node *label_term(yyscan_t scanner, kdr_node *e, const char *name, kdr_loc loc)
+{
+    if (e->label) {
+        kdr_diag_push(PARSER->diag, KDR_ERROR, PARSER->unit, loc.beg, loc.end,
+                      "this term is labelled '%s' already; a term has one label", e->label->name);
+        return e;
+    }
+    e->label = ident(scanner, name, loc);
+    return e;
+}
+/* `GROUPS minimize EXPR [on DATA.SPLIT] lr VALUE`: the step's learning rate
+ * (the word must be `lr`) */
+static kdr_node *step_lr(yyscan_t scanner, const char *word, kdr_loc at, kdr_node *value)
+{
+    if (strcmp(word, "lr") != 0) {
+        kdr_diag_push(PARSER->diag, KDR_ERROR, PARSER->unit, at.beg, at.end,
+                      "unexpected '%s' after a step's objective; a step ends with "
+                      "[on DATA.SPLIT] [lr VALUE]", word);
+        return NULL;
+    }
+    return value;
+}
 /* A whole number written as such (`3`, `-1`) in *v. */
 static int whole(const kdr_node *e, double *v)
 {
@@ -171,6 +195,8 @@ static kdr_node *model_family(yyscan_t scanner, kdr_loc all, const char *name, k
 %token W_CHECKPOINT "'checkpoint'" W_AFTER "'after'" W_ALTERNATE "'alternate'"
 %token W_DERIVE "'derive'" W_EVALUATE "'evaluate'" W_TABLE "'table'"
 %token W_BRIDGE "'bridge'"
+/* `as` inside a loss statement (the token layer turns AS into it): a term's label */
+%token AS_LABEL "'as' (a label)"
 
 %type <node> top_stmt stmt block_stmt expr postfix primary arg param lvalue
 %type <node> if_stmt index_elem block_node word_ident ckpt_unit ckpt_keep ckpt_as weights_from
@@ -187,6 +213,7 @@ static kdr_node *model_family(yyscan_t scanner, kdr_loc all, const char *name, k
 %nonassoc EQ NE '<' LE '>' GE
 %nonassoc DOTDOT
 %left '+' '-'
+%precedence AS_LABEL
 %left '*' '/' '%'
 %precedence UMINUS
 %right '^'
@@ -336,6 +363,12 @@ block_stmt:
   | name_list MINIMIZE expr        { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3; }
   | name_list MINIMIZE expr ON expr
                                    { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3; $$->b = $5; }
+  | name_list MINIMIZE expr IDENT expr
+                                   { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3;
+                                     $$->c = step_lr(scanner, $4, @4, $5); }
+  | name_list MINIMIZE expr ON expr IDENT expr
+                                   { $$ = setting(scanner, KDR_S_MINIMIZE, @$); $$->kids = $1.head; $$->a = $3; $$->b = $5;
+                                     $$->c = step_lr(scanner, $6, @6, $7); }
   | W_EVALUATE name_list ON expr   { $$ = setting(scanner, KDR_S_EVALUATE, @$); $$->kids = $2.head; $$->a = $4; }
   | W_EVALUATE name_list ON expr ':' expr_list
                                    { $$ = setting(scanner, KDR_S_EVALUATE, @$); $$->kids = $2.head; $$->a = $4;
@@ -401,6 +434,7 @@ expr:
   | '-' expr %prec UMINUS          { $$ = MK(KDR_UNARY, @$); $$->op = '-'; $$->a = $2; $$ = kdr_depth(PARSER, $$); }
   | expr '^' expr                  { $$ = binary(scanner, '^', $1, $3, @$); }
   | expr '@' expr                  { $$ = binary(scanner, '@', $1, $3, @$); }
+  | expr AS_LABEL IDENT            { $$ = label_term(scanner, $1, $3, @3); }
   ;
 
 postfix:

@@ -100,6 +100,16 @@ static void pe(FILE *o, const kdr_node *n, int depth)
         fputs("...", o);
         return;
     }
+    if (n->label) {   /* a labelled loss term: `TERM as NAME` */
+        kdr_node t = *n;
+        int par = (n->kind == KDR_BINARY && (n->op == '+' || n->op == '-')) || n->kind == KDR_SUM ||
+                  n->kind == KDR_TERNARY;
+        t.label = NULL;
+        if (par) fputc('(', o);
+        pe(o, &t, depth + 1);
+        fprintf(o, "%s as %s", par ? ")" : "", n->label->name);
+        return;
+    }
     switch (n->kind) {
     case KDR_NUM: pnum(o, n->num); break;
     case KDR_STR:
@@ -296,6 +306,10 @@ static void psetting(FILE *o, const kdr_node *s)
             if (m->b) {
                 fputs(" on ", o);
                 pe(o, m->b, 0);
+            }
+            if (m->c) {
+                fputs(" lr ", o);
+                pe(o, m->c, 0);
             }
         }
         break;

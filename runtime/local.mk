@@ -19,7 +19,7 @@ runtime_libruntime_a_SOURCES += runtime/task.h runtime/task.c runtime/task_class
 	runtime/op_state.c runtime/index_input.h runtime/index_input.c
 # weights in from safetensors files, trained models out (weights.h)
 runtime_libruntime_a_SOURCES += runtime/weights.h runtime/weights_in.c runtime/models_out.c \
-	runtime/eval_cmd.h runtime/eval_cmd.c runtime/run_logs.h runtime/run_logs.c \
+	runtime/eval_cmd.h runtime/eval_cmd.c runtime/run_logs.h runtime/run_logs.c runtime/term_label.c runtime/timing_rows.c \
 	runtime/recipe_copy.h runtime/recipe_copy.c
 # the graph compiler's rooms (compile.c above) and the op builtins
 runtime_libruntime_a_SOURCES += runtime/compile_int.h runtime/compile_expr.c \
@@ -48,6 +48,16 @@ tests_runtime_test_search_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 # `alternate` against a PyTorch computation of the same two iterations
 TESTS += tests/runtime/test_alternate_torch.sh
 EXTRA_DIST += tests/runtime/test_alternate_torch.sh tests/runtime/alternate_torch.py
+# a per-step learning rate inside `alternate` (a group in two steps), against PyTorch
+TESTS += tests/runtime/test_alternate_lr_torch.sh
+EXTRA_DIST += tests/runtime/test_alternate_lr_torch.sh tests/runtime/alternate_lr_torch.py
+RUNTIME_TESTS += tests/runtime/test_timing_rows
+tests_runtime_test_timing_rows_SOURCES = tests/runtime/test_timing_rows.c tests/unit.h
+tests_runtime_test_timing_rows_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+
+# labelled loss terms (`TERM as NAME`): the per-term rows of metrics.csv
+TESTS += tests/runtime/test_term_labels.sh
+EXTRA_DIST += tests/runtime/test_term_labels.sh tests/runtime/term_labels.py
 # the CIFAR-100 and CINIC-10 DFA recipes end to end on small generated files
 TESTS += tests/cli/test_dfa_recipes.sh
 EXTRA_DIST += tests/cli/test_dfa_recipes.sh tests/cli/dfa_recipes.py

@@ -1,6 +1,7 @@
 /* plot_svg.c — learning curves as one standalone SVG document (curves.svg
  * of a run): a panel of train losses, a panel of the other per-epoch
- * metrics and, for searches, a panel of architecture weights, against a
+ * metrics, for searches a panel of architecture weights and, in a run
+ * directory, a panel of images/s per epoch (timing.csv), against a
  * global epoch axis (see kd_plot_svg in report.h).
  */
 #include <math.h>
@@ -100,7 +101,8 @@ typedef struct plot_pt {
 
 typedef struct series {
     char *phase, *what;
-    int panel;                 /* 0: train losses, 1: the others, 2: architecture weights */
+    int panel;                 /* 0: train losses, 1: the others, 2: architecture weights,
+                                  3: images/s (timing.csv, added by run_dir.c) */
     plot_pt *p;
     int n, cap;
 } series;
@@ -142,7 +144,13 @@ static void svg_panel(FILE *f, int panel, const series *S, int ns, const phase_s
                       int nph, const axis *ax, double total_ep, const char *ylabel,
                       const char *empty_note)
 {
-    double x0 = panel == 0 ? LEFT_X : panel == 1 ? RIGHT_X : RIGHT_X + (RIGHT_X - LEFT_X);
+    /* panels from the left: 0, 1, then the optional ones that have series */
+    int slot = panel;
+    if (panel == 3) {
+        slot = 2;
+        for (int i = 0; i < ns; i++) if (S[i].panel == 2) { slot = 3; break; }
+    }
+    double x0 = LEFT_X + slot * (RIGHT_X - LEFT_X);
     double ymin = INFINITY, ymax = -INFINITY;
     for (int i = 0; i < ns; i++) {
         if (S[i].panel != panel) continue;
@@ -289,7 +297,8 @@ int kd_plot_svg(FILE *out, const kd_metric_row *rows, int n, const char *title)
             /* "train loss", "train loss (arch)": the losses; a mixture's
              * "NAME softmax(alpha)[k]": the architecture weights */
             S[s].panel = strncmp(S[s].what, "train loss", 10) == 0 ? 0
-                         : strstr(S[s].what, " softmax(alpha)[") ? 2 : 1;
+                         : strstr(S[s].what, " softmax(alpha)[") ? 2
+                         : strcmp(S[s].what, "images/s") == 0 ? 3 : 1;
         }
         if (!isfinite(r->value)) continue;
         if (S[s].n == S[s].cap) {
@@ -310,12 +319,13 @@ int kd_plot_svg(FILE *out, const kd_metric_row *rows, int n, const char *title)
 
     axis ax;
     nice_axis(0, total > 1 ? total : 2, 1, &ax);
-    int nleg[3] = { 0, 0, 0 };
+    int nleg[4] = { 0, 0, 0, 0 };
     for (int s = 0; s < ns; s++) nleg[S[s].panel]++;
-    int lines = nleg[0] > nleg[1] ? nleg[0] : nleg[1];
-    if (nleg[2] > lines) lines = nleg[2];
+    int lines = 0;
+    for (int k = 0; k < 4; k++) if (nleg[k] > lines) lines = nleg[k];
     int height = LEGEND_TOP + lines * LEGEND_LINE + 10;
-    int width = SVG_W + (nleg[2] ? RIGHT_X - LEFT_X : 0);   /* a third panel: searches */
+    /* more panels to the right: searches' weights, then the throughput */
+    int width = SVG_W + (nleg[2] ? RIGHT_X - LEFT_X : 0) + (nleg[3] ? RIGHT_X - LEFT_X : 0);
 
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" "
@@ -333,6 +343,7 @@ int kd_plot_svg(FILE *out, const kd_metric_row *rows, int n, const char *title)
     svg_panel(out, 0, S, ns, ph, nph, &ax, total, "train loss", "no train loss");
     svg_panel(out, 1, S, ns, ph, nph, &ax, total, "evaluation", "no per-epoch evaluation");
     if (nleg[2]) svg_panel(out, 2, S, ns, ph, nph, &ax, total, "softmax(alpha)", "");
+    if (nleg[3]) svg_panel(out, 3, S, ns, ph, nph, &ax, total, "images/s (wall clock)", "");
     fprintf(out, "</svg>\n");
     rc = (fflush(out) != 0 || ferror(out)) ? -1 : 0;
 out:

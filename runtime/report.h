@@ -33,7 +33,9 @@ typedef struct kd_metric_row {
  * resources).  Left panel: "train loss" (and "train loss (STEP)") of each
  * phase; middle panel: every other per-epoch row (phase != "report");
  * when there are any, a third panel on the right: the architecture weights
- * of searches ("NAME softmax(alpha)[k]" rows).  One polyline with markers per
+ * of searches ("NAME softmax(alpha)[k]" rows); then, when there are any,
+ * a panel of the "images/s" rows (a run's timing.csv, which run_dir.c adds
+ * to the rows it draws: kd_rows_with_timing).  One polyline with markers per
  * "<phase>: <what>" series, against a global epoch axis on which phase k's
  * epochs follow phase k-1's (phases in first-seen order; a phase spans as
  * many epochs as its largest epoch).  NaN and infinite values are skipped;

@@ -173,7 +173,9 @@ dataset *run_data_split(run *R, const char *data, const char *split, const kdr_n
     dataset *D = run_load_data(R, data, at ? at->a : NULL);
     if (!D) return NULL;
     if (!kd_dataset_split(&D->ds, split)) {
-        run_fail(R, KD_RUN_DATA, at, "data set '%s' has no split '%s'", data, split);
+        run_fail(R, KD_RUN_DATA, at, "data set '%s' has no split '%s'%s", data, split,
+                 D->ds.kind == KD_DATA_RAW && !strcmp(split, "val") ? " (raw_synth holds out a validation "
+                 "split with 'val: true')" : "");
         return NULL;
     }
     return D;

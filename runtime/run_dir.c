@@ -187,7 +187,11 @@ static int run_dir_emit_yaml(FILE *f, void *arg)
 static int run_dir_emit_svg(FILE *f, void *arg)
 {
     run *R = arg;
-    return kd_plot_svg(f, R->rows, R->nrows, R->o->recipe);
+    int n;   /* with the epochs' images/s from timing.csv (curves.svg only) */
+    kd_metric_row *rows = kd_rows_with_timing(R->dir, R->rows, R->nrows, &n);
+    int rc = rows ? kd_plot_svg(f, rows, n, R->o->recipe) : kd_plot_svg(f, R->rows, R->nrows, R->o->recipe);
+    free(rows);
+    return rc;
 }
 
 static int run_dir_emit_csv(FILE *f, void *arg)

@@ -5,7 +5,9 @@
  *                       losses, unweighted, named by its text in the recipe
  *                       (`ce(student.logits, label)`); the terms one
  *                       expression makes several times (`sum s in 1..3:
- *                       at(...)`) are added up under its text
+ *                       at(...)`) are added up under its text; a term
+ *                       the recipe labels (`0.9 * kd(...) as soft`) is
+ *                       named by its label, the functions in it added up
  *   "lr"                the learning rate the epoch started with
  * timing.csv (wall clock, so apart from metrics.csv: two runs never agree):
  *   phase,epoch,steps_timed,seconds,step_ms,images_per_s — the steps from
@@ -152,9 +154,21 @@ void logs_epoch_end(run *R, const plan_phase *P, pgraph *G, int64_t ep, int64_t 
     if (ng && S.n > 0 && S.phase == (double)R->phase_idx && S.epoch == (double)ep)
         for (int j = 0; j < ng; j++) {
             char text[140], what[160];
-            text_of(P->unit, &G->pg.g->nodes[first[j]], text, sizeof text);
-            snprintf(what, sizeof what, "train loss: %s", text[0] ? text : G->pg.g->nodes[first[j]].op->name);
-            run_add_row(R, P->name, ep + 1, what, S.s[j] / S.n);
+            const kd_node *n = &G->pg.g->nodes[first[j]];
+            const char *label = kd_term_label(P, n->beg, n->end);
+            double sum = S.s[j];
+            if (label) {   /* a labelled term: one row, its functions added up, at its first */
+                int again = 0;
+                for (int i = 0; i < ng; i++) {
+                    const kd_node *m = &G->pg.g->nodes[first[i]];
+                    const char *li = i == j ? NULL : kd_term_label(P, m->beg, m->end);
+                    if (li && !strcmp(li, label)) { if (i < j) again = 1; else sum += S.s[i]; }
+                }
+                if (again) continue;
+            }
+            text_of(P->unit, n, text, sizeof text);
+            snprintf(what, sizeof what, "train loss: %s", label ? label : text[0] ? text : n->op->name);
+            run_add_row(R, P->name, ep + 1, what, sum / S.n);
         }
     run_add_row(R, P->name, ep + 1, "lr", kd_lr_at(&P->lr, P->optim.lr, ep, 0, steps));
     timing(R, P, ep);

@@ -278,6 +278,21 @@ static void step_label(plan_step *st, const char *name)
     snprintf(st->label + o, sizeof st->label - o, "%s%s", o ? ", " : "", name);
 }
 
+/* two steps that name the same groups: "weights, step 1", "weights, step 3"
+ * (their rows in metrics.csv) */
+static void plan_step_labels(plan_phase *P)
+{
+    int same[PLAN_MAX_STEPS] = { 0 };
+    for (int k = 0; k < P->nsteps; k++)
+        for (int j = 0; j < P->nsteps; j++)
+            if (j != k && !strcmp(P->steps[k].label, P->steps[j].label)) same[k] = 1;
+    for (int k = 0; k < P->nsteps; k++)
+        if (same[k]) {
+            size_t o = strlen(P->steps[k].label);
+            snprintf(P->steps[k].label + o, sizeof P->steps[k].label - o, ", step %d", k + 1);
+        }
+}
+
 /* Units and steps.  Units: "weights" (the phase's optimizer), "arch", and
  * a unit per model named by `optimizer M:` / `lr M:`, an `alternate` step
  * or (with several units) `loss M:`.  Steps: the `alternate` steps; else
@@ -314,6 +329,8 @@ static int plan_groups(run *R, plan_phase *P, const kdr_node *const *named, int 
                 st->data_at = m->b;
                 if (data_split(R, m->b, &st->data, &st->split)) return -1;
             }
+            if (m->c && (run_const_num(R, m->c, &st->lr) || !(st->lr > 0 && st->lr < 1e6)))
+                return run_fail(R, KD_RUN_RECIPE, m->c, "a step's 'lr' must be a number more than 0 and less than 1e6");
             for (const kdr_node *g = m->kids; g; g = g->next) {
                 int u;
                 if (!strcmp(g->name, "weights")) u = 0;
@@ -330,6 +347,7 @@ static int plan_groups(run *R, plan_phase *P, const kdr_node *const *named, int 
                 step_label(st, g->name);
             }
         }
+        plan_step_labels(P);
         /* `weights` in a step: every unit of weights (the models' too) */
         for (int k = 0; k < P->nsteps; k++) {
             plan_step *st = &P->steps[k];

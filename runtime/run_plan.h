@@ -96,7 +96,10 @@ typedef struct plan_step {
     const kdr_node *data_at;
     int units[PLAN_MAX_UNITS];       /* indices into plan_phase.units */
     int nunits;
-    char label[128];                 /* "weights", "a, b": the groups it names */
+    char label[128];                 /* "weights", "a, b": the groups it names (", step K"
+                                        added when two steps name the same groups) */
+    double lr;                       /* `lr VALUE` of an alternate step: its groups' base
+                                        learning rate in this step; 0: each group's own */
 } plan_step;
 
 typedef struct plan_phase {

@@ -381,7 +381,8 @@ int steps_iterate(run *R, const plan_phase *P, steps_run *S, pgraph *G, const kd
         for (int j = 0; j < s->cfg->nunits; j++) {
             unit_run *u = &S->u[s->cfg->units[j]];
             if (!u->grp.total) continue;
-            kd_optim_step(u->opt, params, grads, kd_lr_at(&u->cfg->lr, u->cfg->optim.lr, ep, st, steps));
+            double base = s->cfg->lr > 0 ? s->cfg->lr : u->cfg->optim.lr;   /* a step's `lr` */
+            kd_optim_step(u->opt, params, grads, kd_lr_at(&u->cfg->lr, base, ep, st, steps));
         }
         s->sum += l;
         s->n++;
@@ -485,6 +486,13 @@ void steps_epoch_rows(run *R, const plan_phase *P, steps_run *S, pgraph *G, int6
     for (int k = 0; S->ns > 1 && k < S->ns; k++) {
         snprintf(what, sizeof what, "train loss (%s)", S->s[k].cfg->label);
         run_add_row(R, P->name, epoch, what, S->s[k].n ? S->s[k].sum / (double)S->s[k].n : 0);
+    }
+    /* a step with its own `lr`: the lr its first group started the epoch with */
+    for (int k = 0; k < S->ns; k++) {
+        const plan_step *c = S->s[k].cfg;
+        if (!(c->lr > 0) || c->nunits < 1) continue;
+        snprintf(what, sizeof what, "lr (%s)", c->label);
+        run_add_row(R, P->name, epoch, what, kd_lr_at(&S->u[c->units[0]].cfg->lr, c->lr, epoch - 1, 0, 1));
     }
     for (int k = 0; k < S->ns; k++) S->s[k].sum = 0, S->s[k].n = 0;
     const kd_graph *g = G->pg.g;

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """kdrun_weights.py - convert model weights between PyTorch and kdrun.
 
+Installed as kdrun-weights (kdrun-weights(1)); in the source tree tools/kdrun_weights.py.
+
   kdrun_weights.py to-kdrun [--arch A] [--like REF.safetensors] IN.pth OUT.safetensors
   kdrun_weights.py to-torch [--arch A] [--like REF.pth] IN.safetensors OUT.pth
   kdrun_weights.py list FILE                     names and shapes (.pth or .safetensors)
@@ -37,7 +39,11 @@ import re
 import struct
 import sys
 
-import torch
+try:
+    import torch
+except ImportError:
+    sys.stderr.write("kdrun-weights: needs PyTorch for Python 3 (Debian: apt-get install python3-torch)\n")
+    sys.exit(3)
 
 
 def fail(msg):

@@ -257,6 +257,31 @@ static void test_multiline_loss(void)
                "(* 0.90000000000000002 (call kd (. s logits) (. t logits) (T: 4)))))))");
 }
 
+/* `as` in a loss labels the term before it: tighter than + and -, looser
+ * than * (so `0.9 * kd(...) as soft` labels the weighted term); `as` keeps
+ * its old meaning outside losses (repeat, checkpoint, holdout) */
+static void test_loss_labels(void)
+{
+    EXPECT_AST("phase d {\n  loss 0.1 * ce(s.logits, label) as hard\n     + 0.9 * kd(s.logits, t.logits, T: 4) as soft\n}",
+               "(unit (phase d (loss (+ (as hard (* 0.10000000000000001 (call ce (. s logits) label))) "
+               "(as soft (* 0.90000000000000002 (call kd (. s logits) (. t logits) (T: 4))))))))");
+    EXPECT_AST("phase d {\n  loss a: ce(a.logits, label) - -l1(a.x, a.y) as reg\n}",
+               "(unit (phase d (loss name=a (- (call ce (. a logits) label) (as reg (- (call l1 (. a x) (. a y))))))))");
+    EXPECT_AST("phase d {\n  loss sum s in 1..3: 2 * at(a.x[s], b.x[s]) as att\n}",
+               "(unit (phase d (loss (sum s (.. 1 3) (as att (* 2 (call at (index (. a x) s) (index (. b x) s))))))))");
+    EXPECT_AST("net n() {\n  h = repeat 2 as b { x = in }\n  out h\n}",
+               "(unit (net n (params) (= h (repeat 2 b (= x in))) (out h)))");
+}
+
+/* `GROUPS minimize EXPR [on DATA.SPLIT] [lr VALUE]`: a step's own lr */
+static void test_step_lr(void)
+{
+    EXPECT_AST("phase d {\n  alternate {\n    weights minimize l on d.val lr 0.02\n"
+               "    arch minimize m lr 2 * x\n    weights minimize l\n  }\n}",
+               "(unit (phase d (alternate (minimize l (. d val) lr 0.02 weights) "
+               "(minimize m lr (* 2 x) arch) (minimize l weights))))");
+}
+
 static void test_locations(void)
 {
     const char *src = "model m = resnet(depth: 20)";
@@ -362,6 +387,8 @@ int main(void)
         KD_TEST(test_precedence),
         KD_TEST(test_postfix),
         KD_TEST(test_multiline_loss),
+        KD_TEST(test_loss_labels),
+        KD_TEST(test_step_lr),
         KD_TEST(test_locations),
         KD_TEST(test_syntax_errors),
         KD_TEST(test_error_recovery),

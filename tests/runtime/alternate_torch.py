@@ -198,4 +198,5 @@ def main():
     return 1 if bad else 0
 
 
-sys.exit(main())
+if __name__ == "__main__":   # alternate_lr_torch.py imports its helpers
+    sys.exit(main())
