@@ -29,7 +29,8 @@
  *   update (saved), so the gradient is the one of the forward's value.
  * Before the first forward the banks are filled with uniform draws (kd_crd.h).
  * A row whose index is negative (padding) contributes nothing; an index
- * >= n makes the loss NaN (n must cover the training split).
+ * >= n makes the loss NaN (n must cover the training split: the runtime
+ * refuses a smaller bank before the phase, runtime/index_input.c).
  * Rows in parallel, each row's sums in order; in double. */
 #include <string.h>
 

@@ -3,6 +3,8 @@
  * `index` has the node, so every other graph is unchanged. */
 #include "config.h"
 
+#include <string.h>
+
 #include "index_input.h"
 
 int32_t kd_index_input(kd_graph *g)
@@ -22,4 +24,23 @@ void kd_index_feed(kd_exec *e, const kd_graph *g, const kd_batch *b, int64_t bat
     if (!x) return;
     for (int64_t r = 0; r < batch; r++)
         x[r] = r < b->n && b->index ? (float)b->index[r] : -1.0f;
+}
+
+int32_t kd_index_small_bank(const kd_graph *g, int64_t rows, int64_t *bank)
+{
+    int32_t t = kd_graph_find(g, "index");
+    if (t < 0 || g->nodes[t].kind != KD_NODE_INPUT) return -1;
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        const kd_node *nd = &g->nodes[i];
+        if (nd->kind != KD_NODE_OP || !nd->op || !nd->op->attrs) continue;
+        int reads = 0;
+        for (int k = 0; k < nd->ndata; k++) reads |= nd->in[k] == t;
+        if (!reads) continue;
+        for (int a = 0; nd->op->attrs[a].name; a++)
+            if (!strcmp(nd->op->attrs[a].name, "n") && (int64_t)nd->attr[a].num < rows) {
+                *bank = (int64_t)nd->attr[a].num;
+                return i;
+            }
+    }
+    return -1;
 }

@@ -15,4 +15,9 @@ int32_t kd_index_input(kd_graph *g);
  * rows past b->n, padding, get -1). */
 void kd_index_feed(kd_exec *e, const kd_graph *g, const kd_batch *b, int64_t batch);
 
+/* The first op node of g that reads `index` and keeps a bank of `n:` rows
+ * (an attribute named "n") smaller than rows, the split's size; -1 when
+ * none (*bank: that n). */
+int32_t kd_index_small_bank(const kd_graph *g, int64_t rows, int64_t *bank);
+
 #endif

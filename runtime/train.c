@@ -27,6 +27,7 @@
 #include "run_dir.h"
 #include "textbuf.h"
 #include "dp.h"
+#include "index_input.h"
 #include "task.h"
 #include "weights.h"
 #include "eval_cmd.h"
@@ -111,6 +112,20 @@ static int phase_graph(run *R, phase_run *X)
         X->nev++;
     }
     if (steps_graph(R, X->PL, X->idx, &X->S, G, X->D)) return -1;
+    const kd_split *sp = kd_dataset_split(&X->D->ds, P->split);
+    int64_t bank = 0;
+    int32_t small = sp ? kd_index_small_bank(G->pg.g, sp->n, &bank) : -1;
+    if (small >= 0) {
+        const kd_node *nd = &G->pg.g->nodes[small];
+        kdr_node at;                       /* where the op is written */
+        memset(&at, 0, sizeof at);
+        at.beg = nd->beg;
+        at.end = nd->end;
+        return run_fail(R, KD_RUN_RECIPE, &at,
+                           "%s keeps a bank of n: %lld rows, but %s.%s has %lld (every row's index must "
+                           "fit: set n: %lld or more)", nd->op->name, (long long)bank, P->data, P->split,
+                           (long long)sp->n, (long long)sp->n);
+    }
     kd_dp_attach(R, G->e);       /* synchronized batch norm, when asked */
     return 0;
 }

@@ -150,17 +150,18 @@ static void test_crd_resume(void)
     if (!same_file(pa, pb)) fprintf(stderr, "\n  differs: %s %s\n", pa, pb);
 }
 
-/* a bank with fewer rows than the training split: the run stops at the
- * crd term (an index >= n makes it NaN), located, exit 1 */
+/* a bank with fewer rows than the training split: refused before the
+ * phase trains, located at the crd call, exit 3 */
 static void test_crd_bank_too_small(void)
 {
     if (!have_fmnist()) return;
     run_result r = run_kdrun("--threads", "1", crd_recipe("small_bank.kdr", "500"), NULL);
-    CU_ASSERT_EQUAL(r.status, 1);
-    if (r.status != 1) fprintf(stderr, "\n  exit %d\n", r.status);
-    CU_ASSERT(contains(r.err, "small_bank.kdr:29:14: error: the loss is NaN in phase 'distill', epoch 1, step 1: "));
-    CU_ASSERT(contains(r.err, "the first term that is not finite is this crd"));
-    if (!contains(r.err, "the first term that is not finite is this crd")) fprintf(stderr, "\n%s\n", r.err);
+    CU_ASSERT_EQUAL(r.status, 3);
+    if (r.status != 3) fprintf(stderr, "\n  exit %d\n", r.status);
+    CU_ASSERT(contains(r.err, "small_bank.kdr:29:14: error: crd keeps a bank of n: 500 rows, but f.train has 600 "
+                              "(every row's index must fit: set n: 600 or more)"));
+    CU_ASSERT(!contains(r.err, "distill epoch 1"));
+    if (!contains(r.err, "crd keeps a bank")) fprintf(stderr, "\n%s\n", r.err);
     run_free(&r);
 }
 
