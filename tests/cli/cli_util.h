@@ -137,6 +137,45 @@ CLI_FN int same_file(const char *a, const char *b)
     return same;
 }
 
+/* ./kdrun --threads THREADS [--quiet] RECIPE in the background, its output
+ * thrown away; the child's pid (-1 if fork failed). */
+CLI_FN pid_t spawn_kdrun(const char *threads, int quiet, const char *recipe)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
+        if (quiet) execl(KDRUN, "kdrun", "--threads", threads, "--quiet", recipe, (char *)NULL);
+        else execl(KDRUN, "kdrun", "--threads", threads, recipe, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait (at most ticks x ms) until the newest run directory of NAME under
+ * RUNS other than not_dir has written its state.safetensors `want` times;
+ * its path in dir.  Returns how many writes were seen. */
+CLI_FN int wait_state_saves(const char *runs, const char *name, const char *not_dir, char *dir, size_t n,
+                            int want, int ticks, long ms)
+{
+    char st[1200];
+    dir[0] = 0;
+    long last = -1;
+    int saves = 0;
+    for (int i = 0; i < ticks && saves < want; i++) {
+        msleep(ms);
+        if (!dir[0] || strcmp(not_dir, dir) == 0) {
+            if (newest_run(runs, name, dir, n) != 0 || strcmp(not_dir, dir) == 0) { dir[0] = 0; continue; }
+        }
+        snprintf(st, sizeof st, "%s/state.safetensors", dir);
+        long t = file_mtime_ns(st);
+        if (t >= 0 && t != last) { last = t; saves++; }
+    }
+    return saves;
+}
+
 /* The temporary directory ($TMPDIR/kdrun-PREFIX-XXXXXX), the capture files,
  * the build tree's zoo (not an installed one), no NO_COLOR.  0 or -1. */
 CLI_FN int cli_begin(const char *prefix)

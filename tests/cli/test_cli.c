@@ -530,31 +530,11 @@ static void test_resume_after_sigkill(void)
     CU_ASSERT_FATAL(newest_run(runs, "resumable", a, sizeof a) == 0);
     sleep(1);   /* a new run directory (named by the second) */
 
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    pid_t pid = spawn_kdrun("2", 1, recipe);
     CU_ASSERT_FATAL(pid >= 0);
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
-        execl(KDRUN, "kdrun", "--threads", "2", "--quiet", recipe, (char *)NULL);
-        _exit(127);
-    }
     /* wait for its second saved state (epoch 2 of the first phase), then
      * kill it without warning during the next epoch */
-    b[0] = 0;
-    long first = -1;
-    int saves = 0;
-    for (int i = 0; i < 6000 && saves < 2; i++) {
-        msleep(10);
-        if (!b[0] || strcmp(a, b) == 0) {
-            if (newest_run(runs, "resumable", b, sizeof b) != 0 || strcmp(a, b) == 0) { b[0] = 0; continue; }
-        }
-        snprintf(pb, sizeof pb, "%s/state.safetensors", b);
-        long t = file_mtime_ns(pb);
-        if (t >= 0 && t != first) { first = t; saves++; }
-    }
-    CU_ASSERT_EQUAL_FATAL(saves, 2);
+    CU_ASSERT_EQUAL_FATAL(wait_state_saves(runs, "resumable", a, b, sizeof b, 2, 6000, 10), 2);
     msleep(150);
     kill(pid, SIGKILL);
     int ws;

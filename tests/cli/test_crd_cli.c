@@ -110,31 +110,11 @@ static void test_crd_resume(void)
     snprintf(pa, sizeof pa, "%s/metrics.csv", a);
     sleep(1);   /* a new run directory (named by the second) */
 
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    pid_t pid = spawn_kdrun("1", 0, recipe);
     CU_ASSERT_FATAL(pid >= 0);
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
-        execl(KDRUN, "kdrun", "--threads", "1", recipe, (char *)NULL);
-        _exit(127);
-    }
     /* the second saved state is the end of distill's first epoch:
      * interrupt it in a later one */
-    b[0] = 0;
-    long first = -1;
-    int saves = 0;
-    for (int i = 0; i < 24000 && saves < 2; i++) {
-        msleep(5);
-        if (!b[0] || strcmp(a, b) == 0) {
-            if (newest_run(runs, "crd", b, sizeof b) != 0 || strcmp(a, b) == 0) { b[0] = 0; continue; }
-        }
-        snprintf(pb, sizeof pb, "%s/state.safetensors", b);
-        long t = file_mtime_ns(pb);
-        if (t >= 0 && t != first) { first = t; saves++; }
-    }
-    CU_ASSERT_EQUAL_FATAL(saves, 2);
+    CU_ASSERT_EQUAL_FATAL(wait_state_saves(runs, "crd", a, b, sizeof b, 2, 24000, 5), 2);
     kill(pid, SIGINT);
     int ws;
     CU_ASSERT_EQUAL(waitpid(pid, &ws, 0), pid);
