@@ -407,7 +407,7 @@ int state_check_store(run *R, pgraph *G)
 int state_check_resume(run *R, const plan_phase *P, int64_t steps)
 {
     if (R->resume_epoch > P->epochs || (R->resume_epoch == P->epochs && R->resume_step > 0) ||
-        R->resume_step >= (steps > 0 ? steps : 1))
+        R->resume_step > (steps > 0 ? steps : 1))   /* == steps: the epoch's end is left to do */
         return run_fail(R, KD_RUN_FAILED, NULL, "%s/state.safetensors: epoch %lld, step %lld is not in phase '%s' "
                         "(%lld epochs of %lld steps): the state does not fit the recipe", R->dir,
                         (long long)R->resume_epoch, (long long)R->resume_step, P->name, (long long)P->epochs,

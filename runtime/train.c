@@ -254,8 +254,11 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
             logs_step(R, G, ep);
             int stop = stop_now(R);
             progress(R, P->name, ep, P->epochs, st, X.steps, sum / (double)n, run_now() - t_ep);
-            if (stop && st + 1 < X.steps) {
-                /* stop mid-epoch: save where we are, resumable bit for bit */
+            if (stop) {
+                /* stop mid-epoch (or after its last step, before the epoch's
+                 * rows and evaluations): save where we are, resumable bit
+                 * for bit; a resume at step == steps goes straight to the
+                 * epoch's end */
                 if (R->o->progress && !R->o->quiet) fputc('\n', stderr);
                 if (pgraph_save_store(R, G, 1) == 0) {
                     kd_optim *opt = steps_state_put(R, P, &X.S);

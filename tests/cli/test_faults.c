@@ -485,6 +485,63 @@ static void test_sigint_in_evaluation(void)
     free(y);
 }
 
+/* SIGINT during an epoch's last step: the epoch's rows and evaluations
+ * are not lost.  One-step epochs (the whole split is one batch), the
+ * signal lands in epoch 2's step; the run saves "epoch 2, step 1" (of 1)
+ * and --resume does the epoch's end: metrics.csv equals the uninterrupted
+ * run's byte for byte, epoch 2's evaluation row included. */
+static void test_sigint_in_last_step(void)
+{
+    runs_env();
+    const char *dir = tmp_path("onestep");
+    write_idx(dir, "train", 6000, -1, 0);
+    write_idx(dir, "t10k", 200, -1, 0);
+    char buf[2048];
+    snprintf(buf, sizeof buf, "data d = idx(\"%s\") { train \"train\"; test \"t10k\" }\n"
+             "net n() {\n  h = relu(conv(relu(conv(in, 64, k: 3, pad: 1)), 64, k: 3, pad: 1))\n"
+             "  out linear(mean(h, over: hw), 10)\n}\nmodel m = n()\n"
+             "phase p { train m on d.train; epochs 3; batch 6000; seed 1; loss ce(m.out, label)\n"
+             "  evaluate m on d.test: top1 }\n", dir);
+    const char *rec = write_tmp("onestep.kdr", buf);
+    run_result r = run_kdrun("--threads", "1", rec, NULL);
+    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    rr_free(&r);
+    char cmd[700], a[600], b[600], pa[700], pb[700];
+    snprintf(cmd, sizeof cmd, "ls -d %s/onestep/* | sort | tail -n 1", tmp_path("runs"));
+    FILE *ls = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
+    CU_ASSERT_FATAL(fgets(a, sizeof a, ls) != NULL);
+    pclose(ls);
+    a[strcspn(a, "\n")] = 0;
+    sleep(1);   /* a new run directory (named by the second) */
+    double secs = 0;
+    int st = interrupt_when(rec, "p epoch 1/3", 100, &secs);
+    CU_ASSERT_EQUAL(st, 130);
+    char *err = kd_unit_slurp(err_path, NULL);
+    CU_ASSERT(contains(err, "interrupted in phase 'p', epoch 2, step 1; continue with: kdrun --resume "));
+    if (!contains(err, "epoch 2, step 1;")) fprintf(stderr, "\n%s\n", err);
+    free(err);
+    ls = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
+    CU_ASSERT_FATAL(fgets(b, sizeof b, ls) != NULL);
+    pclose(ls);
+    b[strcspn(b, "\n")] = 0;
+    CU_ASSERT_FATAL(strcmp(a, b) != 0);
+    r = run_kdrun("--resume", b, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "resuming ") && contains(r.err, "epoch 2, step 1"));
+    rr_free(&r);
+    snprintf(pa, sizeof pa, "%s/metrics.csv", a);
+    snprintf(pb, sizeof pb, "%s/metrics.csv", b);
+    size_t la = 0, lb = 0;
+    char *x = kd_unit_slurp(pa, &la), *y = kd_unit_slurp(pb, &lb);
+    CU_ASSERT(x && y && la == lb && memcmp(x, y, la) == 0);
+    CU_ASSERT(contains(y, "p,2,\"m top1 on d.test\","));
+    if (!(x && y && la == lb && memcmp(x, y, la) == 0)) fprintf(stderr, "\n%s\n---\n%s\n", x, y);
+    free(x);
+    free(y);
+}
+
 /* ---- 9. paths, files, arguments, concurrent resumes ------------------------------- */
 
 static int exists(const char *p)
@@ -620,6 +677,7 @@ int main(void)
         KD_TEST(test_labels_out_of_range),
         KD_TEST(test_checkpoint_faults),
         KD_TEST(test_sigint_in_evaluation),
+        KD_TEST(test_sigint_in_last_step),
         KD_TEST(test_small_faults),
         KD_TEST_END
     };
