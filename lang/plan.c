@@ -354,14 +354,18 @@ static void pdefaults(FILE *o, const kdr_program *p, const kdr_node *ph)
         return;
     for (size_t i = 0; i < sizeof used / sizeof used[0]; i++) {
         const kdr_setting_info *info = kdr_setting_info_of(used[i]);
-        int given = 0;
+        int given = 0, named = 0;
         for (const kdr_node *s = ph->kids; s; s = s->next)
-            if (s->kind == KDR_SETTING && s->setting == used[i] && !s->name)
-                given = 1;
+            if (s->kind == KDR_SETTING && s->setting == used[i]) {
+                if (s->name) named = 1;
+                else given = 1;
+            }
         if (given || !info->def)
             continue;
         if (used[i] == KDR_S_SEED && (find_decl(p, KDR_SWEEP, "seed") || find_decl(p, KDR_LET, "seed")))
             fprintf(o, "       %s seed (default: the recipe's 'seed')\n", info->name);
+        else if (named)   /* `optimizer weights: ...`: the default is for the rest */
+            fprintf(o, "       %s %s (default, where no named %s applies)\n", info->name, info->def, info->name);
         else
             fprintf(o, "       %s %s (default)\n", info->name, info->def);
     }

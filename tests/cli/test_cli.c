@@ -445,6 +445,17 @@ static void test_plan_defaults(void)
     CU_ASSERT(contains(r.err, "pa: 1 epochs of 4 steps, batch 50, seed 1"));
     CU_ASSERT(contains(r.err, "  lr 0.001  "));
     run_free(&r);
+    /* --check: a phase with only a named optimizer says where the default applies */
+    rec = write_tmp("named.kdr",
+        "data f = idx(\"/usr/share/datasets/fashion-mnist\") { train \"train\"; limit 200 }\n"
+        "net n() { out linear(flatten(in), 10) }\nmodel a = n()\nmodel b = n()\n"
+        "phase pa { train a, b together on f.train; batch 50; optimizer a: adam()\n"
+        "  loss a: ce(a.out, label)\n  loss b: ce(b.out, label) }\n");
+    r = run_kdrun("--check", rec, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.out, "optimizer sgd(lr: 0.1, momentum: 0.9) (default, where no named optimizer applies)"));
+    if (r.status != 0 || !contains(r.out, "no named optimizer")) fprintf(stderr, "\n%s%s\n", r.out, r.err);
+    run_free(&r);
 }
 
 /* the text from `key` to the end of its line in s */
