@@ -35,7 +35,7 @@ EXTRA_DIST += tests/runtime/conformance/resnet_torch.py \
 # (sequences: 3,000 items, 50 steps, 256 channels) at batch 128 on 2 threads,
 # runs bench/bench_torch.py (when python3 has torch) and prints one table.
 EXTRA_PROGRAMS += bench/bench_kd
-bench_bench_kd_SOURCES = bench/bench_kd.c
+bench_bench_kd_SOURCES = bench/bench_kd.c bench/fma_probe.c bench/fma_probe.h
 bench_bench_kd_LDADD = $(RUNTIME_LDADD)
 CLEANFILES += bench/bench_kd$(EXEEXT)
 EXTRA_DIST += bench/bench_torch.py
@@ -46,3 +46,11 @@ bench: bench/bench_kd$(EXEEXT)
 	  --recipes $(srcdir)/recipes $(BENCH_ARGS)
 
 .PHONY: bench
+
+# make bench-e2e: recipes/classic/fmnist_kd.kdr by kdrun and the same
+# experiment in PyTorch (bench/fmnist_kd_torch.py), wall times and test
+# accuracies side by side; KD_E2E_LIMIT/EPOCHS/THREADS/SEEDS shrink it
+EXTRA_DIST += bench/fmnist_kd_torch.py bench/fmnist_kd_e2e.sh
+bench-e2e: kdrun$(EXEEXT)
+	$(SHELL) $(srcdir)/bench/fmnist_kd_e2e.sh $(abs_top_builddir)/kdrun$(EXEEXT) $(srcdir)
+.PHONY: bench-e2e
