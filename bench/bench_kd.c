@@ -450,9 +450,11 @@ int main(int argc, char **argv)
         /* the U-Net line: 4x64x64 packed RAW crops, batch 16 (whatever --batch says) */
         int64_t batch = strcmp(cfgs[k], "unet") == 0 ? 16 : batch_all;
         int has_cl = strcmp(cfgs[k], "nextitnet") != 0;   /* channels_last: 4-d only */
-        res r[2], t[2];
+        res r[2], t[2], rf;
         memset(r, 0, sizeof r);
         memset(t, 0, sizeof t);
+        memset(&rf, 0, sizeof rf);
+        int fold = strcmp(cfgs[k], "kd") == 0;   /* + the frozen teacher's fold */
         /* rounds of the measurements in turn, the best of each kept: a
          * burst of load elsewhere on a shared machine hits one round */
         for (int round = 0; round < rounds; round++) {
@@ -465,6 +467,13 @@ int main(int argc, char **argv)
                 res one = child(cmd);
                 if (!one.ok) fail = 1;
                 keep_best(&r[c], one);
+                if (fold && c == 0) {   /* the same, KDRUN_TEACHER_FOLD=1 (runtime/exec_fold.h) */
+                    char cf[2100];
+                    snprintf(cf, sizeof cf, "KDRUN_TEACHER_FOLD=1 %s", cmd);
+                    one = child(cf);
+                    if (!one.ok) fail = 1;
+                    keep_best(&rf, one);
+                }
             }
             for (int l = 0; python[0] && l < 1 + has_cl; l++) {
                 snprintf(cmd, sizeof cmd, "%s '%s' '%s' %s %d %lld %d %s", envu, python, torch,
@@ -489,12 +498,23 @@ int main(int argc, char **argv)
         printf(" %9s %9s %7s %7s %8.1f %5.0f%% %6s %8.0f %8s %9.1f\n", tb[0], tb[1], rb[0], rb[1],
                gf, fpeak > 0 ? 100.0 * gf / fpeak : 0.0, tpf, r[best].rss / 1024.0, tr,
                r[best].arena / 1048576.0);
+        if (rf.ok) {   /* the fold row: kdrun with KDRUN_TEACHER_FOLD=1, the same PyTorch runs */
+            char fb[2][16] = { "-", "-" };
+            for (int l = 0; l < 2; l++)
+                if (t[l].ok) snprintf(fb[l], sizeof fb[l], "%.2fx", rf.ips / t[l].ips);
+            printf("%-12s %9.1f", "  +fold", rf.ips);
+            if (ncores > 1) printf(" %9s", "-");
+            printf(" %9s %9s %7s %7s %8.1f %5.0f%% %6s %8.0f %8s %9.1f\n", tb[0], tb[1], fb[0], fb[1],
+                   rf.gflops, fpeak > 0 ? 100.0 * rf.gflops / fpeak : 0.0, tpf, rf.rss / 1024.0, tr,
+                   rf.arena / 1048576.0);
+        }
         fflush(stdout);
     }
     printf("\nkdrun: OpenBLAS core type %s%s.  PyTorch: its default environment, NCHW; PT-CL: "
            "channels_last (models and batch).\nx PT, x PT-CL = kdrun / that PyTorch (>1: kdrun "
            "faster).  GFLOP/s: kdrun's; %%FMA, PT%%FMA: share of the FMA peak of %d cores "
-           "(%.1f GFLOP/s)\nfor kdrun and the faster PyTorch (the same FLOPs per image).  RSS = "
+           "(%.1f GFLOP/s)\nfor kdrun and the faster PyTorch (the same FLOPs per image).  +fold: kdrun with "
+           "KDRUN_TEACHER_FOLD=1 (the frozen teacher's conv-bn-relu folded).  RSS = "
            "peak resident set of the whole process (ru_maxrss); PT RSS: PyTorch default.\n",
            corename[0], ncores > 1 ? " (kdrun: the faster of it and Haswell)" : "", threads, fpeak);
     print_load("load average at end");
