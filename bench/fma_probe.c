@@ -1,18 +1,19 @@
 /* fma_probe.c — see fma_probe.h */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime, CLOCK_THREAD_CPUTIME_ID */
 #include "fma_probe.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+#include <time.h>   /* clock_gettime, CLOCK_THREAD_CPUTIME_ID */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define KD_PROBE_X86 1
 #endif
 
-static double probe_now(void)
+static double probe_clock(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -53,10 +54,13 @@ __attribute__((target("avx2,fma"))) static void loop256(long iters)
 }
 #endif
 
-/* seconds of one run of `width`-bit FMA chains on `threads` threads */
+/* seconds of one run of `width`-bit FMA chains on `threads` threads: on
+ * one thread the CPU time of this thread (what the core gives while the
+ * thread runs, whatever else the machine runs), on several the wall time */
 static double once(int width, int threads, long iters)
 {
-    double t0 = probe_now();
+    clockid_t id = threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+    double t0 = probe_clock(id);
 #ifdef KD_PROBE_X86
 #pragma omp parallel num_threads(threads)
     {
@@ -66,7 +70,7 @@ static double once(int width, int threads, long iters)
 #else
     (void)width, (void)threads, (void)iters;
 #endif
-    return probe_now() - t0;
+    return probe_clock(id) - t0;
 }
 
 /* GFLOP/s of 512-bit (g[0]) and 256-bit (g[1]) chains on `threads`

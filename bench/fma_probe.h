@@ -6,9 +6,9 @@
  * the 512-bit loop at about twice the FLOP/s of the 256-bit one; cores that
  * split each 512-bit op into two 256-bit halves run both at the same rate.
  * The peak the bench's "% of FMA peak" refers to is T times the faster of
- * the two on one thread: the T-thread figures are printed too, but on a
- * shared machine another process on a core lowers them, while the best of
- * several one-thread runs finds a free core.
+ * the two on one thread, timed by the thread's CPU time (so that another
+ * process sharing the core does not lower it); the T-thread figures (wall
+ * time) are printed too, and on a shared machine they come out lower.
  */
 #ifndef KD_BENCH_FMA_PROBE_H
 #define KD_BENCH_FMA_PROBE_H
