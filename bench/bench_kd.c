@@ -34,6 +34,9 @@
  * kd_blas_tune set are removed), in its default NCHW layout and in
  * channels_last, config by config and round by round, so that machine noise
  * hits all of them alike.
+ * The kd config is also measured with KDRUN_TEACHER_FOLD=1 (the frozen
+ * teacher's conv-bn-relu chains folded, runtime/exec_fold.h): the "+fold"
+ * row, against the same PyTorch runs.
  * Achieved GFLOP/s count 2 FLOPs per MAC of conv and linear layers:
  * forward 2*MACs, backward 2*MACs for each of dW and dX where wanted.
  *
