@@ -119,8 +119,12 @@ int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64
     if (!f || id < 0 || id >= f->nnodes) return 0;
     if (f->covers[id] >= 0) return f->f[f->covers[id]].done == step;   /* done by the conv */
     /* the conv's mode is the bn's: the executor's mode is per model */
-    if (f->head[id] < 0 || training) return 0;
+    if (f->head[id] < 0) return 0;
     fold1 *o = &f->f[f->head[id]];
+    if (training) {   /* unfolded: the bn and relu run (whatever step numbers come next) */
+        o->done = UINT64_MAX;
+        return 0;
+    }
     const kd_op_ctx *cb = &ctx[o->bn];
     const kd_op_ctx *cc = &ctx[id];
     const float *w = cc->in[1], *cbias = cc->in_shape[2].ndim > 0 ? cc->in[2] : NULL;

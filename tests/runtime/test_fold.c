@@ -12,7 +12,8 @@
  *   - teacher logits, loss and every student gradient agree within 1e-5
  *     relative (max |a - b| / max |b|; the fold rounds W * a once); the
  *     arena is planned valid;
- *   - a step with the teacher forced into train mode runs unfolded and is
+ *   - a step with the teacher forced into train mode (numbered as the last
+ *     folded step: the step counter set back) runs unfolded and is
  *     bit-identical to the executor without the fold; the next eval-mode
  *     step folds again.
  */
@@ -183,9 +184,13 @@ static void test_fold_matches_unfolded(void)
             w1[i] -= 0.05f * g1[i], w0[i] -= 0.05f * kd_exec_grads(e0)[i];
         memcpy(w1, w0, t.g->param_count * sizeof *w1);   /* and the same parameters */
     }
-    /* the teacher in train mode: no fold, the same bits as without it */
+    /* the teacher in train mode: no fold, the same bits as without it
+     * (with the step counter set back, so that this step has the number of
+     * the last folded one: the bn must run all the same) */
     kd_exec_set_model_mode(e0, 1, KD_MODE_TRAIN);
     kd_exec_set_model_mode(e1, 1, KD_MODE_TRAIN);
+    kd_exec_set_step(e0, kd_exec_get_step(e0) - 1);
+    kd_exec_set_step(e1, kd_exec_get_step(e1) - 1);
     step(e0, &t), step(e1, &t);
     int64_t nl = kd_shape_numel(&t.g->nodes[t.out[1]].shape);
     CU_ASSERT_EQUAL(memcmp(kd_exec_value(e1, t.out[1]), kd_exec_value(e0, t.out[1]),
