@@ -3,6 +3,8 @@
  *   bench/bench_kd [--torch bench/bench_torch.py] [--recipes DIR]
  *                  [--steps N] [--batch B] [--threads T] [--only CONFIG]
  *                  [--rounds R]   (default 3: best of R alternating rounds)
+ *                  [--haswell]    (kdrun with OpenBLAS's Haswell kernels too)
+ *   bench/bench_kd --probe [--threads T]   (the CPU and FMA probe lines only)
  *
  * Configs (CIFAR-shaped random data, batch 128, 2 threads by default):
  *   unet    the Feature-Align U-Net of recipes/nets/unet_fa.kdr (base 16, 3
@@ -16,17 +18,26 @@
  * A training step = forward, zero_grad, backward, SGD momentum update (the
  * same work bench_torch.py does with torch.optim.SGD).
  *
+ * First the machine: the CPU's name, the load average, and an FMA probe
+ * (fma_probe.c: FMA chains on 512- and 256-bit registers, 1 and T threads)
+ * that tells whether the cores run AVX-512 at full width (512-bit FMA about
+ * twice the 256-bit rate) or at AVX2 width (the same rate), and gives the
+ * arithmetic peak the "%FMA" columns refer to.
+ *
  * Every measurement runs in its own child process (this program re-executed
  * with --one), so that each gets a fresh OpenBLAS with the core type under
  * test and its own peak RSS: kdrun with the core type kd_blas_tune picks
  * (OPENBLAS_CORETYPE=SkylakeX on avx512f CPUs; on others OpenBLAS's own
- * choice, "auto") and with Haswell (the AVX2 kernels OpenBLAS 0.3.21 picks
- * by itself on AVX-512 cores), both with OMP_WAIT_POLICY=passive, then
- * PyTorch in the environment the bench was started with (the variables
- * kd_blas_tune set are removed), config by config so that machine noise
+ * choice, "auto"; with --haswell also Haswell, the AVX2 kernels OpenBLAS
+ * 0.3.21 picks by itself on AVX-512 cores), with OMP_WAIT_POLICY=passive,
+ * then PyTorch in the environment the bench was started with (the variables
+ * kd_blas_tune set are removed), in its default NCHW layout and in
+ * channels_last, config by config and round by round, so that machine noise
  * hits all of them alike.
- * The sgemm peak (1024^3, best of 5) is measured the same way for each core
- * type.  Achieved GFLOP/s count 2 FLOPs per MAC of conv and linear layers:
+ * The kd config is also measured with KDRUN_TEACHER_FOLD=1 (the frozen
+ * teacher's conv-bn-relu chains folded, runtime/exec_fold.h): the "+fold"
+ * row, against the same PyTorch runs.
+ * Achieved GFLOP/s count 2 FLOPs per MAC of conv and linear layers:
  * forward 2*MACs, backward 2*MACs for each of dW and dX where wanted.
  *
  * KDRUN_BENCH_AB=R with --one: after the timed steps, 2R more steps in the
@@ -49,6 +60,7 @@
 #include "../runtime/graph_ops.h"
 #include "../ops/kd_sgemm_small.h"
 #include "../runtime/op_builtins.h"
+#include "fma_probe.h"
 
 static double now(void)
 {
@@ -317,6 +329,18 @@ static res child(const char *cmd)
     return r;
 }
 
+static void print_load(const char *what)
+{
+    char buf[128] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f)) snprintf(buf, sizeof buf, "?\n");
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = 0;
+    printf("%s (1, 5, 15 min): %s\n", what, buf);
+}
+
 /* the faster of two measurements of the same thing */
 static void keep_best(res *acc, res r)
 {
@@ -329,10 +353,12 @@ int main(int argc, char **argv)
         return 1;
     kd_blas_tune(argc, argv);      /* SkylakeX kernels on AVX-512 cores (re-exec) */
     const char *torch = NULL, *recipes = KDRUN_SRCDIR "/recipes", *one = NULL, *only = NULL;
-    int steps = 5, threads = 2, rounds = 3;
+    int steps = 5, threads = 2, rounds = 3, haswell = 0, probe_only = 0;
     int64_t batch = 128, batch_all;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--haswell") == 0) { haswell = 1; continue; }
+        if (strcmp(a, "--probe") == 0) { probe_only = 1; continue; }
         if (!v) { fprintf(stderr, "bench_kd: %s needs a value\n", a); return 2; }
         if (strcmp(a, "--torch") == 0) torch = v;
         else if (strcmp(a, "--recipes") == 0) recipes = v;
@@ -347,6 +373,16 @@ int main(int argc, char **argv)
     }
     if (steps < 1 || batch < 1 || threads < 1 || rounds < 1) return 2;
     if (one) return run_one(one, recipes, steps, batch, threads);
+    if (probe_only) {         /* --probe: the machine lines only */
+        kd_fma_probe fp;
+        print_load("load average");
+        kd_fma_probe_run(&fp, threads, 9);
+        printf("CPU: %s; AVX-512: %s.\nFMA probe (GFLOP/s): 1 thread 512-bit %.1f, 256-bit %.1f; "
+               "%d threads 512-bit %.1f, 256-bit %.1f; peak %d x %.1f = %.1f\n", fp.cpu,
+               kd_fma_width(&fp), fp.g512_1, fp.g256_1, threads, fp.g512_t, fp.g256_t, threads,
+               kd_fma_peak(&fp) / threads, kd_fma_peak(&fp));
+        return 0;
+    }
     batch_all = batch;
 
     /* which python has torch (Debian's python3-torch lives in /usr/bin) */
@@ -361,11 +397,13 @@ int main(int argc, char **argv)
         }
         if (!python[0]) printf("(PyTorch not found: python3 -c 'import torch' fails; kdrun only)\n");
     }
-    /* core types: what kd_blas_tune picks (SkylakeX with avx512f, else
-     * OpenBLAS's own choice) and Haswell (AVX2), the 0.3.21 default */
+    /* kdrun's core type: what kd_blas_tune picks (SkylakeX with avx512f,
+     * else OpenBLAS's own choice); --haswell adds Haswell (AVX2), the
+     * 0.3.21 default */
     int avx512 = kd_cpu_has_avx512f();
     const char *cores[2] = { avx512 ? "SkylakeX" : "", "Haswell" };
     const char *corename[2] = { avx512 ? "SkylakeX" : "auto", "Haswell" };
+    int ncores = haswell ? 2 : 1;
     static const char *const cfgs[6] = { "resnet20", "resnet56", "wrn16_2", "kd", "unet", "nextitnet" };
     static const char *const label[6] = { "ResNet-20", "ResNet-56", "WRN-16-2",
                                           "KD R56->R20", "U-Net FA b16", "NextItNet" };
@@ -375,13 +413,22 @@ int main(int argc, char **argv)
     const char *tuned = getenv("KDRUN_TUNED");
     if (tuned && strstr(tuned, "OMP_WAIT_POLICY")) strcat(envu, " -u OMP_WAIT_POLICY");
     if (tuned && strstr(tuned, "OPENBLAS_CORETYPE")) strcat(envu, " -u OPENBLAS_CORETYPE");
+    printf("kdrun bench: batch %lld, %d threads, %d timed steps after 1 warm-up, best of %d "
+           "alternating rounds; images/s of training steps\n", (long long)batch, threads, steps, rounds);
+    print_load("load average at start");
+    /* the arithmetic peak: FMA chains on 512- and 256-bit registers */
+    kd_fma_probe fp;
+    kd_fma_probe_run(&fp, threads, 9);
+    double fpeak = kd_fma_peak(&fp);
+    printf("CPU: %s; AVX-512: %s.\n"
+           "FMA probe (GFLOP/s): 1 thread 512-bit %.1f, 256-bit %.1f; %d threads 512-bit %.1f, "
+           "256-bit %.1f; peak %d x %.1f = %.1f\n", fp.cpu, kd_fma_width(&fp), fp.g512_1, fp.g256_1, threads,
+           fp.g512_t, fp.g256_t, threads, fpeak / threads, fpeak);
     res peak[2], tpeak;
     memset(&tpeak, 0, sizeof tpeak);
-    printf("kdrun bench: batch %lld, %d threads, %d timed steps after 1 warm-up, best of %d "
-           "rounds; images/s of training steps\n", (long long)batch, threads, steps, rounds);
     memset(peak, 0, sizeof peak);
     for (int round = 0; round < rounds; round++) {
-        for (int c = 0; c < 2; c++) {
+        for (int c = 0; c < ncores; c++) {
             snprintf(cmd, sizeof cmd, "%s%s OMP_WAIT_POLICY=passive KDRUN_NO_BLAS_TUNE=1 "
                      "'/proc/%d/exe' --one sgemm --threads %d", cores[c][0] ? "OPENBLAS_CORETYPE=" : "",
                      cores[c], (int)getpid(), threads);
@@ -393,26 +440,28 @@ int main(int argc, char **argv)
             keep_best(&tpeak, child(cmd));
         }
     }
-    printf("CPU avx512f: %s.  sgemm 1024^3 peak: %s %.1f GFLOP/s, Haswell %.1f GFLOP/s",
-           avx512 ? "yes" : "no (OPENBLAS_CORETYPE=SkylakeX would die with SIGILL)",
-           corename[0], peak[0].ips, peak[1].ips);
-    if (tpeak.ok) printf(", torch.mm %.1f GFLOP/s", tpeak.ips);
-    printf("\n\n%-12s %9s %9s %9s %9s %7s %8s %8s %8s %8s %9s\n", "config", corename[0],
-           corename[1], "PyTorch", "PT-pasv", "ratio", "GFLOP/s", "of peak", "RSS MiB",
-           "torchRSS", "arena MiB");
+    printf("sgemm 1024^3 (GFLOP/s): OpenBLAS %s %.1f", corename[0], peak[0].ips);
+    if (ncores > 1) printf(", Haswell %.1f", peak[1].ips);
+    if (tpeak.ok) printf(", torch.mm %.1f", tpeak.ips);
+    printf("\n\n%-12s %9s", "config", "kdrun");
+    if (ncores > 1) printf(" %9s", "kd-Hasw");
+    printf(" %9s %9s %7s %7s %8s %6s %6s %8s %8s %9s\n", "PyTorch", "PT-CL", "x PT", "x PT-CL",
+           "GFLOP/s", "%FMA", "PT%FMA", "RSS MiB", "PT RSS", "arena MiB");
     int fail = 0;
     for (int k = 0; k < 6; k++) {
         if (only && strcmp(only, cfgs[k]) != 0) continue;
         /* the U-Net line: 4x64x64 packed RAW crops, batch 16 (whatever --batch says) */
         int64_t batch = strcmp(cfgs[k], "unet") == 0 ? 16 : batch_all;
-        res r[2], t, tp;
+        int has_cl = strcmp(cfgs[k], "nextitnet") != 0;   /* channels_last: 4-d only */
+        res r[2], t[2], rf;
         memset(r, 0, sizeof r);
-        memset(&t, 0, sizeof t);
-        memset(&tp, 0, sizeof tp);
-        /* rounds of the four measurements in turn, the best of each kept:
-         * a burst of load elsewhere on a shared machine hits one round */
+        memset(t, 0, sizeof t);
+        memset(&rf, 0, sizeof rf);
+        int fold = strcmp(cfgs[k], "kd") == 0;   /* + the frozen teacher's fold */
+        /* rounds of the measurements in turn, the best of each kept: a
+         * burst of load elsewhere on a shared machine hits one round */
         for (int round = 0; round < rounds; round++) {
-            for (int c = 0; c < 2; c++) {
+            for (int c = 0; c < ncores; c++) {
                 snprintf(cmd, sizeof cmd,
                          "%s%s OMP_WAIT_POLICY=passive KDRUN_NO_BLAS_TUNE=1 '/proc/%d/exe' --one %s "
                          "--recipes '%s' --steps %d --batch %lld --threads %d",
@@ -421,37 +470,56 @@ int main(int argc, char **argv)
                 res one = child(cmd);
                 if (!one.ok) fail = 1;
                 keep_best(&r[c], one);
+                if (fold && c == 0) {   /* the same, KDRUN_TEACHER_FOLD=1 (runtime/exec_fold.h) */
+                    char cf[2100];
+                    snprintf(cf, sizeof cf, "KDRUN_TEACHER_FOLD=1 %s", cmd);
+                    one = child(cf);
+                    if (!one.ok) fail = 1;
+                    keep_best(&rf, one);
+                }
             }
-            if (python[0]) {
-                snprintf(cmd, sizeof cmd, "%s '%s' '%s' %s %d %lld %d", envu, python, torch, cfgs[k],
-                         steps, (long long)batch, threads);
-                keep_best(&t, child(cmd));
-                /* and with the thread policy kdrun uses: torch's OpenMP
-                 * workers spin too */
-                snprintf(cmd, sizeof cmd, "%s OMP_WAIT_POLICY=passive '%s' '%s' %s %d %lld %d", envu,
-                         python, torch, cfgs[k], steps, (long long)batch, threads);
-                keep_best(&tp, child(cmd));
+            for (int l = 0; python[0] && l < 1 + has_cl; l++) {
+                snprintf(cmd, sizeof cmd, "%s '%s' '%s' %s %d %lld %d %s", envu, python, torch,
+                         cfgs[k], steps, (long long)batch, threads, l ? "channels_last" : "default");
+                keep_best(&t[l], child(cmd));
             }
         }
-        int best = r[1].ips > r[0].ips;
-        char tb[16] = "-", tpb[16] = "-", rb[16] = "-", tr[16] = "-";
-        if (t.ok || tp.ok) {
-            double tbest = t.ips > tp.ips ? t.ips : tp.ips;
-            long trss = t.rss > tp.rss ? t.rss : tp.rss;
-            if (t.ok) snprintf(tb, sizeof tb, "%.1f", t.ips);
-            if (tp.ok) snprintf(tpb, sizeof tpb, "%.1f", tp.ips);
-            snprintf(rb, sizeof rb, "%.2fx", r[best].ips / tbest);
-            snprintf(tr, sizeof tr, "%.0f", trss / 1024.0);
+        int best = ncores > 1 && r[1].ips > r[0].ips;
+        double gf = r[best].gflops, tbest = t[0].ips > t[1].ips ? t[0].ips : t[1].ips;
+        char tb[2][16] = { "-", "-" }, rb[2][16] = { "-", "-" }, tr[16] = "-", tpf[16] = "-";
+        for (int l = 0; l < 2; l++)
+            if (t[l].ok) {
+                snprintf(tb[l], sizeof tb[l], "%.1f", t[l].ips);
+                snprintf(rb[l], sizeof rb[l], "%.2fx", r[best].ips / t[l].ips);
+            }
+        if (t[0].ok) snprintf(tr, sizeof tr, "%.0f", t[0].rss / 1024.0);
+        /* PyTorch does the same FLOPs per image */
+        if (tbest > 0 && r[best].ips > 0 && fpeak > 0)
+            snprintf(tpf, sizeof tpf, "%.0f%%", 100.0 * gf * tbest / r[best].ips / fpeak);
+        printf("%-12s %9.1f", label[k], r[0].ips);
+        if (ncores > 1) printf(" %9.1f", r[1].ips);
+        printf(" %9s %9s %7s %7s %8.1f %5.0f%% %6s %8.0f %8s %9.1f\n", tb[0], tb[1], rb[0], rb[1],
+               gf, fpeak > 0 ? 100.0 * gf / fpeak : 0.0, tpf, r[best].rss / 1024.0, tr,
+               r[best].arena / 1048576.0);
+        if (rf.ok) {   /* the fold row: kdrun with KDRUN_TEACHER_FOLD=1, the same PyTorch runs */
+            char fb[2][16] = { "-", "-" };
+            for (int l = 0; l < 2; l++)
+                if (t[l].ok) snprintf(fb[l], sizeof fb[l], "%.2fx", rf.ips / t[l].ips);
+            printf("%-12s %9.1f", "  +fold", rf.ips);
+            if (ncores > 1) printf(" %9s", "-");
+            printf(" %9s %9s %7s %7s %8.1f %5.0f%% %6s %8.0f %8s %9.1f\n", tb[0], tb[1], fb[0], fb[1],
+                   rf.gflops, fpeak > 0 ? 100.0 * rf.gflops / fpeak : 0.0, tpf, rf.rss / 1024.0, tr,
+                   rf.arena / 1048576.0);
         }
-        printf("%-12s %9.1f %9.1f %9s %9s %7s %8.1f %7.0f%% %8.0f %8s %9.1f\n", label[k],
-               r[0].ips, r[1].ips, tb, tpb, rb, r[best].gflops,
-               peak[best].ips > 0 ? 100.0 * r[best].gflops / peak[best].ips : 0.0,
-               r[best].rss / 1024.0, tr, r[best].arena / 1048576.0);
         fflush(stdout);
     }
-    printf("\nPyTorch: its default environment; PT-pasv: with OMP_WAIT_POLICY=passive.\n"
-           "ratio = best kdrun core type / best PyTorch (>1: kdrun faster); GFLOP/s, "
-           "%% of the same core type's sgemm peak, RSS and arena for that core type.\n"
-           "RSS = peak resident set of the whole process (ru_maxrss).\n");
+    printf("\nkdrun: OpenBLAS core type %s%s.  PyTorch: its default environment, NCHW; PT-CL: "
+           "channels_last (models and batch).\nx PT, x PT-CL = kdrun / that PyTorch (>1: kdrun "
+           "faster).  GFLOP/s: kdrun's; %%FMA, PT%%FMA: share of the FMA peak of %d cores "
+           "(%.1f GFLOP/s)\nfor kdrun and the faster PyTorch (the same FLOPs per image).  +fold: kdrun with "
+           "KDRUN_TEACHER_FOLD=1 (the frozen teacher's conv-bn-relu folded).  RSS = "
+           "peak resident set of the whole process (ru_maxrss); PT RSS: PyTorch default.\n",
+           corename[0], ncores > 1 ? " (kdrun: the faster of it and Haswell)" : "", threads, fpeak);
+    print_load("load average at end");
     return fail;
 }

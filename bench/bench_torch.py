@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench_torch.py CONFIG [STEPS [BATCH [THREADS]]] -- the PyTorch side of `make bench`.
+"""bench_torch.py CONFIG [STEPS [BATCH [THREADS [LAYOUT]]]] -- the PyTorch side of `make bench`.
 
 CONFIG: resnet20 | resnet56 | wrn16_2 | kd (ResNet-56 teacher in eval mode
 under no_grad + ResNet-20 student, loss = T^2 KL(softmax(t/T) || softmax(s/T))
@@ -9,7 +9,10 @@ given: make bench passes 16) | nextitnet (NextItNet, 2 blocks of 256 channels,
 3,000 items, histories of 50 random item ids; the module of
 tests/runtime/conformance/nextitnet_torch.py) | sgemm (1024^3 matmul GFLOP/s).  One training step = forward,
 loss, zero_grad, backward, SGD (momentum 0.9) step, on random CIFAR-shaped
-float32 data; the same work bench_kd.c times for kdrun.  Prints one line:
+float32 data; the same work bench_kd.c times for kdrun.  LAYOUT: "default"
+(NCHW, contiguous) or "channels_last" (the models and the input batch in
+torch.channels_last, what a tuned PyTorch user runs; 4-d configs only).
+Prints one line:
 
     RESULT CONFIG IMAGES_PER_S PEAK_RSS_KIB
 
@@ -46,10 +49,10 @@ class Block(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, depth, classes=10, base=16):
+    def __init__(self, depth, classes=10, base=16, in_ch=3):
         super().__init__()
         n = (depth - 2) // 6
-        self.conv0 = nn.Conv2d(3, base, 3, 1, 1, bias=False)
+        self.conv0 = nn.Conv2d(in_ch, base, 3, 1, 1, bias=False)
         self.bn0 = nn.BatchNorm2d(base)
         blocks, c_in = [], base
         for s in range(1, 4):
@@ -120,6 +123,11 @@ def main():
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     batch = int(sys.argv[3]) if len(sys.argv) > 3 else 128
     threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+    layout = sys.argv[5] if len(sys.argv) > 5 else "default"
+    if layout not in ("default", "channels_last"):
+        raise SystemExit("unknown layout " + layout)
+    if layout == "channels_last" and cfg in ("nextitnet", "sgemm"):
+        raise SystemExit("channels_last: 4-d configs only")
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     if cfg == "sgemm":
@@ -160,6 +168,14 @@ def main():
     else:
         x = torch.rand(batch, 3, 32, 32) * 2 - 1
         y = torch.randint(0, 10, (batch,))
+    if layout == "channels_last":
+        cl = torch.channels_last
+        model = model.to(memory_format=cl)
+        if teacher is not None:
+            teacher = teacher.to(memory_format=cl)
+        x = x.contiguous(memory_format=cl)
+        if cfg == "unet":
+            y = y.contiguous(memory_format=cl)
     T = 4.0
 
     def step():

@@ -212,7 +212,7 @@ static void fwd_direct(kd_op_ctx *c, const geo *g)
                         if (iw >= 0 && iw < g->W) s += wk[ki * g->K + kj] * xp[ih * g->W + iw];
                     }
                 }
-                yp[oh * g->Wo + ow] = s;
+                yp[oh * g->Wo + ow] = c->post_relu && !(s > 0) ? 0.0f : s;
             }
     }
 }
@@ -264,15 +264,19 @@ static void bwd_direct(kd_op_ctx *c, const geo *g)
     }
 }
 
-/* y_n += bias, for images [n0, n1) */
-static void add_bias(const kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1)
+/* y_n += bias, then relu when c->post_relu (the executor's fold of a
+ * frozen model's conv-bn-relu), for image n while it is in cache */
+static void epilogue(const kd_op_ctx *c, const geo *g, int64_t n)
 {
-    if (c->in_shape[2].ndim <= 0) return;
-    const float *b = c->in[2];
-    for (int64_t pl = n0 * g->F; pl < n1 * g->F; pl++) {
-        float bv = b[pl % g->F];
+    const float *b = c->in_shape[2].ndim > 0 ? c->in[2] : NULL;
+    if (!b && !c->post_relu) return;
+    for (int64_t pl = n * g->F; pl < (n + 1) * g->F; pl++) {
+        float bv = b ? b[pl % g->F] : 0.0f;
         float *yp = c->out + pl * g->P;
-        for (int64_t p = 0; p < g->P; p++) yp[p] += bv;
+        if (b)
+            for (int64_t p = 0; p < g->P; p++) yp[p] += bv;
+        if (c->post_relu)
+            for (int64_t p = 0; p < g->P; p++) yp[p] = yp[p] > 0 ? yp[p] : 0.0f;   /* as relu */
     }
 }
 
@@ -324,8 +328,8 @@ static void forward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, f
                             (int)g->Kg, 1.0f, w + gi * g->Fg * g->Kg, (int)g->Kg, src,
                             (int)g->P, 0.0f, yp, (int)g->P);
         }
+        epilogue(c, g, nn);
     }
-    add_bias(c, g, n0, n1);
 }
 
 static void forward(kd_op_ctx *c)

@@ -143,6 +143,9 @@ typedef struct kd_op_ctx {
      * sum over the ranks (the same on every rank); NULL: statistics of this
      * process's rows only.  Only batchnorm2d uses it, in training mode. */
     int (*allsum)(double *x, int64_t n);
+    /* conv2d only: 1 = relu(y) instead of y (the executor's frozen-model
+     * fold, runtime/exec_fold.h); 0 everywhere else */
+    int post_relu;
 } kd_op_ctx;
 
 /* ---- the recipe side: how a .kdr recipe writes the op ---------------------

@@ -26,6 +26,7 @@
 #include <cblas.h>
 
 #include "exec.h"
+#include "exec_fold.h"
 
 #define KD_ALIGN 64
 
@@ -62,6 +63,7 @@ struct kd_exec {
     int fwd_pending;          /* a forward ran and no backward since */
     int64_t macs_f, macs_b;
     double *prof;             /* kd_exec_set_profile */
+    kd_fold *fold;            /* frozen-model conv-bn-relu folds (exec_fold.h), or NULL */
 };
 
 static double now_s(void)
@@ -249,7 +251,7 @@ static int plan_lifetimes(kd_exec *e)
         int input = nd->kind == KD_NODE_INPUT;
         kd_mem_buf *b = &e->plan[nb];
         b->size = numel(&nd->shape) * sizeof(float);
-        b->first = input ? 0 : e->fstep[i];
+        b->first = input ? 0 : kd_fold_first(e->fold, i, e->fstep[i], e->fstep);
         b->last = (input || e->is_root[i]) ? end : vlast[i];
         b->node = i, b->kind = KD_BUF_VALUE, nb++;
         if (!input && nd->info.saved_floats) {
@@ -330,6 +332,7 @@ static kd_exec *exec_plan(kd_graph *g, const int32_t *roots, int nroots, int nth
         kd_exec_free(e);
         return NULL;
     }
+    if (kd_fold_wanted()) e->fold = kd_fold_plan(g, e->live, e->run_bwd, e->is_root);
     /* the activation arena */
     e->nplan = plan_lifetimes(e);
     if (e->nplan < 0) goto oom;
@@ -465,6 +468,7 @@ void kd_exec_free(kd_exec *e)
     free(e->live), free(e->needs_grad), free(e->run_bwd), free(e->is_root);
     free(e->fwd), free(e->bwd), free(e->fstep), free(e->bstep);
     free(e->val), free(e->grad), free(e->saved), free(e->ctx), free(e->plan);
+    kd_fold_free(e->fold);
     free(e->params), free(e->grads), free(e->state_buf), free(e->work), free(e->arena);
     free(e);
 }
@@ -544,6 +548,11 @@ void kd_exec_init_params(kd_exec *e, uint64_t seed)
 uint64_t kd_exec_get_step(const kd_exec *e) { return e ? e->step : 0; }
 void kd_exec_set_step(kd_exec *e, uint64_t step) { if (e) e->step = step; }
 
+int kd_exec_fold_count(const kd_exec *e, int *with_relu)
+{
+    return kd_fold_count(e ? e->fold : NULL, with_relu);
+}
+
 /* ---- steps ---------------------------------------------------------------------- */
 
 float *kd_exec_input(kd_exec *e, int32_t node)
@@ -570,9 +579,9 @@ int kd_exec_forward(kd_exec *e, int training)
         c->step = e->step;
         if (e->prof) {
             double t0 = now_s();
-            nd->op->forward(c);
+            if (!kd_fold_forward(e->fold, e->ctx, id, mode, e->step)) nd->op->forward(c);
             e->prof[id] += now_s() - t0;
-        } else {
+        } else if (!kd_fold_forward(e->fold, e->ctx, id, mode, e->step)) {
             nd->op->forward(c);
         }
     }

@@ -174,6 +174,9 @@ const kd_mem_buf *kd_exec_plan(const kd_exec *e, int *n);
  * KDRUN_NO_BLAS_TUNE=1 disables both.  KDRUN_TUNED lists the variables it
  * set (space-separated), so that a child process that should see the
  * original environment can unset them. */
+/* Frozen-model conv-bn[-relu] chains folded into one conv (exec_fold.h;
+ * only with KDRUN_TEACHER_FOLD=1): how many, and of them with a relu. */
+int kd_exec_fold_count(const kd_exec *e, int *with_relu);
 void kd_blas_tune(int argc, char **argv);
 int kd_cpu_has_avx512f(void);
 /* OpenBLAS's name for the kernels it loaded ("SkylakeX", "Haswell", ...) */

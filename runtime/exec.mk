@@ -2,12 +2,15 @@
 ## (adding op nodes from C), their tests and `make bench`.  Included by
 ## Makefile.am after runtime/local.mk; paths relative to the top directory.
 
-runtime_libruntime_a_SOURCES += runtime/exec.h runtime/exec.c runtime/plan_mem.c \
+runtime_libruntime_a_SOURCES += runtime/exec.h runtime/exec.c runtime/exec_fold.h runtime/exec_fold.c runtime/plan_mem.c \
 	runtime/graph_ops.h runtime/graph_ops.c
 
 # test_exec counts malloc/calloc/realloc calls made by the statically linked
 # runtime and ops code (-Wl,--wrap) to prove that a training step allocates
 # nothing.
+RUNTIME_TESTS += tests/runtime/test_fold
+tests_runtime_test_fold_SOURCES = tests/runtime/test_fold.c tests/unit.h
+tests_runtime_test_fold_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 RUNTIME_TESTS += tests/runtime/test_exec tests/runtime/conformance/test_conformance \
 	tests/runtime/conformance/test_unet_conformance
 tests_runtime_test_exec_SOURCES = tests/runtime/test_exec.c tests/unit.h
@@ -35,7 +38,7 @@ EXTRA_DIST += tests/runtime/conformance/resnet_torch.py \
 # (sequences: 3,000 items, 50 steps, 256 channels) at batch 128 on 2 threads,
 # runs bench/bench_torch.py (when python3 has torch) and prints one table.
 EXTRA_PROGRAMS += bench/bench_kd
-bench_bench_kd_SOURCES = bench/bench_kd.c
+bench_bench_kd_SOURCES = bench/bench_kd.c bench/fma_probe.c bench/fma_probe.h
 bench_bench_kd_LDADD = $(RUNTIME_LDADD)
 CLEANFILES += bench/bench_kd$(EXEEXT)
 EXTRA_DIST += bench/bench_torch.py
@@ -46,3 +49,11 @@ bench: bench/bench_kd$(EXEEXT)
 	  --recipes $(srcdir)/recipes $(BENCH_ARGS)
 
 .PHONY: bench
+
+# make bench-e2e: recipes/classic/fmnist_kd.kdr by kdrun and the same
+# experiment in PyTorch (bench/fmnist_kd_torch.py), wall times and test
+# accuracies side by side; KD_E2E_LIMIT/EPOCHS/THREADS/SEEDS shrink it
+EXTRA_DIST += bench/fmnist_kd_torch.py bench/fmnist_kd_e2e.sh
+bench-e2e: kdrun$(EXEEXT)
+	$(SHELL) $(srcdir)/bench/fmnist_kd_e2e.sh $(abs_top_builddir)/kdrun$(EXEEXT) $(srcdir)
+.PHONY: bench-e2e

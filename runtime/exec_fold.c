@@ -1,0 +1,172 @@
+/* exec_fold.c — batch norm folded into convolutions of frozen models; see
+ * exec_fold.h. */
+#include "exec_fold.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fold1 {
+    int32_t conv, bn, relu, last;   /* relu -1: none; last = relu or bn */
+    const kd_op_def *op;            /* conv2d */
+    float *w, *b;                   /* the folded weights [F, ...] and bias [F] */
+    int64_t F, row;                 /* output channels, weights per channel */
+    uint64_t done;                  /* the step at which it last ran folded */
+} fold1;
+
+struct kd_fold {
+    int n;
+    fold1 *f;
+    int32_t nnodes;
+    int32_t *head;    /* per node: the fold whose conv it is, else -1 */
+    int32_t *covers;  /* per node: the fold whose bn / relu it is, else -1 */
+};
+
+int kd_fold_wanted(void)
+{
+    const char *v = getenv("KDRUN_TEACHER_FOLD");
+    return v && v[0] && strcmp(v, "0") != 0;
+}
+
+static int64_t numel(const kd_shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->ndim; i++) n *= s->dims[i];
+    return n;
+}
+
+static int is_op(const kd_graph *g, int32_t i, const char *name)
+{
+    return g->nodes[i].kind == KD_NODE_OP && g->nodes[i].op && strcmp(g->nodes[i].op->name, name) == 0;
+}
+
+/* parameter slots of node i all absent or not trainable */
+static int frozen_params(const kd_graph *g, int32_t i)
+{
+    const kd_node *nd = &g->nodes[i];
+    for (int k = nd->ndata; k < nd->ndata + nd->op->nparams; k++)
+        if (nd->in[k] >= 0 && g->params[nd->in[k]].trainable) return 0;
+    return 1;
+}
+
+kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run_bwd,
+                      const uint8_t *is_root)
+{
+    int32_t n = g->nnodes;
+    int32_t *uses = calloc((size_t)(n ? n : 1), sizeof *uses);   /* consumers per node */
+    int32_t *user = malloc((size_t)(n ? n : 1) * sizeof *user);  /* the last one */
+    kd_fold *f = calloc(1, sizeof *f);
+    if (!uses || !user || !f) goto fail;
+    for (int32_t i = 0; i < n; i++) {
+        if (!live[i] || g->nodes[i].kind != KD_NODE_OP) continue;
+        for (int k = 0; k < g->nodes[i].ndata; k++) {
+            int32_t m = g->nodes[i].in[k];
+            if (m >= 0 && m < n) uses[m]++, user[m] = i;
+        }
+    }
+    f->nnodes = n;
+    f->head = malloc((size_t)(n ? n : 1) * sizeof *f->head);
+    f->covers = malloc((size_t)(n ? n : 1) * sizeof *f->covers);
+    f->f = calloc((size_t)(n ? n : 1), sizeof *f->f);
+    if (!f->head || !f->covers || !f->f) goto fail;
+    for (int32_t i = 0; i < n; i++) f->head[i] = f->covers[i] = -1;
+    for (int32_t i = 0; i < n; i++) {
+        const kd_node *c = &g->nodes[i];
+        if (!live[i] || !is_op(g, i, "conv2d") || run_bwd[i] || is_root[i] || uses[i] != 1) continue;
+        if (c->ndata != 1 || c->op->nparams != 2 || c->in[1] < 0 || !frozen_params(g, i)) continue;
+        int32_t bn = user[i];
+        const kd_node *b = &g->nodes[bn];
+        if (!is_op(g, bn, "batchnorm2d") || run_bwd[bn] || b->in[0] != i || b->model != c->model ||
+            !frozen_params(g, bn) || b->info.nstate != 2 || c->shape.ndim != 4)
+            continue;
+        int32_t relu = -1;
+        if (!is_root[bn] && uses[bn] == 1 && is_op(g, user[bn], "relu") && !run_bwd[user[bn]] &&
+            g->nodes[user[bn]].model == c->model)
+            relu = user[bn];
+        if (relu < 0 && is_root[bn]) continue;   /* the bn's value is read: keep it simple */
+        fold1 *o = &f->f[f->n];
+        o->op = c->op;
+        o->conv = i, o->bn = bn, o->relu = relu, o->last = relu >= 0 ? relu : bn;
+        o->F = c->shape.dims[1];
+        o->row = numel(&c->in_shape[1]) / (o->F ? o->F : 1);
+        o->w = malloc((size_t)(o->F * o->row) * sizeof(float));
+        o->b = malloc((size_t)o->F * sizeof(float));
+        o->done = UINT64_MAX;
+        if (!o->w || !o->b) { free(o->w), free(o->b); goto fail; }
+        f->head[i] = f->n;
+        f->covers[bn] = f->n;
+        if (relu >= 0) f->covers[relu] = f->n;
+        f->n++;
+    }
+    free(uses), free(user);
+    if (f->n == 0) { kd_fold_free(f); return NULL; }
+    return f;
+fail:
+    free(uses), free(user);
+    kd_fold_free(f);
+    return NULL;
+}
+
+int32_t kd_fold_first(const kd_fold *f, int32_t id, int32_t first, const int32_t *fstep)
+{
+    if (!f || id < 0 || id >= f->nnodes || f->covers[id] < 0) return first;
+    const fold1 *o = &f->f[f->covers[id]];
+    return id == o->last && fstep[o->conv] < first ? fstep[o->conv] : first;
+}
+
+int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64_t step)
+{
+    if (!f || id < 0 || id >= f->nnodes) return 0;
+    if (f->covers[id] >= 0) return f->f[f->covers[id]].done == step;   /* done by the conv */
+    /* the conv's mode is the bn's: the executor's mode is per model */
+    if (f->head[id] < 0) return 0;
+    fold1 *o = &f->f[f->head[id]];
+    if (training) {   /* unfolded: the bn and relu run (whatever step numbers come next) */
+        o->done = UINT64_MAX;
+        return 0;
+    }
+    const kd_op_ctx *cb = &ctx[o->bn];
+    const kd_op_ctx *cc = &ctx[id];
+    const float *w = cc->in[1], *cbias = cc->in_shape[2].ndim > 0 ? cc->in[2] : NULL;
+    int affine = cb->in_shape[1].ndim > 0;
+    const float *gam = affine ? cb->in[1] : NULL, *bet = affine ? cb->in[2] : NULL;
+    const float *rm = cb->state[0], *rv = cb->state[1];
+    double eps = cb->attr[0].num;   /* bn(x, eps, momentum): attrs in recipe order */
+    for (int64_t ch = 0; ch < o->F; ch++) {
+        double is = 1.0 / sqrt((double)rv[ch] + eps);
+        double a = (affine ? gam[ch] : 1.0) * is;
+        float af = (float)a;
+        const float *wr = w + ch * o->row;
+        float *orow = o->w + ch * o->row;
+        for (int64_t k = 0; k < o->row; k++) orow[k] = wr[k] * af;
+        o->b[ch] = (float)((affine ? bet[ch] : 0.0) + a * ((cbias ? cbias[ch] : 0.0) - rm[ch]));
+    }
+    kd_op_ctx t = *cc;
+    t.in[1] = o->w;
+    t.in[2] = o->b;
+    t.in_shape[2].ndim = 1;
+    t.in_shape[2].dims[0] = o->F;
+    t.out = ctx[o->last].out;
+    t.post_relu = o->relu >= 0;
+    t.training = 0;
+    t.step = step;
+    o->op->forward(&t);
+    o->done = step;
+    return 1;
+}
+
+int kd_fold_count(const kd_fold *f, int *with_relu)
+{
+    int r = 0;
+    for (int i = 0; f && i < f->n; i++) r += f->f[i].relu >= 0;
+    if (with_relu) *with_relu = r;
+    return f ? f->n : 0;
+}
+
+void kd_fold_free(kd_fold *f)
+{
+    if (!f) return;
+    for (int i = 0; i < f->n && f->f; i++) free(f->f[i].w), free(f->f[i].b);
+    free(f->f), free(f->head), free(f->covers);
+    free(f);
+}
