@@ -37,7 +37,8 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
 # last_rank_once LOG LINE RECIPE: once a line of LOG starts with LINE (at
-# most 180 s), the pid of the last rank running RECIPE
+# most 180 s), the pid of the newest process running RECIPE (a rank of a
+# data-parallel run, the newest running sweep point of a sweep)
 last_rank_once() {
     i=0
     while [ $i -lt 1800 ]; do
@@ -46,6 +47,21 @@ last_rank_once() {
             [ -n "$p" ] && echo "$p"
             [ -n "$p" ]
             return
+        fi
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+# point_once LOG LINE RECIPE: the same for a sweep, but only a point's
+# process (a kdrun whose parent is a kdrun rank), never a rank
+point_once() {
+    i=0
+    while [ $i -lt 1800 ]; do
+        if grep -q "^$2" "$1" 2>/dev/null; then
+            for p in $(pgrep -f "^$kdrun --threads 1 $3" | sort -rn); do
+                pp=$(ps -o ppid= -p "$p" | tr -d ' ')
+                if [ -n "$pp" ] && ps -o args= -p "$pp" | grep -q "^$kdrun "; then echo "$p"; return 0; fi
+            done
         fi
         sleep 0.1; i=$((i + 1))
     done
@@ -112,8 +128,8 @@ echo "ok: 2 ranks = 1 process (4 points)"
 KDRUN_RUNS=kill $MPIRUN "$kdrun" --threads 1 sweep.kdr > kill.txt 2> kill.err &
 job=$!
 # the newest kdrun process is a point's (its state is written after each epoch of kd)
-pid=$(last_rank_once kill.err "kd epoch 2/6" sweep.kdr) || { kill $job 2>/dev/null; fail "no kd epoch seen: $(cat kill.err)"; }
-kill -9 "$pid"
+pid=$(point_once kill.err "kd epoch 1/6" sweep.kdr) || { kill $job 2>/dev/null; fail "no point's process in kd: $(cat kill.err)"; }
+kill -9 "$pid" 2>/dev/null || fail "point process $pid ended before it could be killed"
 status=0; wait $job || status=$?
 [ $status -ne 0 ] || fail "mpirun exited 0 after a point's process was killed"
 grep -q "was killed (signal 9" kill.err || fail "no word of the killed point: $(cat kill.err)"
@@ -130,7 +146,7 @@ echo "ok: a point's process killed: the other points finished; --resume under mp
 # with it), and --resume completes every point
 KDRUN_RUNS=killr $MPIRUN "$kdrun" --threads 1 sweep.kdr > killr.txt 2> killr.err &
 job=$!
-pid=$(last_rank_once killr.err "kd epoch 2/6" sweep.kdr) || { kill $job 2>/dev/null; fail "no kd epoch seen: $(cat killr.err)"; }
+pid=$(point_once killr.err "kd epoch 1/6" sweep.kdr) || { kill $job 2>/dev/null; fail "no point's process in kd: $(cat killr.err)"; }
 rank=$(ps -o ppid= -p "$pid" | tr -d ' ')
 [ -n "$rank" ] && [ "$rank" != 1 ] || fail "no rank above point process $pid"
 kill -9 "$rank"
