@@ -32,41 +32,12 @@ KDRUN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./kdrun")
 SEED = 7
 LR2 = 0.02
 
-RECIPE = """
-data f = idx("%s") {
-  train "train"
-  test "t10k"
-}
-net tn(c) {
-  b[1] = relu(linear(in, c))
-  b[2] = relu(linear(b[1], c))
-  out linear(b[2], 3)
-}
-net sn(c) {
-  h = relu(linear(in, c))
-  out linear(h, 3)
-}
-model t = tn(4)
-model p = sn(4)
-search s {
-  agg = aggregate(t.b[*])
-  bridge fit = mse(p.h, agg)
-}
-phase find {
-  train p on f.train
-  teacher t
-  epochs 2
-  batch 8
-  seed %d
-  optimizer weights: sgd(lr: 0.1, momentum: 0.9)
-  optimizer arch: adam(lr: 0.05, betas: [0.5, 0.999])
-  alternate {
-    weights minimize ce(p.out, label) + fit on f.train
-    arch minimize 3 * fit on f.test
-    weights minimize ce(p.out, label) on f.test%s
-  }
-}
-"""
+# alternate_torch.py's recipe with a third step: `weights` again, on the
+# test split, at its own lr (the trailing %s: " lr 0.02" or "")
+RECIPE = A.RECIPE.replace("    arch minimize 3 * fit on f.test\n",
+                          "    arch minimize 3 * fit on f.test\n"
+                          "    weights minimize ce(p.out, label) on f.test%s\n")
+assert RECIPE != A.RECIPE, "alternate_torch.RECIPE changed: update the third step here"
 
 
 def run_kdrun(work, name, lr_clause):
