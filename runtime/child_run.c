@@ -14,11 +14,13 @@
 #include "child_run.h"
 
 static volatile pid_t child;
+static volatile sig_atomic_t forwarded;
 
 /* SIGINT or SIGTERM to this process goes to the child, which saves its
  * state and stops (the parent learns it from the child's status). */
 static void forward(int sig)
 {
+    forwarded = 1;
     if (child > 0) kill(child, sig);
 }
 
@@ -66,6 +68,7 @@ int kd_child_run(int (*fn)(void *arg, kd_strbuf *text), void *arg, kd_strbuf *te
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = forward;
     child = pid;
+    forwarded = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     char buf[4096];
@@ -83,6 +86,7 @@ int kd_child_run(int (*fn)(void *arg, kd_strbuf *text), void *arg, kd_strbuf *te
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (w != pid) return -1;
+    if (forwarded) return KD_CHILD_STOPPED;
     if (WIFSIGNALED(ws)) {
         *signo = WTERMSIG(ws);
         return -1;

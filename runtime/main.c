@@ -681,8 +681,18 @@ static int run_sweep(kd_options *o, const char *zoo, const kd_sweep *sw, const c
              * alone (rank 0 gets the points' results from mine) */
             point_job job = { o, zoo, sw, ov, sub, i, color };
             int sig = 0;
+            size_t had = mine.n;
             status = kd_child_run(point_in_child, &job, &mine, &sig);
-            if (status < 0) {
+            if (status == KD_CHILD_STOPPED) {
+                /* this rank was told to stop (mpirun passes on SIGINT/SIGTERM):
+                 * the point saved what it could; the sweep stops here */
+                status = KD_RUN_INTERRUPTED;
+                kd_run_result none;
+                memset(&none, 0, sizeof none);
+                mine.n = had;                 /* the point's own line, if any, is replaced */
+                if (mine.s) mine.s[had] = 0;
+                kd_point_encode(&mine, i, status, &none);
+            } else if (status < 0) {
                 if (sig) fprintf(stderr, "%s: rank %d: sweep point %s was killed (signal %d: %s)\n", progname,
                                  kd_world_rank(), name, sig, strsignal(sig));
                 else fprintf(stderr, "%s: rank %d: cannot start sweep point %s: %s\n", progname,
