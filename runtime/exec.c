@@ -36,6 +36,8 @@ typedef struct broot {
     int nsteps;
     int32_t *zstart;         /* zero list of step i: zlist[zstart[i] .. zstart[i+1]) */
     int32_t *zlist;          /* node ids whose gradient buffer to zero */
+    uint32_t *slots;         /* a group's backward: grad_in slots kept per step */
+    uint8_t *group;          /* its parameters (g->nparams flags); NULL: all */
 } broot;
 
 struct kd_exec {
@@ -55,7 +57,7 @@ struct kd_exec {
     kd_mem_buf *plan;
     int nplan;
     broot *broots;
-    int nbroots;
+    int nbroots, cap_broots;
     int model_mode[64];       /* KD_MODE_*: FOLLOW = the default rule */
     uint8_t model_frozen[64]; /* has parameters, none trainable */
     uint64_t init_salt[64];   /* kd_exec_set_init_salt; 0: none */
@@ -109,6 +111,68 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* ---- decisions ------------------------------------------------------------ */
+
+/* The backward steps from loss L: L and every node that needs[] a
+ * gradient and feeds one of them through a gradient slot, in reverse
+ * creation order (sub[] marks them); a gradient buffer is zeroed before its
+ * first writer runs (the loss gradient is set to 1 instead).  With
+ * in_group (a parameter subset), each step also gets the grad_in slots it
+ * keeps: the data inputs that need[] a gradient and the trainable
+ * parameters in the group; the others are left NULL while it runs. */
+static int build_broot(kd_exec *e, int32_t L, const uint8_t *needs, const uint8_t *in_group,
+                       uint8_t *sub, uint8_t *zeroed, broot *b)
+{
+    kd_graph *g = e->g;
+    int32_t n = g->nnodes;
+    memset(sub, 0, (size_t)n);
+    sub[L] = 1;
+    int cnt = 0;
+    for (int32_t i = L; i >= 0; i--) {
+        if (!sub[i]) continue;
+        cnt++;
+        kd_node *nd = &g->nodes[i];
+        for (int k = 0; k < nd->ndata; k++)
+            if (grad_slot(nd, k) && needs[nd->in[k]]) sub[nd->in[k]] = 1;
+    }
+    memset(b, 0, sizeof *b);
+    b->node = L;
+    b->steps = malloc((size_t)cnt * sizeof *b->steps);
+    b->zstart = malloc((size_t)(cnt + 1) * sizeof *b->zstart);
+    b->zlist = malloc((size_t)(cnt * KD_MAXIN + 1) * sizeof *b->zlist);
+    if (in_group) {
+        b->slots = malloc((size_t)cnt * sizeof *b->slots);
+        b->group = malloc((size_t)(g->nparams > 0 ? g->nparams : 1));
+    }
+    if (!b->steps || !b->zstart || !b->zlist || (in_group && (!b->slots || !b->group))) return -1;
+    if (in_group) memcpy(b->group, in_group, (size_t)g->nparams);
+    memset(zeroed, 0, (size_t)n);
+    zeroed[L] = 1;
+    int s = 0, z = 0;
+    for (int32_t i = L; i >= 0; i--) {
+        if (!sub[i]) continue;
+        b->steps[s] = i;
+        b->zstart[s] = z;
+        kd_node *nd = &g->nodes[i];
+        uint32_t keep = 0;
+        for (int k = 0; k < nd->ndata; k++) {
+            int32_t m = nd->in[k];
+            if (!grad_slot(nd, k) || !needs[m]) continue;
+            keep |= 1u << k;
+            if (zeroed[m]) continue;
+            b->zlist[z++] = m;
+            zeroed[m] = 1;
+        }
+        for (int k = nd->ndata; in_group && k < nd->ndata + nd->op->nparams; k++) {
+            int32_t p = nd->in[k];
+            if (p >= 0 && g->params[p].trainable && in_group[p]) keep |= 1u << k;
+        }
+        if (in_group) b->slots[s] = keep;
+        s++;
+    }
+    b->nsteps = s;
+    b->zstart[s] = z;
+    return 0;
+}
 
 static int decide(kd_exec *e, const int32_t *roots, int nroots, char *err, size_t errlen)
 {
@@ -169,46 +233,12 @@ static int decide(kd_exec *e, const int32_t *roots, int nroots, char *err, size_
         int dup = 0;
         for (int q = 0; q < e->nbroots; q++) dup |= e->broots[q].node == L;
         if (dup) continue;
-        memset(sub, 0, (size_t)n);
-        sub[L] = 1;
-        int cnt = 0;
-        for (int32_t i = L; i >= 0; i--) {
-            if (!sub[i]) continue;
-            cnt++;
-            e->run_bwd[i] = 1;
-            kd_node *nd = &g->nodes[i];
-            for (int k = 0; k < nd->ndata; k++)
-                if (grad_slot(nd, k) && e->needs_grad[nd->in[k]]) sub[nd->in[k]] = 1;
-        }
-        broot *b = &e->broots[e->nbroots++];
-        b->node = L;
-        b->steps = malloc((size_t)cnt * sizeof *b->steps);
-        b->zstart = malloc((size_t)(cnt + 1) * sizeof *b->zstart);
-        b->zlist = malloc((size_t)(cnt * KD_MAXIN + 1) * sizeof *b->zlist);
-        if (!b->steps || !b->zstart || !b->zlist) {
+        if (build_broot(e, L, e->needs_grad, NULL, sub, zeroed, &e->broots[e->nbroots])) {
             free(sub), free(zeroed);
             return bad(err, errlen, "out of memory");
         }
-        /* reverse creation order; a gradient buffer is zeroed before its
-         * first writer runs (the loss gradient is set to 1 instead) */
-        memset(zeroed, 0, (size_t)n);
-        zeroed[L] = 1;
-        int s = 0, z = 0;
-        for (int32_t i = L; i >= 0; i--) {
-            if (!sub[i]) continue;
-            b->steps[s] = i;
-            b->zstart[s] = z;
-            kd_node *nd = &g->nodes[i];
-            for (int k = 0; k < nd->ndata; k++) {
-                int32_t m = nd->in[k];
-                if (!grad_slot(nd, k) || !e->needs_grad[m] || zeroed[m]) continue;
-                b->zlist[z++] = m;
-                zeroed[m] = 1;
-            }
-            s++;
-        }
-        b->nsteps = s;
-        b->zstart[s] = z;
+        e->nbroots++;
+        for (int32_t i = 0; i < n; i++) if (sub[i]) e->run_bwd[i] = 1;
     }
     free(sub), free(zeroed);
     /* planned backward order: union, reverse creation order */
@@ -323,6 +353,7 @@ static kd_exec *exec_plan(kd_graph *g, const int32_t *roots, int nroots, int nth
     e->saved = calloc(n, sizeof *e->saved);
     e->ctx = calloc(n, sizeof *e->ctx);
     e->broots = calloc((size_t)nroots, sizeof *e->broots);
+    e->cap_broots = nroots;
     e->plan = calloc(3 * n, sizeof *e->plan);
     if (!e->live || !e->needs_grad || !e->run_bwd || !e->is_root || !e->fwd || !e->bwd ||
         !e->fstep || !e->bstep || !e->val || !e->grad || !e->saved || !e->ctx ||
@@ -463,6 +494,8 @@ void kd_exec_free(kd_exec *e)
         free(e->broots[i].steps);
         free(e->broots[i].zstart);
         free(e->broots[i].zlist);
+        free(e->broots[i].slots);
+        free(e->broots[i].group);
     }
     free(e->broots);
     free(e->live), free(e->needs_grad), free(e->run_bwd), free(e->is_root);
@@ -600,31 +633,99 @@ static void zero_floats(float *p, int64_t n, int nthreads)
     }
 }
 
-int kd_exec_backward(kd_exec *e, int32_t loss)
+static int run_backward(kd_exec *e, const broot *b)
 {
-    if (!e || !e->fwd_pending) return -1;
-    const broot *b = NULL;
-    for (int i = 0; i < e->nbroots; i++)
-        if (e->broots[i].node == loss) b = &e->broots[i];
-    if (!b) return -1;
     kd_graph *g = e->g;
-    e->grad[loss][0] = 1.0f;
+    e->grad[b->node][0] = 1.0f;
     for (int s = 0; s < b->nsteps; s++) {
         for (int z = b->zstart[s]; z < b->zstart[s + 1]; z++) {
             int32_t m = b->zlist[z];
             zero_floats(e->grad[m], numel(&g->nodes[m].shape), e->nthreads);
         }
         int32_t id = b->steps[s];
+        kd_op_ctx *c = &e->ctx[id];
+        float *keep[KD_MAXIN];
+        if (b->slots) {
+            /* a group's backward: the slots it does not need stay NULL, so
+             * the op computes neither those inputs' nor those weights'
+             * gradients */
+            memcpy(keep, c->grad_in, sizeof keep);
+            for (int k = 0; k < c->nin; k++)
+                if (!((b->slots[s] >> k) & 1u)) c->grad_in[k] = NULL;
+        }
         if (e->prof) {
             double t0 = now_s();
-            g->nodes[id].op->backward(&e->ctx[id]);
+            g->nodes[id].op->backward(c);
             e->prof[e->n + id] += now_s() - t0;
         } else {
-            g->nodes[id].op->backward(&e->ctx[id]);
+            g->nodes[id].op->backward(c);
         }
+        if (b->slots) memcpy(c->grad_in, keep, sizeof keep);
     }
     e->fwd_pending = 0;
     return 0;
+}
+
+int kd_exec_backward(kd_exec *e, int32_t loss)
+{
+    if (!e || !e->fwd_pending) return -1;
+    for (int i = 0; i < e->nbroots; i++)
+        if (e->broots[i].node == loss && !e->broots[i].group) return run_backward(e, &e->broots[i]);
+    return -1;
+}
+
+int kd_exec_backward_group(kd_exec *e, int32_t loss, const uint8_t *in_group)
+{
+    if (!e || !in_group) return -1;
+    kd_graph *g = e->g;
+    int found = -1;
+    for (int i = 0; i < e->nbroots && found < 0; i++) {
+        const broot *b = &e->broots[i];
+        if (b->node == loss && b->group && !memcmp(b->group, in_group, (size_t)g->nparams)) found = i;
+    }
+    if (found < 0) {
+        /* first use: decide its steps (a subset of the planned backward of
+         * this loss, in the same order, so every buffer stays inside its
+         * planned lifetime) */
+        int plain = 0;
+        for (int i = 0; i < e->nbroots; i++) plain |= e->broots[i].node == loss && !e->broots[i].group;
+        if (!plain) return -1;
+        int32_t n = e->n;
+        uint8_t *needs = calloc((size_t)n, 1), *sub = calloc((size_t)n, 1), *zeroed = calloc((size_t)n, 1);
+        int rc = needs && sub && zeroed ? 0 : -1;
+        for (int32_t i = 0; !rc && i < n; i++) {
+            kd_node *nd = &g->nodes[i];
+            if (!e->live[i] || nd->kind != KD_NODE_OP) continue;
+            int need = 0;
+            for (int k = 0; k < nd->ndata; k++)
+                if (grad_slot(nd, k) && needs[nd->in[k]]) need = 1;
+            for (int k = nd->ndata; k < nd->ndata + nd->op->nparams; k++) {
+                int32_t p = nd->in[k];
+                if (p >= 0 && g->params[p].trainable && in_group[p]) need = 1;
+            }
+            needs[i] = (uint8_t)(need && e->needs_grad[i]);
+        }
+        if (!rc && e->nbroots == e->cap_broots) {
+            broot *nb = realloc(e->broots, (size_t)(e->cap_broots * 2 + 1) * sizeof *nb);
+            if (nb) e->broots = nb, e->cap_broots = e->cap_broots * 2 + 1;
+            else rc = -1;
+        }
+        if (!rc) {
+            /* a loss that does not reach the group: no step at all */
+            rc = build_broot(e, loss, needs, in_group, sub, zeroed, &e->broots[e->nbroots]);
+            if (!rc && !needs[loss]) e->broots[e->nbroots].nsteps = 0, e->broots[e->nbroots].zstart[0] = 0;
+            if (rc) {
+                broot *b = &e->broots[e->nbroots];
+                free(b->steps), free(b->zstart), free(b->zlist), free(b->slots), free(b->group);
+            } else {
+                found = e->nbroots++;
+            }
+        }
+        free(needs), free(sub), free(zeroed);
+        if (rc) return -1;
+    }
+    if (!e->fwd_pending) return -1;
+    return run_backward(e, &e->broots[found]);
 }
 
 void kd_exec_zero_grad(kd_exec *e)

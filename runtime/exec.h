@@ -87,6 +87,15 @@ int kd_exec_forward(kd_exec *e, int training);
  * the flat gradient buffer.  -1 if loss_node is not a scalar root that
  * needs a gradient, or if no forward ran since the last backward. */
 int kd_exec_backward(kd_exec *e, int32_t loss_node);
+/* The backward of loss_node for the parameters in_group[p] != 0 only (an
+ * optimizer group's step): the nodes with no path to one of them are
+ * skipped, and the ops compute no gradient of the other parameters, nor of
+ * inputs that lead to none of them.  The group's gradients are the same
+ * bits kd_exec_backward gives; the others stay as kd_exec_zero_grad left
+ * them.  The first call with a group decides its steps (an allocation);
+ * the next ones with equal flags reuse them.  0, or -1 (no forward
+ * pending, loss_node not a planned loss, out of memory). */
+int kd_exec_backward_group(kd_exec *e, int32_t loss_node, const uint8_t *in_group);
 void kd_exec_zero_grad(kd_exec *e);
 
 /* Value of a root or an input after forward; NULL for other nodes. */

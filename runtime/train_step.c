@@ -216,6 +216,21 @@ static int build_units(run *R, const plan_phase *P, steps_run *S, pgraph *G)
             if (midx[u] >= 0 && q->model == midx[u]) of[i] = u;
     }
     int rc = 0;
+    /* each step's backward covers its units' parameters only (the weights
+     * step of a search computes no gradient of alpha, the arch step none of
+     * the weights): NULL when the step has every trainable parameter */
+    for (int k = 0; k < S->ns && !rc; k++) {
+        const plan_step *c = S->s[k].cfg;
+        int all = 1;
+        uint8_t *in = calloc((size_t)(g->nparams > 0 ? g->nparams : 1), 1);
+        if (!in) { rc = -1; break; }
+        for (int32_t i = 0; i < g->nparams; i++) {
+            for (int j = 0; of[i] >= 0 && j < c->nunits; j++) in[i] |= c->units[j] == of[i];
+            if (of[i] >= 0 && !in[i]) all = 0;
+        }
+        if (all) free(in);
+        else S->s[k].group = in;
+    }
     for (int u = 0; u < S->nu && !rc; u++) {
         size_t n = 0;
         for (int32_t i = 0; i < g->nparams; i++)
@@ -375,7 +390,8 @@ int steps_iterate(run *R, const plan_phase *P, steps_run *S, pgraph *G, const kd
         if (kd_exec_forward(G->e, 1)) return run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
         double l = kd_exec_value(G->e, s->loss)[0];
         if (!isfinite(l)) { loss_not_finite(R, P, G, s, l, ep, st); return -1; }
-        if (kd_exec_backward(G->e, s->loss)) return run_fail(R, KD_RUN_FAILED, NULL, "backward pass failed");
+        if (s->group ? kd_exec_backward_group(G->e, s->loss, s->group) : kd_exec_backward(G->e, s->loss))
+            return run_fail(R, KD_RUN_FAILED, NULL, "backward pass failed");
         if (kd_dp_reduce(R, kd_exec_grads(G->e), G->pg.g->param_count, &l))
             return run_fail(R, KD_RUN_FAILED, NULL, "summing the gradients over the ranks failed");
         for (int j = 0; j < s->cfg->nunits; j++) {
@@ -533,6 +549,7 @@ void steps_lr_text(const steps_run *S, const plan_phase *P, int64_t ep, int64_t 
 void steps_free(steps_run *S)
 {
     for (int j = 0; j < S->nst; j++) kd_batcher_stop(S->st[j].bt);
+    for (int k = 0; k < S->ns; k++) free(S->s[k].group);
     for (int u = 0; u < S->nu; u++) {
         kd_optim_free(S->u[u].opt);
         kd_param_group_free(&S->u[u].grp);

@@ -41,6 +41,7 @@ typedef struct step_run {
     const plan_step *cfg;
     int32_t loss;                    /* its loss node */
     int stream;                      /* index into streams, -1: the phase's batch */
+    uint8_t *group;                  /* its units' parameters (flags), NULL: every trainable one */
     double sum;                      /* this epoch's losses, for the rows */
     int64_t n;
 } step_run;

@@ -202,6 +202,64 @@ static void test_search_gradients(void)
 /* what derive does to a choice: alpha 0 for the chosen candidate and -1e4
  * for the others gives exactly that candidate's output, Gumbel noise and
  * temperature included (training mode) */
+/* A step's backward for one optimizer group (kd_exec_backward_group): the
+ * group's gradients are the bits of the whole backward, every other
+ * gradient stays zero; the alphas alone, then the adapter alone. */
+static void test_group_backward(void)
+{
+    int32_t label, loss;
+    kd_graph *g = build("p", &label, &loss);
+    for (int32_t i = 0; i < g->nparams; i++) g->params[i].trainable = 1;
+    char err[256];
+    kd_exec *e = kd_exec_new(g, &loss, 1, 1, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    kd_exec_init_params(e, 3);
+    float *P = kd_exec_params(e);
+    int32_t aa = param_id(g, "s.aggregate0.alpha");
+    CU_ASSERT_FATAL(aa >= 0);
+    const float a0[3] = { 0.3f, -0.5f, 0.9f };
+    for (int k = 0; k < 3; k++) P[g->params[aa].offset + k] = a0[k];
+    fill(e, g, label);
+    kd_exec_zero_grad(e);
+    loss_at(e, loss);
+    CU_ASSERT_EQUAL_FATAL(kd_exec_backward(e, loss), 0);
+    size_t bytes = g->param_count * sizeof(float);
+    float *full = malloc(bytes);
+    memcpy(full, kd_exec_grads(e), bytes);
+    uint8_t *in = calloc((size_t)g->nparams, 1);
+    for (int grp = 0; grp < 2; grp++) {
+        int nin = 0;
+        for (int32_t i = 0; i < g->nparams; i++) {
+            in[i] = grp == 0 ? g->params[i].arch : !strncmp(g->params[i].name, "adapt.", 6);
+            nin += in[i];
+        }
+        CU_ASSERT_FATAL(nin > 0 && nin < g->nparams);
+        for (int rep = 0; rep < 2; rep++) {   /* decided at the first call, reused at the second */
+            kd_exec_zero_grad(e);
+            loss_at(e, loss);
+            CU_ASSERT_EQUAL_FATAL(kd_exec_backward_group(e, loss, in), 0);
+            const float *G = kd_exec_grads(e);
+            int same = 1, zero = 1, nonzero = 0;
+            for (int32_t i = 0; i < g->nparams; i++) {
+                const kd_param *q = &g->params[i];
+                int64_t n = kd_shape_numel(&q->shape);
+                for (int64_t k = 0; k < n; k++) {
+                    float v = G[q->offset + (size_t)k], f = full[q->offset + (size_t)k];
+                    if (in[i]) same &= memcmp(&v, &f, sizeof v) == 0, nonzero |= v != 0;
+                    else zero &= v == 0 && !signbit(v);
+                }
+            }
+            CU_ASSERT(same);
+            CU_ASSERT(zero);
+            CU_ASSERT(nonzero);
+        }
+    }
+    CU_ASSERT_EQUAL(kd_exec_backward_group(e, loss, in), -1);   /* no forward pending */
+    free(in), free(full);
+    kd_exec_free(e);
+    kd_graph_free(g);
+}
+
 static void test_derived_choice_exact(void)
 {
     int32_t label, loss;
@@ -294,6 +352,7 @@ int main(void)
     static const kd_unit_test tests[] = {
         KD_TEST(test_search_names),
         KD_TEST(test_search_gradients),
+        KD_TEST(test_group_backward),
         KD_TEST(test_search_curves),
         KD_TEST(test_derived_choice_exact),
         KD_TEST_END
