@@ -231,7 +231,19 @@ static void backward(kd_op_ctx *c)
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1)
     for (int64_t ch = 0; ch < C; ch++) {
         double mu = mean[ch], is = inv[ch];
-        double sg, sgx;
+        double sg = 0, sgx = 0;
+        if (!c->training && !dg && !dbeta) {
+            /* eval mode, frozen (a teacher's path): dx = gamma*invstd * dy,
+             * no sums needed */
+            if (!dx) continue;
+            float a = (float)((affine ? c->in[1][ch] : 1.0) * is);
+            for (int64_t i = 0; i < N; i++) {
+                const float *restrict g = gy + (i * C + ch) * S;
+                float *restrict d = dx + (i * C + ch) * S;
+                for (int64_t j = 0; j < S; j++) d[j] += a * g[j];
+            }
+            continue;
+        }
         dy_sums(x, gy, N, C, S, ch, mu, is, &sg, &sgx);
         if (dg) dg[ch] += (float)sgx;
         if (dbeta) dbeta[ch] += (float)sg;

@@ -32,6 +32,27 @@ static int64_t argmax(const pgeo *g, const float *xp, int64_t oh, int64_t ow)
     return best;
 }
 
+/* The common 2x2 window, stride 2, no padding: every window lies inside
+ * the plane; the same choice as argmax (first maximal in row-major order,
+ * a NaN wins over a number), without the bounds checks. */
+static int is_2x2(const pgeo *g)
+{
+    return g->KH == 2 && g->K == 2 && g->SH == 2 && g->S == 2 && g->PH == 0 && g->Pd == 0;
+}
+
+static inline int64_t argmax_2x2(const float *xp, int64_t W, int64_t oh, int64_t ow)
+{
+    int64_t i0 = 2 * oh * W + 2 * ow;
+    const int64_t at[4] = { i0, i0 + 1, i0 + W, i0 + W + 1 };
+    int64_t best = at[0];
+    float bv = xp[at[0]];
+    for (int k = 1; k < 4; k++) {
+        float v = xp[at[k]];
+        if (v > bv || (v != v && bv == bv)) best = at[k], bv = v;
+    }
+    return best;
+}
+
 static void forward(kd_op_ctx *c)
 {
     pgeo g = pool_geo(c);
@@ -41,6 +62,11 @@ static void forward(kd_op_ctx *c)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = c->in[0] + pl * g.H * g.W;
         float *yp = c->out + pl * g.Ho * g.Wo;
+        if (is_2x2(&g)) {
+            for (int64_t oh = 0; oh < g.Ho; oh++)
+                for (int64_t ow = 0; ow < g.Wo; ow++) yp[oh * g.Wo + ow] = xp[argmax_2x2(xp, g.W, oh, ow)];
+            continue;
+        }
         for (int64_t oh = 0; oh < g.Ho; oh++)
             for (int64_t ow = 0; ow < g.Wo; ow++) yp[oh * g.Wo + ow] = xp[argmax(&g, xp, oh, ow)];
     }
@@ -57,6 +83,11 @@ static void backward(kd_op_ctx *c)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = c->in[0] + pl * g.H * g.W, *gp = c->grad_out + pl * g.Ho * g.Wo;
         float *dp = d + pl * g.H * g.W;
+        if (is_2x2(&g)) {
+            for (int64_t oh = 0; oh < g.Ho; oh++)
+                for (int64_t ow = 0; ow < g.Wo; ow++) dp[argmax_2x2(xp, g.W, oh, ow)] += gp[oh * g.Wo + ow];
+            continue;
+        }
         for (int64_t oh = 0; oh < g.Ho; oh++)
             for (int64_t ow = 0; ow < g.Wo; ow++) dp[argmax(&g, xp, oh, ow)] += gp[oh * g.Wo + ow];
     }

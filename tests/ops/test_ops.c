@@ -921,6 +921,7 @@ static const tcase cases[] = {
     {"batchnorm2d", "affine=0", 1, {S4(2, 3, 3, 3)}, {G_N}, 1, 2e-3, ref_bn, 1},
     {"batchnorm2d", NULL, 1, {S2(6, 5)}, {G_N}, 1, 2e-3, ref_bn, 1},
     {"batchnorm2d", NULL, 1, {S4(2, 3, 4, 4)}, {G_N}, 0, 1e-3, ref_bn, 1},
+    {"batchnorm2d", "affine=0", 1, {S4(2, 3, 4, 4)}, {G_N}, 0, 1e-3, ref_bn, 1},   /* eval, no dgamma: dx alone */
     {"batchnorm2d", NULL, 1, {S4(4, 2, 1, 1)}, {G_N}, 1, 2e-3, ref_bn, 1},
     /* elementwise */
     {"relu", NULL, 1, {S4(2, 3, 4, 5)}, {G_AWAY}, 0, 1e-3, ref_relu, 2},
@@ -1344,6 +1345,39 @@ static void test_bn_sync(void)
     inst_free(&b);
 }
 
+/* maxpool2d's 2x2 / stride 2 path picks as the general one: the first
+ * maximal element in row-major order, a NaN over any number; the odd last
+ * row and column are left out (floor) */
+static void test_maxpool_ties(void)
+{
+    static const tcase tc = {"maxpool2d", "k=2", 1, {S4(1, 1, 5, 5)}, {G_N}, 0, 0, NULL, 1};
+    inst t;
+    if (inst_make(&t, &tc)) return;
+    const float nan = NAN;
+    const float x[25] = { 1, 1, 5, nan, 9,
+                          1, 0, nan, 5, 9,
+                          2, 3, -1, -1, 9,
+                          3, 0, -1, -2, 9,
+                          9, 9, 9, 9, 9 };
+    memcpy(t.buf[0], x, sizeof x);
+    t.d->forward(&t.c);
+    CU_ASSERT(t.c.out[0] == 1.0f);
+    CU_ASSERT(isnan(t.c.out[1]));
+    CU_ASSERT(t.c.out[2] == 3.0f);
+    CU_ASSERT(t.c.out[3] == -1.0f);
+    const float gy[4] = { 1, 2, 3, 4 };
+    float dx[25] = { 0 };
+    t.c.grad_out = gy;
+    t.c.grad_in[0] = dx;
+    t.d->backward(&t.c);
+    for (int i = 0; i < 25; i++) {
+        float want = i == 0 ? 1 : i == 3 ? 2 : i == 11 ? 3 : i == 12 ? 4 : 0;
+        CU_ASSERT(dx[i] == want);
+    }
+    t.c.grad_in[0] = NULL;
+    inst_free(&t);
+}
+
 static void test_dropout_mask(void)
 {
     static const tcase tc = {"dropout", "p=0.25", 1, {S2(64, 64)}, {G_AWAY}, 1, 0, NULL, 2};
@@ -1712,7 +1746,7 @@ int main(void)
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
-        KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_bn_sync), KD_TEST(test_dropout_mask),
+        KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_bn_sync), KD_TEST(test_dropout_mask), KD_TEST(test_maxpool_ties),
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
         KD_TEST(test_dkd_bad_label), KD_TEST(test_dkd_decomposes_kd), KD_TEST(test_dkd_confident_teacher),
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_threads), KD_TEST_END};
