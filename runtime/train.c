@@ -208,6 +208,42 @@ static int epoch_end(run *R, phase_run *X, int64_t ep)
     return 0;
 }
 
+/* KDRUN_PROFILE=1: after a phase, the seconds its steps spent per op
+ * (forward and backward) and per model, on stderr */
+static void profile_print(const run *R, const plan_phase *P, const pgraph *G, const double *t, int64_t steps)
+{
+    const kd_graph *g = G->pg.g;
+    if (!t || steps < 1 || R->o->quiet) return;
+    kd_exec_stats st;
+    kd_exec_get_stats(G->e, &st);
+    double tot = 0;
+    for (int32_t i = 0; i < 2 * g->nnodes; i++) tot += t[i];
+    fprintf(stderr, "profile of phase %s: %.1f ms per iteration in ops, %.1f M MACs forward and %.1f M "
+            "backward per planned step\n", P->name, 1e3 * tot / (double)steps,
+            (double)st.macs_forward / 1e6, (double)st.macs_backward / 1e6);
+    for (int pass = 0; pass < 2; pass++)
+        for (int m = -1; m < g->nmodels; m++) {
+            const char *seen[64];
+            int ns = 0;
+            for (int32_t i = 0; i < g->nnodes; i++) {
+                const kd_node *a = &g->nodes[i];
+                if (a->kind != KD_NODE_OP || !a->op || a->model != m) continue;
+                int dup = 0;
+                for (int k = 0; k < ns; k++) dup |= seen[k] == a->op->name;
+                if (dup || ns == 64) continue;
+                seen[ns++] = a->op->name;
+                double sum = 0;
+                for (int32_t j = i; j < g->nnodes; j++)
+                    if (g->nodes[j].kind == KD_NODE_OP && g->nodes[j].op == a->op && g->nodes[j].model == m)
+                        sum += t[pass * g->nnodes + j];
+                if (sum * 1e3 / (double)steps < 0.05) continue;
+                fprintf(stderr, "  %-8s %-14s %-12s %8.2f ms  %5.1f %%\n", pass ? "backward" : "forward",
+                        m >= 0 && g->model_names[m] ? g->model_names[m] : "(losses)", a->op->name,
+                        1e3 * sum / (double)steps, tot > 0 ? 100 * sum / tot : 0);
+            }
+        }
+}
+
 static int run_phase(run *R, const kd_plan *PL, int idx)
 {
     const plan_phase *P = &PL->phases[idx];
@@ -221,12 +257,16 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
     int64_t ep0 = resuming ? R->resume_epoch : 0, st0 = resuming ? R->resume_step : 0;
     if (ep0 > P->epochs) ep0 = P->epochs;
     int rc = -1;
+    double *prof = NULL;
+    int64_t prof_steps = 0;
     if (phase_graph(R, &X) || phase_start(R, &X, resuming, ep0, ep0 < P->epochs ? st0 : 0) ||
         (resuming && state_check_resume(R, P, X.steps))) goto out;
     if (!R->o->quiet)
         fprintf(stderr, "phase %s: %lld epochs of %lld steps, batch %lld, seed %lld\n", P->name,
                 (long long)P->epochs, (long long)X.steps, (long long)P->batch, (long long)P->seed);
     char err[1024];
+    if (getenv("KDRUN_PROFILE") && (prof = calloc(2 * (size_t)G->pg.g->nnodes + 1, sizeof *prof)))
+        kd_exec_set_profile(G->e, prof);
     for (int64_t ep = ep0; ep < P->epochs; ep++) {
         double t_ep = run_now(), sum = 0;
         int64_t n = 0, first = 0, anchor_epoch = 0;
@@ -249,6 +289,7 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
             if (st < first) continue;
             double l;
             if (steps_iterate(R, P, &X.S, G, b, X.ws, ep, st, X.steps, &l)) goto out;
+            prof_steps++;
             sum += l;
             n++;
             logs_step(R, G, ep);
@@ -298,6 +339,11 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
     if (pgraph_save_store(R, G, 1) || models_out_write(R, G, P->name)) goto out;
     rc = 0;
 out:
+    if (prof) {
+        kd_exec_set_profile(G->e, NULL);
+        profile_print(R, P, G, prof, prof_steps);
+        free(prof);
+    }
     phase_run_free(R, &X);
     return rc;
 }
