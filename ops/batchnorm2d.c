@@ -12,6 +12,7 @@
  * Every per-channel reduction runs inside one thread, in double, over 8
  * lanes summed in a fixed order (see chan_sum).
  */
+#include <string.h>
 #include <stdlib.h>
 
 #include "kd_ops_util.h"
@@ -66,36 +67,74 @@ static double lanes_total(const double *l)
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-static double chan_sum(const float *x, int64_t N, int64_t C, int64_t S, int64_t ch)
+/* 8 floats as 8 doubles (lane k = p[k]); GCC vector extensions, lowered
+ * for each KD_WIDE variant (AVX-512: one conversion into a zmm) */
+typedef float kd_v8f __attribute__((vector_size(32)));
+typedef double kd_v8d __attribute__((vector_size(64)));
+#define LOAD8D(dst, p) do { kd_v8f v8_; memcpy(&v8_, (p), sizeof v8_); (dst) = __builtin_convertvector(v8_, kd_v8d); } while (0)
+
+static double vlanes_total(const kd_v8d *v)
 {
-    double l[KD_LANES] = {0};
-    for (int64_t i = 0; i < N; i++) {
-        const float *p = x + (i * C + ch) * S;
-        int64_t j = 0;
-        for (; j + KD_LANES <= S; j += KD_LANES)
-            for (int k = 0; k < KD_LANES; k++) l[k] += p[j + k];
-        for (; j < S; j++) l[j % KD_LANES] += p[j];
-    }
+    double l[KD_LANES];
+    memcpy(l, v, sizeof l);
     return lanes_total(l);
 }
 
-static double chan_sqdev(const float *x, int64_t N, int64_t C, int64_t S, int64_t ch, double mu)
+KD_WIDE static double chan_sum(const float *x, int64_t N, int64_t C, int64_t S, int64_t ch)
 {
-    double l[KD_LANES] = {0};
+    kd_v8d l = {0};
     for (int64_t i = 0; i < N; i++) {
         const float *p = x + (i * C + ch) * S;
         int64_t j = 0;
-        for (; j + KD_LANES <= S; j += KD_LANES)
-            for (int k = 0; k < KD_LANES; k++) {
-                double d = p[j + k] - mu;
-                l[k] += d * d;
-            }
+        for (; j + KD_LANES <= S; j += KD_LANES) {
+            kd_v8d v;
+            LOAD8D(v, p + j);
+            l += v;
+        }
+        for (; j < S; j++) l[j % KD_LANES] += p[j];
+    }
+    return vlanes_total(&l);
+}
+
+KD_WIDE static double chan_sqdev(const float *x, int64_t N, int64_t C, int64_t S, int64_t ch, double mu)
+{
+    kd_v8d l = {0};
+    for (int64_t i = 0; i < N; i++) {
+        const float *p = x + (i * C + ch) * S;
+        int64_t j = 0;
+        for (; j + KD_LANES <= S; j += KD_LANES) {
+            kd_v8d d;
+            LOAD8D(d, p + j);
+            d -= mu;
+            l += d * d;
+        }
         for (; j < S; j++) {
             double d = p[j] - mu;
             l[j % KD_LANES] += d * d;
         }
     }
-    return lanes_total(l);
+    return vlanes_total(&l);
+}
+
+/* y[channel ch] = a * x + o */
+KD_WIDE static void scale_shift(float *y, const float *x, int64_t N, int64_t C, int64_t S, int64_t ch, float a,
+                                float o)
+{
+    for (int64_t i = 0; i < N; i++) {
+        const float *restrict p = x + (i * C + ch) * S;
+        float *restrict q = y + (i * C + ch) * S;
+        for (int64_t j = 0; j < S; j++) q[j] = a * p[j] + o;
+    }
+}
+
+/* dx[channel ch] += a * dy */
+KD_WIDE static void scale_add(float *dx, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch, float a)
+{
+    for (int64_t i = 0; i < N; i++) {
+        const float *restrict g = gy + (i * C + ch) * S;
+        float *restrict d = dx + (i * C + ch) * S;
+        for (int64_t j = 0; j < S; j++) d[j] += a * g[j];
+    }
 }
 
 /* Synchronized batch norm (c->allsum set, training): the channel's mean and
@@ -133,11 +172,7 @@ static void forward_sync(kd_op_ctx *c)
         inv[ch] = (float)is;
         float g = affine ? c->in[1][ch] : 1.0f, b = affine ? c->in[2][ch] : 0.0f;
         float a = (float)(g * is), o = (float)(b - g * is * mu);
-        for (int64_t i = 0; i < N; i++) {
-            const float *restrict p = x + (i * C + ch) * S;
-            float *restrict q = c->out + (i * C + ch) * S;
-            for (int64_t j = 0; j < S; j++) q[j] = a * p[j] + o;
-        }
+        scale_shift(c->out, x, N, C, S, ch, a, o);
     }
     free(s);
 }
@@ -170,39 +205,37 @@ static void forward(kd_op_ctx *c)
         inv[ch] = (float)is;
         float g = affine ? c->in[1][ch] : 1.0f, b = affine ? c->in[2][ch] : 0.0f;
         float a = (float)(g * is), o = (float)(b - g * is * mu);
-        for (int64_t i = 0; i < N; i++) {
-            const float *restrict p = x + (i * C + ch) * S;
-            float *restrict q = c->out + (i * C + ch) * S;
-            for (int64_t j = 0; j < S; j++) q[j] = a * p[j] + o;
-        }
+        scale_shift(c->out, x, N, C, S, ch, a, o);
     }
 }
 
 /* Channel ch's sums over its rows: *sg = sum dy, *sgx = sum dy * xhat
  * (lane-wise partial sums, added in a fixed order). */
-static void dy_sums(const float *x, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch, double mu,
-                    double is, double *sg, double *sgx)
+KD_WIDE static void dy_sums(const float *x, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch,
+                            double mu, double is, double *sg, double *sgx)
 {
-    double lg[KD_LANES] = {0}, lgx[KD_LANES] = {0};
+    kd_v8d lg = {0}, lgx = {0};
     for (int64_t i = 0; i < N; i++) {
         const float *p = x + (i * C + ch) * S, *g = gy + (i * C + ch) * S;
         int64_t j = 0;
-        for (; j + KD_LANES <= S; j += KD_LANES)
-            for (int k = 0; k < KD_LANES; k++) {
-                lg[k] += g[j + k];
-                lgx[k] += g[j + k] * ((p[j + k] - mu) * is);
-            }
+        for (; j + KD_LANES <= S; j += KD_LANES) {
+            kd_v8d gv, pv;
+            LOAD8D(gv, g + j);
+            LOAD8D(pv, p + j);
+            lg += gv;
+            lgx += gv * ((pv - mu) * is);
+        }
         for (; j < S; j++) {
             lg[j % KD_LANES] += g[j];
             lgx[j % KD_LANES] += g[j] * ((p[j] - mu) * is);
         }
     }
-    *sg = lanes_total(lg);
-    *sgx = lanes_total(lgx);
+    *sg = vlanes_total(&lg);
+    *sgx = vlanes_total(&lgx);
 }
 
 /* dx[channel ch] += a * dy + b * (x - mean) + c0 */
-static void dx_add(float *dx, const float *x, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch,
+KD_WIDE static void dx_add(float *dx, const float *x, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch,
                    float a, float b, float muf, float c0)
 {
     for (int64_t i = 0; i < N; i++) {
@@ -237,11 +270,7 @@ static void backward(kd_op_ctx *c)
              * no sums needed */
             if (!dx) continue;
             float a = (float)((affine ? c->in[1][ch] : 1.0) * is);
-            for (int64_t i = 0; i < N; i++) {
-                const float *restrict g = gy + (i * C + ch) * S;
-                float *restrict d = dx + (i * C + ch) * S;
-                for (int64_t j = 0; j < S; j++) d[j] += a * g[j];
-            }
+            scale_add(dx, gy, N, C, S, ch, a);
             continue;
         }
         dy_sums(x, gy, N, C, S, ch, mu, is, &sg, &sgx);

@@ -66,6 +66,17 @@
 #define KD_MAXINTS  KD_MAXDIM
 #define KD_ABSENT   (-1) /* kd_shape.ndim of an absent optional parameter */
 
+/* KD_WIDE before a memory-bound loop function: also compiled for AVX-512
+ * and AVX2, the variant picked at load time by the CPU (GCC's
+ * target_clones, ifunc).  The arithmetic is the same (ISO C mode: no
+ * contraction into FMA), only wider: results are the same bits on every
+ * path. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define KD_WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define KD_WIDE
+#endif
+
 typedef struct kd_shape {
     int64_t dims[KD_MAXDIM];
     int ndim;                 /* 0: scalar; KD_ABSENT: no tensor */
