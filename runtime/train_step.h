@@ -12,7 +12,8 @@
  *      the steps before it in this iteration (a discriminator step sees
  *      the generator's updated weights; DARTS' arch step sees the weights
  *      just updated: first-order, no unrolling);
- *   3. zeroes the gradients, runs backward from its loss;
+ *   3. zeroes the gradients, runs backward from its loss, only the part
+ *      that reaches its units' parameters (kd_exec_backward_group);
  *   4. steps the optimizer of each of its units, in unit order, each with
  *      its own learning rate at (epoch, step) and its own state.
  * A phase with one step and the summed loss does exactly what a classic
