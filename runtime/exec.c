@@ -112,6 +112,26 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- decisions ------------------------------------------------------------ */
 
+/* needs[i] = 1 for the live op nodes with a trainable parameter upstream
+ * through gradient slots (with in_group, a parameter of the group); needs[]
+ * zeroed by the caller */
+static void mark_needs(const kd_exec *e, const uint8_t *in_group, uint8_t *needs)
+{
+    const kd_graph *g = e->g;
+    for (int32_t i = 0; i < g->nnodes; i++) {
+        const kd_node *nd = &g->nodes[i];
+        if (!e->live[i] || nd->kind != KD_NODE_OP) continue;
+        int need = 0;
+        for (int k = 0; k < nd->ndata; k++)
+            if (grad_slot(nd, k) && needs[nd->in[k]]) need = 1;
+        for (int k = nd->ndata; k < nd->ndata + nd->op->nparams; k++) {
+            int32_t p = nd->in[k];
+            if (p >= 0 && g->params[p].trainable && (!in_group || in_group[p])) need = 1;
+        }
+        needs[i] = (uint8_t)need;
+    }
+}
+
 /* The backward steps from loss L: L and every node that needs[] a
  * gradient and feeds one of them through a gradient slot, in reverse
  * creation order (sub[] marks them); a gradient buffer is zeroed before its
@@ -198,19 +218,11 @@ static int decide(kd_exec *e, const int32_t *roots, int nroots, char *err, size_
                 return bad(err, errlen, "node %ld has a bad parameter id", (long)i);
     }
     /* needs grad: a trainable parameter upstream through gradient slots */
-    for (int32_t i = 0; i < n; i++) {
-        kd_node *nd = &g->nodes[i];
-        if (!e->live[i] || nd->kind != KD_NODE_OP) continue;
-        int need = 0;
-        for (int k = 0; k < nd->ndata; k++)
-            if (grad_slot(nd, k) && e->needs_grad[nd->in[k]]) need = 1;
-        for (int k = nd->ndata; k < nd->ndata + nd->op->nparams; k++)
-            if (nd->in[k] >= 0 && g->params[nd->in[k]].trainable) need = 1;
-        if (need && !nd->op->backward)
+    mark_needs(e, NULL, e->needs_grad);
+    for (int32_t i = 0; i < n; i++)
+        if (e->needs_grad[i] && !g->nodes[i].op->backward)
             return bad(err, errlen, "op %s (node %ld) has no backward but needs a gradient",
-                       nd->op->name, (long)i);
-        e->needs_grad[i] = (uint8_t)need;
-    }
+                       g->nodes[i].op->name, (long)i);
     /* forward order */
     e->nfwd = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -693,18 +705,7 @@ int kd_exec_backward_group(kd_exec *e, int32_t loss, const uint8_t *in_group)
         int32_t n = e->n;
         uint8_t *needs = calloc((size_t)n, 1), *sub = calloc((size_t)n, 1), *zeroed = calloc((size_t)n, 1);
         int rc = needs && sub && zeroed ? 0 : -1;
-        for (int32_t i = 0; !rc && i < n; i++) {
-            kd_node *nd = &g->nodes[i];
-            if (!e->live[i] || nd->kind != KD_NODE_OP) continue;
-            int need = 0;
-            for (int k = 0; k < nd->ndata; k++)
-                if (grad_slot(nd, k) && needs[nd->in[k]]) need = 1;
-            for (int k = nd->ndata; k < nd->ndata + nd->op->nparams; k++) {
-                int32_t p = nd->in[k];
-                if (p >= 0 && g->params[p].trainable && in_group[p]) need = 1;
-            }
-            needs[i] = (uint8_t)(need && e->needs_grad[i]);
-        }
+        if (!rc) mark_needs(e, in_group, needs);
         if (!rc && e->nbroots == e->cap_broots) {
             broot *nb = realloc(e->broots, (size_t)(e->cap_broots * 2 + 1) * sizeof *nb);
             if (nb) e->broots = nb, e->cap_broots = e->cap_broots * 2 + 1;
