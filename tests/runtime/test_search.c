@@ -142,24 +142,35 @@ static double loss_at(kd_exec *e, int32_t loss)
     return kd_exec_value(e, loss)[0];
 }
 
-static void test_search_gradients(void)
+/* phase p's graph, every parameter trainable, its executor with seed-3
+ * weights, the architecture weights away from 0 (equal weights hide
+ * mistakes: the aggregate's *aa, the choice's *ca) and the inputs filled */
+static kd_exec *search_exec(kd_graph **gp, int32_t *label, int32_t *loss, int32_t *aa, int32_t *ca)
 {
-    int32_t label, loss;
-    kd_graph *g = build("p", &label, &loss);
+    kd_graph *g = *gp = build("p", label, loss);
     for (int32_t i = 0; i < g->nparams; i++) g->params[i].trainable = 1;
     char err[256];
-    kd_exec *e = kd_exec_new(g, &loss, 1, 1, err, sizeof err);
+    kd_exec *e = kd_exec_new(g, loss, 1, 1, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     kd_exec_init_params(e, 3);
     float *P = kd_exec_params(e);
-    /* architecture weights away from 0 (equal weights hide mistakes) */
-    int32_t aa = param_id(g, "s.aggregate0.alpha"), ca = -1;
+    *aa = param_id(g, "s.aggregate0.alpha");
+    *ca = -1;
     for (int32_t i = 0; i < g->nparams; i++)
-        if (g->params[i].arch && g->params[i].model == 0) ca = i;
-    CU_ASSERT_FATAL(aa >= 0 && ca >= 0);
+        if (g->params[i].arch && g->params[i].model == 0) *ca = i;
+    CU_ASSERT_FATAL(*aa >= 0 && *ca >= 0);
     const float a0[3] = { 0.3f, -0.5f, 0.9f };
-    for (int k = 0; k < 3; k++) P[g->params[aa].offset + k] = a0[k], P[g->params[ca].offset + k] = -a0[k];
-    fill(e, g, label);
+    for (int k = 0; k < 3; k++) P[g->params[*aa].offset + k] = a0[k], P[g->params[*ca].offset + k] = -a0[k];
+    fill(e, g, *label);
+    return e;
+}
+
+static void test_search_gradients(void)
+{
+    int32_t label, loss, aa, ca;
+    kd_graph *g;
+    kd_exec *e = search_exec(&g, &label, &loss, &aa, &ca);
+    float *P = kd_exec_params(e);
     kd_exec_zero_grad(e);
     loss_at(e, loss);
     CU_ASSERT_EQUAL_FATAL(kd_exec_backward(e, loss), 0);
@@ -207,19 +218,9 @@ static void test_search_gradients(void)
  * gradient stays zero; the alphas alone, then the adapter alone. */
 static void test_group_backward(void)
 {
-    int32_t label, loss;
-    kd_graph *g = build("p", &label, &loss);
-    for (int32_t i = 0; i < g->nparams; i++) g->params[i].trainable = 1;
-    char err[256];
-    kd_exec *e = kd_exec_new(g, &loss, 1, 1, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-    kd_exec_init_params(e, 3);
-    float *P = kd_exec_params(e);
-    int32_t aa = param_id(g, "s.aggregate0.alpha");
-    CU_ASSERT_FATAL(aa >= 0);
-    const float a0[3] = { 0.3f, -0.5f, 0.9f };
-    for (int k = 0; k < 3; k++) P[g->params[aa].offset + k] = a0[k];
-    fill(e, g, label);
+    int32_t label, loss, aa, ca;
+    kd_graph *g;
+    kd_exec *e = search_exec(&g, &label, &loss, &aa, &ca);
     kd_exec_zero_grad(e);
     loss_at(e, loss);
     CU_ASSERT_EQUAL_FATAL(kd_exec_backward(e, loss), 0);
