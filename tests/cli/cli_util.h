@@ -202,4 +202,13 @@ CLI_FN int cli_end(int status)
     return status;
 }
 
+/* 1 if Debian's dataset-fashion-mnist is installed, else 0 after saying
+ * the test is skipped */
+CLI_FN int have_fmnist(void)
+{
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0) return 1;
+    fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
+    return 0;
+}
+
 #endif

@@ -74,13 +74,6 @@ static const char *crd_recipe(const char *name, const char *n)
     return write_tmp(name, text);
 }
 
-static int have_fmnist(void)
-{
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0) return 1;
-    fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
-    return 0;
-}
-
 static void test_crd_resume(void)
 {
     if (!have_fmnist()) return;

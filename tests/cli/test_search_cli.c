@@ -86,13 +86,6 @@ static const char *SEARCH =
     "}\n"
     "report { evaluate p on f.val: top1 }\n";
 
-static int have_fmnist(void)
-{
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0) return 1;
-    fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
-    return 0;
-}
-
 static void test_search_resume(void)
 {
     if (!have_fmnist()) return;
