@@ -219,10 +219,17 @@ grep -q "^sync_bn" "$b2/command" || fail "--sync-bn not recorded for --resume"
 echo "ok: --sync-bn on 2 ranks = 1 process within 1e-5; per-rank batch norm differs"
 
 # SIGINT to rank 1 alone: both ranks stop at the same step, exit 130; the
-# resumed run equals the uninterrupted one bit for bit
-KDRUN_RUNS=dpi $MPIRUN "$kdrun" --threads 1 dp.kdr > dpi.txt 2> dpi.err &
+# resumed run equals the uninterrupted one bit for bit.  A long kd phase
+# (300 epochs of 16 steps, seconds) so that the signal, sent once epoch 1
+# of pre is seen, lands before the run ends however fast the steps are
+# (a rank's command line shows "--set phase.kd.epochs 300": the pattern
+# below matches either spelling)
+long="--set phase.kd.epochs=300"
+KDRUN_RUNS=dpu $MPIRUN "$kdrun" --threads 1 $long dp.kdr > dpu.txt 2> dpu.err || fail "dp, 2 ranks, long: $(tail -5 dpu.err)"
+du=$(ls -d dpu/dp/*)
+KDRUN_RUNS=dpi $MPIRUN "$kdrun" --threads 1 $long dp.kdr > dpi.txt 2> dpi.err &
 job=$!
-pid=$(last_rank_once dpi.err "pre epoch 1/4" dp.kdr) || { kill $job 2>/dev/null; fail "no epoch seen: $(cat dpi.err)"; }
+pid=$(last_rank_once dpi.err "pre epoch 1/4" "--set phase.kd.epochs.300 dp.kdr") || { kill $job 2>/dev/null; fail "no epoch seen: $(cat dpi.err)"; }
 kill -INT "$pid"
 status=0; wait $job || status=$?
 [ $status -eq 130 ] || fail "interrupted data-parallel run: exit $status, not 130: $(tail -5 dpi.err)"
@@ -241,7 +248,7 @@ wait $holder 2>/dev/null || true
 grep -q "another kdrun is running" dpl.err || fail "no word of the lock: $(cat dpl.err)"
 grep -q "stopping all 2 ranks" dpl.err || fail "the failing rank did not stop the others: $(cat dpl.err)"
 $MPIRUN "$kdrun" --resume "$di" > dpr.txt 2> dpr.err || fail "resume: $(tail -5 dpr.err)"
-cmp "$di/metrics.csv" "$d2/metrics.csv" || fail "resumed data-parallel run differs"
+cmp "$di/metrics.csv" "$du/metrics.csv" || fail "resumed data-parallel run differs"
 echo "ok: SIGINT on one rank stops both (exit 130); a rank failing alone stops both; --resume = the uninterrupted run"
 
 # sequence data (a NextItNet teacher, then KD) trains data-parallel too:
