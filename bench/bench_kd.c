@@ -29,7 +29,9 @@
  * test and its own peak RSS: kdrun with the core type kd_blas_tune picks
  * (OPENBLAS_CORETYPE=SkylakeX on avx512f CPUs; on others OpenBLAS's own
  * choice, "auto"; with --haswell also Haswell, the AVX2 kernels OpenBLAS
- * 0.3.21 picks by itself on AVX-512 cores), with OMP_WAIT_POLICY=passive,
+ * 0.3.21 picks by itself on AVX-512 cores), with the thread wait kdrun
+ * sets for itself when its threads fit the cores (GOMP_SPINCOUNT=
+ * KD_GOMP_SPINCOUNT, runtime/exec.h),
  * then PyTorch in the environment the bench was started with (the variables
  * kd_blas_tune set are removed), in its default NCHW layout and in
  * channels_last, config by config and round by round, so that machine noise
@@ -412,6 +414,7 @@ int main(int argc, char **argv)
     char envu[128] = "env";
     const char *tuned = getenv("KDRUN_TUNED");
     if (tuned && strstr(tuned, "OMP_WAIT_POLICY")) strcat(envu, " -u OMP_WAIT_POLICY");
+    if (tuned && strstr(tuned, "GOMP_SPINCOUNT")) strcat(envu, " -u GOMP_SPINCOUNT");
     if (tuned && strstr(tuned, "OPENBLAS_CORETYPE")) strcat(envu, " -u OPENBLAS_CORETYPE");
     printf("kdrun bench: batch %lld, %d threads, %d timed steps after 1 warm-up, best of %d "
            "alternating rounds; images/s of training steps\n", (long long)batch, threads, steps, rounds);
@@ -429,7 +432,7 @@ int main(int argc, char **argv)
     memset(peak, 0, sizeof peak);
     for (int round = 0; round < rounds; round++) {
         for (int c = 0; c < ncores; c++) {
-            snprintf(cmd, sizeof cmd, "%s%s OMP_WAIT_POLICY=passive KDRUN_NO_BLAS_TUNE=1 "
+            snprintf(cmd, sizeof cmd, "%s%s GOMP_SPINCOUNT=" KD_GOMP_SPINCOUNT " KDRUN_NO_BLAS_TUNE=1 "
                      "'/proc/%d/exe' --one sgemm --threads %d", cores[c][0] ? "OPENBLAS_CORETYPE=" : "",
                      cores[c], (int)getpid(), threads);
             keep_best(&peak[c], child(cmd));
@@ -463,7 +466,7 @@ int main(int argc, char **argv)
         for (int round = 0; round < rounds; round++) {
             for (int c = 0; c < ncores; c++) {
                 snprintf(cmd, sizeof cmd,
-                         "%s%s OMP_WAIT_POLICY=passive KDRUN_NO_BLAS_TUNE=1 '/proc/%d/exe' --one %s "
+                         "%s%s GOMP_SPINCOUNT=" KD_GOMP_SPINCOUNT " KDRUN_NO_BLAS_TUNE=1 '/proc/%d/exe' --one %s "
                          "--recipes '%s' --steps %d --batch %lld --threads %d",
                          cores[c][0] ? "OPENBLAS_CORETYPE=" : "", cores[c], (int)getpid(), cfgs[k],
                          recipes, steps, (long long)batch, threads);

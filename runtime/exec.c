@@ -15,6 +15,8 @@
  *
  * Per-node kd_op_ctx are built once; a step only sets training/step.
  */
+#define _GNU_SOURCE 1   /* sched_getaffinity, CPU_COUNT */
+#include <sched.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -822,9 +824,50 @@ int kd_cpu_has_avx512f(void) { return cpu_has_avx512f(); }
 
 const char *kd_blas_kernels(void) { return openblas_get_corename(); }
 
+/* The threads a kdrun command line asks for (-t N, -tN, --threads N,
+ * --threads=N; the last wins), 0 if none */
+static long argv_threads(int argc, char **argv)
+{
+    long t = 0;
+    for (int i = 1; i < argc && argv[i]; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "--") == 0) break;
+        if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0)
+            v = i + 1 < argc ? argv[++i] : NULL;
+        else if (strncmp(a, "--threads=", 10) == 0)
+            v = a + 10;
+        else if (strncmp(a, "-t", 2) == 0 && a[2] >= '0' && a[2] <= '9')
+            v = a + 2;
+        if (v) t = strtol(v, NULL, 10);
+    }
+    return t;
+}
+
+/* the CPUs this process may run on */
+static long cpus_available(void)
+{
+#ifdef CPU_COUNT
+    cpu_set_t cs;
+    if (sched_getaffinity(0, sizeof cs, &cs) == 0 && CPU_COUNT(&cs) > 0) return CPU_COUNT(&cs);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+int kd_threads_fit(int argc, char **argv)
+{
+    long cpus = cpus_available(), t = argv_threads(argc, argv), ranks = 1;
+    if (t <= 0) t = sysconf(_SC_NPROCESSORS_ONLN);   /* main.c's default: every online core */
+    if (t <= 0) t = 1;
+    /* ranks of an MPI job on this host (Open MPI, MPICH) */
+    const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (!lr) lr = getenv("MPI_LOCALNRANKS");
+    if (lr && atol(lr) > 0) ranks = atol(lr);
+    return t * ranks <= cpus;
+}
+
 void kd_blas_tune(int argc, char **argv)
 {
-    (void)argc;
     if (getenv("KDRUN_NO_BLAS_TUNE") || !argv || !argv[0]) return;
     int changed = 0;
     char set[64] = "";
@@ -836,8 +879,16 @@ void kd_blas_tune(int argc, char **argv)
     if ((!ct || !strcasecmp(ct, "Haswell") || !strcasecmp(ct, "Zen")) && cpu_has_avx512f()) {
         if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) == 0) changed = 1, strcat(set, " OPENBLAS_CORETYPE");
     }
-    if (!getenv("OMP_WAIT_POLICY")) {
-        if (setenv("OMP_WAIT_POLICY", "passive", 1) == 0) changed = 1, strcat(set, " OMP_WAIT_POLICY");
+    /* How idle OpenMP threads wait between ops (an explicit setting of
+     * either variable is kept): spin for a bounded time while this run's
+     * threads fit the cores, else sleep at once. */
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) {
+        if (kd_threads_fit(argc, argv)) {
+            if (setenv("GOMP_SPINCOUNT", KD_GOMP_SPINCOUNT, 1) == 0)
+                changed = 1, strcat(set, " GOMP_SPINCOUNT");
+        } else if (setenv("OMP_WAIT_POLICY", "passive", 1) == 0) {
+            changed = 1, strcat(set, " OMP_WAIT_POLICY");
+        }
     }
     if (!changed) return;
     setenv("KDRUN_TUNED", set + 1, 1);   /* what was set, for child processes */

@@ -179,10 +179,23 @@ const kd_mem_buf *kd_exec_plan(const kd_exec *e, int *n);
  *       SkylakeX kernels are ~1.8x faster there and pass the same tests.
  *       Any other value is kept.  Never set without avx512f (the SkylakeX
  *       kernels die with SIGILL there).
- *   OMP_WAIT_POLICY=passive  when unset.
- * KDRUN_NO_BLAS_TUNE=1 disables both.  KDRUN_TUNED lists the variables it
- * set (space-separated), so that a child process that should see the
- * original environment can unset them. */
+ *   GOMP_SPINCOUNT=KD_GOMP_SPINCOUNT  when neither it nor OMP_WAIT_POLICY
+ *       is set and the run's threads (times the MPI ranks on this host)
+ *       fit the CPUs it may use (kd_threads_fit): a thread that finishes
+ *       its share of an op spins that many pauses (about 1 ms) for the
+ *       next op before it sleeps.  Sleeping at once (passive) cost a futex
+ *       wake-up per op and thread: fmnist_kd 1.3x slower, the KD bench
+ *       step 1.15-1.25x.
+ *   OMP_WAIT_POLICY=passive  in the same case when the threads do not fit
+ *       (another thread's spin would take the core a waiting one needs).
+ * KDRUN_NO_BLAS_TUNE=1 disables all of these.  KDRUN_TUNED lists the
+ * variables it set (space-separated), so that a child process that should
+ * see the original environment can unset them. */
+#define KD_GOMP_SPINCOUNT "30000"
+/* 1 if the threads of this command line (-t/--threads, else every online
+ * core) times the MPI ranks on this host fit the CPUs this process may
+ * use */
+int kd_threads_fit(int argc, char **argv);
 /* Frozen-model conv-bn[-relu] chains folded into one conv (exec_fold.h;
  * only with KDRUN_TEACHER_FOLD=1): how many, and of them with a relu. */
 int kd_exec_fold_count(const kd_exec *e, int *with_relu);

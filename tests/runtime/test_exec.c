@@ -761,6 +761,33 @@ static void test_no_alloc_in_step(void)
     net_free(&t);
 }
 
+/* kd_blas_tune's wait policy: spin only while the command line's threads
+ * (times the MPI ranks on this host) fit the CPUs this process may use */
+static void test_threads_fit(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    char one[] = "1", many[] = "4096", prog[] = "kdrun", t[] = "--threads", ts[] = "-t",
+         eq[] = "--threads=4096", glued[] = "-t4096", r[] = "r.kdr", dd[] = "--";
+    char *a1[] = {prog, t, one, r, NULL}, *a2[] = {prog, t, many, r, NULL},
+         *a3[] = {prog, eq, r, NULL}, *a4[] = {prog, glued, r, NULL},
+         *a5[] = {prog, ts, many, t, one, r, NULL}, *a6[] = {prog, r, dd, t, many, NULL};
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    unsetenv("MPI_LOCALNRANKS");
+    CU_ASSERT_EQUAL(kd_threads_fit(4, a1), 1);
+    CU_ASSERT_EQUAL(kd_threads_fit(4, a2), 0);
+    CU_ASSERT_EQUAL(kd_threads_fit(3, a3), 0);
+    CU_ASSERT_EQUAL(kd_threads_fit(3, a4), 0);
+    CU_ASSERT_EQUAL(kd_threads_fit(6, a5), 1);   /* the last --threads wins */
+    CU_ASSERT_EQUAL(kd_threads_fit(5, a6), 1);   /* after --: not an option */
+    /* 4096 ranks of one thread on this host do not fit (this machine has
+     * fewer CPUs), one rank does */
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "4096", 1);
+    CU_ASSERT_EQUAL(kd_threads_fit(4, a1), cpus >= 4096);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1", 1);
+    CU_ASSERT_EQUAL(kd_threads_fit(4, a1), 1);
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+}
+
 int main(void)
 {
     if (kd_op_builtins_register() != 0)   /* op builtins come from the registry */
@@ -780,6 +807,7 @@ int main(void)
         KD_TEST(test_accumulate_and_errors),
         KD_TEST(test_bn_stats_train_only),
         KD_TEST(test_no_alloc_in_step),
+        KD_TEST(test_threads_fit),
         KD_TEST_END
     };
     return kd_unit_main("exec", tests);
