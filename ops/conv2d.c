@@ -19,6 +19,10 @@
  *   - 1x1, stride 1, pad 0: straight to sgemm, no im2col.
  *   - general: im2col into col [Kg, P] (Kg = C/G*K*K), y = Wg * col;
  *     backward dW += dY * col^T, col = Wg^T * dY, col2im.
+ *   - "same" stride-1 convs on AVX-512 (kd_sgemm_small_conv_ok): forward
+ *     and dX read x or dY in place, im2col on the fly; so does dW for up
+ *     to DW_IMPLICIT_MAX_F output channels (P >= KD_SGEMM_NT_MIN_K, one
+ *     group): the same products, the same bits, no col.
  */
 #include <stdlib.h>
 #include <cblas.h>
@@ -106,10 +110,34 @@ static int nthreads_of(const kd_op_ctx *c) { return c->nthreads > 1 ? c->nthread
 static size_t col_floats(const geo *g) { return is_1x1(g) ? 0 : (size_t)g->Kg * (size_t)g->P; }
 static size_t dw_floats(const geo *g) { return (size_t)g->F * (size_t)g->Kg; }
 static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }   /* keep slices 64-byte aligned */
+/* kd_sgemm_small's path for this conv, or KD_SG_BLAS: 1x1 convs stay on
+ * OpenBLAS (bench_ops: 0.75-0.95x on ResNet's 1x1 shapes, K = 16..32) */
+static int small_path(const geo *g) { return g->K == 1 ? KD_SG_BLAS : kd_sgemm_small_path(); }
+
 /* one thread's slice: column buffer, dW partial, packed W (kd_sgemm_small) */
 static size_t slice_floats(const geo *g)
 {
     return pad16(col_floats(g)) + 2 * pad16(dw_floats(g));
+}
+
+/* dW without im2col (kd_sgemm_small_nt_conv) for this conv on `path`:
+ * where writing im2col costs more than the shifted, line-splitting loads
+ * of the implicit product, i.e. few output channels (the product's work
+ * per im2col element is Fg).  Single thread, 64 images, implicit vs
+ * im2col + nt: F = C = 4, 28x28: 2.0x; 8, 14x14 / 28x28 / 32x32:
+ * 1.7x / 1.5x / 1.4x; 16: 0.92-1.09x; 32: 0.84-0.86x.  Same bits either
+ * way. */
+enum { DW_IMPLICIT_MAX_F = 8 };
+static int implicit_dw(const geo *g, int path)
+{
+    return !is_1x1(g) && g->G == 1 && g->Fg <= DW_IMPLICIT_MAX_F &&
+           kd_sgemm_small_nt_conv_ok(path, (int)g->K, (int)g->S, (int)g->Pd, (int)g->D,
+                                     (int)g->P);
+}
+/* its tap masks, shared by the threads, after their slices */
+static size_t mask_floats(const geo *g)
+{
+    return pad16((kd_sgemm_small_nt_conv_masks((int)g->H, (int)g->W, (int)g->K) + 1) / 2);
 }
 
 static size_t workspace(const kd_op_ctx *c)
@@ -117,7 +145,8 @@ static size_t workspace(const kd_op_ctx *c)
     geo g = get_geo(c);
     if (is_direct(&g)) return 0;
     size_t t = (size_t)nthreads_of(c);
-    return t * slice_floats(&g) * sizeof(float);
+    size_t masks = implicit_dw(&g, small_path(&g)) ? mask_floats(&g) : 0;
+    return (t * slice_floats(&g) + masks) * sizeof(float);
 }
 
 /* Threads the workspace has room for (at least 1): the executor sizes it
@@ -280,9 +309,6 @@ static void epilogue(const kd_op_ctx *c, const geo *g, int64_t n)
     }
 }
 
-/* kd_sgemm_small's path for this conv, or KD_SG_BLAS: 1x1 convs stay on
- * OpenBLAS (bench_ops: 0.75-0.95x on ResNet's 1x1 shapes, K = 16..32) */
-static int small_path(const geo *g) { return g->K == 1 ? KD_SG_BLAS : kd_sgemm_small_path(); }
 
 /* the images of thread t of nt: [N*t/nt, N*(t+1)/nt) */
 static int64_t first_image(const geo *g, int t, int nt) { return g->N * t / nt; }
@@ -356,7 +382,7 @@ static void forward(kd_op_ctx *c)
 
 /* dW (into dwt), dX for images [n0, n1) */
 static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, float *col,
-                            float *dwt, int path, float *wp)
+                            float *dwt, int path, float *wp, const uint16_t *masks)
 {
     const float *x = c->in[0], *w = c->in[1], *gy = c->grad_out;
     float *dx = c->grad_in[0];
@@ -376,7 +402,11 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
         for (int64_t gi = 0; gi < g->G; gi++) {
             const float *gyp = gy + (nn * g->F + gi * g->Fg) * g->P;
             const float *wg = w + gi * g->Fg * g->Kg;
-            if (dwt) {
+            if (dwt && masks) {   /* im2col on the fly */
+                kd_sgemm_small_nt_conv(path, (int)g->Fg, (int)g->Cg, (int)g->H, (int)g->W,
+                                       (int)g->K, (int)g->Pd, gyp, P, xn + gi * g->Cg * g->P,
+                                       masks, dwt + gi * g->Fg * g->Kg, (int)g->Kg);
+            } else if (dwt) {
                 const float *src = xn + gi * g->Cg * g->P;
                 if (!is_1x1(g)) {
                     im2col(g, xn, gi, col);
@@ -440,6 +470,13 @@ static void backward(kd_op_ctx *c)
     float *partials = work + (size_t)nt * pad16(col_floats(&g));
     float *packs = partials + (size_t)nt * pad16(dw_floats(&g));
     int used = 1;
+    /* dW without im2col where the workspace has room for the masks */
+    uint16_t *masks = NULL;
+    if (dw && implicit_dw(&g, path) &&
+        ((size_t)nt * slice_floats(&g) + mask_floats(&g)) * sizeof(float) <= c->work_size) {
+        masks = (uint16_t *)(work + (size_t)nt * slice_floats(&g));
+        kd_sgemm_small_nt_conv_prep((int)g.H, (int)g.W, (int)g.K, (int)g.Pd, masks);
+    }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = 0, T = 1;
@@ -453,7 +490,7 @@ static void backward(kd_op_ctx *c)
         }
         backward_images(c, &g, first_image(&g, t, T), first_image(&g, t + 1, T),
                         work + (size_t)t * pad16(col_floats(&g)), dwt, path,
-                        packs + (size_t)t * pad16(dw_floats(&g)));
+                        packs + (size_t)t * pad16(dw_floats(&g)), masks);
         if (t == 0) used = T;
     }
     if (!dw) return;

@@ -394,6 +394,57 @@ static T512 void nt_avx512(int M, int N, int K, const float *A, int64_t lda, con
     }
 }
 
+/* The same product with B = im2col(x) of a "same" convolution, never
+ * written: row r = (ci, tap t) of B at p is x[ci*HW + p + toff[t]],
+ * loaded under masks[t * nchunk + p / 16] (the lanes whose tap lies inside
+ * the image and p < P), so a masked lane is the 0 im2col writes there.
+ * The chunks of p, the lanes, the FMAs and the reduction are those of
+ * nt_avx512 on the written matrix: the same bits. */
+static T512 void nt_conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const float *A,
+                                int64_t lda, const float *x, const uint16_t *masks, float *C,
+                                int64_t ldc)
+{
+    const int KK = KS * KS, N = Cg * KK, P = H * W, nchunk = (P + 15) / 16, K16 = P & ~15;
+    const __mmask16 tail = (__mmask16)((1u << (P - K16)) - 1);
+    for (int j0 = 0; j0 < N; j0 += 4) {
+        const float *b[4];
+        const uint16_t *bm[4];
+        for (int j = 0; j < 4; j++) {
+            int r = j0 + j < N ? j0 + j : N - 1, t = r % KK;
+            b[j] = x + (int64_t)(r / KK) * P + ((t / KS - pad) * W + (t % KS - pad));
+            bm[j] = masks + (int64_t)t * nchunk;
+        }
+        for (int i0 = 0; i0 < M; i0 += 4) {
+            const float *a[4];
+            for (int i = 0; i < 4; i++) a[i] = A + (int64_t)(i0 + i < M ? i0 + i : M - 1) * lda;
+            __m512 acc[4][4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+            for (int c = 0; c < nchunk; c++) {
+                int k = 16 * c;
+                __mmask16 am = k < K16 ? (__mmask16)0xFFFF : tail;
+                __m512 va[4];
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) va[i] = _mm512_maskz_loadu_ps(am, a[i] + k);
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    __m512 vb = _mm512_maskz_loadu_ps((__mmask16)bm[j][c], b[j] + k);
+#pragma GCC unroll 4
+                    for (int i = 0; i < 4; i++) acc[i][j] = _mm512_fmadd_ps(va[i], vb, acc[i][j]);
+                }
+            }
+            __m512 sum = reduce16(acc);
+            float r[16];
+            _mm512_storeu_ps(r, sum);
+            for (int i = 0; i < 4 && i0 + i < M; i++)
+                for (int j = 0; j < 4 && j0 + j < N; j++)
+                    C[(int64_t)(i0 + i) * ldc + j0 + j] += r[4 * i + j];
+        }
+    }
+}
+
 /* ---- AVX2: mr x 16 tile, 2 ymm per row, up to 6 rows (12 accumulators) */
 #define T256 __attribute__((target("avx2,fma")))
 
@@ -490,7 +541,7 @@ static T256 void run_avx2(int M, int N, int K, float alpha, const float *ap, con
 #endif /* KD_X86 */
 
 
-static volatile int conv_on = 3;
+static volatile int conv_on = 7;
 int kd_sgemm_small_set_conv(int on)
 {
     int was = conv_on;
@@ -512,6 +563,47 @@ void kd_sgemm_small_nt(int path, int M, int N, int K, const float *A, int lda, c
     nt_avx512(M, N, K, A, lda, B, ldb, C, ldc);
 #else
     (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
+#endif
+}
+
+int kd_sgemm_small_nt_conv_ok(int path, int KS, int stride, int pad, int dil, int P)
+{
+    return (conv_on & 4) && kd_sgemm_small_conv_ok(path, KS, stride, pad, dil) &&
+           kd_sgemm_small_nt_ok(path, P);
+}
+
+size_t kd_sgemm_small_nt_conv_masks(int H, int W, int KS)
+{
+    return (size_t)((H * W + 15) / 16) * (size_t)(KS * KS);
+}
+
+void kd_sgemm_small_nt_conv_prep(int H, int W, int KS, int pad, uint16_t *masks)
+{
+    const int P = H * W, nchunk = (P + 15) / 16;
+    for (int t = 0; t < KS * KS; t++) {
+        int di = t / KS - pad, dj = t % KS - pad;
+        for (int c = 0; c < nchunk; c++) {
+            unsigned m = 0;
+            for (int l = 0; l < 16; l++) {
+                int p = 16 * c + l, ih = p / W + di, iw = p % W + dj;
+                if (p < P && ih >= 0 && ih < H && iw >= 0 && iw < W) m |= 1u << l;
+            }
+            masks[(size_t)t * nchunk + c] = (uint16_t)m;
+        }
+    }
+}
+
+void kd_sgemm_small_nt_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
+                            const float *A, int lda, const float *x, const uint16_t *masks,
+                            float *C, int ldc)
+{
+    (void)path;
+    if (M <= 0 || Cg <= 0) return;
+#if KD_X86
+    nt_conv_avx512(M, Cg, H, W, KS, pad, A, lda, x, masks, C, ldc);
+#else
+    (void)H, (void)W, (void)KS, (void)pad, (void)A, (void)lda, (void)x, (void)masks, (void)C;
+    (void)ldc;
 #endif
 }
 

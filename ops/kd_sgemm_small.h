@@ -66,8 +66,9 @@ void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float 
 #define KD_SGEMM_CONV_MAXTAPS 49
 int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
 /* bit 0 (1): conv_ok says yes where it can (else conv2d writes im2col);
- * bit 1 (2): nt_ok likewise (else conv2d's dW runs on OpenBLAS).  Default
- * 3; returns the old setting (benchmarks) */
+ * bit 1 (2): nt_ok likewise (else conv2d's dW runs on OpenBLAS); bit 2
+ * (4): nt_conv_ok likewise (else dW writes im2col).  Default 7; returns
+ * the old setting (benchmarks) */
 int kd_sgemm_small_set_conv(int on);
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
                          const float *ap, const float *x, float *Y, int ldy, int accumulate);
@@ -87,5 +88,20 @@ void kd_sgemm_small_pack_flip(int path, int F, int C, int KS, const float *w, fl
 int kd_sgemm_small_nt_ok(int path, int K);
 void kd_sgemm_small_nt(int path, int M, int N, int K, const float *A, int lda, const float *B,
                        int ldb, float *C, int ldc);
+
+/* dW of a "same" convolution (kd_sgemm_small_conv_ok) without writing
+ * im2col: C[M, Cg*KS*KS] += A[M, H*W] im2col(x)^T, x [Cg, H, W] — the
+ * very sums of kd_sgemm_small_nt on the written im2col matrix (the same
+ * lanes, order and reduction: the same bits).  masks: the
+ * kd_sgemm_small_nt_conv_masks(H, W, KS) uint16 that
+ * kd_sgemm_small_nt_conv_prep wrote for this H, W, KS, pad (the same for
+ * every image).  Only where kd_sgemm_small_nt_conv_ok (conv_ok, and nt_ok
+ * for K = P = H*W). */
+int kd_sgemm_small_nt_conv_ok(int path, int KS, int stride, int pad, int dil, int P);
+size_t kd_sgemm_small_nt_conv_masks(int H, int W, int KS);
+void kd_sgemm_small_nt_conv_prep(int H, int W, int KS, int pad, uint16_t *masks);
+void kd_sgemm_small_nt_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
+                            const float *A, int lda, const float *x, const uint16_t *masks,
+                            float *C, int ldc);
 
 #endif

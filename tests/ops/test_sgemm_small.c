@@ -114,6 +114,20 @@ static void test_c(void) { test_path(KD_SG_C); }
 static void test_avx2(void) { test_path(KD_SG_AVX2); }
 static void test_avx512(void) { test_path(KD_SG_AVX512); }
 
+/* col [Cg*KS*KS, H*W] = im2col of x [Cg, H, W] for a stride-1 conv */
+static void im2col_ref(const float *x, int Cg, int H, int W, int KS, int pad, float *col)
+{
+    int P = H * W;
+    for (int k = 0; k < Cg * KS * KS; k++) {
+        int ci = k / (KS * KS), di = k / KS % KS - pad, dj = k % KS - pad;
+        for (int p = 0; p < P; p++) {
+            int ih = p / W + di, iw = p % W + dj;
+            col[(size_t)k * P + p] =
+                ih >= 0 && ih < H && iw >= 0 && iw < W ? x[((size_t)ci * H + ih) * W + iw] : 0.0f;
+        }
+    }
+}
+
 /* kd_sgemm_small_conv (implicit im2col) gives the bits of im2col +
  * kd_sgemm_small_run on the same path; that one is checked above */
 static void test_conv_implicit(void)
@@ -138,14 +152,7 @@ static void test_conv_implicit(void)
         float *y1 = malloc(sizeof(float) * (size_t)M * ldy), *y2 = malloc(sizeof(float) * (size_t)M * ldy);
         for (int i = 0; i < Cg * P; i++) x[i] = frand();
         for (int i = 0; i < M * Kg; i++) A[i] = frand();
-        for (int k = 0; k < Kg; k++) {
-            int ci = k / (KS * KS), di = k / KS % KS - pad, dj = k % KS - pad;
-            for (int p = 0; p < P; p++) {
-                int ih = p / W + di, iw = p % W + dj;
-                col[(size_t)k * P + p] = ih >= 0 && ih < H && iw >= 0 && iw < W
-                                             ? x[((size_t)ci * H + ih) * W + iw] : 0.0f;
-            }
-        }
+        im2col_ref(x, Cg, H, W, KS, pad, col);
         for (int i = 0; i < M * ldy; i++) y1[i] = y2[i] = 777.0f;
         kd_sgemm_small_pack(KD_SG_AVX512, 0, M, Kg, A, Kg, ap);
         kd_sgemm_small_run(KD_SG_AVX512, M, P, Kg, 1.0f, ap, col, P, 0.0f, y1, ldy);
@@ -216,6 +223,41 @@ static void test_nt(void)
     CU_ASSERT_EQUAL(fails, 0);
 }
 
+/* kd_sgemm_small_nt_conv (dW, im2col on the fly) gives the bits of
+ * im2col + kd_sgemm_small_nt, which test_nt checks against a reference;
+ * C's padding untouched */
+static void test_nt_conv(void)
+{
+    if (!kd_sgemm_small_nt_ok(KD_SG_AVX512, 256) || !kd_sgemm_small_supported(KD_SG_AVX512)) {
+        printf("(no AVX-512: skipped) ");
+        return;
+    }
+    static const int sh[][5] = {/* M, Cg, H, W, KS */
+                                {16, 16, 32, 32, 3}, {5, 3, 16, 16, 3}, {13, 2, 7, 37, 5},
+                                {6, 3, 28, 28, 3}, {9, 2, 3, 100, 3}, {4, 1, 17, 19, 7},
+                                {3, 4, 14, 14, 1}, {1, 1, 256, 1, 3}};
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        int M = sh[s][0], Cg = sh[s][1], H = sh[s][2], W = sh[s][3], KS = sh[s][4];
+        int pad = (KS - 1) / 2, P = H * W, Kg = Cg * KS * KS, lda = P + 3, ldc = Kg + 2;
+        float *x = malloc(sizeof(float) * (size_t)Cg * P), *A = malloc(sizeof(float) * (size_t)M * lda);
+        float *col = malloc(sizeof(float) * (size_t)Kg * P);
+        float *c1 = malloc(sizeof(float) * (size_t)M * ldc), *c2 = malloc(sizeof(float) * (size_t)M * ldc);
+        uint16_t *masks = malloc(sizeof(uint16_t) * kd_sgemm_small_nt_conv_masks(H, W, KS));
+        for (int i = 0; i < Cg * P; i++) x[i] = frand();
+        for (int i = 0; i < M * lda; i++) A[i] = frand();
+        for (int i = 0; i < M * ldc; i++) c1[i] = c2[i] = i % ldc >= Kg ? 777.0f : frand();
+        im2col_ref(x, Cg, H, W, KS, pad, col);
+        kd_sgemm_small_nt_conv_prep(H, W, KS, pad, masks);
+        kd_sgemm_small_nt(KD_SG_AVX512, M, Kg, P, A, lda, col, P, c1, ldc);
+        kd_sgemm_small_nt_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, A, lda, x, masks, c2, ldc);
+        int same = memcmp(c1, c2, sizeof(float) * (size_t)M * ldc) == 0;
+        if (!same) printf("\n  implicit dW M=%d Cg=%d H=%d W=%d KS=%d differs\n", M, Cg, H, W, KS);
+        CU_ASSERT(same);
+        CU_ASSERT_EQUAL(c2[Kg], 777.0f);
+        free(x), free(A), free(col), free(c1), free(c2), free(masks);
+    }
+}
+
 /* the automatic choice never picks the plain C path; set_path falls back
  * to it for an unsupported path; KD_SGEMM is read by the first choice */
 static void test_selection(void)
@@ -237,6 +279,7 @@ int main(void)
         KD_TEST(test_avx512),
         KD_TEST(test_conv_implicit),
         KD_TEST(test_nt),
+        KD_TEST(test_nt_conv),
         KD_TEST(test_selection),
         KD_TEST_END
     };
