@@ -114,10 +114,34 @@ static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }   /* keep slice
  * OpenBLAS (bench_ops: 0.75-0.95x on ResNet's 1x1 shapes, K = 16..32) */
 static int small_path(const geo *g) { return g->K == 1 ? KD_SG_BLAS : kd_sgemm_small_path(); }
 
-/* one thread's slice: column buffer, dW partial, packed W (kd_sgemm_small) */
+/* 1 if the implicit products may apply to this shape on some path: a
+ * "same" stride-1 conv with k > 1 */
+static int same_conv(const geo *g)
+{
+    return !is_1x1(g) && g->S == 1 && g->D == 1 && 2 * g->Pd == g->K - 1 &&
+           g->K * g->K <= KD_SGEMM_CONV_MAXTAPS;
+}
+/* the tap masks of the implicit products (kd_sgemm_small_conv_prep), at
+ * the start of the workspace, one copy shared by the threads; reserved
+ * for every such shape whatever the path, so that the layout does not
+ * move when a test or benchmark switches paths after planning */
+static size_t mask_floats(const geo *g)
+{
+    if (!same_conv(g)) return 0;
+    return pad16((kd_sgemm_small_conv_masks((int)g->H, (int)g->W, (int)g->K) + 1) / 2);
+}
+/* one thread's slice: column buffer, dW partial, packed W (kd_sgemm_small);
+ * the workspace is the masks, then nt of each, and has room for nt slices
+ * of this size (the masks counted in each: with room for one slice, one
+ * thread runs with them) */
 static size_t slice_floats(const geo *g)
 {
-    return pad16(col_floats(g)) + 2 * pad16(dw_floats(g));
+    return pad16(col_floats(g)) + 2 * pad16(dw_floats(g)) + mask_floats(g);
+}
+/* where the threads' areas start */
+static float *thread_area(const kd_op_ctx *c, const geo *g)
+{
+    return (float *)c->work + mask_floats(g);
 }
 
 /* dW without im2col (kd_sgemm_small_nt_conv) for this conv on `path`:
@@ -130,14 +154,14 @@ static size_t slice_floats(const geo *g)
 enum { DW_IMPLICIT_MAX_F = 8 };
 static int implicit_dw(const geo *g, int path)
 {
-    return !is_1x1(g) && g->G == 1 && g->Fg <= DW_IMPLICIT_MAX_F &&
+    return same_conv(g) && g->G == 1 && g->Fg <= DW_IMPLICIT_MAX_F &&
            kd_sgemm_small_nt_conv_ok(path, (int)g->K, (int)g->S, (int)g->Pd, (int)g->D,
                                      (int)g->P);
 }
-/* its tap masks, shared by the threads, after their slices */
-static size_t mask_floats(const geo *g)
+/* forward and dX with implicit im2col (kd_sgemm_small_conv) */
+static int implicit_conv(const geo *g, int path)
 {
-    return pad16((kd_sgemm_small_nt_conv_masks((int)g->H, (int)g->W, (int)g->K) + 1) / 2);
+    return same_conv(g) && kd_sgemm_small_conv_ok(path, (int)g->K, (int)g->S, (int)g->Pd, (int)g->D);
 }
 
 static size_t workspace(const kd_op_ctx *c)
@@ -145,8 +169,15 @@ static size_t workspace(const kd_op_ctx *c)
     geo g = get_geo(c);
     if (is_direct(&g)) return 0;
     size_t t = (size_t)nthreads_of(c);
-    size_t masks = implicit_dw(&g, small_path(&g)) ? mask_floats(&g) : 0;
-    return (t * slice_floats(&g) + masks) * sizeof(float);
+    return t * slice_floats(&g) * sizeof(float);
+}
+
+/* The tap masks, written once per call before the threads start */
+static const uint16_t *tap_masks(const kd_op_ctx *c, const geo *g)
+{
+    uint16_t *m = (uint16_t *)c->work;
+    kd_sgemm_small_conv_prep((int)g->H, (int)g->W, (int)g->K, (int)g->Pd, m);
+    return m;
 }
 
 /* Threads the workspace has room for (at least 1): the executor sizes it
@@ -159,10 +190,46 @@ static int usable_threads(const kd_op_ctx *c, const geo *g)
     return t;
 }
 
+/* im2col of a stride-1 conv whose output has the input's size: each row
+ * of col is the whole channel shifted by one offset, so one copy of the
+ * rows in range, then zeros over the columns that wrapped around and the
+ * rows out of range (for small maps the per-row copies cost more than
+ * the data) */
+static void im2col_same(const geo *g, const float *xn, int64_t gi, float *col)
+{
+    const int64_t P = g->P, W = g->W, H = g->H;
+    for (int64_t r = 0; r < g->Kg; r++) {
+        int64_t ci = r / (g->K * g->K), ki = (r / g->K) % g->K, kj = r % g->K;
+        const float *xp = xn + (gi * g->Cg + ci) * H * W;
+        float *d = col + r * P;
+        int64_t di = ki * g->D - g->Pd, dj = kj * g->D - g->Pd;
+        /* rows oh in [r0, r1) read input row oh + di; columns [lo, hi) */
+        int64_t r0 = di < 0 ? -di : 0, r1 = H - di < H ? H - di : H;
+        int64_t lo = dj < 0 ? -dj : 0, hi = W - dj < W ? W - dj : W;
+        if (r1 <= r0 || hi <= lo) {
+            memset(d, 0, sizeof(float) * (size_t)P);
+            continue;
+        }
+        memset(d, 0, sizeof(float) * (size_t)(r0 * W + lo));
+        int64_t first = r0 * W + lo, last = (r1 - 1) * W + hi;   /* [first, last) */
+        memcpy(d + first, xp + first + di * W + dj, sizeof(float) * (size_t)(last - first));
+        memset(d + last, 0, sizeof(float) * (size_t)(P - last));
+        for (int64_t oh = r0; oh < r1; oh++) {   /* the wrapped edge columns */
+            float *drow = d + oh * W;
+            for (int64_t ow = 0; ow < lo; ow++) drow[ow] = 0.0f;
+            for (int64_t ow = hi; ow < W; ow++) drow[ow] = 0.0f;
+        }
+    }
+}
+
 /* col[r, p] for r = (ci, ki, kj) over channels gi*Cg.. of image x_n */
 static void im2col(const geo *g, const float *xn, int64_t gi, float *col)
 {
     const int64_t P = g->P;
+    if (g->S == 1 && g->Ho == g->H && g->Wo == g->W) {
+        im2col_same(g, xn, gi, col);
+        return;
+    }
     for (int64_t r = 0; r < g->Kg; r++) {
         int64_t ci = r / (g->K * g->K), ki = (r / g->K) % g->K, kj = r % g->K;
         const float *xp = xn + (gi * g->Cg + ci) * g->H * g->W;
@@ -184,6 +251,8 @@ static void im2col(const geo *g, const float *xn, int64_t gi, float *col)
             for (int64_t ow = 0; ow < lo; ow++) drow[ow] = 0.0f;
             if (g->S == 1) {
                 memcpy(drow + lo, xrow + lo, sizeof(float) * (size_t)(hi - lo));
+            } else if (g->S == 2) {   /* a constant stride: vectorized (even lanes) */
+                for (int64_t ow = lo; ow < hi; ow++) drow[ow] = xrow[2 * ow];
             } else {
                 for (int64_t ow = lo; ow < hi; ow++) drow[ow] = xrow[ow * g->S];
             }
@@ -325,12 +394,11 @@ static void pack_w(const geo *g, int path, int trans, const float *w, float *wp)
 /* path: KD_SG_BLAS (cblas_sgemm) or a kd_sgemm_small path with wp = pack_w
  * of W, untransposed */
 static void forward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, float *col,
-                           int path, float *wp)
+                           int path, float *wp, const uint16_t *masks)
 {
     const float *x = c->in[0], *w = c->in[1];
     if (path != KD_SG_BLAS) pack_w(g, path, 0, w, wp);
-    int implicit = !is_1x1(g) && kd_sgemm_small_conv_ok(path, (int)g->K, (int)g->S, (int)g->Pd,
-                                                        (int)g->D);
+    int implicit = masks && implicit_conv(g, path);
     for (int64_t nn = n0; nn < n1; nn++) {
         const float *xn = x + nn * g->C * g->H * g->W;
         for (int64_t gi = 0; gi < g->G; gi++) {
@@ -338,7 +406,8 @@ static void forward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, f
             if (implicit) {   /* "same" conv: im2col on the fly, Ho*Wo = H*W = P */
                 kd_sgemm_small_conv(path, (int)g->Fg, (int)g->Cg, (int)g->H, (int)g->W, (int)g->K,
                                     (int)g->Pd, wp + gi * g->Fg * g->Kg, src,
-                                    c->out + (nn * g->F + gi * g->Fg) * g->P, (int)g->P, 0);
+                                    c->out + (nn * g->F + gi * g->Fg) * g->P, (int)g->P, 0,
+                                    masks);
                 continue;
             }
             if (!is_1x1(g)) {
@@ -366,8 +435,9 @@ static void forward(kd_op_ctx *c)
         return;
     }
     int nt = usable_threads(c, &g), path = small_path(&g);
-    float *work = c->work;
+    float *work = thread_area(c, &g);
     float *packs = work + (size_t)nt * (pad16(col_floats(&g)) + pad16(dw_floats(&g)));
+    const uint16_t *masks = implicit_conv(&g, path) ? tap_masks(c, &g) : NULL;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = 0, T = 1;
@@ -376,7 +446,7 @@ static void forward(kd_op_ctx *c)
 #endif
         forward_images(c, &g, first_image(&g, t, T), first_image(&g, t + 1, T),
                        work + (size_t)t * pad16(col_floats(&g)), path,
-                       packs + (size_t)t * pad16(dw_floats(&g)));
+                       packs + (size_t)t * pad16(dw_floats(&g)), masks);
     }
 }
 
@@ -389,8 +459,7 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
     const int P = (int)g->P;
     /* "same" stride-1 conv: dX_n += conv(dY_n, W flipped), implicit im2col,
      * no col2im */
-    int implicit = !is_1x1(g) && kd_sgemm_small_conv_ok(path, (int)g->K, (int)g->S, (int)g->Pd,
-                                                        (int)g->D);
+    int implicit = masks && implicit_conv(g, path);
     if (dx && implicit)
         for (int64_t gi = 0; gi < g->G; gi++)
             kd_sgemm_small_pack_flip(path, (int)g->Fg, (int)g->Cg, (int)g->K,
@@ -402,7 +471,7 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
         for (int64_t gi = 0; gi < g->G; gi++) {
             const float *gyp = gy + (nn * g->F + gi * g->Fg) * g->P;
             const float *wg = w + gi * g->Fg * g->Kg;
-            if (dwt && masks) {   /* im2col on the fly */
+            if (dwt && masks && implicit_dw(g, path)) {   /* im2col on the fly */
                 kd_sgemm_small_nt_conv(path, (int)g->Fg, (int)g->Cg, (int)g->H, (int)g->W,
                                        (int)g->K, (int)g->Pd, gyp, P, xn + gi * g->Cg * g->P,
                                        masks, dwt + gi * g->Fg * g->Kg, (int)g->Kg);
@@ -425,7 +494,7 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
                 if (implicit) {
                     kd_sgemm_small_conv(path, (int)g->Cg, (int)g->Fg, (int)g->H, (int)g->W,
                                         (int)g->K, (int)g->Pd, wp + gi * g->Fg * g->Kg, gyp,
-                                        dxn + gi * g->Cg * g->P, P, 1);
+                                        dxn + gi * g->Cg * g->P, P, 1, masks);
                     continue;
                 }
                 /* 1x1: dX_n's channels += Wg^T dY; else col = Wg^T dY, col2im */
@@ -466,17 +535,12 @@ static void backward(kd_op_ctx *c)
     }
     if (!dx && !dw) return;
     int nt = usable_threads(c, &g), path = small_path(&g);
-    float *work = c->work;
+    float *work = thread_area(c, &g);
     float *partials = work + (size_t)nt * pad16(col_floats(&g));
     float *packs = partials + (size_t)nt * pad16(dw_floats(&g));
     int used = 1;
-    /* dW without im2col where the workspace has room for the masks */
-    uint16_t *masks = NULL;
-    if (dw && implicit_dw(&g, path) &&
-        ((size_t)nt * slice_floats(&g) + mask_floats(&g)) * sizeof(float) <= c->work_size) {
-        masks = (uint16_t *)(work + (size_t)nt * slice_floats(&g));
-        kd_sgemm_small_nt_conv_prep((int)g.H, (int)g.W, (int)g.K, (int)g.Pd, masks);
-    }
+    const uint16_t *masks = (dx && implicit_conv(&g, path)) || (dw && implicit_dw(&g, path))
+                                ? tap_masks(c, &g) : NULL;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = 0, T = 1;

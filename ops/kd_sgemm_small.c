@@ -278,28 +278,20 @@ static const mkc512_fn mkc512_tab[MR_AVX512 + 1] = {
     mkc512_7, mkc512_8, mkc512_9, mkc512_10, mkc512_11, mkc512_12};
 
 static T512 void conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const float *ap,
-                             const float *x, float *Y, int64_t ldy, int acc)
+                             const float *x, float *Y, int64_t ldy, int acc,
+                             const uint16_t *masks)
 {
     const int T = (M + MR_AVX512 - 1) / MR_AVX512, KK = KS * KS, P = H * W;
-    const int Kg = Cg * KK;
+    const int Kg = Cg * KK, nchunk = (P + 15) / 16;
     int toff[KD_SGEMM_CONV_MAXTAPS];
     __mmask16 tm[2 * KD_SGEMM_CONV_MAXTAPS];
     for (int t = 0; t < KK; t++) toff[t] = (t / KS - pad) * W + (t % KS - pad);
     for (int j0 = 0; j0 < P; j0 += 32) {
-        /* the (row, column) of each of the strip's 32 output positions */
-        int oh[32], ow[32];
-        for (int l = 0, h = j0 / W, w = j0 % W; l < 32; l++) {
-            oh[l] = h, ow[l] = w;
-            if (++w == W) w = 0, h++;
-        }
+        /* the tap masks of the strip's two chunks of 16 output positions */
+        int c0 = j0 / 16;
         for (int t = 0; t < KK; t++) {
-            int di = t / KS - pad, dj = t % KS - pad;
-            unsigned m = 0;
-            for (int l = 0; l < 32; l++) {
-                int ih = oh[l] + di, iw = ow[l] + dj;
-                if (j0 + l < P && ih >= 0 && ih < H && iw >= 0 && iw < W) m |= 1u << l;
-            }
-            tm[2 * t] = (__mmask16)(m & 0xFFFF), tm[2 * t + 1] = (__mmask16)(m >> 16);
+            tm[2 * t] = (__mmask16)masks[(int64_t)t * nchunk + c0];
+            tm[2 * t + 1] = c0 + 1 < nchunk ? (__mmask16)masks[(int64_t)t * nchunk + c0 + 1] : 0;
         }
         int nr = P - j0 < 32 ? P - j0 : 32;
         unsigned sm = nr == 32 ? 0xFFFFFFFFu : (1u << nr) - 1;
@@ -572,24 +564,25 @@ int kd_sgemm_small_nt_conv_ok(int path, int KS, int stride, int pad, int dil, in
            kd_sgemm_small_nt_ok(path, P);
 }
 
-size_t kd_sgemm_small_nt_conv_masks(int H, int W, int KS)
+size_t kd_sgemm_small_conv_masks(int H, int W, int KS)
 {
     return (size_t)((H * W + 15) / 16) * (size_t)(KS * KS);
 }
 
-void kd_sgemm_small_nt_conv_prep(int H, int W, int KS, int pad, uint16_t *masks)
+void kd_sgemm_small_conv_prep(int H, int W, int KS, int pad, uint16_t *masks)
 {
-    const int P = H * W, nchunk = (P + 15) / 16;
-    for (int t = 0; t < KS * KS; t++) {
-        int di = t / KS - pad, dj = t % KS - pad;
-        for (int c = 0; c < nchunk; c++) {
-            unsigned m = 0;
-            for (int l = 0; l < 16; l++) {
-                int p = 16 * c + l, ih = p / W + di, iw = p % W + dj;
-                if (p < P && ih >= 0 && ih < H && iw >= 0 && iw < W) m |= 1u << l;
-            }
-            masks[(size_t)t * nchunk + c] = (uint16_t)m;
+    const int P = H * W, nchunk = (P + 15) / 16, KK = KS * KS;
+    int di[KD_SGEMM_CONV_MAXTAPS], dj[KD_SGEMM_CONV_MAXTAPS];
+    for (int t = 0; t < KK && t < KD_SGEMM_CONV_MAXTAPS; t++) di[t] = t / KS - pad, dj[t] = t % KS - pad;
+    memset(masks, 0, sizeof(uint16_t) * (size_t)nchunk * (size_t)KK);
+    /* position p = (oh, ow), walked in order: no divisions */
+    for (int p = 0, oh = 0, ow = 0; p < P; p++) {
+        for (int t = 0; t < KK && t < KD_SGEMM_CONV_MAXTAPS; t++) {
+            int ih = oh + di[t], iw = ow + dj[t];
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                masks[(size_t)t * nchunk + (size_t)(p >> 4)] |= (uint16_t)(1u << (p & 15));
         }
+        if (++ow == W) ow = 0, oh++;
     }
 }
 
@@ -614,14 +607,15 @@ int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil)
 }
 
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
-                         const float *ap, const float *x, float *Y, int ldy, int accumulate)
+                         const float *ap, const float *x, float *Y, int ldy, int accumulate,
+                         const uint16_t *masks)
 {
     (void)path;
 #if KD_X86
-    conv_avx512(M, Cg, H, W, KS, pad, ap, x, Y, ldy, accumulate);
+    conv_avx512(M, Cg, H, W, KS, pad, ap, x, Y, ldy, accumulate, masks);
 #else
     (void)M, (void)Cg, (void)H, (void)W, (void)KS, (void)pad, (void)ap, (void)x, (void)Y, (void)ldy;
-    (void)accumulate;
+    (void)accumulate, (void)masks;
 #endif
 }
 

@@ -58,7 +58,9 @@ void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float 
  * writing it.  ap: kd_sgemm_small_pack of A [M, Cg*KS*KS].  Only where
  * kd_sgemm_small_conv_ok (AVX-512; KS*KS <= KD_SGEMM_CONV_MAXTAPS).
  * accumulate 0: Y = the product; 1: Y += the product (one rounding, the
- * bits of kd_sgemm_small_run with alpha 1, beta 1).
+ * bits of kd_sgemm_small_run with alpha 1, beta 1).  masks: the tap masks
+ * of kd_sgemm_small_conv_prep for this H, W, KS, pad (the same for every
+ * image and call: computed once per op call, not per strip).
  *
  * dX of such a convolution is again one: dx[c] += sum over f and taps of
  * W[f, c] flipped (ki, kj -> KS-1-ki, KS-1-kj) times dY[f] shifted;
@@ -71,7 +73,14 @@ int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
  * the old setting (benchmarks) */
 int kd_sgemm_small_set_conv(int on);
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
-                         const float *ap, const float *x, float *Y, int ldy, int accumulate);
+                         const float *ap, const float *x, float *Y, int ldy, int accumulate,
+                         const uint16_t *masks);
+/* the tap masks of a "same" conv on [H, W] maps: for tap t = (ki, kj) and
+ * chunk c of 16 output positions, bit l of masks[t * ceil(H*W/16) + c]
+ * says whether position p = 16c + l exists (p < H*W) and its tap lies
+ * inside the image; kd_sgemm_small_conv_masks(H, W, KS) uint16 */
+size_t kd_sgemm_small_conv_masks(int H, int W, int KS);
+void kd_sgemm_small_conv_prep(int H, int W, int KS, int pad, uint16_t *masks);
 void kd_sgemm_small_pack_flip(int path, int F, int C, int KS, const float *w, float *ap);
 
 /* C[M, N] += A[M, K] B[N, K]^T (both row-major, rows contiguous along K):
@@ -92,14 +101,10 @@ void kd_sgemm_small_nt(int path, int M, int N, int K, const float *A, int lda, c
 /* dW of a "same" convolution (kd_sgemm_small_conv_ok) without writing
  * im2col: C[M, Cg*KS*KS] += A[M, H*W] im2col(x)^T, x [Cg, H, W] — the
  * very sums of kd_sgemm_small_nt on the written im2col matrix (the same
- * lanes, order and reduction: the same bits).  masks: the
- * kd_sgemm_small_nt_conv_masks(H, W, KS) uint16 that
- * kd_sgemm_small_nt_conv_prep wrote for this H, W, KS, pad (the same for
- * every image).  Only where kd_sgemm_small_nt_conv_ok (conv_ok, and nt_ok
- * for K = P = H*W). */
+ * lanes, order and reduction: the same bits).  masks: as for
+ * kd_sgemm_small_conv.  Only where kd_sgemm_small_nt_conv_ok (conv_ok,
+ * and nt_ok for K = P = H*W). */
 int kd_sgemm_small_nt_conv_ok(int path, int KS, int stride, int pad, int dil, int P);
-size_t kd_sgemm_small_nt_conv_masks(int H, int W, int KS);
-void kd_sgemm_small_nt_conv_prep(int H, int W, int KS, int pad, uint16_t *masks);
 void kd_sgemm_small_nt_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
                             const float *A, int lda, const float *x, const uint16_t *masks,
                             float *C, int ldc);

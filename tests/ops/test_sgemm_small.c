@@ -156,16 +156,18 @@ static void test_conv_implicit(void)
         for (int i = 0; i < M * ldy; i++) y1[i] = y2[i] = 777.0f;
         kd_sgemm_small_pack(KD_SG_AVX512, 0, M, Kg, A, Kg, ap);
         kd_sgemm_small_run(KD_SG_AVX512, M, P, Kg, 1.0f, ap, col, P, 0.0f, y1, ldy);
-        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy, 0);
+        uint16_t *masks = malloc(sizeof(uint16_t) * kd_sgemm_small_conv_masks(H, W, KS));
+        kd_sgemm_small_conv_prep(H, W, KS, pad, masks);
+        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy, 0, masks);
         int same = memcmp(y1, y2, sizeof(float) * (size_t)M * ldy) == 0;
         /* accumulate: Y += product, the bits of run with beta 1 */
         kd_sgemm_small_run(KD_SG_AVX512, M, P, Kg, 1.0f, ap, col, P, 1.0f, y1, ldy);
-        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy, 1);
+        kd_sgemm_small_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, ap, x, y2, ldy, 1, masks);
         same = same && memcmp(y1, y2, sizeof(float) * (size_t)M * ldy) == 0;
         if (!same) printf("\n  implicit conv M=%d Cg=%d H=%d W=%d KS=%d differs\n", M, Cg, H, W, KS);
         CU_ASSERT(same);
         CU_ASSERT_EQUAL(y2[P], 777.0f); /* the padding of Y untouched */
-        free(x), free(A), free(ap), free(col), free(y1), free(y2);
+        free(x), free(A), free(ap), free(col), free(y1), free(y2), free(masks);
     }
 }
 
@@ -242,12 +244,12 @@ static void test_nt_conv(void)
         float *x = malloc(sizeof(float) * (size_t)Cg * P), *A = malloc(sizeof(float) * (size_t)M * lda);
         float *col = malloc(sizeof(float) * (size_t)Kg * P);
         float *c1 = malloc(sizeof(float) * (size_t)M * ldc), *c2 = malloc(sizeof(float) * (size_t)M * ldc);
-        uint16_t *masks = malloc(sizeof(uint16_t) * kd_sgemm_small_nt_conv_masks(H, W, KS));
+        uint16_t *masks = malloc(sizeof(uint16_t) * kd_sgemm_small_conv_masks(H, W, KS));
         for (int i = 0; i < Cg * P; i++) x[i] = frand();
         for (int i = 0; i < M * lda; i++) A[i] = frand();
         for (int i = 0; i < M * ldc; i++) c1[i] = c2[i] = i % ldc >= Kg ? 777.0f : frand();
         im2col_ref(x, Cg, H, W, KS, pad, col);
-        kd_sgemm_small_nt_conv_prep(H, W, KS, pad, masks);
+        kd_sgemm_small_conv_prep(H, W, KS, pad, masks);
         kd_sgemm_small_nt(KD_SG_AVX512, M, Kg, P, A, lda, col, P, c1, ldc);
         kd_sgemm_small_nt_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, A, lda, x, masks, c2, ldc);
         int same = memcmp(c1, c2, sizeof(float) * (size_t)M * ldc) == 0;
