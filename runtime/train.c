@@ -326,8 +326,10 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
         steps_lr_text(&X.S, P, ep, X.steps, lrs, sizeof lrs);
         size_t o = (size_t)snprintf(line, sizeof line, "%s epoch %lld/%lld  loss %.4f  %s", P->name,
                                     (long long)ep + 1, (long long)P->epochs, mean, lrs);
+        if (prof) kd_exec_set_profile(G->e, NULL);   /* the profile is of the training steps */
         for (int i = 0; i < X.nev && (kd_dp_on(R) || !interrupted); i++)   /* data-parallel: all ranks evaluate */
             if (eval_epoch(R, G, &X.ev[i], P, ep + 1, ep == ep0, line, sizeof line, &o)) goto out;
+        if (prof) kd_exec_set_profile(G->e, prof);
         if (!R->o->quiet) fprintf(stderr, "%s  %.1f s\n", line, run_now() - t_ep);
         if (epoch_end(R, &X, ep)) goto out;
         if (stop_now(R)) {
