@@ -304,10 +304,7 @@ static const char *TINY =
 
 static void test_run_trains(void)
 {
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
-        return;
-    }
+    if (!have_fmnist()) return;
     char runs[400], dir1[800], dir2[800], path[900];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
@@ -426,10 +423,7 @@ static void test_run_errors(void)
  * without lr: 1e-3); the epoch line shows the lr each phase ran with. */
 static void test_plan_defaults(void)
 {
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
-        return;
-    }
+    if (!have_fmnist()) return;
     char runs[400];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
@@ -483,10 +477,7 @@ static const char *line_of(const char *s, const char *key, char *buf, size_t n)
 
 static void test_plan_lists(void)
 {
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
-        return;
-    }
+    if (!have_fmnist()) return;
     char runs[400], lit[200], let[200];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
@@ -527,10 +518,7 @@ static const char *RESUMABLE =
 
 static void test_resume_after_sigkill(void)
 {
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
-        return;
-    }
+    if (!have_fmnist()) return;
     char runs[400], a[800], b[800], pa[900], pb[900];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
@@ -608,10 +596,7 @@ static const char *ROUTES =
 
 static void test_routes(void)
 {
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
-        return;
-    }
+    if (!have_fmnist()) return;
     char runs[400], dir[800], path[900];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
@@ -699,10 +684,7 @@ static const char *result_of(const char *out, const char *model, char *buf, size
 
 static void test_mutual_losses(void)
 {
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
-        return;
-    }
+    if (!have_fmnist()) return;
     char runs[400], b[200], c[200];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
@@ -756,10 +738,7 @@ static const char *SWEEP =
 
 static void test_sweep(void)
 {
-    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
-        fprintf(stderr, "\n  skipped: dataset-fashion-mnist is not installed\n");
-        return;
-    }
+    if (!have_fmnist()) return;
     char runs[400], dir[800], path[900];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
