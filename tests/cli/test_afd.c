@@ -79,8 +79,8 @@ static void test_pools_of_models(void)
  * then 3 x 32 x 32 bytes; pixels and labels from a fixed formula */
 static void write_cifar100(const char *dir, const char *name, int n, int salt)
 {
-    char path[400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char path[600];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return;
     FILE *f = fopen(path, "wb");
     if (!f) return;
     for (int r = 0; r < n; r++) {
