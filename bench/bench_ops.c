@@ -140,7 +140,7 @@ int main(int argc, char **argv)
         for (int r = 0; r < reps + 1; r++)
             for (int v = 0; v < 3; v++) {
                 kd_sgemm_small_set_path(v ? new_path : KD_SG_BLAS);
-                kd_sgemm_small_set_conv(v != 2 ? 7 : 1);
+                kd_sgemm_small_set_conv(v != 2 ? 15 : 1);
                 double t0 = now();
                 d->forward(&c);
                 double t1 = now();
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
         snprintf(desc, sizeof desc, "%d->%d %dx%d %d/%d g%d", y->C, y->F, y->H, y->H, y->K, y->S, y->G);
         printf("%-18s %-22s %9.1f %5.0f%% %9.1f %5.0f%% %9.1f %5.0f%%\n", y->what, desc, gf,
                100 * gf / peak, gb, 100 * gb / peak, gfb, 100 * gfb / peak);
-        kd_sgemm_small_set_conv(7);
+        kd_sgemm_small_set_conv(15);
         snprintf(cmp[l], sizeof cmp[l], "%-18s %-22s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %6.2fx %6.2fx", y->what,
                  desc, 1e3 * bf[0], 1e3 * bf[1], bf[0] / bf[1], 1e3 * bb[0], 1e3 * bb[1],
                  bb[0] / bb[1], bf[0] / bf[2], bb[0] / bb[2]);

@@ -121,14 +121,21 @@ static int same_conv(const geo *g)
     return !is_1x1(g) && g->S == 1 && g->D == 1 && 2 * g->Pd == g->K - 1 &&
            g->K * g->K <= KD_SGEMM_CONV_MAXTAPS;
 }
+/* 1 if the stride-2 implicit forward (kd_sgemm_small_conv2) may apply to
+ * this shape on some path: 3x3, pad 1, stride 2, even H and W */
+static int s2_conv(const geo *g)
+{
+    return g->K == 3 && g->S == 2 && g->Pd == 1 && g->D == 1 && g->H % 2 == 0 && g->W % 2 == 0;
+}
 /* the tap masks of the implicit products (kd_sgemm_small_conv_prep), at
  * the start of the workspace, one copy shared by the threads; reserved
  * for every such shape whatever the path, so that the layout does not
  * move when a test or benchmark switches paths after planning */
 static size_t mask_floats(const geo *g)
 {
-    if (!same_conv(g)) return 0;
-    return pad16((kd_sgemm_small_conv_masks((int)g->H, (int)g->W, (int)g->K) + 1) / 2);
+    size_t n = same_conv(g) ? kd_sgemm_small_conv_masks((int)g->H, (int)g->W, (int)g->K)
+             : s2_conv(g)   ? kd_sgemm_small_conv2_masks((int)g->Ho, (int)g->Wo) : 0;
+    return pad16((n + 1) / 2);
 }
 /* one thread's slice: column buffer, dW partial, packed W (kd_sgemm_small);
  * the workspace is the masks, then nt of each, and has room for nt slices
@@ -176,8 +183,17 @@ static size_t workspace(const kd_op_ctx *c)
 static const uint16_t *tap_masks(const kd_op_ctx *c, const geo *g)
 {
     uint16_t *m = (uint16_t *)c->work;
-    kd_sgemm_small_conv_prep((int)g->H, (int)g->W, (int)g->K, (int)g->Pd, m);
+    if (s2_conv(g))
+        kd_sgemm_small_conv2_prep((int)g->Ho, (int)g->Wo, m);
+    else
+        kd_sgemm_small_conv_prep((int)g->H, (int)g->W, (int)g->K, (int)g->Pd, m);
     return m;
+}
+/* the stride-2 forward without im2col (kd_sgemm_small_conv2) */
+static int implicit_s2(const geo *g, int path)
+{
+    return s2_conv(g) && kd_sgemm_small_conv2_ok(path, (int)g->K, (int)g->S, (int)g->Pd,
+                                                 (int)g->D, (int)g->H, (int)g->W);
 }
 
 /* Threads the workspace has room for (at least 1): the executor sizes it
@@ -398,11 +414,19 @@ static void forward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, f
 {
     const float *x = c->in[0], *w = c->in[1];
     if (path != KD_SG_BLAS) pack_w(g, path, 0, w, wp);
-    int implicit = masks && implicit_conv(g, path);
+    int implicit = masks && implicit_conv(g, path), s2 = masks && implicit_s2(g, path);
     for (int64_t nn = n0; nn < n1; nn++) {
         const float *xn = x + nn * g->C * g->H * g->W;
         for (int64_t gi = 0; gi < g->G; gi++) {
             const float *src = xn + gi * g->Cg * g->P;   /* 1x1: x_n's channels are the columns */
+            if (s2) {   /* stride 2: parity planes into col, then the implicit product */
+                kd_sgemm_small_conv2_split((int)g->Cg, (int)g->H, (int)g->W,
+                                           xn + gi * g->Cg * g->H * g->W, col);
+                kd_sgemm_small_conv2(path, (int)g->Fg, (int)g->Cg, (int)g->Ho, (int)g->Wo,
+                                     wp + gi * g->Fg * g->Kg, col,
+                                     c->out + (nn * g->F + gi * g->Fg) * g->P, (int)g->P, masks);
+                continue;
+            }
             if (implicit) {   /* "same" conv: im2col on the fly, Ho*Wo = H*W = P */
                 kd_sgemm_small_conv(path, (int)g->Fg, (int)g->Cg, (int)g->H, (int)g->W, (int)g->K,
                                     (int)g->Pd, wp + gi * g->Fg * g->Kg, src,
@@ -437,7 +461,8 @@ static void forward(kd_op_ctx *c)
     int nt = usable_threads(c, &g), path = small_path(&g);
     float *work = thread_area(c, &g);
     float *packs = work + (size_t)nt * (pad16(col_floats(&g)) + pad16(dw_floats(&g)));
-    const uint16_t *masks = implicit_conv(&g, path) ? tap_masks(c, &g) : NULL;
+    const uint16_t *masks =
+        implicit_conv(&g, path) || implicit_s2(&g, path) ? tap_masks(c, &g) : NULL;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = 0, T = 1;

@@ -277,15 +277,17 @@ static const mkc512_fn mkc512_tab[MR_AVX512 + 1] = {
     NULL, mkc512_1, mkc512_2, mkc512_3, mkc512_4, mkc512_5, mkc512_6,
     mkc512_7, mkc512_8, mkc512_9, mkc512_10, mkc512_11, mkc512_12};
 
-static T512 void conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const float *ap,
-                             const float *x, float *Y, int64_t ldy, int acc,
-                             const uint16_t *masks)
+/* Y[M, P] (+)= A B with B[(ci, t), p] = x[ci*cs + p + toff[t]], masked
+ * by masks[t * ceil(P/16) + p/16] (0 where unset): the implicit im2col of
+ * a same conv (cs = P, toff the shifts of the taps) or of a stride-2 conv
+ * on the input split by parity (kd_sgemm_small_conv2_split: cs = 4P, toff
+ * a plane and a shift per tap) */
+static T512 void convg_avx512(int M, int Cg, int KK, int P, int64_t cs, const int *toff,
+                              const uint16_t *masks, const float *ap, const float *x, float *Y,
+                              int64_t ldy, int acc)
 {
-    const int T = (M + MR_AVX512 - 1) / MR_AVX512, KK = KS * KS, P = H * W;
-    const int Kg = Cg * KK, nchunk = (P + 15) / 16;
-    int toff[KD_SGEMM_CONV_MAXTAPS];
+    const int T = (M + MR_AVX512 - 1) / MR_AVX512, Kg = Cg * KK, nchunk = (P + 15) / 16;
     __mmask16 tm[2 * KD_SGEMM_CONV_MAXTAPS];
-    for (int t = 0; t < KK; t++) toff[t] = (t / KS - pad) * W + (t % KS - pad);
     for (int j0 = 0; j0 < P; j0 += 32) {
         /* the tap masks of the strip's two chunks of 16 output positions */
         int c0 = j0 / 16;
@@ -297,11 +299,44 @@ static T512 void conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const
         unsigned sm = nr == 32 ? 0xFFFFFFFFu : (1u << nr) - 1;
         for (int t = 0; t < T; t++) {
             int r0 = (int)((int64_t)M * t / T), r1 = (int)((int64_t)M * (t + 1) / T);
-            mkc512_tab[r1 - r0](Cg, KK, ap + (int64_t)r0 * Kg, x + j0, (int64_t)P, toff, tm,
+            mkc512_tab[r1 - r0](Cg, KK, ap + (int64_t)r0 * Kg, x + j0, cs, toff, tm,
                                 Y + (int64_t)r0 * ldy + j0, ldy, (__mmask16)(sm & 0xFFFF),
                                 (__mmask16)(sm >> 16), acc);
         }
     }
+}
+
+static T512 void conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const float *ap,
+                             const float *x, float *Y, int64_t ldy, int acc,
+                             const uint16_t *masks)
+{
+    int toff[KD_SGEMM_CONV_MAXTAPS];
+    for (int t = 0; t < KS * KS; t++) toff[t] = (t / KS - pad) * W + (t % KS - pad);
+    convg_avx512(M, Cg, KS * KS, H * W, (int64_t)H * W, toff, masks, ap, x, Y, ldy, acc);
+}
+
+/* tap t = (ki, kj) of a 3x3, pad-1, stride-2 conv: input row 2 oh + ki - 1
+ * is row oh + si of parity plane a (ki 0: a 1, si -1; 1: 0, 0; 2: 1, 0),
+ * columns likewise (b, sj); plane a*2 + b */
+static void conv2_tap(int t, int *plane, int *si, int *sj)
+{
+    static const int par[3] = {1, 0, 1}, sh[3] = {-1, 0, 0};
+    *plane = par[t / 3] * 2 + par[t % 3];
+    *si = sh[t / 3];
+    *sj = sh[t % 3];
+}
+
+static T512 void conv2_avx512(int M, int Cg, int Ho, int Wo, const float *ap, const float *q,
+                              float *Y, int64_t ldy, const uint16_t *masks)
+{
+    const int P = Ho * Wo;
+    int toff[9];
+    for (int t = 0; t < 9; t++) {
+        int pl, si, sj;
+        conv2_tap(t, &pl, &si, &sj);
+        toff[t] = pl * P + si * Wo + sj;
+    }
+    convg_avx512(M, Cg, 9, P, 4 * (int64_t)P, toff, masks, ap, q, Y, ldy, 0);
 }
 
 /* ---- AVX-512, C += A B^T (kd_sgemm_small_nt): 4 rows of A x 4 rows of B,
@@ -537,7 +572,7 @@ static T256 void run_avx2(int M, int N, int K, float alpha, const float *ap, con
 #endif /* KD_X86 */
 
 
-static volatile int conv_on = 7;
+static volatile int conv_on = 15;
 int kd_sgemm_small_set_conv(int on)
 {
     int was = conv_on;
@@ -620,6 +655,59 @@ void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
 #else
     (void)M, (void)Cg, (void)H, (void)W, (void)KS, (void)pad, (void)ap, (void)x, (void)Y, (void)ldy;
     (void)accumulate, (void)masks;
+#endif
+}
+
+int kd_sgemm_small_conv2_ok(int path, int KS, int stride, int pad, int dil, int H, int W)
+{
+    return KD_X86 && (conv_on & 8) && path == KD_SG_AVX512 && KS == 3 && stride == 2 &&
+           pad == 1 && dil == 1 && H % 2 == 0 && W % 2 == 0 && H > 0 && W > 0;
+}
+
+size_t kd_sgemm_small_conv2_masks(int Ho, int Wo) { return (size_t)((Ho * Wo + 15) / 16) * 9; }
+
+void kd_sgemm_small_conv2_prep(int Ho, int Wo, uint16_t *masks)
+{
+    const int P = Ho * Wo, nchunk = (P + 15) / 16;
+    memset(masks, 0, sizeof(uint16_t) * (size_t)nchunk * 9);
+    for (int t = 0; t < 9; t++) {
+        int pl, si, sj;
+        conv2_tap(t, &pl, &si, &sj);
+        for (int p = 0, oh = 0, ow = 0; p < P; p++) {
+            if (oh + si >= 0 && ow + sj >= 0)
+                masks[(size_t)t * nchunk + (size_t)(p >> 4)] |= (uint16_t)(1u << (p & 15));
+            if (++ow == Wo) ow = 0, oh++;
+        }
+    }
+}
+
+void kd_sgemm_small_conv2_split(int Cg, int H, int W, const float *x, float *q)
+{
+    const int Ho = H / 2, Wo = W / 2;
+    const size_t P = (size_t)Ho * Wo;
+    for (int ci = 0; ci < Cg; ci++) {
+        const float *xc = x + (size_t)ci * H * W;
+        float *q0 = q + (size_t)ci * 4 * P;
+        for (int i = 0; i < Ho; i++)
+            for (int a = 0; a < 2; a++) {
+                const float *row = xc + (size_t)(2 * i + a) * W;
+                float *e = q0 + (size_t)(a * 2) * P + (size_t)i * Wo, *o = e + P;
+                for (int j = 0; j < Wo; j++) {   /* constant stride 2: vectorizes */
+                    e[j] = row[2 * j];
+                    o[j] = row[2 * j + 1];
+                }
+            }
+    }
+}
+
+void kd_sgemm_small_conv2(int path, int M, int Cg, int Ho, int Wo, const float *ap,
+                          const float *q, float *Y, int ldy, const uint16_t *masks)
+{
+    (void)path;
+#if KD_X86
+    conv2_avx512(M, Cg, Ho, Wo, ap, q, Y, ldy, masks);
+#else
+    (void)M, (void)Cg, (void)Ho, (void)Wo, (void)ap, (void)q, (void)Y, (void)ldy, (void)masks;
 #endif
 }
 

@@ -69,8 +69,9 @@ void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float 
 int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
 /* bit 0 (1): conv_ok says yes where it can (else conv2d writes im2col);
  * bit 1 (2): nt_ok likewise (else conv2d's dW runs on OpenBLAS); bit 2
- * (4): nt_conv_ok likewise (else dW writes im2col).  Default 7; returns
- * the old setting (benchmarks) */
+ * (4): nt_conv_ok likewise (else dW writes im2col); bit 3 (8): conv2_ok
+ * likewise (else the stride-2 forward writes im2col).  Default 15;
+ * returns the old setting (benchmarks) */
 int kd_sgemm_small_set_conv(int on);
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
                          const float *ap, const float *x, float *Y, int ldy, int accumulate,
@@ -108,5 +109,21 @@ int kd_sgemm_small_nt_conv_ok(int path, int KS, int stride, int pad, int dil, in
 void kd_sgemm_small_nt_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
                             const float *A, int lda, const float *x, const uint16_t *masks,
                             float *C, int ldc);
+
+/* The forward of a 3x3, pad-1, stride-2 conv on even H and W without
+ * im2col: kd_sgemm_small_conv2_split copies each channel of x [Cg, H, W]
+ * into its four parity planes q [Cg, 4, H/2, W/2] (rows and columns even
+ * or odd), where every tap is a plane shifted by 0 or -1: then
+ * kd_sgemm_small_conv2 is the implicit product on q, Y[M, Ho*Wo] = A B
+ * (ap packed as for kd_sgemm_small_conv) -- the same FMAs in the same
+ * order as kd_sgemm_small_run on im2col(x), so the same bits.  masks:
+ * kd_sgemm_small_conv2_masks(Ho, Wo) uint16 from kd_sgemm_small_conv2_prep.
+ * Only where kd_sgemm_small_conv2_ok. */
+int kd_sgemm_small_conv2_ok(int path, int KS, int stride, int pad, int dil, int H, int W);
+size_t kd_sgemm_small_conv2_masks(int Ho, int Wo);
+void kd_sgemm_small_conv2_prep(int Ho, int Wo, uint16_t *masks);
+void kd_sgemm_small_conv2_split(int Cg, int H, int W, const float *x, float *q);
+void kd_sgemm_small_conv2(int path, int M, int Cg, int Ho, int Wo, const float *ap,
+                          const float *q, float *Y, int ldy, const uint16_t *masks);
 
 #endif

@@ -260,6 +260,54 @@ static void test_nt_conv(void)
     }
 }
 
+/* kd_sgemm_small_conv2 (stride-2 3x3 forward on parity planes) gives the
+ * bits of stride-2 im2col + kd_sgemm_small_run; Y's padding untouched */
+static void test_conv2(void)
+{
+    if (!kd_sgemm_small_conv2_ok(KD_SG_AVX512, 3, 2, 1, 1, 4, 4) ||
+        !kd_sgemm_small_supported(KD_SG_AVX512)) {
+        printf("(no AVX-512: skipped) ");
+        return;
+    }
+    CU_ASSERT(!kd_sgemm_small_conv2_ok(KD_SG_AVX512, 3, 2, 1, 1, 5, 4));   /* odd H */
+    CU_ASSERT(!kd_sgemm_small_conv2_ok(KD_SG_AVX512, 3, 1, 1, 1, 4, 4));
+    CU_ASSERT(!kd_sgemm_small_conv2_ok(KD_SG_AVX512, 3, 2, 0, 1, 4, 4));
+    CU_ASSERT(!kd_sgemm_small_conv2_ok(KD_SG_AVX2, 3, 2, 1, 1, 4, 4));
+    static const int sh[][4] = {/* M, Cg, H, W */
+                                {16, 8, 28, 28}, {32, 16, 14, 14}, {5, 3, 2, 2}, {13, 2, 6, 40},
+                                {12, 4, 64, 8}, {7, 1, 32, 32}};
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        int M = sh[s][0], Cg = sh[s][1], H = sh[s][2], W = sh[s][3];
+        int Ho = H / 2, Wo = W / 2, P = Ho * Wo, Kg = Cg * 9, ldy = P + 3;
+        float *x = malloc(sizeof(float) * (size_t)Cg * H * W), *A = malloc(sizeof(float) * (size_t)M * Kg);
+        float *ap = malloc(sizeof(float) * (size_t)M * Kg), *col = malloc(sizeof(float) * (size_t)Kg * P);
+        float *q = malloc(sizeof(float) * (size_t)Cg * H * W);
+        float *y1 = malloc(sizeof(float) * (size_t)M * ldy), *y2 = malloc(sizeof(float) * (size_t)M * ldy);
+        uint16_t *masks = malloc(sizeof(uint16_t) * kd_sgemm_small_conv2_masks(Ho, Wo));
+        for (int i = 0; i < Cg * H * W; i++) x[i] = frand();
+        for (int i = 0; i < M * Kg; i++) A[i] = frand();
+        for (int k = 0; k < Kg; k++) {   /* stride-2 im2col, pad 1 */
+            int ci = k / 9, di = k / 3 % 3 - 1, dj = k % 3 - 1;
+            for (int p = 0; p < P; p++) {
+                int ih = 2 * (p / Wo) + di, iw = 2 * (p % Wo) + dj;
+                col[(size_t)k * P + p] =
+                    ih >= 0 && ih < H && iw >= 0 && iw < W ? x[((size_t)ci * H + ih) * W + iw] : 0.0f;
+            }
+        }
+        for (int i = 0; i < M * ldy; i++) y1[i] = y2[i] = 777.0f;
+        kd_sgemm_small_pack(KD_SG_AVX512, 0, M, Kg, A, Kg, ap);
+        kd_sgemm_small_run(KD_SG_AVX512, M, P, Kg, 1.0f, ap, col, P, 0.0f, y1, ldy);
+        kd_sgemm_small_conv2_prep(Ho, Wo, masks);
+        kd_sgemm_small_conv2_split(Cg, H, W, x, q);
+        kd_sgemm_small_conv2(KD_SG_AVX512, M, Cg, Ho, Wo, ap, q, y2, ldy, masks);
+        int same = memcmp(y1, y2, sizeof(float) * (size_t)M * ldy) == 0;
+        if (!same) printf("\n  stride-2 conv M=%d Cg=%d H=%d W=%d differs\n", M, Cg, H, W);
+        CU_ASSERT(same);
+        CU_ASSERT_EQUAL(y2[P], 777.0f);
+        free(x), free(A), free(ap), free(col), free(q), free(y1), free(y2), free(masks);
+    }
+}
+
 /* the automatic choice never picks the plain C path; set_path falls back
  * to it for an unsupported path; KD_SGEMM is read by the first choice */
 static void test_selection(void)
@@ -282,6 +330,7 @@ int main(void)
         KD_TEST(test_conv_implicit),
         KD_TEST(test_nt),
         KD_TEST(test_nt_conv),
+        KD_TEST(test_conv2),
         KD_TEST(test_selection),
         KD_TEST_END
     };
