@@ -128,6 +128,27 @@ static void run_c(int M, int N, int K, float alpha, const float *ap, const float
     }
 }
 
+/* ---- taps of the implicit convolutions (every path) --------------------- */
+/* tap t = (ki, kj) of a same conv: input row oh + ki - pad, column
+ * ow + kj - pad, i.e. the offset from output position p in a [., W] plane */
+static inline int same_di(int t, int KS, int pad) { return t / KS - pad; }
+static inline int same_dj(int t, int KS, int pad) { return t % KS - pad; }
+static inline int same_toff(int t, int KS, int pad, int W)
+{
+    return same_di(t, KS, pad) * W + same_dj(t, KS, pad);
+}
+
+/* tap t = (ki, kj) of a 3x3, pad-1, stride-2 conv: input row 2 oh + ki - 1
+ * is row oh + si of parity plane a (ki 0: a 1, si -1; 1: 0, 0; 2: 1, 0),
+ * columns likewise (b, sj); plane a*2 + b */
+static inline void conv2_tap(int t, int *plane, int *si, int *sj)
+{
+    static const int par[3] = {1, 0, 1}, sh[3] = {-1, 0, 0};
+    *plane = par[t / 3] * 2 + par[t % 3];
+    *si = sh[t / 3];
+    *sj = sh[t % 3];
+}
+
 #if KD_X86
 /* ---- AVX-512: mr x 32 tile, 2 zmm per row, up to 12 rows (24 accumulators) */
 #define T512 __attribute__((target("avx512f,fma")))
@@ -311,19 +332,8 @@ static T512 void conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const
                              const uint16_t *masks)
 {
     int toff[KD_SGEMM_CONV_MAXTAPS];
-    for (int t = 0; t < KS * KS; t++) toff[t] = (t / KS - pad) * W + (t % KS - pad);
+    for (int t = 0; t < KS * KS; t++) toff[t] = same_toff(t, KS, pad, W);
     convg_avx512(M, Cg, KS * KS, H * W, (int64_t)H * W, toff, masks, ap, x, Y, ldy, acc);
-}
-
-/* tap t = (ki, kj) of a 3x3, pad-1, stride-2 conv: input row 2 oh + ki - 1
- * is row oh + si of parity plane a (ki 0: a 1, si -1; 1: 0, 0; 2: 1, 0),
- * columns likewise (b, sj); plane a*2 + b */
-static void conv2_tap(int t, int *plane, int *si, int *sj)
-{
-    static const int par[3] = {1, 0, 1}, sh[3] = {-1, 0, 0};
-    *plane = par[t / 3] * 2 + par[t % 3];
-    *si = sh[t / 3];
-    *sj = sh[t % 3];
 }
 
 static T512 void conv2_avx512(int M, int Cg, int Ho, int Wo, const float *ap, const float *q,
@@ -451,7 +461,7 @@ static T512 void nt_conv_avx512(int M, int Cg, int H, int W, int KS, int pad, co
         const uint16_t *bm[4];
         for (int j = 0; j < 4; j++) {
             int r = j0 + j < N ? j0 + j : N - 1, t = r % KK;
-            b[j] = x + (int64_t)(r / KK) * P + ((t / KS - pad) * W + (t % KS - pad));
+            b[j] = x + (int64_t)(r / KK) * P + same_toff(t, KS, pad, W);
             bm[j] = masks + (int64_t)t * nchunk;
         }
         for (int i0 = 0; i0 < M; i0 += 4) {
@@ -608,21 +618,30 @@ size_t kd_sgemm_small_conv_masks(int H, int W, int KS)
     return (size_t)((H * W + 15) / 16) * (size_t)(KS * KS);
 }
 
-void kd_sgemm_small_conv_prep(int H, int W, int KS, int pad, uint16_t *masks)
+/* masks[t * nchunk + p / 16] bit p % 16: output position p = (oh, ow) of
+ * an [H, W] output reads, for tap t, position (oh + di[t], ow + dj[t]) of
+ * an [H, W] plane, and that lies inside it */
+static void write_masks(int H, int W, int KK, const int *di, const int *dj, uint16_t *masks)
 {
-    const int P = H * W, nchunk = (P + 15) / 16, KK = KS * KS;
-    int di[KD_SGEMM_CONV_MAXTAPS], dj[KD_SGEMM_CONV_MAXTAPS];
-    for (int t = 0; t < KK && t < KD_SGEMM_CONV_MAXTAPS; t++) di[t] = t / KS - pad, dj[t] = t % KS - pad;
+    const int P = H * W, nchunk = (P + 15) / 16;
     memset(masks, 0, sizeof(uint16_t) * (size_t)nchunk * (size_t)KK);
     /* position p = (oh, ow), walked in order: no divisions */
     for (int p = 0, oh = 0, ow = 0; p < P; p++) {
-        for (int t = 0; t < KK && t < KD_SGEMM_CONV_MAXTAPS; t++) {
+        for (int t = 0; t < KK; t++) {
             int ih = oh + di[t], iw = ow + dj[t];
             if (ih >= 0 && ih < H && iw >= 0 && iw < W)
                 masks[(size_t)t * nchunk + (size_t)(p >> 4)] |= (uint16_t)(1u << (p & 15));
         }
         if (++ow == W) ow = 0, oh++;
     }
+}
+
+void kd_sgemm_small_conv_prep(int H, int W, int KS, int pad, uint16_t *masks)
+{
+    const int KK = KS * KS <= KD_SGEMM_CONV_MAXTAPS ? KS * KS : KD_SGEMM_CONV_MAXTAPS;
+    int di[KD_SGEMM_CONV_MAXTAPS], dj[KD_SGEMM_CONV_MAXTAPS];
+    for (int t = 0; t < KK; t++) di[t] = same_di(t, KS, pad), dj[t] = same_dj(t, KS, pad);
+    write_masks(H, W, KK, di, dj, masks);
 }
 
 void kd_sgemm_small_nt_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
@@ -668,17 +687,9 @@ size_t kd_sgemm_small_conv2_masks(int Ho, int Wo) { return (size_t)((Ho * Wo + 1
 
 void kd_sgemm_small_conv2_prep(int Ho, int Wo, uint16_t *masks)
 {
-    const int P = Ho * Wo, nchunk = (P + 15) / 16;
-    memset(masks, 0, sizeof(uint16_t) * (size_t)nchunk * 9);
-    for (int t = 0; t < 9; t++) {
-        int pl, si, sj;
-        conv2_tap(t, &pl, &si, &sj);
-        for (int p = 0, oh = 0, ow = 0; p < P; p++) {
-            if (oh + si >= 0 && ow + sj >= 0)
-                masks[(size_t)t * nchunk + (size_t)(p >> 4)] |= (uint16_t)(1u << (p & 15));
-            if (++ow == Wo) ow = 0, oh++;
-        }
-    }
+    int di[9], dj[9], pl;
+    for (int t = 0; t < 9; t++) conv2_tap(t, &pl, &di[t], &dj[t]);
+    write_masks(Ho, Wo, 9, di, dj, masks);   /* the planes are [Ho, Wo] */
 }
 
 void kd_sgemm_small_conv2_split(int Cg, int H, int W, const float *x, float *q)
