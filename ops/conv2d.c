@@ -484,7 +484,7 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
     const int P = (int)g->P;
     /* "same" stride-1 conv: dX_n += conv(dY_n, W flipped), implicit im2col,
      * no col2im */
-    int implicit = masks && implicit_conv(g, path);
+    int implicit = masks && implicit_conv(g, path), idw = masks && implicit_dw(g, path);
     if (dx && implicit)
         for (int64_t gi = 0; gi < g->G; gi++)
             kd_sgemm_small_pack_flip(path, (int)g->Fg, (int)g->Cg, (int)g->K,
@@ -496,7 +496,7 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
         for (int64_t gi = 0; gi < g->G; gi++) {
             const float *gyp = gy + (nn * g->F + gi * g->Fg) * g->P;
             const float *wg = w + gi * g->Fg * g->Kg;
-            if (dwt && masks && implicit_dw(g, path)) {   /* im2col on the fly */
+            if (dwt && idw) {   /* im2col on the fly */
                 kd_sgemm_small_nt_conv(path, (int)g->Fg, (int)g->Cg, (int)g->H, (int)g->W,
                                        (int)g->K, (int)g->Pd, gyp, P, xn + gi * g->Cg * g->P,
                                        masks, dwt + gi * g->Fg * g->Kg, (int)g->Kg);
