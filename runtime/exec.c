@@ -854,15 +854,21 @@ static long cpus_available(void)
     return n > 0 ? n : 1;
 }
 
+long kd_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 && n <= 4096 ? n : 1;
+}
+
 int kd_threads_fit(int argc, char **argv)
 {
     long cpus = cpus_available(), t = argv_threads(argc, argv), ranks = 1;
-    if (t <= 0) t = sysconf(_SC_NPROCESSORS_ONLN);   /* main.c's default: every online core */
-    if (t <= 0) t = 1;
+    if (t <= 0) t = kd_default_threads();
     /* ranks of an MPI job on this host (Open MPI, MPICH) */
     const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     if (!lr) lr = getenv("MPI_LOCALNRANKS");
-    if (lr && atol(lr) > 0) ranks = atol(lr);
+    long r = lr ? atol(lr) : 0;
+    if (r > 0) ranks = r;
     return t * ranks <= cpus;
 }
 

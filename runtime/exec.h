@@ -196,6 +196,8 @@ const kd_mem_buf *kd_exec_plan(const kd_exec *e, int *n);
  * core) times the MPI ranks on this host fit the CPUs this process may
  * use */
 int kd_threads_fit(int argc, char **argv);
+/* kdrun's thread count without --threads: every online core (1..4096) */
+long kd_default_threads(void);
 /* Frozen-model conv-bn[-relu] chains folded into one conv (exec_fold.h;
  * only with KDRUN_TEACHER_FOLD=1): how many, and of them with a relu. */
 int kd_exec_fold_count(const kd_exec *e, int *with_relu);

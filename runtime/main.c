@@ -839,10 +839,7 @@ int main(int argc, char **argv)
             o.threads = o.cmd.threads;
     }
 
-    if (o.threads <= 0) {   /* default: every online core */
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        o.threads = n >= 1 && n <= 4096 ? n : 1;
-    }
+    if (o.threads <= 0) o.threads = kd_default_threads();
 #ifdef _OPENMP
     if (o.threads > 0)
         omp_set_num_threads((int)o.threads);
