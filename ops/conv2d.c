@@ -20,9 +20,12 @@
  *   - general: im2col into col [Kg, P] (Kg = C/G*K*K), y = Wg * col;
  *     backward dW += dY * col^T, col = Wg^T * dY, col2im.
  *   - "same" stride-1 convs on AVX-512 (kd_sgemm_small_conv_ok): forward
- *     and dX read x or dY in place, im2col on the fly; so does dW for up
- *     to DW_IMPLICIT_MAX_F output channels (P >= KD_SGEMM_NT_MIN_K, one
- *     group): the same products, the same bits, no col.
+ *     and dX read x or dY in place, im2col on the fly: the same products,
+ *     the same bits, no col.
+ *   - dW of one-group convs on AVX-512 (hwc_dw): x copied pixel-major
+ *     into col's room, then a register-blocked product over the output
+ *     positions (kd_dw_hwc), no im2col; the threads' partials are
+ *     tap-major and kd_dw_hwc_finish sums them into dw's layout.
  */
 #include <stdlib.h>
 #include <cblas.h>
@@ -31,6 +34,7 @@
 #endif
 #include "kd_ops_util.h"
 #include "kd_sgemm_small.h"
+#include "kd_dw_hwc.h"
 
 enum { A_C, A_K, A_STRIDE, A_PAD, A_DIL, A_GROUPS, A_BIAS };
 
@@ -106,8 +110,19 @@ static int is_1x1(const geo *g) { return g->K == 1 && g->S == 1 && g->Pd == 0; }
 
 static int nthreads_of(const kd_op_ctx *c) { return c->nthreads > 1 ? c->nthreads : 1; }
 
-/* floats of one thread's column buffer, and of one dW partial */
-static size_t col_floats(const geo *g) { return is_1x1(g) ? 0 : (size_t)g->Kg * (size_t)g->P; }
+/* floats of one thread's column buffer (also kd_dw_hwc's pixel-major x,
+ * reserved for every one-group conv whatever the path, so that the
+ * layout does not move when a test switches paths after planning), and
+ * of one dW partial */
+static size_t col_floats(const geo *g)
+{
+    size_t n = is_1x1(g) ? 0 : (size_t)g->Kg * (size_t)g->P;
+    if (g->G == 1 && g->D == 1) {
+        size_t xt = kd_dw_hwc_floats((int)g->C, (int)g->H, (int)g->W, (int)g->Pd);
+        if (xt > n) n = xt;
+    }
+    return n;
+}
 static size_t dw_floats(const geo *g) { return (size_t)g->F * (size_t)g->Kg; }
 static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }   /* keep slices 64-byte aligned */
 /* kd_sgemm_small's path for this conv, or KD_SG_BLAS: 1x1 convs stay on
@@ -164,6 +179,17 @@ static int implicit_dw(const geo *g, int path)
     return same_conv(g) && g->G == 1 && g->Fg <= DW_IMPLICIT_MAX_F &&
            kd_sgemm_small_nt_conv_ok(path, (int)g->K, (int)g->S, (int)g->Pd, (int)g->D,
                                      (int)g->P);
+}
+/* dW from x laid out pixel by pixel (kd_dw_hwc): no im2col, no lane
+ * reductions; every one-group conv on AVX-512 but the 1x1 ones whose x
+ * is already kd_sgemm_small_nt's operand (bench_ops, backward, without
+ * it / with it: 3x3 convs of ResNet-20's shapes 1.25-1.45x, the 1x1
+ * stride-2 shortcut 1.11x, a 1x1 on 16x16 maps 0.89x) */
+static int hwc_dw(const geo *g)
+{
+    int path = kd_sgemm_small_path();
+    return kd_dw_hwc_ok(path, (int)g->G, (int)g->D) &&
+           !(is_1x1(g) && kd_sgemm_small_nt_ok(path, (int)g->P));
 }
 /* forward and dX with implicit im2col (kd_sgemm_small_conv) */
 static int implicit_conv(const geo *g, int path)
@@ -484,7 +510,8 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
     const int P = (int)g->P;
     /* "same" stride-1 conv: dX_n += conv(dY_n, W flipped), implicit im2col,
      * no col2im */
-    int implicit = masks && implicit_conv(g, path), idw = masks && implicit_dw(g, path);
+    int implicit = masks && implicit_conv(g, path), hwc = hwc_dw(g);
+    int idw = !hwc && masks && implicit_dw(g, path);
     if (dx && implicit)
         for (int64_t gi = 0; gi < g->G; gi++)
             kd_sgemm_small_pack_flip(path, (int)g->Fg, (int)g->Cg, (int)g->K,
@@ -496,7 +523,11 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
         for (int64_t gi = 0; gi < g->G; gi++) {
             const float *gyp = gy + (nn * g->F + gi * g->Fg) * g->P;
             const float *wg = w + gi * g->Fg * g->Kg;
-            if (dwt && idw) {   /* im2col on the fly */
+            if (dwt && hwc) {   /* one group: gi == 0 */
+                kd_dw_hwc_layout((int)g->C, (int)g->H, (int)g->W, (int)g->Pd, xn, col);
+                kd_dw_hwc((int)g->F, (int)g->C, (int)g->Ho, (int)g->Wo, (int)g->K, (int)g->S,
+                          (int)(g->W + 2 * g->Pd), gyp, P, col, dwt);
+            } else if (dwt && idw) {   /* im2col on the fly */
                 kd_sgemm_small_nt_conv(path, (int)g->Fg, (int)g->Cg, (int)g->H, (int)g->W,
                                        (int)g->K, (int)g->Pd, gyp, P, xn + gi * g->Cg * g->P,
                                        masks, dwt + gi * g->Fg * g->Kg, (int)g->Kg);
@@ -564,8 +595,9 @@ static void backward(kd_op_ctx *c)
     float *partials = work + (size_t)nt * pad16(col_floats(&g));
     float *packs = partials + (size_t)nt * pad16(dw_floats(&g));
     int used = 1;
-    const uint16_t *masks = (dx && implicit_conv(&g, path)) || (dw && implicit_dw(&g, path))
-                                ? tap_masks(c, &g) : NULL;
+    const uint16_t *masks =
+        (dx && implicit_conv(&g, path)) || (dw && !hwc_dw(&g) && implicit_dw(&g, path))
+            ? tap_masks(c, &g) : NULL;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = 0, T = 1;
@@ -585,6 +617,10 @@ static void backward(kd_op_ctx *c)
     if (!dw) return;
     /* the partials summed in thread order, then added */
     size_t nw = dw_floats(&g), stride = pad16(nw);
+    if (hwc_dw(&g)) {   /* tap-major partials */
+        kd_dw_hwc_finish((int)g.F, (int)g.C, (int)g.K, partials, stride, used, dw);
+        return;
+    }
     for (size_t i = 0; i < nw; i++) {
         float s = partials[i];
         for (int t = 1; t < used; t++) s += partials[(size_t)t * stride + i];

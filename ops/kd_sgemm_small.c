@@ -582,13 +582,14 @@ static T256 void run_avx2(int M, int N, int K, float alpha, const float *ap, con
 #endif /* KD_X86 */
 
 
-static volatile int conv_on = 15;
+static volatile int conv_on = 31;
 int kd_sgemm_small_set_conv(int on)
 {
     int was = conv_on;
     conv_on = on;
     return was;
 }
+int kd_sgemm_small_conv_bits(void) { return conv_on; }
 
 int kd_sgemm_small_nt_ok(int path, int K)
 {

@@ -70,9 +70,11 @@ int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
 /* bit 0 (1): conv_ok says yes where it can (else conv2d writes im2col);
  * bit 1 (2): nt_ok likewise (else conv2d's dW runs on OpenBLAS); bit 2
  * (4): nt_conv_ok likewise (else dW writes im2col); bit 3 (8): conv2_ok
- * likewise (else the stride-2 forward writes im2col).  Default 15;
- * returns the old setting (benchmarks) */
+ * likewise (else the stride-2 forward writes im2col); bit 4 (16):
+ * kd_dw_hwc_ok likewise (else conv2d's dW takes the paths above).
+ * Default 31; returns the old setting (benchmarks) */
 int kd_sgemm_small_set_conv(int on);
+int kd_sgemm_small_conv_bits(void);
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
                          const float *ap, const float *x, float *Y, int ldy, int accumulate,
                          const uint16_t *masks);

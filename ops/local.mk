@@ -73,10 +73,12 @@ OPS_KERNELS += ops/abf.c
 OPS_KERNELS += ops/hcl.c
 OPS_HDRS = ops/kd_op.h ops/kd_ops_util.h ops/kd_unary.h ops/kd_loss.h \
 	ops/kd_pool.h ops/kd_softmax.h ops/kd_kl.h ops/kd_gemm.h ops/kd_mix.h \
-	ops/kd_sgemm_small.h ops/kd_gan.h ops/kd_rel.h ops/kd_crd.h
+	ops/kd_sgemm_small.h ops/kd_gan.h ops/kd_rel.h ops/kd_crd.h \
+	ops/kd_dw_hwc.h
 
 noinst_LIBRARIES += ops/libops.a
-ops_libops_a_SOURCES = ops/registry.c ops/attr.c ops/kd_sgemm_small.c $(OPS_KERNELS) $(OPS_HDRS)
+ops_libops_a_SOURCES = ops/registry.c ops/attr.c ops/kd_sgemm_small.c ops/kd_dw_hwc.c \
+	$(OPS_KERNELS) $(OPS_HDRS)
 nodist_ops_libops_a_SOURCES = ops/ops.def
 # ops/ops.def is generated in the build tree; registry.c includes "ops/ops.def".
 ops_libops_a_CPPFLAGS = -I$(top_builddir) $(AM_CPPFLAGS)

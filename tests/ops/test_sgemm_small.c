@@ -15,6 +15,7 @@
 #include <string.h>
 #include "../unit.h"
 #include "../../ops/kd_sgemm_small.h"
+#include "../../ops/kd_dw_hwc.h"
 
 static uint64_t rng_s = 0x2545F4914F6CDD1Dull;
 static float frand(void)
@@ -308,6 +309,78 @@ static void test_conv2(void)
     }
 }
 
+/* kd_dw_hwc (dW from x laid out pixel by pixel) against a double
+ * reference on strides 1-3, pads 0-2, kernels 1-5, channel counts off
+ * the 16-lane and 48-value chunks, filter counts off the blocks; two
+ * images summed into a partial that starts nonzero; the same bits when
+ * repeated; kd_dw_hwc_finish's permutation and thread-order sum */
+static void test_dw_hwc(void)
+{
+    if (!kd_dw_hwc_ok(KD_SG_AVX512, 1, 1) || !kd_sgemm_small_supported(KD_SG_AVX512)) {
+        printf("(no AVX-512: skipped) ");
+        return;
+    }
+    CU_ASSERT(!kd_dw_hwc_ok(KD_SG_AVX512, 2, 1));
+    CU_ASSERT(!kd_dw_hwc_ok(KD_SG_AVX512, 1, 2));
+    CU_ASSERT(!kd_dw_hwc_ok(KD_SG_AVX2, 1, 1));
+    static const int sh[][7] = {/* F, C, H, W, KS, S, pad */
+                                {16, 16, 32, 32, 3, 1, 1}, {32, 16, 32, 32, 3, 2, 1},
+                                {8, 8, 28, 28, 3, 1, 1},   {16, 8, 28, 28, 3, 2, 1},
+                                {32, 32, 7, 7, 3, 1, 1},   {64, 64, 8, 8, 3, 1, 1},
+                                {32, 16, 32, 32, 1, 2, 0}, {5, 3, 9, 11, 3, 1, 1},
+                                {13, 1, 17, 19, 7, 1, 3},  {37, 24, 6, 5, 5, 3, 2},
+                                {17, 4, 14, 14, 1, 1, 0},  {9, 33, 5, 8, 3, 2, 0},
+                                {1, 2, 3, 3, 3, 1, 2},     {25, 20, 4, 4, 2, 1, 0}};
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        int F = sh[s][0], C = sh[s][1], H = sh[s][2], W = sh[s][3], KS = sh[s][4], S = sh[s][5];
+        int pad = sh[s][6], Ho = (H + 2 * pad - KS) / S + 1, Wo = (W + 2 * pad - KS) / S + 1;
+        int P = Ho * Wo, ldy = P + 3, KK = KS * KS, nw = F * C * KK;
+        size_t nxt = kd_dw_hwc_floats(C, H, W, pad);
+        float *x = malloc(sizeof(float) * 2 * (size_t)C * H * W);
+        float *dy = malloc(sizeof(float) * 2 * (size_t)F * ldy);
+        float *xt = malloc(sizeof(float) * nxt);
+        float *acc = malloc(sizeof(float) * 2 * (size_t)nw), *acc2 = malloc(sizeof(float) * (size_t)nw);
+        float *dw = malloc(sizeof(float) * (size_t)nw);
+        double *ref = calloc((size_t)nw, sizeof(double)), *mag = calloc((size_t)nw, sizeof(double));
+        for (int i = 0; i < 2 * C * H * W; i++) x[i] = frand();
+        for (int i = 0; i < 2 * F * ldy; i++) dy[i] = frand();
+        for (int i = 0; i < nw; i++) acc[i] = acc2[i] = frand(), acc[nw + i] = 0.0f, dw[i] = 0.0f;
+        for (int i = 0; i < nw; i++) ref[i] = acc[i];   /* tap-major, as acc */
+        for (int n = 0; n < 2; n++)
+            for (int f = 0; f < F; f++)
+                for (int c = 0; c < C; c++)
+                    for (int t = 0; t < KK; t++)
+                        for (int p = 0; p < P; p++) {
+                            int ih = p / Wo * S + t / KS - pad, iw = p % Wo * S + t % KS - pad;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            double v = (double)dy[(size_t)(n * F + f) * ldy + p] *
+                                       x[((size_t)(n * C + c) * H + ih) * W + iw];
+                            ref[(f * KK + t) * C + c] += v, mag[(f * KK + t) * C + c] += fabs(v);
+                        }
+        for (int n = 0; n < 2; n++) {
+            for (size_t i = 0; i < nxt; i++) xt[i] = NAN;   /* the border must be written */
+            kd_dw_hwc_layout(C, H, W, pad, x + (size_t)n * C * H * W, xt);
+            kd_dw_hwc(F, C, Ho, Wo, KS, S, W + 2 * pad, dy + (size_t)n * F * ldy, ldy, xt, acc);
+            kd_dw_hwc(F, C, Ho, Wo, KS, S, W + 2 * pad, dy + (size_t)n * F * ldy, ldy, xt, acc2);
+        }
+        int bad = memcmp(acc, acc2, sizeof(float) * (size_t)nw) != 0;
+        for (int i = 0; i < nw && !bad; i++)
+            if (fabs(acc[i] - ref[i]) > 2.0 * (2 * P + 2) * 0x1p-24 * (mag[i] + fabs(ref[i])) + 1e-30)
+                bad = 1, printf("\n  dW F=%d C=%d %dx%d KS=%d S=%d pad=%d: element %d %g, want %g", F,
+                                C, H, W, KS, S, pad, i, acc[i], ref[i]);
+        CU_ASSERT(!bad);
+        /* two partials (the second zero) into dw's layout */
+        kd_dw_hwc_finish(F, C, KS, acc, (size_t)nw, 2, dw);
+        int perm = 1;
+        for (int f = 0; f < F && perm; f++)
+            for (int c = 0; c < C && perm; c++)
+                for (int t = 0; t < KK; t++)
+                    if (dw[(f * C + c) * KK + t] != acc[(f * KK + t) * C + c]) perm = 0;
+        CU_ASSERT(perm);
+        free(x), free(dy), free(xt), free(acc), free(acc2), free(dw), free(ref), free(mag);
+    }
+}
+
 /* the automatic choice never picks the plain C path; set_path falls back
  * to it for an unsupported path; KD_SGEMM is read by the first choice */
 static void test_selection(void)
@@ -331,6 +404,7 @@ int main(void)
         KD_TEST(test_nt),
         KD_TEST(test_nt_conv),
         KD_TEST(test_conv2),
+        KD_TEST(test_dw_hwc),
         KD_TEST(test_selection),
         KD_TEST_END
     };
