@@ -14,8 +14,9 @@
  * ops/kd_sgemm_small ("new": the path it picks here), alternating the two in
  * this one process, REPS rounds, best of each; ratio = blas time / new
  * time (> 1: the new path is faster).  The last two columns: the new path
- * without the pixel-major dW (kd_dw_hwc; kd_sgemm_small_set_conv(15)),
- * against the new path: > 1 means kd_dw_hwc is faster.  The conv's
+ * without the pixel-major dW (kd_dw_hwc) and the stride-2 dX on parity
+ * planes (kd_sgemm_small_set_conv(15): "old"), against the new path: > 1
+ * means they are faster.  The conv's
  * OpenBLAS calls run single-threaded inside the op's threads, as in
  * kdrun (whose executor sets one BLAS thread): idle OpenBLAS threads
  * spinning after the 1024^3 reference would otherwise take the cores.
@@ -145,7 +146,7 @@ int main(int argc, char **argv)
         for (int r = 0; r < reps + 1; r++)
             for (int v = 0; v < 3; v++) {
                 kd_sgemm_small_set_path(v ? new_path : KD_SG_BLAS);
-                kd_sgemm_small_set_conv(v != 2 ? 31 : 15);
+                kd_sgemm_small_set_conv(v != 2 ? 63 : 15);
                 double t0 = now();
                 d->forward(&c);
                 double t1 = now();
@@ -162,7 +163,7 @@ int main(int argc, char **argv)
         snprintf(desc, sizeof desc, "%d->%d %dx%d %d/%d g%d", y->C, y->F, y->H, y->H, y->K, y->S, y->G);
         printf("%-18s %-22s %9.1f %5.0f%% %9.1f %5.0f%% %9.1f %5.0f%%\n", y->what, desc, gf,
                100 * gf / peak, gb, 100 * gb / peak, gfb, 100 * gfb / peak);
-        kd_sgemm_small_set_conv(31);
+        kd_sgemm_small_set_conv(63);
         snprintf(cmp[l], sizeof cmp[l], "%-18s %-22s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %6.2fx %6.2fx", y->what,
                  desc, 1e3 * bf[0], 1e3 * bf[1], bf[0] / bf[1], 1e3 * bb[0], 1e3 * bb[1],
                  bb[0] / bb[1], bf[2] / bf[1], bb[2] / bb[1]);
@@ -178,7 +179,7 @@ int main(int argc, char **argv)
     printf("\nOpenBLAS vs kd_sgemm_small (%s), alternating, best of %d; ms; ratio = blas/new\n",
            kd_sgemm_small_name(new_path), reps);
     printf("%-18s %-22s %8s %8s %7s %8s %8s %7s   %s\n", "layer (N=128)", "C->F HxW k/s g", "fwd blas",
-           "fwd new", "ratio", "bwd blas", "bwd new", "ratio", "(no hwc dW / new: fwd, bwd)");
+           "fwd new", "ratio", "bwd blas", "bwd new", "ratio", "(old / new: fwd, bwd)");
     for (size_t l = 0; l < sizeof L / sizeof L[0]; l++) printf("%s\n", cmp[l]);
     printf("%-41s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %6.2fx %6.2fx\n", "all layers (sum of bests)",
            1e3 * sum_f[0], 1e3 * sum_f[1], sum_f[0] / sum_f[1], 1e3 * sum_b[0], 1e3 * sum_b[1],

@@ -206,10 +206,12 @@ static size_t workspace(const kd_op_ctx *c)
 }
 
 /* The tap masks, written once per call before the threads start */
-static const uint16_t *tap_masks(const kd_op_ctx *c, const geo *g)
+static const uint16_t *tap_masks(const kd_op_ctx *c, const geo *g, int backward)
 {
     uint16_t *m = (uint16_t *)c->work;
-    if (s2_conv(g))
+    if (s2_conv(g) && backward)   /* the dX's planes (kd_sgemm_small_conv2dx) */
+        kd_sgemm_small_conv2dx_prep((int)g->Ho, (int)g->Wo, m);
+    else if (s2_conv(g))
         kd_sgemm_small_conv2_prep((int)g->Ho, (int)g->Wo, m);
     else
         kd_sgemm_small_conv_prep((int)g->H, (int)g->W, (int)g->K, (int)g->Pd, m);
@@ -220,6 +222,12 @@ static int implicit_s2(const geo *g, int path)
 {
     return s2_conv(g) && kd_sgemm_small_conv2_ok(path, (int)g->K, (int)g->S, (int)g->Pd,
                                                  (int)g->D, (int)g->H, (int)g->W);
+}
+/* its dX without col2im (kd_sgemm_small_conv2dx) */
+static int implicit_s2dx(const geo *g, int path)
+{
+    return s2_conv(g) && kd_sgemm_small_conv2dx_ok(path, (int)g->K, (int)g->S, (int)g->Pd,
+                                                   (int)g->D, (int)g->H, (int)g->W);
 }
 
 /* Threads the workspace has room for (at least 1): the executor sizes it
@@ -488,7 +496,7 @@ static void forward(kd_op_ctx *c)
     float *work = thread_area(c, &g);
     float *packs = work + (size_t)nt * (pad16(col_floats(&g)) + pad16(dw_floats(&g)));
     const uint16_t *masks =
-        implicit_conv(&g, path) || implicit_s2(&g, path) ? tap_masks(c, &g) : NULL;
+        implicit_conv(&g, path) || implicit_s2(&g, path) ? tap_masks(c, &g, 0) : NULL;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = 0, T = 1;
@@ -511,11 +519,15 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
     /* "same" stride-1 conv: dX_n += conv(dY_n, W flipped), implicit im2col,
      * no col2im */
     int implicit = masks && implicit_conv(g, path), hwc = hwc_dw(g);
-    int idw = !hwc && masks && implicit_dw(g, path);
+    int idw = !hwc && masks && implicit_dw(g, path), s2dx = masks && implicit_s2dx(g, path);
     if (dx && implicit)
         for (int64_t gi = 0; gi < g->G; gi++)
             kd_sgemm_small_pack_flip(path, (int)g->Fg, (int)g->Cg, (int)g->K,
                                      w + gi * g->Fg * g->Kg, wp + gi * g->Fg * g->Kg);
+    else if (dx && s2dx)
+        for (int64_t gi = 0; gi < g->G; gi++)
+            kd_sgemm_small_pack_conv2dx(path, (int)g->Fg, (int)g->Cg, w + gi * g->Fg * g->Kg,
+                                        wp + gi * g->Fg * g->Kg);
     else if (dx && path != KD_SG_BLAS)
         pack_w(g, path, 1, w, wp);
     for (int64_t nn = n0; nn < n1; nn++) {
@@ -551,6 +563,13 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
                     kd_sgemm_small_conv(path, (int)g->Cg, (int)g->Fg, (int)g->H, (int)g->W,
                                         (int)g->K, (int)g->Pd, wp + gi * g->Fg * g->Kg, gyp,
                                         dxn + gi * g->Cg * g->P, P, 1, masks);
+                    continue;
+                }
+                if (s2dx) {   /* dx's parity planes into col, then added */
+                    kd_sgemm_small_conv2dx(path, (int)g->Cg, (int)g->Fg, (int)g->Ho, (int)g->Wo,
+                                           wp + gi * g->Fg * g->Kg, gyp, col, masks);
+                    kd_sgemm_small_conv2_merge((int)g->Cg, (int)g->H, (int)g->W, col,
+                                               dxn + gi * g->Cg * g->H * g->W);
                     continue;
                 }
                 /* 1x1: dX_n's channels += Wg^T dY; else col = Wg^T dY, col2im */
@@ -595,9 +614,9 @@ static void backward(kd_op_ctx *c)
     float *partials = work + (size_t)nt * pad16(col_floats(&g));
     float *packs = partials + (size_t)nt * pad16(dw_floats(&g));
     int used = 1;
-    const uint16_t *masks =
-        (dx && implicit_conv(&g, path)) || (dw && !hwc_dw(&g) && implicit_dw(&g, path))
-            ? tap_masks(c, &g) : NULL;
+    const uint16_t *masks = (dx && (implicit_conv(&g, path) || implicit_s2dx(&g, path))) ||
+                                    (dw && !hwc_dw(&g) && implicit_dw(&g, path))
+                                ? tap_masks(c, &g, 1) : NULL;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = 0, T = 1;

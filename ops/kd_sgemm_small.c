@@ -149,6 +149,19 @@ static inline void conv2_tap(int t, int *plane, int *si, int *sj)
     *sj = sh[t % 3];
 }
 
+/* The dX of that conv, parity plane pl = a*2 + b of dx (rows 2i + a,
+ * columns 2j + b): the taps whose input row has parity a read dY row
+ * i + si: a = 0: ki 1, si 0; a = 1: ki 0, si 1, then ki 2, si 0 (columns
+ * likewise).  Taps u of plane pl, ki-major; planes 1, 2, 2, 4 taps, 9 in
+ * all, plane pl's first at conv2dx_first[pl] */
+static const int conv2dx_first[5] = {0, 1, 3, 5, 9};
+static inline void conv2dx_tap(int pl, int u, int *ki, int *kj, int *si, int *sj)
+{
+    static const int n[2] = {1, 2}, k[2][2] = {{1, 1}, {0, 2}}, sh[2][2] = {{0, 0}, {1, 0}};
+    int a = pl >> 1, b = pl & 1, ua = u / n[b], ub = u % n[b];
+    *ki = k[a][ua], *si = sh[a][ua], *kj = k[b][ub], *sj = sh[b][ub];
+}
+
 #if KD_X86
 /* ---- AVX-512: mr x 32 tile, 2 zmm per row, up to 12 rows (24 accumulators) */
 #define T512 __attribute__((target("avx512f,fma")))
@@ -347,6 +360,23 @@ static T512 void conv2_avx512(int M, int Cg, int Ho, int Wo, const float *ap, co
         toff[t] = pl * P + si * Wo + sj;
     }
     convg_avx512(M, Cg, 9, P, 4 * (int64_t)P, toff, masks, ap, q, Y, ldy, 0);
+}
+
+/* the four planes [4][M, Ho*Wo] of dX: implicit products on dY [Cg, Ho, Wo] */
+static T512 void conv2dx_avx512(int M, int Cg, int Ho, int Wo, const float *ap, const float *dy,
+                                float *planes, const uint16_t *masks)
+{
+    const int P = Ho * Wo, nchunk = (P + 15) / 16;
+    for (int pl = 0; pl < 4; pl++) {
+        int f0 = conv2dx_first[pl], KK = conv2dx_first[pl + 1] - f0, toff[4];
+        for (int u = 0; u < KK; u++) {
+            int ki, kj, si, sj;
+            conv2dx_tap(pl, u, &ki, &kj, &si, &sj);
+            toff[u] = si * Wo + sj;
+        }
+        convg_avx512(M, Cg, KK, P, P, toff, masks + (int64_t)f0 * nchunk,
+                     ap + (int64_t)M * Cg * f0, dy, planes + (int64_t)pl * M * P, P, 0);
+    }
 }
 
 /* ---- AVX-512, C += A B^T (kd_sgemm_small_nt): 4 rows of A x 4 rows of B,
@@ -582,7 +612,7 @@ static T256 void run_avx2(int M, int N, int K, float alpha, const float *ap, con
 #endif /* KD_X86 */
 
 
-static volatile int conv_on = 31;
+static volatile int conv_on = 63;
 int kd_sgemm_small_set_conv(int on)
 {
     int was = conv_on;
@@ -721,6 +751,71 @@ void kd_sgemm_small_conv2(int path, int M, int Cg, int Ho, int Wo, const float *
 #else
     (void)M, (void)Cg, (void)Ho, (void)Wo, (void)ap, (void)q, (void)Y, (void)ldy, (void)masks;
 #endif
+}
+
+void kd_sgemm_small_conv2dx_prep(int Ho, int Wo, uint16_t *masks)
+{
+    int di[9], dj[9];
+    for (int pl = 0; pl < 4; pl++)
+        for (int u = 0, t = conv2dx_first[pl]; t < conv2dx_first[pl + 1]; u++, t++) {
+            int ki, kj;
+            conv2dx_tap(pl, u, &ki, &kj, &di[t], &dj[t]);
+        }
+    write_masks(Ho, Wo, 9, di, dj, masks);
+}
+
+void kd_sgemm_small_pack_conv2dx(int path, int F, int C, const float *w, float *ap)
+{
+    const int MR = mr_of(path), T = (C + MR - 1) / MR;
+    for (int pl = 0; pl < 4; pl++) {
+        const int f0 = conv2dx_first[pl], KK = conv2dx_first[pl + 1] - f0, K = F * KK;
+        int ki[4], kj[4];
+        for (int u = 0; u < KK; u++) {
+            int si, sj;
+            conv2dx_tap(pl, u, &ki[u], &kj[u], &si, &sj);
+        }
+        for (int t = 0; t < T; t++) {
+            int r0 = (int)((int64_t)C * t / T), r1 = (int)((int64_t)C * (t + 1) / T), mr = r1 - r0;
+            float *d = ap + (int64_t)C * F * f0 + (int64_t)r0 * K;
+            for (int f = 0; f < F; f++)
+                for (int u = 0; u < KK; u++)
+                    for (int i = 0; i < mr; i++)
+                        d[((int64_t)f * KK + u) * mr + i] =
+                            w[((int64_t)f * C + r0 + i) * 9 + ki[u] * 3 + kj[u]];
+        }
+    }
+}
+
+int kd_sgemm_small_conv2dx_ok(int path, int KS, int stride, int pad, int dil, int H, int W)
+{
+    return (conv_on & 32) && kd_sgemm_small_conv2_ok(path, KS, stride, pad, dil, H, W);
+}
+
+void kd_sgemm_small_conv2dx(int path, int M, int Cg, int Ho, int Wo, const float *ap,
+                            const float *dy, float *planes, const uint16_t *masks)
+{
+    (void)path;
+#if KD_X86
+    conv2dx_avx512(M, Cg, Ho, Wo, ap, dy, planes, masks);
+#else
+    (void)M, (void)Cg, (void)Ho, (void)Wo, (void)ap, (void)dy, (void)planes, (void)masks;
+#endif
+}
+
+void kd_sgemm_small_conv2_merge(int C, int H, int W, const float *planes, float *dx)
+{
+    const int Ho = H / 2, Wo = W / 2;
+    const size_t P = (size_t)Ho * Wo, CP = (size_t)C * P;
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < Ho; i++)
+            for (int a = 0; a < 2; a++) {
+                float *row = dx + ((size_t)c * H + 2 * i + a) * W;
+                const float *e = planes + 2 * a * CP + (size_t)c * P + (size_t)i * Wo, *o = e + CP;
+                for (int j = 0; j < Wo; j++) {
+                    row[2 * j] += e[j];
+                    row[2 * j + 1] += o[j];
+                }
+            }
 }
 
 void kd_sgemm_small_pack_flip(int path, int F, int C, int KS, const float *w, float *ap)

@@ -71,8 +71,9 @@ int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
  * bit 1 (2): nt_ok likewise (else conv2d's dW runs on OpenBLAS); bit 2
  * (4): nt_conv_ok likewise (else dW writes im2col); bit 3 (8): conv2_ok
  * likewise (else the stride-2 forward writes im2col); bit 4 (16):
- * kd_dw_hwc_ok likewise (else conv2d's dW takes the paths above).
- * Default 31; returns the old setting (benchmarks) */
+ * kd_dw_hwc_ok likewise (else conv2d's dW takes the paths above); bit
+ * 5 (32): conv2dx_ok likewise (else the stride-2 dX writes col and runs
+ * col2im).  Default 63; returns the old setting (benchmarks) */
 int kd_sgemm_small_set_conv(int on);
 int kd_sgemm_small_conv_bits(void);
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
@@ -127,5 +128,22 @@ void kd_sgemm_small_conv2_prep(int Ho, int Wo, uint16_t *masks);
 void kd_sgemm_small_conv2_split(int Cg, int H, int W, const float *x, float *q);
 void kd_sgemm_small_conv2(int path, int M, int Cg, int Ho, int Wo, const float *ap,
                           const float *q, float *Y, int ldy, const uint16_t *masks);
+
+/* The dX of the same convs without col2im.  Each parity plane (a, b) of
+ * dx (rows 2i + a, columns 2j + b) is a stride-1 implicit product on dY
+ * [Cg, Ho, Wo] with the taps of that parity (1, 2, 2 or 4 of the nine,
+ * shifted by 0 or +1): kd_sgemm_small_conv2dx writes planes [4][M, Ho*Wo]
+ * from ap (kd_sgemm_small_pack_conv2dx of w [Cg, M, 3, 3]: M*Cg*9 floats)
+ * and the masks of kd_sgemm_small_conv2dx_prep (kd_sgemm_small_conv2_masks
+ * uint16); kd_sgemm_small_conv2_merge adds them into dx [M, H, W].  Each dx
+ * element is one FMA chain over (f, tap), then one addition: deterministic,
+ * rounded differently from col = W^T dY and col2im.  Only where
+ * kd_sgemm_small_conv2dx_ok. */
+int kd_sgemm_small_conv2dx_ok(int path, int KS, int stride, int pad, int dil, int H, int W);
+void kd_sgemm_small_conv2dx_prep(int Ho, int Wo, uint16_t *masks);
+void kd_sgemm_small_pack_conv2dx(int path, int F, int C, const float *w, float *ap);
+void kd_sgemm_small_conv2dx(int path, int M, int Cg, int Ho, int Wo, const float *ap,
+                            const float *dy, float *planes, const uint16_t *masks);
+void kd_sgemm_small_conv2_merge(int C, int H, int W, const float *planes, float *dx);
 
 #endif

@@ -309,6 +309,57 @@ static void test_conv2(void)
     }
 }
 
+/* kd_sgemm_small_conv2dx + conv2_merge (the stride-2 dX on parity
+ * planes) against a double reference of the transposed conv; dx starts
+ * nonzero (the merge adds); the same bits when repeated */
+static void test_conv2dx(void)
+{
+    if (!kd_sgemm_small_conv2dx_ok(KD_SG_AVX512, 3, 2, 1, 1, 4, 4) ||
+        !kd_sgemm_small_supported(KD_SG_AVX512)) {
+        printf("(no AVX-512: skipped) ");
+        return;
+    }
+    CU_ASSERT(!kd_sgemm_small_conv2dx_ok(KD_SG_AVX512, 3, 2, 1, 1, 4, 5));   /* odd W */
+    CU_ASSERT(!kd_sgemm_small_conv2dx_ok(KD_SG_AVX512, 3, 1, 1, 1, 4, 4));
+    static const int sh[][4] = {/* C (dx rows), F (dY channels), H, W */
+                                {16, 32, 32, 32}, {8, 16, 28, 28}, {32, 64, 16, 16}, {3, 5, 2, 2},
+                                {13, 2, 6, 40},   {4, 12, 64, 8},  {1, 7, 14, 14}};
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        int C = sh[s][0], F = sh[s][1], H = sh[s][2], W = sh[s][3], Ho = H / 2, Wo = W / 2;
+        int P = Ho * Wo, n = C * H * W;
+        float *w = malloc(sizeof(float) * (size_t)F * C * 9), *dy = malloc(sizeof(float) * (size_t)F * P);
+        float *ap = malloc(sizeof(float) * (size_t)F * C * 9), *planes = malloc(sizeof(float) * (size_t)n);
+        float *dx = malloc(sizeof(float) * (size_t)n), *dx2 = malloc(sizeof(float) * (size_t)n);
+        double *ref = malloc(sizeof(double) * (size_t)n), *mag = calloc((size_t)n, sizeof(double));
+        uint16_t *masks = malloc(sizeof(uint16_t) * kd_sgemm_small_conv2_masks(Ho, Wo));
+        for (int i = 0; i < F * C * 9; i++) w[i] = frand();
+        for (int i = 0; i < F * P; i++) dy[i] = frand();
+        for (int i = 0; i < n; i++) dx[i] = dx2[i] = frand(), ref[i] = dx[i];
+        for (int f = 0; f < F; f++)   /* dx[c, 2 oh + ki - 1, 2 ow + kj - 1] += w dy */
+            for (int c = 0; c < C; c++)
+                for (int t = 0; t < 9; t++)
+                    for (int p = 0; p < P; p++) {
+                        int ih = 2 * (p / Wo) + t / 3 - 1, iw = 2 * (p % Wo) + t % 3 - 1;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        double v = (double)w[((size_t)f * C + c) * 9 + t] * dy[(size_t)f * P + p];
+                        ref[((size_t)c * H + ih) * W + iw] += v, mag[((size_t)c * H + ih) * W + iw] += fabs(v);
+                    }
+        kd_sgemm_small_conv2dx_prep(Ho, Wo, masks);
+        kd_sgemm_small_pack_conv2dx(KD_SG_AVX512, F, C, w, ap);
+        for (int r = 0; r < 2; r++) {
+            kd_sgemm_small_conv2dx(KD_SG_AVX512, C, F, Ho, Wo, ap, dy, planes, masks);
+            kd_sgemm_small_conv2_merge(C, H, W, planes, r ? dx2 : dx);
+        }
+        int bad = memcmp(dx, dx2, sizeof(float) * (size_t)n) != 0;
+        for (int i = 0; i < n && !bad; i++)
+            if (fabs(dx[i] - ref[i]) > 2.0 * (4 * F + 2) * 0x1p-24 * (mag[i] + fabs(ref[i])) + 1e-30)
+                bad = 1, printf("\n  stride-2 dX C=%d F=%d %dx%d: element %d %g, want %g", C, F, H,
+                                W, i, dx[i], ref[i]);
+        CU_ASSERT(!bad);
+        free(w), free(dy), free(ap), free(planes), free(dx), free(dx2), free(ref), free(mag), free(masks);
+    }
+}
+
 /* kd_dw_hwc (dW from x laid out pixel by pixel) against a double
  * reference on strides 1-3, pads 0-2, kernels 1-5, channel counts off
  * the 16-lane and 48-value chunks, filter counts off the blocks; two
@@ -405,6 +456,7 @@ int main(void)
         KD_TEST(test_nt_conv),
         KD_TEST(test_conv2),
         KD_TEST(test_dw_hwc),
+        KD_TEST(test_conv2dx),
         KD_TEST(test_selection),
         KD_TEST_END
     };
