@@ -166,20 +166,6 @@ static float *thread_area(const kd_op_ctx *c, const geo *g)
     return (float *)c->work + mask_floats(g);
 }
 
-/* dW without im2col (kd_sgemm_small_nt_conv) for this conv on `path`:
- * where writing im2col costs more than the shifted, line-splitting loads
- * of the implicit product, i.e. few output channels (the product's work
- * per im2col element is Fg).  Single thread, 64 images, implicit vs
- * im2col + nt: F = C = 4, 28x28: 2.0x; 8, 14x14 / 28x28 / 32x32:
- * 1.7x / 1.5x / 1.4x; 16: 0.92-1.09x; 32: 0.84-0.86x.  Same bits either
- * way. */
-enum { DW_IMPLICIT_MAX_F = 8 };
-static int implicit_dw(const geo *g, int path)
-{
-    return same_conv(g) && g->G == 1 && g->Fg <= DW_IMPLICIT_MAX_F &&
-           kd_sgemm_small_nt_conv_ok(path, (int)g->K, (int)g->S, (int)g->Pd, (int)g->D,
-                                     (int)g->P);
-}
 /* dW from x laid out pixel by pixel (kd_dw_hwc): no im2col, no lane
  * reductions; every one-group conv on AVX-512 but the 1x1 ones whose x
  * is already kd_sgemm_small_nt's operand (bench_ops, backward, without
@@ -519,7 +505,7 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
     /* "same" stride-1 conv: dX_n += conv(dY_n, W flipped), implicit im2col,
      * no col2im */
     int implicit = masks && implicit_conv(g, path), hwc = hwc_dw(g);
-    int idw = !hwc && masks && implicit_dw(g, path), s2dx = masks && implicit_s2dx(g, path);
+    int s2dx = masks && implicit_s2dx(g, path);
     if (dx && implicit)
         for (int64_t gi = 0; gi < g->G; gi++)
             kd_sgemm_small_pack_flip(path, (int)g->Fg, (int)g->Cg, (int)g->K,
@@ -539,10 +525,6 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
                 kd_dw_hwc_layout((int)g->C, (int)g->H, (int)g->W, (int)g->Pd, xn, col);
                 kd_dw_hwc((int)g->F, (int)g->C, (int)g->Ho, (int)g->Wo, (int)g->K, (int)g->S,
                           (int)(g->W + 2 * g->Pd), gyp, P, col, dwt);
-            } else if (dwt && idw) {   /* im2col on the fly */
-                kd_sgemm_small_nt_conv(path, (int)g->Fg, (int)g->Cg, (int)g->H, (int)g->W,
-                                       (int)g->K, (int)g->Pd, gyp, P, xn + gi * g->Cg * g->P,
-                                       masks, dwt + gi * g->Fg * g->Kg, (int)g->Kg);
             } else if (dwt) {
                 const float *src = xn + gi * g->Cg * g->P;
                 if (!is_1x1(g)) {
@@ -614,9 +596,8 @@ static void backward(kd_op_ctx *c)
     float *partials = work + (size_t)nt * pad16(col_floats(&g));
     float *packs = partials + (size_t)nt * pad16(dw_floats(&g));
     int used = 1;
-    const uint16_t *masks = (dx && (implicit_conv(&g, path) || implicit_s2dx(&g, path))) ||
-                                    (dw && !hwc_dw(&g) && implicit_dw(&g, path))
-                                ? tap_masks(c, &g, 1) : NULL;
+    const uint16_t *masks =
+        dx && (implicit_conv(&g, path) || implicit_s2dx(&g, path)) ? tap_masks(c, &g, 1) : NULL;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = 0, T = 1;

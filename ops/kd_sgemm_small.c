@@ -474,48 +474,6 @@ static T512 void nt_avx512(int M, int N, int K, const float *A, int64_t lda, con
     }
 }
 
-/* The same product with B = im2col(x) of a "same" convolution, never
- * written: row r = (ci, tap t) of B at p is x[ci*HW + p + toff[t]],
- * loaded under masks[t * nchunk + p / 16] (the lanes whose tap lies inside
- * the image and p < P), so a masked lane is the 0 im2col writes there.
- * The chunks of p, the lanes, the FMAs and the reduction are those of
- * nt_avx512 on the written matrix: the same bits. */
-static T512 void nt_conv_avx512(int M, int Cg, int H, int W, int KS, int pad, const float *A,
-                                int64_t lda, const float *x, const uint16_t *masks, float *C,
-                                int64_t ldc)
-{
-    const int KK = KS * KS, N = Cg * KK, P = H * W, nchunk = (P + 15) / 16, K16 = P & ~15;
-    const __mmask16 tail = (__mmask16)((1u << (P - K16)) - 1);
-    for (int j0 = 0; j0 < N; j0 += 4) {
-        const float *b[4];
-        const uint16_t *bm[4];
-        for (int j = 0; j < 4; j++) {
-            int r = j0 + j < N ? j0 + j : N - 1, t = r % KK;
-            b[j] = x + (int64_t)(r / KK) * P + same_toff(t, KS, pad, W);
-            bm[j] = masks + (int64_t)t * nchunk;
-        }
-        for (int i0 = 0; i0 < M; i0 += 4) {
-            const float *a[4];
-            __m512 acc[4][4];
-            nt_begin(A, lda, M, i0, a, acc);
-            for (int c = 0; c < nchunk; c++) {
-                int k = 16 * c;
-                __mmask16 am = k < K16 ? (__mmask16)0xFFFF : tail;
-                __m512 va[4];
-#pragma GCC unroll 4
-                for (int i = 0; i < 4; i++) va[i] = _mm512_maskz_loadu_ps(am, a[i] + k);
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++) {
-                    __m512 vb = _mm512_maskz_loadu_ps((__mmask16)bm[j][c], b[j] + k);
-#pragma GCC unroll 4
-                    for (int i = 0; i < 4; i++) acc[i][j] = _mm512_fmadd_ps(va[i], vb, acc[i][j]);
-                }
-            }
-            nt_store(C, ldc, M, N, i0, j0, reduce16(acc));
-        }
-    }
-}
-
 /* ---- AVX2: mr x 16 tile, 2 ymm per row, up to 6 rows (12 accumulators) */
 #define T256 __attribute__((target("avx2,fma")))
 
@@ -638,12 +596,6 @@ void kd_sgemm_small_nt(int path, int M, int N, int K, const float *A, int lda, c
 #endif
 }
 
-int kd_sgemm_small_nt_conv_ok(int path, int KS, int stride, int pad, int dil, int P)
-{
-    return (conv_on & 4) && kd_sgemm_small_conv_ok(path, KS, stride, pad, dil) &&
-           kd_sgemm_small_nt_ok(path, P);
-}
-
 size_t kd_sgemm_small_conv_masks(int H, int W, int KS)
 {
     return (size_t)((H * W + 15) / 16) * (size_t)(KS * KS);
@@ -673,20 +625,6 @@ void kd_sgemm_small_conv_prep(int H, int W, int KS, int pad, uint16_t *masks)
     int di[KD_SGEMM_CONV_MAXTAPS], dj[KD_SGEMM_CONV_MAXTAPS];
     for (int t = 0; t < KK; t++) di[t] = same_di(t, KS, pad), dj[t] = same_dj(t, KS, pad);
     write_masks(H, W, KK, di, dj, masks);
-}
-
-void kd_sgemm_small_nt_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
-                            const float *A, int lda, const float *x, const uint16_t *masks,
-                            float *C, int ldc)
-{
-    (void)path;
-    if (M <= 0 || Cg <= 0) return;
-#if KD_X86
-    nt_conv_avx512(M, Cg, H, W, KS, pad, A, lda, x, masks, C, ldc);
-#else
-    (void)H, (void)W, (void)KS, (void)pad, (void)A, (void)lda, (void)x, (void)masks, (void)C;
-    (void)ldc;
-#endif
 }
 
 int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil)

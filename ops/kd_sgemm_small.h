@@ -69,7 +69,8 @@ void kd_sgemm_small_run(int path, int M, int N, int K, float alpha, const float 
 int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
 /* bit 0 (1): conv_ok says yes where it can (else conv2d writes im2col);
  * bit 1 (2): nt_ok likewise (else conv2d's dW runs on OpenBLAS); bit 2
- * (4): nt_conv_ok likewise (else dW writes im2col); bit 3 (8): conv2_ok
+ * (4): unused (it was an implicit dW of few channels, which kd_dw_hwc
+ * replaced); bit 3 (8): conv2_ok
  * likewise (else the stride-2 forward writes im2col); bit 4 (16):
  * kd_dw_hwc_ok likewise (else conv2d's dW takes the paths above); bit
  * 5 (32): conv2dx_ok likewise (else the stride-2 dX writes col and runs
@@ -101,17 +102,6 @@ void kd_sgemm_small_pack_flip(int path, int F, int C, int KS, const float *w, fl
 int kd_sgemm_small_nt_ok(int path, int K);
 void kd_sgemm_small_nt(int path, int M, int N, int K, const float *A, int lda, const float *B,
                        int ldb, float *C, int ldc);
-
-/* dW of a "same" convolution (kd_sgemm_small_conv_ok) without writing
- * im2col: C[M, Cg*KS*KS] += A[M, H*W] im2col(x)^T, x [Cg, H, W] — the
- * very sums of kd_sgemm_small_nt on the written im2col matrix (the same
- * lanes, order and reduction: the same bits).  masks: as for
- * kd_sgemm_small_conv.  Only where kd_sgemm_small_nt_conv_ok (conv_ok,
- * and nt_ok for K = P = H*W). */
-int kd_sgemm_small_nt_conv_ok(int path, int KS, int stride, int pad, int dil, int P);
-void kd_sgemm_small_nt_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
-                            const float *A, int lda, const float *x, const uint16_t *masks,
-                            float *C, int ldc);
 
 /* The forward of a 3x3, pad-1, stride-2 conv on even H and W without
  * im2col: kd_sgemm_small_conv2_split copies each channel of x [Cg, H, W]

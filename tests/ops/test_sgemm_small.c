@@ -226,41 +226,6 @@ static void test_nt(void)
     CU_ASSERT_EQUAL(fails, 0);
 }
 
-/* kd_sgemm_small_nt_conv (dW, im2col on the fly) gives the bits of
- * im2col + kd_sgemm_small_nt, which test_nt checks against a reference;
- * C's padding untouched */
-static void test_nt_conv(void)
-{
-    if (!kd_sgemm_small_nt_ok(KD_SG_AVX512, 256) || !kd_sgemm_small_supported(KD_SG_AVX512)) {
-        printf("(no AVX-512: skipped) ");
-        return;
-    }
-    static const int sh[][5] = {/* M, Cg, H, W, KS */
-                                {16, 16, 32, 32, 3}, {5, 3, 16, 16, 3}, {13, 2, 7, 37, 5},
-                                {6, 3, 28, 28, 3}, {9, 2, 3, 100, 3}, {4, 1, 17, 19, 7},
-                                {3, 4, 14, 14, 1}, {1, 1, 256, 1, 3}};
-    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
-        int M = sh[s][0], Cg = sh[s][1], H = sh[s][2], W = sh[s][3], KS = sh[s][4];
-        int pad = (KS - 1) / 2, P = H * W, Kg = Cg * KS * KS, lda = P + 3, ldc = Kg + 2;
-        float *x = malloc(sizeof(float) * (size_t)Cg * P), *A = malloc(sizeof(float) * (size_t)M * lda);
-        float *col = malloc(sizeof(float) * (size_t)Kg * P);
-        float *c1 = malloc(sizeof(float) * (size_t)M * ldc), *c2 = malloc(sizeof(float) * (size_t)M * ldc);
-        uint16_t *masks = malloc(sizeof(uint16_t) * kd_sgemm_small_conv_masks(H, W, KS));
-        for (int i = 0; i < Cg * P; i++) x[i] = frand();
-        for (int i = 0; i < M * lda; i++) A[i] = frand();
-        for (int i = 0; i < M * ldc; i++) c1[i] = c2[i] = i % ldc >= Kg ? 777.0f : frand();
-        im2col_ref(x, Cg, H, W, KS, pad, col);
-        kd_sgemm_small_conv_prep(H, W, KS, pad, masks);
-        kd_sgemm_small_nt(KD_SG_AVX512, M, Kg, P, A, lda, col, P, c1, ldc);
-        kd_sgemm_small_nt_conv(KD_SG_AVX512, M, Cg, H, W, KS, pad, A, lda, x, masks, c2, ldc);
-        int same = memcmp(c1, c2, sizeof(float) * (size_t)M * ldc) == 0;
-        if (!same) printf("\n  implicit dW M=%d Cg=%d H=%d W=%d KS=%d differs\n", M, Cg, H, W, KS);
-        CU_ASSERT(same);
-        CU_ASSERT_EQUAL(c2[Kg], 777.0f);
-        free(x), free(A), free(col), free(c1), free(c2), free(masks);
-    }
-}
-
 /* kd_sgemm_small_conv2 (stride-2 3x3 forward on parity planes) gives the
  * bits of stride-2 im2col + kd_sgemm_small_run; Y's padding untouched */
 static void test_conv2(void)
@@ -453,7 +418,6 @@ int main(void)
         KD_TEST(test_avx512),
         KD_TEST(test_conv_implicit),
         KD_TEST(test_nt),
-        KD_TEST(test_nt_conv),
         KD_TEST(test_conv2),
         KD_TEST(test_dw_hwc),
         KD_TEST(test_conv2dx),
