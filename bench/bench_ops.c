@@ -129,6 +129,7 @@ int main(int argc, char **argv)
         float *dx = randbuf(nx), *dw = randbuf(nw);
         c.in[0] = x, c.in[1] = w, c.out = out, c.grad_out = gy;
         c.grad_in[0] = dx, c.grad_in[1] = dw;
+        c.nthreads = nthreads;   /* before the workspace: room for every thread's slice */
         c.work_size = d->workspace(&c);
         if (cap && c.work_size > cap) {
             /* never below one image: the workspace of the same layer at N = 1 */
@@ -138,7 +139,6 @@ int main(int argc, char **argv)
             c.work_size = cap > min ? cap : min;
         }
         c.work = c.work_size ? aligned_alloc(64, (c.work_size + 63) / 64 * 64) : NULL;
-        c.nthreads = nthreads;
         double flop = 2.0 * (double)ny * (y->C / y->G) * y->K * y->K;
         /* [0]: OpenBLAS, [1]: kd_sgemm_small, alternating round by round */
         /* [2]: kd_sgemm_small without kd_dw_hwc */

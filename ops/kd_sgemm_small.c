@@ -270,7 +270,12 @@ static INL T512 void mkc512(const int mr, int Cg, int KK, const float *restrict 
 #pragma GCC unroll 12
     for (int i = 0; i < MR_AVX512; i++)
         if (i < mr) x[i] = _mm512_setzero_ps(), y[i] = _mm512_setzero_ps();
-    for (int ci = 0; ci < Cg; ci++, xb += HW)
+    for (int ci = 0; ci < Cg; ci++, xb += HW) {
+        /* the next channel's rows of this strip, ahead of its taps */
+        _mm_prefetch((const char *)(xb + HW + toff[0]), _MM_HINT_T0);
+        _mm_prefetch((const char *)(xb + HW + toff[0] + 16), _MM_HINT_T0);
+        _mm_prefetch((const char *)(xb + HW + toff[KK - 1]), _MM_HINT_T0);
+        _mm_prefetch((const char *)(xb + HW + toff[KK - 1] + 16), _MM_HINT_T0);
         for (int t = 0; t < KK; t++, a += mr) {
             const float *b = xb + toff[t];
             __m512 b0 = _mm512_maskz_loadu_ps(tm[2 * t], b);
@@ -283,6 +288,7 @@ static INL T512 void mkc512(const int mr, int Cg, int KK, const float *restrict 
                     y[i] = _mm512_fmadd_ps(av, b1, y[i]);
                 }
         }
+    }
 #pragma GCC unroll 12
     for (int i = 0; i < MR_AVX512; i++)
         if (i < mr) {
