@@ -93,6 +93,10 @@ int main(int argc, char **argv)
         {16, 32, 32, 1, 2, 1, "shortcut 1x1/2"},
         {32, 32, 16, 1, 1, 1, "1x1"},
         {32, 32, 16, 3, 1, 32, "depthwise 3x3"},
+        {3, 16, 32, 3, 1, 1, "stem 3x3 (CIFAR)"},
+        {1, 8, 28, 3, 1, 1, "stem 3x3 (FMNIST)"},
+        {4, 4, 28, 3, 1, 1, "4-channel 3x3"},
+        {8, 8, 28, 3, 1, 1, "8-channel 3x3"},
     };
     const kd_op_def *d = kd_op_find("conv2d");
     printf("%-18s %-22s %9s %6s %9s %6s %9s %6s\n", "layer (N=128)", "C->F HxW k/s g",

@@ -22,7 +22,7 @@
  *   - "same" stride-1 convs on AVX-512 (kd_sgemm_small_conv_ok): forward
  *     and dX read x or dY in place, im2col on the fly: the same products,
  *     the same bits, no col.
- *   - dW of one-group convs on AVX-512 (hwc_dw): x copied pixel-major
+ *   - dW of one-group convs on AVX-512 with C >= 4 (hwc_dw): x copied pixel-major
  *     into col's room, then a register-blocked product over the output
  *     positions (kd_dw_hwc), no im2col; the threads' partials are
  *     tap-major and kd_dw_hwc_finish sums them into dw's layout.
@@ -167,14 +167,17 @@ static float *thread_area(const kd_op_ctx *c, const geo *g)
 }
 
 /* dW from x laid out pixel by pixel (kd_dw_hwc): no im2col, no lane
- * reductions; every one-group conv on AVX-512 but the 1x1 ones whose x
- * is already kd_sgemm_small_nt's operand (bench_ops, backward, without
- * it / with it: 3x3 convs of ResNet-20's shapes 1.25-1.45x, the 1x1
- * stride-2 shortcut 1.11x, a 1x1 on 16x16 maps 0.89x) */
+ * reductions; every one-group conv on AVX-512 with at least 4 input
+ * channels, but the 1x1 ones whose x is already kd_sgemm_small_nt's
+ * operand.  bench_ops, backward, without it / with it: 3x3 convs of
+ * ResNet-20's shapes 1.25-1.45x, 8 and 4 channels on 28x28 1.44-1.70x and
+ * 1.14-1.26x, the 1x1 stride-2 shortcut 1.11x; a 1x1 on 16x16 maps 0.89x,
+ * and stems of 1 and 3 channels 0.64x and 0.72x (a 16-lane vector holds
+ * one window row of 3 or 9 values) */
 static int hwc_dw(const geo *g)
 {
     int path = kd_sgemm_small_path();
-    return kd_dw_hwc_ok(path, (int)g->G, (int)g->D) &&
+    return kd_dw_hwc_ok(path, (int)g->G, (int)g->D) && g->C >= 4 &&
            !(is_1x1(g) && kd_sgemm_small_nt_ok(path, (int)g->P));
 }
 /* forward and dX with implicit im2col (kd_sgemm_small_conv) */
