@@ -515,7 +515,9 @@ static void test_sigint_in_last_step(void)
     a[strcspn(a, "\n")] = 0;
     sleep(1);   /* a new run directory (named by the second) */
     double secs = 0;
-    int st = interrupt_when(rec, "p epoch 1/3", 100, &secs);
+    /* 300 ms into epoch 2's step (0.7 s alone): under make check -j2 a
+     * 100 ms delay once landed before the step began */
+    int st = interrupt_when(rec, "p epoch 1/3", 300, &secs);
     CU_ASSERT_EQUAL(st, 130);
     char *err = kd_unit_slurp(err_path, NULL);
     CU_ASSERT(contains(err, "interrupted in phase 'p', epoch 2, step 1; continue with: kdrun --resume "));
