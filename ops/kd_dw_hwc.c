@@ -85,16 +85,62 @@ static INL T512 void transpose16(__m512 r[16])
 }
 
 /* blocks of 16 channels by 16 pixels of a row, transposed in registers
- * (the channels and pixels past the ends masked) */
+ * (the channels and pixels past the ends masked); up to 8 channels by 32
+ * pixels, two pixels per transposed vector, when C <= 8 */
 static T512 void layout_avx512(int C, int H, int W, int pad, const float *x, float *xt)
 {
     const int64_t HW = (int64_t)H * W, row = (int64_t)(W + 2 * pad) * C;
+    if (C <= 8) {   /* rows 0-7: the channels at 16 pixels, rows 8-15: at the next 16 */
+        const __mmask16 cm = (__mmask16)((1u << C) - 1);
+        for (int h = 0; h < H; h++) {
+            float *out = xt + (int64_t)(h + pad) * row + (int64_t)pad * C;
+            const float *in = x + (int64_t)h * W;
+            if (h + 2 < H)   /* two rows ahead: x was written long before and is out of cache */
+                for (int i = 0; i < C; i++)
+                    for (int w = 0; w < W; w += 16)
+                        _mm_prefetch((const char *)(in + i * HW + 2 * W + w), _MM_HINT_T0);
+            for (int w0 = 0; w0 < W; w0 += 32) {
+                int n0 = W - w0 < 16 ? W - w0 : 16, n1 = W - w0 - 16;
+                n1 = n1 < 0 ? 0 : n1 > 16 ? 16 : n1;
+                __mmask16 m0 = (__mmask16)(n0 == 16 ? 0xFFFF : (1u << n0) - 1);
+                __mmask16 m1 = (__mmask16)(n1 == 16 ? 0xFFFF : (1u << n1) - 1);
+                __m512 r[16];
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) {
+                    const float *ci = in + (i < C ? i : 0) * HW + w0;
+                    r[i] = _mm512_maskz_loadu_ps(i < C ? m0 : 0, ci);
+                    r[8 + i] = _mm512_maskz_loadu_ps(i < C ? m1 : 0, ci + (n1 ? 16 : 0));
+                }
+                transpose16(r);
+                if (C == 8 && n0 == 16 && n1 == 16) {   /* whole 32-byte pixels */
+#pragma GCC unroll 16
+                    for (int k = 0; k < 16; k++) {
+                        _mm256_storeu_ps(out + (int64_t)(w0 + k) * 8, _mm512_castps512_ps256(r[k]));
+                        _mm256_storeu_ps(out + (int64_t)(w0 + 16 + k) * 8,
+                                         _mm512_castps512_ps256(_mm512_shuffle_f32x4(r[k], r[k], 0xEE)));
+                    }
+                    continue;
+                }
+#pragma GCC unroll 16
+                for (int k = 0; k < 16; k++) {
+                    _mm512_mask_storeu_ps(out + (int64_t)(w0 + (k < n0 ? k : 0)) * C, k < n0 ? cm : 0, r[k]);
+                    _mm512_mask_storeu_ps(out + (int64_t)(w0 + 16 + (k < n1 ? k : 0)) * C,
+                                          k < n1 ? cm : 0, _mm512_shuffle_f32x4(r[k], r[k], 0xEE));
+                }
+            }
+        }
+        return;
+    }
     for (int c0 = 0; c0 < C; c0 += 16) {
         int nc = C - c0 < 16 ? C - c0 : 16;
         __mmask16 cm = (__mmask16)(nc == 16 ? 0xFFFF : (1u << nc) - 1);
         for (int h = 0; h < H; h++) {
             float *out = xt + (int64_t)(h + pad) * row + (int64_t)pad * C + c0;
             const float *in = x + (int64_t)c0 * HW + (int64_t)h * W;
+            if (h + 2 < H)
+                for (int i = 0; i < nc; i++)
+                    for (int w = 0; w < W; w += 16)
+                        _mm_prefetch((const char *)(in + i * HW + 2 * W + w), _MM_HINT_T0);
             for (int w0 = 0; w0 < W; w0 += 16) {
                 int nw = W - w0 < 16 ? W - w0 : 16;
                 __mmask16 wm = (__mmask16)(nw == 16 ? 0xFFFF : (1u << nw) - 1);
