@@ -12,14 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 #include "kd_dw_hwc.h"
+#include "kd_simd.h"
 #include "kd_sgemm_small.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#define KD_X86 1
-#include <immintrin.h>
-#else
-#define KD_X86 0
-#endif
 
 int kd_dw_hwc_ok(int path, int groups, int dil)
 {
@@ -48,8 +42,6 @@ static void zero_border(int C, int H, int W, int pad, float *xt)
 }
 
 #if KD_X86
-#define T512 __attribute__((target("avx512f,fma")))
-#define INL __attribute__((always_inline)) inline
 
 /* r[i][j] -> r[j][i] for 16 vectors of 16 floats: unpack pairs of rows,
  * then pairs of pairs, then 128-bit lanes twice */

@@ -15,12 +15,7 @@
 #include <string.h>
 #include "kd_sgemm_small.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#define KD_X86 1
-#include <immintrin.h>
-#else
-#define KD_X86 0
-#endif
+#include "kd_simd.h"
 
 enum { MR_C = 8, NR_C = 32, MR_AVX2 = 6, MR_AVX512 = 12 };
 
@@ -164,8 +159,6 @@ static inline void conv2dx_tap(int pl, int u, int *ki, int *kj, int *si, int *sj
 
 #if KD_X86
 /* ---- AVX-512: mr x 32 tile, 2 zmm per row, up to 12 rows (24 accumulators) */
-#define T512 __attribute__((target("avx512f,fma")))
-#define INL __attribute__((always_inline)) inline
 
 static INL T512 void store512(float *c, __m512 v, __mmask16 m, int full, __m512 va, __m512 vb,
                               int bzero)
@@ -481,7 +474,6 @@ static T512 void nt_avx512(int M, int N, int K, const float *A, int64_t lda, con
 }
 
 /* ---- AVX2: mr x 16 tile, 2 ymm per row, up to 6 rows (12 accumulators) */
-#define T256 __attribute__((target("avx2,fma")))
 
 static INL T256 void store256(float *c, __m256 v, __m256i m, int full, __m256 va, __m256 vb,
                               int bzero)
