@@ -904,6 +904,13 @@ static const tcase cases[] = {
     /* stride 2 on even sizes: the parity-plane forward (kd_sgemm_small_conv2) */
     {"conv2d", "c=5 k=3 stride=2 pad=1 bias=1", 1, {S4(3, 2, 8, 6)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     {"conv2d", "c=3 k=3 dilation=2 pad=2 bias=0", 1, {S4(2, 3, 8, 9)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    /* one group, at least 4 input channels: dW from the pixel-major copy
+     * (ops/kd_dw_hwc.c) on AVX-512; 17 channels span two copy blocks and
+     * 51 window values two chunks; the stride-2 one also takes the
+     * parity-plane dX */
+    {"conv2d", "c=7 k=3 stride=2 pad=1 bias=1", 1, {S4(3, 5, 8, 6)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=9 k=3 pad=1", 1, {S4(3, 17, 5, 4)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=4 k=1 pad=0 stride=2", 1, {S4(2, 6, 5, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     {"conv2d", "c=6 k=3 groups=2 stride=2 pad=0", 1, {S4(2, 4, 7, 7)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     {"conv2d", "c=4 k=2 stride=1 pad=0", 1, {S4(1, 3, 5, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
     {"conv2d", "c=2 k=5 pad=2 bias=1", 1, {S4(1, 1, 1, 1)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
