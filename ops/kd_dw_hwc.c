@@ -76,66 +76,81 @@ static INL T512 void transpose16(__m512 r[16])
     }
 }
 
+/* lanes 0..n-1 of 16 (n in 0..16) */
+static inline __mmask16 first_lanes(int n)
+{
+    return (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+}
+
+/* rows h + 2 of channels in, in + HW, ... (n of them): x was written by
+ * the forward long before and is out of cache */
+static INL void prefetch_rows(const float *in, int n, int64_t HW, int W)
+{
+    for (int i = 0; i < n; i++)
+        for (int w = 0; w < W; w += 16) _mm_prefetch((const char *)(in + i * HW + 2 * W + w), _MM_HINT_T0);
+}
+
+/* at most 8 channels: rows 0-7 of a 16x16 block hold the channels at 16
+ * pixels, rows 8-15 at the next 16, so each transposed vector is two
+ * pixels */
+static T512 void layout8_avx512(int C, int H, int W, int pad, const float *x, float *xt)
+{
+    const int64_t HW = (int64_t)H * W, row = (int64_t)(W + 2 * pad) * C;
+    const __mmask16 cm = first_lanes(C);
+    for (int h = 0; h < H; h++) {
+        float *out = xt + (int64_t)(h + pad) * row + (int64_t)pad * C;
+        const float *in = x + (int64_t)h * W;
+        if (h + 2 < H) prefetch_rows(in, C, HW, W);
+        for (int w0 = 0; w0 < W; w0 += 32) {
+            int n0 = W - w0 < 16 ? W - w0 : 16, n1 = W - w0 - 16;
+            n1 = n1 < 0 ? 0 : n1 > 16 ? 16 : n1;
+            __mmask16 m0 = first_lanes(n0), m1 = first_lanes(n1);
+            __m512 r[16];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) {
+                const float *ci = in + (i < C ? i : 0) * HW + w0;
+                r[i] = _mm512_maskz_loadu_ps(i < C ? m0 : 0, ci);
+                r[8 + i] = _mm512_maskz_loadu_ps(i < C ? m1 : 0, ci + (n1 ? 16 : 0));
+            }
+            transpose16(r);
+            if (C == 8 && n0 == 16 && n1 == 16) {   /* whole 32-byte pixels */
+#pragma GCC unroll 16
+                for (int k = 0; k < 16; k++) {
+                    _mm256_storeu_ps(out + (int64_t)(w0 + k) * 8, _mm512_castps512_ps256(r[k]));
+                    _mm256_storeu_ps(out + (int64_t)(w0 + 16 + k) * 8,
+                                     _mm512_castps512_ps256(_mm512_shuffle_f32x4(r[k], r[k], 0xEE)));
+                }
+                continue;
+            }
+#pragma GCC unroll 16
+            for (int k = 0; k < 16; k++) {
+                _mm512_mask_storeu_ps(out + (int64_t)(w0 + (k < n0 ? k : 0)) * C, k < n0 ? cm : 0, r[k]);
+                _mm512_mask_storeu_ps(out + (int64_t)(w0 + 16 + (k < n1 ? k : 0)) * C,
+                                      k < n1 ? cm : 0, _mm512_shuffle_f32x4(r[k], r[k], 0xEE));
+            }
+        }
+    }
+}
+
 /* blocks of 16 channels by 16 pixels of a row, transposed in registers
- * (the channels and pixels past the ends masked); up to 8 channels by 32
- * pixels, two pixels per transposed vector, when C <= 8 */
+ * (the channels and pixels past the ends masked) */
 static T512 void layout_avx512(int C, int H, int W, int pad, const float *x, float *xt)
 {
     const int64_t HW = (int64_t)H * W, row = (int64_t)(W + 2 * pad) * C;
-    if (C <= 8) {   /* rows 0-7: the channels at 16 pixels, rows 8-15: at the next 16 */
-        const __mmask16 cm = (__mmask16)((1u << C) - 1);
-        for (int h = 0; h < H; h++) {
-            float *out = xt + (int64_t)(h + pad) * row + (int64_t)pad * C;
-            const float *in = x + (int64_t)h * W;
-            if (h + 2 < H)   /* two rows ahead: x was written long before and is out of cache */
-                for (int i = 0; i < C; i++)
-                    for (int w = 0; w < W; w += 16)
-                        _mm_prefetch((const char *)(in + i * HW + 2 * W + w), _MM_HINT_T0);
-            for (int w0 = 0; w0 < W; w0 += 32) {
-                int n0 = W - w0 < 16 ? W - w0 : 16, n1 = W - w0 - 16;
-                n1 = n1 < 0 ? 0 : n1 > 16 ? 16 : n1;
-                __mmask16 m0 = (__mmask16)(n0 == 16 ? 0xFFFF : (1u << n0) - 1);
-                __mmask16 m1 = (__mmask16)(n1 == 16 ? 0xFFFF : (1u << n1) - 1);
-                __m512 r[16];
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++) {
-                    const float *ci = in + (i < C ? i : 0) * HW + w0;
-                    r[i] = _mm512_maskz_loadu_ps(i < C ? m0 : 0, ci);
-                    r[8 + i] = _mm512_maskz_loadu_ps(i < C ? m1 : 0, ci + (n1 ? 16 : 0));
-                }
-                transpose16(r);
-                if (C == 8 && n0 == 16 && n1 == 16) {   /* whole 32-byte pixels */
-#pragma GCC unroll 16
-                    for (int k = 0; k < 16; k++) {
-                        _mm256_storeu_ps(out + (int64_t)(w0 + k) * 8, _mm512_castps512_ps256(r[k]));
-                        _mm256_storeu_ps(out + (int64_t)(w0 + 16 + k) * 8,
-                                         _mm512_castps512_ps256(_mm512_shuffle_f32x4(r[k], r[k], 0xEE)));
-                    }
-                    continue;
-                }
-#pragma GCC unroll 16
-                for (int k = 0; k < 16; k++) {
-                    _mm512_mask_storeu_ps(out + (int64_t)(w0 + (k < n0 ? k : 0)) * C, k < n0 ? cm : 0, r[k]);
-                    _mm512_mask_storeu_ps(out + (int64_t)(w0 + 16 + (k < n1 ? k : 0)) * C,
-                                          k < n1 ? cm : 0, _mm512_shuffle_f32x4(r[k], r[k], 0xEE));
-                }
-            }
-        }
+    if (C <= 8) {
+        layout8_avx512(C, H, W, pad, x, xt);
         return;
     }
     for (int c0 = 0; c0 < C; c0 += 16) {
         int nc = C - c0 < 16 ? C - c0 : 16;
-        __mmask16 cm = (__mmask16)(nc == 16 ? 0xFFFF : (1u << nc) - 1);
+        __mmask16 cm = first_lanes(nc);
         for (int h = 0; h < H; h++) {
             float *out = xt + (int64_t)(h + pad) * row + (int64_t)pad * C + c0;
             const float *in = x + (int64_t)c0 * HW + (int64_t)h * W;
-            if (h + 2 < H)
-                for (int i = 0; i < nc; i++)
-                    for (int w = 0; w < W; w += 16)
-                        _mm_prefetch((const char *)(in + i * HW + 2 * W + w), _MM_HINT_T0);
+            if (h + 2 < H) prefetch_rows(in, nc, HW, W);
             for (int w0 = 0; w0 < W; w0 += 16) {
                 int nw = W - w0 < 16 ? W - w0 : 16;
-                __mmask16 wm = (__mmask16)(nw == 16 ? 0xFFFF : (1u << nw) - 1);
+                __mmask16 wm = first_lanes(nw);
                 __m512 r[16];
                 /* constant indices (masks of 0 past the ends): r stays in registers */
 #pragma GCC unroll 16
@@ -214,8 +229,8 @@ static T512 void dw_avx512(int F, int C, int Ho, int Wo, int KS, int S, int Wp, 
     const int64_t Kg = (int64_t)KS * L, rs = (int64_t)S * Wp * C, ps = (int64_t)S * C;
     for (int kh = 0; kh < KS; kh++)
         for (int j0 = 0; j0 < L; j0 += 48) {
-            int n = L - j0 < 48 ? L - j0 : 48, nv = (n + 15) / 16, tail = n - 16 * (nv - 1);
-            __mmask16 last = (__mmask16)(tail == 16 ? 0xFFFF : (1u << tail) - 1);
+            int n = L - j0 < 48 ? L - j0 : 48, nv = (n + 15) / 16;
+            __mmask16 last = first_lanes(n - 16 * (nv - 1));
             int nb = (F + fb_max[nv - 1] - 1) / fb_max[nv - 1];
             for (int b = 0; b < nb; b++) {
                 int f0 = (int)((int64_t)F * b / nb), f1 = (int)((int64_t)F * (b + 1) / nb);
