@@ -159,7 +159,6 @@ static inline void conv2dx_tap(int pl, int u, int *ki, int *kj, int *si, int *sj
 
 #if KD_X86
 /* ---- AVX-512: mr x 32 tile, 2 zmm per row, up to 12 rows (24 accumulators) */
-
 static INL T512 void store512(float *c, __m512 v, __mmask16 m, int full, __m512 va, __m512 vb,
                               int bzero)
 {
@@ -419,41 +418,6 @@ static INL T512 __m512 reduce16(__m512 acc[4][4])
                          _mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-/* a tile's rows i0..i0+3 of A (the last valid row repeated) and its
- * 16 accumulators at zero */
-static INL T512 void nt_begin(const float *A, int64_t lda, int M, int i0, const float *a[4],
-                              __m512 acc[4][4])
-{
-    for (int i = 0; i < 4; i++) a[i] = A + (int64_t)(i0 + i < M ? i0 + i : M - 1) * lda;
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
-}
-
-/* C[i0.., j0..] += the tile's reduced sums (block i: row i0 + i, columns
- * j0..j0+3), the rows and columns inside M x N */
-static INL T512 void nt_store(float *C, int64_t ldc, int M, int N, int i0, int j0, __m512 sum)
-{
-    if (i0 + 4 <= M && j0 + 4 <= N) {
-        /* the lane index of _mm512_extractf32x4_ps must be a constant
-         * expression (clang refuses a loop variable) */
-        float *c = C + (int64_t)i0 * ldc + j0;
-        _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 0)));
-        c += ldc;
-        _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 1)));
-        c += ldc;
-        _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 2)));
-        c += ldc;
-        _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 3)));
-    } else {
-        float r[16];
-        _mm512_storeu_ps(r, sum);
-        for (int i = 0; i < 4 && i0 + i < M; i++)
-            for (int j = 0; j < 4 && j0 + j < N; j++) C[(int64_t)(i0 + i) * ldc + j0 + j] += r[4 * i + j];
-    }
-}
-
 static T512 void nt_avx512(int M, int N, int K, const float *A, int64_t lda, const float *B,
                            int64_t ldb, float *C, int64_t ldc)
 {
@@ -464,17 +428,38 @@ static T512 void nt_avx512(int M, int N, int K, const float *A, int64_t lda, con
         for (int j = 0; j < 4; j++) b[j] = B + (int64_t)(j0 + j < N ? j0 + j : N - 1) * ldb;
         for (int i0 = 0; i0 < M; i0 += 4) {
             const float *a[4];
+            for (int i = 0; i < 4; i++) a[i] = A + (int64_t)(i0 + i < M ? i0 + i : M - 1) * lda;
             __m512 acc[4][4];
-            nt_begin(A, lda, M, i0, a, acc);
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
             for (int k = 0; k < K16; k += 16) nt_step(a, b, k, (__mmask16)0xFFFF, acc);
             if (tail) nt_step(a, b, K16, tail, acc);
-            nt_store(C, ldc, M, N, i0, j0, reduce16(acc));
+            __m512 sum = reduce16(acc); /* block i: row i0 + i, columns j0..j0+3 */
+            if (i0 + 4 <= M && j0 + 4 <= N) {
+                /* the lane index of _mm512_extractf32x4_ps must be a
+                 * constant expression (clang refuses a loop variable) */
+                float *c = C + (int64_t)i0 * ldc + j0;
+                _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 0)));
+                c += ldc;
+                _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 1)));
+                c += ldc;
+                _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 2)));
+                c += ldc;
+                _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), _mm512_extractf32x4_ps(sum, 3)));
+            } else {
+                float r[16];
+                _mm512_storeu_ps(r, sum);
+                for (int i = 0; i < 4 && i0 + i < M; i++)
+                    for (int j = 0; j < 4 && j0 + j < N; j++)
+                        C[(int64_t)(i0 + i) * ldc + j0 + j] += r[4 * i + j];
+            }
         }
     }
 }
 
 /* ---- AVX2: mr x 16 tile, 2 ymm per row, up to 6 rows (12 accumulators) */
-
 static INL T256 void store256(float *c, __m256 v, __m256i m, int full, __m256 va, __m256 vb,
                               int bzero)
 {
