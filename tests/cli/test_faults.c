@@ -48,6 +48,12 @@ static pid_t spawn(const char *const *argv, int capture)
 {
     fflush(stdout);
     fflush(stderr);
+    /* emptied before the fork: a caller that polls err_path (interrupt_when)
+     * must not read the previous run's output while the child starts */
+    for (int k = 0; capture && k < 2; k++) {
+        int fd = open(k ? err_path : out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) close(fd);
+    }
     pid_t pid = fork();
     if (pid != 0) return pid;
     int fo = open(capture ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
