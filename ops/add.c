@@ -33,4 +33,5 @@ static void backward(kd_op_ctx *c)
 const kd_op_def kd_op_add = {
     .name = "add", .min_inputs = 2, .max_inputs = 16,
     .infer = infer, .forward = forward, .backward = backward,
+    .rows = kd_rows_always,
 };

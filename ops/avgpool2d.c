@@ -77,4 +77,5 @@ const kd_op_def kd_op_avgpool2d = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "average pooling with a k-wide window (2-D on images, 1-D on sequences)",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

@@ -337,6 +337,7 @@ const kd_op_def kd_op_batchnorm2d = {
     .infer = infer,
     .forward = forward,
     .backward = backward,
+    .rows = kd_rows_always,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "batch normalization over channels (learned scale and shift)",
     .inputs = inputs,

@@ -71,10 +71,14 @@ static const kd_input_spec inputs[] = {
     {.name = "tensors", .shape = "same shape outside axis", .kind = KD_IN_REST},
     {NULL}};
 
+/* kd_op_def.rows: not along the batch axis */
+static int rows(const kd_op_ctx *c) { return KD_A_INT(c, A_AXIS) != 0; }
+
 const kd_op_def kd_op_concat = {
     .name = "concat", .min_inputs = 1, .max_inputs = 16,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
     .use = KD_USE_NET,
     .doc = "concatenate tensors along an axis (1 = channels): concat(a, b, ...) or concat([a, b])",
     .inputs = inputs,
+    .rows = rows,
 };

@@ -655,6 +655,7 @@ const kd_op_def kd_op_conv2d = {
     .workspace = workspace,
     .forward = forward,
     .backward = backward,
+    .rows = kd_rows_always,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "2-D convolution to c channels, k x k kernel",
     .inputs = inputs,

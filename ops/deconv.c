@@ -201,6 +201,7 @@ const kd_op_def kd_op_deconv = {
     .workspace = workspace,
     .forward = forward,
     .backward = backward,
+    .rows = kd_rows_always,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "transposed 2-D convolution to c channels (upsamples by stride)",
     .inputs = inputs,

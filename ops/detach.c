@@ -18,4 +18,5 @@ static void backward(kd_op_ctx *c) { (void)c; }
 const kd_op_def kd_op_detach = {
     .name = "detach", .min_inputs = 1, .max_inputs = 1, .nograd = 1u << 0,
     .infer = unary_infer, .forward = forward, .backward = backward,
+    .rows = kd_rows_always,
 };

@@ -62,4 +62,5 @@ const kd_op_def kd_op_dropout = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "zero each element with probability p while training",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

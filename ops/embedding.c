@@ -127,4 +127,5 @@ const kd_op_def kd_op_embedding = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "look up integer ids in a table of n vectors of size dim",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

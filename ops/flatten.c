@@ -35,4 +35,5 @@ const kd_op_def kd_op_flatten = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "flatten every axis but the batch axis",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

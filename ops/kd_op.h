@@ -238,6 +238,14 @@ typedef struct kd_op_def {
     /* multiply-accumulates of one call (the layers that dominate: convs,
      * linear), from the inferred shapes; NULL: not counted */
     int64_t (*macs)(const kd_op_ctx *c);
+    /* 1 if, in eval mode and for these attributes and shapes, row r of the
+     * output (axis 0, the batch) depends on row r of each data input and on
+     * the parameters only, and the op draws no random numbers: a frozen
+     * model built of such ops gives each sample the same output in any
+     * batch (the teacher cache, runtime/exec_cache.h, relies on it; bit for
+     * bit, so the kernels must not change their order of operations with a
+     * row's position).  NULL: no.  kd_rows_always for ops that always are. */
+    int (*rows)(const kd_op_ctx *c);
     /* the recipe side (see above) */
     kd_use use;
     unsigned flags;                 /* KD_OP_* */
@@ -253,6 +261,7 @@ const kd_op_def *kd_op_find(const char *name);   /* by name or alias; NULL */
  * name; -1 if none. */
 int kd_attr_index_renamed(const kd_op_def *d, const char *const *renames, const char *arg);
 int kd_op_count(void);
+int kd_rows_always(const kd_op_ctx *c);           /* kd_op_def.rows: 1 */
 const kd_op_def *kd_op_at(int i);
 
 int kd_attr_count(const kd_op_def *d);

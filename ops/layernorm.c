@@ -210,10 +210,14 @@ static const kd_input_spec inputs[] = {
     {.name = "x", .shape = "[N, ..., D]"},
     {NULL}};
 
+/* kd_op_def.rows: not over the batch axis */
+static int rows(const kd_op_ctx *c) { return axis_of(c) != 0; }
+
 const kd_op_def kd_op_layernorm = {
     .name = "layernorm", .min_inputs = 1, .max_inputs = 1, .nparams = 2,
     .attrs = attrs, .infer = infer, .forward = forward, .backward = backward,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "layer normalization over the features: channels of an [N, C, T] sequence, else the last axis",
     .inputs = inputs,
+    .rows = rows,
 };

@@ -30,6 +30,7 @@ static const kd_input_spec inputs[] = {
 const kd_op_def kd_op_leaky_relu = {
     .name = "leaky_relu", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = unary_infer, .forward = forward, .backward = backward,
+    .rows = kd_rows_always,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "x for x > 0, slope * x otherwise",
     .inputs = inputs,

@@ -152,6 +152,16 @@ static const kd_input_spec inputs[] = {
     {.name = "x", .shape = "[N, C, H, W] or [N, C, T]"},
     {NULL}};
 
+/* kd_op_def.rows: the batch axis is not averaged over */
+static int rows(const kd_op_ctx *c)
+{
+    int64_t ax[KD_MAXDIM];
+    int n = axes_of(c, ax);
+    for (int i = 0; i < n; i++)
+        if (ax[i] == 0) return 0;
+    return 1;
+}
+
 const kd_op_def kd_op_mean = {
     .name = "mean", .min_inputs = 1, .max_inputs = 1,
     .attrs = attrs, .infer = infer, .workspace = workspace,
@@ -159,4 +169,5 @@ const kd_op_def kd_op_mean = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "average over spatial (hw), channel (c), time (t) or all non-batch axes",
     .inputs = inputs,
+    .rows = rows,
 };

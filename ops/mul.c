@@ -28,4 +28,5 @@ static void backward(kd_op_ctx *c)
 const kd_op_def kd_op_mul = {
     .name = "mul", .min_inputs = 2, .max_inputs = 2,
     .infer = infer, .forward = forward, .backward = backward,
+    .rows = kd_rows_always,
 };

@@ -73,4 +73,5 @@ const kd_op_def kd_op_pixel_shuffle = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "move channel blocks to space: C*f*f x H x W -> C x H*f x W*f",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

@@ -74,4 +74,5 @@ const kd_op_def kd_op_pixel_unshuffle = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "move space to channels: C x H*f x W*f -> C*f*f x H x W",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

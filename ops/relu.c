@@ -24,6 +24,7 @@ static const kd_input_spec inputs[] = {
 const kd_op_def kd_op_relu = {
     .name = "relu", .min_inputs = 1, .max_inputs = 1,
     .infer = unary_infer, .forward = forward, .backward = backward,
+    .rows = kd_rows_always,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "max(x, 0)",
     .inputs = inputs,

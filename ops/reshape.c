@@ -82,4 +82,5 @@ const kd_op_def kd_op_reshape = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "reshape keeping the batch axis; one entry of shape may be -1",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

@@ -26,4 +26,5 @@ static void backward(kd_op_ctx *c)
 const kd_op_def kd_op_scale = {
     .name = "scale", .min_inputs = 1, .max_inputs = 1, .npositional = 1,
     .attrs = attrs, .infer = unary_infer, .forward = forward, .backward = backward,
+    .rows = kd_rows_always,
 };

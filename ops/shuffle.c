@@ -63,4 +63,5 @@ const kd_op_def kd_op_shuffle = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "channel shuffle across groups (ShuffleNetV2)",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

@@ -25,6 +25,7 @@ static const kd_input_spec inputs[] = {
 const kd_op_def kd_op_sigmoid = {
     .name = "sigmoid", .min_inputs = 1, .max_inputs = 1,
     .infer = unary_infer, .forward = forward, .backward = backward,
+    .rows = kd_rows_always,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "1 / (1 + exp(-x))",
     .inputs = inputs,

@@ -74,4 +74,5 @@ const kd_op_def kd_op_slice = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "elements start..stop-1 along an axis",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

@@ -36,10 +36,14 @@ static const kd_input_spec inputs[] = {
     {.name = "x", .shape = "[N, ..., K]"},
     {NULL}};
 
+/* kd_op_def.rows: not over the batch axis */
+static int rows(const kd_op_ctx *c) { return sm_axis(c) != 0; }
+
 const kd_op_def kd_op_softmax = {
     .name = "softmax", .min_inputs = 1, .max_inputs = 1,
     .attrs = sm_attrs, .infer = sm_infer, .forward = forward, .backward = backward,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "softmax over the class axis (last axis), with temperature T",
     .inputs = inputs,
+    .rows = rows,
 };

@@ -69,4 +69,5 @@ const kd_op_def kd_op_split = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "channel part `part` (1-based) of `parts` equal parts (ShuffleNetV2)",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };

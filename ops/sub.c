@@ -27,4 +27,5 @@ static void backward(kd_op_ctx *c)
 const kd_op_def kd_op_sub = {
     .name = "sub", .min_inputs = 2, .max_inputs = 2,
     .infer = infer, .forward = forward, .backward = backward,
+    .rows = kd_rows_always,
 };

@@ -210,4 +210,5 @@ const kd_op_def kd_op_upsample = {
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "resize by an integer factor",
     .inputs = inputs,
+    .rows = kd_rows_always,
 };
