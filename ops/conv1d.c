@@ -220,7 +220,6 @@ const kd_op_def kd_op_conv1d = {
     .workspace = workspace,
     .forward = forward,
     .backward = backward,
-    .rows = kd_rows_always,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "1-D convolution over time to c channels (causal: pad on the left only)",
     .inputs = inputs,

@@ -244,7 +244,10 @@ typedef struct kd_op_def {
      * model built of such ops gives each sample the same output in any
      * batch (the teacher cache, runtime/exec_cache.h, relies on it; bit for
      * bit, so the kernels must not change their order of operations with a
-     * row's position).  NULL: no.  kd_rows_always for ops that always are. */
+     * row's position: linear and conv1d, whose products run on OpenBLAS
+     * with the batch's rows folded into one matrix, are not, since OpenBLAS
+     * computes a row at the end of its blocks in another order).  NULL: no.
+     * kd_rows_always for ops that always are.  tests/ops checks it. */
     int (*rows)(const kd_op_ctx *c);
     /* the recipe side (see above) */
     kd_use use;

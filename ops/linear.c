@@ -87,5 +87,4 @@ const kd_op_def kd_op_linear = {
     .doc = "fully connected layer to n features (over the last axis)",
     .inputs = inputs,
     .macs = macs,
-    .rows = kd_rows_always,
 };

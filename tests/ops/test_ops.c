@@ -224,6 +224,51 @@ static int wants_grad(const inst *t, int i)
 /* ---- the generic checks --------------------------------------------------- */
 static int n_forward_checks, n_grad_checks, n_grad_elems;
 
+/* (d) kd_op_def.rows: an op that says it keeps the rows apart gives, in
+ * eval mode, row r of a batch whose rows are rotated by one the bits that
+ * row r - 1 had (the teacher cache keeps a sample's outputs from one batch
+ * for another) */
+static int n_rows_checks;
+static void check_rows(inst *t, const char *label)
+{
+    int64_t N = t->c.in_shape[0].ndim > 0 ? t->c.in_shape[0].dims[0] : 0;
+    if (!t->d->rows || N < 2 || t->c.out_shape.ndim < 1 || t->c.out_shape.dims[0] != N) return;
+    for (int i = 0; i < t->ndata; i++)
+        if (t->c.in_shape[i].ndim < 1 || t->c.in_shape[i].dims[0] != N) return;
+    if (!t->d->rows(&t->c)) return;
+    int training = t->c.training;
+    t->c.training = 0;
+    int64_t no = out_n(t), ro = no / N;
+    float *y0 = malloc(sizeof(float) * (size_t)no);
+    t->d->forward(&t->c);
+    memcpy(y0, t->c.out, sizeof(float) * (size_t)no);
+    float *keep[KD_MAXIN] = {0};
+    for (int i = 0; i < t->ndata; i++) {   /* row r -> r + 1 */
+        int64_t ri = t->n[i] / N;
+        keep[i] = t->buf[i];
+        float *x = malloc(sizeof(float) * (size_t)t->n[i]);
+        for (int64_t r = 0; r < N; r++)
+            memcpy(x + ((r + 1) % N) * ri, keep[i] + r * ri, sizeof(float) * (size_t)ri);
+        t->buf[i] = x;
+        t->c.in[i] = x;
+    }
+    t->d->forward(&t->c);
+    int64_t bad = -1;
+    for (int64_t r = 0; r < N && bad < 0; r++)
+        if (memcmp(t->c.out + ((r + 1) % N) * ro, y0 + r * ro, sizeof(float) * (size_t)ro)) bad = r;
+    if (bad >= 0) fprintf(stderr, "\n%s: rows() says row-wise, but row %lld moved to %lld changes its bits\n",
+                          label, (long long)bad, (long long)((bad + 1) % N));
+    CU_ASSERT(bad < 0);
+    for (int i = 0; i < t->ndata; i++) {
+        free(t->buf[i]);
+        t->buf[i] = keep[i];
+        t->c.in[i] = keep[i];
+    }
+    free(y0);
+    t->c.training = training;
+    n_rows_checks++;
+}
+
 static void check_case(const tcase *tc)
 {
     inst t;
@@ -251,6 +296,7 @@ static void check_case(const tcase *tc)
         free(y);
         n_forward_checks++;
     }
+    check_rows(&t, label);
     if (!t.d->backward) {
         inst_free(&t);
         return;
@@ -921,10 +967,17 @@ static const tcase cases[] = {
     /* depthwise direct path */
     {"conv2d", "c=3 k=3 groups=3 pad=-1 bias=1", 1, {S4(2, 3, 6, 5)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     {"conv2d", "c=4 k=3 groups=4 stride=2 dilation=2 pad=1 bias=0", 1, {S4(2, 4, 9, 8)}, {G_N}, 0, 2e-3, ref_conv2d, 1},
+    /* more images than threads, wider maps: rows (d) through the implicit and the 1x1 paths */
+    {"conv2d", "c=16 k=3 pad=1", 1, {S4(5, 16, 8, 8)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
+    {"conv2d", "c=8 k=1 pad=0", 1, {S4(5, 8, 16, 16)}, {G_N}, 0, 2e-3, ref_conv2d, 2},
     /* linear */
     {"linear", "n=5", 1, {S2(3, 7)}, {G_N}, 0, 1e-3, ref_linear, 1},
     {"linear", "n=3 bias=0", 1, {S4(2, 2, 3, 3)}, {G_N}, 0, 1e-3, ref_linear, 2},
     {"linear", "n=1", 1, {S2(1, 4)}, {G_N}, 0, 1e-3, ref_linear, 1},
+    /* the batch split across threads, rows off OpenBLAS's blocks (linear
+     * is not row-wise: these cases show why, if rows() is ever set) */
+    {"linear", "n=10", 1, {S2(6, 32)}, {G_N}, 0, 1e-3, ref_linear, 2},
+    {"linear", "n=37", 1, {S2(37, 70)}, {G_N}, 0, 1e-3, ref_linear, 2},
     /* batchnorm2d */
     {"batchnorm2d", NULL, 1, {S4(3, 4, 5, 3)}, {G_N}, 1, 2e-3, ref_bn, 2},
     {"batchnorm2d", "affine=0", 1, {S4(2, 3, 3, 3)}, {G_N}, 1, 2e-3, ref_bn, 1},
@@ -1771,7 +1824,7 @@ int main(void)
         return 2;
     }
     int rc = kd_unit_run();
-    printf("ops: %d forward checks, %d gradient checks over %d elements\n",
-           n_forward_checks, n_grad_checks, n_grad_elems);
+    printf("ops: %d forward checks, %d gradient checks over %d elements, %d row checks\n",
+           n_forward_checks, n_grad_checks, n_grad_elems, n_rows_checks);
     return rc;
 }
