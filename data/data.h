@@ -292,6 +292,9 @@ kd_data_status kd_loader_new(const kd_loader_cfg *cfg, kd_loader **out,
                              char *err, size_t errlen);
 void kd_loader_free(kd_loader *ld);
 int64_t kd_loader_steps(const kd_loader *ld);     /* batches per epoch */
+/* 1 if a row's x (images) or items (sequences) depend on its index in the
+ * split alone: no augmentation, and not raw data (noise is drawn per epoch) */
+int kd_loader_cfg_fixed(const kd_loader_cfg *c);
 void kd_loader_shape(const kd_loader *ld, int64_t *c, int64_t *h, int64_t *w);
 
 /* Buffers for one batch of this loader. */

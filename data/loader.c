@@ -128,6 +128,11 @@ int64_t kd_loader_steps(const kd_loader *ld)
     return ld->cfg.drop_last ? n / b : (n + b - 1) / b;
 }
 
+int kd_loader_cfg_fixed(const kd_loader_cfg *c)
+{
+    return c && c->ds && c->ds->kind != KD_DATA_RAW && c->naug == 0;
+}
+
 void kd_loader_shape(const kd_loader *ld, int64_t *c, int64_t *h, int64_t *w)
 {
     *c = ld->c;

@@ -30,45 +30,8 @@
 #include "exec.h"
 #include "exec_fold.h"
 
-#define KD_ALIGN 64
-
-typedef struct broot {
-    int32_t node;
-    int32_t *steps;          /* node ids to run backward, in order */
-    int nsteps;
-    int32_t *zstart;         /* zero list of step i: zlist[zstart[i] .. zstart[i+1]) */
-    int32_t *zlist;          /* node ids whose gradient buffer to zero */
-    uint32_t *slots;         /* a group's backward: grad_in slots kept per step */
-    uint8_t *group;          /* its parameters (g->nparams flags); NULL: all */
-} broot;
-
-struct kd_exec {
-    kd_graph *g;
-    int nthreads;
-    int32_t n;
-    uint8_t *live, *needs_grad, *run_bwd, *is_root;
-    int32_t *fwd, nfwd;       /* forward order */
-    int32_t *bwd, nbwd;       /* planned backward order (union over losses) */
-    int32_t *fstep, *bstep;   /* step of each node, -1 if none */
-    float **val, **grad, **saved;
-    kd_op_ctx *ctx;           /* per node (op nodes) */
-    float *params, *grads, *state_buf, *work;
-    size_t state_floats, work_size;
-    char *arena;
-    size_t arena_size, naive_size;
-    kd_mem_buf *plan;
-    int nplan;
-    broot *broots;
-    int nbroots, cap_broots;
-    int model_mode[64];       /* KD_MODE_*: FOLLOW = the default rule */
-    uint8_t model_frozen[64]; /* has parameters, none trainable */
-    uint64_t init_salt[64];   /* kd_exec_set_init_salt; 0: none */
-    uint64_t seed, step;
-    int fwd_pending;          /* a forward ran and no backward since */
-    int64_t macs_f, macs_b;
-    double *prof;             /* kd_exec_set_profile */
-    kd_fold *fold;            /* frozen-model conv-bn-relu folds (exec_fold.h), or NULL */
-};
+#include "exec_int.h"
+#include "exec_cache.h"
 
 static double now_s(void)
 {
@@ -614,6 +577,8 @@ int kd_exec_forward(kd_exec *e, int training)
 {
     if (!e) return -1;
     kd_graph *g = e->g;
+    kd_tcache *tc = e->tc;    /* armed by kd_exec_cache_next for this forward only */
+    e->tc = NULL;
     e->step++;
     for (int32_t f = 0; f < e->nfwd; f++) {
         int32_t id = e->fwd[f];
@@ -624,15 +589,39 @@ int kd_exec_forward(kd_exec *e, int training)
         if (mode == KD_MODE_FOLLOW) mode = (in && e->model_frozen[nd->model]) ? 0 : (training != 0);
         c->training = mode;
         c->step = e->step;
-        if (e->prof) {
-            double t0 = now_s();
-            if (!kd_fold_forward(e->fold, e->ctx, id, mode, e->step)) nd->op->forward(c);
-            e->prof[id] += now_s() - t0;
-        } else if (!kd_fold_forward(e->fold, e->ctx, id, mode, e->step)) {
+        int cached = tc && kd_tcache_cached(tc, id);
+        double t0 = e->prof ? now_s() : 0;
+        if (!(cached && kd_tcache_fill(tc, id, c->out)) && !kd_fold_forward(e->fold, e->ctx, id, mode, e->step))
             nd->op->forward(c);
-        }
+        if (cached) kd_tcache_keep(tc, id, e->val[id]);
+        if (e->prof) e->prof[id] += now_s() - t0;
     }
+    if (tc) kd_tcache_done(tc);
     e->fwd_pending = 1;
+    return 0;
+}
+
+int kd_exec_cache_prefill(kd_exec *e, kd_tcache *c, const int64_t *keys, int64_t n)
+{
+    int r = kd_exec_cache_next(e, c, keys, n);
+    kd_tcache *tc = e ? e->tc : NULL;
+    if (e) e->tc = NULL;
+    if (r != 0) return r < 0 ? -1 : 0;   /* every row kept already */
+    /* the cached nodes only, as kd_exec_forward runs them (eval mode, the
+     * fold if any), at the current step number: the step counter (the
+     * dropout masks' key) does not move */
+    for (int32_t f = 0; f < e->nfwd; f++) {
+        int32_t id = e->fwd[f];
+        if (!kd_tcache_cached(tc, id)) continue;
+        kd_op_ctx *cx = &e->ctx[id];
+        cx->training = 0;
+        cx->step = e->step;
+        if (!kd_fold_forward(e->fold, e->ctx, id, 0, e->step)) e->g->nodes[id].op->forward(cx);
+        kd_tcache_keep(tc, id, e->val[id]);
+    }
+    kd_tcache_prefilling(tc, 1);
+    kd_tcache_done(tc);
+    kd_tcache_prefilling(tc, 0);
     return 0;
 }
 

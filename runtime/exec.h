@@ -206,4 +206,62 @@ int kd_cpu_has_avx512f(void);
 /* OpenBLAS's name for the kernels it loaded ("SkylakeX", "Haswell", ...) */
 const char *kd_blas_kernels(void);
 
+/* ---- the teacher cache (exec_cache.c) -------------------------------------
+ * A frozen model in eval mode gives a sample the same output whatever batch
+ * it is in (kd_op_def.rows).  When the data feeding it is the same every
+ * time a sample comes back (no random augmentation, no noise), its outputs
+ * can be kept per sample and the model not run again.
+ *
+ * kd_exec_cache_new plans it for the keyed inputs (input nodes whose row r
+ * is a pure function of sample key r, e.g. the images of a split without
+ * augmentation; keys 0..nkeys-1): the cached nodes are the live op nodes of
+ * frozen models (every parameter untrainable, not forced to train mode)
+ * whose op is row-wise for its attributes and shapes, whose rows are the
+ * batch's and whose data inputs are keyed inputs or cached nodes; it keeps
+ * the cached nodes that a node outside them (or a root) reads: a record of
+ * their rows per key.  NULL with the reason in why when there is nothing to
+ * cache, when nkeys records need more than cap bytes, or out of memory.
+ *
+ * kd_exec_cache_next arms the next kd_exec_forward with the keys of the
+ * batch's rows (n <= the batch; the keys array must stay valid until that
+ * forward).  If every row is kept (n equal to the batch), that forward
+ * fills the kept nodes from the records and skips the cached nodes;
+ * otherwise it runs them and keeps the n rows.  The values are the same
+ * bits either way.  Before arming, the frozen parameters and op state the
+ * cached nodes read are compared (memcmp) with those the records were made
+ * with: any change (a route's next anchor, weights loaded) drops every
+ * record.  A model forced to train mode (kd_exec_set_model_mode) disarms
+ * it.  Returns 1 when the forward will be served from the records, 0 when
+ * it will run (and keep), -1 when the cache is not armed (bad keys).  A
+ * forward not armed (evaluation) runs as always. */
+typedef struct kd_tcache kd_tcache;
+typedef struct kd_tcache_stats {
+    int nout;                  /* nodes kept per sample */
+    int ncached;               /* nodes not run on a hit */
+    int64_t keys;              /* samples that can be kept */
+    size_t record_bytes;       /* bytes per sample */
+    size_t bytes;              /* keys * record_bytes (allocated, touched as filled) */
+    int64_t kept;              /* samples kept now */
+    int64_t hits, misses;      /* forwards served from the records / run */
+    int64_t prefills;          /* kd_exec_cache_prefill batches that ran */
+    int64_t drops;             /* times the frozen values changed and records were dropped */
+    int64_t macs_saved;        /* conv + linear MACs of the cached nodes, per hit */
+} kd_tcache_stats;
+kd_tcache *kd_exec_cache_new(kd_exec *e, const int32_t *inputs, int ninputs, int64_t nkeys, size_t cap,
+                             char *why, size_t whylen);
+int kd_exec_cache_next(kd_exec *e, kd_tcache *c, const int64_t *keys, int64_t n);
+/* Keep the rows of a batch fed to the keyed inputs (keys as above) by
+ * running the cached nodes only, without a step: to fill the records
+ * before training.  0, or -1 (bad keys, a model forced to train mode). */
+int kd_exec_cache_prefill(kd_exec *e, kd_tcache *c, const int64_t *keys, int64_t n);
+/* 1 if every key is kept for the current frozen values (records of other
+ * values are dropped first) */
+int kd_exec_cache_complete(kd_exec *e, kd_tcache *c);
+void kd_tcache_get_stats(const kd_tcache *c, kd_tcache_stats *st);
+/* 1 if node is cached / kept (tests) */
+int kd_tcache_is_cached(const kd_tcache *c, int32_t node);
+int kd_tcache_is_kept(const kd_tcache *c, int32_t node);
+/* Free before the executor.  NULL ok. */
+void kd_tcache_free(kd_tcache *c);
+
 #endif

@@ -2,7 +2,7 @@
 ## (adding op nodes from C), their tests and `make bench`.  Included by
 ## Makefile.am after runtime/local.mk; paths relative to the top directory.
 
-runtime_libruntime_a_SOURCES += runtime/exec.h runtime/exec.c runtime/exec_fold.h runtime/exec_fold.c runtime/plan_mem.c \
+runtime_libruntime_a_SOURCES += runtime/exec.h runtime/exec.c runtime/exec_fold.h runtime/exec_fold.c runtime/exec_int.h runtime/exec_cache.h runtime/exec_cache.c runtime/plan_mem.c \
 	runtime/graph_ops.h runtime/graph_ops.c
 
 # test_exec counts malloc/calloc/realloc calls made by the statically linked
@@ -11,6 +11,9 @@ runtime_libruntime_a_SOURCES += runtime/exec.h runtime/exec.c runtime/exec_fold.
 RUNTIME_TESTS += tests/runtime/test_fold
 tests_runtime_test_fold_SOURCES = tests/runtime/test_fold.c tests/unit.h
 tests_runtime_test_fold_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
+RUNTIME_TESTS += tests/runtime/test_tcache
+tests_runtime_test_tcache_SOURCES = tests/runtime/test_tcache.c tests/unit.h
+tests_runtime_test_tcache_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 RUNTIME_TESTS += tests/runtime/test_exec tests/runtime/conformance/test_conformance \
 	tests/runtime/conformance/test_unet_conformance
 tests_runtime_test_exec_SOURCES = tests/runtime/test_exec.c tests/unit.h

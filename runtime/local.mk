@@ -5,7 +5,7 @@
 noinst_LIBRARIES += runtime/libruntime.a
 runtime_libruntime_a_SOURCES = runtime/graph.h runtime/graph.c \
 	runtime/compile.c runtime/check_models.c runtime/check_plan.c runtime/train.h runtime/train.c \
-	runtime/train_step.h runtime/train_step.c \
+	runtime/train_step.h runtime/train_step.c runtime/teacher_cache.h runtime/teacher_cache.c \
 	runtime/run.h runtime/run.c runtime/run_plan.h runtime/run_plan.c \
 	runtime/state.h runtime/state.c runtime/routes.h runtime/routes.c \
 	runtime/evaluate.h runtime/evaluate.c runtime/run_dir.h runtime/run_dir.c \

@@ -60,7 +60,7 @@ enum {
 
 enum { KD_COLOR_AUTO, KD_COLOR_ALWAYS, KD_COLOR_NEVER };
 
-enum { OPT_SEED = 256, OPT_COLOR, OPT_VERSION, OPT_RESUME, OPT_SYNC_BN };
+enum { OPT_SEED = 256, OPT_COLOR, OPT_VERSION, OPT_RESUME, OPT_SYNC_BN, OPT_TEACHER_CACHE };
 
 typedef struct kd_options {
     int check;
@@ -77,6 +77,7 @@ typedef struct kd_options {
     const kd_eval_opts *eval;   /* kdrun eval (runtime/eval_cmd.c) */
     int dp;                 /* data-parallel over the MPI ranks (no sweep, N > 1) */
     int sync_bn;            /* --sync-bn: batch norm over every rank's rows */
+    int64_t teacher_cache;  /* --teacher-cache: bytes; 0 = not given, -1 = off */
 } kd_options;
 
 static const char *progname = "kdrun";
@@ -111,6 +112,10 @@ static void usage_full(FILE *out)
         "                         (to override a recipe's seeds: --set seed=N)\n"
         "      --sync-bn          under mpirun, data-parallel: batch norm statistics over\n"
         "                         the rows of every rank (default: each rank's own)\n"
+        "      --teacher-cache SIZE  keep a frozen teacher's outputs per sample when\n"
+        "                         its data is the same every epoch (no augmentation),\n"
+        "                         up to SIZE (MiB, or with K, M, G; default 1G); off\n"
+        "                         or 0: never.  The numbers are the same either way\n"
         "      --resume RUN_DIR   continue an interrupted run (or sweep) from its last\n"
         "                         saved state, with the recipe and options it was\n"
         "                         started with; it ends with the same numbers\n"
@@ -163,6 +168,27 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     if (errno || end == s || *end != '\0' || v < lo || v > hi)
         return -1;
     *out = v;
+    return 0;
+}
+
+/* --teacher-cache: "off" or "0" -> -1; N (MiB), or N with K, M, G (and
+ * an optional "iB" or "B") -> bytes */
+static int parse_size(const char *s, int64_t *out)
+{
+    if (strcmp(s, "off") == 0) { *out = -1; return 0; }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0 || s[0] == '-') return -1;
+    int shift = 20;
+    const char *u = strchr("kKmMgG", *end);
+    if (*end && u) {
+        shift = (int)(u - "kKmMgG") / 2 * 10 + 10;
+        end++;
+        if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0) end += strlen(end);
+    }
+    if (*end != '\0' || v > (INT64_MAX >> shift)) return -1;
+    *out = v == 0 ? -1 : (int64_t)v << shift;
     return 0;
 }
 
@@ -272,6 +298,7 @@ static int parse_args(int argc, char **argv, kd_options *o)
         { "version", no_argument,       NULL, 'V' },
         { "resume",  required_argument, NULL, OPT_RESUME },
         { "sync-bn", no_argument,       NULL, OPT_SYNC_BN },
+        { "teacher-cache", required_argument, NULL, OPT_TEACHER_CACHE },
         { NULL, 0, NULL, 0 }
     };
     opterr = 0;     /* we print our own messages */
@@ -314,6 +341,11 @@ static int parse_args(int argc, char **argv, kd_options *o)
         case OPT_SYNC_BN:
             o->sync_bn = 1;
             break;
+        case OPT_TEACHER_CACHE:
+            if (parse_size(optarg, &o->teacher_cache) != 0)
+                return usage_error("--teacher-cache %s: expected a size in MiB (a whole number, "
+                                   "or with K, M or G), or off", optarg);
+            break;
         case OPT_COLOR:
             if (!optarg || strcmp(optarg, "always") == 0)
                 o->color = KD_COLOR_ALWAYS;
@@ -354,7 +386,7 @@ static int parse_args(int argc, char **argv, kd_options *o)
                                "drop '%s'", argv[optind]);
         if (o->nov || o->have_seed || o->check || o->sync_bn)
             return usage_error("%s", "--resume replays the run's own --set and --seed; "
-                               "give only --resume RUN_DIR [--threads N] [--quiet]");
+                               "give only --resume RUN_DIR [--threads N] [--teacher-cache SIZE] [--quiet]");
         return -1;
     }
     if (optind >= argc)
@@ -503,6 +535,7 @@ static int run_one(kd_options *o, const kdr_program *prog, const char *dir, cons
         .eval = o->eval,
         .dp = o->dp,
         .sync_bn = o->sync_bn,
+        .teacher_cache = o->teacher_cache,
     };
     kdr_diag rd;
     kdr_diag_init(&rd);

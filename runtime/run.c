@@ -68,6 +68,7 @@ void run_free(run *R)
     free(R->store);
     for (int i = 0; i < R->ndata; i++) kd_data_set_free(&R->data[i]);
     free(R->rows);
+    free(R->tnotes);
     kd_st_free(R->state);
 }
 

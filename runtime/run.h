@@ -62,6 +62,8 @@ typedef struct run {
     uint64_t resume_exec_step;
     int anchor_cur, anchor_since;    /* a route being followed (saved in the state) */
     int resume_anchor, resume_anchor_since;
+    struct tcache_note *tnotes;      /* what the phases' teacher caches did (teacher_cache.h) */
+    int ntnotes;
 } run;
 
 /* ---- a phase's graph --------------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include "textbuf.h"
 #include "yaml_io.h"
 #include "dp.h"
+#include "teacher_cache.h"
 
 int kd_make_run_dir(const char *runs_dir, const char *recipe, char *dir, size_t dirlen,
                     char *err, size_t errlen)
@@ -180,6 +181,31 @@ static int run_dir_emit_yaml(FILE *f, void *arg)
         kd_ye_map_end(&em);
     }
     kd_ye_seq_end(&em);
+    if (R->ntnotes > 0) {      /* what the phases' teacher caches did (teacher_cache.h) */
+        kd_ye_str(&em, "teacher_cache");
+        kd_ye_seq(&em, 0);
+        for (int i = 0; i < R->ntnotes; i++) {
+            const tcache_note *t = &R->tnotes[i];
+            kd_ye_map(&em, 0);
+            kd_ye_str(&em, "phase"); kd_ye_str(&em, t->phase);
+            kd_ye_str(&em, "data"); kd_ye_str(&em, t->data);
+            kd_ye_str(&em, "state"); kd_ye_str(&em, t->on ? "on" : "off");
+            if (!t->on) { kd_ye_str(&em, "reason"); kd_ye_str(&em, t->why); }
+            kd_ye_str(&em, "record_bytes"); kd_ye_num_prec(&em, (double)t->st.record_bytes, 15);
+            kd_ye_str(&em, "macs_per_step"); kd_ye_num_prec(&em, (double)t->st.macs_saved, 15);
+            if (t->on) {
+                kd_ye_str(&em, "samples_kept"); kd_ye_num_prec(&em, (double)t->st.kept, 15);
+                kd_ye_str(&em, "bytes_kept");
+                kd_ye_num_prec(&em, (double)t->st.kept * (double)t->st.record_bytes, 15);
+                kd_ye_str(&em, "steps_served"); kd_ye_num_prec(&em, (double)t->st.hits, 15);
+                kd_ye_str(&em, "steps_run"); kd_ye_num_prec(&em, (double)t->st.misses, 15);
+                kd_ye_str(&em, "fill_passes"); kd_ye_num_prec(&em, (double)t->passes, 15);
+                kd_ye_str(&em, "records_dropped"); kd_ye_num_prec(&em, (double)t->st.drops, 15);
+            }
+            kd_ye_map_end(&em);
+        }
+        kd_ye_seq_end(&em);
+    }
     kd_ye_map_end(&em);
     return kd_ye_close(&em);   /* an explicit "...": a cut file is detectable */
 }

@@ -281,6 +281,7 @@ static int run_phase(run *R, const kd_plan *PL, int idx)
             R->anchor_cur = X.pool->cur;
             R->anchor_since = X.pool->since;
         }
+        if (steps_cache_epoch(R, &X.S, G)) goto out;
         for (int64_t st = 0; st < X.steps; st++) {
             const kd_batch *b = NULL;
             int got = kd_batcher_next(X.bt, &b, err, sizeof err);
@@ -346,6 +347,7 @@ out:
         profile_print(R, P, G, prof, prof_steps);
         free(prof);
     }
+    steps_cache_finish(R, &X.S);
     phase_run_free(R, &X);
     return rc;
 }

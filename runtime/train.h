@@ -39,6 +39,8 @@ typedef struct kd_run_opts {
     const struct kd_eval_opts *eval;   /* kdrun eval: no phase runs (eval_cmd.h) */
     int dp;                   /* 1: data-parallel over the MPI ranks (runtime/dp.h) */
     int sync_bn;              /* data-parallel: batch norm over every rank's rows */
+    int64_t teacher_cache;    /* the teacher cache's cap in bytes (runtime/teacher_cache.h);
+                               * 0: the default, -1: off */
 } kd_run_opts;
 
 /* Exit statuses (the same as kdrun's). */

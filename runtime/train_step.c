@@ -273,8 +273,8 @@ static int build_units(run *R, const plan_phase *P, steps_run *S, pgraph *G)
 
 /* a step on another split than the phase's: its stream, positioned after
  * `taken` batches */
-static int start_streams(run *R, const plan_phase *P, steps_run *S, const dataset *phase_data, int64_t taken,
-                         int64_t phase_steps)
+static int start_streams(run *R, const plan_phase *P, steps_run *S, pgraph *G, const dataset *phase_data,
+                         int64_t taken, int64_t phase_steps)
 {
     char err[1024];
     for (int k = 0; k < S->ns; k++) {
@@ -313,6 +313,7 @@ static int start_streams(run *R, const plan_phase *P, steps_run *S, const datase
         int64_t e1 = e0 + (P->epochs * phase_steps) / sr->steps + 2;
         if (kd_batcher_start(&lc, e0, e1, &sr->bt, err, sizeof err) != KD_DATA_OK)
             return run_fail(R, KD_RUN_DATA, c->data_at, "%s", err);
+        if (tcache_start(R, P, G, &lc, c->data, &S->tc[1 + S->nst])) return -1;
         S->s[k].stream = S->nst++;
         for (int64_t i = 0; i < skip; i++) {
             const kd_batch *b;
@@ -330,7 +331,10 @@ int steps_start(run *R, const plan_phase *P, steps_run *S, pgraph *G, const data
         if (derive_one(R, P, G, P->derive[k], P->derive_at[k])) return -1;
     if (build_units(R, P, S, G)) return -1;
     if (resuming && steps_state_get(R, P, S)) return -1;
-    return start_streams(R, P, S, D, ep0 * steps + st0, steps);
+    kd_loader_cfg lc;
+    run_loader_cfg(D, P->split, P->batch, (uint64_t)P->seed, 1, &lc);
+    if (tcache_start(R, P, G, &lc, P->data, &S->tc[0])) return -1;
+    return start_streams(R, P, S, G, D, ep0 * steps + st0, steps);
 }
 
 /* ---- one iteration --------------------------------------------------------------------- */
@@ -384,7 +388,9 @@ int steps_iterate(run *R, const plan_phase *P, steps_run *S, pgraph *G, const kd
             if (got <= 0) return run_fail(R, KD_RUN_DATA, NULL, "%s", got < 0 ? err : "a data stream ended early");
         }
         kd_batch slice;
-        pgraph_feed(G, kd_dp_slice(R, bb, &slice));
+        const kd_batch *in = kd_dp_slice(R, bb, &slice);
+        pgraph_feed(G, in);
+        tcache_arm(G, &S->tc[s->stream + 1], in);
         weight_set(G, ws, ep);
         kd_exec_zero_grad(G->e);
         if (kd_exec_forward(G->e, 1)) return run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
@@ -546,8 +552,21 @@ void steps_lr_text(const steps_run *S, const plan_phase *P, int64_t ep, int64_t 
     }
 }
 
+int steps_cache_epoch(run *R, steps_run *S, pgraph *G)
+{
+    for (int k = 0; k <= S->nst; k++)
+        if (tcache_epoch(R, G, &S->tc[k])) return -1;
+    return 0;
+}
+
+void steps_cache_finish(run *R, steps_run *S)
+{
+    for (int k = 0; k <= S->nst; k++) tcache_finish(R, &S->tc[k]);
+}
+
 void steps_free(steps_run *S)
 {
+    for (int k = 0; k <= PLAN_MAX_STEPS; k++) tcache_free(&S->tc[k]);
     for (int j = 0; j < S->nst; j++) kd_batcher_stop(S->st[j].bt);
     for (int k = 0; k < S->ns; k++) free(S->s[k].group);
     for (int u = 0; u < S->nu; u++) {

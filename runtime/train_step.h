@@ -24,6 +24,7 @@
 #define KD_TRAIN_STEP_H
 
 #include "run_plan.h"
+#include "teacher_cache.h"
 
 typedef struct unit_run {
     const plan_unit *cfg;
@@ -55,6 +56,7 @@ typedef struct steps_run {
     stream_run st[PLAN_MAX_STEPS];
     int nst;
     int classic;                     /* only the "weights" unit has parameters */
+    tcache_run tc[PLAN_MAX_STEPS + 1];   /* teacher caches: [0] the phase's batch, [1 + k] stream k */
 } steps_run;
 
 /* The expressions the phase's graph compiles as losses (the steps' or the
@@ -91,6 +93,10 @@ void steps_epoch_rows(run *R, const plan_phase *P, steps_run *S, pgraph *G, int6
 /* "lr 0.1" (classic), or each unit's: "lr weights 0.05  lr arch 0.003" */
 void steps_lr_text(const steps_run *S, const plan_phase *P, int64_t ep, int64_t steps, char *buf, size_t len);
 
+/* at an epoch's start: the teacher caches filled (tcache_epoch); 0 or -1 */
+int steps_cache_epoch(run *R, steps_run *S, pgraph *G);
+/* the teacher caches' lines and notes (teacher_cache.h), at the phase's end */
+void steps_cache_finish(run *R, steps_run *S);
 void steps_free(steps_run *S);
 
 #endif
