@@ -83,7 +83,16 @@ int tcache_start(run *R, const plan_phase *P, pgraph *G, const kd_loader_cfg *lc
     kd_tcache_free(probe);
     t->planned = 1;
     size_t cap = tcache_cap(R);
+    /* multiply-adds skipped per byte a served step copies */
+    double per_byte = (double)nt->st.macs_saved / (double)(G->pg.batch > 0 ? G->pg.batch : 1) /
+                      (double)(nt->st.record_bytes ? nt->st.record_bytes : 1);
     if (cap == 0) snprintf(nt->why, sizeof nt->why, "--teacher-cache off");
+    else if (R->o->teacher_cache == 0 && per_byte < KD_TCACHE_MIN_MACS_PER_BYTE)
+        snprintf(nt->why, sizeof nt->why, "%.1f KiB kept per sample for %.1f M multiply-adds skipped "
+                 "(%.0f per byte, under %d): copying would cost about what it saves; an explicit "
+                 "--teacher-cache SIZE keeps them anyway", (double)nt->st.record_bytes / 1024.0,
+                 (double)nt->st.macs_saved / (double)(G->pg.batch > 0 ? G->pg.batch : 1) / 1e6, per_byte,
+                 KD_TCACHE_MIN_MACS_PER_BYTE);
     else if (!kd_loader_cfg_fixed(lc))
         snprintf(nt->why, sizeof nt->why, "%s", lc->ds->kind == KD_DATA_RAW
                  ? "the noise is drawn anew every epoch" : "the data is augmented at random");

@@ -5,7 +5,8 @@
  *   - metrics.csv is the same, byte for byte, with the cache on (the
  *     default) and with --teacher-cache off; on, every distillation step
  *     is served and report.yaml says so; off, report.yaml says why;
- *   - with augmentation, or a cap too small, it is off, and says why;
+ *   - with augmentation, a cap too small, or (by default) records large for
+ *     the work they save, it is off, and says why;
  *   - a bad --teacher-cache value is a usage error.
  */
 #include "config.h"
@@ -17,7 +18,7 @@
 
 #include "tests/cli/cli_util.h"
 
-static const char *recipe(const char *name, const char *augment)
+static const char *recipe(const char *name, const char *augment, const char *more)
 {
     static char text[4096];
     snprintf(text, sizeof text,
@@ -46,10 +47,9 @@ static const char *recipe(const char *name, const char *augment)
              "  teacher t frozen\n"
              "  epochs 3; batch 50; seed 3\n"
              "  optimizer sgd(lr: 0.05, momentum: 0.9)\n"
-             "  loss 0.5 * ce(s.logits, label) + 0.5 * kd(s.logits, t.logits, T: 4)\n"
-             "     + 0.1 * at(s.stage[1], t.stage[1])\n"
+             "  loss 0.5 * ce(s.logits, label) + 0.5 * kd(s.logits, t.logits, T: 4)%s\n"
              "  evaluate s on f.val: top1\n"
-             "}\n", augment);
+             "}\n", augment, more);
     return write_tmp(name, text);
 }
 
@@ -66,7 +66,7 @@ static void test_tcache_same_numbers(void)
     char runs[400], a[800], b[800], pa[900], pb[900];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
-    const char *rec = recipe("plain.kdr", "");
+    const char *rec = recipe("plain.kdr", "", "");
     run_result r = run_kdrun("--threads", "2", "--teacher-cache", "off", rec, NULL);
     CU_ASSERT_EQUAL_FATAL(r.status, 0);
     CU_ASSERT(contains(r.err, "phase distill: teacher cache off for f.train: --teacher-cache off"));
@@ -104,7 +104,7 @@ static void test_tcache_off(void)
     char runs[400], a[800];
     snprintf(runs, sizeof runs, "%s/runs", tmpdir);
     setenv("KDRUN_RUNS", runs, 1);
-    run_result r = run_kdrun("--threads", "1", recipe("aug.kdr", "  augment train: flip(horizontal)\n"), NULL);
+    run_result r = run_kdrun("--threads", "1", recipe("aug.kdr", "  augment train: flip(horizontal)\n", ""), NULL);
     CU_ASSERT_EQUAL(r.status, 0);
     CU_ASSERT(contains(r.err, "phase distill: teacher cache off for f.train: the data is augmented at random"));
     run_free(&r);
@@ -112,12 +112,26 @@ static void test_tcache_off(void)
     char *y = file_of(a, "report.yaml");
     CU_ASSERT(contains(y, "  state: off\n  reason: the data is augmented at random\n"));
     free(y);
-    r = run_kdrun("--threads", "1", "--teacher-cache", "4K", recipe("cap.kdr", ""), NULL);
+    r = run_kdrun("--threads", "1", "--teacher-cache", "4K", recipe("cap.kdr", "", ""), NULL);
     CU_ASSERT_EQUAL(r.status, 0);
     CU_ASSERT(contains(r.err, "phase distill: teacher cache off for f.train: 600 samples of "));
     CU_ASSERT(contains(r.err, "over the cap of 0.0 MiB"));
     run_free(&r);
-    r = run_kdrun("--teacher-cache", "12X", recipe("bad.kdr", ""), NULL);
+    /* an attention term on 8 x 14 x 14 features: 6 KiB kept per sample for
+     * 0.13 M multiply-adds; off by default, on with an explicit size */
+    const char *at = recipe("at.kdr", "", " + 0.1 * at(s.stage[1], t.stage[1])");
+    r = run_kdrun("--threads", "1", at, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "phase distill: teacher cache off for f.train: 6.2 KiB kept per sample for 0.1 M "
+                              "multiply-adds skipped (20 per byte, under 500): copying would cost about what "
+                              "it saves; an explicit --teacher-cache SIZE keeps them anyway"));
+    if (!contains(r.err, "(20 per byte")) fprintf(stderr, "\n%s\n", r.err);
+    run_free(&r);
+    r = run_kdrun("--threads", "1", "--teacher-cache", "64", at, NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT(contains(r.err, "phase distill: teacher cache on f.train: 36 of 36 steps served, 600 samples kept (3.6 MiB, 6304 B each)"));
+    run_free(&r);
+    r = run_kdrun("--teacher-cache", "12X", recipe("bad.kdr", "", ""), NULL);
     CU_ASSERT_EQUAL(r.status, 2);
     CU_ASSERT(contains(r.err, "--teacher-cache 12X: expected a size in MiB"));
     run_free(&r);
