@@ -57,6 +57,11 @@ int tcache_epoch(run *R, pgraph *G, tcache_run *t)
         }
         pgraph_feed(G, &b);
         if (kd_exec_cache_prefill(G->e, t->c, b.index, b.n)) break;
+        if (R->o->progress && !R->o->quiet) {
+            fprintf(stderr, "\r%s: teacher cache %lld/%lld   ", t->note.phase, (long long)st + 1, (long long)steps);
+            if (st + 1 == steps) fputc('\n', stderr);
+            fflush(stderr);
+        }
     }
 out:
     kd_batch_free(&b);
