@@ -9,10 +9,10 @@ runtime_libruntime_a_SOURCES += runtime/exec.h runtime/exec.c runtime/exec_fold.
 # runtime and ops code (-Wl,--wrap) to prove that a training step allocates
 # nothing.
 RUNTIME_TESTS += tests/runtime/test_fold
-tests_runtime_test_fold_SOURCES = tests/runtime/test_fold.c tests/unit.h
+tests_runtime_test_fold_SOURCES = tests/runtime/test_fold.c tests/runtime/kd_pair.h tests/unit.h
 tests_runtime_test_fold_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 RUNTIME_TESTS += tests/runtime/test_tcache
-tests_runtime_test_tcache_SOURCES = tests/runtime/test_tcache.c tests/unit.h
+tests_runtime_test_tcache_SOURCES = tests/runtime/test_tcache.c tests/runtime/kd_pair.h tests/unit.h
 tests_runtime_test_tcache_LDADD = $(RUNTIME_LDADD) $(CUNIT_LIBS)
 RUNTIME_TESTS += tests/runtime/test_exec tests/runtime/conformance/test_conformance \
 	tests/runtime/conformance/test_unet_conformance
