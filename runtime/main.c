@@ -86,8 +86,9 @@ static void usage_short(FILE *out)
 {
     fprintf(out,
         "usage: %s [--check] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
-        "             [--sync-bn] [--quiet] [--color=auto|always|never] RECIPE.kdr\n"
-        "       %s --resume RUN_DIR [--quiet]\n"
+        "             [--sync-bn] [--teacher-cache SIZE] [--quiet] [--color=auto|always|never]\n"
+        "             RECIPE.kdr\n"
+        "       %s --resume RUN_DIR [--threads N] [--teacher-cache SIZE] [--quiet]\n"
         "       %s eval RECIPE.kdr [--model NAME=FILE]... [--on DATA.SPLIT [--metrics M,...]]\n"
         "       %s report RUN_DIR...\n"
         "       %s --help | --version\n", progname, progname, progname, progname, progname);
