@@ -573,6 +573,16 @@ float *kd_exec_input(kd_exec *e, int32_t node)
     return e->val[node];
 }
 
+/* node id forward in the given mode: through its fold when it heads one
+ * (or is covered by one), else its op */
+static void forward_node(kd_exec *e, int32_t id, int mode)
+{
+    kd_op_ctx *c = &e->ctx[id];
+    c->training = mode;
+    c->step = e->step;
+    if (!kd_fold_forward(e->fold, e->ctx, id, mode, e->step)) e->g->nodes[id].op->forward(c);
+}
+
 int kd_exec_forward(kd_exec *e, int training)
 {
     if (!e) return -1;
@@ -583,20 +593,16 @@ int kd_exec_forward(kd_exec *e, int training)
     for (int32_t f = 0; f < e->nfwd; f++) {
         int32_t id = e->fwd[f];
         const kd_node *nd = &g->nodes[id];
-        kd_op_ctx *c = &e->ctx[id];
         int in = nd->model >= 0 && nd->model < 64;
         int mode = in ? e->model_mode[nd->model] : KD_MODE_FOLLOW;
         if (mode == KD_MODE_FOLLOW) mode = (in && e->model_frozen[nd->model]) ? 0 : (training != 0);
-        c->training = mode;
-        c->step = e->step;
-        int cached = tc && kd_tcache_cached(tc, id);
+        int cached = kd_tcache_is_cached(tc, id);
         double t0 = e->prof ? now_s() : 0;
-        if (!(cached && kd_tcache_fill(tc, id, c->out)) && !kd_fold_forward(e->fold, e->ctx, id, mode, e->step))
-            nd->op->forward(c);
+        if (!(cached && kd_tcache_fill(tc, id, e->val[id]))) forward_node(e, id, mode);
         if (cached) kd_tcache_keep(tc, id, e->val[id]);
         if (e->prof) e->prof[id] += now_s() - t0;
     }
-    if (tc) kd_tcache_done(tc);
+    if (tc) kd_tcache_done(tc, 0);
     e->fwd_pending = 1;
     return 0;
 }
@@ -612,16 +618,11 @@ int kd_exec_cache_prefill(kd_exec *e, kd_tcache *c, const int64_t *keys, int64_t
      * dropout masks' key) does not move */
     for (int32_t f = 0; f < e->nfwd; f++) {
         int32_t id = e->fwd[f];
-        if (!kd_tcache_cached(tc, id)) continue;
-        kd_op_ctx *cx = &e->ctx[id];
-        cx->training = 0;
-        cx->step = e->step;
-        if (!kd_fold_forward(e->fold, e->ctx, id, 0, e->step)) e->g->nodes[id].op->forward(cx);
+        if (!kd_tcache_is_cached(tc, id)) continue;
+        forward_node(e, id, 0);
         kd_tcache_keep(tc, id, e->val[id]);
     }
-    kd_tcache_prefilling(tc, 1);
-    kd_tcache_done(tc);
-    kd_tcache_prefilling(tc, 0);
+    kd_tcache_done(tc, 1);
     return 0;
 }
 

@@ -37,7 +37,6 @@ struct kd_tcache {
     int64_t nrows;
     int hit;
     int64_t kept, hits, misses, drops, prefills;
-    int prefill;               /* the armed pass is kd_exec_cache_prefill's */
 };
 
 static int why_set(char *why, size_t n, const char *s)
@@ -252,10 +251,6 @@ int kd_exec_cache_next(kd_exec *e, kd_tcache *c, const int64_t *keys, int64_t n)
     return hit;
 }
 
-int kd_tcache_cached(const kd_tcache *c, int32_t node) { return c->cached[node]; }
-
-void kd_tcache_prefilling(kd_tcache *c, int on) { c->prefill = on; }
-
 int kd_tcache_fill(kd_tcache *c, int32_t node, float *val)
 {
     if (!c->hit) return 0;
@@ -277,12 +272,12 @@ void kd_tcache_keep(kd_tcache *c, int32_t node, const float *val)
         memcpy(c->data + (size_t)c->keys[r] * c->rec + c->at[s], val + (size_t)r * row, row * sizeof(float));
 }
 
-void kd_tcache_done(kd_tcache *c)
+void kd_tcache_done(kd_tcache *c, int prefill)
 {
     if (c->hit) {
         c->hits++;
     } else {
-        if (c->prefill) c->prefills++;
+        if (prefill) c->prefills++;
         else c->misses++;
         for (int64_t r = 0; r < c->nrows; r++)
             if (!c->have[c->keys[r]]) c->have[c->keys[r]] = 1, c->kept++;
