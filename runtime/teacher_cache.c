@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "teacher_cache.h"
-#include "dp.h"
 #include "evaluate.h"
 
-size_t tcache_cap(const run *R)
+/* the cap in bytes from kd_run_opts.teacher_cache (0: off) */
+static size_t tcache_cap(const run *R)
 {
     int64_t v = R->o->teacher_cache;
     if (v < 0) return 0;
@@ -46,10 +46,10 @@ int tcache_epoch(run *R, pgraph *G, tcache_run *t)
         goto out;
     }
     int64_t steps = kd_loader_steps(ld);
-    if (!R->o->quiet && t->passes == 0)
+    if (!R->o->quiet && t->note.passes == 0)
         fprintf(stderr, "phase %s: teacher cache: the frozen models run over %s to fill it (%lld batches)\n",
                 t->note.phase, t->note.data, (long long)steps);
-    t->passes++;
+    t->note.passes++;
     for (int64_t st = 0; st < steps && !run_interrupted(); st++) {
         if (kd_loader_fill(ld, 0, st, &b, err, sizeof err) != KD_DATA_OK) {
             rc = run_fail(R, KD_RUN_DATA, NULL, "%s", err);
@@ -88,15 +88,15 @@ int tcache_start(run *R, const plan_phase *P, pgraph *G, const kd_loader_cfg *lc
     kd_tcache_free(probe);
     t->planned = 1;
     size_t cap = tcache_cap(R);
-    /* multiply-adds skipped per byte a served step copies */
-    double per_byte = (double)nt->st.macs_saved / (double)(G->pg.batch > 0 ? G->pg.batch : 1) /
-                      (double)(nt->st.record_bytes ? nt->st.record_bytes : 1);
+    /* multiply-adds skipped per sample, and per byte a served step copies */
+    double per_sample = (double)nt->st.macs_saved / (double)(G->pg.batch > 0 ? G->pg.batch : 1);
+    double per_byte = per_sample / (double)(nt->st.record_bytes ? nt->st.record_bytes : 1);
     if (cap == 0) snprintf(nt->why, sizeof nt->why, "--teacher-cache off");
     else if (R->o->teacher_cache == 0 && per_byte < KD_TCACHE_MIN_MACS_PER_BYTE)
         snprintf(nt->why, sizeof nt->why, "%.1f KiB kept per sample for %.1f M multiply-adds skipped "
                  "(%.0f per byte, under %d): copying would cost about what it saves; an explicit "
                  "--teacher-cache SIZE keeps them anyway", (double)nt->st.record_bytes / 1024.0,
-                 (double)nt->st.macs_saved / (double)(G->pg.batch > 0 ? G->pg.batch : 1) / 1e6, per_byte,
+                 per_sample / 1e6, per_byte,
                  KD_TCACHE_MIN_MACS_PER_BYTE);
     else if (!kd_loader_cfg_fixed(lc))
         snprintf(nt->why, sizeof nt->why, "%s", lc->ds->kind == KD_DATA_RAW
@@ -118,7 +118,6 @@ void tcache_finish(run *R, tcache_run *t)
     if (!t->planned) return;
     tcache_note *nt = &t->note;
     if (t->c) kd_tcache_get_stats(t->c, &nt->st);
-    nt->passes = t->passes;
     tcache_note *nn = realloc(R->tnotes, (size_t)(R->ntnotes + 1) * sizeof *nn);
     if (nn) {
         R->tnotes = nn;
@@ -133,7 +132,7 @@ void tcache_finish(run *R, tcache_run *t)
                 "(%.1f MiB, %zu B each) by %d pass%s of the frozen models, %.1f M MACs skipped per "
                 "served step%s\n", nt->phase, nt->data, (long long)st->hits, (long long)(st->hits + st->misses),
                 (long long)st->kept, (double)st->kept * (double)st->record_bytes / 1048576.0,
-                st->record_bytes, t->passes, t->passes == 1 ? "" : "es", (double)st->macs_saved / 1e6,
+                st->record_bytes, nt->passes, nt->passes == 1 ? "" : "es", (double)st->macs_saved / 1e6,
                 st->drops ? "; the frozen weights changed, records dropped" : "");
 }
 

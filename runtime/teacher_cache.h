@@ -37,11 +37,8 @@ typedef struct tcache_run {
     tcache_note note;
     int planned;                   /* something of a frozen model could be kept */
     kd_loader_cfg lc;              /* the stream's loader */
-    int passes;                    /* prefill passes over the split */
 } tcache_run;
 
-/* the cap in bytes from kd_run_opts.teacher_cache (0: off) */
-size_t tcache_cap(const run *R);
 /* Plan stream's cache: lc is the stream's loader, its split's size the
  * keys.  0, or -1 on a failure (R->status set); a cache that cannot be had
  * is no failure (t->c NULL, t->note.why says why). */

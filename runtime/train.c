@@ -170,7 +170,7 @@ static int phase_start(run *R, phase_run *X, int resuming, int64_t ep0, int64_t 
         return run_fail(R, KD_RUN_DATA, P->data_at, "split '%s' has fewer samples than one batch (%lld)",
                         P->split, (long long)P->batch);
     /* derive, the optimizer units (their state when resuming), other data streams */
-    return steps_start(R, P, &X->S, G, X->D, resuming, ep0, st0, X->steps);
+    return steps_start(R, P, &X->S, G, X->D, &lc, resuming, ep0, st0, X->steps);
 }
 
 static void progress(run *R, const char *phase, int64_t epoch, int64_t epochs, int64_t step,

@@ -324,16 +324,14 @@ static int start_streams(run *R, const plan_phase *P, steps_run *S, pgraph *G, c
     return 0;
 }
 
-int steps_start(run *R, const plan_phase *P, steps_run *S, pgraph *G, const dataset *D, int resuming,
-                int64_t ep0, int64_t st0, int64_t steps)
+int steps_start(run *R, const plan_phase *P, steps_run *S, pgraph *G, const dataset *D,
+                const kd_loader_cfg *lc, int resuming, int64_t ep0, int64_t st0, int64_t steps)
 {
     for (int k = 0; k < P->nderive; k++)
         if (derive_one(R, P, G, P->derive[k], P->derive_at[k])) return -1;
     if (build_units(R, P, S, G)) return -1;
     if (resuming && steps_state_get(R, P, S)) return -1;
-    kd_loader_cfg lc;
-    run_loader_cfg(D, P->split, P->batch, (uint64_t)P->seed, 1, &lc);
-    if (tcache_start(R, P, G, &lc, P->data, &S->tc[0])) return -1;
+    if (tcache_start(R, P, G, lc, P->data, &S->tc[0])) return -1;
     return start_streams(R, P, S, G, D, ep0 * steps + st0, steps);
 }
 

@@ -71,10 +71,11 @@ int steps_graph(run *R, const kd_plan *PL, int phase, steps_run *S, pgraph *G, c
 
 /* After the parameters are loaded: `derive` (print; a choice becomes its
  * argmax), the units' groups and optimizers (and their state when
- * resuming), the other data streams positioned at iteration ep0*steps + st0
- * (their samples must have the shape of D's, the phase's data). */
-int steps_start(run *R, const plan_phase *P, steps_run *S, pgraph *G, const dataset *D, int resuming,
-                int64_t ep0, int64_t st0, int64_t steps);
+ * resuming), the teacher cache of the phase's batch (lc: its loader) and
+ * the other data streams positioned at iteration ep0*steps + st0 (their
+ * samples must have the shape of D's, the phase's data), with theirs. */
+int steps_start(run *R, const plan_phase *P, steps_run *S, pgraph *G, const dataset *D,
+                const kd_loader_cfg *lc, int resuming, int64_t ep0, int64_t st0, int64_t steps);
 
 /* One iteration on batch b (the phase's) at (ep, st): every step.  The sum
  * of the steps' losses in *loss.  -1 after a message (a loss not finite). */
