@@ -26,61 +26,23 @@ size_t kd_dw_hwc_floats(int C, int H, int W, int pad)
     return (size_t)(H + 2 * pad) * (size_t)(W + 2 * pad) * (size_t)C;
 }
 
-/* the zero border of xt: pad rows above and below, pad pixels left and
- * right of each image row */
-static void zero_border(int C, int H, int W, int pad, float *xt)
+/* the zero border of xt [Hp, Wp, C] around x at (pad, pad): the rows
+ * above and below, the pixels left and right of each image row */
+static void zero_border(int C, int H, int W, int pad, int Hp, int Wp, float *xt)
 {
-    const size_t row = (size_t)(W + 2 * pad) * (size_t)C, side = (size_t)pad * (size_t)C;
-    if (!pad) return;
+    const size_t row = (size_t)Wp * (size_t)C, left = (size_t)pad * (size_t)C;
+    const size_t right = (size_t)(Wp - pad - W) * (size_t)C;
     memset(xt, 0, sizeof(float) * (size_t)pad * row);
-    memset(xt + (size_t)(pad + H) * row, 0, sizeof(float) * (size_t)pad * row);
+    memset(xt + (size_t)(pad + H) * row, 0, sizeof(float) * (size_t)(Hp - pad - H) * row);
+    if (!left && !right) return;
     for (int h = 0; h < H; h++) {
         float *r = xt + (size_t)(h + pad) * row;
-        memset(r, 0, sizeof(float) * side);
-        memset(r + side + (size_t)W * C, 0, sizeof(float) * side);
+        memset(r, 0, sizeof(float) * left);
+        memset(r + left + (size_t)W * C, 0, sizeof(float) * right);
     }
 }
 
 #if KD_X86
-
-/* r[i][j] -> r[j][i] for 16 vectors of 16 floats: unpack pairs of rows,
- * then pairs of pairs, then 128-bit lanes twice */
-static INL T512 void transpose16(__m512 r[16])
-{
-    __m512 t[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {   /* r[4i + m], lane L: column 4L + m of rows 4i..4i+3 */
-        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-#pragma GCC unroll 2
-    for (int j = 0; j < 2; j++)
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) {
-            t[8 * j + k] = _mm512_shuffle_f32x4(r[8 * j + k], r[8 * j + 4 + k], 0x88);
-            t[8 * j + k + 4] = _mm512_shuffle_f32x4(r[8 * j + k], r[8 * j + 4 + k], 0xdd);
-        }
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) {
-        r[k] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0x88);
-        r[k + 8] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0xdd);
-    }
-}
-
-/* lanes 0..n-1 of 16 (n in 0..16) */
-static inline __mmask16 first_lanes(int n)
-{
-    return (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
-}
 
 /* rows h + 2 of channels in, in + HW, ... (n of them): x was written by
  * the forward long before and is out of cache */
@@ -93,9 +55,9 @@ static INL void prefetch_rows(const float *in, int n, int64_t HW, int W)
 /* at most 8 channels: rows 0-7 of a 16x16 block hold the channels at 16
  * pixels, rows 8-15 at the next 16, so each transposed vector is two
  * pixels */
-static T512 void layout8_avx512(int C, int H, int W, int pad, const float *x, float *xt)
+static T512 void layout8_avx512(int C, int H, int W, int pad, int Wp, const float *x, float *xt)
 {
-    const int64_t HW = (int64_t)H * W, row = (int64_t)(W + 2 * pad) * C;
+    const int64_t HW = (int64_t)H * W, row = (int64_t)Wp * C;
     const __mmask16 cm = first_lanes(C);
     for (int h = 0; h < H; h++) {
         float *out = xt + (int64_t)(h + pad) * row + (int64_t)pad * C;
@@ -134,11 +96,11 @@ static T512 void layout8_avx512(int C, int H, int W, int pad, const float *x, fl
 
 /* blocks of 16 channels by 16 pixels of a row, transposed in registers
  * (the channels and pixels past the ends masked) */
-static T512 void layout_avx512(int C, int H, int W, int pad, const float *x, float *xt)
+static T512 void layout_avx512(int C, int H, int W, int pad, int Wp, const float *x, float *xt)
 {
-    const int64_t HW = (int64_t)H * W, row = (int64_t)(W + 2 * pad) * C;
+    const int64_t HW = (int64_t)H * W, row = (int64_t)Wp * C;
     if (C <= 8) {
-        layout8_avx512(C, H, W, pad, x, xt);
+        layout8_avx512(C, H, W, pad, Wp, x, xt);
         return;
     }
     for (int c0 = 0; c0 < C; c0 += 16) {
@@ -242,18 +204,23 @@ static T512 void dw_avx512(int F, int C, int Ho, int Wo, int KS, int S, int Wp, 
 }
 #endif /* KD_X86 */
 
-void kd_dw_hwc_layout(int C, int H, int W, int pad, const float *x, float *xt)
+void kd_hwc_layout(int C, int H, int W, int pad, int Hp, int Wp, const float *x, float *xt)
 {
-    zero_border(C, H, W, pad, xt);
+    zero_border(C, H, W, pad, Hp, Wp, xt);
 #if KD_X86
-    layout_avx512(C, H, W, pad, x, xt);
+    layout_avx512(C, H, W, pad, Wp, x, xt);
 #else
-    const size_t HW = (size_t)H * W, row = (size_t)(W + 2 * pad) * C;
+    const size_t HW = (size_t)H * W, row = (size_t)Wp * C;
     for (size_t h = 0; h < (size_t)H; h++)
         for (size_t w = 0; w < (size_t)W; w++)
             for (size_t c = 0; c < (size_t)C; c++)
                 xt[(h + pad) * row + (w + pad) * C + c] = x[c * HW + h * W + w];
 #endif
+}
+
+void kd_dw_hwc_layout(int C, int H, int W, int pad, const float *x, float *xt)
+{
+    kd_hwc_layout(C, H, W, pad, H + 2 * pad, W + 2 * pad, x, xt);
 }
 
 void kd_dw_hwc(int F, int C, int Ho, int Wo, int KS, int S, int Wp, const float *dy, long ldy,

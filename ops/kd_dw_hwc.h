@@ -35,6 +35,9 @@ int kd_dw_hwc_ok(int path, int groups, int dil);
 /* floats of xt for x [C, H, W] and this pad */
 size_t kd_dw_hwc_floats(int C, int H, int W, int pad);
 void kd_dw_hwc_layout(int C, int H, int W, int pad, const float *x, float *xt);
+/* the same into a larger xt [Hp, Wp, C] (Hp >= H + pad, Wp >= W + pad):
+ * x at rows and columns pad.., zeros elsewhere (kd_wino's tiles) */
+void kd_hwc_layout(int C, int H, int W, int pad, int Hp, int Wp, const float *x, float *xt);
 /* acc[f * KS*KS*C + (kh*KS + kw)*C + c] += image's sums; dy [F, Ho*Wo]
  * with rows ldy apart; xt from kd_dw_hwc_layout with Wp = W + 2 pad */
 void kd_dw_hwc(int F, int C, int Ho, int Wo, int KS, int S, int Wp, const float *dy,
