@@ -553,18 +553,27 @@ static T256 void run_avx2(int M, int N, int K, float alpha, const float *ap, con
 #endif /* KD_X86 */
 
 
-static volatile int conv_on = 63;
+/* -1 until first read: then 127, or 63 (no Winograd) when KD_WINOGRAD is
+ * 0 or off */
+static volatile int conv_on = -1;
+int kd_sgemm_small_conv_bits(void)
+{
+    if (conv_on < 0) {
+        const char *e = getenv("KD_WINOGRAD");
+        conv_on = e && (!strcmp(e, "0") || !strcmp(e, "off")) ? 63 : 127;
+    }
+    return conv_on;
+}
 int kd_sgemm_small_set_conv(int on)
 {
-    int was = conv_on;
+    int was = kd_sgemm_small_conv_bits();
     conv_on = on;
     return was;
 }
-int kd_sgemm_small_conv_bits(void) { return conv_on; }
 
 int kd_sgemm_small_nt_ok(int path, int K)
 {
-    return KD_X86 && (conv_on & 2) && path == KD_SG_AVX512 && K >= KD_SGEMM_NT_MIN_K;
+    return KD_X86 && (kd_sgemm_small_conv_bits() & 2) && path == KD_SG_AVX512 && K >= KD_SGEMM_NT_MIN_K;
 }
 
 void kd_sgemm_small_nt(int path, int M, int N, int K, const float *A, int lda, const float *B,
@@ -612,7 +621,7 @@ void kd_sgemm_small_conv_prep(int H, int W, int KS, int pad, uint16_t *masks)
 
 int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil)
 {
-    return KD_X86 && (conv_on & 1) && path == KD_SG_AVX512 && stride == 1 && dil == 1 && 2 * pad == KS - 1 &&
+    return KD_X86 && (kd_sgemm_small_conv_bits() & 1) && path == KD_SG_AVX512 && stride == 1 && dil == 1 && 2 * pad == KS - 1 &&
            KS * KS <= KD_SGEMM_CONV_MAXTAPS;
 }
 
@@ -631,7 +640,7 @@ void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,
 
 int kd_sgemm_small_conv2_ok(int path, int KS, int stride, int pad, int dil, int H, int W)
 {
-    return KD_X86 && (conv_on & 8) && path == KD_SG_AVX512 && KS == 3 && stride == 2 &&
+    return KD_X86 && (kd_sgemm_small_conv_bits() & 8) && path == KD_SG_AVX512 && KS == 3 && stride == 2 &&
            pad == 1 && dil == 1 && H % 2 == 0 && W % 2 == 0 && H > 0 && W > 0;
 }
 
@@ -709,7 +718,7 @@ void kd_sgemm_small_pack_conv2dx(int path, int F, int C, const float *w, float *
 
 int kd_sgemm_small_conv2dx_ok(int path, int KS, int stride, int pad, int dil, int H, int W)
 {
-    return (conv_on & 32) && kd_sgemm_small_conv2_ok(path, KS, stride, pad, dil, H, W);
+    return (kd_sgemm_small_conv_bits() & 32) && kd_sgemm_small_conv2_ok(path, KS, stride, pad, dil, H, W);
 }
 
 void kd_sgemm_small_conv2dx(int path, int M, int Cg, int Ho, int Wo, const float *ap,

@@ -74,7 +74,9 @@ int kd_sgemm_small_conv_ok(int path, int KS, int stride, int pad, int dil);
  * likewise (else the stride-2 forward writes im2col); bit 4 (16):
  * kd_dw_hwc_ok likewise (else conv2d's dW takes the paths above); bit
  * 5 (32): conv2dx_ok likewise (else the stride-2 dX writes col and runs
- * col2im).  Default 63; returns the old setting (benchmarks) */
+ * col2im); bit 6 (64): kd_wino_ok likewise (else 3x3 stride-1 convs
+ * take the implicit products).  Default 127 (63 when the environment has
+ * KD_WINOGRAD=0 or off); returns the old setting (benchmarks) */
 int kd_sgemm_small_set_conv(int on);
 int kd_sgemm_small_conv_bits(void);
 void kd_sgemm_small_conv(int path, int M, int Cg, int H, int W, int KS, int pad,

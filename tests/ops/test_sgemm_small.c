@@ -16,6 +16,7 @@
 #include "../unit.h"
 #include "../../ops/kd_sgemm_small.h"
 #include "../../ops/kd_dw_hwc.h"
+#include "../../ops/kd_wino.h"
 
 static uint64_t rng_s = 0x2545F4914F6CDD1Dull;
 static float frand(void)
@@ -397,6 +398,94 @@ static void test_dw_hwc(void)
     }
 }
 
+/* Winograd F(4x4, 3x3) (kd_wino): forward and dX against a double
+ * reference, on maps that are and are not multiples of 4 and on groups of
+ * images; every image of a group must give the bits it gives alone, and
+ * accumulate must add to y.  The error is measured relative to
+ * sum |w x| of each output (the direct product's bound is 9 C u of it);
+ * the largest ratio seen is printed. */
+static int wino_check(const char *what, int Fo, int Ci, int H, int W, int n, const float *in,
+                      const float *u, const double *ref, const double *mag, double *worst)
+{
+    size_t P = (size_t)H * W, ny = (size_t)n * Fo * P;
+    float *y = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * Fo * P);
+    float *ya = malloc(sizeof(float) * ny);
+    float *scr = malloc(sizeof(float) * kd_wino_floats(Ci, Fo, H, W));
+    int bad = 0;
+    for (size_t i = 0; i < ny; i++) y[i] = NAN, ya[i] = frand();
+    float *y0 = malloc(sizeof(float) * ny);
+    memcpy(y0, ya, sizeof(float) * ny);
+    kd_wino_run(Fo, Ci, H, W, n, u, in, y, 0, scr);
+    kd_wino_run(Fo, Ci, H, W, n, u, in, ya, 1, scr);
+    for (size_t i = 0; i < ny && !bad; i++) {
+        double e = fabs(y[i] - ref[i]), r = e / (mag[i] + 1e-30) / 0x1p-24;
+        if (r > *worst) *worst = r;
+        if (!(e <= 128.0 * 0x1p-24 * mag[i] + 1e-30))
+            bad = 1, printf("\n  wino %s F=%d C=%d %dx%d n=%d: element %zu %g, want %g", what, Fo,
+                            Ci, H, W, n, i, y[i], ref[i]);
+        if (ya[i] != y0[i] + y[i])
+            bad = 1, printf("\n  wino %s accumulate: element %zu %g, want %g", what, i, ya[i],
+                            y0[i] + y[i]);
+    }
+    for (int k = 0; k < n && !bad; k++) {   /* each image alone: the same bits */
+        kd_wino_run(Fo, Ci, H, W, 1, u, in + (size_t)k * Ci * P, y1, 0, scr);
+        if (memcmp(y1, y + (size_t)k * Fo * P, sizeof(float) * Fo * P))
+            bad = 1, printf("\n  wino %s %dx%d: image %d alone differs", what, H, W, k);
+    }
+    free(y), free(y1), free(ya), free(y0), free(scr);
+    return bad;
+}
+
+static void test_wino(void)
+{
+    if (!kd_wino_ok(KD_SG_AVX512, 16, 16) || !kd_sgemm_small_supported(KD_SG_AVX512)) {
+        printf("(no AVX-512: skipped) ");
+        return;
+    }
+    CU_ASSERT(!kd_wino_ok(KD_SG_AVX512, 8, 16));
+    CU_ASSERT(!kd_wino_ok(KD_SG_AVX512, 16, 24));
+    CU_ASSERT(!kd_wino_ok(KD_SG_AVX2, 16, 16));
+    static const int sh[][4] = {/* F, C, H, W; n = the group */
+                                {16, 16, 32, 32}, {32, 16, 16, 16}, {16, 32, 14, 14},
+                                {64, 64, 8, 8},   {16, 16, 7, 7},   {32, 48, 5, 9},
+                                {48, 16, 3, 3},   {16, 16, 1, 1},   {16, 32, 28, 28}};
+    double worst_f = 0, worst_d = 0;
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        int F = sh[s][0], C = sh[s][1], H = sh[s][2], W = sh[s][3];
+        int n = kd_wino_group(H, W);
+        size_t P = (size_t)H * W, nw = (size_t)F * C * 9;
+        float *x = malloc(sizeof(float) * n * C * P), *dy = malloc(sizeof(float) * n * F * P);
+        float *w = malloc(sizeof(float) * nw);
+        float *u = malloc(sizeof(float) * kd_wino_ufloats(C, F));
+        double *ref = calloc((size_t)n * F * P, sizeof(double)), *mag = calloc((size_t)n * F * P, sizeof(double));
+        double *rdx = calloc((size_t)n * C * P, sizeof(double)), *mdx = calloc((size_t)n * C * P, sizeof(double));
+        for (size_t i = 0; i < (size_t)n * C * P; i++) x[i] = frand();
+        for (size_t i = 0; i < (size_t)n * F * P; i++) dy[i] = frand();
+        for (size_t i = 0; i < nw; i++) w[i] = frand();
+        for (int k = 0; k < n; k++)
+            for (int f = 0; f < F; f++)
+                for (int c = 0; c < C; c++)
+                    for (int t = 0; t < 9; t++)
+                        for (int h = 0; h < H; h++)
+                            for (int v = 0; v < W; v++) {
+                                int ih = h + t / 3 - 1, iw = v + t % 3 - 1;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                double wv = w[((size_t)f * C + c) * 9 + t];
+                                size_t o = ((size_t)k * F + f) * P + (size_t)h * W + v;
+                                size_t i = ((size_t)k * C + c) * P + (size_t)ih * W + iw;
+                                ref[o] += wv * x[i], mag[o] += fabs(wv * x[i]);
+                                rdx[i] += wv * dy[o], mdx[i] += fabs(wv * dy[o]);
+                            }
+        kd_wino_pack(F, C, w, 0, 0, C, u);
+        CU_ASSERT(!wino_check("forward", F, C, H, W, n, x, u, ref, mag, &worst_f));
+        kd_wino_pack(F, C, w, 1, 0, 5, u);   /* in two parts */
+        kd_wino_pack(F, C, w, 1, 5, F, u);
+        CU_ASSERT(!wino_check("dX", C, F, H, W, n, dy, u, rdx, mdx, &worst_d));
+        free(x), free(dy), free(w), free(u), free(ref), free(mag), free(rdx), free(mdx);
+    }
+    printf("(largest error / (u sum |w x|): forward %.2f, dX %.2f) ", worst_f, worst_d);
+}
+
 /* the automatic choice never picks the plain C path; set_path falls back
  * to it for an unsupported path; KD_SGEMM is read by the first choice */
 static void test_selection(void)
@@ -421,6 +510,7 @@ int main(void)
         KD_TEST(test_conv2),
         KD_TEST(test_dw_hwc),
         KD_TEST(test_conv2dx),
+        KD_TEST(test_wino),
         KD_TEST(test_selection),
         KD_TEST_END
     };

@@ -1,0 +1,294 @@
+/* kd_wino.c — Winograd F(4x4, 3x3) for 3x3, pad-1, stride-1 convolutions:
+ * see kd_wino.h.
+ *
+ * A group of images is copied pixel-major (channels as lanes), then its
+ * tiles run in chunks of CHUNK rows: input transform into V, 36 products
+ * into M, output transform into the pixel-major result; the group's
+ * result is then transposed into y.  V and M of a chunk stay in the
+ * cache; U (36 C F floats) is read once per chunk.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <string.h>
+#include "kd_wino.h"
+#include "kd_dw_hwc.h"
+#include "kd_sgemm_small.h"
+#include "kd_simd.h"
+
+#define CHUNK 16   /* tiles per chunk (rows of the products) */
+#define RB 8       /* rows of a register block */
+
+int kd_wino_ok(int path, int C, int F)
+{
+    return KD_X86 && path == KD_SG_AVX512 && (kd_sgemm_small_conv_bits() & 64) && C > 0 &&
+           F > 0 && C % 16 == 0 && F % 16 == 0;
+}
+
+static int tiles(int n) { return (n + 3) / 4; }
+static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+int kd_wino_group(int H, int W)
+{
+    int T = tiles(H) * tiles(W), g = (CHUNK + T - 1) / T;
+    return g < 1 ? 1 : g;
+}
+
+/* U's 36 planes of C F floats, 16 floats apart more than that: with
+ * planes a multiple of 4 KiB apart, the pack's 36 streams of writes
+ * would all fall in the same L1 sets (32x32 channels: 20x slower) */
+static size_t uplane(int C, int F) { return (size_t)C * (size_t)F + 16; }
+size_t kd_wino_ufloats(int C, int F) { return 36 * uplane(C, F); }
+
+/* one image's padded input [4 th + 2, 4 tw + 2, C] and pixel-major result [H W, F] */
+static size_t xt_floats(int C, int H, int W)
+{
+    return (size_t)(4 * tiles(H) + 2) * (size_t)(4 * tiles(W) + 2) * (size_t)C;
+}
+static size_t yt_floats(int F, int H, int W) { return (size_t)H * (size_t)W * (size_t)F; }
+
+/* scratch: xt of the group, yt of the group, V [36][CHUNK][C], M [36][CHUNK][F] */
+size_t kd_wino_floats(int C, int F, int H, int W)
+{
+    size_t g = (size_t)kd_wino_group(H, W);
+    return up16(g * xt_floats(C, H, W)) + up16(g * yt_floats(F, H, W)) +
+           up16((size_t)36 * CHUNK * (size_t)C) + up16((size_t)36 * CHUNK * (size_t)F);
+}
+
+/* G of F(4x4, 3x3) applied to 3 values (rows 1/4 0 0; -1/6 -1/6 -1/6;
+ * -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1), in double */
+static inline void g6(double a, double b, double c, double o[6])
+{
+    const double d6 = 1.0 / 6, d12 = 1.0 / 12, d24 = 1.0 / 24;
+    double s = a + c, e = a * d24 + c * d6;
+    o[0] = a * 0.25;
+    o[1] = -(s + b) * d6;
+    o[2] = -(s - b) * d6;
+    o[3] = e + b * d12;
+    o[4] = e - b * d12;
+    o[5] = c;
+}
+
+/* U = G g G^T for every pair, computed in double and rounded once */
+void kd_wino_pack(int F, int C, const float *w, int flip, int i0, int i1, float *u)
+{
+    const int Ci = flip ? F : C, Fo = flip ? C : F;
+    const size_t plane = uplane(Ci, Fo);
+    if (i1 > Ci) i1 = Ci;
+    for (int i = i0; i < i1; i++)   /* o inner: 36 streams of U written in order */
+        for (int o = 0; o < Fo; o++) {
+            const float *k = flip ? w + ((size_t)i * C + o) * 9 : w + ((size_t)o * C + i) * 9;
+            double g[9], t0[6], t1[6], t2[6];
+            for (int j = 0; j < 9; j++) g[j] = flip ? k[8 - j] : k[j];   /* flip: turned 180 */
+            g6(g[0], g[3], g[6], t0);   /* G g, column by column */
+            g6(g[1], g[4], g[7], t1);
+            g6(g[2], g[5], g[8], t2);
+            float *up = u + (size_t)i * Fo + o;
+            for (int a = 0; a < 6; a++) {
+                double r[6];
+                g6(t0[a], t1[a], t2[a], r);   /* then G^T along the rows */
+                for (int b = 0; b < 6; b++) up[(size_t)(a * 6 + b) * plane] = (float)r[b];
+            }
+        }
+}
+
+#if KD_X86
+
+/* B^T d for one column of 6 vectors */
+static INL T512 void bt6(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 d4, __m512 d5,
+                         __m512 o[6])
+{
+    const __m512 c2 = _mm512_set1_ps(2.0f), c4 = _mm512_set1_ps(4.0f), c5 = _mm512_set1_ps(5.0f);
+    __m512 s12 = _mm512_add_ps(d1, d2), s34 = _mm512_add_ps(d3, d4);
+    __m512 m12 = _mm512_sub_ps(d1, d2), m43 = _mm512_sub_ps(d4, d3);
+    __m512 m13 = _mm512_sub_ps(d1, d3), m42 = _mm512_sub_ps(d4, d2);
+    o[0] = _mm512_fmadd_ps(c4, d0, _mm512_fnmadd_ps(c5, d2, d4));
+    o[1] = _mm512_fnmadd_ps(c4, s12, s34);
+    o[2] = _mm512_fmadd_ps(c4, m12, m43);
+    o[3] = _mm512_fnmadd_ps(c2, m13, m42);
+    o[4] = _mm512_fmadd_ps(c2, m13, m42);
+    o[5] = _mm512_fmadd_ps(c4, d1, _mm512_fnmadd_ps(c5, d3, d5));
+}
+
+/* A^T m for one column of 6 vectors */
+static INL T512 void at6(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 m4, __m512 m5,
+                         __m512 o[4])
+{
+    const __m512 c2 = _mm512_set1_ps(2.0f), c4 = _mm512_set1_ps(4.0f), c8 = _mm512_set1_ps(8.0f);
+    __m512 a = _mm512_add_ps(m1, m2), b = _mm512_sub_ps(m1, m2);
+    __m512 c = _mm512_add_ps(m3, m4), d = _mm512_sub_ps(m3, m4);
+    o[0] = _mm512_add_ps(_mm512_add_ps(m0, a), c);
+    o[1] = _mm512_fmadd_ps(c2, d, b);
+    o[2] = _mm512_fmadd_ps(c4, c, a);
+    o[3] = _mm512_fmadd_ps(c8, d, _mm512_add_ps(b, m5));
+}
+
+/* V[xi] = (B^T d B)[xi] for 16 channels of one tile: d's pixels rs (rows)
+ * and ps (pixels) floats apart, V's 36 vectors vs floats apart */
+static INL T512 void in_tile(const float *d, int64_t rs, int64_t ps, float *v, int64_t vs)
+{
+    __m512 t[6][6];
+#pragma GCC unroll 6
+    for (int s = 0; s < 6; s++) {
+        const float *p = d + s * ps;
+        __m512 o[6];
+        bt6(_mm512_loadu_ps(p), _mm512_loadu_ps(p + rs), _mm512_loadu_ps(p + 2 * rs),
+            _mm512_loadu_ps(p + 3 * rs), _mm512_loadu_ps(p + 4 * rs), _mm512_loadu_ps(p + 5 * rs),
+            o);
+#pragma GCC unroll 6
+        for (int a = 0; a < 6; a++) t[a][s] = o[a];
+    }
+#pragma GCC unroll 6
+    for (int a = 0; a < 6; a++) {
+        __m512 o[6];
+        bt6(t[a][0], t[a][1], t[a][2], t[a][3], t[a][4], t[a][5], o);
+#pragma GCC unroll 6
+        for (int b = 0; b < 6; b++) _mm512_storeu_ps(v + (a * 6 + b) * vs, o[b]);
+    }
+}
+
+/* the tile's 4x4 pixels of 16 filters from M's 36 vectors (ms floats
+ * apart) into yt [H W, F] at (oh, ow), those inside H x W */
+static INL T512 void out_tile(const float *m, int64_t ms, float *yt, int oh, int ow, int H, int W,
+                              int64_t F)
+{
+    __m512 t[4][6];
+#pragma GCC unroll 6
+    for (int b = 0; b < 6; b++) {
+        const float *p = m + b * ms;
+        __m512 o[4];
+        at6(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 6 * ms), _mm512_loadu_ps(p + 12 * ms),
+            _mm512_loadu_ps(p + 18 * ms), _mm512_loadu_ps(p + 24 * ms),
+            _mm512_loadu_ps(p + 30 * ms), o);
+#pragma GCC unroll 4
+        for (int a = 0; a < 4; a++) t[a][b] = o[a];
+    }
+    const int nh = H - oh < 4 ? H - oh : 4, nw = W - ow < 4 ? W - ow : 4;
+#pragma GCC unroll 4
+    for (int a = 0; a < 4; a++) {
+        __m512 o[4];
+        at6(t[a][0], t[a][1], t[a][2], t[a][3], t[a][4], t[a][5], o);
+        if (a >= nh) break;
+        float *row = yt + ((int64_t)(oh + a) * W + ow) * F;
+        if (nw == 4) {
+#pragma GCC unroll 4
+            for (int b = 0; b < 4; b++) _mm512_storeu_ps(row + b * F, o[b]);
+        } else {
+            for (int b = 0; b < nw; b++) _mm512_storeu_ps(row + b * F, o[b]);
+        }
+    }
+}
+
+/* c[rb, 16 nv] = a[rb, K] b[K, 16 nv]: one FMA chain over k per element */
+static INL T512 void wk(const int rb, const int nv, int K, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+    __m512 s[RB][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < rb; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) s[i][v] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        const float *bk = b + k * ldb;
+        __m512 b0 = _mm512_loadu_ps(bk), b1 = nv > 1 ? _mm512_loadu_ps(bk + 16) : b0;
+#pragma GCC unroll 8
+        for (int i = 0; i < rb; i++) {
+            __m512 av = _mm512_set1_ps(a[i * lda + k]);
+            s[i][0] = _mm512_fmadd_ps(av, b0, s[i][0]);
+            if (nv > 1) s[i][1] = _mm512_fmadd_ps(av, b1, s[i][1]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < rb; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) _mm512_storeu_ps(c + i * ldc + 16 * v, s[i][v]);
+}
+
+typedef void (*wk_fn)(int, const float *, int64_t, const float *, int64_t, float *, int64_t);
+#define WK(RBN, NV)                                                                           \
+    static T512 void wk_##RBN##_##NV(int K, const float *a, int64_t lda, const float *b,      \
+                                     int64_t ldb, float *c, int64_t ldc)                      \
+    {                                                                                         \
+        wk(RBN, NV, K, a, lda, b, ldb, c, ldc);                                               \
+    }
+#define WK8(NV) WK(1, NV) WK(2, NV) WK(3, NV) WK(4, NV) WK(5, NV) WK(6, NV) WK(7, NV) WK(8, NV)
+WK8(1) WK8(2)
+#define WT8(NV) wk_1_##NV, wk_2_##NV, wk_3_##NV, wk_4_##NV, wk_5_##NV, wk_6_##NV, wk_7_##NV, wk_8_##NV
+static const wk_fn wk_tab[2][RB] = {{WT8(1)}, {WT8(2)}};
+
+/* M[nr, F] = V[nr, C] U[C, F], row blocks of at most RB cut evenly */
+static T512 void products(int nr, int C, int F, const float *v, const float *u, float *m)
+{
+    const int nb = (nr + RB - 1) / RB;
+    for (int f0 = 0; f0 < F; f0 += 32) {
+        const int nv = F - f0 >= 32 ? 2 : 1;
+        for (int b = 0; b < nb; b++) {
+            int r0 = nr * b / nb, r1 = nr * (b + 1) / nb;
+            wk_tab[nv - 1][r1 - r0 - 1](C, v + (int64_t)r0 * C, C, u + f0, F,
+                                        m + (int64_t)r0 * F + f0, F);
+        }
+    }
+}
+
+/* y [F, P] (+)= yt [P, F]^T, 16 pixels by 16 filters at a time */
+static T512 void to_chw(int F, int P, const float *yt, float *y, int accumulate)
+{
+    for (int f0 = 0; f0 < F; f0 += 16)
+        for (int p0 = 0; p0 < P; p0 += 16) {
+            int np = P - p0 < 16 ? P - p0 : 16;
+            __mmask16 pm = first_lanes(np);
+            __m512 r[16];
+#pragma GCC unroll 16
+            for (int k = 0; k < 16; k++)
+                r[k] = _mm512_maskz_loadu_ps(k < np ? 0xFFFF : 0,
+                                             yt + (int64_t)(p0 + (k < np ? k : 0)) * F + f0);
+            transpose16(r);
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++) {
+                float *yp = y + (int64_t)(f0 + i) * P + p0;
+                __m512 v = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(pm, yp), r[i]) : r[i];
+                _mm512_mask_storeu_ps(yp, pm, v);
+            }
+        }
+}
+
+static T512 void wino_avx512(int F, int C, int H, int W, int n, const float *u, const float *x,
+                             float *y, int accumulate, float *scratch)
+{
+    const int tw = tiles(W), T = tiles(H) * tw, Hp = 4 * tiles(H) + 2, Wp = 4 * tw + 2;
+    const int64_t P = (int64_t)H * W, xs = (int64_t)xt_floats(C, H, W), ys = (int64_t)yt_floats(F, H, W);
+    const int g = kd_wino_group(H, W);
+    float *xt = scratch, *yt = xt + up16((size_t)g * (size_t)xs);
+    float *v = yt + up16((size_t)g * (size_t)ys), *m = v + up16((size_t)36 * CHUNK * (size_t)C);
+    const int64_t vs = (int64_t)CHUNK * C, ms = (int64_t)CHUNK * F;
+    for (int i = 0; i < n; i++) kd_hwc_layout(C, H, W, 1, Hp, Wp, x + i * C * P, xt + i * xs);
+    const int R = n * T;
+    for (int r0 = 0; r0 < R; r0 += CHUNK) {
+        const int nr = R - r0 < CHUNK ? R - r0 : CHUNK;
+        for (int r = 0; r < nr; r++) {
+            int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
+            const float *d = xt + img * xs + ((int64_t)4 * ti * Wp + 4 * tj) * C;
+            for (int c0 = 0; c0 < C; c0 += 16)
+                in_tile(d + c0, (int64_t)Wp * C, C, v + (int64_t)r * C + c0, vs);
+        }
+        for (int xi = 0; xi < 36; xi++)
+            products(nr, C, F, v + xi * vs, u + (int64_t)xi * (int64_t)uplane(C, F), m + xi * ms);
+        for (int r = 0; r < nr; r++) {
+            int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
+            for (int f0 = 0; f0 < F; f0 += 16)
+                out_tile(m + (int64_t)r * F + f0, ms, yt + img * ys + f0, 4 * ti, 4 * tj, H, W, F);
+        }
+    }
+    for (int i = 0; i < n; i++) to_chw(F, (int)P, yt + i * ys, y + i * F * P, accumulate);
+}
+#endif /* KD_X86 */
+
+void kd_wino_run(int F, int C, int H, int W, int n, const float *u, const float *x, float *y,
+                 int accumulate, float *scratch)
+{
+    if (F <= 0 || C <= 0 || H <= 0 || W <= 0 || n <= 0) return;
+#if KD_X86
+    wino_avx512(F, C, H, W, n, u, x, y, accumulate, scratch);
+#else
+    (void)u, (void)x, (void)y, (void)accumulate, (void)scratch;   /* kd_wino_ok is 0 */
+#endif
+}
