@@ -14,9 +14,8 @@
  * ops/kd_sgemm_small ("new": the path it picks here), alternating the two in
  * this one process, REPS rounds, best of each; ratio = blas time / new
  * time (> 1: the new path is faster).  The last two columns: the new path
- * without the pixel-major dW (kd_dw_hwc) and the stride-2 dX on parity
- * planes (kd_sgemm_small_set_conv(15): "old"), against the new path: > 1
- * means they are faster.  The conv's
+ * without Winograd (kd_wino; kd_sgemm_small_set_conv(63): "old"), against
+ * the new path: > 1 means Winograd is faster.  The conv's
  * OpenBLAS calls run single-threaded inside the op's threads, as in
  * kdrun (whose executor sets one BLAS thread): idle OpenBLAS threads
  * spinning after the 1024^3 reference would otherwise take the cores.
@@ -145,12 +144,12 @@ int main(int argc, char **argv)
         c.work = c.work_size ? aligned_alloc(64, (c.work_size + 63) / 64 * 64) : NULL;
         double flop = 2.0 * (double)ny * (y->C / y->G) * y->K * y->K;
         /* [0]: OpenBLAS, [1]: kd_sgemm_small, alternating round by round */
-        /* [2]: kd_sgemm_small without kd_dw_hwc */
+        /* [2]: kd_sgemm_small without kd_wino */
         double bf[3] = {1e30, 1e30, 1e30}, bb[3] = {1e30, 1e30, 1e30};
         for (int r = 0; r < reps + 1; r++)
             for (int v = 0; v < 3; v++) {
                 kd_sgemm_small_set_path(v ? new_path : KD_SG_BLAS);
-                kd_sgemm_small_set_conv(v != 2 ? 63 : 15);
+                kd_sgemm_small_set_conv(v != 2 ? 127 : 63);
                 double t0 = now();
                 d->forward(&c);
                 double t1 = now();
@@ -167,7 +166,7 @@ int main(int argc, char **argv)
         snprintf(desc, sizeof desc, "%d->%d %dx%d %d/%d g%d", y->C, y->F, y->H, y->H, y->K, y->S, y->G);
         printf("%-18s %-22s %9.1f %5.0f%% %9.1f %5.0f%% %9.1f %5.0f%%\n", y->what, desc, gf,
                100 * gf / peak, gb, 100 * gb / peak, gfb, 100 * gfb / peak);
-        kd_sgemm_small_set_conv(63);
+        kd_sgemm_small_set_conv(127);
         snprintf(cmp[l], sizeof cmp[l], "%-18s %-22s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %6.2fx %6.2fx", y->what,
                  desc, 1e3 * bf[0], 1e3 * bf[1], bf[0] / bf[1], 1e3 * bb[0], 1e3 * bb[1],
                  bb[0] / bb[1], bf[2] / bf[1], bb[2] / bb[1]);

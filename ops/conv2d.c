@@ -26,6 +26,11 @@
  *     into col's room, then a register-blocked product over the output
  *     positions (kd_dw_hwc), no im2col; the threads' partials are
  *     tap-major and kd_dw_hwc_finish sums them into dw's layout.
+ *   - 3x3, pad-1, stride-1 one-group convs with C and F multiples of 16 on
+ *     AVX-512 (wino): forward and dX by Winograd F(4x4, 3x3) (kd_wino),
+ *     a few images at a time, the transformed weights in col's room; a
+ *     quarter of the multiplies, rounded differently from the direct
+ *     product (ops/README.md has the error).
  */
 #include <stdlib.h>
 #include <cblas.h>
@@ -35,6 +40,7 @@
 #include "kd_ops_util.h"
 #include "kd_sgemm_small.h"
 #include "kd_dw_hwc.h"
+#include "kd_wino.h"
 
 enum { A_C, A_K, A_STRIDE, A_PAD, A_DIL, A_GROUPS, A_BIAS };
 
@@ -114,6 +120,8 @@ static int nthreads_of(const kd_op_ctx *c) { return c->nthreads > 1 ? c->nthread
  * reserved for every one-group conv whatever the path, so that the
  * layout does not move when a test switches paths after planning), and
  * of one dW partial */
+static int wino_shape(const geo *g);
+static size_t wino_floats(const geo *g);
 static size_t col_floats(const geo *g)
 {
     size_t n = is_1x1(g) ? 0 : (size_t)g->Kg * (size_t)g->P;
@@ -121,6 +129,7 @@ static size_t col_floats(const geo *g)
         size_t xt = kd_dw_hwc_floats((int)g->C, (int)g->H, (int)g->W, (int)g->Pd);
         if (xt > n) n = xt;
     }
+    if (wino_shape(g) && wino_floats(g) > n) n = wino_floats(g);
     return n;
 }
 static size_t dw_floats(const geo *g) { return (size_t)g->F * (size_t)g->Kg; }
@@ -179,6 +188,24 @@ static int hwc_dw(const geo *g)
     int path = kd_sgemm_small_path();
     return kd_dw_hwc_ok(path, (int)g->G, (int)g->D) && g->C >= 4 &&
            !(is_1x1(g) && kd_sgemm_small_nt_ok(path, (int)g->P));
+}
+/* Winograd F(4x4, 3x3) may apply to this shape on some path (kd_wino):
+ * reserved whatever the path, as above */
+static int wino_shape(const geo *g)
+{
+    return g->K == 3 && g->S == 1 && g->Pd == 1 && g->D == 1 && g->G == 1 && g->C % 16 == 0 &&
+           g->F % 16 == 0;
+}
+/* U, then the scratch of the forward (C -> F) or of dX (F -> C) */
+static size_t wino_floats(const geo *g)
+{
+    int C = (int)g->C, F = (int)g->F, H = (int)g->H, W = (int)g->W;
+    size_t f = kd_wino_floats(C, F, H, W), b = kd_wino_floats(F, C, H, W);
+    return pad16(kd_wino_ufloats(C, F)) + (f > b ? f : b);
+}
+static int wino(const geo *g, int path)
+{
+    return wino_shape(g) && kd_wino_ok(path, (int)g->C, (int)g->F);
 }
 /* forward and dX with implicit im2col (kd_sgemm_small_conv) */
 static int implicit_conv(const geo *g, int path)
@@ -430,12 +457,45 @@ static void pack_w(const geo *g, int path, int trans, const float *w, float *wp)
                             w + gi * g->Fg * g->Kg, (int)g->Kg, wp + gi * g->Fg * g->Kg);
 }
 
+/* images [n0, n1) of thread t of T: y = the conv of x (flip 0: the
+ * forward) or dx += the conv of dY with W flipped (flip 1),
+ * kd_wino_group images at a time.  U is shared: in thread 0's col room,
+ * each thread packs a share of its rows (a barrier before, where thread
+ * 0's col was in use, and after); each thread's scratch is after U in its
+ * own col room.  Called by every thread of the team. */
+static void wino_images(const kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, int flip,
+                        float *col, int t, int T)
+{
+    float *col0 = thread_area(c, g);
+    int Ci = (int)(flip ? g->F : g->C), Fo = (int)(flip ? g->C : g->F), P = (int)g->P;
+    int H = (int)g->H, W = (int)g->W, gr = kd_wino_group(H, W);
+    const float *in = flip ? c->grad_out : c->in[0];
+    float *out = flip ? c->grad_in[0] : c->out, *scratch = col + pad16(kd_wino_ufloats(Ci, Fo));
+    if (flip) {
+#pragma omp barrier
+    }
+    kd_wino_pack((int)g->F, (int)g->C, c->in[1], flip, (int)((int64_t)Ci * t / T),
+                 (int)((int64_t)Ci * (t + 1) / T), col0);
+#pragma omp barrier
+    for (int64_t nn = n0; nn < n1; nn += gr) {
+        int n = (int)(n1 - nn < gr ? n1 - nn : gr);
+        kd_wino_run(Fo, Ci, H, W, n, col0, in + nn * Ci * P, out + nn * Fo * P, flip, scratch);
+        if (!flip)
+            for (int i = 0; i < n; i++) epilogue(c, g, nn + i);
+    }
+}
+
 /* path: KD_SG_BLAS (cblas_sgemm) or a kd_sgemm_small path with wp = pack_w
  * of W, untransposed */
-static void forward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, float *col,
-                           int path, float *wp, const uint16_t *masks)
+static void forward_images(kd_op_ctx *c, const geo *g, int t, int T, float *col, int path,
+                           float *wp, const uint16_t *masks)
 {
     const float *x = c->in[0], *w = c->in[1];
+    const int64_t n0 = first_image(g, t, T), n1 = first_image(g, t + 1, T);
+    if (wino(g, path)) {
+        wino_images(c, g, n0, n1, 0, col, t, T);
+        return;
+    }
     if (path != KD_SG_BLAS) pack_w(g, path, 0, w, wp);
     int implicit = masks && implicit_conv(g, path), s2 = masks && implicit_s2(g, path);
     for (int64_t nn = n0; nn < n1; nn++) {
@@ -492,24 +552,26 @@ static void forward(kd_op_ctx *c)
 #ifdef _OPENMP
         t = omp_get_thread_num(), T = omp_get_num_threads();
 #endif
-        forward_images(c, &g, first_image(&g, t, T), first_image(&g, t + 1, T),
-                       work + (size_t)t * pad16(col_floats(&g)), path,
+        forward_images(c, &g, t, T, work + (size_t)t * pad16(col_floats(&g)), path,
                        packs + (size_t)t * pad16(dw_floats(&g)), masks);
     }
 }
 
-/* dW (into dwt), dX for images [n0, n1) */
-static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, float *col,
-                            float *dwt, int path, float *wp, const uint16_t *masks)
+/* dW (into dwt), dX for the images of thread t of T */
+static void backward_images(kd_op_ctx *c, const geo *g, int t, int T, float *col, float *dwt,
+                            int path, float *wp, const uint16_t *masks)
 {
+    const int64_t n0 = first_image(g, t, T), n1 = first_image(g, t + 1, T);
     const float *x = c->in[0], *w = c->in[1], *gy = c->grad_out;
     float *dx = c->grad_in[0];
     const int P = (int)g->P;
     /* "same" stride-1 conv: dX_n += conv(dY_n, W flipped), implicit im2col,
      * no col2im */
     int implicit = masks && implicit_conv(g, path), hwc = hwc_dw(g);
-    int s2dx = masks && implicit_s2dx(g, path);
-    if (dx && implicit)
+    int s2dx = masks && implicit_s2dx(g, path), wdx = dx && wino(g, path);
+    if (wdx)   /* dW image by image below, then dX by kd_wino */
+        dx = NULL, implicit = 0;
+    else if (dx && implicit)
         for (int64_t gi = 0; gi < g->G; gi++)
             kd_sgemm_small_pack_flip(path, (int)g->Fg, (int)g->Cg, (int)g->K,
                                      w + gi * g->Fg * g->Kg, wp + gi * g->Fg * g->Kg);
@@ -570,6 +632,7 @@ static void backward_images(kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, 
             }
         }
     }
+    if (wdx) wino_images(c, g, n0, n1, 1, col, t, T);
 }
 
 static void backward(kd_op_ctx *c)
@@ -612,8 +675,7 @@ static void backward(kd_op_ctx *c)
             dwt = partials + (size_t)t * pad16(dw_floats(&g));
             memset(dwt, 0, dw_floats(&g) * sizeof(float));
         }
-        backward_images(c, &g, first_image(&g, t, T), first_image(&g, t + 1, T),
-                        work + (size_t)t * pad16(col_floats(&g)), dwt, path,
+        backward_images(c, &g, t, T, work + (size_t)t * pad16(col_floats(&g)), dwt, path,
                         packs + (size_t)t * pad16(dw_floats(&g)), masks);
         if (t == 0) used = T;
     }
