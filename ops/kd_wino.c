@@ -46,12 +46,16 @@ static size_t xt_floats(int C, int H, int W)
 }
 static size_t yt_floats(int F, int H, int W) { return (size_t)H * (size_t)W * (size_t)F; }
 
+/* V's and M's 36 planes of CHUNK rows, one cache line apart more than
+ * that (as U's) */
+static int64_t vplane(int C) { return (int64_t)CHUNK * C + 16; }
+
 /* scratch: xt of the group, yt of the group, V [36][CHUNK][C], M [36][CHUNK][F] */
 size_t kd_wino_floats(int C, int F, int H, int W)
 {
     size_t g = (size_t)kd_wino_group(H, W);
     return up16(g * xt_floats(C, H, W)) + up16(g * yt_floats(F, H, W)) +
-           up16((size_t)36 * CHUNK * (size_t)C) + up16((size_t)36 * CHUNK * (size_t)F);
+           up16((size_t)36 * (size_t)vplane(C)) + up16((size_t)36 * (size_t)vplane(F));
 }
 
 /* G of F(4x4, 3x3) applied to 3 values (rows 1/4 0 0; -1/6 -1/6 -1/6;
@@ -251,6 +255,30 @@ static T512 void to_chw(int F, int P, const float *yt, float *y, int accumulate)
         }
 }
 
+/* the input transform of rows r0..r0+nr-1 (tile t of image t / T) into V */
+static __attribute__((noinline)) T512 void in_chunk(int C, int T, int tw, int64_t Wp, int64_t xs,
+                                                    const float *xt, int r0, int nr, float *v,
+                                                    int64_t vs)
+{
+    for (int r = 0; r < nr; r++) {
+        int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
+        const float *d = xt + img * xs + ((int64_t)4 * ti * Wp + 4 * tj) * C;
+        for (int c0 = 0; c0 < C; c0 += 16) in_tile(d + c0, Wp * C, C, v + (int64_t)r * C + c0, vs);
+    }
+}
+
+/* the output transform of rows r0..r0+nr-1 from M into the images' yt */
+static __attribute__((noinline)) T512 void out_chunk(int F, int T, int tw, int H, int W,
+                                                     int64_t ys, const float *m, int64_t ms,
+                                                     int r0, int nr, float *yt)
+{
+    for (int r = 0; r < nr; r++) {
+        int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
+        for (int f0 = 0; f0 < F; f0 += 16)
+            out_tile(m + (int64_t)r * F + f0, ms, yt + img * ys + f0, 4 * ti, 4 * tj, H, W, F);
+    }
+}
+
 static T512 void wino_avx512(int F, int C, int H, int W, int n, const float *u, const float *x,
                              float *y, int accumulate, float *scratch)
 {
@@ -258,25 +286,15 @@ static T512 void wino_avx512(int F, int C, int H, int W, int n, const float *u, 
     const int64_t P = (int64_t)H * W, xs = (int64_t)xt_floats(C, H, W), ys = (int64_t)yt_floats(F, H, W);
     const int g = kd_wino_group(H, W);
     float *xt = scratch, *yt = xt + up16((size_t)g * (size_t)xs);
-    float *v = yt + up16((size_t)g * (size_t)ys), *m = v + up16((size_t)36 * CHUNK * (size_t)C);
-    const int64_t vs = (int64_t)CHUNK * C, ms = (int64_t)CHUNK * F;
+    float *v = yt + up16((size_t)g * (size_t)ys), *m = v + up16((size_t)36 * (size_t)vplane(C));
+    const int64_t vs = vplane(C), ms = vplane(F), us = (int64_t)uplane(C, F);
     for (int i = 0; i < n; i++) kd_hwc_layout(C, H, W, 1, Hp, Wp, x + i * C * P, xt + i * xs);
     const int R = n * T;
     for (int r0 = 0; r0 < R; r0 += CHUNK) {
         const int nr = R - r0 < CHUNK ? R - r0 : CHUNK;
-        for (int r = 0; r < nr; r++) {
-            int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
-            const float *d = xt + img * xs + ((int64_t)4 * ti * Wp + 4 * tj) * C;
-            for (int c0 = 0; c0 < C; c0 += 16)
-                in_tile(d + c0, (int64_t)Wp * C, C, v + (int64_t)r * C + c0, vs);
-        }
-        for (int xi = 0; xi < 36; xi++)
-            products(nr, C, F, v + xi * vs, u + (int64_t)xi * (int64_t)uplane(C, F), m + xi * ms);
-        for (int r = 0; r < nr; r++) {
-            int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
-            for (int f0 = 0; f0 < F; f0 += 16)
-                out_tile(m + (int64_t)r * F + f0, ms, yt + img * ys + f0, 4 * ti, 4 * tj, H, W, F);
-        }
+        in_chunk(C, T, tw, Wp, xs, xt, r0, nr, v, vs);
+        for (int xi = 0; xi < 36; xi++) products(nr, C, F, v + xi * vs, u + xi * us, m + xi * ms);
+        out_chunk(F, T, tw, H, W, ys, m, ms, r0, nr, yt);
     }
     for (int i = 0; i < n; i++) to_chw(F, (int)P, yt + i * ys, y + i * F * P, accumulate);
 }
