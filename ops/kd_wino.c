@@ -95,6 +95,53 @@ void kd_wino_pack(int F, int C, const float *w, int flip, int i0, int i1, float 
         }
 }
 
+/* dW: per thread, Macc [36][F][C] (planes uplane apart) sums
+ * (A dY_t A^T) .* (B^T x_t B) over its tiles; dW = G^T (sum) G.  Scratch
+ * for a group: x padded as for the forward, dY padded to whole tiles, V
+ * and Y [36][CHUNK][C or F]. */
+static size_t dyt_floats(int F, int H, int W)
+{
+    return (size_t)(4 * tiles(H)) * (size_t)(4 * tiles(W)) * (size_t)F;
+}
+size_t kd_wino_dw_floats(int C, int F, int H, int W)
+{
+    size_t g = (size_t)kd_wino_group(H, W);
+    return up16(g * xt_floats(C, H, W)) + up16(g * dyt_floats(F, H, W)) +
+           up16((size_t)36 * (size_t)vplane(C)) + up16((size_t)36 * (size_t)vplane(F));
+}
+size_t kd_wino_macc_floats(int C, int F) { return up16(36 * uplane(F, C)); }
+
+/* G^T m G for one 6x6 m (plane-strided) into 3x3, in double */
+void kd_wino_dw_finish(int F, int C, const float *macc, size_t stride, int T, int f0, int f1,
+                       float *dw)
+{
+    const size_t plane = uplane(F, C);
+    for (int f = f0; f < f1 && f < F; f++)
+        for (int c = 0; c < C; c++) {
+            double m[36], t[3][6];
+            for (int k = 0; k < 36; k++) {
+                const float *p = macc + (size_t)k * plane + (size_t)f * C + c;
+                float sum = p[0];
+                for (int j = 1; j < T; j++) sum += p[(size_t)j * stride];   /* in thread order */
+                m[k] = sum;
+            }
+            for (int q = 0; q < 6; q++) {   /* G^T along the rows (p) */
+                double o[6];
+                for (int pr = 0; pr < 6; pr++) o[pr] = m[pr * 6 + q];
+                t[0][q] = o[0] * 0.25 - (o[1] + o[2]) / 6 + (o[3] + o[4]) / 24;
+                t[1][q] = (o[2] - o[1]) / 6 + (o[3] - o[4]) / 12;
+                t[2][q] = (o[3] + o[4] - o[1] - o[2]) / 6 + o[5];
+            }
+            float *d = dw + ((size_t)f * C + c) * 9;
+            for (int kh = 0; kh < 3; kh++) {   /* then along the columns (q) */
+                const double *o = t[kh];
+                d[kh * 3 + 0] += (float)(o[0] * 0.25 - (o[1] + o[2]) / 6 + (o[3] + o[4]) / 24);
+                d[kh * 3 + 1] += (float)((o[2] - o[1]) / 6 + (o[3] - o[4]) / 12);
+                d[kh * 3 + 2] += (float)((o[3] + o[4] - o[1] - o[2]) / 6 + o[5]);
+            }
+        }
+}
+
 #if KD_X86
 
 /* B^T d for one column of 6 vectors */
@@ -298,6 +345,120 @@ static T512 void wino_avx512(int F, int C, int H, int W, int n, const float *u, 
     }
     for (int i = 0; i < n; i++) to_chw(F, (int)P, yt + i * ys, y + i * F * P, accumulate);
 }
+
+/* A dY for one column of 4 vectors (A: the output transform's transpose) */
+static INL T512 void ay6(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 o[6])
+{
+    const __m512 c2 = _mm512_set1_ps(2.0f), c4 = _mm512_set1_ps(4.0f);
+    __m512 e = _mm512_add_ps(d0, d2), od = _mm512_add_ps(d1, d3);
+    __m512 e4 = _mm512_fmadd_ps(c4, d2, d0), o4 = _mm512_fmadd_ps(c4, d3, d1);
+    o[0] = d0;
+    o[1] = _mm512_add_ps(e, od);
+    o[2] = _mm512_sub_ps(e, od);
+    o[3] = _mm512_fmadd_ps(c2, o4, e4);
+    o[4] = _mm512_fnmadd_ps(c2, o4, e4);
+    o[5] = d3;
+}
+
+/* Y[xi] = (A dY A^T)[xi] for 16 filters of one 4x4 tile */
+static INL T512 void dy_tile(const float *d, int64_t rs, int64_t ps, float *v, int64_t vs)
+{
+    __m512 t[6][4];
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) {
+        const float *p = d + s * ps;
+        __m512 o[6];
+        ay6(_mm512_loadu_ps(p), _mm512_loadu_ps(p + rs), _mm512_loadu_ps(p + 2 * rs),
+            _mm512_loadu_ps(p + 3 * rs), o);
+#pragma GCC unroll 6
+        for (int a = 0; a < 6; a++) t[a][s] = o[a];
+    }
+#pragma GCC unroll 6
+    for (int a = 0; a < 6; a++) {
+        __m512 o[6];
+        ay6(t[a][0], t[a][1], t[a][2], t[a][3], o);
+#pragma GCC unroll 6
+        for (int b = 0; b < 6; b++) _mm512_storeu_ps(v + (a * 6 + b) * vs, o[b]);
+    }
+}
+
+static __attribute__((noinline)) T512 void dy_chunk(int F, int T, int tw, int64_t Wq, int64_t ds,
+                                                    const float *dyt, int r0, int nr, float *v,
+                                                    int64_t vs)
+{
+    for (int r = 0; r < nr; r++) {
+        int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
+        const float *d = dyt + img * ds + ((int64_t)4 * ti * Wq + 4 * tj) * F;
+        for (int f0 = 0; f0 < F; f0 += 16) dy_tile(d + f0, Wq * F, F, v + (int64_t)r * F + f0, vs);
+    }
+}
+
+/* c[rb, 16 nv] += a^T[rb, K] b[K, 16 nv]: a's row k holds the rb values
+ * of step k; one FMA chain over k per element, after c's value */
+static INL T512 void wkt(const int rb, const int nv, int K, const float *a, int64_t lda,
+                         const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+    __m512 s[RB][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < rb; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) s[i][v] = _mm512_loadu_ps(c + i * ldc + 16 * v);
+    for (int k = 0; k < K; k++) {
+        const float *bk = b + k * ldb, *ak = a + k * lda;
+        __m512 b0 = _mm512_loadu_ps(bk), b1 = nv > 1 ? _mm512_loadu_ps(bk + 16) : b0;
+#pragma GCC unroll 8
+        for (int i = 0; i < rb; i++) {
+            __m512 av = _mm512_set1_ps(ak[i]);
+            s[i][0] = _mm512_fmadd_ps(av, b0, s[i][0]);
+            if (nv > 1) s[i][1] = _mm512_fmadd_ps(av, b1, s[i][1]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < rb; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) _mm512_storeu_ps(c + i * ldc + 16 * v, s[i][v]);
+}
+#define WKT(RBN, NV)                                                                          \
+    static T512 void wkt_##RBN##_##NV(int K, const float *a, int64_t lda, const float *b,     \
+                                      int64_t ldb, float *c, int64_t ldc)                     \
+    {                                                                                         \
+        wkt(RBN, NV, K, a, lda, b, ldb, c, ldc);                                              \
+    }
+WKT(8, 1) WKT(8, 2)
+
+/* macc[F, C] += Y[nr, F]^T V[nr, C]: blocks of 8 filters by 32 (or 16) channels */
+static T512 void dw_products(int nr, int C, int F, const float *y, const float *v, float *macc)
+{
+    for (int f0 = 0; f0 < F; f0 += RB)
+        for (int c0 = 0; c0 < C; c0 += 32) {
+            if (C - c0 >= 32)
+                wkt_8_2(nr, y + f0, F, v + c0, C, macc + (int64_t)f0 * C + c0, C);
+            else
+                wkt_8_1(nr, y + f0, F, v + c0, C, macc + (int64_t)f0 * C + c0, C);
+        }
+}
+
+static T512 void wino_dw_avx512(int F, int C, int H, int W, int n, const float *x,
+                                const float *dy, float *macc, float *scratch)
+{
+    const int tw = tiles(W), th = tiles(H), T = th * tw, Hp = 4 * th + 2, Wp = 4 * tw + 2;
+    const int64_t P = (int64_t)H * W, xs = (int64_t)xt_floats(C, H, W), ds = (int64_t)dyt_floats(F, H, W);
+    const int g = kd_wino_group(H, W);
+    float *xt = scratch, *dyt = xt + up16((size_t)g * (size_t)xs);
+    float *v = dyt + up16((size_t)g * (size_t)ds), *y = v + up16((size_t)36 * (size_t)vplane(C));
+    const int64_t vs = vplane(C), ys = vplane(F), ms = (int64_t)uplane(F, C);
+    for (int i = 0; i < n; i++) {
+        kd_hwc_layout(C, H, W, 1, Hp, Wp, x + i * C * P, xt + i * xs);
+        kd_hwc_layout(F, H, W, 0, 4 * th, 4 * tw, dy + i * F * P, dyt + i * ds);
+    }
+    const int R = n * T;
+    for (int r0 = 0; r0 < R; r0 += CHUNK) {
+        const int nr = R - r0 < CHUNK ? R - r0 : CHUNK;
+        in_chunk(C, T, tw, Wp, xs, xt, r0, nr, v, vs);
+        dy_chunk(F, T, tw, 4 * tw, ds, dyt, r0, nr, y, ys);
+        for (int xi = 0; xi < 36; xi++) dw_products(nr, C, F, y + xi * ys, v + xi * vs, macc + xi * ms);
+    }
+}
 #endif /* KD_X86 */
 
 void kd_wino_run(int F, int C, int H, int W, int n, const float *u, const float *x, float *y,
@@ -308,5 +469,16 @@ void kd_wino_run(int F, int C, int H, int W, int n, const float *u, const float 
     wino_avx512(F, C, H, W, n, u, x, y, accumulate, scratch);
 #else
     (void)u, (void)x, (void)y, (void)accumulate, (void)scratch;   /* kd_wino_ok is 0 */
+#endif
+}
+
+void kd_wino_dw_run(int F, int C, int H, int W, int n, const float *x, const float *dy,
+                    float *macc, float *scratch)
+{
+    if (F <= 0 || C <= 0 || H <= 0 || W <= 0 || n <= 0) return;
+#if KD_X86
+    wino_dw_avx512(F, C, H, W, n, x, dy, macc, scratch);
+#else
+    (void)x, (void)dy, (void)macc, (void)scratch;   /* kd_wino_ok is 0 */
 #endif
 }

@@ -53,4 +53,21 @@ void kd_wino_pack(int F, int C, const float *w, int flip, int i0, int i1, float 
 void kd_wino_run(int F, int C, int H, int W, int n, const float *u, const float *x, float *y,
                  int accumulate, float *scratch);
 
+
+/* dW of the same convs: dW[f, c] = G^T (sum over tiles of
+ * (A dY_t A^T) .* (B^T x_t B)) G, A the output transform's transpose (the
+ * transposition principle: F(3x3, 4x4) from F(4x4, 3x3)).  Each thread
+ * sums its images into macc [36][F][C] (kd_wino_macc_floats, zeroed by
+ * the caller): kd_wino_dw_run on groups of at most kd_wino_group(H, W)
+ * images, x n x [C, H, W], dy n x [F, H, W], scratch of
+ * kd_wino_dw_floats.  kd_wino_dw_finish then adds, for filters f0..f1-1,
+ * G^T (macc_0 + macc_1 + ... in order, T of them `stride` floats apart) G
+ * into dw [F, C, 3, 3]. */
+size_t kd_wino_dw_floats(int C, int F, int H, int W);
+size_t kd_wino_macc_floats(int C, int F);
+void kd_wino_dw_run(int F, int C, int H, int W, int n, const float *x, const float *dy,
+                    float *macc, float *scratch);
+void kd_wino_dw_finish(int F, int C, const float *macc, size_t stride, int T, int f0, int f1,
+                       float *dw);
+
 #endif

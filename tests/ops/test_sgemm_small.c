@@ -449,7 +449,7 @@ static void test_wino(void)
                                 {16, 16, 32, 32}, {32, 16, 16, 16}, {16, 32, 14, 14},
                                 {64, 64, 8, 8},   {16, 16, 7, 7},   {32, 48, 5, 9},
                                 {48, 16, 3, 3},   {16, 16, 1, 1},   {16, 32, 28, 28}};
-    double worst_f = 0, worst_d = 0;
+    double worst_f = 0, worst_d = 0, worst_w = 0;
     for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
         int F = sh[s][0], C = sh[s][1], H = sh[s][2], W = sh[s][3];
         int n = kd_wino_group(H, W);
@@ -476,6 +476,44 @@ static void test_wino(void)
                                 ref[o] += wv * x[i], mag[o] += fabs(wv * x[i]);
                                 rdx[i] += wv * dy[o], mdx[i] += fabs(wv * dy[o]);
                             }
+        /* dW: images 0..n/2-1 into one accumulator, the rest into a
+         * second (two threads), summed onto dw0 in two filter ranges */
+        {
+            size_t nm = kd_wino_macc_floats(C, F);
+            float *macc = calloc(2 * nm, sizeof(float)), *dwv = malloc(sizeof(float) * nw);
+            float *scr = malloc(sizeof(float) * kd_wino_dw_floats(C, F, H, W));
+            double *rw = calloc(nw, sizeof(double)), *mw = calloc(nw, sizeof(double));
+            for (size_t i = 0; i < nw; i++) rw[i] = dwv[i] = frand();
+            for (int k = 0; k < n; k++)
+                for (int f = 0; f < F; f++)
+                    for (int c = 0; c < C; c++)
+                        for (int t = 0; t < 9; t++)
+                            for (int h = 0; h < H; h++)
+                                for (int v = 0; v < W; v++) {
+                                    int ih = h + t / 3 - 1, iw = v + t % 3 - 1;
+                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                    double e = (double)dy[((size_t)k * F + f) * P + (size_t)h * W + v] *
+                                               x[((size_t)k * C + c) * P + (size_t)ih * W + iw];
+                                    rw[((size_t)f * C + c) * 9 + t] += e;
+                                    mw[((size_t)f * C + c) * 9 + t] += fabs(e);
+                                }
+            int h1 = n / 2;
+            kd_wino_dw_run(F, C, H, W, h1, x, dy, macc, scr);
+            kd_wino_dw_run(F, C, H, W, n - h1, x + (size_t)h1 * C * P, dy + (size_t)h1 * F * P,
+                           macc + nm, scr);
+            kd_wino_dw_finish(F, C, macc, nm, 2, 0, F / 2, dwv);
+            kd_wino_dw_finish(F, C, macc, nm, 2, F / 2, F, dwv);
+            int bad = 0;
+            for (size_t i = 0; i < nw && !bad; i++) {
+                double e = fabs(dwv[i] - rw[i]), r = e / (mw[i] + 1e-30) / 0x1p-24;
+                if (r > worst_w) worst_w = r;
+                if (!(e <= 128.0 * 0x1p-24 * mw[i] + 2 * 0x1p-24 * fabs(rw[i]) + 1e-30))
+                    bad = 1, printf("\n  wino dW F=%d C=%d %dx%d n=%d: element %zu %g, want %g", F, C,
+                                    H, W, n, i, dwv[i], rw[i]);
+            }
+            CU_ASSERT(!bad);
+            free(macc), free(dwv), free(scr), free(rw), free(mw);
+        }
         kd_wino_pack(F, C, w, 0, 0, C, u);
         CU_ASSERT(!wino_check("forward", F, C, H, W, n, x, u, ref, mag, &worst_f));
         kd_wino_pack(F, C, w, 1, 0, 5, u);   /* in two parts */
@@ -483,7 +521,8 @@ static void test_wino(void)
         CU_ASSERT(!wino_check("dX", C, F, H, W, n, dy, u, rdx, mdx, &worst_d));
         free(x), free(dy), free(w), free(u), free(ref), free(mag), free(rdx), free(mdx);
     }
-    printf("(largest error / (u sum |w x|): forward %.2f, dX %.2f) ", worst_f, worst_d);
+    printf("(largest error / (u sum |w x|): forward %.2f, dX %.2f, dW %.2f) ", worst_f, worst_d,
+           worst_w);
 }
 
 /* the automatic choice never picks the plain C path; set_path falls back
