@@ -196,12 +196,19 @@ static int wino_shape(const geo *g)
     return g->K == 3 && g->S == 1 && g->Pd == 1 && g->D == 1 && g->G == 1 && g->C % 16 == 0 &&
            g->F % 16 == 0;
 }
-/* U, then the scratch of the forward (C -> F) or of dX (F -> C) */
-static size_t wino_floats(const geo *g)
+/* U, then the scratch of the forward (C -> F), of dX (F -> C) or of dW,
+ * then dW's accumulator */
+static size_t wino_scratch(const geo *g)
 {
     int C = (int)g->C, F = (int)g->F, H = (int)g->H, W = (int)g->W;
     size_t f = kd_wino_floats(C, F, H, W), b = kd_wino_floats(F, C, H, W);
-    return pad16(kd_wino_ufloats(C, F)) + (f > b ? f : b);
+    size_t w = kd_wino_dw_floats(C, F, H, W), m = f > b ? f : b;
+    return pad16(m > w ? m : w);
+}
+static size_t wino_floats(const geo *g)
+{
+    return pad16(kd_wino_ufloats((int)g->C, (int)g->F)) + wino_scratch(g) +
+           kd_wino_macc_floats((int)g->C, (int)g->F);
 }
 static int wino(const geo *g, int path)
 {
@@ -485,6 +492,29 @@ static void wino_images(const kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1
     }
 }
 
+/* dW of the images [n0, n1) of thread t of T by Winograd: each thread
+ * sums its images into its accumulator (after U and the scratch in its
+ * col room), then, after a barrier, thread t adds the accumulators (in
+ * thread order) of its share of the filters into dw.  Called by every
+ * thread of the team. */
+static void wino_dw_images(const kd_op_ctx *c, const geo *g, int64_t n0, int64_t n1, float *col,
+                           int t, int T)
+{
+    int C = (int)g->C, F = (int)g->F, H = (int)g->H, W = (int)g->W, gr = kd_wino_group(H, W);
+    const int64_t P = g->P;
+    size_t off = pad16(kd_wino_ufloats(C, F)), macc_off = off + wino_scratch(g);
+    float *macc = col + macc_off;
+    memset(macc, 0, sizeof(float) * kd_wino_macc_floats(C, F));
+    for (int64_t nn = n0; nn < n1; nn += gr) {
+        int n = (int)(n1 - nn < gr ? n1 - nn : gr);
+        kd_wino_dw_run(F, C, H, W, n, c->in[0] + nn * C * P, c->grad_out + nn * F * P, macc,
+                       col + off);
+    }
+#pragma omp barrier
+    kd_wino_dw_finish(F, C, thread_area(c, g) + macc_off, pad16(col_floats(g)), T,
+                      (int)((int64_t)F * t / T), (int)((int64_t)F * (t + 1) / T), c->grad_in[1]);
+}
+
 /* path: KD_SG_BLAS (cblas_sgemm) or a kd_sgemm_small path with wp = pack_w
  * of W, untransposed */
 static void forward_images(kd_op_ctx *c, const geo *g, int t, int T, float *col, int path,
@@ -569,7 +599,9 @@ static void backward_images(kd_op_ctx *c, const geo *g, int t, int T, float *col
      * no col2im */
     int implicit = masks && implicit_conv(g, path), hwc = hwc_dw(g);
     int s2dx = masks && implicit_s2dx(g, path), wdx = dx && wino(g, path);
-    if (wdx)   /* dW image by image below, then dX by kd_wino */
+    int wdw = dwt && wino(g, path);
+    if (wdw) dwt = NULL;   /* dW by kd_wino after the loop */
+    if (wdx)   /* dX likewise */
         dx = NULL, implicit = 0;
     else if (dx && implicit)
         for (int64_t gi = 0; gi < g->G; gi++)
@@ -632,6 +664,7 @@ static void backward_images(kd_op_ctx *c, const geo *g, int t, int T, float *col
             }
         }
     }
+    if (wdw) wino_dw_images(c, g, n0, n1, col, t, T);
     if (wdx) wino_images(c, g, n0, n1, 1, col, t, T);
 }
 
@@ -679,7 +712,7 @@ static void backward(kd_op_ctx *c)
                         packs + (size_t)t * pad16(dw_floats(&g)), masks);
         if (t == 0) used = T;
     }
-    if (!dw) return;
+    if (!dw || wino(&g, path)) return;   /* kd_wino added dW */
     /* the partials summed in thread order, then added */
     size_t nw = dw_floats(&g), stride = pad16(nw);
     if (hwc_dw(&g)) {   /* tap-major partials */
