@@ -519,7 +519,9 @@ int main(int argc, char **argv)
     printf("\nkdrun: OpenBLAS core type %s%s.  PyTorch: its default environment, NCHW; PT-CL: "
            "channels_last (models and batch).\nx PT, x PT-CL = kdrun / that PyTorch (>1: kdrun "
            "faster).  GFLOP/s: kdrun's; %%FMA, PT%%FMA: share of the FMA peak of %d cores "
-           "(%.1f GFLOP/s)\nfor kdrun and the faster PyTorch (the same FLOPs per image).  +fold: kdrun with "
+           "(%.1f GFLOP/s)\nfor kdrun and the faster PyTorch (the same FLOPs per image: those of direct "
+           "convolutions; kdrun's Winograd\nconvolutions (KD_WINOGRAD) do fewer, so its share can "
+           "pass what its kernels reach).  +fold: kdrun with "
            "KDRUN_TEACHER_FOLD=1 (the frozen teacher's conv-bn-relu folded).  RSS = "
            "peak resident set of the whole process (ru_maxrss); PT RSS: PyTorch default.\n",
            corename[0], ncores > 1 ? " (kdrun: the faster of it and Haswell)" : "", threads, fpeak);
