@@ -34,4 +34,5 @@ const kd_op_def kd_op_add = {
     .name = "add", .min_inputs = 2, .max_inputs = 16,
     .infer = infer, .forward = forward, .backward = backward,
     .rows = kd_rows_always,
+    .bwd_reads = KD_BWD_SET,   /* grad_out only */
 };

@@ -338,6 +338,7 @@ const kd_op_def kd_op_batchnorm2d = {
     .forward = forward,
     .backward = backward,
     .rows = kd_rows_always,
+    .bwd_reads = KD_BWD_SET | 1u,   /* x (and the saved mean, 1/std), not y */
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "batch normalization over channels (learned scale and shift)",
     .inputs = inputs,

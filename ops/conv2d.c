@@ -751,6 +751,7 @@ const kd_op_def kd_op_conv2d = {
     .forward = forward,
     .backward = backward,
     .rows = kd_rows_always,
+    .bwd_reads = KD_BWD_SET | 1u,   /* x (dW), not y */
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "2-D convolution to c channels, k x k kernel",
     .inputs = inputs,

@@ -216,6 +216,11 @@ typedef struct kd_sugar {
     const kd_attr_fix *fixed;       /* NULL: none */
 } kd_sugar;                         /* arrays end with an entry whose name is NULL */
 
+/* kd_op_def.bwd_reads: the backward's reads are declared (bit 31), bit k:
+ * data input k, bit 30: the output */
+#define KD_BWD_SET (1u << 31)
+#define KD_BWD_OUT (1u << 30)
+
 typedef struct kd_op_def {
     const char *name;               /* registry name, e.g. "conv2d" */
     const char *alias;              /* recipe spelling if different ("conv"), or NULL */
@@ -249,6 +254,14 @@ typedef struct kd_op_def {
      * computes a row at the end of its blocks in another order).  NULL: no.
      * kd_rows_always for ops that always are.  tests/ops checks it. */
     int (*rows)(const kd_op_ctx *c);
+    /* the values the backward reads besides grad_out, the parameters, the
+     * saved floats and the state, for the memory plan (a value that no
+     * backward reads is freed after its last forward use): 0, the default,
+     * for every data input and the output; else KD_BWD_SET | (1u << k) for
+     * each data input k read | KD_BWD_OUT if the output is read.  A wrong
+     * declaration lets the plan reuse a buffer the backward still reads:
+     * declare only what the backward's code shows. */
+    uint32_t bwd_reads;
     /* the recipe side (see above) */
     kd_use use;
     unsigned flags;                 /* KD_OP_* */

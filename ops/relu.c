@@ -1,5 +1,7 @@
 /* relu.c — y = max(x, 0), elementwise; any shape (N, ...).
- * dx += dy * [x > 0]. */
+ * dx += dy * [y > 0] (= [x > 0], NaN included: y = 0 there): the backward
+ * reads the output only, so that the memory plan can free x (often a
+ * batch norm's output nothing else reads) after the forward. */
 #include "kd_unary.h"
 
 static void forward(kd_op_ctx *c)
@@ -11,10 +13,10 @@ static void forward(kd_op_ctx *c)
 
 static void backward(kd_op_ctx *c)
 {
-    const float *x = c->in[0], *g = c->grad_out;
+    const float *y = c->out, *g = c->grad_out;
     float *d = c->grad_in[0];
     if (!d) return;
-    KD_UNARY_LOOP(c, float gi = g[i]; d[i] += x[i] > 0 ? gi : 0.0f);   /* both loads unconditional: vectorizes */
+    KD_UNARY_LOOP(c, float gi = g[i]; d[i] += y[i] > 0 ? gi : 0.0f);   /* both loads unconditional: vectorizes */
 }
 
 static const kd_input_spec inputs[] = {
@@ -25,6 +27,7 @@ const kd_op_def kd_op_relu = {
     .name = "relu", .min_inputs = 1, .max_inputs = 1,
     .infer = unary_infer, .forward = forward, .backward = backward,
     .rows = kd_rows_always,
+    .bwd_reads = KD_BWD_SET | KD_BWD_OUT,
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "max(x, 0)",
     .inputs = inputs,

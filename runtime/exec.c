@@ -227,6 +227,14 @@ static int decide(kd_exec *e, const int32_t *roots, int nroots, char *err, size_
 
 /* ---- memory plan ---------------------------------------------------------- */
 
+/* 1 if node nd's backward reads its data input k (k = -1: its output) */
+static int bwd_reads(const kd_node *nd, int k)
+{
+    uint32_t r = nd->kind == KD_NODE_OP && nd->op ? nd->op->bwd_reads : 0;
+    if (!(r & KD_BWD_SET)) return 1;
+    return k < 0 ? (r & KD_BWD_OUT) != 0 : k < 30 && ((r >> k) & 1u);
+}
+
 static int plan_lifetimes(kd_exec *e)
 {
     kd_graph *g = e->g;
@@ -236,17 +244,20 @@ static int plan_lifetimes(kd_exec *e)
     int32_t *vlast = malloc((size_t)e->n * sizeof *vlast);
     int32_t *gfirst = malloc((size_t)e->n * sizeof *gfirst);
     if (!vlast || !gfirst) { free(vlast), free(gfirst); return -1; }
+    /* a value lives until its last reader: a forward that reads it, or a
+     * backward that reads it (kd_op_def.bwd_reads: by default a backward
+     * reads its inputs and its output) */
     for (int32_t i = 0; i < e->n; i++) {
         vlast[i] = e->fstep[i] >= 0 ? e->fstep[i] : 0;
-        if (e->bstep[i] >= 0) vlast[i] = e->bstep[i];
+        if (e->bstep[i] >= 0 && bwd_reads(&g->nodes[i], -1)) vlast[i] = e->bstep[i];
         gfirst[i] = e->bstep[i];
     }
     for (int32_t i = 0; i < e->n; i++) {
         if (e->fstep[i] < 0) continue;
         kd_node *nd = &g->nodes[i];
-        int32_t use = e->bstep[i] >= 0 ? e->bstep[i] : e->fstep[i];
         for (int k = 0; k < nd->ndata; k++) {
             int32_t m = nd->in[k];
+            int32_t use = e->bstep[i] >= 0 && bwd_reads(nd, k) ? e->bstep[i] : e->fstep[i];
             if (use > vlast[m]) vlast[m] = use;
             if (e->bstep[i] >= 0 && grad_slot(nd, k) && e->run_bwd[m] && e->bstep[i] < gfirst[m])
                 gfirst[m] = e->bstep[i];

@@ -496,6 +496,43 @@ static void test_plan_valid_and_smaller(void)
     net_free(&t);
 }
 
+/* kd_op_def.bwd_reads: a bn's output (read by a relu's forward, or an
+ * add's) is freed within the forward, since neither backward reads it
+ * (relu's reads its output, add's nothing, bn's its input); a conv's
+ * output, which its bn's backward reads, lives into the backward */
+static void test_plan_frees_unread_values(void)
+{
+    net t;
+    const char *models[] = { "m" };
+    CU_ASSERT_EQUAL_FATAL(build(&t, TWO_BLOCKS, models, 1, 8, 3, 16), 0);
+    CU_ASSERT_FATAL(add_ce(&t) >= 0);
+    char err[512];
+    int32_t roots[2] = { t.loss, t.out[0] };
+    kd_exec *e = kd_exec_new(t.g, roots, 2, 2, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    int n;
+    const kd_mem_buf *b = kd_exec_plan(e, &n);
+    kd_exec_stats st;
+    kd_exec_get_stats(e, &st);
+    int bns = 0, convs = 0;
+    for (int i = 0; i < n; i++) {
+        if (b[i].kind != KD_BUF_VALUE) continue;
+        const kd_node *nd = &t.g->nodes[b[i].node];
+        if (nd->kind != KD_NODE_OP) continue;
+        if (strcmp(nd->op->name, "batchnorm2d") == 0) {
+            CU_ASSERT(b[i].last < st.nforward);
+            bns++;
+        } else if (strcmp(nd->op->name, "conv2d") == 0) {
+            CU_ASSERT(b[i].last >= st.nforward);
+            convs++;
+        }
+    }
+    CU_ASSERT(bns >= 5 && convs >= 5);
+    fprintf(stderr, " [%d bn outputs freed in the forward, %d conv outputs kept]", bns, convs);
+    kd_exec_free(e);
+    net_free(&t);
+}
+
 static void test_plan_checker_catches_overlap(void)
 {
     kd_mem_buf b[3] = {
@@ -799,6 +836,7 @@ int main(void)
         KD_TEST(test_frozen_teacher),
         KD_TEST(test_frozen_teacher_keeps_no_activations),
         KD_TEST(test_plan_valid_and_smaller),
+        KD_TEST(test_plan_frees_unread_values),
         KD_TEST(test_plan_checker_catches_overlap),
         KD_TEST(test_plan_random),
         KD_TEST(test_deterministic),
