@@ -465,20 +465,30 @@ static void test_frozen_teacher_keeps_no_activations(void)
 
 /* ---- the plan ------------------------------------------------------------------------- */
 
+/* two ResNet blocks trained with ce on a batch of 8: the executor, its
+ * plan and stats */
+static kd_exec *two_blocks_plan(net *t, const kd_mem_buf **b, int *n, kd_exec_stats *st)
+{
+    const char *models[] = { "m" };
+    CU_ASSERT_EQUAL_FATAL(build(t, TWO_BLOCKS, models, 1, 8, 3, 16), 0);
+    CU_ASSERT_FATAL(add_ce(t) >= 0);
+    char err[512];
+    int32_t roots[2] = { t->loss, t->out[0] };
+    kd_exec *e = kd_exec_new(t->g, roots, 2, 2, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    *b = kd_exec_plan(e, n);
+    kd_exec_get_stats(e, st);
+    return e;
+}
+
 static void test_plan_valid_and_smaller(void)
 {
     net t;
-    const char *models[] = { "m" };
-    CU_ASSERT_EQUAL_FATAL(build(&t, TWO_BLOCKS, models, 1, 8, 3, 16), 0);
-    CU_ASSERT_FATAL(add_ce(&t) >= 0);
     char err[512];
-    int32_t roots[2] = { t.loss, t.out[0] };
-    kd_exec *e = kd_exec_new(t.g, roots, 2, 2, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     int n;
-    const kd_mem_buf *b = kd_exec_plan(e, &n);
+    const kd_mem_buf *b;
     kd_exec_stats st;
-    kd_exec_get_stats(e, &st);
+    kd_exec *e = two_blocks_plan(&t, &b, &n, &st);
     CU_ASSERT(n > 20);
     int rc = kd_plan_check(b, n, st.arena_bytes, 64, err, sizeof err);
     if (rc) fprintf(stderr, "\n  %s", err);
@@ -503,17 +513,10 @@ static void test_plan_valid_and_smaller(void)
 static void test_plan_frees_unread_values(void)
 {
     net t;
-    const char *models[] = { "m" };
-    CU_ASSERT_EQUAL_FATAL(build(&t, TWO_BLOCKS, models, 1, 8, 3, 16), 0);
-    CU_ASSERT_FATAL(add_ce(&t) >= 0);
-    char err[512];
-    int32_t roots[2] = { t.loss, t.out[0] };
-    kd_exec *e = kd_exec_new(t.g, roots, 2, 2, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     int n;
-    const kd_mem_buf *b = kd_exec_plan(e, &n);
+    const kd_mem_buf *b;
     kd_exec_stats st;
-    kd_exec_get_stats(e, &st);
+    kd_exec *e = two_blocks_plan(&t, &b, &n, &st);
     int bns = 0, convs = 0;
     for (int i = 0; i < n; i++) {
         if (b[i].kind != KD_BUF_VALUE) continue;
