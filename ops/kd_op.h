@@ -278,6 +278,10 @@ const kd_op_def *kd_op_find(const char *name);   /* by name or alias; NULL */
 int kd_attr_index_renamed(const kd_op_def *d, const char *const *renames, const char *arg);
 int kd_op_count(void);
 int kd_rows_always(const kd_op_ctx *c);           /* kd_op_def.rows: 1 */
+/* the convolutions' kernels in use, which decide their rounding:
+ * "avx512 winograd", "avx512", "avx2", "c" or "blas" (KD_SGEMM and
+ * KD_WINOGRAD in kdrun(1)); recorded with a run's state */
+const char *kd_conv_kernels(void);
 const kd_op_def *kd_op_at(int i);
 
 int kd_attr_count(const kd_op_def *d);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kd_sgemm_small.h"
+#include "kd_op.h"
 
 #include "kd_simd.h"
 
@@ -75,6 +76,13 @@ const char *kd_sgemm_small_name(int path)
 {
     static const char *const names[] = {"blas", "c", "avx2", "avx512"};
     return path >= 0 && path <= KD_SG_AVX512 ? names[path] : "?";
+}
+
+const char *kd_conv_kernels(void)
+{
+    int path = kd_sgemm_small_path();
+    if (path == KD_SG_AVX512 && (kd_sgemm_small_conv_bits() & 64)) return "avx512 winograd";
+    return kd_sgemm_small_name(path);
 }
 
 /* ---- packing ------------------------------------------------------------ */

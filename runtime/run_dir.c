@@ -135,6 +135,7 @@ static int run_dir_emit_yaml(FILE *f, void *arg)
     kd_ye_str(&em, "kdrun"); kd_ye_str(&em, PACKAGE_VERSION);
     kd_ye_str(&em, "threads"); kd_ye_num_prec(&em, R->o->nthreads, 10);
     kd_ye_str(&em, "blas"); kd_ye_str(&em, kd_blas_kernels());
+    kd_ye_str(&em, "conv"); kd_ye_str(&em, kd_conv_kernels());
     if (R->o->nsweep > 0) {
         kd_ye_str(&em, "sweep");
         kd_ye_map(&em, 0);

@@ -158,7 +158,7 @@ int state_save(run *R, kd_optim *opt, int64_t epoch, int64_t step, double sum, i
         { "phase", phase ? phase : "" }, { "epoch", sep }, { "step", sst }, { "loss_sum", ssum },
         { "loss_n", sn }, { "exec_step", sexec }, { "optim_steps", sopt },
         { "done", R->done ? "1" : "0" }, { "wall_seconds", swall }, { "anchor", sanc },
-        { "anchor_since", ssince }, { "rows", rows },
+        { "anchor_since", ssince }, { "rows", rows }, { "conv_kernels", kd_conv_kernels() },
     };
     char path[1200];
     snprintf(path, sizeof path, "%s/state.safetensors", R->dir);
@@ -221,6 +221,11 @@ int state_load(run *R)
         return run_fail(R, KD_RUN_FAILED, NULL, "%s: saved in phase '%s', but the recipe's phase %lld is '%s'",
                     path, pname, (long long)ph + 1, R->p->phase_order[ph]->name);
     R->resume_phase = (int)ph;
+    const char *ck = kd_st_meta_get(R->state, "conv_kernels");
+    if (ck && strcmp(ck, kd_conv_kernels()) != 0 && !done)
+        fprintf(stderr, "%s: warning: the run's convolutions ran on '%s', these run on '%s' "
+                "(KD_SGEMM, KD_WINOGRAD): the resumed steps round differently\n", R->dir, ck,
+                kd_conv_kernels());
     int64_t anc = 0, since = 0;
     if (kd_st_meta_get(R->state, "anchor") &&
         (meta_int(R, path, "anchor", &anc) || meta_int(R, path, "anchor_since", &since)))

@@ -496,6 +496,16 @@ static void test_sigint_in_evaluation(void)
  * signal lands in epoch 2's step; the run saves "epoch 2, step 1" (of 1)
  * and --resume does the epoch's end: metrics.csv equals the uninterrupted
  * run's byte for byte, epoch 2's evaluation row included. */
+/* 1 if /proc/cpuinfo lists avx512f (kdrun's convolutions then run on
+ * its AVX-512 kernels, Winograd included) */
+static int cpu_has_avx512f(void)
+{
+    char *info = kd_unit_slurp("/proc/cpuinfo", NULL);
+    int has = info && strstr(info, " avx512f") != NULL;
+    free(info);
+    return has;
+}
+
 static void test_sigint_in_last_step(void)
 {
     runs_env();
@@ -535,9 +545,24 @@ static void test_sigint_in_last_step(void)
     pclose(ls);
     b[strcspn(b, "\n")] = 0;
     CU_ASSERT_FATAL(strcmp(a, b) != 0);
+    /* a copy resumed with Winograd on (the run had it off): where the CPU
+     * has AVX-512 the kernels differ and the resume says so, else not */
+    char copy[700], cp[1500];
+    snprintf(copy, sizeof copy, "%s-copy", b);
+    snprintf(cp, sizeof cp, "cp -r '%s' '%s'", b, copy);
+    CU_ASSERT_EQUAL_FATAL(system(cp), 0);
+    setenv("KD_WINOGRAD", "1", 1);
+    r = run_kdrun("--resume", copy, NULL);
+    setenv("KD_WINOGRAD", "0", 1);
+    CU_ASSERT_EQUAL(r.status, 0);
+    int warned = contains(r.err, "the resumed steps round differently");
+    CU_ASSERT(warned == (cpu_has_avx512f() && !getenv("KD_SGEMM")));
+    if (warned) CU_ASSERT(contains(r.err, "ran on 'avx512', these run on 'avx512 winograd'"));
+    rr_free(&r);
     r = run_kdrun("--resume", b, NULL);
     CU_ASSERT_EQUAL(r.status, 0);
     CU_ASSERT(contains(r.err, "resuming ") && contains(r.err, "epoch 2, step 1"));
+    CU_ASSERT(!contains(r.err, "round differently"));
     rr_free(&r);
     snprintf(pa, sizeof pa, "%s/metrics.csv", a);
     snprintf(pb, sizeof pb, "%s/metrics.csv", b);
