@@ -220,6 +220,7 @@ const kd_op_def kd_op_conv1d = {
     .workspace = workspace,
     .forward = forward,
     .backward = backward,
+    .bwd_reads = KD_BWD_SET | 1u,   /* x (dW), not y */
     .use = KD_USE_NET, .flags = KD_OP_TIN,
     .doc = "1-D convolution over time to c channels (causal: pad on the left only)",
     .inputs = inputs,

@@ -220,4 +220,5 @@ const kd_op_def kd_op_layernorm = {
     .doc = "layer normalization over the features: channels of an [N, C, T] sequence, else the last axis",
     .inputs = inputs,
     .rows = rows,
+    .bwd_reads = KD_BWD_SET | 1u,   /* x (and the saved mean, 1/std), not y */
 };
