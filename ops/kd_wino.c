@@ -173,25 +173,49 @@ static INL T512 void at6(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 m4, 
     o[3] = _mm512_fmadd_ps(c8, d, _mm512_add_ps(b, m5));
 }
 
-/* V[xi] = (B^T d B)[xi] for 16 channels of one tile: d's pixels rs (rows)
- * and ps (pixels) floats apart, V's 36 vectors vs floats apart */
-static INL T512 void in_tile(const float *d, int64_t rs, int64_t ps, float *v, int64_t vs)
+/* A dY for one column of 4 vectors (A: the output transform's transpose) */
+static INL T512 void ay6(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 o[6])
+{
+    const __m512 c2 = _mm512_set1_ps(2.0f), c4 = _mm512_set1_ps(4.0f);
+    __m512 e = _mm512_add_ps(d0, d2), od = _mm512_add_ps(d1, d3);
+    __m512 e4 = _mm512_fmadd_ps(c4, d2, d0), o4 = _mm512_fmadd_ps(c4, d3, d1);
+    o[0] = d0;
+    o[1] = _mm512_add_ps(e, od);
+    o[2] = _mm512_sub_ps(e, od);
+    o[3] = _mm512_fmadd_ps(c2, o4, e4);
+    o[4] = _mm512_fnmadd_ps(c2, o4, e4);
+    o[5] = d3;
+}
+
+/* the 36 vectors of a tile's 6x6 transform, for 16 lanes: n = 6, V =
+ * B^T d B of the 6x6 inputs; n = 4, Y = A dY A^T of the 4x4 output
+ * gradients.  d's pixels rs (rows) and ps (pixels) floats apart, the 36
+ * vectors vs floats apart; n is a constant after inlining */
+static INL T512 void xf6(const int n, const __m512 *in, __m512 o[6])
+{
+    if (n == 6)
+        bt6(in[0], in[1], in[2], in[3], in[4], in[5], o);
+    else
+        ay6(in[0], in[1], in[2], in[3], o);
+}
+static INL T512 void tile6(const int n, const float *d, int64_t rs, int64_t ps, float *v,
+                           int64_t vs)
 {
     __m512 t[6][6];
 #pragma GCC unroll 6
-    for (int s = 0; s < 6; s++) {
+    for (int s = 0; s < n; s++) {   /* columns */
         const float *p = d + s * ps;
-        __m512 o[6];
-        bt6(_mm512_loadu_ps(p), _mm512_loadu_ps(p + rs), _mm512_loadu_ps(p + 2 * rs),
-            _mm512_loadu_ps(p + 3 * rs), _mm512_loadu_ps(p + 4 * rs), _mm512_loadu_ps(p + 5 * rs),
-            o);
+        __m512 in[6], o[6];
+#pragma GCC unroll 6
+        for (int r = 0; r < n; r++) in[r] = _mm512_loadu_ps(p + r * rs);
+        xf6(n, in, o);
 #pragma GCC unroll 6
         for (int a = 0; a < 6; a++) t[a][s] = o[a];
     }
 #pragma GCC unroll 6
-    for (int a = 0; a < 6; a++) {
+    for (int a = 0; a < 6; a++) {   /* then rows */
         __m512 o[6];
-        bt6(t[a][0], t[a][1], t[a][2], t[a][3], t[a][4], t[a][5], o);
+        xf6(n, t[a], o);
 #pragma GCC unroll 6
         for (int b = 0; b < 6; b++) _mm512_storeu_ps(v + (a * 6 + b) * vs, o[b]);
     }
@@ -310,7 +334,7 @@ static __attribute__((noinline)) T512 void in_chunk(int C, int T, int tw, int64_
     for (int r = 0; r < nr; r++) {
         int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
         const float *d = xt + img * xs + ((int64_t)4 * ti * Wp + 4 * tj) * C;
-        for (int c0 = 0; c0 < C; c0 += 16) in_tile(d + c0, Wp * C, C, v + (int64_t)r * C + c0, vs);
+        for (int c0 = 0; c0 < C; c0 += 16) tile6(6, d + c0, Wp * C, C, v + (int64_t)r * C + c0, vs);
     }
 }
 
@@ -346,42 +370,6 @@ static T512 void wino_avx512(int F, int C, int H, int W, int n, const float *u, 
     for (int i = 0; i < n; i++) to_chw(F, (int)P, yt + i * ys, y + i * F * P, accumulate);
 }
 
-/* A dY for one column of 4 vectors (A: the output transform's transpose) */
-static INL T512 void ay6(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 o[6])
-{
-    const __m512 c2 = _mm512_set1_ps(2.0f), c4 = _mm512_set1_ps(4.0f);
-    __m512 e = _mm512_add_ps(d0, d2), od = _mm512_add_ps(d1, d3);
-    __m512 e4 = _mm512_fmadd_ps(c4, d2, d0), o4 = _mm512_fmadd_ps(c4, d3, d1);
-    o[0] = d0;
-    o[1] = _mm512_add_ps(e, od);
-    o[2] = _mm512_sub_ps(e, od);
-    o[3] = _mm512_fmadd_ps(c2, o4, e4);
-    o[4] = _mm512_fnmadd_ps(c2, o4, e4);
-    o[5] = d3;
-}
-
-/* Y[xi] = (A dY A^T)[xi] for 16 filters of one 4x4 tile */
-static INL T512 void dy_tile(const float *d, int64_t rs, int64_t ps, float *v, int64_t vs)
-{
-    __m512 t[6][4];
-#pragma GCC unroll 4
-    for (int s = 0; s < 4; s++) {
-        const float *p = d + s * ps;
-        __m512 o[6];
-        ay6(_mm512_loadu_ps(p), _mm512_loadu_ps(p + rs), _mm512_loadu_ps(p + 2 * rs),
-            _mm512_loadu_ps(p + 3 * rs), o);
-#pragma GCC unroll 6
-        for (int a = 0; a < 6; a++) t[a][s] = o[a];
-    }
-#pragma GCC unroll 6
-    for (int a = 0; a < 6; a++) {
-        __m512 o[6];
-        ay6(t[a][0], t[a][1], t[a][2], t[a][3], o);
-#pragma GCC unroll 6
-        for (int b = 0; b < 6; b++) _mm512_storeu_ps(v + (a * 6 + b) * vs, o[b]);
-    }
-}
-
 static __attribute__((noinline)) T512 void dy_chunk(int F, int T, int tw, int64_t Wq, int64_t ds,
                                                     const float *dyt, int r0, int nr, float *v,
                                                     int64_t vs)
@@ -389,7 +377,7 @@ static __attribute__((noinline)) T512 void dy_chunk(int F, int T, int tw, int64_
     for (int r = 0; r < nr; r++) {
         int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
         const float *d = dyt + img * ds + ((int64_t)4 * ti * Wq + 4 * tj) * F;
-        for (int f0 = 0; f0 < F; f0 += 16) dy_tile(d + f0, Wq * F, F, v + (int64_t)r * F + f0, vs);
+        for (int f0 = 0; f0 < F; f0 += 16) tile6(4, d + f0, Wq * F, F, v + (int64_t)r * F + f0, vs);
     }
 }
 
