@@ -253,21 +253,24 @@ static INL T512 void out_tile(const float *m, int64_t ms, float *yt, int oh, int
     }
 }
 
-/* c[rb, 16 nv] = a[rb, K] b[K, 16 nv]: one FMA chain over k per element */
-static INL T512 void wk(const int rb, const int nv, int K, const float *a, int64_t lda,
-                        const float *b, int64_t ldb, float *c, int64_t ldc)
+/* tr = 0: c[rb, 16 nv] = a[rb, K] b[K, 16 nv]; tr = 1: c += a^T b with
+ * a [K, rb] (row k holds the rb values of step k; dW's products).  One
+ * FMA chain over k per element (after c's value when tr) */
+static INL T512 void wk(const int rb, const int nv, const int tr, int K, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc)
 {
     __m512 s[RB][2];
 #pragma GCC unroll 8
     for (int i = 0; i < rb; i++)
 #pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) s[i][v] = _mm512_setzero_ps();
+        for (int v = 0; v < nv; v++)
+            s[i][v] = tr ? _mm512_loadu_ps(c + i * ldc + 16 * v) : _mm512_setzero_ps();
     for (int k = 0; k < K; k++) {
         const float *bk = b + k * ldb;
         __m512 b0 = _mm512_loadu_ps(bk), b1 = nv > 1 ? _mm512_loadu_ps(bk + 16) : b0;
 #pragma GCC unroll 8
         for (int i = 0; i < rb; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + k]);
+            __m512 av = _mm512_set1_ps(tr ? a[k * lda + i] : a[i * lda + k]);
             s[i][0] = _mm512_fmadd_ps(av, b0, s[i][0]);
             if (nv > 1) s[i][1] = _mm512_fmadd_ps(av, b1, s[i][1]);
         }
@@ -283,7 +286,7 @@ typedef void (*wk_fn)(int, const float *, int64_t, const float *, int64_t, float
     static T512 void wk_##RBN##_##NV(int K, const float *a, int64_t lda, const float *b,      \
                                      int64_t ldb, float *c, int64_t ldc)                      \
     {                                                                                         \
-        wk(RBN, NV, K, a, lda, b, ldb, c, ldc);                                               \
+        wk(RBN, NV, 0, K, a, lda, b, ldb, c, ldc);                                            \
     }
 #define WK8(NV) WK(1, NV) WK(2, NV) WK(3, NV) WK(4, NV) WK(5, NV) WK(6, NV) WK(7, NV) WK(8, NV)
 WK8(1) WK8(2)
@@ -381,36 +384,11 @@ static __attribute__((noinline)) T512 void dy_chunk(int F, int T, int tw, int64_
     }
 }
 
-/* c[rb, 16 nv] += a^T[rb, K] b[K, 16 nv]: a's row k holds the rb values
- * of step k; one FMA chain over k per element, after c's value */
-static INL T512 void wkt(const int rb, const int nv, int K, const float *a, int64_t lda,
-                         const float *b, int64_t ldb, float *c, int64_t ldc)
-{
-    __m512 s[RB][2];
-#pragma GCC unroll 8
-    for (int i = 0; i < rb; i++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) s[i][v] = _mm512_loadu_ps(c + i * ldc + 16 * v);
-    for (int k = 0; k < K; k++) {
-        const float *bk = b + k * ldb, *ak = a + k * lda;
-        __m512 b0 = _mm512_loadu_ps(bk), b1 = nv > 1 ? _mm512_loadu_ps(bk + 16) : b0;
-#pragma GCC unroll 8
-        for (int i = 0; i < rb; i++) {
-            __m512 av = _mm512_set1_ps(ak[i]);
-            s[i][0] = _mm512_fmadd_ps(av, b0, s[i][0]);
-            if (nv > 1) s[i][1] = _mm512_fmadd_ps(av, b1, s[i][1]);
-        }
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < rb; i++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) _mm512_storeu_ps(c + i * ldc + 16 * v, s[i][v]);
-}
 #define WKT(RBN, NV)                                                                          \
     static T512 void wkt_##RBN##_##NV(int K, const float *a, int64_t lda, const float *b,     \
                                       int64_t ldb, float *c, int64_t ldc)                     \
     {                                                                                         \
-        wkt(RBN, NV, K, a, lda, b, ldb, c, ldc);                                              \
+        wk(RBN, NV, 1, K, a, lda, b, ldb, c, ldc);                                            \
     }
 WKT(8, 1) WKT(8, 2)
 
