@@ -27,7 +27,7 @@
  *     positions (kd_dw_hwc), no im2col; the threads' partials are
  *     tap-major and kd_dw_hwc_finish sums them into dw's layout.
  *   - 3x3, pad-1, stride-1 one-group convs with C and F multiples of 16 on
- *     AVX-512 (wino): forward and dX by Winograd F(4x4, 3x3) (kd_wino),
+ *     AVX-512 (wino): forward, dX and dW by Winograd F(4x4, 3x3) (kd_wino),
  *     a few images at a time, the transformed weights in col's room; a
  *     quarter of the multiplies, rounded differently from the direct
  *     product (ops/README.md has the error).

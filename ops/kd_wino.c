@@ -329,16 +329,29 @@ static T512 void to_chw(int F, int P, const float *yt, float *y, int accumulate)
         }
 }
 
-/* the input transform of rows r0..r0+nr-1 (tile t of image t / T) into V */
+/* tile6 of rows r0..r0+nr-1 (tile t of image t / T) of the pixel-major
+ * images src (C lanes per pixel, rows Wp pixels long, images xs floats
+ * apart) into V: n = 6, the forward's input; n = 4, dW's dY */
+static INL T512 void chunk6(const int n, int C, int T, int tw, int64_t Wp, int64_t xs,
+                            const float *src, int r0, int nr, float *v, int64_t vs)
+{
+    for (int r = 0; r < nr; r++) {
+        int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
+        const float *d = src + img * xs + ((int64_t)4 * ti * Wp + 4 * tj) * C;
+        for (int c0 = 0; c0 < C; c0 += 16) tile6(n, d + c0, Wp * C, C, v + (int64_t)r * C + c0, vs);
+    }
+}
 static __attribute__((noinline)) T512 void in_chunk(int C, int T, int tw, int64_t Wp, int64_t xs,
                                                     const float *xt, int r0, int nr, float *v,
                                                     int64_t vs)
 {
-    for (int r = 0; r < nr; r++) {
-        int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
-        const float *d = xt + img * xs + ((int64_t)4 * ti * Wp + 4 * tj) * C;
-        for (int c0 = 0; c0 < C; c0 += 16) tile6(6, d + c0, Wp * C, C, v + (int64_t)r * C + c0, vs);
-    }
+    chunk6(6, C, T, tw, Wp, xs, xt, r0, nr, v, vs);
+}
+static __attribute__((noinline)) T512 void dy_chunk(int F, int T, int tw, int64_t Wq, int64_t ds,
+                                                    const float *dyt, int r0, int nr, float *v,
+                                                    int64_t vs)
+{
+    chunk6(4, F, T, tw, Wq, ds, dyt, r0, nr, v, vs);
 }
 
 /* the output transform of rows r0..r0+nr-1 from M into the images' yt */
@@ -371,17 +384,6 @@ static T512 void wino_avx512(int F, int C, int H, int W, int n, const float *u, 
         out_chunk(F, T, tw, H, W, ys, m, ms, r0, nr, yt);
     }
     for (int i = 0; i < n; i++) to_chw(F, (int)P, yt + i * ys, y + i * F * P, accumulate);
-}
-
-static __attribute__((noinline)) T512 void dy_chunk(int F, int T, int tw, int64_t Wq, int64_t ds,
-                                                    const float *dyt, int r0, int nr, float *v,
-                                                    int64_t vs)
-{
-    for (int r = 0; r < nr; r++) {
-        int img = (r0 + r) / T, t = (r0 + r) % T, ti = t / tw, tj = t % tw;
-        const float *d = dyt + img * ds + ((int64_t)4 * ti * Wq + 4 * tj) * F;
-        for (int f0 = 0; f0 < F; f0 += 16) tile6(4, d + f0, Wq * F, F, v + (int64_t)r * F + f0, vs);
-    }
 }
 
 #define WKT(RBN, NV)                                                                          \
