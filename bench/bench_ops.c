@@ -21,7 +21,8 @@
  * spinning after the 1024^3 reference would otherwise take the cores.
  *
  * Shapes: x [N, C, H, W], w [F, C, K, K], pad (K-1)/2 as in ResNet.  FLOPs counted as 2*N*F*Ho*Wo*C*K*K
- * for the forward and twice that for the backward (dW and dX).
+ * for the forward and twice that for the backward (dW and dX): those of
+ * the direct product, so the Winograd layers (kd_wino) pass 100 %.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
