@@ -704,9 +704,9 @@ static void backward(kd_op_ctx *c)
         t = omp_get_thread_num(), T = omp_get_num_threads();
 #endif
         float *dwt = NULL;
-        if (dw) {
+        if (dw) {   /* Winograd sums dW in its own accumulators: its partial stays unused */
             dwt = partials + (size_t)t * pad16(dw_floats(&g));
-            memset(dwt, 0, dw_floats(&g) * sizeof(float));
+            if (!wino(&g, path)) memset(dwt, 0, dw_floats(&g) * sizeof(float));
         }
         backward_images(c, &g, t, T, work + (size_t)t * pad16(col_floats(&g)), dwt, path,
                         packs + (size_t)t * pad16(dw_floats(&g)), masks);
