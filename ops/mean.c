@@ -140,8 +140,13 @@ static void backward(kd_op_ctx *c)
     int64_t R = trailing(x, m);
     const float *g = c->grad_out;
     if (R) {
+        /* row by row: no division per element (it cost more than the adds) */
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && nx > KD_OMP_MIN)
-        for (int64_t i = 0; i < nx; i++) d[i] += g[i / R] * inv;
+        for (int64_t o = 0; o < no; o++) {
+            float v = g[o] * inv;
+            float *dr = d + o * R;
+            for (int64_t j = 0; j < R; j++) dr[j] += v;
+        }
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(c->nthreads) if (c->nthreads > 1 && nx > KD_OMP_MIN)
