@@ -22,6 +22,7 @@
 #include <string.h>
 #include "../unit.h"
 #include "../../ops/kd_op.h"
+#include "../../ops/kd_sgemm_small.h"
 
 /* from OpenBLAS (cblas.h would bring complex.h, whose I clashes here) */
 void openblas_set_num_threads(int n);
@@ -1447,6 +1448,69 @@ static void test_maxpool_ties(void)
     inst_free(&t);
 }
 
+/* maxpool2d's AVX-512 2x2 path gives the scalar path's bits: the same
+ * values and the same picks (ties, NaNs, -0 against 0) on widths of one
+ * partial vector, exactly one, and more, odd heights and widths; the
+ * backward adds into a gradient that is not zero.  KD_SG_C is the scalar
+ * path (the AVX-512 one needs the CPU; without it both runs are scalar). */
+static void test_maxpool_simd(void)
+{
+    static const tcase tcs[] = {
+        {"maxpool2d", "k=2", 1, {S4(2, 3, 28, 28)}, {G_N}, 0, 0, NULL, 2},
+        {"maxpool2d", "k=2", 1, {S4(1, 2, 7, 7)}, {G_N}, 0, 0, NULL, 1},
+        {"maxpool2d", "k=2", 1, {S4(1, 2, 5, 32)}, {G_N}, 0, 0, NULL, 1},
+        {"maxpool2d", "k=2", 1, {S4(1, 1, 4, 70)}, {G_N}, 0, 0, NULL, 1},
+        {"maxpool2d", "k=2 stride=2", 1, {S4(3, 1, 3, 3)}, {G_N}, 0, 0, NULL, 2},
+    };
+    int old = kd_sgemm_small_path();
+    for (size_t k = 0; k < sizeof tcs / sizeof tcs[0]; k++) {
+        inst t;
+        if (inst_make(&t, &tcs[k])) continue;
+        int64_t n = t.n[0], no = kd_shape_numel(&t.c.out_shape);
+        for (int64_t i = 0; i < n; i++) {   /* few distinct values: many ties */
+            double u = urand();
+            t.buf[0][i] = u < 0.02 ? NAN : u < 0.04 ? -0.0f : (float)(int)(4 * urand()) - 2;
+        }
+        float *y[2], *dx[2], *gy = malloc(sizeof(float) * (size_t)no);
+        for (int64_t i = 0; i < no; i++) gy[i] = (float)nrand();
+        for (int r = 0; r < 2; r++) {
+            kd_sgemm_small_set_path(r ? KD_SG_AVX512 : KD_SG_C);
+            y[r] = r ? malloc(sizeof(float) * (size_t)no) : t.c.out;
+            dx[r] = malloc(sizeof(float) * (size_t)n);
+            for (int64_t i = 0; i < n; i++) dx[r][i] = 0.25f * (float)(i % 7);
+            t.c.out = y[r];
+            t.d->forward(&t.c);
+            t.c.grad_out = gy;
+            t.c.grad_in[0] = dx[r];
+            t.d->backward(&t.c);
+        }
+        CU_ASSERT(memcmp(y[0], y[1], sizeof(float) * (size_t)no) == 0);
+        CU_ASSERT(memcmp(dx[0], dx[1], sizeof(float) * (size_t)n) == 0);
+        /* and the scalar path against the rule itself, on the first plane */
+        const kd_shape *x = &t.c.in_shape[0];
+        int64_t W = x->dims[3], Wo = W / 2, Ho = x->dims[2] / 2;
+        for (int64_t oh = 0; oh < Ho; oh++)
+            for (int64_t ow = 0; ow < Wo; ow++) {
+                int64_t best = 2 * oh * W + 2 * ow, at[3] = { best + 1, best + W, best + W + 1 };
+                for (int q = 0; q < 3; q++) {
+                    float v = t.buf[0][at[q]], b = t.buf[0][best];
+                    if (v > b || (isnan(v) && !isnan(b))) best = at[q];
+                }
+                CU_ASSERT(memcmp(&y[1][oh * Wo + ow], &t.buf[0][best], sizeof(float)) == 0);
+                CU_ASSERT(dx[1][best] == 0.25f * (float)(best % 7) + gy[oh * Wo + ow]);
+            }
+        t.c.out = y[0];   /* inst_make's buffer, which inst_free frees */
+        free(y[1]);
+        free(dx[0]);
+        free(dx[1]);
+        free(gy);
+        t.c.grad_out = NULL;
+        t.c.grad_in[0] = NULL;
+        inst_free(&t);
+    }
+    kd_sgemm_small_set_path(old);
+}
+
 static void test_dropout_mask(void)
 {
     static const tcase tc = {"dropout", "p=0.25", 1, {S2(64, 64)}, {G_AWAY}, 1, 0, NULL, 2};
@@ -1815,7 +1879,7 @@ int main(void)
         KD_TEST_END};
     static const kd_unit_test misc_tests[] = {
         KD_TEST(test_every_op_has_cases), KD_TEST(test_registry), KD_TEST(test_attrs),
-        KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_bn_sync), KD_TEST(test_dropout_mask), KD_TEST(test_maxpool_ties),
+        KD_TEST(test_infer), KD_TEST(test_bn_running_stats), KD_TEST(test_bn_sync), KD_TEST(test_dropout_mask), KD_TEST(test_maxpool_ties), KD_TEST(test_maxpool_simd),
         KD_TEST(test_ce_bad_label), KD_TEST(test_kd_zero_when_equal),
         KD_TEST(test_dkd_bad_label), KD_TEST(test_dkd_decomposes_kd), KD_TEST(test_dkd_confident_teacher),
         KD_TEST(test_thread_determinism), KD_TEST(test_conv_threads), KD_TEST_END};
