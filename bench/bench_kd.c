@@ -37,8 +37,9 @@
  * channels_last, config by config and round by round, so that machine noise
  * hits all of them alike.
  * The kd config is also measured with KDRUN_TEACHER_FOLD=1 (the frozen
- * teacher's conv-bn-relu chains folded, runtime/exec_fold.h): the "+fold"
- * row, against the same PyTorch runs.
+ * teacher's bn folded into its conv weights, runtime/exec_fold.h; the
+ * default applies it per image with the unfolded bits): the "+fold" row,
+ * against the same PyTorch runs.
  * Achieved GFLOP/s count 2 FLOPs per MAC of conv and linear layers:
  * forward 2*MACs, backward 2*MACs for each of dW and dX where wanted.
  *
@@ -522,7 +523,7 @@ int main(int argc, char **argv)
            "(%.1f GFLOP/s)\nfor kdrun and the faster PyTorch (the same FLOPs per image: those of direct "
            "convolutions; kdrun's Winograd\nconvolutions (KD_WINOGRAD) do fewer, so its share can "
            "pass what its kernels reach).  +fold: kdrun with "
-           "KDRUN_TEACHER_FOLD=1 (the frozen teacher's conv-bn-relu folded).  RSS = "
+           "KDRUN_TEACHER_FOLD=1 (the frozen teacher's bn folded into its weights).  RSS = "
            "peak resident set of the whole process (ru_maxrss); PT RSS: PyTorch default.\n",
            corename[0], ncores > 1 ? " (kdrun: the faster of it and Haswell)" : "", threads, fpeak);
     print_load("load average at end");

@@ -361,6 +361,26 @@ static void col2im(const geo *g, const float *col, int64_t gi, float *dxn)
     }
 }
 
+/* the fold's transform of one output plane of channel f: a frozen bn's
+ * y = a * y + o (as batchnorm2d's scale_shift), then relu (as relu's),
+ * in one pass; inlined into epilogue's clones */
+static inline void post_plane(const kd_op_ctx *c, int64_t f, float *restrict yp, int64_t P)
+{
+    if (c->post_scale) {
+        float a = c->post_scale[f], o = c->post_shift[f];
+        if (c->post_relu) {
+            for (int64_t p = 0; p < P; p++) {
+                float v = a * yp[p] + o;
+                yp[p] = v > 0 ? v : 0.0f;
+            }
+        } else {
+            for (int64_t p = 0; p < P; p++) yp[p] = a * yp[p] + o;
+        }
+    } else if (c->post_relu) {
+        for (int64_t p = 0; p < P; p++) yp[p] = yp[p] > 0 ? yp[p] : 0.0f;
+    }
+}
+
 /* ---- depthwise-like direct path (one input and one output channel per group) */
 static void fwd_direct(kd_op_ctx *c, const geo *g)
 {
@@ -383,8 +403,9 @@ static void fwd_direct(kd_op_ctx *c, const geo *g)
                         if (iw >= 0 && iw < g->W) s += wk[ki * g->K + kj] * xp[ih * g->W + iw];
                     }
                 }
-                yp[oh * g->Wo + ow] = c->post_relu && !(s > 0) ? 0.0f : s;
+                yp[oh * g->Wo + ow] = s;
             }
+        post_plane(c, f, yp, g->P);
     }
 }
 static void bwd_direct(kd_op_ctx *c, const geo *g)
@@ -435,19 +456,18 @@ static void bwd_direct(kd_op_ctx *c, const geo *g)
     }
 }
 
-/* y_n += bias, then relu when c->post_relu (the executor's fold of a
- * frozen model's conv-bn-relu), for image n while it is in cache */
-static void epilogue(const kd_op_ctx *c, const geo *g, int64_t n)
+/* y_n += bias, then the fold's transform (the executor's fold of a frozen
+ * model's conv-bn[-relu]), for image n while it is in cache */
+KD_WIDE static void epilogue(const kd_op_ctx *c, const geo *g, int64_t n)
 {
     const float *b = c->in_shape[2].ndim > 0 ? c->in[2] : NULL;
-    if (!b && !c->post_relu) return;
+    if (!b && !c->post_relu && !c->post_scale) return;
     for (int64_t pl = n * g->F; pl < (n + 1) * g->F; pl++) {
         float bv = b ? b[pl % g->F] : 0.0f;
         float *yp = c->out + pl * g->P;
         if (b)
             for (int64_t p = 0; p < g->P; p++) yp[p] += bv;
-        if (c->post_relu)
-            for (int64_t p = 0; p < g->P; p++) yp[p] = yp[p] > 0 ? yp[p] : 0.0f;   /* as relu */
+        post_plane(c, pl % g->F, yp, g->P);
     }
 }
 

@@ -154,8 +154,12 @@ typedef struct kd_op_ctx {
      * sum over the ranks (the same on every rank); NULL: statistics of this
      * process's rows only.  Only batchnorm2d uses it, in training mode. */
     int (*allsum)(double *x, int64_t n);
-    /* conv2d only: 1 = relu(y) instead of y (the executor's frozen-model
-     * fold, runtime/exec_fold.h); 0 everywhere else */
+    /* conv2d only (the executor's frozen-model fold, runtime/exec_fold.h):
+     * y = post_scale[f] * y + post_shift[f] per output channel after the
+     * bias, when post_scale is set (a frozen batch norm's eval-mode
+     * transform, the same float operations as batchnorm2d's), then relu(y)
+     * when post_relu; NULL and 0 everywhere else */
+    const float *post_scale, *post_shift;
     int post_relu;
 } kd_op_ctx;
 

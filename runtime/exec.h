@@ -198,8 +198,8 @@ const kd_mem_buf *kd_exec_plan(const kd_exec *e, int *n);
 int kd_threads_fit(int argc, char **argv);
 /* kdrun's thread count without --threads: every online core (1..4096) */
 long kd_default_threads(void);
-/* Frozen-model conv-bn[-relu] chains folded into one conv (exec_fold.h;
- * only with KDRUN_TEACHER_FOLD=1): how many, and of them with a relu. */
+/* Frozen-model conv-bn[-relu] chains run as one conv (exec_fold.h; none
+ * with KDRUN_TEACHER_FOLD=0): how many, and of them with a relu. */
 int kd_exec_fold_count(const kd_exec *e, int *with_relu);
 void kd_blas_tune(int argc, char **argv);
 int kd_cpu_has_avx512f(void);

@@ -9,13 +9,14 @@
 typedef struct fold1 {
     int32_t conv, bn, relu, last;   /* relu -1: none; last = relu or bn */
     const kd_op_def *op;            /* conv2d */
-    float *w, *b;                   /* the folded weights [F, ...] and bias [F] */
+    float *w, *b;                   /* KD_FOLD_WEIGHTS: the folded weights [F, ...] and bias [F];
+                                     * KD_FOLD_EXACT: w = NULL, b = the bn's a [F] then o [F] */
     int64_t F, row;                 /* output channels, weights per channel */
     uint64_t done;                  /* the step at which it last ran folded */
 } fold1;
 
 struct kd_fold {
-    int n;
+    int n, mode;
     fold1 *f;
     int32_t nnodes;
     int32_t *head;    /* per node: the fold whose conv it is, else -1 */
@@ -25,7 +26,9 @@ struct kd_fold {
 int kd_fold_wanted(void)
 {
     const char *v = getenv("KDRUN_TEACHER_FOLD");
-    return v && v[0] && strcmp(v, "0") != 0;
+    if (!v || !v[0] || !strcmp(v, "exact")) return KD_FOLD_EXACT;
+    if (!strcmp(v, "0") || !strcmp(v, "off")) return KD_FOLD_OFF;
+    return KD_FOLD_WEIGHTS;
 }
 
 static int64_t numel(const kd_shape *s)
@@ -50,8 +53,9 @@ static int frozen_params(const kd_graph *g, int32_t i)
 }
 
 kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run_bwd,
-                      const uint8_t *is_root)
+                      const uint8_t *is_root, int mode)
 {
+    if (mode != KD_FOLD_EXACT && mode != KD_FOLD_WEIGHTS) return NULL;
     int32_t n = g->nnodes;
     int32_t *uses = calloc((size_t)(n ? n : 1), sizeof *uses);   /* consumers per node */
     int32_t *user = malloc((size_t)(n ? n : 1) * sizeof *user);  /* the last one */
@@ -65,6 +69,7 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
         }
     }
     f->nnodes = n;
+    f->mode = mode;
     f->head = malloc((size_t)(n ? n : 1) * sizeof *f->head);
     f->covers = malloc((size_t)(n ? n : 1) * sizeof *f->covers);
     f->f = calloc((size_t)(n ? n : 1), sizeof *f->f);
@@ -89,10 +94,10 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
         o->conv = i, o->bn = bn, o->relu = relu, o->last = relu >= 0 ? relu : bn;
         o->F = c->shape.dims[1];
         o->row = numel(&c->in_shape[1]) / (o->F ? o->F : 1);
-        o->w = malloc((size_t)(o->F * o->row) * sizeof(float));
-        o->b = malloc((size_t)o->F * sizeof(float));
+        o->w = mode == KD_FOLD_WEIGHTS ? malloc((size_t)(o->F * o->row) * sizeof(float)) : NULL;
+        o->b = malloc((size_t)o->F * 2 * sizeof(float));
         o->done = UINT64_MAX;
-        if (!o->w || !o->b) { free(o->w), free(o->b); goto fail; }
+        if ((mode == KD_FOLD_WEIGHTS && !o->w) || !o->b) { free(o->w), free(o->b); goto fail; }
         f->head[i] = f->n;
         f->covers[bn] = f->n;
         if (relu >= 0) f->covers[relu] = f->n;
@@ -132,20 +137,34 @@ int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64
     const float *gam = affine ? cb->in[1] : NULL, *bet = affine ? cb->in[2] : NULL;
     const float *rm = cb->state[0], *rv = cb->state[1];
     double eps = cb->attr[0].num;   /* bn(x, eps, momentum): attrs in recipe order */
-    for (int64_t ch = 0; ch < o->F; ch++) {
-        double is = 1.0 / sqrt((double)rv[ch] + eps);
-        double a = (affine ? gam[ch] : 1.0) * is;
-        float af = (float)a;
-        const float *wr = w + ch * o->row;
-        float *orow = o->w + ch * o->row;
-        for (int64_t k = 0; k < o->row; k++) orow[k] = wr[k] * af;
-        o->b[ch] = (float)((affine ? bet[ch] : 0.0) + a * ((cbias ? cbias[ch] : 0.0) - rm[ch]));
-    }
     kd_op_ctx t = *cc;
-    t.in[1] = o->w;
-    t.in[2] = o->b;
-    t.in_shape[2].ndim = 1;
-    t.in_shape[2].dims[0] = o->F;
+    if (f->mode == KD_FOLD_EXACT) {
+        /* batchnorm2d's eval-mode a and o, computed as it computes them;
+         * the conv applies y = a * y + o after its bias, as the bn would */
+        for (int64_t ch = 0; ch < o->F; ch++) {
+            double mu = rm[ch], var = rv[ch];
+            double is = 1.0 / sqrt(var + eps);
+            float g = affine ? gam[ch] : 1.0f, b = affine ? bet[ch] : 0.0f;
+            o->b[ch] = (float)(g * is);
+            o->b[o->F + ch] = (float)(b - g * is * mu);
+        }
+        t.post_scale = o->b;
+        t.post_shift = o->b + o->F;
+    } else {
+        for (int64_t ch = 0; ch < o->F; ch++) {
+            double is = 1.0 / sqrt((double)rv[ch] + eps);
+            double a = (affine ? gam[ch] : 1.0) * is;
+            float af = (float)a;
+            const float *wr = w + ch * o->row;
+            float *orow = o->w + ch * o->row;
+            for (int64_t k = 0; k < o->row; k++) orow[k] = wr[k] * af;
+            o->b[ch] = (float)((affine ? bet[ch] : 0.0) + a * ((cbias ? cbias[ch] : 0.0) - rm[ch]));
+        }
+        t.in[1] = o->w;
+        t.in[2] = o->b;
+        t.in_shape[2].ndim = 1;
+        t.in_shape[2].dims[0] = o->F;
+    }
     t.out = ctx[o->last].out;
     t.post_relu = o->relu >= 0;
     t.training = 0;

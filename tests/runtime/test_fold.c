@@ -1,14 +1,16 @@
 /* test_fold.c — the frozen-model fold of the executor (runtime/exec_fold.h):
- * conv -> bn [-> relu] of a frozen teacher run as one conv with the bn
- * folded into its weights and the relu applied per image.
+ * conv -> bn [-> relu] of a frozen teacher run as one conv, with the bn
+ * folded into its weights (KDRUN_TEACHER_FOLD=1) or applied per image
+ * after the conv (the default, bit-identical: test_exact_fold_same_bits),
+ * and the relu applied per image.
  *
  * A ResNet-8 student (trained) and a ResNet-14 teacher (frozen, its bn
  * running statistics and affine parameters set to random values so that
  * the fold has something to fold), loss = ce + kd, two executors on the
- * same graph: without KDRUN_TEACHER_FOLD and with it.  Checked:
+ * same graph: with KDRUN_TEACHER_FOLD=0 and =1 (the weights fold).  Checked:
  *   - the folds found: every conv of the teacher (15), 7 of them with the
  *     relu (the stem and the first conv of each of the 6 blocks), none in
- *     the trained student, none without the variable;
+ *     the trained student, none with KDRUN_TEACHER_FOLD=0;
  *   - teacher logits, loss and every student gradient agree within 1e-5
  *     relative (max |a - b| / max |b|; the fold rounds W * a once); the
  *     arena is planned valid;
@@ -53,7 +55,7 @@ static void test_fold_matches_unfolded(void)
     CU_ASSERT_EQUAL_FATAL(build(&t), 0);
     int32_t roots[3] = { t.loss, t.out[0], t.out[1] };
     char err[256];
-    unsetenv("KDRUN_TEACHER_FOLD");
+    setenv("KDRUN_TEACHER_FOLD", "0", 1);
     kd_exec *e0 = kd_exec_new(t.g, roots, 3, 2, err, sizeof err);
     setenv("KDRUN_TEACHER_FOLD", "1", 1);
     kd_exec *e1 = kd_exec_new(t.g, roots, 3, 2, err, sizeof err);
@@ -110,11 +112,56 @@ static void test_fold_matches_unfolded(void)
     net_free(&t);
 }
 
+/* The default fold (KD_FOLD_EXACT: the conv applies the bn's own a * y + o
+ * and the relu per image) gives the bits of the unfolded chain: teacher
+ * logits, loss and every gradient, over two steps, and after a train-mode
+ * step (unfolded) and back. */
+static void test_exact_fold_same_bits(void)
+{
+    net t;
+    CU_ASSERT_EQUAL_FATAL(build(&t), 0);
+    int32_t roots[3] = { t.loss, t.out[0], t.out[1] };
+    char err[256];
+    setenv("KDRUN_TEACHER_FOLD", "off", 1);
+    kd_exec *e0 = kd_exec_new(t.g, roots, 3, 2, err, sizeof err);
+    unsetenv("KDRUN_TEACHER_FOLD");
+    kd_exec *e1 = kd_exec_new(t.g, roots, 3, 2, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e1);
+    int r0 = -1, r1 = -1;
+    CU_ASSERT_EQUAL(kd_exec_fold_count(e0, &r0), 0);
+    CU_ASSERT_EQUAL(kd_exec_fold_count(e1, &r1), 15);
+    CU_ASSERT_EQUAL(r1, 7);
+    int np = 0;
+    const kd_mem_buf *plan = kd_exec_plan(e1, &np);
+    kd_exec_stats st;
+    kd_exec_get_stats(e1, &st);
+    CU_ASSERT_EQUAL(kd_plan_check(plan, np, st.arena_bytes, 64, err, sizeof err), 0);
+    setup(e0, &t), setup(e1, &t);
+    int64_t nl = kd_shape_numel(&t.g->nodes[t.out[1]].shape);
+    for (int k = 0; k < 4; k++) {
+        int train = k == 2;   /* the third step with the teacher in train mode: unfolded */
+        kd_exec_set_model_mode(e0, 1, train ? KD_MODE_TRAIN : KD_MODE_FOLLOW);
+        kd_exec_set_model_mode(e1, 1, train ? KD_MODE_TRAIN : KD_MODE_FOLLOW);
+        step(e0, &t), step(e1, &t);
+        CU_ASSERT_EQUAL(memcmp(kd_exec_value(e1, t.out[1]), kd_exec_value(e0, t.out[1]),
+                               (size_t)nl * sizeof(float)), 0);
+        CU_ASSERT_EQUAL(memcmp(kd_exec_value(e1, t.loss), kd_exec_value(e0, t.loss), sizeof(float)), 0);
+        CU_ASSERT_EQUAL(memcmp(kd_exec_grads(e1), kd_exec_grads(e0), t.g->param_count * sizeof(float)), 0);
+        float *w0 = kd_exec_params(e0), *w1 = kd_exec_params(e1);
+        for (size_t i = 0; i < t.g->param_count; i++) w0[i] -= 0.05f * kd_exec_grads(e0)[i];
+        memcpy(w1, w0, t.g->param_count * sizeof *w1);
+    }
+    kd_exec_free(e0), kd_exec_free(e1);
+    net_free(&t);
+}
+
 int main(void)
 {
     if (kd_op_builtins_register() != 0) return 1;
     static const kd_unit_test tests[] = {
         KD_TEST(test_fold_matches_unfolded),
+        KD_TEST(test_exact_fold_same_bits),
         KD_TEST_END
     };
     return kd_unit_main("fold", tests);
