@@ -361,12 +361,31 @@ static void col2im(const geo *g, const float *col, int64_t gi, float *dxn)
     }
 }
 
-/* the fold's transform of one output plane of channel f: a frozen bn's
- * y = a * y + o (as batchnorm2d's scale_shift), then relu (as relu's),
- * in one pass; inlined into epilogue's clones */
-static inline void post_plane(const kd_op_ctx *c, int64_t f, float *restrict yp, int64_t P)
+/* the fold's transform of output plane pl (channel f): a frozen bn's
+ * y = a * y + o (as batchnorm2d's scale_shift), then the residual add (as
+ * add's, in its operand order), then relu (as relu's), in one pass;
+ * inlined into epilogue's clones */
+static inline void post_plane(const kd_op_ctx *c, int64_t pl, int64_t f, float *restrict yp, int64_t P)
 {
-    if (c->post_scale) {
+    if (c->post_scale && c->post_add) {
+        float a = c->post_scale[f], o = c->post_shift[f];
+        const float *restrict rp = c->post_add + pl * P;
+        /* four loops, so that each vectorizes without selects */
+        if (c->post_add_first && c->post_relu)
+            for (int64_t p = 0; p < P; p++) {
+                float v = rp[p] + (a * yp[p] + o);
+                yp[p] = v > 0 ? v : 0.0f;
+            }
+        else if (c->post_relu)
+            for (int64_t p = 0; p < P; p++) {
+                float v = (a * yp[p] + o) + rp[p];
+                yp[p] = v > 0 ? v : 0.0f;
+            }
+        else if (c->post_add_first)
+            for (int64_t p = 0; p < P; p++) yp[p] = rp[p] + (a * yp[p] + o);
+        else
+            for (int64_t p = 0; p < P; p++) yp[p] = (a * yp[p] + o) + rp[p];
+    } else if (c->post_scale) {
         float a = c->post_scale[f], o = c->post_shift[f];
         if (c->post_relu) {
             for (int64_t p = 0; p < P; p++) {
@@ -405,7 +424,7 @@ static void fwd_direct(kd_op_ctx *c, const geo *g)
                 }
                 yp[oh * g->Wo + ow] = s;
             }
-        post_plane(c, f, yp, g->P);
+        post_plane(c, pl, f, yp, g->P);
     }
 }
 static void bwd_direct(kd_op_ctx *c, const geo *g)
@@ -467,7 +486,7 @@ KD_WIDE static void epilogue(const kd_op_ctx *c, const geo *g, int64_t n)
         float *yp = c->out + pl * g->P;
         if (b)
             for (int64_t p = 0; p < g->P; p++) yp[p] += bv;
-        post_plane(c, pl % g->F, yp, g->P);
+        post_plane(c, pl, pl % g->F, yp, g->P);
     }
 }
 

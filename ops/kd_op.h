@@ -157,9 +157,12 @@ typedef struct kd_op_ctx {
     /* conv2d only (the executor's frozen-model fold, runtime/exec_fold.h):
      * y = post_scale[f] * y + post_shift[f] per output channel after the
      * bias, when post_scale is set (a frozen batch norm's eval-mode
-     * transform, the same float operations as batchnorm2d's), then relu(y)
-     * when post_relu; NULL and 0 everywhere else */
-    const float *post_scale, *post_shift;
+     * transform, the same float operations as batchnorm2d's); then
+     * y = r + y (post_add_first) or y + r, r = post_add[same index], when
+     * post_add is set (a residual add, as add's); then relu(y) when
+     * post_relu; NULL and 0 everywhere else */
+    const float *post_scale, *post_shift, *post_add;
+    int post_add_first;
     int post_relu;
 } kd_op_ctx;
 

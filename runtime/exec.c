@@ -263,10 +263,24 @@ static int plan_lifetimes(kd_exec *e)
                 gfirst[m] = e->bstep[i];
         }
     }
+    int32_t *vbuf = malloc((size_t)e->n * sizeof *vbuf);   /* node -> its value's plan entry */
+    if (!vbuf) { free(vlast), free(gfirst); return -1; }
     for (int32_t i = 0; i < e->n; i++) {
+        vbuf[i] = -1;
         if (!e->live[i]) continue;
         kd_node *nd = &g->nodes[i];
         int input = nd->kind == KD_NODE_INPUT;
+        int32_t al = kd_fold_alias(e->fold, i);
+        if (al >= 0 && vbuf[al] >= 0) {
+            /* a fold's relu or add: its value in the conv's buffer, which
+             * lives until this value's last reader */
+            kd_mem_buf *cb = &e->plan[vbuf[al]];
+            int32_t l = e->is_root[i] ? end : vlast[i];
+            if (l > cb->last) cb->last = l;
+            vbuf[i] = vbuf[al];
+            continue;
+        }
+        vbuf[i] = nb;
         kd_mem_buf *b = &e->plan[nb];
         b->size = numel(&nd->shape) * sizeof(float);
         b->first = input ? 0 : kd_fold_first(e->fold, i, e->fstep[i], e->fstep);
@@ -287,7 +301,7 @@ static int plan_lifetimes(kd_exec *e)
             b->node = i, b->kind = KD_BUF_GRAD, nb++;
         }
     }
-    free(vlast), free(gfirst);
+    free(vlast), free(gfirst), free(vbuf);
     return nb;
 }
 
@@ -390,6 +404,10 @@ kd_exec *kd_exec_new(kd_graph *g, const int32_t *roots, int nroots, int nthreads
         if (e->plan[i].kind == KD_BUF_VALUE) e->val[o] = p;
         else if (e->plan[i].kind == KD_BUF_SAVED) e->saved[o] = p;
         else e->grad[o] = p;
+    }
+    for (int32_t i = 0; i < e->n; i++) {   /* a fold's relu or add: in its conv's buffer */
+        int32_t al = e->live[i] ? kd_fold_alias(e->fold, i) : -1;
+        if (al >= 0) e->val[i] = e->val[al];
     }
     /* parameters, gradients, op state, workspace */
     e->params = alloc_aligned(g->param_count * sizeof(float));

@@ -7,7 +7,10 @@
 #include <string.h>
 
 typedef struct fold1 {
-    int32_t conv, bn, relu, last;   /* relu -1: none; last = relu or bn */
+    int32_t conv, bn, relu, last;   /* relu -1: none; last = relu, add or bn */
+    int32_t add, res;               /* KD_FOLD_EXACT: the residual add after the bn and its
+                                     * other operand, computed before the conv; -1: none */
+    int res_first;                  /* the residual is the add's first operand */
     const kd_op_def *op;            /* conv2d */
     float *w, *b;                   /* KD_FOLD_WEIGHTS: the folded weights [F, ...] and bias [F];
                                      * KD_FOLD_EXACT: w = NULL, b = the bn's a [F] then o [F] */
@@ -84,14 +87,31 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
         if (!is_op(g, bn, "batchnorm2d") || run_bwd[bn] || b->in[0] != i || b->model != c->model ||
             !frozen_params(g, bn) || b->info.nstate != 2 || c->shape.ndim != 4)
             continue;
-        int32_t relu = -1;
+        int32_t relu = -1, add = -1, res = -1;
+        int res_first = 0;
         if (!is_root[bn] && uses[bn] == 1 && is_op(g, user[bn], "relu") && !run_bwd[user[bn]] &&
             g->nodes[user[bn]].model == c->model)
             relu = user[bn];
-        if (relu < 0 && is_root[bn]) continue;   /* the bn's value is read: keep it simple */
+        if (mode == KD_FOLD_EXACT && relu < 0 && !is_root[bn] && uses[bn] == 1 && is_op(g, user[bn], "add")) {
+            /* bn -> add(bn, r) [-> relu], r computed before the conv: a
+             * ResNet block's end; the conv adds r per image */
+            int32_t a = user[bn];
+            const kd_node *an = &g->nodes[a];
+            int k = an->ndata == 2 && an->in[0] == bn ? 1 : an->ndata == 2 && an->in[1] == bn ? 0 : -1;
+            int32_t r = k >= 0 ? an->in[k] : -1;
+            if (r >= 0 && r != bn && r < i && live[r] && g->nodes[r].kind == KD_NODE_OP && !run_bwd[a] &&
+                an->model == c->model && numel(&g->nodes[r].shape) == numel(&b->shape)) {
+                add = a, res = r, res_first = k == 0;
+                if (!is_root[a] && uses[a] == 1 && is_op(g, user[a], "relu") && !run_bwd[user[a]] &&
+                    g->nodes[user[a]].model == c->model)
+                    relu = user[a];
+            }
+        }
+        if (relu < 0 && add < 0 && is_root[bn]) continue;   /* the bn's value is read: keep it simple */
         fold1 *o = &f->f[f->n];
         o->op = c->op;
-        o->conv = i, o->bn = bn, o->relu = relu, o->last = relu >= 0 ? relu : bn;
+        o->conv = i, o->bn = bn, o->relu = relu, o->last = relu >= 0 ? relu : add >= 0 ? add : bn;
+        o->add = add, o->res = res, o->res_first = res_first;
         o->F = c->shape.dims[1];
         o->row = numel(&c->in_shape[1]) / (o->F ? o->F : 1);
         o->w = mode == KD_FOLD_WEIGHTS ? malloc((size_t)(o->F * o->row) * sizeof(float)) : NULL;
@@ -101,6 +121,7 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
         f->head[i] = f->n;
         f->covers[bn] = f->n;
         if (relu >= 0) f->covers[relu] = f->n;
+        if (add >= 0) f->covers[add] = f->n;
         f->n++;
     }
     free(uses), free(user);
@@ -117,6 +138,14 @@ int32_t kd_fold_first(const kd_fold *f, int32_t id, int32_t first, const int32_t
     if (!f || id < 0 || id >= f->nnodes || f->covers[id] < 0) return first;
     const fold1 *o = &f->f[f->covers[id]];
     return id == o->last && fstep[o->conv] < first ? fstep[o->conv] : first;
+}
+
+int32_t kd_fold_alias(const kd_fold *f, int32_t id)
+{
+    if (!f || id < 0 || id >= f->nnodes || f->covers[id] < 0) return -1;
+    const fold1 *o = &f->f[f->covers[id]];
+    if (id == o->last) return o->last != o->bn ? o->conv : -1;
+    return id == o->add ? o->bn : -1;
 }
 
 int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64_t step)
@@ -150,6 +179,10 @@ int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64
         }
         t.post_scale = o->b;
         t.post_shift = o->b + o->F;
+        if (o->add >= 0) {
+            t.post_add = ctx[o->res].out;
+            t.post_add_first = o->res_first;
+        }
     } else {
         for (int64_t ch = 0; ch < o->F; ch++) {
             double is = 1.0 / sqrt((double)rv[ch] + eps);

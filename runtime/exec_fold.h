@@ -51,6 +51,14 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
 /* the first step of node id's value buffer: the conv's step for a fold's
  * last node, else `first` */
 int32_t kd_fold_first(const kd_fold *f, int32_t id, int32_t first, const int32_t *fstep);
+/* The earlier node of its fold whose value buffer node id's value shares,
+ * or -1: a fold's last node when it is a relu or an add shares the conv's
+ * (the folded conv writes the chain's result there; unfolded, the conv's
+ * value is dead once the bn has read it, and the relu or add, which read
+ * the bn's buffer, write into it); an add followed by the fold's relu
+ * shares the bn's (unfolded, add runs in place: element i read, then
+ * written).  So a chain needs no more memory than unfolded. */
+int32_t kd_fold_alias(const kd_fold *f, int32_t id);
 /* Forward of node id at step `step` with mode `training` (the mode the
  * executor computed for the node); ctx: the executor's per-node contexts.
  * Returns 1 when the fold did the node's work (the folded conv ran, or the
