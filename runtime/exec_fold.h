@@ -2,13 +2,16 @@
  * convolution runs its batch norm and ReLU per image while the image is in
  * cache (ops/conv2d.c, kd_op_ctx.post_scale / post_relu).
  *
- * A fold is conv2d -> batchnorm2d [-> relu] inside one model where
+ * A fold is conv2d -> batchnorm2d [-> relu], or (KD_FOLD_EXACT only)
+ * conv2d -> batchnorm2d -> add [-> relu] whose add has two operands, the
+ * other computed before the conv (a ResNet block's end), inside one model
+ * where
  *   - no node of the chain runs a backward (nothing upstream is trained
  *     through it: a frozen teacher) and the conv's and the bn's parameters
  *     are not trainable;
- *   - the conv's only consumer is the bn, and (when the relu is fused) the
- *     bn's only consumer is the relu; neither the conv nor a fused bn is a
- *     root (a value the caller reads).
+ *   - the conv's only consumer is the bn, and each fused node's only
+ *     consumer is the next one; neither the conv nor a fused node other
+ *     than the last is a root (a value the caller reads).
  * At a forward step in which the bn runs in eval mode (its running
  * statistics: a frozen model's default), the conv runs once straight into
  * the last node's output buffer (whose lifetime the memory plan starts at
