@@ -36,10 +36,9 @@
  * kd_blas_tune set are removed), in its default NCHW layout and in
  * channels_last, config by config and round by round, so that machine noise
  * hits all of them alike.
- * The kd config is also measured with KDRUN_TEACHER_FOLD=1 (the frozen
- * teacher's bn folded into its conv weights, runtime/exec_fold.h; the
- * default applies it per image with the unfolded bits): the "+fold" row,
- * against the same PyTorch runs.
+ * The kd config is also measured with KDRUN_TEACHER_FOLD=0 (the frozen
+ * teacher's conv-bn-add-relu chains run op by op instead of as one conv,
+ * runtime/exec_fold.h): the "-fold" row, against the same PyTorch runs.
  * Achieved GFLOP/s count 2 FLOPs per MAC of conv and linear layers:
  * forward 2*MACs, backward 2*MACs for each of dW and dX where wanted.
  *
@@ -461,7 +460,7 @@ int main(int argc, char **argv)
         memset(r, 0, sizeof r);
         memset(t, 0, sizeof t);
         memset(&rf, 0, sizeof rf);
-        int fold = strcmp(cfgs[k], "kd") == 0;   /* + the frozen teacher's fold */
+        int fold = strcmp(cfgs[k], "kd") == 0;   /* - the frozen teacher's fold */
         /* rounds of the measurements in turn, the best of each kept: a
          * burst of load elsewhere on a shared machine hits one round */
         for (int round = 0; round < rounds; round++) {
@@ -474,9 +473,9 @@ int main(int argc, char **argv)
                 res one = child(cmd);
                 if (!one.ok) fail = 1;
                 keep_best(&r[c], one);
-                if (fold && c == 0) {   /* the same, KDRUN_TEACHER_FOLD=1 (runtime/exec_fold.h) */
+                if (fold && c == 0) {   /* the same, KDRUN_TEACHER_FOLD=0 (runtime/exec_fold.h) */
                     char cf[2100];
-                    snprintf(cf, sizeof cf, "KDRUN_TEACHER_FOLD=1 %s", cmd);
+                    snprintf(cf, sizeof cf, "KDRUN_TEACHER_FOLD=0 %s", cmd);
                     one = child(cf);
                     if (!one.ok) fail = 1;
                     keep_best(&rf, one);
@@ -505,11 +504,11 @@ int main(int argc, char **argv)
         printf(" %9s %9s %7s %7s %8.1f %5.0f%% %6s %8.0f %8s %9.1f\n", tb[0], tb[1], rb[0], rb[1],
                gf, fpeak > 0 ? 100.0 * gf / fpeak : 0.0, tpf, r[best].rss / 1024.0, tr,
                r[best].arena / 1048576.0);
-        if (rf.ok) {   /* the fold row: kdrun with KDRUN_TEACHER_FOLD=1, the same PyTorch runs */
+        if (rf.ok) {   /* the fold row: kdrun with KDRUN_TEACHER_FOLD=0, the same PyTorch runs */
             char fb[2][16] = { "-", "-" };
             for (int l = 0; l < 2; l++)
                 if (t[l].ok) snprintf(fb[l], sizeof fb[l], "%.2fx", rf.ips / t[l].ips);
-            printf("%-12s %9.1f", "  +fold", rf.ips);
+            printf("%-12s %9.1f", "  -fold", rf.ips);
             if (ncores > 1) printf(" %9s", "-");
             printf(" %9s %9s %7s %7s %8.1f %5.0f%% %6s %8.0f %8s %9.1f\n", tb[0], tb[1], fb[0], fb[1],
                    rf.gflops, fpeak > 0 ? 100.0 * rf.gflops / fpeak : 0.0, tpf, rf.rss / 1024.0, tr,
@@ -522,8 +521,8 @@ int main(int argc, char **argv)
            "faster).  GFLOP/s: kdrun's; %%FMA, PT%%FMA: share of the FMA peak of %d cores "
            "(%.1f GFLOP/s)\nfor kdrun and the faster PyTorch (the same FLOPs per image: those of direct "
            "convolutions; kdrun's Winograd\nconvolutions (KD_WINOGRAD) do fewer, so its share can "
-           "pass what its kernels reach).  +fold: kdrun with "
-           "KDRUN_TEACHER_FOLD=1 (the frozen teacher's bn folded into its weights).  RSS = "
+           "pass what its kernels reach).  -fold: kdrun with "
+           "KDRUN_TEACHER_FOLD=0 (the frozen teacher's chains op by op, not as one conv).  RSS = "
            "peak resident set of the whole process (ru_maxrss); PT RSS: PyTorch default.\n",
            corename[0], ncores > 1 ? " (kdrun: the faster of it and Haswell)" : "", threads, fpeak);
     print_load("load average at end");
