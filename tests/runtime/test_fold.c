@@ -49,29 +49,35 @@ static double rel_err(const float *a, const float *b, int64_t n)
     return m > 0 ? d / m : d;
 }
 
+/* an executor of t's graph built under KDRUN_TEACHER_FOLD=fold (NULL:
+ * unset, the default), with its memory plan checked */
+static kd_exec *exec_with(net *t, const char *fold)
+{
+    int32_t roots[3] = { t->loss, t->out[0], t->out[1] };
+    char err[256];
+    if (fold) setenv("KDRUN_TEACHER_FOLD", fold, 1);
+    else unsetenv("KDRUN_TEACHER_FOLD");
+    kd_exec *e = kd_exec_new(t->g, roots, 3, 2, err, sizeof err);
+    unsetenv("KDRUN_TEACHER_FOLD");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    int np = 0;
+    const kd_mem_buf *plan = kd_exec_plan(e, &np);
+    kd_exec_stats st;
+    kd_exec_get_stats(e, &st);
+    CU_ASSERT_EQUAL(kd_plan_check(plan, np, st.arena_bytes, 64, err, sizeof err), 0);
+    return e;
+}
+
 static void test_fold_matches_unfolded(void)
 {
     net t;
     CU_ASSERT_EQUAL_FATAL(build(&t), 0);
-    int32_t roots[3] = { t.loss, t.out[0], t.out[1] };
-    char err[256];
-    setenv("KDRUN_TEACHER_FOLD", "0", 1);
-    kd_exec *e0 = kd_exec_new(t.g, roots, 3, 2, err, sizeof err);
-    setenv("KDRUN_TEACHER_FOLD", "1", 1);
-    kd_exec *e1 = kd_exec_new(t.g, roots, 3, 2, err, sizeof err);
-    unsetenv("KDRUN_TEACHER_FOLD");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e1);
+    kd_exec *e0 = exec_with(&t, "0"), *e1 = exec_with(&t, "1");
     int r0 = -1, r1 = -1;
     CU_ASSERT_EQUAL(kd_exec_fold_count(e0, &r0), 0);
     CU_ASSERT_EQUAL(r0, 0);
     CU_ASSERT_EQUAL(kd_exec_fold_count(e1, &r1), 15);   /* every teacher conv */
     CU_ASSERT_EQUAL(r1, 7);                              /* stem + first conv of 6 blocks */
-    int np = 0;
-    const kd_mem_buf *plan = kd_exec_plan(e1, &np);
-    kd_exec_stats st;
-    kd_exec_get_stats(e1, &st);
-    CU_ASSERT_EQUAL(kd_plan_check(plan, np, st.arena_bytes, 64, err, sizeof err), 0);
 
     setup(e0, &t), setup(e1, &t);
     for (int k = 0; k < 2; k++) {   /* two steps: the student moves, the teacher does not */
@@ -114,21 +120,13 @@ static void test_fold_matches_unfolded(void)
 
 /* The default fold (KD_FOLD_EXACT: the conv applies the bn's own a * y + o,
  * the residual add and the relu per image) gives the bits of the unfolded
- * chain: teacher
- * logits, loss and every gradient, over two steps, and after a train-mode
- * step (unfolded) and back. */
+ * chain: teacher logits, loss and every gradient, over two steps, a step
+ * with the teacher in train mode (unfolded) and one back in eval mode. */
 static void test_exact_fold_same_bits(void)
 {
     net t;
     CU_ASSERT_EQUAL_FATAL(build(&t), 0);
-    int32_t roots[3] = { t.loss, t.out[0], t.out[1] };
-    char err[256];
-    setenv("KDRUN_TEACHER_FOLD", "off", 1);
-    kd_exec *e0 = kd_exec_new(t.g, roots, 3, 2, err, sizeof err);
-    unsetenv("KDRUN_TEACHER_FOLD");
-    kd_exec *e1 = kd_exec_new(t.g, roots, 3, 2, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e1);
+    kd_exec *e0 = exec_with(&t, "off"), *e1 = exec_with(&t, NULL);
     int r0 = -1, r1 = -1;
     CU_ASSERT_EQUAL(kd_exec_fold_count(e0, &r0), 0);
     CU_ASSERT_EQUAL(kd_exec_fold_count(e1, &r1), 15);
@@ -137,11 +135,6 @@ static void test_exact_fold_same_bits(void)
      * blocks, at the 1x1 projection of the other 2 (whose main path is
      * computed before it, so that the projection's conv adds it) */
     CU_ASSERT_EQUAL(r1, 13);
-    int np = 0;
-    const kd_mem_buf *plan = kd_exec_plan(e1, &np);
-    kd_exec_stats st;
-    kd_exec_get_stats(e1, &st);
-    CU_ASSERT_EQUAL(kd_plan_check(plan, np, st.arena_bytes, 64, err, sizeof err), 0);
     setup(e0, &t), setup(e1, &t);
     int64_t nl = kd_shape_numel(&t.g->nodes[t.out[1]].shape);
     for (int k = 0; k < 4; k++) {
