@@ -365,7 +365,7 @@ static kd_exec *exec_plan(kd_graph *g, const int32_t *roots, int nroots, int nth
         kd_exec_free(e);
         return NULL;
     }
-    e->fold = kd_fold_plan(g, e->live, e->run_bwd, e->is_root, kd_fold_wanted());
+    e->fold = kd_fold_wanted() ? kd_fold_plan(g, e->live, e->run_bwd, e->is_root) : NULL;
     /* the activation arena */
     e->nplan = plan_lifetimes(e);
     if (e->nplan < 0) goto oom;

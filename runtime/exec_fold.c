@@ -1,5 +1,5 @@
-/* exec_fold.c — batch norm folded into convolutions of frozen models; see
- * exec_fold.h. */
+/* exec_fold.c — a frozen model's conv -> bn [-> add] [-> relu] chains run
+ * as one convolution; see exec_fold.h. */
 #include "exec_fold.h"
 
 #include <math.h>
@@ -8,18 +8,17 @@
 
 typedef struct fold1 {
     int32_t conv, bn, relu, last;   /* relu -1: none; last = relu, add or bn */
-    int32_t add, res;               /* KD_FOLD_EXACT: the residual add after the bn and its
+    int32_t add, res;               /* the residual add after the bn and its
                                      * other operand, computed before the conv; -1: none */
     int res_first;                  /* the residual is the add's first operand */
     const kd_op_def *op;            /* conv2d */
-    float *w, *b;                   /* KD_FOLD_WEIGHTS: the folded weights [F, ...] and bias [F];
-                                     * KD_FOLD_EXACT: w = NULL, b = the bn's a [F] then o [F] */
-    int64_t F, row;                 /* output channels, weights per channel */
+    float *b;                       /* the bn's a [F], then its o [F] */
+    int64_t F;                      /* output channels */
     uint64_t done;                  /* the step at which it last ran folded */
 } fold1;
 
 struct kd_fold {
-    int n, mode;
+    int n;
     fold1 *f;
     int32_t nnodes;
     int32_t *head;    /* per node: the fold whose conv it is, else -1 */
@@ -29,9 +28,7 @@ struct kd_fold {
 int kd_fold_wanted(void)
 {
     const char *v = getenv("KDRUN_TEACHER_FOLD");
-    if (!v || !v[0] || !strcmp(v, "exact")) return KD_FOLD_EXACT;
-    if (!strcmp(v, "0") || !strcmp(v, "off")) return KD_FOLD_OFF;
-    return KD_FOLD_WEIGHTS;
+    return v && (!strcmp(v, "0") || !strcmp(v, "off")) ? 0 : 1;
 }
 
 static int64_t numel(const kd_shape *s)
@@ -56,9 +53,8 @@ static int frozen_params(const kd_graph *g, int32_t i)
 }
 
 kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run_bwd,
-                      const uint8_t *is_root, int mode)
+                      const uint8_t *is_root)
 {
-    if (mode != KD_FOLD_EXACT && mode != KD_FOLD_WEIGHTS) return NULL;
     int32_t n = g->nnodes;
     int32_t *uses = calloc((size_t)(n ? n : 1), sizeof *uses);   /* consumers per node */
     int32_t *user = malloc((size_t)(n ? n : 1) * sizeof *user);  /* the last one */
@@ -72,7 +68,6 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
         }
     }
     f->nnodes = n;
-    f->mode = mode;
     f->head = malloc((size_t)(n ? n : 1) * sizeof *f->head);
     f->covers = malloc((size_t)(n ? n : 1) * sizeof *f->covers);
     f->f = calloc((size_t)(n ? n : 1), sizeof *f->f);
@@ -92,7 +87,7 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
         if (!is_root[bn] && uses[bn] == 1 && is_op(g, user[bn], "relu") && !run_bwd[user[bn]] &&
             g->nodes[user[bn]].model == c->model)
             relu = user[bn];
-        if (mode == KD_FOLD_EXACT && relu < 0 && !is_root[bn] && uses[bn] == 1 && is_op(g, user[bn], "add")) {
+        if (relu < 0 && !is_root[bn] && uses[bn] == 1 && is_op(g, user[bn], "add")) {
             /* bn -> add(bn, r) [-> relu], r computed before the conv: a
              * ResNet block's end; the conv adds r per image */
             int32_t a = user[bn];
@@ -113,11 +108,9 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
         o->conv = i, o->bn = bn, o->relu = relu, o->last = relu >= 0 ? relu : add >= 0 ? add : bn;
         o->add = add, o->res = res, o->res_first = res_first;
         o->F = c->shape.dims[1];
-        o->row = numel(&c->in_shape[1]) / (o->F ? o->F : 1);
-        o->w = mode == KD_FOLD_WEIGHTS ? malloc((size_t)(o->F * o->row) * sizeof(float)) : NULL;
         o->b = malloc((size_t)o->F * 2 * sizeof(float));
         o->done = UINT64_MAX;
-        if ((mode == KD_FOLD_WEIGHTS && !o->w) || !o->b) { free(o->w), free(o->b); goto fail; }
+        if (!o->b) goto fail;
         f->head[i] = f->n;
         f->covers[bn] = f->n;
         if (relu >= 0) f->covers[relu] = f->n;
@@ -161,42 +154,25 @@ int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64
     }
     const kd_op_ctx *cb = &ctx[o->bn];
     const kd_op_ctx *cc = &ctx[id];
-    const float *w = cc->in[1], *cbias = cc->in_shape[2].ndim > 0 ? cc->in[2] : NULL;
     int affine = cb->in_shape[1].ndim > 0;
     const float *gam = affine ? cb->in[1] : NULL, *bet = affine ? cb->in[2] : NULL;
     const float *rm = cb->state[0], *rv = cb->state[1];
     double eps = cb->attr[0].num;   /* bn(x, eps, momentum): attrs in recipe order */
     kd_op_ctx t = *cc;
-    if (f->mode == KD_FOLD_EXACT) {
-        /* batchnorm2d's eval-mode a and o, computed as it computes them;
-         * the conv applies y = a * y + o after its bias, as the bn would */
-        for (int64_t ch = 0; ch < o->F; ch++) {
-            double mu = rm[ch], var = rv[ch];
-            double is = 1.0 / sqrt(var + eps);
-            float g = affine ? gam[ch] : 1.0f, b = affine ? bet[ch] : 0.0f;
-            o->b[ch] = (float)(g * is);
-            o->b[o->F + ch] = (float)(b - g * is * mu);
-        }
-        t.post_scale = o->b;
-        t.post_shift = o->b + o->F;
-        if (o->add >= 0) {
-            t.post_add = ctx[o->res].out;
-            t.post_add_first = o->res_first;
-        }
-    } else {
-        for (int64_t ch = 0; ch < o->F; ch++) {
-            double is = 1.0 / sqrt((double)rv[ch] + eps);
-            double a = (affine ? gam[ch] : 1.0) * is;
-            float af = (float)a;
-            const float *wr = w + ch * o->row;
-            float *orow = o->w + ch * o->row;
-            for (int64_t k = 0; k < o->row; k++) orow[k] = wr[k] * af;
-            o->b[ch] = (float)((affine ? bet[ch] : 0.0) + a * ((cbias ? cbias[ch] : 0.0) - rm[ch]));
-        }
-        t.in[1] = o->w;
-        t.in[2] = o->b;
-        t.in_shape[2].ndim = 1;
-        t.in_shape[2].dims[0] = o->F;
+    /* batchnorm2d's eval-mode a and o, computed as it computes them; the
+     * conv applies y = a * y + o after its bias, as the bn would */
+    for (int64_t ch = 0; ch < o->F; ch++) {
+        double mu = rm[ch], var = rv[ch];
+        double is = 1.0 / sqrt(var + eps);
+        float g = affine ? gam[ch] : 1.0f, b = affine ? bet[ch] : 0.0f;
+        o->b[ch] = (float)(g * is);
+        o->b[o->F + ch] = (float)(b - g * is * mu);
+    }
+    t.post_scale = o->b;
+    t.post_shift = o->b + o->F;
+    if (o->add >= 0) {
+        t.post_add = ctx[o->res].out;
+        t.post_add_first = o->res_first;
     }
     t.out = ctx[o->last].out;
     t.post_relu = o->relu >= 0;
@@ -218,7 +194,7 @@ int kd_fold_count(const kd_fold *f, int *with_relu)
 void kd_fold_free(kd_fold *f)
 {
     if (!f) return;
-    for (int i = 0; i < f->n && f->f; i++) free(f->f[i].w), free(f->f[i].b);
+    for (int i = 0; i < f->n && f->f; i++) free(f->f[i].b);
     free(f->f), free(f->head), free(f->covers);
     free(f);
 }

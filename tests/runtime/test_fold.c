@@ -1,26 +1,19 @@
 /* test_fold.c — the frozen-model fold of the executor (runtime/exec_fold.h):
- * conv -> bn [-> relu] of a frozen teacher run as one conv, with the bn
- * folded into its weights (KDRUN_TEACHER_FOLD=1) or applied per image
- * after the conv (the default, bit-identical: test_exact_fold_same_bits),
- * and the relu applied per image.
+ * conv -> bn [-> add] [-> relu] of a frozen teacher run as one conv that
+ * applies the bn, the residual and the relu per image.
  *
  * A ResNet-8 student (trained) and a ResNet-14 teacher (frozen, its bn
  * running statistics and affine parameters set to random values so that
- * the fold has something to fold), loss = ce + kd, two executors on the
- * same graph: with KDRUN_TEACHER_FOLD=0 and =1 (the weights fold).  Checked:
- *   - the folds found: every conv of the teacher (15), 7 of them with the
- *     relu (the stem and the first conv of each of the 6 blocks), none in
- *     the trained student, none with KDRUN_TEACHER_FOLD=0;
- *   - teacher logits, loss and every student gradient agree within 1e-5
- *     relative (max |a - b| / max |b|; the fold rounds W * a once); the
+ * the fold has something to do), loss = ce + kd, executors on the same
+ * graph with KDRUN_TEACHER_FOLD=off and unset (or 1).  Checked:
+ *   - the folds found: every conv of the teacher (15), 13 of them with a
+ *     relu, none in the trained student, none with the variable off; the
  *     arena is planned valid;
- *   - a step with the teacher forced into train mode (numbered as the last
- *     folded step: the step counter set back) runs unfolded and is
- *     bit-identical to the executor without the fold; the next eval-mode
- *     step folds again.
+ *   - the teacher's logits, the loss and every gradient are the same bits
+ *     over four steps, one of them with the teacher in train mode
+ *     (unfolded).
  */
 #define _GNU_SOURCE 1   /* mkstemps, setenv (kd_pair.h) */
-#include <math.h>
 
 enum { N = 6, S = 12 };
 #include "kd_pair.h"
@@ -36,17 +29,6 @@ static void setup(kd_exec *e, net *t)
     }
     float *y = kd_exec_input(e, t->labels);
     for (int i = 0; i < N; i++) y[i] = (float)(i % 10);
-}
-
-static double rel_err(const float *a, const float *b, int64_t n)
-{
-    double d = 0, m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double x = fabs((double)a[i] - b[i]);
-        if (x > d || isnan(x)) d = isnan(x) ? INFINITY : x;
-        if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
-    }
-    return m > 0 ? d / m : d;
 }
 
 /* an executor of t's graph built under KDRUN_TEACHER_FOLD=fold (NULL:
@@ -68,67 +50,20 @@ static kd_exec *exec_with(net *t, const char *fold)
     return e;
 }
 
-static void test_fold_matches_unfolded(void)
-{
-    net t;
-    CU_ASSERT_EQUAL_FATAL(build(&t), 0);
-    kd_exec *e0 = exec_with(&t, "0"), *e1 = exec_with(&t, "1");
-    int r0 = -1, r1 = -1;
-    CU_ASSERT_EQUAL(kd_exec_fold_count(e0, &r0), 0);
-    CU_ASSERT_EQUAL(r0, 0);
-    CU_ASSERT_EQUAL(kd_exec_fold_count(e1, &r1), 15);   /* every teacher conv */
-    CU_ASSERT_EQUAL(r1, 7);                              /* stem + first conv of 6 blocks */
-
-    setup(e0, &t), setup(e1, &t);
-    for (int k = 0; k < 2; k++) {   /* two steps: the student moves, the teacher does not */
-        step(e0, &t), step(e1, &t);
-        int64_t nl = kd_shape_numel(&t.g->nodes[t.out[1]].shape);
-        double et = rel_err(kd_exec_value(e1, t.out[1]), kd_exec_value(e0, t.out[1]), nl);
-        double el = rel_err(kd_exec_value(e1, t.loss), kd_exec_value(e0, t.loss), 1);
-        double eg = rel_err(kd_exec_grads(e1), kd_exec_grads(e0), (int64_t)t.g->param_count);
-        printf("\n  step %d: teacher logits %.2e, loss %.2e, gradients %.2e (relative)", k + 1, et,
-               el, eg);
-        CU_ASSERT(et <= 1e-5);
-        CU_ASSERT(el <= 1e-5);
-        CU_ASSERT(eg <= 1e-5);
-        CU_ASSERT(et > 0 || el > 0 || eg > 0 || k > 0);   /* the fold ran: rounding differs */
-        float *w0 = kd_exec_params(e0), *w1 = kd_exec_params(e1), *g1 = kd_exec_grads(e1);
-        for (size_t i = 0; i < t.g->param_count; i++)    /* the same SGD step on both */
-            w1[i] -= 0.05f * g1[i], w0[i] -= 0.05f * kd_exec_grads(e0)[i];
-        memcpy(w1, w0, t.g->param_count * sizeof *w1);   /* and the same parameters */
-    }
-    /* the teacher in train mode: no fold, the same bits as without it
-     * (with the step counter set back, so that this step has the number of
-     * the last folded one: the bn must run all the same) */
-    kd_exec_set_model_mode(e0, 1, KD_MODE_TRAIN);
-    kd_exec_set_model_mode(e1, 1, KD_MODE_TRAIN);
-    kd_exec_set_step(e0, kd_exec_get_step(e0) - 1);
-    kd_exec_set_step(e1, kd_exec_get_step(e1) - 1);
-    step(e0, &t), step(e1, &t);
-    int64_t nl = kd_shape_numel(&t.g->nodes[t.out[1]].shape);
-    CU_ASSERT_EQUAL(memcmp(kd_exec_value(e1, t.out[1]), kd_exec_value(e0, t.out[1]),
-                           (size_t)nl * sizeof(float)), 0);
-    CU_ASSERT_EQUAL(memcmp(kd_exec_grads(e1), kd_exec_grads(e0), t.g->param_count * sizeof(float)), 0);
-    /* back to eval mode: folded again, close again */
-    kd_exec_set_model_mode(e0, 1, KD_MODE_FOLLOW);
-    kd_exec_set_model_mode(e1, 1, KD_MODE_FOLLOW);
-    step(e0, &t), step(e1, &t);
-    CU_ASSERT(rel_err(kd_exec_value(e1, t.out[1]), kd_exec_value(e0, t.out[1]), nl) <= 1e-5);
-    kd_exec_free(e0), kd_exec_free(e1);
-    net_free(&t);
-}
-
-/* The default fold (KD_FOLD_EXACT: the conv applies the bn's own a * y + o,
- * the residual add and the relu per image) gives the bits of the unfolded
+/* The fold (the conv applies the bn's own a * y + o, the residual add and
+ * the relu per image) gives the bits of the unfolded
  * chain: teacher logits, loss and every gradient, over two steps, a step
  * with the teacher in train mode (unfolded) and one back in eval mode. */
 static void test_exact_fold_same_bits(void)
 {
     net t;
     CU_ASSERT_EQUAL_FATAL(build(&t), 0);
-    kd_exec *e0 = exec_with(&t, "off"), *e1 = exec_with(&t, NULL);
-    int r0 = -1, r1 = -1;
+    kd_exec *e0 = exec_with(&t, "off"), *e1 = exec_with(&t, NULL), *e2 = exec_with(&t, "1");
+    int r0 = -1, r1 = -1, r2 = -1;
     CU_ASSERT_EQUAL(kd_exec_fold_count(e0, &r0), 0);
+    CU_ASSERT_EQUAL(kd_exec_fold_count(e2, &r2), 15);   /* "1": the same fold */
+    CU_ASSERT_EQUAL(r2, 13);
+    kd_exec_free(e2);
     CU_ASSERT_EQUAL(kd_exec_fold_count(e1, &r1), 15);
     /* with a relu: the stem, the first conv of the 6 blocks, and the 6
      * block ends (bn -> add -> relu): at the second conv of the 4 identity
@@ -158,7 +93,6 @@ int main(void)
 {
     if (kd_op_builtins_register() != 0) return 1;
     static const kd_unit_test tests[] = {
-        KD_TEST(test_fold_matches_unfolded),
         KD_TEST(test_exact_fold_same_bits),
         KD_TEST_END
     };
