@@ -123,9 +123,9 @@ TESTS += tests/ops/test_sgemm_small
 tests_ops_test_sgemm_small_SOURCES = tests/ops/test_sgemm_small.c tests/unit.h
 tests_ops_test_sgemm_small_LDADD = ops/libops.a $(BLAS_LIBS) $(CUNIT_LIBS) $(M_LIBS)
 
-# The benchmark is built on demand only (`make bench/bench_ops`), never by
-# `make check`: EXTRA_PROGRAMS.
-EXTRA_PROGRAMS = bench/bench_ops
+# The benchmark is built by `make` (so that it never runs stale kernels)
+# and never run by `make check`.
+noinst_PROGRAMS = bench/bench_ops
 bench_bench_ops_SOURCES = bench/bench_ops.c
 bench_bench_ops_LDADD = ops/libops.a $(BLAS_LIBS) $(M_LIBS)
 CLEANFILES += bench/bench_ops$(EXEEXT)

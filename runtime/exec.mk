@@ -40,7 +40,9 @@ EXTRA_DIST += tests/runtime/conformance/resnet_torch.py \
 # KD step (ResNet-56 teacher + ResNet-20 student) and a NextItNet step
 # (sequences: 3,000 items, 50 steps, 256 channels) at batch 128 on 2 threads,
 # runs bench/bench_torch.py (when python3 has torch) and prints one table.
-EXTRA_PROGRAMS += bench/bench_kd
+# Built by `make` like kdrun: bench/bench_kd --one links the runtime, and a
+# bench_kd older than it would time old code.
+noinst_PROGRAMS += bench/bench_kd
 bench_bench_kd_SOURCES = bench/bench_kd.c bench/fma_probe.c bench/fma_probe.h
 bench_bench_kd_LDADD = $(RUNTIME_LDADD)
 CLEANFILES += bench/bench_kd$(EXEEXT)
