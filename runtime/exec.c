@@ -156,6 +156,11 @@ static int build_broot(kd_exec *e, int32_t L, const uint8_t *needs, const uint8_
     }
     b->nsteps = s;
     b->zstart[s] = z;
+    if (in_group) {
+        b->inb = calloc((size_t)n, 1);
+        if (!b->inb) return -1;
+        for (int k = 0; k < s; k++) b->inb[b->steps[k]] = 1;
+    }
     return 0;
 }
 
@@ -502,6 +507,7 @@ void kd_exec_free(kd_exec *e)
         free(e->broots[i].zlist);
         free(e->broots[i].slots);
         free(e->broots[i].group);
+        free(e->broots[i].inb);
     }
     free(e->broots);
     free(e->live), free(e->needs_grad), free(e->run_bwd), free(e->is_root);
@@ -589,7 +595,14 @@ void kd_exec_set_step(kd_exec *e, uint64_t step) { if (e) e->step = step; }
 
 int kd_exec_fold_count(const kd_exec *e, int *with_relu)
 {
-    return kd_fold_count(e ? e->fold : NULL, with_relu);
+    return kd_fold_count(e ? e->fold : NULL, with_relu, NULL);
+}
+
+int kd_exec_fold_cond(const kd_exec *e)
+{
+    int c = 0;
+    kd_fold_count(e ? e->fold : NULL, NULL, &c);
+    return c;
 }
 
 /* ---- steps ---------------------------------------------------------------------- */
@@ -609,7 +622,7 @@ static void forward_node(kd_exec *e, int32_t id, int mode)
     kd_op_ctx *c = &e->ctx[id];
     c->training = mode;
     c->step = e->step;
-    if (!kd_fold_forward(e->fold, e->ctx, id, mode, e->step)) e->g->nodes[id].op->forward(c);
+    if (!kd_fold_forward(e->fold, e->ctx, id, mode, e->step, e->bwd_next)) e->g->nodes[id].op->forward(c);
 }
 
 int kd_exec_forward(kd_exec *e, int training)
@@ -707,9 +720,10 @@ int kd_exec_backward(kd_exec *e, int32_t loss)
     return -1;
 }
 
-int kd_exec_backward_group(kd_exec *e, int32_t loss, const uint8_t *in_group)
+/* the broot of loss L's backward restricted to in_group, built at its
+ * first use; its index, or -1 */
+static int group_broot(kd_exec *e, int32_t loss, const uint8_t *in_group)
 {
-    if (!e || !in_group) return -1;
     kd_graph *g = e->g;
     int found = -1;
     for (int i = 0; i < e->nbroots && found < 0; i++) {
@@ -738,7 +752,7 @@ int kd_exec_backward_group(kd_exec *e, int32_t loss, const uint8_t *in_group)
             if (!rc && !needs[loss]) e->broots[e->nbroots].nsteps = 0, e->broots[e->nbroots].zstart[0] = 0;
             if (rc) {
                 broot *b = &e->broots[e->nbroots];
-                free(b->steps), free(b->zstart), free(b->zlist), free(b->slots), free(b->group);
+                free(b->steps), free(b->zstart), free(b->zlist), free(b->slots), free(b->group), free(b->inb);
             } else {
                 found = e->nbroots++;
             }
@@ -746,8 +760,26 @@ int kd_exec_backward_group(kd_exec *e, int32_t loss, const uint8_t *in_group)
         free(needs), free(sub), free(zeroed);
         if (rc) return -1;
     }
-    if (!e->fwd_pending) return -1;
+    return found;
+}
+
+int kd_exec_backward_group(kd_exec *e, int32_t loss, const uint8_t *in_group)
+{
+    if (!e || !in_group) return -1;
+    int found = group_broot(e, loss, in_group);
+    if (found < 0 || !e->fwd_pending) return -1;
     return run_backward(e, &e->broots[found]);
+}
+
+int kd_exec_forward_for(kd_exec *e, int training, int32_t loss, const uint8_t *in_group)
+{
+    if (!e || !in_group) return -1;
+    int found = group_broot(e, loss, in_group);
+    if (found < 0) return -1;
+    e->bwd_next = e->broots[found].inb;
+    int rc = kd_exec_forward(e, training);
+    e->bwd_next = NULL;
+    return rc;
 }
 
 void kd_exec_zero_grad(kd_exec *e)

@@ -96,6 +96,11 @@ int kd_exec_backward(kd_exec *e, int32_t loss_node);
  * the next ones with equal flags reuse them.  0, or -1 (no forward
  * pending, loss_node not a planned loss, out of memory). */
 int kd_exec_backward_group(kd_exec *e, int32_t loss_node, const uint8_t *in_group);
+/* kd_exec_forward before a kd_exec_backward_group(e, loss_node, in_group):
+ * the same values, and a frozen model's conv chain that that backward does
+ * not pass through runs as one conv even when another step's backward
+ * does (exec_fold.h). */
+int kd_exec_forward_for(kd_exec *e, int training, int32_t loss_node, const uint8_t *in_group);
 void kd_exec_zero_grad(kd_exec *e);
 
 /* Value of a root or an input after forward; NULL for other nodes. */
@@ -201,6 +206,9 @@ long kd_default_threads(void);
 /* Frozen-model conv-bn[-relu] chains run as one conv (exec_fold.h; none
  * with KDRUN_TEACHER_FOLD=0): how many, and of them with a relu. */
 int kd_exec_fold_count(const kd_exec *e, int *with_relu);
+/* of them, the conditional ones: folded only in the steps whose backward
+ * (kd_exec_forward_for) does not pass through them */
+int kd_exec_fold_cond(const kd_exec *e);
 void kd_blas_tune(int argc, char **argv);
 int kd_cpu_has_avx512f(void);
 /* OpenBLAS's name for the kernels it loaded ("SkylakeX", "Haswell", ...) */

@@ -11,6 +11,8 @@ typedef struct fold1 {
     int32_t add, res;               /* the residual add after the bn and its
                                      * other operand, computed before the conv; -1: none */
     int res_first;                  /* the residual is the add's first operand */
+    int cond;                       /* a backward runs through the chain in some step: it is
+                                     * folded only in a step whose backward does not */
     const kd_op_def *op;            /* conv2d */
     float *b;                       /* the bn's a [F], then its o [F] */
     int64_t F;                      /* output channels */
@@ -75,17 +77,16 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
     for (int32_t i = 0; i < n; i++) f->head[i] = f->covers[i] = -1;
     for (int32_t i = 0; i < n; i++) {
         const kd_node *c = &g->nodes[i];
-        if (!live[i] || !is_op(g, i, "conv2d") || run_bwd[i] || is_root[i] || uses[i] != 1) continue;
+        if (!live[i] || !is_op(g, i, "conv2d") || is_root[i] || uses[i] != 1) continue;
         if (c->ndata != 1 || c->op->nparams != 2 || c->in[1] < 0 || !frozen_params(g, i)) continue;
         int32_t bn = user[i];
         const kd_node *b = &g->nodes[bn];
-        if (!is_op(g, bn, "batchnorm2d") || run_bwd[bn] || b->in[0] != i || b->model != c->model ||
+        if (!is_op(g, bn, "batchnorm2d") || b->in[0] != i || b->model != c->model ||
             !frozen_params(g, bn) || b->info.nstate != 2 || c->shape.ndim != 4)
             continue;
         int32_t relu = -1, add = -1, res = -1;
         int res_first = 0;
-        if (!is_root[bn] && uses[bn] == 1 && is_op(g, user[bn], "relu") && !run_bwd[user[bn]] &&
-            g->nodes[user[bn]].model == c->model)
+        if (!is_root[bn] && uses[bn] == 1 && is_op(g, user[bn], "relu") && g->nodes[user[bn]].model == c->model)
             relu = user[bn];
         if (relu < 0 && !is_root[bn] && uses[bn] == 1 && is_op(g, user[bn], "add")) {
             /* bn -> add(bn, r) [-> relu], r computed before the conv: a
@@ -94,11 +95,10 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
             const kd_node *an = &g->nodes[a];
             int k = an->ndata == 2 && an->in[0] == bn ? 1 : an->ndata == 2 && an->in[1] == bn ? 0 : -1;
             int32_t r = k >= 0 ? an->in[k] : -1;
-            if (r >= 0 && r != bn && r < i && live[r] && g->nodes[r].kind == KD_NODE_OP && !run_bwd[a] &&
+            if (r >= 0 && r != bn && r < i && live[r] && g->nodes[r].kind == KD_NODE_OP &&
                 an->model == c->model && numel(&g->nodes[r].shape) == numel(&b->shape)) {
                 add = a, res = r, res_first = k == 0;
-                if (!is_root[a] && uses[a] == 1 && is_op(g, user[a], "relu") && !run_bwd[user[a]] &&
-                    g->nodes[user[a]].model == c->model)
+                if (!is_root[a] && uses[a] == 1 && is_op(g, user[a], "relu") && g->nodes[user[a]].model == c->model)
                     relu = user[a];
             }
         }
@@ -107,6 +107,7 @@ kd_fold *kd_fold_plan(const kd_graph *g, const uint8_t *live, const uint8_t *run
         o->op = c->op;
         o->conv = i, o->bn = bn, o->relu = relu, o->last = relu >= 0 ? relu : add >= 0 ? add : bn;
         o->add = add, o->res = res, o->res_first = res_first;
+        o->cond = run_bwd[i] || run_bwd[bn] || (add >= 0 && run_bwd[add]) || (relu >= 0 && run_bwd[relu]);
         o->F = c->shape.dims[1];
         o->b = malloc((size_t)o->F * 2 * sizeof(float));
         o->done = UINT64_MAX;
@@ -137,18 +138,22 @@ int32_t kd_fold_alias(const kd_fold *f, int32_t id)
 {
     if (!f || id < 0 || id >= f->nnodes || f->covers[id] < 0) return -1;
     const fold1 *o = &f->f[f->covers[id]];
+    if (o->cond) return -1;   /* its backward reads the conv's and the bn's values */
     if (id == o->last) return o->last != o->bn ? o->conv : -1;
     return id == o->add ? o->bn : -1;
 }
 
-int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64_t step)
+int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64_t step,
+                    const uint8_t *bwd_next)
 {
     if (!f || id < 0 || id >= f->nnodes) return 0;
     if (f->covers[id] >= 0) return f->f[f->covers[id]].done == step;   /* done by the conv */
     /* the conv's mode is the bn's: the executor's mode is per model */
     if (f->head[id] < 0) return 0;
     fold1 *o = &f->f[f->head[id]];
-    if (training) {   /* unfolded: the bn and relu run (whatever step numbers come next) */
+    int busy = o->cond && (!bwd_next || bwd_next[o->conv] || bwd_next[o->bn] ||
+                           (o->add >= 0 && bwd_next[o->add]) || (o->relu >= 0 && bwd_next[o->relu]));
+    if (training || busy) {   /* unfolded: the bn and relu run (whatever step numbers come next) */
         o->done = UINT64_MAX;
         return 0;
     }
@@ -183,11 +188,12 @@ int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64
     return 1;
 }
 
-int kd_fold_count(const kd_fold *f, int *with_relu)
+int kd_fold_count(const kd_fold *f, int *with_relu, int *cond)
 {
-    int r = 0;
-    for (int i = 0; f && i < f->n; i++) r += f->f[i].relu >= 0;
+    int r = 0, c = 0;
+    for (int i = 0; f && i < f->n; i++) r += f->f[i].relu >= 0, c += f->f[i].cond;
     if (with_relu) *with_relu = r;
+    if (cond) *cond = c;
     return f ? f->n : 0;
 }
 

@@ -6,9 +6,12 @@
  * A fold is conv2d -> batchnorm2d [-> relu], or conv2d -> batchnorm2d ->
  * add [-> relu] whose add has two operands, the other computed before the
  * conv (a ResNet block's end), inside one model where
- *   - no node of the chain runs a backward (nothing upstream is trained
- *     through it: a frozen teacher) and the conv's and the bn's parameters
- *     are not trainable;
+ *   - the conv's and the bn's parameters are not trainable (a frozen
+ *     teacher);
+ *   - no node of the chain runs a backward, or (a conditional fold) the
+ *     forward is one of kd_exec_forward_for, whose backward does not pass
+ *     through the chain: in a search's alternate steps, a frozen teacher's
+ *     path that only one of the steps differentiates;
  *   - the conv's only consumer is the bn, and each fused node's only
  *     consumer is the next one; neither the conv nor a fused node other
  *     than the last is a root (a value the caller reads).
@@ -60,9 +63,10 @@ int32_t kd_fold_alias(const kd_fold *f, int32_t id);
  * executor computed for the node); ctx: the executor's per-node contexts.
  * Returns 1 when the fold did the node's work (the folded conv ran, or the
  * bn / relu it covers is skipped), 0 when the caller runs the op. */
-int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64_t step);
-/* number of folds, and of them with a fused relu */
-int kd_fold_count(const kd_fold *f, int *with_relu);
+int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64_t step,
+                    const uint8_t *bwd_next);
+/* number of folds, of them with a fused relu, and conditional ones */
+int kd_fold_count(const kd_fold *f, int *with_relu, int *cond);
 void kd_fold_free(kd_fold *f);
 
 #endif

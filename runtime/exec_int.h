@@ -16,6 +16,7 @@ typedef struct broot {
     int32_t *zlist;          /* node ids whose gradient buffer to zero */
     uint32_t *slots;         /* a group's backward: grad_in slots kept per step */
     uint8_t *group;          /* its parameters (g->nparams flags); NULL: all */
+    uint8_t *inb;            /* a group's backward: per node, 1 if it is a step */
 } broot;
 
 struct kd_exec {
@@ -44,6 +45,7 @@ struct kd_exec {
     int64_t macs_f, macs_b;
     double *prof;             /* kd_exec_set_profile */
     kd_fold *fold;            /* frozen-model conv-bn-relu folds (exec_fold.h), or NULL */
+    const uint8_t *bwd_next;  /* kd_exec_forward_for: the nodes the coming backward runs */
     kd_tcache *tc;            /* the teacher cache armed for the next forward, or NULL */
 };
 

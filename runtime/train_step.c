@@ -391,7 +391,8 @@ int steps_iterate(run *R, const plan_phase *P, steps_run *S, pgraph *G, const kd
         tcache_arm(G, &S->tc[s->stream + 1], in);
         weight_set(G, ws, ep);
         kd_exec_zero_grad(G->e);
-        if (kd_exec_forward(G->e, 1)) return run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
+        if (s->group ? kd_exec_forward_for(G->e, 1, s->loss, s->group) : kd_exec_forward(G->e, 1))
+            return run_fail(R, KD_RUN_FAILED, NULL, "forward pass failed");
         double l = kd_exec_value(G->e, s->loss)[0];
         if (!isfinite(l)) { loss_not_finite(R, P, G, s, l, ep, st); return -1; }
         if (s->group ? kd_exec_backward_group(G->e, s->loss, s->group) : kd_exec_backward(G->e, s->loss))

@@ -136,6 +136,41 @@ static void test_search_resume(void)
 }
 
 
+/* The frozen teacher's conv -> bn -> relu blocks on the s2t paths run a
+ * backward in one alternate step and not in the other: folded only in the
+ * other (the conditional folds of runtime/exec_fold.h), with the same
+ * bits as with every fold off (KDRUN_TEACHER_FOLD=0). */
+static void test_search_fold(void)
+{
+    if (!have_fmnist()) return;
+    char runs[400], a[800], b[800], pa[900], pb[900];
+    snprintf(runs, sizeof runs, "%s/runs", tmpdir);
+    setenv("KDRUN_RUNS", runs, 1);
+    const char *recipe = write_tmp("search_fold.kdr", SEARCH);
+    setenv("KDRUN_PROFILE", "1", 1);
+    run_result r = run_kdrun("--threads", "1", "--set", "phase.find.epochs=1", recipe, NULL);
+    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    /* find: the 6 blocks of the teacher's own forward (no backward) and
+     * the 3 blocks of stage 2 on each of the two s2t paths (a backward in
+     * one step) */
+    CU_ASSERT(contains(r.err, "frozen conv chains run as one conv: 12, 6 of them only in the steps"));
+    run_free(&r);
+    CU_ASSERT_FATAL(newest_run(runs, "search_fold", a, sizeof a) == 0);
+    sleep(1);   /* a new run directory (named by the second) */
+    setenv("KDRUN_TEACHER_FOLD", "0", 1);
+    r = run_kdrun("--threads", "1", "--set", "phase.find.epochs=1", recipe, NULL);
+    unsetenv("KDRUN_TEACHER_FOLD");
+    unsetenv("KDRUN_PROFILE");
+    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    CU_ASSERT(!contains(r.err, "frozen conv chains run as one conv"));
+    run_free(&r);
+    CU_ASSERT_FATAL(newest_run(runs, "search_fold", b, sizeof b) == 0);
+    CU_ASSERT(strcmp(a, b) != 0);
+    snprintf(pa, sizeof pa, "%s/metrics.csv", a);
+    snprintf(pb, sizeof pb, "%s/metrics.csv", b);
+    CU_ASSERT(same_file(pa, pb));
+}
+
 /* Errors of groups, steps and derive: located in the recipe, exit 3 */
 static const char *BAD_HEAD =
     "data f = idx(\"/usr/share/datasets/fashion-mnist\") {\n"
@@ -251,6 +286,7 @@ int main(void)
 
     static const kd_unit_test tests[] = {
         KD_TEST(test_search_resume),
+        KD_TEST(test_search_fold),
         KD_TEST(test_search_errors),
         KD_TEST(test_derive_choice),
         KD_TEST_END
