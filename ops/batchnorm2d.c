@@ -16,8 +16,10 @@
 #include <stdlib.h>
 
 #include "kd_ops_util.h"
+#include "kd_bn.h"
 
 enum { A_EPS, A_MOMENTUM, A_AFFINE };  /* recipe order: bn(x, eps, momentum) */
+_Static_assert(A_EPS == KD_BN_ATTR_EPS, "kd_bn.h names eps's index for the executor's fold");
 
 static const kd_attr_spec attrs[] = {
     {.name = "eps", .type = KD_ATTR_FLOAT, .def = 1e-5, .min = 0, .max = 1,
@@ -168,10 +170,8 @@ static void forward_sync(kd_op_ctx *c)
         double mu = mean[ch], var = s[ch] / M;
         rm[ch] = (float)((1 - mom) * rm[ch] + mom * mu);
         rv[ch] = (float)((1 - mom) * rv[ch] + mom * (M > 1 ? var * M / (M - 1) : var));
-        double is = 1.0 / sqrt(var + eps);
-        inv[ch] = (float)is;
-        float g = affine ? c->in[1][ch] : 1.0f, b = affine ? c->in[2][ch] : 0.0f;
-        float a = (float)(g * is), o = (float)(b - g * is * mu);
+        float g = affine ? c->in[1][ch] : 1.0f, b = affine ? c->in[2][ch] : 0.0f, a, o;
+        inv[ch] = (float)kd_bn_affine(mu, var, eps, g, b, &a, &o);
         scale_shift(c->out, x, N, C, S, ch, a, o);
     }
     free(s);
@@ -200,11 +200,9 @@ static void forward(kd_op_ctx *c)
             mu = rm[ch];
             var = rv[ch];
         }
-        double is = 1.0 / sqrt(var + eps);
         mean[ch] = (float)mu;
-        inv[ch] = (float)is;
-        float g = affine ? c->in[1][ch] : 1.0f, b = affine ? c->in[2][ch] : 0.0f;
-        float a = (float)(g * is), o = (float)(b - g * is * mu);
+        float g = affine ? c->in[1][ch] : 1.0f, b = affine ? c->in[2][ch] : 0.0f, a, o;
+        inv[ch] = (float)kd_bn_affine(mu, var, eps, g, b, &a, &o);
         scale_shift(c->out, x, N, C, S, ch, a, o);
     }
 }

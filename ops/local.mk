@@ -74,7 +74,7 @@ OPS_KERNELS += ops/hcl.c
 OPS_HDRS = ops/kd_op.h ops/kd_ops_util.h ops/kd_unary.h ops/kd_loss.h \
 	ops/kd_pool.h ops/kd_softmax.h ops/kd_kl.h ops/kd_gemm.h ops/kd_mix.h \
 	ops/kd_sgemm_small.h ops/kd_gan.h ops/kd_rel.h ops/kd_crd.h \
-	ops/kd_dw_hwc.h ops/kd_simd.h ops/kd_wino.h
+	ops/kd_dw_hwc.h ops/kd_simd.h ops/kd_wino.h ops/kd_bn.h
 
 noinst_LIBRARIES += ops/libops.a
 ops_libops_a_SOURCES = ops/registry.c ops/attr.c ops/kd_sgemm_small.c ops/kd_dw_hwc.c ops/kd_wino.c \

@@ -1,8 +1,8 @@
 /* exec_fold.c — a frozen model's conv -> bn [-> add] [-> relu] chains run
  * as one convolution; see exec_fold.h. */
 #include "exec_fold.h"
+#include "../ops/kd_bn.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,17 +162,13 @@ int kd_fold_forward(kd_fold *f, kd_op_ctx *ctx, int32_t id, int training, uint64
     int affine = cb->in_shape[1].ndim > 0;
     const float *gam = affine ? cb->in[1] : NULL, *bet = affine ? cb->in[2] : NULL;
     const float *rm = cb->state[0], *rv = cb->state[1];
-    double eps = cb->attr[0].num;   /* bn(x, eps, momentum): attrs in recipe order */
+    double eps = cb->attr[KD_BN_ATTR_EPS].num;
     kd_op_ctx t = *cc;
-    /* batchnorm2d's eval-mode a and o, computed as it computes them; the
-     * conv applies y = a * y + o after its bias, as the bn would */
-    for (int64_t ch = 0; ch < o->F; ch++) {
-        double mu = rm[ch], var = rv[ch];
-        double is = 1.0 / sqrt(var + eps);
-        float g = affine ? gam[ch] : 1.0f, b = affine ? bet[ch] : 0.0f;
-        o->b[ch] = (float)(g * is);
-        o->b[o->F + ch] = (float)(b - g * is * mu);
-    }
+    /* batchnorm2d's eval-mode a and o (its running statistics); the conv
+     * applies y = a * y + o after its bias, as the bn would */
+    for (int64_t ch = 0; ch < o->F; ch++)
+        kd_bn_affine(rm[ch], rv[ch], eps, affine ? gam[ch] : 1.0f, affine ? bet[ch] : 0.0f, &o->b[ch],
+                     &o->b[o->F + ch]);
     t.post_scale = o->b;
     t.post_shift = o->b + o->F;
     if (o->add >= 0) {
