@@ -362,42 +362,23 @@ static void col2im(const geo *g, const float *col, int64_t gi, float *dxn)
 }
 
 /* the fold's transform of output plane pl (channel f): a frozen bn's
- * y = a * y + o (as batchnorm2d's scale_shift), then the residual add (as
- * add's, in its operand order), then relu (as relu's), in one pass;
- * inlined into epilogue's clones */
+ * y = a * y + o (as batchnorm2d's scale_shift) and the residual add (as
+ * add's, in its operand order) in one pass, then relu (as relu's) while
+ * the plane is in cache; inlined into epilogue's clones */
 static inline void post_plane(const kd_op_ctx *c, int64_t pl, int64_t f, float *restrict yp, int64_t P)
 {
-    if (c->post_scale && c->post_add) {
+    if (c->post_scale) {
         float a = c->post_scale[f], o = c->post_shift[f];
-        const float *restrict rp = c->post_add + pl * P;
-        /* four loops, so that each vectorizes without selects */
-        if (c->post_add_first && c->post_relu)
-            for (int64_t p = 0; p < P; p++) {
-                float v = rp[p] + (a * yp[p] + o);
-                yp[p] = v > 0 ? v : 0.0f;
-            }
-        else if (c->post_relu)
-            for (int64_t p = 0; p < P; p++) {
-                float v = (a * yp[p] + o) + rp[p];
-                yp[p] = v > 0 ? v : 0.0f;
-            }
+        const float *restrict rp = c->post_add ? c->post_add + pl * P : NULL;
+        if (!rp)
+            for (int64_t p = 0; p < P; p++) yp[p] = a * yp[p] + o;
         else if (c->post_add_first)
             for (int64_t p = 0; p < P; p++) yp[p] = rp[p] + (a * yp[p] + o);
         else
             for (int64_t p = 0; p < P; p++) yp[p] = (a * yp[p] + o) + rp[p];
-    } else if (c->post_scale) {
-        float a = c->post_scale[f], o = c->post_shift[f];
-        if (c->post_relu) {
-            for (int64_t p = 0; p < P; p++) {
-                float v = a * yp[p] + o;
-                yp[p] = v > 0 ? v : 0.0f;
-            }
-        } else {
-            for (int64_t p = 0; p < P; p++) yp[p] = a * yp[p] + o;
-        }
-    } else if (c->post_relu) {
-        for (int64_t p = 0; p < P; p++) yp[p] = yp[p] > 0 ? yp[p] : 0.0f;
     }
+    if (c->post_relu)
+        for (int64_t p = 0; p < P; p++) yp[p] = yp[p] > 0 ? yp[p] : 0.0f;
 }
 
 /* ---- depthwise-like direct path (one input and one output channel per group) */
