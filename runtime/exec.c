@@ -593,16 +593,9 @@ void kd_exec_init_params(kd_exec *e, uint64_t seed)
 uint64_t kd_exec_get_step(const kd_exec *e) { return e ? e->step : 0; }
 void kd_exec_set_step(kd_exec *e, uint64_t step) { if (e) e->step = step; }
 
-int kd_exec_fold_count(const kd_exec *e, int *with_relu)
+int kd_exec_fold_count(const kd_exec *e, int *with_relu, int *cond)
 {
-    return kd_fold_count(e ? e->fold : NULL, with_relu, NULL);
-}
-
-int kd_exec_fold_cond(const kd_exec *e)
-{
-    int c = 0;
-    kd_fold_count(e ? e->fold : NULL, NULL, &c);
-    return c;
+    return kd_fold_count(e ? e->fold : NULL, with_relu, cond);
 }
 
 /* ---- steps ---------------------------------------------------------------------- */

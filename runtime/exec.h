@@ -203,12 +203,11 @@ const kd_mem_buf *kd_exec_plan(const kd_exec *e, int *n);
 int kd_threads_fit(int argc, char **argv);
 /* kdrun's thread count without --threads: every online core (1..4096) */
 long kd_default_threads(void);
-/* Frozen-model conv-bn[-relu] chains run as one conv (exec_fold.h; none
- * with KDRUN_TEACHER_FOLD=0): how many, and of them with a relu. */
-int kd_exec_fold_count(const kd_exec *e, int *with_relu);
-/* of them, the conditional ones: folded only in the steps whose backward
- * (kd_exec_forward_for) does not pass through them */
-int kd_exec_fold_cond(const kd_exec *e);
+/* Frozen-model conv-bn[-add][-relu] chains run as one conv (exec_fold.h;
+ * none with KDRUN_TEACHER_FOLD=0): how many; of them, with a relu, and
+ * conditional (folded only in the steps whose backward, kd_exec_forward_for,
+ * does not pass through them).  Either pointer may be NULL. */
+int kd_exec_fold_count(const kd_exec *e, int *with_relu, int *cond);
 void kd_blas_tune(int argc, char **argv);
 int kd_cpu_has_avx512f(void);
 /* OpenBLAS's name for the kernels it loaded ("SkylakeX", "Haswell", ...) */

@@ -221,10 +221,10 @@ static void profile_print(const run *R, const plan_phase *P, const pgraph *G, co
     fprintf(stderr, "profile of phase %s: %.1f ms per iteration in ops, %.1f M MACs forward and %.1f M "
             "backward per planned step\n", P->name, 1e3 * tot / (double)steps,
             (double)st.macs_forward / 1e6, (double)st.macs_backward / 1e6);
-    int nfold = kd_exec_fold_count(G->e, NULL);
+    int ncond = 0, nfold = kd_exec_fold_count(G->e, NULL, &ncond);
     if (nfold)
         fprintf(stderr, "  frozen conv chains run as one conv: %d, %d of them only in the steps whose "
-                "backward does not pass through them\n", nfold, kd_exec_fold_cond(G->e));
+                "backward does not pass through them\n", nfold, ncond);
     for (int pass = 0; pass < 2; pass++)
         for (int m = -1; m < g->nmodels; m++) {
             const char *seen[64];

@@ -60,11 +60,11 @@ static void test_exact_fold_same_bits(void)
     CU_ASSERT_EQUAL_FATAL(build(&t), 0);
     kd_exec *e0 = exec_with(&t, "off"), *e1 = exec_with(&t, NULL), *e2 = exec_with(&t, "1");
     int r0 = -1, r1 = -1, r2 = -1;
-    CU_ASSERT_EQUAL(kd_exec_fold_count(e0, &r0), 0);
-    CU_ASSERT_EQUAL(kd_exec_fold_count(e2, &r2), 15);   /* "1": the same fold */
+    CU_ASSERT_EQUAL(kd_exec_fold_count(e0, &r0, NULL), 0);
+    CU_ASSERT_EQUAL(kd_exec_fold_count(e2, &r2, NULL), 15);   /* "1": the same fold */
     CU_ASSERT_EQUAL(r2, 13);
     kd_exec_free(e2);
-    CU_ASSERT_EQUAL(kd_exec_fold_count(e1, &r1), 15);
+    CU_ASSERT_EQUAL(kd_exec_fold_count(e1, &r1, NULL), 15);
     /* with a relu: the stem, the first conv of the 6 blocks, and the 6
      * block ends (bn -> add -> relu): at the second conv of the 4 identity
      * blocks, at the 1x1 projection of the other 2 (whose main path is
