@@ -76,8 +76,9 @@ close() {   # close A.csv B.csv TOL: 0 when every value is within TOL (relative)
         if (d > tol * (m > 1 ? m : 1)) bad = 1 } END { exit bad }'
 }
 
-# 4 points, each two phases of a few steps (the second slow enough to be
-# killed in: 6 epochs)
+# 4 points, each two phases of a few steps (the second long enough to be
+# killed in: 40 epochs of 10 steps, about 0.6 s at 14 ms an epoch; with 6
+# epochs a point could finish before the kill that follows its first epoch)
 cat > sweep.kdr <<'KDR'
 sweep width in [4, 8]
 sweep seed in 1..2
@@ -95,7 +96,7 @@ model t = tiny(width)
 model s = tiny(4)
 phase pre { train t on f.train; epochs 1; batch 50
   optimizer sgd(lr: 0.02, momentum: 0.9); loss ce(t.logits, label) }
-phase kd { train s on f.train; teacher t; epochs 6; batch 50
+phase kd { train s on f.train; teacher t; epochs 40; batch 50
   optimizer sgd(lr: 0.02, momentum: 0.9)
   loss 0.5 * ce(s.logits, label) + 0.5 * kd(s.logits, t.logits, T: 4) }
 report {
@@ -128,7 +129,7 @@ echo "ok: 2 ranks = 1 process (4 points)"
 KDRUN_RUNS=kill $MPIRUN "$kdrun" --threads 1 sweep.kdr > kill.txt 2> kill.err &
 job=$!
 # the newest kdrun process is a point's (its state is written after each epoch of kd)
-pid=$(point_once kill.err "kd epoch 1/6" sweep.kdr) || { kill $job 2>/dev/null; fail "no point's process in kd: $(cat kill.err)"; }
+pid=$(point_once kill.err "kd epoch 1/40" sweep.kdr) || { kill $job 2>/dev/null; fail "no point's process in kd: $(cat kill.err)"; }
 kill -9 "$pid" 2>/dev/null || fail "point process $pid ended before it could be killed"
 status=0; wait $job || status=$?
 [ $status -ne 0 ] || fail "mpirun exited 0 after a point's process was killed"
@@ -146,7 +147,7 @@ echo "ok: a point's process killed: the other points finished; --resume under mp
 # with it), and --resume completes every point
 KDRUN_RUNS=killr $MPIRUN "$kdrun" --threads 1 sweep.kdr > killr.txt 2> killr.err &
 job=$!
-pid=$(point_once killr.err "kd epoch 1/6" sweep.kdr) || { kill $job 2>/dev/null; fail "no point's process in kd: $(cat killr.err)"; }
+pid=$(point_once killr.err "kd epoch 1/40" sweep.kdr) || { kill $job 2>/dev/null; fail "no point's process in kd: $(cat killr.err)"; }
 rank=$(ps -o ppid= -p "$pid" | tr -d ' ')
 [ -n "$rank" ] && [ "$rank" != 1 ] || fail "no rank above point process $pid"
 kill -9 "$rank"
